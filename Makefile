@@ -1,0 +1,24 @@
+# The two set-up commands of README.md: `make run` and `make test`.
+TARGET := x86_64-unknown-linux-gnu
+NETLAB := target/$(TARGET)/release/netlab
+
+.PHONY: build run test lint unit
+
+build:
+	cargo build --release --locked
+
+## Build netlab and run the built-in bridge-basic lab: up, verify, down.
+run: build
+	$(NETLAB) run bridge-basic
+
+## Formatting, lints, unit tests and the real-engine tests.
+test: lint
+	cargo test --locked -- --test-threads 4
+
+lint:
+	cargo fmt --check
+	cargo clippy --locked --all-targets -- -D warnings
+
+## Pure tests only (no Docker).
+unit:
+	cargo test --locked --bin netlab

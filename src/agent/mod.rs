@@ -1,0 +1,12 @@
+//! What runs inside lab containers: the same static netlab binary, started
+//! as `netlab agent serve` (listeners that announce who they are) and
+//! `netlab agent probe` (a batch of probes, answered as JSON). Probes from
+//! the host run the same code in the netlab process.
+
+pub mod http;
+pub mod probe;
+pub mod protocol;
+pub mod serve;
+
+pub use probe::run_batch;
+pub use serve::serve;

@@ -1,0 +1,239 @@
+//! `netlab agent probe`: run a batch of probes concurrently, each bounded by
+//! its own deadline, and report raw observations. Runs inside a node (via
+//! exec) or in the netlab process for `from: host`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use hickory_resolver::Resolver;
+use hickory_resolver::config::{ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{RData, RecordType as HickoryRecordType};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpStream, UdpSocket};
+
+use super::protocol::*;
+
+/// How long a TCP probe waits for the agent's greeting once connected.
+const GREETING_WAIT: Duration = Duration::from_secs(1);
+/// UDP loses datagrams: resend this often while waiting for an answer.
+const UDP_RESEND: Duration = Duration::from_millis(250);
+
+pub async fn run_batch(batch: &ProbeBatch) -> ProbeReport {
+    let results = futures::future::join_all(batch.probes.iter().map(|p| async move {
+        let started = Instant::now();
+        let observation = run(p).await;
+        ProbeResult {
+            id: p.id(),
+            observation,
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        }
+    }))
+    .await;
+    ProbeReport { results }
+}
+
+async fn run(probe: &Probe) -> Observation {
+    match probe {
+        Probe::Dns {
+            name,
+            record,
+            timeout_ms,
+            ..
+        } => {
+            let deadline = Duration::from_millis(*timeout_ms);
+            let observation = match system_resolver_config() {
+                Ok((config, opts)) => dns(config, opts, name, *record, deadline).await,
+                Err(message) => DnsObservation::Error { message },
+            };
+            Observation::Dns(observation)
+        }
+        Probe::Tcp {
+            addr, timeout_ms, ..
+        } => Observation::Tcp(tcp(*addr, Duration::from_millis(*timeout_ms)).await),
+        Probe::Udp {
+            addr, timeout_ms, ..
+        } => Observation::Udp(udp(*addr, Duration::from_millis(*timeout_ms)).await),
+    }
+}
+
+/// The container's `/etc/resolv.conf`, read by hickory (never the C
+/// library: the binary is static and has no NSS).
+fn system_resolver_config() -> Result<(ResolverConfig, ResolverOpts), String> {
+    let text = std::fs::read("/etc/resolv.conf")
+        .map_err(|e| format!("cannot read /etc/resolv.conf: {e}"))?;
+    hickory_resolver::system_conf::parse_resolv_conf(text)
+        .map_err(|e| format!("cannot parse /etc/resolv.conf: {e}"))
+}
+
+pub async fn dns(
+    config: ResolverConfig,
+    mut opts: ResolverOpts,
+    name: &str,
+    record: RecordType,
+    deadline: Duration,
+) -> DnsObservation {
+    // One question, one answer: what the DNS server says now.
+    opts.cache_size = 0;
+    opts.attempts = 1;
+    opts.timeout = deadline;
+    opts.use_hosts_file = ResolveHosts::Never;
+    let resolver = match Resolver::builder_with_config(config, TokioRuntimeProvider::default())
+        .with_options(opts)
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return DnsObservation::Error {
+                message: format!("cannot build a resolver: {e}"),
+            };
+        }
+    };
+    let record_type = match record {
+        RecordType::A => HickoryRecordType::A,
+        RecordType::Aaaa => HickoryRecordType::AAAA,
+    };
+    match tokio::time::timeout(deadline, resolver.lookup(name, record_type)).await {
+        Err(_) => DnsObservation::Timeout,
+        Ok(Ok(lookup)) => {
+            let addresses: Vec<IpAddr> = lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::A(a) => Some(IpAddr::V4(a.0)),
+                    RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                    _ => None,
+                })
+                .collect();
+            if addresses.is_empty() {
+                DnsObservation::NoRecords
+            } else {
+                DnsObservation::Answers { addresses }
+            }
+        }
+        Ok(Err(e)) => classify_dns_error(&e),
+    }
+}
+
+fn classify_dns_error(e: &NetError) -> DnsObservation {
+    match e {
+        NetError::Dns(DnsError::NoRecordsFound(no))
+            if no.response_code == ResponseCode::NXDomain =>
+        {
+            DnsObservation::NxDomain
+        }
+        NetError::Dns(DnsError::NoRecordsFound(_)) => DnsObservation::NoRecords,
+        NetError::Timeout => DnsObservation::Timeout,
+        other => DnsObservation::Error {
+            message: other.to_string(),
+        },
+    }
+}
+
+pub async fn tcp(addr: SocketAddr, deadline: Duration) -> TcpObservation {
+    let started = Instant::now();
+    let mut stream = match tokio::time::timeout(deadline, TcpStream::connect(addr)).await {
+        Err(_) => return TcpObservation::Timeout,
+        Ok(Err(e)) => return classify_tcp_error(&e),
+        Ok(Ok(s)) => s,
+    };
+    let left = deadline
+        .saturating_sub(started.elapsed())
+        .min(GREETING_WAIT);
+    let identity = match tokio::time::timeout(left, read_line(&mut stream)).await {
+        Ok(Some(line)) => Identity::parse_greeting(&line),
+        _ => None,
+    };
+    TcpObservation::Open { identity }
+}
+
+/// The first line the server sends, up to 256 bytes.
+async fn read_line(stream: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::with_capacity(256);
+    let mut byte = [0u8; 256];
+    while buf.len() < 256 {
+        let n = stream.read(&mut byte).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&byte[..n]);
+        if buf.contains(&b'\n') {
+            break;
+        }
+    }
+    let line = buf.split(|b| *b == b'\n').next()?;
+    Some(String::from_utf8_lossy(line).into_owned())
+}
+
+fn classify_tcp_error(e: &std::io::Error) -> TcpObservation {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => TcpObservation::Refused,
+        ErrorKind::TimedOut => TcpObservation::Timeout,
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => TcpObservation::Unreachable {
+            message: e.to_string(),
+        },
+        _ => TcpObservation::Error {
+            message: e.to_string(),
+        },
+    }
+}
+
+pub async fn udp(addr: SocketAddr, deadline: Duration) -> UdpObservation {
+    let local: SocketAddr = match addr {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = match UdpSocket::bind(local).await {
+        Ok(s) => s,
+        Err(e) => {
+            return UdpObservation::Error {
+                message: format!("cannot bind: {e}"),
+            };
+        }
+    };
+    if let Err(e) = socket.connect(addr).await {
+        return UdpObservation::Error {
+            message: format!("cannot connect: {e}"),
+        };
+    }
+    let exchange = async {
+        let mut buf = [0u8; 2048];
+        loop {
+            if let Err(e) = socket.send(b"netlab-probe\n").await {
+                return match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => UdpObservation::Refused,
+                    _ => UdpObservation::Error {
+                        message: e.to_string(),
+                    },
+                };
+            }
+            match tokio::time::timeout(UDP_RESEND, socket.recv(&mut buf)).await {
+                Err(_) => continue,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    return UdpObservation::Refused;
+                }
+                Ok(Err(e)) => {
+                    return UdpObservation::Error {
+                        message: e.to_string(),
+                    };
+                }
+                Ok(Ok(n)) => {
+                    let reply = String::from_utf8_lossy(&buf[..n]);
+                    return match Identity::parse_greeting(reply.lines().next().unwrap_or_default())
+                    {
+                        Some(identity) => UdpObservation::Answered { identity },
+                        None => UdpObservation::Unrecognised {
+                            reply: reply.chars().take(80).collect(),
+                        },
+                    };
+                }
+            }
+        }
+    };
+    tokio::time::timeout(deadline, exchange)
+        .await
+        .unwrap_or(UdpObservation::Timeout)
+}

@@ -1,0 +1,241 @@
+//! The wire format between netlab and the agent running inside a container.
+//!
+//! netlab sends one `ProbeBatch` per node per verify (as a JSON argument of
+//! `netlab agent probe`), the agent answers with one JSON `ProbeReport` on
+//! stdout. The same types are used when netlab probes `from: host` in-process.
+//! Observations are raw facts; deciding pass/fail is `check`'s job.
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+/// The first line an agent TCP listener sends, and the whole of a UDP reply
+/// prefix: `netlab-agent lab=<lab> node=<node>`.
+pub const GREETING_PREFIX: &str = "netlab-agent";
+
+/// The line `netlab agent serve` prints on stdout once every listener is bound.
+pub const READY_LINE: &str = "netlab-agent ready";
+
+/// Who answered: the lab and node name an agent announces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub lab: String,
+    pub node: String,
+}
+
+impl Identity {
+    /// `netlab-agent lab=<lab> node=<node>\n`
+    pub fn greeting(&self) -> String {
+        format!("{GREETING_PREFIX} lab={} node={}\n", self.lab, self.node)
+    }
+
+    /// Reads a greeting line back; `None` for anything else.
+    pub fn parse_greeting(line: &str) -> Option<Identity> {
+        let rest = line
+            .trim_end()
+            .strip_prefix(GREETING_PREFIX)?
+            .strip_prefix(' ')?;
+        let (lab, node) = rest.split_once(' ')?;
+        Some(Identity {
+            lab: lab.strip_prefix("lab=")?.to_owned(),
+            node: node.strip_prefix("node=")?.to_owned(),
+        })
+    }
+}
+
+/// DNS record type asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum RecordType {
+    #[default]
+    A,
+    #[serde(rename = "AAAA")]
+    Aaaa,
+}
+
+/// One probe to run. `id` ties the result back to the check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Probe {
+    Dns {
+        id: usize,
+        name: String,
+        record: RecordType,
+        timeout_ms: u64,
+    },
+    Tcp {
+        id: usize,
+        addr: SocketAddr,
+        timeout_ms: u64,
+    },
+    Udp {
+        id: usize,
+        addr: SocketAddr,
+        timeout_ms: u64,
+    },
+}
+
+impl Probe {
+    pub fn id(&self) -> usize {
+        match self {
+            Probe::Dns { id, .. } | Probe::Tcp { id, .. } | Probe::Udp { id, .. } => *id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ProbeBatch {
+    pub probes: Vec<Probe>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    pub results: Vec<ProbeResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub id: usize,
+    pub observation: Observation,
+    /// Wall time of this probe, in milliseconds.
+    pub elapsed_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Observation {
+    Dns(DnsObservation),
+    Tcp(TcpObservation),
+    Udp(UdpObservation),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum DnsObservation {
+    /// The server answered with these addresses (never empty).
+    Answers { addresses: Vec<IpAddr> },
+    /// NXDOMAIN: the server says the name does not exist.
+    NxDomain,
+    /// The name exists but has no record of the asked type.
+    NoRecords,
+    /// No answer before the deadline (e.g. an internal network's embedded
+    /// DNS, which cannot forward).
+    Timeout,
+    /// Anything else (unreadable resolv.conf, SERVFAIL, ...).
+    Error { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum TcpObservation {
+    /// Connected. `identity` is the agent greeting read after connecting, if
+    /// one arrived (a non-agent server sends none).
+    Open {
+        identity: Option<Identity>,
+    },
+    /// Reset: the host answered, nothing listens.
+    Refused,
+    /// No answer before the deadline (packets dropped).
+    Timeout,
+    /// ICMP unreachable / no route.
+    Unreachable {
+        message: String,
+    },
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum UdpObservation {
+    /// An agent answered with its identity.
+    Answered {
+        identity: Identity,
+    },
+    /// Something answered, but not with an agent greeting.
+    Unrecognised {
+        reply: String,
+    },
+    /// ICMP port unreachable came back (connection refused on the socket).
+    Refused,
+    /// Nothing came back before the deadline.
+    Timeout,
+    Error {
+        message: String,
+    },
+}
+
+/// A listener the agent serves: `tcp:7000`, `udp:7001`, `http:80`
+/// (`https:443` arrives with the TLS work).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Listener {
+    pub proto: ListenerProto,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ListenerProto {
+    Tcp,
+    Udp,
+    Http,
+}
+
+impl ListenerProto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerProto::Tcp => "tcp",
+            ListenerProto::Udp => "udp",
+            ListenerProto::Http => "http",
+        }
+    }
+
+    /// The transport a published port for this listener uses.
+    pub fn is_udp(self) -> bool {
+        self == ListenerProto::Udp
+    }
+}
+
+impl std::fmt::Display for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.proto.as_str(), self.port)
+    }
+}
+
+impl std::str::FromStr for Listener {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (proto, port) = s
+            .split_once(':')
+            .ok_or_else(|| format!("`{s}` is not of the form proto:port (e.g. tcp:7000)"))?;
+        let proto = match proto {
+            "tcp" => ListenerProto::Tcp,
+            "udp" => ListenerProto::Udp,
+            "http" => ListenerProto::Http,
+            other => {
+                return Err(format!(
+                    "unknown listener protocol `{other}` (expected tcp, udp or http)"
+                ));
+            }
+        };
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("`{port}` is not a port number (1-65535)"))?;
+        Ok(Listener { proto, port })
+    }
+}
+
+impl Serialize for Listener {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Listener {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}

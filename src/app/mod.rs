@@ -1,0 +1,129 @@
+//! The commands: each takes parsed arguments, does its work through the
+//! engine module and returns the exit code. `main` only maps errors to codes.
+
+pub mod cancel;
+pub mod down;
+pub mod ls;
+pub mod run;
+pub mod up;
+pub mod verify;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::engine::{Engine, EngineError};
+use crate::exit;
+use crate::lab::{self, LabError};
+
+pub use cancel::Cancel;
+
+/// Why a command did not finish normally; each kind has its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Lab(#[from] LabError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0:#}")]
+    Engine(#[from] EngineError),
+    #[error("interrupted{0}")]
+    Interrupted(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Lab(_) | Failure::Usage(_) => exit::INVALID_INPUT,
+            Failure::Engine(_) => exit::ENGINE_FAILURE,
+            Failure::Interrupted(_) => exit::INTERRUPTED,
+        }
+    }
+}
+
+pub type Outcome = Result<u8, Failure>;
+
+pub async fn dispatch(cli: Cli, cancel: Cancel) -> Outcome {
+    match cli.command {
+        Command::Validate { lab } => validate(&lab),
+        Command::Labs => Ok(labs()),
+        Command::Up(args) => {
+            let loaded = load(&args.lab)?;
+            let engine = Engine::connect().await?;
+            up::up(&engine, &loaded.lab, &args, &cancel)
+                .await
+                .map(|_| exit::SUCCESS)
+        }
+        Command::Verify { lab } => {
+            let engine = Engine::connect().await?;
+            verify::verify_command(&engine, lab.as_deref(), &cancel).await
+        }
+        Command::Down { lab } => {
+            let engine = Engine::connect().await?;
+            down::down_command(&engine, lab.as_deref()).await
+        }
+        Command::Run(args) => run::run(&args, &cancel).await,
+        Command::Ls => {
+            let engine = Engine::connect().await?;
+            ls::ls(&engine).await
+        }
+        Command::Agent(_) => Err(Failure::Usage("the agent runs on its own runtime".into())),
+    }
+}
+
+/// Loads a lab and prints its warnings to stderr.
+pub fn load(arg: &str) -> Result<lab::Loaded, Failure> {
+    let loaded = lab::load(arg)?;
+    for w in &loaded.warnings {
+        eprintln!("{w}\n");
+    }
+    Ok(loaded)
+}
+
+fn validate(arg: &str) -> Outcome {
+    let loaded = load(arg)?;
+    let lab = &loaded.lab;
+    println!(
+        "{}: lab `{}` is valid ({} networks, {} nodes, {} checks{})",
+        arg,
+        lab.name,
+        lab.networks.len(),
+        lab.nodes.len(),
+        lab.checks.len(),
+        match loaded.warnings.len() {
+            0 => String::new(),
+            n => format!(", {n} warning{}", if n == 1 { "" } else { "s" }),
+        }
+    );
+    Ok(exit::SUCCESS)
+}
+
+fn labs() -> u8 {
+    let mut rows = vec![vec!["LAB".to_owned(), "DESCRIPTION".to_owned()]];
+    for (name, text) in lab::builtin::all() {
+        let description = lab::load_source(name, text.as_bytes(), Some(name))
+            .map(|l| first_sentence(&l.lab.description))
+            .unwrap_or_else(|e| format!("(invalid: {e})"));
+        rows.push(vec![name.to_owned(), description]);
+    }
+    print!("{}", crate::report::table(&rows));
+    exit::SUCCESS
+}
+
+fn first_sentence(text: &str) -> String {
+    let end = text.find(". ").map(|i| i + 1).unwrap_or(text.len());
+    text[..end].trim().to_owned()
+}
+
+/// Maps a finished command to the process exit code, printing the error.
+pub fn finish(outcome: Outcome) -> ExitCode {
+    match outcome {
+        Ok(code) => exit::code(code),
+        Err(failure) => {
+            match &failure {
+                Failure::Lab(LabError::Invalid(report)) => eprintln!("{report}"),
+                other => eprintln!("error: {other}"),
+            }
+            exit::code(failure.exit_code())
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Observation + expectation → pass or fail, with the words the report shows.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use crate::agent::protocol::{
+    DnsObservation, Identity, Observation, TcpObservation, UdpObservation,
+};
+use crate::engine::discover::LiveLab;
+use crate::lab::{CheckKind, DnsAnswer, DnsExpect, TargetHost, TcpExpect, UdpExpect};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub passed: bool,
+    /// What was seen, in words (`open, answered by web`).
+    pub observed: String,
+}
+
+impl Outcome {
+    fn new(passed: bool, observed: impl Into<String>) -> Self {
+        Outcome {
+            passed,
+            observed: observed.into(),
+        }
+    }
+
+    pub fn pass(observed: impl Into<String>) -> Self {
+        Outcome::new(true, observed)
+    }
+
+    pub fn fail(observed: impl Into<String>) -> Self {
+        Outcome::new(false, observed)
+    }
+}
+
+pub fn classify(kind: &CheckKind, obs: &Observation, live: &LiveLab) -> Outcome {
+    match (kind, obs) {
+        (CheckKind::Dns { from, expect, .. }, Observation::Dns(o)) => dns(live, from, expect, o),
+        (CheckKind::Tcp { to, expect, .. }, Observation::Tcp(o)) => tcp(live, &to.host, *expect, o),
+        (CheckKind::Udp { to, expect, .. }, Observation::Udp(o)) => udp(live, &to.host, *expect, o),
+        (CheckKind::Port { node, .. }, Observation::Tcp(_) | Observation::Udp(_)) => {
+            port(live, kind, node, obs)
+        }
+        (kind, other) => Outcome::new(
+            false,
+            format!(
+                "the agent answered a {} check with {other:?}",
+                kind.kind_name()
+            ),
+        ),
+    }
+}
+
+/// `10.1.0.3 (web)`: addresses with the node that holds them.
+fn describe_ip(live: &LiveLab, ip: IpAddr) -> String {
+    let owner = live
+        .nodes
+        .iter()
+        .find(|(_, n)| n.addresses.values().any(|a| IpAddr::V4(*a) == ip));
+    match owner {
+        Some((name, _)) => format!("{ip} ({name})"),
+        None => ip.to_string(),
+    }
+}
+
+/// The addresses a node name should resolve to from `from`: its addresses on
+/// the networks the two share.
+fn expected_addresses(live: &LiveLab, from: &str, answers: &[DnsAnswer]) -> BTreeSet<IpAddr> {
+    let from_nets = live.nodes.get(from).map(|n| &n.addresses);
+    answers
+        .iter()
+        .flat_map(|a| -> Vec<IpAddr> {
+            match a {
+                DnsAnswer::Ip(ip) => vec![*ip],
+                DnsAnswer::Node(n) => live
+                    .nodes
+                    .get(n)
+                    .map(|node| {
+                        node.addresses
+                            .iter()
+                            .filter(|(net, _)| from_nets.is_some_and(|f| f.contains_key(*net)))
+                            .map(|(_, ip)| IpAddr::V4(*ip))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+fn dns(live: &LiveLab, from: &str, expect: &DnsExpect, o: &DnsObservation) -> Outcome {
+    let observed = match o {
+        DnsObservation::Answers { addresses } => {
+            let list: Vec<String> = addresses.iter().map(|ip| describe_ip(live, *ip)).collect();
+            format!("resolved to {}", list.join(", "))
+        }
+        DnsObservation::NxDomain => "unresolved: NXDOMAIN".into(),
+        DnsObservation::NoRecords => "unresolved: no records of that type".into(),
+        DnsObservation::Timeout => {
+            "unresolved: no answer before the deadline (the DNS server could not forward)".into()
+        }
+        DnsObservation::Error { message } => format!("DNS error: {message}"),
+    };
+    let passed = match (expect, o) {
+        (DnsExpect::Resolves, DnsObservation::Answers { .. }) => true,
+        (
+            DnsExpect::Unresolved,
+            DnsObservation::NxDomain | DnsObservation::NoRecords | DnsObservation::Timeout,
+        ) => true,
+        (DnsExpect::Exactly(answers), DnsObservation::Answers { addresses }) => {
+            let want = expected_addresses(live, from, answers);
+            let got: BTreeSet<IpAddr> = addresses.iter().copied().collect();
+            if want != got {
+                let want: Vec<String> = want.iter().map(|ip| describe_ip(live, *ip)).collect();
+                return Outcome::new(
+                    false,
+                    format!(
+                        "{observed}; expected {}",
+                        if want.is_empty() {
+                            "no address (the named nodes share no network with the source)".into()
+                        } else {
+                            want.join(", ")
+                        }
+                    ),
+                );
+            }
+            true
+        }
+        _ => false,
+    };
+    Outcome::new(passed, observed)
+}
+
+/// Who should answer at a target: the node's identity, when the target is
+/// an agent node of this lab.
+fn expected_identity(live: &LiveLab, host: &TargetHost) -> Option<Identity> {
+    let node = match host {
+        TargetHost::Node { node, .. } => node.clone(),
+        TargetHost::Ip(ip) => live
+            .nodes
+            .iter()
+            .find(|(_, n)| n.addresses.values().any(|a| IpAddr::V4(*a) == *ip))?
+            .0
+            .clone(),
+    };
+    live.lab
+        .nodes
+        .get(&node)
+        .filter(|n| n.is_agent())
+        .map(|_| Identity {
+            lab: live.lab.name.clone(),
+            node,
+        })
+}
+
+fn identity_words(id: &Identity) -> String {
+    format!("{} of lab {}", id.node, id.lab)
+}
+
+fn tcp(live: &LiveLab, host: &TargetHost, expect: TcpExpect, o: &TcpObservation) -> Outcome {
+    let want = expected_identity(live, host);
+    match o {
+        TcpObservation::Open { identity } => {
+            let observed = match identity {
+                Some(id) => format!("open, answered by {}", identity_words(id)),
+                None => "open (no agent greeting)".to_owned(),
+            };
+            let right_node = match (&want, identity) {
+                (Some(w), Some(got)) => w == got,
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            if expect == TcpExpect::Open && !right_node {
+                let w = want.as_ref().map(identity_words).unwrap_or_default();
+                return Outcome::new(false, format!("{observed}; expected {w}"));
+            }
+            Outcome::new(expect == TcpExpect::Open, observed)
+        }
+        TcpObservation::Refused => Outcome::new(
+            expect == TcpExpect::Refused,
+            "refused (reset: reachable, nothing listens)",
+        ),
+        TcpObservation::Timeout => Outcome::new(
+            expect == TcpExpect::Blocked,
+            "blocked: no answer before the deadline",
+        ),
+        TcpObservation::Unreachable { message } => Outcome::new(
+            expect == TcpExpect::Blocked,
+            format!("blocked: unreachable ({message})"),
+        ),
+        TcpObservation::Error { message } => Outcome::new(false, format!("error: {message}")),
+    }
+}
+
+fn udp(live: &LiveLab, host: &TargetHost, expect: UdpExpect, o: &UdpObservation) -> Outcome {
+    match o {
+        UdpObservation::Answered { identity } => {
+            let observed = format!("answered by {}", identity_words(identity));
+            let right = expected_identity(live, host).is_none_or(|w| &w == identity);
+            if expect == UdpExpect::Open && !right {
+                return Outcome::new(
+                    false,
+                    format!(
+                        "{observed}; expected {}",
+                        expected_identity(live, host)
+                            .map(|w| identity_words(&w))
+                            .unwrap_or_default()
+                    ),
+                );
+            }
+            Outcome::new(expect == UdpExpect::Open, observed)
+        }
+        UdpObservation::Unrecognised { reply } => {
+            Outcome::new(false, format!("answered, but not by an agent: {reply:?}"))
+        }
+        UdpObservation::Refused => Outcome::new(
+            false,
+            "refused (ICMP port unreachable: reachable, nothing listens)",
+        ),
+        UdpObservation::Timeout => Outcome::new(
+            expect == UdpExpect::Blocked,
+            "blocked: no answer before the deadline",
+        ),
+        UdpObservation::Error { message } => Outcome::new(false, format!("error: {message}")),
+    }
+}
+
+/// A published port was probed from the host: it passes only if that very
+/// node answered through the mapping.
+fn port(live: &LiveLab, kind: &CheckKind, node: &str, obs: &Observation) -> Outcome {
+    let mapping = super::target::port_binding(live, kind)
+        .map(|b| format!("published on {b}"))
+        .unwrap_or_else(|| "published".into());
+    let want = Identity {
+        lab: live.lab.name.clone(),
+        node: node.to_owned(),
+    };
+    let answered_by = match obs {
+        Observation::Tcp(TcpObservation::Open { identity }) => identity.clone(),
+        Observation::Udp(UdpObservation::Answered { identity }) => Some(identity.clone()),
+        _ => None,
+    };
+    match answered_by {
+        Some(id) if id == want => {
+            Outcome::pass(format!("{mapping}, answered by {}", identity_words(&id)))
+        }
+        Some(id) => Outcome::fail(format!(
+            "{mapping}, but answered by {}; expected {}",
+            identity_words(&id),
+            identity_words(&want)
+        )),
+        None => {
+            let seen = match obs {
+                Observation::Tcp(o) => {
+                    tcp(
+                        live,
+                        &TargetHost::Node {
+                            node: node.to_owned(),
+                            network: None,
+                        },
+                        TcpExpect::Open,
+                        o,
+                    )
+                    .observed
+                }
+                Observation::Udp(o) => {
+                    udp(
+                        live,
+                        &TargetHost::Node {
+                            node: node.to_owned(),
+                            network: None,
+                        },
+                        UdpExpect::Open,
+                        o,
+                    )
+                    .observed
+                }
+                Observation::Dns(_) => "a DNS answer".into(),
+            };
+            Outcome::fail(format!("{mapping}, but from the host: {seen}"))
+        }
+    }
+}

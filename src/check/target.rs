@@ -1,0 +1,127 @@
+//! Which address a `to:` means, seen from a given source.
+//!
+//! `to: web:7000` is web's address on a network it shares with `from`; if
+//! they share none, web's address on its first network. That is how
+//! isolation is shown at layers 3/4, not merely by a missing DNS name. A node
+//! in host mode is the host itself: loopback from the host, the gateway of
+//! the source's network from a container.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::engine::discover::{LiveLab, PublishedPort};
+use crate::lab::{Attachment, CheckKind, NetworkMode, Source, Target, TargetHost};
+
+pub fn resolve(live: &LiveLab, from: &Source, to: &Target) -> Result<SocketAddr, String> {
+    let ip = match &to.host {
+        TargetHost::Ip(ip) => *ip,
+        TargetHost::Node { node, network } => {
+            let target = live
+                .nodes
+                .get(node)
+                .ok_or_else(|| format!("node `{node}` has no container"))?;
+            let host_mode = live
+                .lab
+                .nodes
+                .get(node)
+                .is_some_and(|n| n.attachment == Attachment::Mode(NetworkMode::Host));
+            let source = match from {
+                Source::Node(f) => live.nodes.get(f),
+                Source::Host => None,
+            };
+            let ip = if host_mode {
+                match (from, source) {
+                    (Source::Host, _) => Some(Ipv4Addr::LOCALHOST),
+                    // A container reaches the host at its network's gateway.
+                    (_, Some(s)) => s.gateways.values().next().copied().or_else(|| {
+                        let from_host_mode = matches!(from, Source::Node(f) if live.lab.nodes.get(f).is_some_and(|n| n.attachment == Attachment::Mode(NetworkMode::Host)));
+                        from_host_mode.then_some(Ipv4Addr::LOCALHOST)
+                    }),
+                    (_, None) => None,
+                }
+            } else {
+                match network {
+                    Some(net) => target.addresses.get(net).copied(),
+                    None => source
+                        .and_then(|f| {
+                            target
+                                .addresses
+                                .iter()
+                                .find(|(net, _)| f.addresses.contains_key(*net))
+                                .map(|(_, ip)| *ip)
+                        })
+                        .or_else(|| target.addresses.values().next().copied()),
+                }
+            };
+            IpAddr::V4(ip.ok_or_else(|| {
+                format!(
+                    "node `{node}` has no address{} (state: {})",
+                    network
+                        .as_ref()
+                        .map(|n| format!(" on network `{n}`"))
+                        .unwrap_or_default(),
+                    target.state
+                )
+            })?)
+        }
+    };
+    Ok(SocketAddr::new(ip, to.port))
+}
+
+/// The engine's mapping that a `port` check is about, if any: the first
+/// binding of that container port (IPv4 first) matching `host_ip` and
+/// `host_port` where the check gives them.
+pub fn port_binding(live: &LiveLab, kind: &CheckKind) -> Option<PublishedPort> {
+    let CheckKind::Port {
+        node,
+        port,
+        transport,
+        host_ip,
+        host_port,
+        ..
+    } = kind
+    else {
+        return None;
+    };
+    live.nodes
+        .get(node)?
+        .ports
+        .iter()
+        .find(|b| {
+            b.container_port == *port
+                && b.transport == *transport
+                && host_ip.is_none_or(|ip| ip == b.host_ip)
+                && host_port.is_none_or(|p| p == b.host_port)
+        })
+        .cloned()
+}
+
+/// `80/tcp on 127.0.0.1:8080` — the mapping a port check asks about.
+pub fn describe_port(kind: &CheckKind) -> String {
+    let CheckKind::Port {
+        port,
+        transport,
+        host_ip,
+        host_port,
+        ..
+    } = kind
+    else {
+        return String::new();
+    };
+    let host = match (host_ip, host_port) {
+        (Some(ip), Some(p)) => format!(" on {}", SocketAddr::new(*ip, *p)),
+        (Some(ip), None) => format!(" on {ip}"),
+        (None, Some(p)) => format!(" on host port {p}"),
+        (None, None) => String::new(),
+    };
+    format!("{port}/{}{host}", transport.as_str())
+}
+
+/// Where the host connects to reach a binding: loopback for "all addresses".
+pub fn reachable_from_host(b: &PublishedPort) -> SocketAddr {
+    let ip = match b.host_ip {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, b.host_port)
+}

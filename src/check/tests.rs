@@ -1,0 +1,422 @@
+//! Outcome classification and target resolution against a hand-built
+//! `LiveLab`: no Docker.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use indexmap::IndexMap;
+
+use super::*;
+use crate::agent::protocol::*;
+use crate::engine::discover::{LiveLab, LiveNode};
+use crate::lab::{self, CheckKind};
+
+/// web on front+back, client on front, outsider on back2, legacy-a/b on the default bridge.
+fn live() -> LiveLab {
+    let lab = lab::load_source(
+        "t.yaml",
+        b"networks:\n  front: {}\n  back: {}\n  back2: {}\nnodes:\n  web:\n    networks: [front, back]\n    serve: [tcp:7000]\n  client:\n    networks: [front]\n  outsider:\n    networks: [back2]\n  legacy:\n    network_mode: bridge\n  stopped:\n    networks: [front]\n",
+        Some("t"),
+    )
+    .expect("valid")
+    .lab;
+    let node = |addrs: &[(&str, [u8; 4])], running: bool| LiveNode {
+        container_id: "id".into(),
+        running,
+        state: if running {
+            "running".into()
+        } else {
+            "exited (exit code 1)".into()
+        },
+        addresses: addrs
+            .iter()
+            .map(|(n, ip)| ((*n).to_owned(), Ipv4Addr::from(*ip)))
+            .collect::<IndexMap<_, _>>(),
+        gateways: addrs
+            .iter()
+            .map(|(n, ip)| ((*n).to_owned(), Ipv4Addr::new(ip[0], ip[1], ip[2], 1)))
+            .collect(),
+        ports: Vec::new(),
+    };
+    let nodes = HashMap::from([
+        (
+            "web".to_owned(),
+            node(&[("front", [10, 1, 0, 2]), ("back", [10, 2, 0, 2])], true),
+        ),
+        ("client".to_owned(), node(&[("front", [10, 1, 0, 3])], true)),
+        (
+            "outsider".to_owned(),
+            node(&[("back2", [10, 3, 0, 2])], true),
+        ),
+        (
+            "legacy".to_owned(),
+            node(&[("bridge", [172, 17, 0, 2])], true),
+        ),
+        ("stopped".to_owned(), node(&[], false)),
+    ]);
+    LiveLab { lab, nodes }
+}
+
+fn kind(yaml_check: &str) -> CheckKind {
+    let text = format!(
+        "networks:\n  front: {{}}\n  back: {{}}\n  back2: {{}}\nnodes:\n  web:\n    networks: [front, back]\n    serve: [tcp:7000]\n  client:\n    networks: [front]\n  outsider:\n    networks: [back2]\n  legacy:\n    network_mode: bridge\n  stopped:\n    networks: [front]\nchecks:\n  - {yaml_check}\n"
+    );
+    lab::load_source("t.yaml", text.as_bytes(), Some("t"))
+        .expect("valid")
+        .lab
+        .checks
+        .remove(0)
+        .kind
+}
+
+fn id(node: &str) -> Option<Identity> {
+    Some(Identity {
+        lab: "t".into(),
+        node: node.into(),
+    })
+}
+
+#[test]
+fn target_prefers_a_shared_network_then_the_first() {
+    let l = live();
+    let t = |s: &str| lab::validate::parse_target(s).expect("target");
+    assert_eq!(
+        target::resolve(&l, &Source::Node("client".into()), &t("web:80")),
+        Ok("10.1.0.2:80".parse().expect("addr"))
+    );
+    assert_eq!(
+        target::resolve(&l, &Source::Node("outsider".into()), &t("web:80")),
+        Ok("10.1.0.2:80".parse().expect("addr"))
+    );
+    assert_eq!(
+        target::resolve(&l, &Source::Node("client".into()), &t("web@back:80")),
+        Ok("10.2.0.2:80".parse().expect("addr"))
+    );
+    assert_eq!(
+        target::resolve(&l, &Source::Host, &t("10.9.9.9:1")),
+        Ok("10.9.9.9:1".parse().expect("addr"))
+    );
+    assert!(
+        target::resolve(&l, &Source::Host, &t("stopped:80"))
+            .expect_err("no address")
+            .contains("has no address")
+    );
+}
+
+#[test]
+fn tcp_open_needs_the_right_identity() {
+    let l = live();
+    let k = kind("tcp: { from: client, to: web:7000, expect: open }");
+    let open = |identity| Observation::Tcp(TcpObservation::Open { identity });
+    assert!(classify(&k, &open(id("web")), &l).passed);
+    let wrong = classify(&k, &open(id("client")), &l);
+    assert!(!wrong.passed);
+    assert_eq!(
+        wrong.observed,
+        "open, answered by client of lab t; expected web of lab t"
+    );
+    assert!(
+        !classify(&k, &open(None), &l).passed,
+        "an open port without the agent greeting is not web"
+    );
+    assert!(!classify(&k, &Observation::Tcp(TcpObservation::Timeout), &l).passed);
+}
+
+#[test]
+fn tcp_refused_and_blocked() {
+    let l = live();
+    let refused = kind("tcp: { from: client, to: web:7001, expect: refused }");
+    assert!(classify(&refused, &Observation::Tcp(TcpObservation::Refused), &l).passed);
+    assert!(!classify(&refused, &Observation::Tcp(TcpObservation::Timeout), &l).passed);
+    let blocked = kind("tcp: { from: outsider, to: web:7000, expect: blocked }");
+    assert!(classify(&blocked, &Observation::Tcp(TcpObservation::Timeout), &l).passed);
+    assert!(
+        classify(
+            &blocked,
+            &Observation::Tcp(TcpObservation::Unreachable {
+                message: "no route".into()
+            }),
+            &l
+        )
+        .passed
+    );
+    assert!(!classify(&blocked, &Observation::Tcp(TcpObservation::Refused), &l).passed);
+    let o = classify(
+        &blocked,
+        &Observation::Tcp(TcpObservation::Open {
+            identity: id("web"),
+        }),
+        &l,
+    );
+    assert_eq!(
+        (o.passed, o.observed.as_str()),
+        (false, "open, answered by web of lab t")
+    );
+}
+
+#[test]
+fn dns_exact_set_is_the_addresses_on_shared_networks() {
+    let l = live();
+    let k = kind("dns: { from: client, name: web, expect: [web] }");
+    let answers = |ips: &[[u8; 4]]| {
+        Observation::Dns(DnsObservation::Answers {
+            addresses: ips.iter().map(|i| Ipv4Addr::from(*i).into()).collect(),
+        })
+    };
+    let ok = classify(&k, &answers(&[[10, 1, 0, 2]]), &l);
+    assert!(ok.passed, "{}", ok.observed);
+    assert_eq!(ok.observed, "resolved to 10.1.0.2 (web)");
+    // web's back address is not reachable from client: it must not be answered.
+    let extra = classify(&k, &answers(&[[10, 1, 0, 2], [10, 2, 0, 2]]), &l);
+    assert!(!extra.passed);
+    assert!(
+        extra.observed.ends_with("expected 10.1.0.2 (web)"),
+        "{}",
+        extra.observed
+    );
+    assert!(!classify(&k, &Observation::Dns(DnsObservation::NxDomain), &l).passed);
+}
+
+#[test]
+fn dns_unresolved_accepts_nxdomain_no_records_and_timeout_but_says_which() {
+    let l = live();
+    let k = kind("dns: { from: outsider, name: web, expect: unresolved }");
+    for (obs, words) in [
+        (DnsObservation::NxDomain, "unresolved: NXDOMAIN"),
+        (
+            DnsObservation::NoRecords,
+            "unresolved: no records of that type",
+        ),
+        (
+            DnsObservation::Timeout,
+            "unresolved: no answer before the deadline (the DNS server could not forward)",
+        ),
+    ] {
+        let o = classify(&k, &Observation::Dns(obs), &l);
+        assert!(o.passed);
+        assert_eq!(o.observed, words);
+    }
+    let resolved = Observation::Dns(DnsObservation::Answers {
+        addresses: vec![Ipv4Addr::new(10, 1, 0, 2).into()],
+    });
+    assert!(!classify(&k, &resolved, &l).passed);
+    assert!(
+        !classify(
+            &k,
+            &Observation::Dns(DnsObservation::Error {
+                message: "SERVFAIL".into()
+            }),
+            &l
+        )
+        .passed
+    );
+}
+
+#[test]
+fn udp_open_and_blocked() {
+    let l = live();
+    let open = kind("udp: { from: client, to: web:7001, expect: open }");
+    assert!(
+        classify(
+            &open,
+            &Observation::Udp(UdpObservation::Answered {
+                identity: Identity {
+                    lab: "t".into(),
+                    node: "web".into()
+                }
+            }),
+            &l
+        )
+        .passed
+    );
+    assert!(!classify(&open, &Observation::Udp(UdpObservation::Timeout), &l).passed);
+    let blocked = kind("udp: { from: outsider, to: web:7001, expect: blocked }");
+    assert!(classify(&blocked, &Observation::Udp(UdpObservation::Timeout), &l).passed);
+    assert!(
+        !classify(&blocked, &Observation::Udp(UdpObservation::Refused), &l).passed,
+        "a port-unreachable reply proves the host is reachable"
+    );
+}
+
+#[test]
+fn a_stopped_source_fails_without_probing_and_batches_group_by_source() {
+    let mut l = live();
+    l.lab.checks = vec![
+        lab::Check {
+            title: "a".into(),
+            timeout: std::time::Duration::from_secs(1),
+            retry: false,
+            kind: kind("tcp: { from: client, to: web:7000, expect: open }"),
+        },
+        lab::Check {
+            title: "b".into(),
+            timeout: std::time::Duration::from_secs(3),
+            retry: false,
+            kind: kind("dns: { from: client, name: web, expect: resolves }"),
+        },
+        lab::Check {
+            title: "c".into(),
+            timeout: std::time::Duration::from_secs(1),
+            retry: false,
+            kind: kind("tcp: { from: stopped, to: web:7000, expect: open }"),
+        },
+        lab::Check {
+            title: "d".into(),
+            timeout: std::time::Duration::from_secs(1),
+            retry: false,
+            kind: kind("tcp: { from: host, to: web:7000, expect: open }"),
+        },
+    ];
+    let steps = plan_steps(&l);
+    assert_eq!(
+        steps[2],
+        Step::Done(Outcome::fail(
+            "node `stopped` is not running: exited (exit code 1)"
+        ))
+    );
+    let b = batches(&steps);
+    assert_eq!(b.len(), 2);
+    assert_eq!(b[&Source::Node("client".into())].probes.len(), 2);
+    assert_eq!(b[&Source::Host].probes[0].id(), 3);
+    assert_eq!(
+        batch_deadline(&b[&Source::Node("client".into())]),
+        std::time::Duration::from_secs(13)
+    );
+}
+
+fn with_ports(mut l: LiveLab) -> LiveLab {
+    use crate::engine::discover::PublishedPort;
+    let web = l.nodes.get_mut("web").expect("web");
+    web.ports = vec![
+        PublishedPort {
+            container_port: 7000,
+            transport: lab::Transport::Tcp,
+            host_ip: "0.0.0.0".parse().expect("ip"),
+            host_port: 49153,
+        },
+        PublishedPort {
+            container_port: 7000,
+            transport: lab::Transport::Tcp,
+            host_ip: "::".parse().expect("ip"),
+            host_port: 49153,
+        },
+        PublishedPort {
+            container_port: 53,
+            transport: lab::Transport::Udp,
+            host_ip: "127.0.0.1".parse().expect("ip"),
+            host_port: 5353,
+        },
+    ];
+    l
+}
+
+#[test]
+fn a_published_port_is_probed_from_the_host_on_loopback_and_needs_the_node() {
+    let mut l = with_ports(live());
+    l.lab.checks = vec![lab::Check {
+        title: "p".into(),
+        timeout: std::time::Duration::from_secs(1),
+        retry: false,
+        kind: kind("port: { node: web, port: 7000, expect: published }"),
+    }];
+    let steps = plan_steps(&l);
+    let Step::Probe {
+        source,
+        probe: Probe::Tcp { addr, .. },
+    } = &steps[0]
+    else {
+        panic!("expected a tcp probe, got {steps:?}")
+    };
+    assert_eq!(
+        (source, addr.to_string().as_str()),
+        (&Source::Host, "127.0.0.1:49153")
+    );
+    let k = &l.lab.checks[0].kind;
+    let ok = classify(
+        k,
+        &Observation::Tcp(TcpObservation::Open {
+            identity: id("web"),
+        }),
+        &l,
+    );
+    assert_eq!(
+        (ok.passed, ok.observed.as_str()),
+        (
+            true,
+            "published on 0.0.0.0:49153→7000/tcp, answered by web of lab t"
+        )
+    );
+    let other = classify(
+        k,
+        &Observation::Tcp(TcpObservation::Open {
+            identity: id("client"),
+        }),
+        &l,
+    );
+    assert!(!other.passed, "{}", other.observed);
+    let refused = classify(k, &Observation::Tcp(TcpObservation::Refused), &l);
+    assert!(!refused.passed);
+    assert!(
+        refused.observed.contains("but from the host: refused"),
+        "{}",
+        refused.observed
+    );
+}
+
+#[test]
+fn port_filters_and_unpublished_are_decided_without_probing() {
+    let mut l = with_ports(live());
+    let check = |y: &str| lab::Check {
+        title: "p".into(),
+        timeout: std::time::Duration::from_secs(1),
+        retry: false,
+        kind: kind(y),
+    };
+    l.lab.checks = vec![
+        check("port: { node: web, port: 80, expect: unpublished }"),
+        check("port: { node: web, port: 7000, expect: unpublished }"),
+        check("port: { node: web, port: 7000, host_port: 1234, expect: published }"),
+        check("port: { node: web, port: 53/udp, host_ip: 127.0.0.1, expect: published }"),
+    ];
+    let steps = plan_steps(&l);
+    assert_eq!(steps[0], Step::Done(Outcome::pass("unpublished: 80/tcp")));
+    assert_eq!(
+        steps[1],
+        Step::Done(Outcome::fail("published on 0.0.0.0:49153→7000/tcp"))
+    );
+    assert_eq!(
+        steps[2],
+        Step::Done(Outcome::fail(
+            "not published: the engine maps nothing for 7000/tcp on host port 1234"
+        ))
+    );
+    assert!(
+        matches!(&steps[3], Step::Probe { probe: Probe::Udp { addr, .. }, .. } if addr.to_string() == "127.0.0.1:5353")
+    );
+}
+
+#[test]
+fn a_host_mode_node_is_loopback_from_the_host_and_the_gateway_from_a_container() {
+    let mut l = live();
+    l.lab = lab::load_source("t.yaml", b"networks:\n  front: {}\nnodes:\n  h:\n    network_mode: host\n  client:\n    networks: [front]\n", Some("t")).expect("valid").lab;
+    l.nodes.insert(
+        "h".into(),
+        LiveNode {
+            container_id: "h".into(),
+            running: true,
+            state: "running".into(),
+            addresses: IndexMap::new(),
+            gateways: IndexMap::new(),
+            ports: Vec::new(),
+        },
+    );
+    let t = lab::validate::parse_target("h:47801").expect("target");
+    assert_eq!(
+        target::resolve(&l, &Source::Host, &t),
+        Ok("127.0.0.1:47801".parse().expect("addr"))
+    );
+    assert_eq!(
+        target::resolve(&l, &Source::Node("client".into()), &t),
+        Ok("10.1.0.1:47801".parse().expect("addr"))
+    );
+}

@@ -1,0 +1,329 @@
+//! Lab containers: create from the plan (first network at create, the others
+//! before start), wait until ready, inspect, remove.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, EndpointIpamConfig, EndpointSettings,
+    HostConfig, NetworkConnectRequest, NetworkingConfig, PortBinding,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
+};
+use futures::StreamExt;
+
+use super::discover::PublishedPort;
+use super::{Context, Engine, EngineError, Result};
+use crate::agent::protocol::READY_LINE;
+use crate::lab::Transport;
+use crate::plan::{ContainerPlan, EndpointPlan, ImageRef, LABEL_LAB};
+
+fn endpoint_settings(e: &EndpointPlan) -> EndpointSettings {
+    EndpointSettings {
+        aliases: Some(e.aliases.clone()),
+        ipam_config: e.ipv4.map(|ip| EndpointIpamConfig {
+            ipv4_address: Some(ip.to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Creates the container, joins its other networks and starts it. Returns
+/// the container id.
+pub async fn create_and_start(
+    engine: &Engine,
+    plan: &ContainerPlan,
+    agent_image: &str,
+) -> Result<String> {
+    let image = match &plan.image {
+        ImageRef::Agent => agent_image.to_owned(),
+        ImageRef::Foreign(i) => i.clone(),
+    };
+    let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for p in &plan.ports {
+        port_bindings
+            .entry(p.port_key())
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: p.host_ip.map(|ip| ip.to_string()),
+                host_port: Some(p.host_port.map(|h| h.to_string()).unwrap_or_default()),
+            });
+    }
+    let exposed: Vec<String> = port_bindings.keys().cloned().collect();
+    let networking_config = plan.endpoints.first().map(|e| NetworkingConfig {
+        endpoints_config: Some(HashMap::from([(e.network.clone(), endpoint_settings(e))])),
+    });
+    let body = ContainerCreateBody {
+        image: Some(image.clone()),
+        cmd: plan.cmd.clone(),
+        env: Some(plan.env.clone()),
+        hostname: plan.hostname.clone(),
+        labels: Some(plan.labels.clone()),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        host_config: Some(HostConfig {
+            network_mode: Some(plan.network_mode.clone()),
+            port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+            ..Default::default()
+        }),
+        networking_config,
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default()
+        .name(&plan.name)
+        .build();
+    let created = engine
+        .docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(|e| {
+            let hint = if e.to_string().contains("No such image") {
+                format!("\n  (hint: nothing can be pulled here; build {image} locally first)")
+            } else {
+                String::new()
+            };
+            EngineError::new(
+                format!(
+                    "cannot create container {} for node `{}`",
+                    plan.name, plan.node
+                ),
+                anyhow::anyhow!("{e}{hint}"),
+            )
+        })?;
+    for e in plan.endpoints.iter().skip(1) {
+        engine
+            .docker
+            .connect_network(
+                &e.network,
+                NetworkConnectRequest {
+                    container: created.id.clone(),
+                    endpoint_config: Some(endpoint_settings(e)),
+                },
+            )
+            .await
+            .ctx(|| {
+                format!(
+                    "cannot connect node `{}` to network {}",
+                    plan.node, e.network
+                )
+            })?;
+    }
+    engine
+        .docker
+        .start_container(&created.id, None)
+        .await
+        .map_err(|e| {
+            let msg = e.to_string();
+            let hint = if msg.contains("port is already allocated") || msg.contains("address already in use") {
+                "\n  (hint: a published host port is already taken on this machine; choose another in `ports:`)"
+            } else {
+                ""
+            };
+            EngineError::new(format!("cannot start node `{}`", plan.node), anyhow::anyhow!("{msg}{hint}"))
+        })?;
+    Ok(created.id)
+}
+
+/// Waits until an agent container printed its ready line (every listener is
+/// bound), or a foreign container is running. Fails early if it exits.
+pub async fn wait_ready(
+    engine: &Engine,
+    id: &str,
+    node: &str,
+    is_agent: bool,
+    deadline: Duration,
+) -> Result<()> {
+    let wait = async {
+        if !is_agent {
+            return wait_running(engine, id, node).await;
+        }
+        let options = LogsOptionsBuilder::default()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = engine.docker.logs(id, Some(options));
+        let mut seen = String::new();
+        while let Some(chunk) = logs.next().await {
+            let chunk = chunk.ctx(|| format!("cannot read the log of node `{node}`"))?;
+            seen.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            if seen.lines().any(|l| l.trim() == READY_LINE) {
+                return Ok(());
+            }
+        }
+        // The log ends when the container stops.
+        let state = inspect(engine, id).await?.state.unwrap_or_default();
+        Err(EngineError::new(
+            format!(
+                "node `{node}` exited before it was ready (exit code {})",
+                state.exit_code.unwrap_or_default()
+            ),
+            anyhow::anyhow!("its output:\n{}", seen.trim_end()),
+        ))
+    };
+    tokio::time::timeout(deadline, wait)
+        .await
+        .unwrap_or_else(|_| {
+            Err(EngineError::new(
+                format!("node `{node}` was not ready within {}s", deadline.as_secs()),
+                anyhow::anyhow!("raise the deadline with --wait, or look at `docker logs {id}`"),
+            ))
+        })
+}
+
+async fn wait_running(engine: &Engine, id: &str, node: &str) -> Result<()> {
+    loop {
+        let state = inspect(engine, id).await?.state.unwrap_or_default();
+        if state.running == Some(true) {
+            return Ok(());
+        }
+        if state
+            .status
+            .is_some_and(|s| s.to_string() == "exited" || s.to_string() == "dead")
+        {
+            return Err(EngineError::new(
+                format!(
+                    "node `{node}` exited (exit code {})",
+                    state.exit_code.unwrap_or_default()
+                ),
+                anyhow::anyhow!(
+                    "a node's container must keep running; give it a long-running `command:`"
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn inspect(engine: &Engine, id: &str) -> Result<ContainerInspectResponse> {
+    engine
+        .docker
+        .inspect_container(id, None)
+        .await
+        .ctx(|| format!("cannot inspect container {id}"))
+}
+
+/// A container of a lab, as listed.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: String,
+    pub labels: HashMap<String, String>,
+    pub state: String,
+}
+
+/// Containers carrying `io.netlab.lab=<lab>` (or any lab), running or not.
+pub async fn list(engine: &Engine, lab: Option<&str>) -> Result<Vec<Listed>> {
+    let filter = match lab {
+        Some(l) => format!("{LABEL_LAB}={l}"),
+        None => LABEL_LAB.to_owned(),
+    };
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&HashMap::from([("label", vec![filter.as_str()])]))
+        .build();
+    let containers = engine
+        .docker
+        .list_containers(Some(options))
+        .await
+        .ctx(|| "cannot list containers".into())?;
+    Ok(containers
+        .into_iter()
+        .map(|c| Listed {
+            id: c.id.unwrap_or_default(),
+            labels: c.labels.unwrap_or_default(),
+            state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Force-removes a container; one already gone is success.
+pub async fn remove(engine: &Engine, id: &str) -> Result<()> {
+    let options = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    match engine.docker.remove_container(id, Some(options)).await {
+        Ok(()) => Ok(()),
+        Err(e) if super::is_not_found(&e) => Ok(()),
+        // Another remover (a concurrent `down`) got there first.
+        Err(e) if e.to_string().contains("is already in progress") => Ok(()),
+        Err(e) => Err(EngineError::new(format!("cannot remove container {id}"), e)),
+    }
+}
+
+/// IPv4 address per engine network name, from an inspect result.
+pub fn addresses(inspect: &ContainerInspectResponse) -> HashMap<String, Ipv4Addr> {
+    endpoint_field(inspect, |ep| ep.ip_address.as_deref())
+}
+
+/// Gateway per engine network name.
+pub fn gateways(inspect: &ContainerInspectResponse) -> HashMap<String, Ipv4Addr> {
+    endpoint_field(inspect, |ep| ep.gateway.as_deref())
+}
+
+fn endpoint_field(
+    inspect: &ContainerInspectResponse,
+    field: impl Fn(&EndpointSettings) -> Option<&str>,
+) -> HashMap<String, Ipv4Addr> {
+    inspect
+        .network_settings
+        .as_ref()
+        .and_then(|s| s.networks.as_ref())
+        .map(|nets| {
+            nets.iter()
+                .filter_map(|(name, ep)| Some((name.clone(), field(ep)?.parse().ok()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The engine's port map (`"80/tcp": [{HostIp, HostPort}]`), flattened,
+/// IPv4 bindings first.
+pub fn published_ports(inspect: &ContainerInspectResponse) -> Vec<PublishedPort> {
+    let Some(map) = inspect
+        .network_settings
+        .as_ref()
+        .and_then(|s| s.ports.as_ref())
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<PublishedPort> = map
+        .iter()
+        .flat_map(|(key, bindings)| {
+            let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+            let container_port = port.parse().ok();
+            let transport = match proto {
+                "udp" => Some(Transport::Udp),
+                "tcp" => Some(Transport::Tcp),
+                _ => None,
+            };
+            bindings.iter().flatten().filter_map(move |b| {
+                Some(PublishedPort {
+                    container_port: container_port?,
+                    transport: transport?,
+                    host_ip: b
+                        .host_ip
+                        .as_deref()
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or("0.0.0.0")
+                        .parse()
+                        .ok()?,
+                    host_port: b.host_port.as_deref()?.parse().ok()?,
+                })
+            })
+        })
+        .collect();
+    out.sort_by_key(|p| {
+        (
+            p.container_port,
+            p.transport.as_str(),
+            p.host_ip.is_ipv6(),
+            p.host_port,
+        )
+    });
+    out
+}

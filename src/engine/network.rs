@@ -1,0 +1,111 @@
+//! Lab networks: create from the plan, remove by label.
+
+use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
+use bollard::query_parameters::ListNetworksOptionsBuilder;
+use std::collections::HashMap;
+
+use super::{Context, Engine, EngineError, Result};
+use crate::plan::{LABEL_LAB, NetworkPlan};
+
+pub async fn create(engine: &Engine, plan: &NetworkPlan) -> Result<String> {
+    let ipam = plan.subnet.map(|subnet| Ipam {
+        driver: Some("default".into()),
+        config: Some(vec![IpamConfig {
+            subnet: Some(subnet.to_string()),
+            gateway: plan.gateway.map(|g| g.to_string()),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    });
+    let request = NetworkCreateRequest {
+        name: plan.name.clone(),
+        driver: Some("bridge".into()),
+        internal: Some(plan.internal),
+        ipam,
+        options: Some(plan.options.clone()),
+        labels: Some(plan.labels.clone()),
+        ..Default::default()
+    };
+    let created = engine.docker.create_network(request).await.map_err(|e| {
+        let hint = explain_create_error(&e.to_string());
+        EngineError::new(
+            format!("cannot create network {}", plan.name),
+            anyhow::anyhow!("{e}{hint}"),
+        )
+    })?;
+    Ok(created.id)
+}
+
+/// Known failures that a user can fix, with the fix.
+fn explain_create_error(message: &str) -> &'static str {
+    if message.contains("could not find an available, non-overlapping IPv4 address pool") {
+        "\n  (hint: Docker's address pools are exhausted: remove unused networks with `docker network prune`, or give the lab's networks explicit `subnet:`s)"
+    } else if message.contains("overlaps with other one") || message.contains("Pool overlaps") {
+        "\n  (hint: a network in the engine already uses an overlapping subnet; choose another `subnet:`)"
+    } else {
+        ""
+    }
+}
+
+/// Networks carrying `io.netlab.lab=<lab>` (or any lab when `lab` is None):
+/// (id, name, labels).
+pub async fn list(
+    engine: &Engine,
+    lab: Option<&str>,
+) -> Result<Vec<(String, String, HashMap<String, String>)>> {
+    let filter = match lab {
+        Some(l) => format!("{LABEL_LAB}={l}"),
+        None => LABEL_LAB.to_owned(),
+    };
+    let options = ListNetworksOptionsBuilder::default()
+        .filters(&HashMap::from([("label", vec![filter.as_str()])]))
+        .build();
+    let networks = engine
+        .docker
+        .list_networks(Some(options))
+        .await
+        .ctx(|| "cannot list networks".into())?;
+    Ok(networks
+        .into_iter()
+        .map(|n| {
+            (
+                n.id.unwrap_or_default(),
+                n.name.unwrap_or_default(),
+                n.labels.unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
+/// Removing a network that is already gone is success.
+pub async fn remove(engine: &Engine, id_or_name: &str) -> Result<()> {
+    match engine.docker.remove_network(id_or_name).await {
+        Ok(()) => Ok(()),
+        Err(e) if super::is_not_found(&e) => Ok(()),
+        Err(e) => Err(EngineError::new(
+            format!("cannot remove network {id_or_name}"),
+            e,
+        )),
+    }
+}
+
+/// Subnets of every network in the engine, to refuse a lab whose declared
+/// subnet overlaps one before anything is created: (name, subnet).
+pub async fn all_subnets(engine: &Engine) -> Result<Vec<(String, ipnet::IpNet)>> {
+    let networks = engine
+        .docker
+        .list_networks(None)
+        .await
+        .ctx(|| "cannot list networks".into())?;
+    Ok(networks
+        .into_iter()
+        .flat_map(|n| {
+            let name = n.name.unwrap_or_default();
+            n.ipam
+                .and_then(|i| i.config)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(move |c| Some((name.clone(), c.subnet?.parse().ok()?)))
+        })
+        .collect())
+}

@@ -1,0 +1,25 @@
+//! The labs that ship inside the binary, so `netlab run bridge-basic` works
+//! from any directory and from an installed `netlab`.
+
+/// (name, YAML text), in the order `netlab labs` lists them.
+const LABS: &[(&str, &str)] = &[
+    ("bridge-basic", include_str!("../../labs/bridge-basic.yaml")),
+    (
+        "bridge-isolation",
+        include_str!("../../labs/bridge-isolation.yaml"),
+    ),
+    ("port-mapping", include_str!("../../labs/port-mapping.yaml")),
+    ("host-network", include_str!("../../labs/host-network.yaml")),
+];
+
+pub fn names() -> Vec<&'static str> {
+    LABS.iter().map(|(n, _)| *n).collect()
+}
+
+pub fn get(name: &str) -> Option<&'static str> {
+    LABS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+pub fn all() -> impl Iterator<Item = (&'static str, &'static str)> {
+    LABS.iter().copied()
+}

@@ -1,0 +1,135 @@
+//! Problems found in a lab file, and how they are shown: like rustc, with the
+//! file, line and column, the offending line with a caret, and a hint where
+//! the fix is known.
+
+use std::fmt;
+
+use annotate_snippets::renderer::DecorStyle;
+use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
+use serde_saphyr::Location;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A 1-based line and column in the lab file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: u64,
+    pub column: u64,
+}
+
+impl From<&Location> for Pos {
+    fn from(l: &Location) -> Self {
+        Pos {
+            line: l.line(),
+            column: l.column(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    /// Where in the file; `None` for problems of the file as a whole.
+    pub pos: Option<Pos>,
+    pub hint: Option<String>,
+}
+
+/// Every problem of one lab file, with the text needed to show them.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub file: String,
+    pub source: String,
+    pub items: Vec<Diagnostic>,
+}
+
+impl Report {
+    pub fn errors(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+    }
+
+    /// Renders one diagnostic, without colour so output is stable in tests
+    /// and logs.
+    pub fn render_one(&self, d: &Diagnostic) -> String {
+        let level = match d.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let renderer = Renderer::plain().decor_style(DecorStyle::Ascii);
+        let hint = d.hint.as_deref().map(|h| Level::HELP.message(h));
+        let rendered = match d.pos.and_then(|p| self.line_span(p)) {
+            Some((line_no, line_text, col_range)) => {
+                let mut group = level.primary_title(d.message.as_str()).element(
+                    Snippet::source(line_text)
+                        .line_start(line_no)
+                        .path(self.file.as_str())
+                        .fold(false)
+                        .annotation(AnnotationKind::Primary.span(col_range)),
+                );
+                if let Some(h) = hint {
+                    group = group.element(h);
+                }
+                renderer.render(&[group])
+            }
+            None => {
+                let mut group = level
+                    .primary_title(d.message.as_str())
+                    .element(annotate_snippets::Origin::path(self.file.as_str()));
+                if let Some(h) = hint {
+                    group = group.element(h);
+                }
+                renderer.render(&[group])
+            }
+        };
+        rendered.to_string()
+    }
+
+    /// The text of line `pos.line` and the byte range of the token starting
+    /// at `pos.column` (up to the next space or YAML delimiter).
+    fn line_span(&self, pos: Pos) -> Option<(usize, &str, std::ops::Range<usize>)> {
+        let line_no = usize::try_from(pos.line).ok()?;
+        let text = self.source.lines().nth(line_no.checked_sub(1)?)?;
+        let col = usize::try_from(pos.column).ok()?.checked_sub(1)?;
+        let start = text.char_indices().nth(col).map(|(i, _)| i)?;
+        let rest = &text[start..];
+        let len = rest
+            .find([' ', ',', '}', ']', '#'])
+            .unwrap_or(rest.len())
+            .max(1)
+            .min(rest.len());
+        Some((line_no, text, start..start + len))
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sorted: Vec<&Diagnostic> = self.items.iter().collect();
+        sorted.sort_by_key(|d| d.pos);
+        for d in sorted {
+            writeln!(f, "{}\n", self.render_one(d))?;
+        }
+        let errors = self.errors();
+        if errors > 0 {
+            write!(
+                f,
+                "{}: {errors} error{} found; nothing was created",
+                self.file,
+                if errors == 1 { "" } else { "s" }
+            )?;
+        }
+        Ok(())
+    }
+}

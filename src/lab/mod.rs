@@ -1,0 +1,148 @@
+//! The lab file: loading (a path or a built-in lab name), parsing and
+//! validation. Nothing in here talks to Docker.
+
+pub mod builtin;
+pub mod diagnostic;
+pub mod model;
+pub mod raw;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use model::*;
+
+use diagnostic::Report;
+
+/// Lab files larger than this are refused before parsing.
+const MAX_LAB_FILE_BYTES: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error(
+        "no lab file `{arg}` and no built-in lab of that name\n  (hint: built-in labs are: {})",
+        builtin::names().join(", ")
+    )]
+    NotFound { arg: String },
+    #[error("cannot read lab file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Parse(String),
+    #[error("{0}")]
+    Invalid(Report),
+}
+
+/// A validated lab with the warnings validation produced.
+#[derive(Debug)]
+pub struct Loaded {
+    pub lab: Lab,
+    pub warnings: Vec<String>,
+}
+
+/// `arg` is a path to a YAML file, or the name of a built-in lab.
+pub fn load(arg: &str) -> Result<Loaded, LabError> {
+    let path = Path::new(arg);
+    if path.is_file() {
+        let bytes = std::fs::read(path).map_err(|source| LabError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let stem = path.file_stem().and_then(|s| s.to_str());
+        return load_source(&path.display().to_string(), &bytes, stem);
+    }
+    match builtin::get(arg) {
+        Some(text) => load_source(&format!("labs/{arg}.yaml"), text.as_bytes(), Some(arg)),
+        None if path.exists() => Err(LabError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::other("not a regular file"),
+        }),
+        None => Err(LabError::NotFound {
+            arg: arg.to_owned(),
+        }),
+    }
+}
+
+/// Parses and validates lab text; `file` names it in diagnostics.
+pub fn load_source(file: &str, bytes: &[u8], stem: Option<&str>) -> Result<Loaded, LabError> {
+    if bytes.len() > MAX_LAB_FILE_BYTES {
+        return Err(LabError::Parse(format!(
+            "error: {file} is {} bytes; a lab file may have at most {MAX_LAB_FILE_BYTES}",
+            bytes.len()
+        )));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        LabError::Parse(format!(
+            "error: {file} is not UTF-8 text (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let raw: raw::RawLab =
+        serde_saphyr::from_str_with_options(text, parse_options()).map_err(|e| {
+            let rendered = e.render_with_options(serde_saphyr::render_options! {
+                source_name: Some(file),
+            });
+            LabError::Parse(hint_for_parse_error(rendered))
+        })?;
+    let validation = validate::validate(raw, stem);
+    let report = Report {
+        file: file.to_owned(),
+        source: text.to_owned(),
+        items: validation.diagnostics,
+    };
+    match validation.lab {
+        Some(lab) => Ok(Loaded {
+            warnings: report.warnings().map(|w| report.render_one(w)).collect(),
+            lab,
+        }),
+        None => Err(LabError::Invalid(report)),
+    }
+}
+
+/// Budgets keep a hostile file (deep nesting, alias bombs) from exhausting
+/// memory or the stack.
+fn parse_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: 64,
+            max_events: 200_000,
+            max_aliases: 1_000,
+        },
+    }
+}
+
+/// serde-saphyr lists the expected fields; add a "did you mean" for the
+/// common case of a typo in a field name.
+fn hint_for_parse_error(rendered: String) -> String {
+    let Some(start) = rendered.find("unknown field `") else {
+        return rendered;
+    };
+    let rest = &rendered[start + "unknown field `".len()..];
+    let Some(end) = rest.find('`') else {
+        return rendered;
+    };
+    let field = &rest[..end];
+    let Some(expected) = rest[end..]
+        .split_once("expected one of ")
+        .map(|(_, e)| e.lines().next().unwrap_or_default())
+    else {
+        return rendered;
+    };
+    let candidates: Vec<&str> = expected
+        .split(',')
+        .map(|c| c.trim().trim_matches('`'))
+        .collect();
+    match candidates
+        .iter()
+        .map(|c| (strsim::levenshtein(field, c), *c))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+    {
+        Some((_, c)) => format!("{}\n  = help: did you mean `{c}`?", rendered.trim_end()),
+        None => rendered,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,325 @@
+//! The validated lab: what every later stage (plan, engine, checks) works on.
+//!
+//! A `Lab` only exists once validation passed, so its fields are already
+//! checked (names legal, references resolved, addresses inside subnets). It is
+//! serialised into the engine as a label, which is how `verify` and `down`
+//! work without the lab file.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use crate::agent::protocol::{Listener, RecordType};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lab {
+    pub name: String,
+    pub description: String,
+    pub networks: IndexMap<String, Network>,
+    pub nodes: IndexMap<String, Node>,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    pub name: String,
+    pub internal: bool,
+    pub subnet: Option<Ipv4Net>,
+    pub gateway: Option<Ipv4Addr>,
+    pub icc: bool,
+    pub mtu: Option<u32>,
+    pub options: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub name: String,
+    /// `None`: the netlab agent image.
+    pub image: Option<String>,
+    pub attachment: Attachment,
+    pub ports: Vec<PortMapping>,
+    pub serve: Vec<Listener>,
+    pub command: Option<Vec<String>>,
+    pub env: IndexMap<String, String>,
+}
+
+impl Node {
+    pub fn is_agent(&self) -> bool {
+        self.image.is_none()
+    }
+
+    /// The lab networks this node joins, in declaration order.
+    pub fn networks(&self) -> impl Iterator<Item = &NetworkAttachment> {
+        match &self.attachment {
+            Attachment::Networks(list) => list.as_slice().iter(),
+            Attachment::Mode(_) => [].iter(),
+        }
+    }
+
+    pub fn is_on(&self, network: &str) -> bool {
+        self.networks().any(|a| a.network == network)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attachment {
+    Networks(Vec<NetworkAttachment>),
+    Mode(NetworkMode),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkAttachment {
+    pub network: String,
+    pub aliases: Vec<String>,
+    pub ipv4: Option<Ipv4Addr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkMode {
+    Host,
+    None,
+    /// Docker's default bridge (`docker0`): addresses, but no name resolution.
+    Bridge,
+}
+
+impl NetworkMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::Host => "host",
+            NetworkMode::None => "none",
+            NetworkMode::Bridge => "bridge",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
+/// One `ports:` entry in compose short syntax, ranges kept as ranges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    pub host_ip: Option<IpAddr>,
+    /// `None`: Docker picks a free host port.
+    pub host_ports: Option<PortRange>,
+    pub container_ports: PortRange,
+    pub transport: Transport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl PortRange {
+    pub fn single(port: u16) -> Self {
+        PortRange {
+            first: port,
+            last: port,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.last - self.first) + 1
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u16> {
+        self.first..=self.last
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// Shown in reports: the `title:`/`name:` given, or one made from the check.
+    pub title: String,
+    #[serde(with = "millis")]
+    pub timeout: Duration,
+    /// Keep trying a positive expectation until the timeout.
+    pub retry: bool,
+    pub kind: CheckKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    Dns {
+        from: String,
+        name: String,
+        record: RecordType,
+        expect: DnsExpect,
+    },
+    Tcp {
+        from: Source,
+        to: Target,
+        expect: TcpExpect,
+    },
+    Udp {
+        from: Source,
+        to: Target,
+        expect: UdpExpect,
+    },
+    /// A published port, seen from the host.
+    Port {
+        node: String,
+        port: u16,
+        transport: Transport,
+        host_ip: Option<IpAddr>,
+        host_port: Option<u16>,
+        expect: PortExpect,
+    },
+}
+
+impl CheckKind {
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            CheckKind::Dns { .. } => "dns",
+            CheckKind::Tcp { .. } => "tcp",
+            CheckKind::Udp { .. } => "udp",
+            CheckKind::Port { .. } => "port",
+        }
+    }
+
+    /// Where the probe runs.
+    pub fn source(&self) -> Source {
+        match self {
+            CheckKind::Dns { from, .. } => Source::Node(from.clone()),
+            CheckKind::Tcp { from, .. } | CheckKind::Udp { from, .. } => from.clone(),
+            CheckKind::Port { .. } => Source::Host,
+        }
+    }
+}
+
+/// Where a probe runs: inside a node, or in the netlab process on the host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Host,
+    Node(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Host => f.write_str("host"),
+            Source::Node(n) => f.write_str(n),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub host: TargetHost,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetHost {
+    /// A node; with a network, its address on that network.
+    Node {
+        node: String,
+        network: Option<String>,
+    },
+    Ip(IpAddr),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.host {
+            TargetHost::Node {
+                node,
+                network: None,
+            } => write!(f, "{node}:{}", self.port),
+            TargetHost::Node {
+                node,
+                network: Some(net),
+            } => write!(f, "{node}@{net}:{}", self.port),
+            TargetHost::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]:{}", self.port),
+            TargetHost::Ip(ip) => write!(f, "{ip}:{}", self.port),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsExpect {
+    /// The exact set of answers: node names (their addresses as seen from
+    /// `from`) and literal addresses.
+    Exactly(Vec<DnsAnswer>),
+    Resolves,
+    Unresolved,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsAnswer {
+    Node(String),
+    Ip(IpAddr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TcpExpect {
+    Open,
+    Refused,
+    Blocked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UdpExpect {
+    Open,
+    Blocked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortExpect {
+    /// Mapped as declared, and answered from the host by that very node.
+    Published,
+    /// No mapping exists.
+    Unpublished,
+}
+
+/// Durations travel as whole milliseconds in the stored lab.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}

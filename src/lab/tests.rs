@@ -1,0 +1,384 @@
+//! Unit tests of parsing and validation: every rule, with its message and
+//! its line and column.
+
+use super::diagnostic::Severity;
+use super::*;
+
+fn load_str(yaml: &str) -> Result<Loaded, LabError> {
+    load_source("lab.yaml", yaml.as_bytes(), Some("lab"))
+}
+
+/// (line, column, message) of every error, in file order.
+fn errors(yaml: &str) -> Vec<(u64, u64, String)> {
+    match load_str(yaml) {
+        Ok(_) => panic!("expected the lab to be invalid"),
+        Err(LabError::Invalid(report)) => {
+            let mut v: Vec<_> = report
+                .items
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(|d| {
+                    let p = d.pos.unwrap_or(diagnostic::Pos { line: 0, column: 0 });
+                    (p.line, p.column, d.message.clone())
+                })
+                .collect();
+            v.sort();
+            v
+        }
+        Err(other) => panic!("expected validation errors, got: {other}"),
+    }
+}
+
+fn one_error(yaml: &str) -> (u64, u64, String) {
+    let e = errors(yaml);
+    assert_eq!(e.len(), 1, "expected exactly one error, got {e:#?}");
+    e.into_iter().next().unwrap_or_default()
+}
+
+fn parse_error(yaml: &str) -> String {
+    match load_str(yaml) {
+        Err(LabError::Parse(msg)) => msg,
+        Ok(_) => panic!("expected a parse error"),
+        Err(other) => panic!("expected a parse error, got: {other}"),
+    }
+}
+
+const BASE: &str = "networks:\n  front: {}\nnodes:\n  web:\n    networks: [front]\n";
+
+#[test]
+fn minimal_lab_is_valid_and_named_after_the_file() {
+    let lab = load_str(BASE).expect("valid").lab;
+    assert_eq!(lab.name, "lab");
+    assert_eq!(
+        lab.nodes["web"]
+            .networks()
+            .map(|a| a.network.as_str())
+            .collect::<Vec<_>>(),
+        ["front"]
+    );
+    assert!(lab.nodes["web"].is_agent());
+    assert!(lab.networks["front"].icc);
+}
+
+#[test]
+fn every_builtin_lab_is_valid() {
+    for (name, text) in builtin::all() {
+        let loaded = load_source(name, text.as_bytes(), Some(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(loaded.lab.name, name);
+        assert!(
+            !loaded.lab.description.is_empty(),
+            "{name} has no description"
+        );
+        assert!(!loaded.lab.checks.is_empty(), "{name} has no checks");
+    }
+}
+
+#[test]
+fn unknown_top_level_field_names_line_column_and_suggests() {
+    let msg = parse_error("netwrks:\n  front: {}\n");
+    assert!(msg.contains("unknown field `netwrks`"), "{msg}");
+    assert!(msg.contains("lab.yaml:1:1"), "{msg}");
+    assert!(msg.contains("did you mean `networks`?"), "{msg}");
+}
+
+#[test]
+fn wrong_type_is_a_parse_error_with_location() {
+    let msg = parse_error("networks:\n  front: {subnet: [1]}\nnodes: {}\n");
+    assert!(msg.contains("lab.yaml:2:19"), "{msg}");
+}
+
+#[test]
+fn invalid_lab_name() {
+    assert_eq!(
+        one_error(&format!("name: Bad_Name\n{BASE}")),
+        (1, 7, "invalid lab name `Bad_Name`".into())
+    );
+}
+
+#[test]
+fn file_stem_that_is_not_a_name_needs_name_field() {
+    let r = load_source("My Lab.yaml", BASE.as_bytes(), Some("My Lab"));
+    let Err(LabError::Invalid(report)) = r else {
+        panic!("expected invalid")
+    };
+    assert!(
+        report.items[0]
+            .message
+            .contains("file name `My Lab` is not a valid lab name")
+    );
+}
+
+#[test]
+fn invalid_network_and_node_names() {
+    let e = errors(
+        "networks:\n  Front: {}\n  bridge: {}\nnodes:\n  web-:\n    networks: [Front]\n  host:\n    networks: [bridge]\n",
+    );
+    let msgs: Vec<&str> = e.iter().map(|(_, _, m)| m.as_str()).collect();
+    assert_eq!(
+        msgs,
+        [
+            "invalid network name `Front`",
+            "network name `bridge` is reserved",
+            "invalid node name `web-`",
+            "node name `host` is reserved",
+        ]
+    );
+    assert_eq!((e[0].0, e[0].1), (2, 3));
+}
+
+#[test]
+fn undefined_network_suggests_the_close_one() {
+    let yaml = "networks:\n  front: {}\nnodes:\n  web:\n    networks: [frnt]\n";
+    assert_eq!(
+        one_error(yaml),
+        (5, 16, "node `web` joins undefined network `frnt`".into())
+    );
+    let Err(LabError::Invalid(r)) = load_str(yaml) else {
+        panic!()
+    };
+    assert_eq!(r.items[0].hint.as_deref(), Some("did you mean `front`?"));
+}
+
+#[test]
+fn cidr_syntax_and_host_bits() {
+    let e = errors(
+        "networks:\n  a: { subnet: 10.0.0.0/33 }\n  b: { subnet: 10.1.0.5/24 }\nnodes:\n  web:\n    networks: [a]\n",
+    );
+    assert_eq!(e[0], (2, 16, "`10.0.0.0/33` is not an IPv4 CIDR".into()));
+    assert_eq!(
+        e[1],
+        (3, 16, "subnet `10.1.0.5/24` has host bits set".into())
+    );
+}
+
+#[test]
+fn gateway_outside_subnet_and_without_subnet() {
+    let e = errors(
+        "networks:\n  a: { subnet: 10.9.0.0/24, gateway: 10.9.1.1 }\n  b: { gateway: 10.8.0.1 }\nnodes:\n  web:\n    networks: [a]\n",
+    );
+    assert_eq!(
+        e[0],
+        (
+            2,
+            38,
+            "gateway 10.9.1.1 is not a usable address in subnet 10.9.0.0/24".into()
+        )
+    );
+    assert_eq!(e[1], (3, 17, "a gateway needs a subnet".into()));
+}
+
+#[test]
+fn static_ip_outside_subnet_duplicate_and_without_subnet() {
+    let yaml = "networks:\n  a: { subnet: 10.9.0.0/24 }\n  b: {}\nnodes:\n  x:\n    networks: { a: { ipv4: 10.9.0.10 } }\n  y:\n    networks: { a: { ipv4: 10.9.0.10 } }\n  z:\n    networks: { a: { ipv4: 10.9.3.1 }, b: { ipv4: 10.0.0.2 } }\n";
+    let e = errors(yaml);
+    let msgs: Vec<&str> = e.iter().map(|(_, _, m)| m.as_str()).collect();
+    assert_eq!(
+        msgs,
+        [
+            "10.9.0.10 is already the address of node `x`",
+            "10.9.3.1 is not a usable address in subnet 10.9.0.0/24 of network `a`",
+            "a static address needs a subnet on network `b`",
+        ]
+    );
+    assert_eq!((e[0].0, e[0].1), (8, 28));
+}
+
+#[test]
+fn overlapping_subnets_within_the_lab() {
+    let e = one_error(
+        "networks:\n  a: { subnet: 10.9.0.0/16 }\n  b: { subnet: 10.9.4.0/24 }\nnodes:\n  web:\n    networks: [a]\n",
+    );
+    assert_eq!(
+        e,
+        (
+            3,
+            16,
+            "subnet 10.9.4.0/24 of network `b` overlaps the subnet of network `a`".into()
+        )
+    );
+}
+
+#[test]
+fn network_mode_with_networks() {
+    let e = one_error(
+        "networks:\n  a: {}\nnodes:\n  web:\n    network_mode: host\n    networks: [a]\n",
+    );
+    assert_eq!(
+        e,
+        (
+            6,
+            16,
+            "node `web` has both `network_mode` and `networks`".into()
+        )
+    );
+}
+
+#[test]
+fn unknown_network_mode() {
+    let e = one_error("nodes:\n  web:\n    network_mode: hots\n");
+    assert_eq!(e, (3, 19, "unknown network_mode `hots`".into()));
+}
+
+#[test]
+fn port_syntax() {
+    let e = errors(&format!(
+        "{BASE}    ports: [\"80:80:80:80\", \"abc\", \"8000-8001:80\", \"80/sctp\", \"127.0.0.1:8080:80\"]\n"
+    ));
+    let msgs: Vec<&str> = e.iter().map(|(_, _, m)| m.as_str()).collect();
+    assert_eq!(
+        msgs,
+        [
+            "invalid port mapping `80:80:80:80`: too many `:`",
+            "invalid port mapping `abc`: `abc` is not a port number (1-65535)",
+            "invalid port mapping `8000-8001:80`: host range 8000-8001 and container range 80 differ in length",
+            "invalid port mapping `80/sctp`: unknown protocol `sctp` (tcp or udp)",
+        ]
+    );
+}
+
+#[test]
+fn port_mapping_forms() {
+    use validate::parse_port_mapping as p;
+    let m = p("127.0.0.1:8080:80").expect("valid");
+    assert_eq!(
+        (m.host_ip, m.host_ports, m.container_ports.first),
+        (
+            Some("127.0.0.1".parse().expect("ip")),
+            Some(PortRange::single(8080)),
+            80
+        )
+    );
+    let m = p("443").expect("valid");
+    assert_eq!(
+        (m.host_ip, m.host_ports, m.transport),
+        (None, None, Transport::Tcp)
+    );
+    let m = p("9000:9000/udp").expect("valid");
+    assert_eq!(m.transport, Transport::Udp);
+    let m = p("127.0.0.1::80").expect("valid");
+    assert_eq!(m.host_ports, None);
+    let m = p("[::1]:8080:80").expect("valid");
+    assert_eq!(m.host_ip, Some("::1".parse().expect("ip")));
+    let m = p("8000-8002:80-82").expect("valid");
+    assert_eq!(m.container_ports.len(), 3);
+    assert!(p("0").is_err());
+    assert!(p("82-80").is_err());
+}
+
+#[test]
+fn duplicate_host_port() {
+    let e = errors(
+        "networks:\n  a: {}\nnodes:\n  x:\n    networks: [a]\n    ports: [\"8080:80\"]\n  y:\n    networks: [a]\n    ports: [\"8080:81\"]\n",
+    );
+    assert_eq!(
+        e,
+        [(
+            9,
+            13,
+            "host port 8080/tcp is already published by node `x`".into()
+        )]
+    );
+}
+
+#[test]
+fn unknown_check_kind_and_expectation() {
+    let e = errors(&format!(
+        "{BASE}checks:\n  - ping: {{ from: web }}\n  - tcp: {{ from: web, to: web:80, expect: opne }}\n"
+    ));
+    assert_eq!(e[0], (7, 5, "unknown check kind `ping`".into()));
+    assert_eq!(
+        e[1],
+        (8, 43, "unknown expectation `opne` for a tcp check".into())
+    );
+}
+
+#[test]
+fn tcp_target_without_port_and_undefined_nodes_in_checks() {
+    let e = errors(&format!(
+        "{BASE}checks:\n  - tcp: {{ from: web, to: web, expect: open }}\n  - dns: {{ from: clint, name: web, expect: [wbe] }}\n  - udp: {{ from: web, to: nobody:53, expect: open }}\n"
+    ));
+    let msgs: Vec<&str> = e.iter().map(|(_, _, m)| m.as_str()).collect();
+    assert_eq!(
+        msgs,
+        [
+            "target `web` has no port",
+            "undefined node `clint`",
+            "`wbe` is neither a node of the lab nor an IP address",
+            "undefined node `nobody`",
+        ]
+    );
+    assert_eq!((e[0].0, e[0].1), (7, 27));
+}
+
+#[test]
+fn field_that_does_not_apply_to_the_kind() {
+    let e = one_error(&format!(
+        "{BASE}checks:\n  - tcp: {{ from: web, to: web:80, url: http://web/, expect: open }}\n"
+    ));
+    assert_eq!(
+        e,
+        (7, 40, "field `url` does not apply to a tcp check".into())
+    );
+}
+
+#[test]
+fn collects_every_problem_at_once() {
+    let yaml = "name: X\nnetworks:\n  a: { subnet: nope }\nnodes:\n  web:\n    networks: [b]\nchecks:\n  - dns: { from: web, name: web, expect: resolvs }\n";
+    assert_eq!(errors(yaml).len(), 4, "{:#?}", errors(yaml));
+}
+
+#[test]
+fn ports_on_host_mode_is_a_warning() {
+    let loaded = load_str("nodes:\n  web:\n    network_mode: host\n    ports: [\"80\"]\n")
+        .expect("valid with a warning");
+    assert_eq!(loaded.warnings.len(), 1);
+    assert!(
+        loaded.warnings[0].contains("`ports` has no effect with `network_mode: host`"),
+        "{}",
+        loaded.warnings[0]
+    );
+}
+
+#[test]
+fn rendered_diagnostic_shows_file_line_and_caret() {
+    let Err(LabError::Invalid(report)) =
+        load_str("networks:\n  front: {}\nnodes:\n  web:\n    networks: [frnt]\n")
+    else {
+        panic!("expected invalid")
+    };
+    let text = report.to_string();
+    assert!(
+        text.contains("error: node `web` joins undefined network `frnt`"),
+        "{text}"
+    );
+    assert!(text.contains("--> lab.yaml:5:16"), "{text}");
+    assert!(text.contains("5 |     networks: [frnt]"), "{text}");
+    assert!(text.contains("^^^^"), "{text}");
+    assert!(text.contains("help: did you mean `front`?"), "{text}");
+    assert!(
+        text.ends_with("lab.yaml: 1 error found; nothing was created"),
+        "{text}"
+    );
+}
+
+#[test]
+fn hostile_input_is_an_error_not_a_panic() {
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    assert!(load_str(&deep).is_err());
+    assert!(load_source("x.yaml", &[0xff, 0xfe, 0x00], Some("x")).is_err());
+    assert!(load_str("a: &a [*a]").is_err());
+    assert!(load_str("").is_err());
+    assert!(load_str("nodes: 5").is_err());
+}
+
+#[test]
+fn check_defaults_timeout_and_title() {
+    let lab = load_str(&format!(
+        "{BASE}checks:\n  - tcp: {{ from: web, to: web:80, expect: refused, timeout: 500ms }}\n"
+    ))
+    .expect("valid")
+    .lab;
+    assert_eq!(lab.checks[0].timeout, std::time::Duration::from_millis(500));
+    assert_eq!(lab.checks[0].title, "tcp web → web:80 is refused");
+}

@@ -1,0 +1,138 @@
+//! What netlab tells the user: the verify report (one line per check, then
+//! `N passed, M failed`), the `up` summary and the `ls` table. The report
+//! goes to stdout; progress and diagnostics go to stderr.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckReport {
+    pub title: String,
+    pub kind: &'static str,
+    pub source: String,
+    pub passed: bool,
+    pub observed: String,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyReport {
+    pub lab: String,
+    pub checks: Vec<CheckReport>,
+}
+
+impl VerifyReport {
+    pub fn passed(&self) -> usize {
+        self.checks.iter().filter(|c| c.passed).count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.checks.len() - self.passed()
+    }
+
+    pub fn human(&self) -> String {
+        let width = self
+            .checks
+            .iter()
+            .map(|c| c.title.chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut out = String::new();
+        for c in &self.checks {
+            let pad = width - c.title.chars().count();
+            let _ = writeln!(
+                out,
+                "{}  {}{}  {}  {}",
+                if c.passed { "PASS" } else { "FAIL" },
+                c.title,
+                " ".repeat(pad),
+                c.observed,
+                format_elapsed(c.elapsed),
+            );
+        }
+        let _ = writeln!(out, "{} passed, {} failed", self.passed(), self.failed());
+        out
+    }
+}
+
+pub fn format_elapsed(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
+/// Left-aligned columns, two spaces apart.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                if i + 1 == r.len() {
+                    cell.clone()
+                } else {
+                    format!("{cell}{}", " ".repeat(widths[i] - cell.chars().count()))
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(title: &str, passed: bool) -> CheckReport {
+        CheckReport {
+            title: title.into(),
+            kind: "tcp",
+            source: "client".into(),
+            passed,
+            observed: "open".into(),
+            elapsed: Duration::from_millis(3),
+        }
+    }
+
+    #[test]
+    fn human_report_aligns_and_counts() {
+        let r = VerifyReport {
+            lab: "x".into(),
+            checks: vec![check("short", true), check("a longer title", false)],
+        };
+        assert_eq!(
+            r.human(),
+            "PASS  short           open  3 ms\nFAIL  a longer title  open  3 ms\n1 passed, 1 failed\n"
+        );
+    }
+
+    #[test]
+    fn table_pads_all_but_the_last_column() {
+        let t = table(&[
+            vec!["LAB".into(), "NODES".into()],
+            vec!["bridge-basic".into(), "5".into()],
+        ]);
+        assert_eq!(t, "LAB           NODES\nbridge-basic  5\n");
+    }
+
+    #[test]
+    fn elapsed_switches_to_seconds() {
+        assert_eq!(format_elapsed(Duration::from_millis(1500)), "1.50 s");
+        assert_eq!(format_elapsed(Duration::from_micros(2400)), "2 ms");
+    }
+}

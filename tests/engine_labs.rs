@@ -1,0 +1,214 @@
+//! Real-engine tests of the lab lifecycle: up, verify, down, run.
+//! Each test uses its own lab name so tests can run in parallel.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+#[test]
+fn run_bridge_basic_passes_and_leaves_nothing() {
+    if !docker_available() {
+        return;
+    }
+    let guard = LabGuard::from_shipped("bridge-basic", "t-run-basic", |y| y);
+    let out = netlab(&["run", guard.path()]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    assert!(text.lines().all(|l| !l.starts_with("FAIL")), "{text}");
+    assert!(text.ends_with("passed, 0 failed\n"), "{text}");
+    assert!(text.contains("PASS  dns client → www is web"), "{text}");
+    guard.assert_nothing_left();
+}
+
+#[test]
+fn a_wrong_expectation_fails_with_exit_1_naming_the_check_and_still_tears_down() {
+    if !docker_available() {
+        return;
+    }
+    let guard = LabGuard::from_shipped("bridge-basic", "t-run-wrong", |y| {
+        y.replace(
+            "tcp: { from: outsider, to: web:7000, expect: blocked }",
+            "tcp: { from: outsider, to: web:7000, expect: open }",
+        )
+    });
+    let out = netlab(&["run", guard.path()]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    let failed: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(failed.len(), 1, "{text}");
+    assert!(
+        failed[0].contains("tcp outsider → web:7000 is open"),
+        "{text}"
+    );
+    assert!(
+        failed[0].contains("blocked: no answer before the deadline"),
+        "{text}"
+    );
+    assert!(text.ends_with(" passed, 1 failed\n"), "{text}");
+    guard.assert_nothing_left();
+}
+
+#[test]
+fn up_verify_down_work_without_the_lab_file_and_up_twice_is_refused() {
+    if !docker_available() {
+        return;
+    }
+    let guard = LabGuard::from_shipped("bridge-basic", "t-lifecycle", |y| y);
+    let up = netlab(&["up", guard.path()]);
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+    assert!(
+        stdout(&up).contains("lab `t-lifecycle` is up: 5 nodes, 2 networks"),
+        "{}",
+        stdout(&up)
+    );
+
+    let again = netlab(&["up", guard.path()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("lab `t-lifecycle` is already up"),
+        "{}",
+        stderr(&again)
+    );
+
+    let ls = netlab(&["ls"]);
+    assert!(
+        stdout(&ls)
+            .lines()
+            .any(|l| l.starts_with("t-lifecycle") && l.contains("5/5") && l.contains("running")),
+        "{}",
+        stdout(&ls)
+    );
+
+    // The engine is the only state: verify and down by name, file gone, from elsewhere.
+    std::fs::remove_file(&guard.file).expect("remove lab file");
+    let verify = Command::new(netlab_bin())
+        .args(["verify", "t-lifecycle"])
+        .current_dir("/")
+        .output()
+        .expect("runs");
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&verify),
+        stderr(&verify)
+    );
+    assert!(
+        stdout(&verify).ends_with("9 passed, 0 failed\n"),
+        "{}",
+        stdout(&verify)
+    );
+
+    let down = Command::new(netlab_bin())
+        .args(["down", "t-lifecycle"])
+        .current_dir("/")
+        .output()
+        .expect("runs");
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    assert!(
+        stdout(&down).contains("lab `t-lifecycle` removed: 5 containers, 2 networks"),
+        "{}",
+        stdout(&down)
+    );
+    guard.assert_nothing_left();
+
+    let verify = netlab(&["verify", "t-lifecycle"]);
+    assert_eq!(verify.status.code(), Some(2));
+    assert!(
+        stderr(&verify).contains("lab `t-lifecycle` is not up"),
+        "{}",
+        stderr(&verify)
+    );
+}
+
+#[test]
+fn an_up_killed_midway_is_fully_removed_by_down() {
+    if !docker_available() {
+        return;
+    }
+    let guard = LabGuard::from_shipped("bridge-basic", "t-killed", |y| y);
+    let mut child = Command::new(netlab_bin())
+        .args(["up", guard.path()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn up");
+    // Kill it once the engine holds part of the lab.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (containers, networks) = leftovers(&guard.name);
+        if !containers.is_empty() || !networks.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "up created nothing within 60s");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "up finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let down = netlab(&["down", &guard.name]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    guard.assert_nothing_left();
+}
+
+#[test]
+fn run_interrupted_by_sigint_tears_down_and_exits_130() {
+    if !docker_available() {
+        return;
+    }
+    let guard = LabGuard::from_shipped("bridge-basic", "t-sigint", |y| y);
+    let child = Command::new(netlab_bin())
+        .args(["run", guard.path()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn run");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while leftovers(&guard.name).0.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "run created no container within 60s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill -INT");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130), "stderr:\n{}", stderr(&out));
+    guard.assert_nothing_left();
+}
+
+#[test]
+fn an_unreachable_engine_exits_3_naming_the_socket() {
+    let out = Command::new(netlab_bin())
+        .args(["up", "bridge-basic"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock"),
+        "{err}"
+    );
+    assert!(err.contains("hint"), "{err}");
+}

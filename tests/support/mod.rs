@@ -1,0 +1,139 @@
+//! Shared by the real-engine tests: running netlab, a per-test lab copy with
+//! its own name, and a guard that removes the lab's resources on drop (also
+//! when the test panics) and can assert nothing of it is left.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn netlab_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_netlab")
+}
+
+pub fn netlab(args: &[&str]) -> Output {
+    Command::new(netlab_bin())
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("netlab runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Whether the engine answers. Under `CI=true` a missing engine fails the
+/// test: in CI these tests never skip.
+pub fn docker_available() -> bool {
+    let ok = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            panic!("CI=true but the Docker engine is not reachable: these tests need it");
+        }
+        eprintln!("skipping: no Docker engine (set CI=true to make this a failure)");
+    }
+    ok
+}
+
+/// Engine objects still carrying `io.netlab.lab=<lab>`: (containers, networks).
+pub fn leftovers(lab: &str) -> (Vec<String>, Vec<String>) {
+    let list = |args: &[&str]| -> Vec<String> {
+        let out = Command::new("docker")
+            .args(args)
+            .output()
+            .expect("docker runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    let filter = format!("label=io.netlab.lab={lab}");
+    (
+        list(&["ps", "-aq", "--filter", &filter]),
+        list(&["network", "ls", "-q", "--filter", &filter]),
+    )
+}
+
+/// A lab under test. Dropping it removes whatever the engine still holds of
+/// it, by label, without going through netlab (which may be the thing that
+/// broke).
+pub struct LabGuard {
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    pub file: PathBuf,
+}
+
+impl LabGuard {
+    /// Writes `yaml` with its `name:` replaced by `name`.
+    pub fn from_yaml(name: &str, yaml: &str) -> LabGuard {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join(format!("{name}.yaml"));
+        let renamed: String = yaml
+            .lines()
+            .map(|l| {
+                if l.starts_with("name:") {
+                    format!("name: {name}")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&file, renamed + "\n").expect("write lab");
+        LabGuard {
+            name: name.to_owned(),
+            dir,
+            file,
+        }
+    }
+
+    /// A copy of a shipped lab under another name, with `edit` applied.
+    pub fn from_shipped(shipped: &str, name: &str, edit: impl Fn(String) -> String) -> LabGuard {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("labs")
+            .join(format!("{shipped}.yaml"));
+        let yaml = std::fs::read_to_string(path).expect("shipped lab");
+        LabGuard::from_yaml(name, &edit(yaml))
+    }
+
+    pub fn path(&self) -> &str {
+        self.file.to_str().expect("utf-8 path")
+    }
+
+    pub fn assert_nothing_left(&self) {
+        let (containers, networks) = leftovers(&self.name);
+        assert!(
+            containers.is_empty() && networks.is_empty(),
+            "lab {} left containers {containers:?} and networks {networks:?}",
+            self.name
+        );
+    }
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let (containers, networks) = leftovers(&self.name);
+        if !containers.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&containers)
+                .output();
+        }
+        if !networks.is_empty() {
+            let _ = Command::new("docker")
+                .args(["network", "rm"])
+                .args(&networks)
+                .output();
+        }
+    }
+}
