@@ -38,7 +38,7 @@ fn validate_reports_every_problem_with_file_line_and_column_and_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     let file = path.display();
-    assert!(err.contains(&format!("--> {file}:2:21")), "{err}");
+    assert!(err.contains(&format!("--> {file}:2:20")), "{err}");
     assert!(
         err.contains("error: `10.300.0.0/24` is not an IPv4 CIDR"),
         "{err}"
