@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::Ipv4Net;
 use sha2::{Digest, Sha256};
 
-use crate::lab::{Attachment, Lab, NetworkMode, Transport};
+use crate::lab::{Attachment, Driver, Lab, NetworkMode, Transport};
 
 pub const LABEL_LAB: &str = "io.netlab.lab";
 pub const LABEL_NODE: &str = "io.netlab.node";
@@ -20,6 +20,9 @@ pub const LABEL_SPEC_HASH: &str = "io.netlab.spec-hash";
 /// The whole validated lab as JSON, on every container: the engine is the
 /// only state, so `verify` needs no lab file.
 pub const LABEL_SPEC: &str = "io.netlab.spec";
+/// `probe` on the helper that runs probes for a node of a foreign image.
+pub const LABEL_ROLE: &str = "io.netlab.role";
+pub const ROLE_PROBE_HELPER: &str = "probe";
 /// On images netlab builds.
 pub const LABEL_AGENT_IMAGE: &str = "io.netlab.agent";
 
@@ -28,6 +31,11 @@ pub const AGENT_BINARY_PATH: &str = "/netlab";
 
 pub fn container_name(lab: &str, node: &str) -> String {
     format!("netlab_{lab}_{node}")
+}
+
+/// The probe helper of a node whose image is not the agent.
+pub fn probe_helper_name(lab: &str, node: &str) -> String {
+    format!("netlab_{lab}_{node}_probe")
 }
 
 pub fn network_name(lab: &str, network: &str) -> String {
@@ -45,6 +53,7 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkPlan {
     pub name: String,
+    pub driver: Driver,
     pub internal: bool,
     pub subnet: Option<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
@@ -93,6 +102,14 @@ pub struct PortBindingPlan {
     pub host_port: Option<u16>,
 }
 
+impl Plan {
+    pub fn needs_swarm(&self) -> bool {
+        self.networks
+            .iter()
+            .any(|n| matches!(n.driver, Driver::Overlay { .. }))
+    }
+}
+
 impl PortBindingPlan {
     /// The engine's key for a container port: `80/tcp`.
     pub fn port_key(&self) -> String {
@@ -134,8 +151,15 @@ pub fn plan(lab: &Lab) -> Plan {
             if let Some(mtu) = n.mtu {
                 options.insert("com.docker.network.driver.mtu".into(), mtu.to_string());
             }
+            if let Driver::Overlay {
+                encrypted: true, ..
+            } = n.driver
+            {
+                options.insert("encrypted".into(), String::new());
+            }
             NetworkPlan {
                 name: network_name(&lab.name, &n.name),
+                driver: n.driver,
                 internal: n.internal,
                 subnet: n.subnet,
                 gateway: n.gateway,

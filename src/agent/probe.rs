@@ -36,26 +36,27 @@ pub async fn run_batch(batch: &ProbeBatch) -> ProbeReport {
 }
 
 async fn run(probe: &Probe) -> Observation {
+    let deadline = Duration::from_millis(probe.timeout_ms());
     match probe {
-        Probe::Dns {
+        Probe::Dns { name, record, .. } => Observation::Dns(match system_resolver_config() {
+            Ok((config, opts)) => dns(config, opts, name, *record, deadline).await,
+            Err(message) => DnsObservation::Error { message },
+        }),
+        Probe::Tcp { addr, .. } => Observation::Tcp(tcp(*addr, deadline).await),
+        Probe::Udp { addr, .. } => Observation::Udp(udp(*addr, deadline).await),
+        Probe::Mtu { address, .. } => Observation::Mtu(mtu(*address)),
+        Probe::Spread {
             name,
-            record,
-            timeout_ms,
+            port,
+            connections,
             ..
-        } => {
-            let deadline = Duration::from_millis(*timeout_ms);
-            let observation = match system_resolver_config() {
-                Ok((config, opts)) => dns(config, opts, name, *record, deadline).await,
-                Err(message) => DnsObservation::Error { message },
-            };
-            Observation::Dns(observation)
-        }
-        Probe::Tcp {
-            addr, timeout_ms, ..
-        } => Observation::Tcp(tcp(*addr, Duration::from_millis(*timeout_ms)).await),
-        Probe::Udp {
-            addr, timeout_ms, ..
-        } => Observation::Udp(udp(*addr, Duration::from_millis(*timeout_ms)).await),
+        } => Observation::Spread(match system_resolver_config() {
+            Ok((config, opts)) => spread(config, opts, name, *port, *connections, deadline).await,
+            Err(message) => SpreadObservation {
+                answered: Vec::new(),
+                failures: vec![message],
+            },
+        }),
     }
 }
 
@@ -236,4 +237,96 @@ pub async fn udp(addr: SocketAddr, deadline: Duration) -> UdpObservation {
     tokio::time::timeout(deadline, exchange)
         .await
         .unwrap_or(UdpObservation::Timeout)
+}
+
+/// The MTU of the interface holding `address`, from sysfs.
+pub fn mtu(address: IpAddr) -> MtuObservation {
+    let interfaces = match if_addrs::get_if_addrs() {
+        Ok(i) => i,
+        Err(e) => {
+            return MtuObservation::Error {
+                message: format!("cannot list interfaces: {e}"),
+            };
+        }
+    };
+    let Some(interface) = interfaces.into_iter().find(|i| i.ip() == address) else {
+        return MtuObservation::NotFound;
+    };
+    let path = format!("/sys/class/net/{}/mtu", interface.name);
+    match std::fs::read_to_string(&path).map(|t| t.trim().parse::<u32>()) {
+        Ok(Ok(mtu)) => MtuObservation::Found {
+            interface: interface.name,
+            mtu,
+        },
+        Ok(Err(e)) => MtuObservation::Error {
+            message: format!("{path}: {e}"),
+        },
+        Err(e) => MtuObservation::Error {
+            message: format!("cannot read {path}: {e}"),
+        },
+    }
+}
+
+/// Connects `connections` times to `name:port`, one after another, each time
+/// resolving the name anew and taking the first answer, as an ordinary
+/// client does; counts which node answered. The deadline covers them all.
+pub async fn spread(
+    config: ResolverConfig,
+    mut opts: ResolverOpts,
+    name: &str,
+    port: u16,
+    connections: u32,
+    deadline: Duration,
+) -> SpreadObservation {
+    opts.cache_size = 0;
+    opts.attempts = 1;
+    opts.timeout = deadline;
+    opts.use_hosts_file = ResolveHosts::Never;
+    let mut out = SpreadObservation::default();
+    let resolver = match Resolver::builder_with_config(config, TokioRuntimeProvider::default())
+        .with_options(opts)
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            out.failures.push(format!("cannot build a resolver: {e}"));
+            return out;
+        }
+    };
+    let started = Instant::now();
+    for _ in 0..connections {
+        let left = deadline.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            out.failures
+                .push("the deadline passed before this connection".into());
+            continue;
+        }
+        let attempt = async {
+            let lookup = resolver
+                .lookup(name, HickoryRecordType::A)
+                .await
+                .map_err(|e| format!("{:?}", classify_dns_error(&e)))?;
+            let first = lookup
+                .answers()
+                .iter()
+                .find_map(|r| match &r.data {
+                    RData::A(a) => Some(IpAddr::V4(a.0)),
+                    _ => None,
+                })
+                .ok_or_else(|| "no address in the answer".to_owned())?;
+            match tcp(SocketAddr::new(first, port), left).await {
+                TcpObservation::Open { identity: Some(id) } => Ok(id),
+                other => Err(format!("{first}: {other:?}")),
+            }
+        };
+        match tokio::time::timeout(left, attempt).await {
+            Ok(Ok(id)) => match out.answered.iter_mut().find(|(known, _)| *known == id) {
+                Some((_, n)) => *n += 1,
+                None => out.answered.push((id, 1)),
+            },
+            Ok(Err(why)) => out.failures.push(why),
+            Err(_) => out.failures.push("no answer before the deadline".into()),
+        }
+    }
+    out
 }

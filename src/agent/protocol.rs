@@ -72,12 +72,41 @@ pub enum Probe {
         addr: SocketAddr,
         timeout_ms: u64,
     },
+    /// The MTU of the interface that holds `address`.
+    Mtu {
+        id: usize,
+        address: IpAddr,
+        timeout_ms: u64,
+    },
+    /// `connections` TCP connections to `name:port`, resolving the name anew
+    /// for each one (as a client would), counting who answers.
+    Spread {
+        id: usize,
+        name: String,
+        port: u16,
+        connections: u32,
+        timeout_ms: u64,
+    },
 }
 
 impl Probe {
+    pub fn timeout_ms(&self) -> u64 {
+        match self {
+            Probe::Dns { timeout_ms, .. }
+            | Probe::Tcp { timeout_ms, .. }
+            | Probe::Udp { timeout_ms, .. }
+            | Probe::Mtu { timeout_ms, .. }
+            | Probe::Spread { timeout_ms, .. } => *timeout_ms,
+        }
+    }
+
     pub fn id(&self) -> usize {
         match self {
-            Probe::Dns { id, .. } | Probe::Tcp { id, .. } | Probe::Udp { id, .. } => *id,
+            Probe::Dns { id, .. }
+            | Probe::Tcp { id, .. }
+            | Probe::Udp { id, .. }
+            | Probe::Mtu { id, .. }
+            | Probe::Spread { id, .. } => *id,
         }
     }
 }
@@ -106,6 +135,31 @@ pub enum Observation {
     Dns(DnsObservation),
     Tcp(TcpObservation),
     Udp(UdpObservation),
+    Mtu(MtuObservation),
+    Spread(SpreadObservation),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum MtuObservation {
+    Found {
+        interface: String,
+        mtu: u32,
+    },
+    /// No interface holds that address.
+    NotFound,
+    Error {
+        message: String,
+    },
+}
+
+/// Who answered each of a series of connections to one name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SpreadObservation {
+    /// Answers per node, in order of first answer.
+    pub answered: Vec<(Identity, u32)>,
+    /// Connections that got no agent answer, and why.
+    pub failures: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

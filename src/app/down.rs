@@ -4,7 +4,7 @@
 use futures::StreamExt;
 
 use super::{Failure, Outcome};
-use crate::engine::{CONCURRENCY, Engine, EngineError, container, discover, network};
+use crate::engine::{CONCURRENCY, Engine, EngineError, container, discover, network, swarm};
 use crate::exit;
 use crate::lab;
 
@@ -22,12 +22,35 @@ pub async fn remove_lab(engine: &Engine, name: &str) -> Result<(usize, usize), E
         .await;
     removed.into_iter().collect::<Result<(), _>>()?;
     let removed: Vec<Result<(), EngineError>> = futures::stream::iter(&objects.networks)
-        .map(|(id, _)| network::remove(engine, id))
+        .map(|n| network::remove(engine, &n.id))
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
     removed.into_iter().collect::<Result<(), _>>()?;
+    // Swarm-scoped networks are deleted asynchronously: wait (bounded) until
+    // the engine stops listing them, so `down` means gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !objects.networks.is_empty()
+        && !network::list(engine, Some(name)).await?.is_empty()
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Only a lab with an overlay network may end netlab's swarm: a bridge
+    // lab going down must not pull it from under an overlay lab coming up.
+    if objects.networks.iter().any(|n| n.overlay) {
+        let removed: Vec<String> = objects.networks.iter().map(|n| n.id.clone()).collect();
+        release_swarm(engine, &removed).await?;
+    }
     Ok((objects.containers.len(), objects.networks.len()))
+}
+
+/// Leaves the swarm if netlab made it and nothing needs it any more.
+pub async fn release_swarm(engine: &Engine, just_removed: &[String]) -> Result<(), EngineError> {
+    if swarm::release_if_unused(engine, just_removed).await? {
+        eprintln!("netlab: left the swarm netlab had initialised (no lab needs it any more)");
+    }
+    Ok(())
 }
 
 /// Which lab a command means: the one named (a lab name, a built-in or a
@@ -60,7 +83,11 @@ pub async fn down_command(engine: &Engine, arg: Option<&str>) -> Outcome {
     if containers + networks == 0 {
         println!("lab `{name}` is not up; nothing to remove");
     } else {
-        println!("lab `{name}` removed: {containers} containers, {networks} networks");
+        println!(
+            "lab `{name}` removed: {}, {}",
+            crate::report::count(containers, "container"),
+            crate::report::count(networks, "network")
+        );
     }
     Ok(exit::SUCCESS)
 }

@@ -14,6 +14,7 @@ use crate::cli::{Cli, Command};
 use crate::engine::{Engine, EngineError};
 use crate::exit;
 use crate::lab::{self, LabError};
+use crate::report::count;
 
 pub use cancel::Cancel;
 
@@ -83,15 +84,15 @@ fn validate(arg: &str) -> Outcome {
     let loaded = load(arg)?;
     let lab = &loaded.lab;
     println!(
-        "{}: lab `{}` is valid ({} networks, {} nodes, {} checks{})",
+        "{}: lab `{}` is valid ({}, {}, {}{})",
         arg,
         lab.name,
-        lab.networks.len(),
-        lab.nodes.len(),
-        lab.checks.len(),
+        count(lab.networks.len(), "network"),
+        count(lab.nodes.len(), "node"),
+        count(lab.checks.len(), "check"),
         match loaded.warnings.len() {
             0 => String::new(),
-            n => format!(", {n} warning{}", if n == 1 { "" } else { "s" }),
+            n => format!(", {}", count(n, "warning")),
         }
     );
     Ok(exit::SUCCESS)

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use super::{Cancel, Failure, down};
 use crate::cli::UpArgs;
 use crate::engine::discover::{self, LiveLab};
-use crate::engine::{CONCURRENCY, Engine, EngineError, container, image, network};
+use crate::engine::{CONCURRENCY, Engine, EngineError, container, image, network, swarm};
 use crate::lab::{Attachment, Lab, NetworkMode, Transport};
 use crate::plan::{self, ImageRef, Plan};
 use crate::report;
@@ -28,6 +28,12 @@ pub async fn up(
     refuse_overlapping_subnets(engine, lab).await?;
     refuse_taken_host_ports(lab)?;
     let plan = plan::plan(lab);
+    let swarm_made = plan.needs_swarm() && swarm::ensure(engine).await?;
+    if swarm_made {
+        eprintln!(
+            "netlab: initialised a single-node swarm for the overlay networks (netlab leaves it again when no lab needs it)"
+        );
+    }
     match create(engine, &plan, args.wait, cancel).await {
         Ok(()) => {
             let objects = discover::labs(engine, Some(&lab.name))
@@ -48,6 +54,9 @@ pub async fn up(
             if let Err(e) = down::remove_lab(engine, &lab.name).await {
                 eprintln!("netlab: cleanup failed too: {e:#}");
             }
+            if swarm_made && let Err(e) = down::release_swarm(engine, &[]).await {
+                eprintln!("netlab: cannot leave the swarm netlab made: {e:#}");
+            }
             Err(failure)
         }
     }
@@ -56,9 +65,9 @@ pub async fn up(
 async fn refuse_if_up(engine: &Engine, name: &str) -> Result<(), Failure> {
     if let Some(objects) = discover::labs(engine, Some(name)).await?.get(name) {
         return Err(Failure::Usage(format!(
-            "lab `{name}` is already up ({} containers, {} networks)\n  (hint: `netlab verify {name}` checks it; `netlab down {name}` removes it)",
-            objects.containers.len(),
-            objects.networks.len()
+            "lab `{name}` is already up ({}, {})\n  (hint: `netlab verify {name}` checks it; `netlab down {name}` removes it)",
+            crate::report::count(objects.containers.len(), "container"),
+            crate::report::count(objects.networks.len(), "network")
         )));
     }
     Ok(())
@@ -153,26 +162,31 @@ async fn create(
     wait: Duration,
     cancel: &Cancel,
 ) -> Result<(), Failure> {
-    let needs_agent = plan.containers.iter().any(|c| c.image == ImageRef::Agent);
+    // Every node needs the agent image: agent nodes run it, nodes of other
+    // images get a probe helper made from it.
     let agent_image = async {
-        if needs_agent {
-            let (tag, built) = image::ensure_agent_image(engine).await?;
-            if built {
-                eprintln!("netlab: built agent image {tag}");
-            }
-            Ok::<_, EngineError>(tag)
-        } else {
-            Ok(String::new())
+        let (tag, built) = image::ensure_agent_image(engine).await?;
+        if built {
+            eprintln!("netlab: built agent image {tag}");
         }
+        Ok::<_, EngineError>(tag)
     };
     let networks = all_bounded(plan.networks.iter().map(|n| async move {
         if cancel.is_cancelled() {
             return Err(interrupted());
         }
-        network::create(engine, n)
-            .await
-            .map(|_| ())
-            .map_err(Failure::from)
+        match network::create(engine, n).await {
+            // Another lab's `down` left netlab's swarm between our check and
+            // this call: make it again, once.
+            Err(e) if e.to_string().contains("not a swarm manager") => {
+                swarm::ensure(engine).await?;
+                network::create(engine, n)
+                    .await
+                    .map(|_| ())
+                    .map_err(Failure::from)
+            }
+            other => other.map(|_| ()).map_err(Failure::from),
+        }
     }));
     let (agent_image, networks) = tokio::join!(agent_image, networks);
     networks?;
@@ -189,7 +203,16 @@ async fn create(
             let is_agent = c.image == ImageRef::Agent;
             let left = deadline.saturating_duration_since(Instant::now());
             tokio::select! {
-                ready = container::wait_ready(engine, &id, &c.node, is_agent, left) => ready.map_err(Failure::from),
+                ready = container::wait_ready(engine, &id, &c.node, is_agent, left) => ready?,
+                _ = cancel.cancelled() => return Err(interrupted()),
+            }
+            if is_agent || cancel.is_cancelled() {
+                return Ok(());
+            }
+            let helper = container::create_probe_helper(engine, c, &id, agent_image).await?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::select! {
+                ready = container::wait_ready(engine, &helper, &c.node, true, left) => ready.map_err(Failure::from),
                 _ = cancel.cancelled() => Err(interrupted()),
             }
         }
@@ -255,10 +278,10 @@ fn summary(live: &LiveLab, engine: &Engine, took: Duration) -> String {
         }
     }
     format!(
-        "lab `{}` is up: {} nodes, {} networks in {} (Docker {}, API {})\n{}",
+        "lab `{}` is up: {}, {} in {} (Docker {}, API {})\n{}",
         lab.name,
-        lab.nodes.len(),
-        lab.networks.len(),
+        report::count(lab.nodes.len(), "node"),
+        report::count(lab.networks.len(), "network"),
         report::format_elapsed(took),
         engine.version,
         engine.api_version,

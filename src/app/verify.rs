@@ -167,11 +167,13 @@ async fn run_batch(
         Source::Host => return Ok(crate::agent::run_batch(batch).await),
         Source::Node(node) => node,
     };
-    let container = &live
+    let container = live
         .nodes
         .get(node)
         .ok_or_else(|| format!("node `{node}` has no container"))?
-        .container_id;
+        .probe_container
+        .as_deref()
+        .ok_or_else(|| format!("the probe helper of node `{node}` is not running (run `netlab down` and `up` again)"))?;
     let json = serde_json::to_string(batch).map_err(|e| format!("cannot encode probes: {e}"))?;
     let cmd = vec![
         AGENT_BINARY_PATH.to_owned(),

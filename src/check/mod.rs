@@ -80,6 +80,32 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
                 }
             }
         }
+        CheckKind::Mtu { node, network, .. } => {
+            match live.nodes.get(node).and_then(|n| n.addresses.get(network)) {
+                Some(ip) => Probe::Mtu {
+                    id,
+                    address: std::net::IpAddr::V4(*ip),
+                    timeout_ms,
+                },
+                None => {
+                    return Step::Done(Outcome::fail(format!(
+                        "node `{node}` has no address on network `{network}`"
+                    )));
+                }
+            }
+        }
+        CheckKind::Spread {
+            name,
+            port,
+            connections,
+            ..
+        } => Probe::Spread {
+            id,
+            name: name.clone(),
+            port: *port,
+            connections: *connections,
+            timeout_ms,
+        },
         CheckKind::Port { node, expect, .. } => {
             if let Err(done) = running(live, node) {
                 return done;
@@ -143,11 +169,7 @@ pub fn batch_deadline(batch: &ProbeBatch) -> Duration {
     let slowest = batch
         .probes
         .iter()
-        .map(|p| match p {
-            Probe::Dns { timeout_ms, .. }
-            | Probe::Tcp { timeout_ms, .. }
-            | Probe::Udp { timeout_ms, .. } => *timeout_ms,
-        })
+        .map(Probe::timeout_ms)
         .max()
         .unwrap_or(0);
     Duration::from_millis(slowest) + Duration::from_secs(10)

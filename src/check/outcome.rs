@@ -4,10 +4,11 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use crate::agent::protocol::{
-    DnsObservation, Identity, Observation, TcpObservation, UdpObservation,
+    DnsObservation, Identity, MtuObservation, Observation, SpreadObservation, TcpObservation,
+    UdpObservation,
 };
 use crate::engine::discover::LiveLab;
-use crate::lab::{CheckKind, DnsAnswer, DnsExpect, TargetHost, TcpExpect, UdpExpect};
+use crate::lab::{CheckKind, DnsAnswer, DnsExpect, SpreadExpect, TargetHost, TcpExpect, UdpExpect};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -41,6 +42,16 @@ pub fn classify(kind: &CheckKind, obs: &Observation, live: &LiveLab) -> Outcome 
         (CheckKind::Port { node, .. }, Observation::Tcp(_) | Observation::Udp(_)) => {
             port(live, kind, node, obs)
         }
+        (CheckKind::Mtu { expect, .. }, Observation::Mtu(o)) => mtu(*expect, o),
+        (
+            CheckKind::Spread {
+                name,
+                expect,
+                connections,
+                ..
+            },
+            Observation::Spread(o),
+        ) => spread(live, name, *expect, *connections, o),
         (kind, other) => Outcome::new(
             false,
             format!(
@@ -275,9 +286,81 @@ fn port(live: &LiveLab, kind: &CheckKind, node: &str, obs: &Observation) -> Outc
                     )
                     .observed
                 }
-                Observation::Dns(_) => "a DNS answer".into(),
+                _ => "an answer of another kind".into(),
             };
             Outcome::fail(format!("{mapping}, but from the host: {seen}"))
         }
+    }
+}
+
+fn mtu(expect: u32, o: &MtuObservation) -> Outcome {
+    match o {
+        MtuObservation::Found { interface, mtu } if *mtu == expect => {
+            Outcome::pass(format!("MTU {mtu} on {interface}"))
+        }
+        MtuObservation::Found { interface, mtu } => {
+            Outcome::fail(format!("MTU {mtu} on {interface}; expected {expect}"))
+        }
+        MtuObservation::NotFound => {
+            Outcome::fail("no interface holds the node's address on that network")
+        }
+        MtuObservation::Error { message } => Outcome::fail(format!("error: {message}")),
+    }
+}
+
+/// Nodes that answer to `name`: the node of that name, and every node with
+/// it as an alias.
+fn carriers(live: &LiveLab, name: &str) -> Vec<String> {
+    live.lab
+        .nodes
+        .values()
+        .filter(|n| n.name == name || n.networks().any(|a| a.aliases.iter().any(|al| al == name)))
+        .map(|n| n.name.clone())
+        .collect()
+}
+
+fn spread(
+    live: &LiveLab,
+    name: &str,
+    expect: SpreadExpect,
+    connections: u32,
+    o: &SpreadObservation,
+) -> Outcome {
+    let counts: Vec<String> = o
+        .answered
+        .iter()
+        .map(|(id, n)| format!("{} ×{n}", id.node))
+        .collect();
+    let mut observed = format!(
+        "{connections} connections: {}",
+        if counts.is_empty() {
+            "none answered".into()
+        } else {
+            counts.join(", ")
+        }
+    );
+    if let Some(first) = o.failures.first() {
+        observed.push_str(&format!("; {} failed ({first})", o.failures.len()));
+    }
+    let allowed = carriers(live, name);
+    let strangers: Vec<&str> = o
+        .answered
+        .iter()
+        .filter(|(id, _)| id.lab != live.lab.name || !allowed.contains(&id.node))
+        .map(|(id, _)| id.node.as_str())
+        .collect();
+    if !strangers.is_empty() {
+        return Outcome::fail(format!(
+            "{observed}; {} does not carry the name {name}",
+            strangers.join(", ")
+        ));
+    }
+    let all_answered = o.failures.is_empty() && !o.answered.is_empty();
+    match expect {
+        SpreadExpect::Open => Outcome::new(all_answered, observed),
+        SpreadExpect::Spread if o.answered.len() < 2 => {
+            Outcome::fail(format!("{observed}; expected more than one node"))
+        }
+        SpreadExpect::Spread => Outcome::new(all_answered, observed),
     }
 }

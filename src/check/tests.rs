@@ -21,7 +21,7 @@ fn live() -> LiveLab {
     .expect("valid")
     .lab;
     let node = |addrs: &[(&str, [u8; 4])], running: bool| LiveNode {
-        container_id: "id".into(),
+        probe_container: Some("id".into()),
         running,
         state: if running {
             "running".into()
@@ -402,7 +402,7 @@ fn a_host_mode_node_is_loopback_from_the_host_and_the_gateway_from_a_container()
     l.nodes.insert(
         "h".into(),
         LiveNode {
-            container_id: "h".into(),
+            probe_container: Some("h".into()),
             running: true,
             state: "running".into(),
             addresses: IndexMap::new(),

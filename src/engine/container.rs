@@ -19,7 +19,10 @@ use super::discover::PublishedPort;
 use super::{Context, Engine, EngineError, Result};
 use crate::agent::protocol::READY_LINE;
 use crate::lab::Transport;
-use crate::plan::{ContainerPlan, EndpointPlan, ImageRef, LABEL_LAB};
+use crate::plan::{
+    ContainerPlan, EndpointPlan, ImageRef, LABEL_LAB, LABEL_NODE, LABEL_ROLE, LABEL_SPEC_HASH,
+    ROLE_PROBE_HELPER, probe_helper_name,
+};
 
 fn endpoint_settings(e: &EndpointPlan) -> EndpointSettings {
     EndpointSettings {
@@ -125,6 +128,51 @@ pub async fn create_and_start(
             };
             EngineError::new(format!("cannot start node `{}`", plan.node), anyhow::anyhow!("{msg}{hint}"))
         })?;
+    Ok(created.id)
+}
+
+/// Starts the probe helper of a node whose image is not the agent: an agent
+/// container in that node's network namespace (and so with its addresses,
+/// routes and resolv.conf), where verify runs the node's probes.
+pub async fn create_probe_helper(
+    engine: &Engine,
+    node: &ContainerPlan,
+    node_id: &str,
+    agent_image: &str,
+) -> Result<String> {
+    let mut labels = HashMap::from([(LABEL_ROLE.to_owned(), ROLE_PROBE_HELPER.to_owned())]);
+    for key in [LABEL_LAB, LABEL_NODE, LABEL_SPEC_HASH] {
+        if let Some(v) = node.labels.get(key) {
+            labels.insert(key.to_owned(), v.clone());
+        }
+    }
+    let lab = node.labels.get(LABEL_LAB).cloned().unwrap_or_default();
+    let body = ContainerCreateBody {
+        image: Some(agent_image.to_owned()),
+        cmd: Some(
+            ["agent", "serve", "--lab", &lab, "--node", &node.node]
+                .map(String::from)
+                .to_vec(),
+        ),
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            network_mode: Some(format!("container:{node_id}")),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let name = probe_helper_name(&lab, &node.node);
+    let options = CreateContainerOptionsBuilder::default().name(&name).build();
+    let created = engine
+        .docker
+        .create_container(Some(options), body)
+        .await
+        .ctx(|| format!("cannot create the probe helper of node `{}`", node.node))?;
+    engine
+        .docker
+        .start_container(&created.id, None)
+        .await
+        .ctx(|| format!("cannot start the probe helper of node `{}`", node.node))?;
     Ok(created.id)
 }
 

@@ -11,14 +11,14 @@ use indexmap::IndexMap;
 use super::container::{self, Listed};
 use super::{CONCURRENCY, Engine, EngineError, Result, network};
 use crate::lab::{Attachment, Lab, NetworkMode, Transport};
-use crate::plan::{self, LABEL_LAB, LABEL_NODE, LABEL_SPEC};
+use crate::plan::{self, LABEL_LAB, LABEL_NODE, LABEL_ROLE, LABEL_SPEC, ROLE_PROBE_HELPER};
 
 /// Every engine object of one lab.
 #[derive(Debug, Default, Clone)]
 pub struct LabObjects {
     pub containers: Vec<Listed>,
     /// (id, name)
-    pub networks: Vec<(String, String)>,
+    pub networks: Vec<network::Listed>,
 }
 
 /// Labs with at least one container or network in the engine, by name.
@@ -31,12 +31,9 @@ pub async fn labs(engine: &Engine, only: Option<&str>) -> Result<BTreeMap<String
             labs.entry(lab).or_default().containers.push(c);
         }
     }
-    for (id, name, labels) in networks {
-        if let Some(lab) = labels.get(LABEL_LAB) {
-            labs.entry(lab.clone())
-                .or_default()
-                .networks
-                .push((id, name));
+    for n in networks {
+        if let Some(lab) = n.labels.get(LABEL_LAB) {
+            labs.entry(lab.clone()).or_default().networks.push(n);
         }
     }
     Ok(labs)
@@ -51,7 +48,9 @@ pub struct LiveLab {
 
 #[derive(Debug, Clone)]
 pub struct LiveNode {
-    pub container_id: String,
+    /// Where this node's probes run: its own container, or for a node of a
+    /// foreign image, its probe helper (`None` if the helper is missing).
+    pub probe_container: Option<String>,
     pub running: bool,
     /// The engine's word for the state (running, exited, ...), with the
     /// exit code when it stopped.
@@ -108,13 +107,25 @@ pub async fn live(engine: &Engine, objects: &LabObjects, lab_name: &str) -> Resu
             anyhow::anyhow!("{e}; run `netlab down {lab_name}` and bring it up again"),
         )
     })?;
+    let helpers: HashMap<String, String> = objects
+        .containers
+        .iter()
+        .filter(|c| {
+            c.labels
+                .get(LABEL_ROLE)
+                .is_some_and(|r| r == ROLE_PROBE_HELPER)
+                && c.state == "running"
+        })
+        .filter_map(|c| Some((c.labels.get(LABEL_NODE)?.clone(), c.id.clone())))
+        .collect();
     let inspected: Vec<(String, LiveNode)> =
         futures::stream::iter(objects.containers.iter().filter_map(|c| {
             let node = c.labels.get(LABEL_NODE)?.clone();
-            Some((node, c.id.clone()))
+            (!c.labels.contains_key(LABEL_ROLE)).then(|| (node, c.id.clone()))
         }))
         .map(|(node, id)| {
             let lab = &lab;
+            let helpers = &helpers;
             async move {
                 let info = container::inspect(engine, &id).await?;
                 let state = info.state.clone().unwrap_or_default();
@@ -155,10 +166,14 @@ pub async fn live(engine: &Engine, objects: &LabObjects, lab_name: &str) -> Resu
                         .collect()
                 };
                 let (addresses, gateways) = (pick(&raw_addresses), pick(&raw_gateways));
+                let probe_container = match lab.nodes.get(&node) {
+                    Some(n) if !n.is_agent() => helpers.get(&node).cloned(),
+                    _ => Some(id.clone()),
+                };
                 Ok::<_, EngineError>((
                     node,
                     LiveNode {
-                        container_id: id,
+                        probe_container,
                         running,
                         state: state_word,
                         addresses,

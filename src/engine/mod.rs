@@ -7,6 +7,7 @@ pub mod discover;
 pub mod exec;
 pub mod image;
 pub mod network;
+pub mod swarm;
 
 use bollard::Docker;
 

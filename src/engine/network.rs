@@ -5,6 +5,7 @@ use bollard::query_parameters::ListNetworksOptionsBuilder;
 use std::collections::HashMap;
 
 use super::{Context, Engine, EngineError, Result};
+use crate::lab::Driver;
 use crate::plan::{LABEL_LAB, NetworkPlan};
 
 pub async fn create(engine: &Engine, plan: &NetworkPlan) -> Result<String> {
@@ -17,9 +18,14 @@ pub async fn create(engine: &Engine, plan: &NetworkPlan) -> Result<String> {
         }]),
         ..Default::default()
     });
+    let (driver, attachable) = match plan.driver {
+        Driver::Bridge => ("bridge", None),
+        Driver::Overlay { attachable, .. } => ("overlay", Some(attachable)),
+    };
     let request = NetworkCreateRequest {
         name: plan.name.clone(),
-        driver: Some("bridge".into()),
+        driver: Some(driver.into()),
+        attachable,
         internal: Some(plan.internal),
         ipam,
         options: Some(plan.options.clone()),
@@ -47,12 +53,16 @@ fn explain_create_error(message: &str) -> &'static str {
     }
 }
 
-/// Networks carrying `io.netlab.lab=<lab>` (or any lab when `lab` is None):
-/// (id, name, labels).
-pub async fn list(
-    engine: &Engine,
-    lab: Option<&str>,
-) -> Result<Vec<(String, String, HashMap<String, String>)>> {
+/// A lab network as the engine lists it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: String,
+    pub overlay: bool,
+    pub labels: HashMap<String, String>,
+}
+
+/// Networks carrying `io.netlab.lab=<lab>` (or any lab when `lab` is None).
+pub async fn list(engine: &Engine, lab: Option<&str>) -> Result<Vec<Listed>> {
     let filter = match lab {
         Some(l) => format!("{LABEL_LAB}={l}"),
         None => LABEL_LAB.to_owned(),
@@ -67,12 +77,10 @@ pub async fn list(
         .ctx(|| "cannot list networks".into())?;
     Ok(networks
         .into_iter()
-        .map(|n| {
-            (
-                n.id.unwrap_or_default(),
-                n.name.unwrap_or_default(),
-                n.labels.unwrap_or_default(),
-            )
+        .map(|n| Listed {
+            id: n.id.unwrap_or_default(),
+            overlay: n.driver.as_deref() == Some("overlay"),
+            labels: n.labels.unwrap_or_default(),
         })
         .collect())
 }

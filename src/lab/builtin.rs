@@ -10,6 +10,14 @@ const LABS: &[(&str, &str)] = &[
     ),
     ("port-mapping", include_str!("../../labs/port-mapping.yaml")),
     ("host-network", include_str!("../../labs/host-network.yaml")),
+    (
+        "overlay-basic",
+        include_str!("../../labs/overlay-basic.yaml"),
+    ),
+    (
+        "dns-round-robin",
+        include_str!("../../labs/dns-round-robin.yaml"),
+    ),
 ];
 
 pub fn names() -> Vec<&'static str> {

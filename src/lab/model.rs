@@ -26,12 +26,24 @@ pub struct Lab {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Network {
     pub name: String,
+    pub driver: Driver,
     pub internal: bool,
     pub subnet: Option<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
     pub icc: bool,
     pub mtu: Option<u32>,
     pub options: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Driver {
+    Bridge,
+    /// Needs swarm mode; `attachable` lets plain containers join.
+    Overlay {
+        attachable: bool,
+        encrypted: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,6 +198,21 @@ pub enum CheckKind {
         to: Target,
         expect: UdpExpect,
     },
+    /// `connections` TCP connections from a node to a name, resolved in the
+    /// node for each one: shows how DNS round-robin spreads clients.
+    Spread {
+        from: String,
+        name: String,
+        port: u16,
+        connections: u32,
+        expect: SpreadExpect,
+    },
+    /// The MTU of a node's interface on a network.
+    Mtu {
+        node: String,
+        network: String,
+        expect: u32,
+    },
     /// A published port, seen from the host.
     Port {
         node: String,
@@ -204,6 +231,8 @@ impl CheckKind {
             CheckKind::Tcp { .. } => "tcp",
             CheckKind::Udp { .. } => "udp",
             CheckKind::Port { .. } => "port",
+            CheckKind::Spread { .. } => "tcp",
+            CheckKind::Mtu { .. } => "mtu",
         }
     }
 
@@ -213,6 +242,8 @@ impl CheckKind {
             CheckKind::Dns { from, .. } => Source::Node(from.clone()),
             CheckKind::Tcp { from, .. } | CheckKind::Udp { from, .. } => from.clone(),
             CheckKind::Port { .. } => Source::Host,
+            CheckKind::Spread { from, .. } => Source::Node(from.clone()),
+            CheckKind::Mtu { node, .. } => Source::Node(node.clone()),
         }
     }
 }
@@ -298,6 +329,15 @@ pub enum TcpExpect {
 pub enum UdpExpect {
     Open,
     Blocked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpreadExpect {
+    /// Every connection answered by a node that carries the name.
+    Open,
+    /// That, and at least two different nodes answered.
+    Spread,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

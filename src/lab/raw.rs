@@ -98,6 +98,7 @@ pub struct RawCheckBody {
     pub method: Option<Span<String>>,
     pub body: Option<Span<String>>,
     pub ca: Option<Span<String>>,
+    pub connections: Option<Span<u32>>,
     pub expect: Option<Span<RawExpect>>,
 }
 
@@ -114,7 +115,7 @@ impl RawCheckBody {
         field!(title => "title", name => "name", timeout => "timeout", retry => "retry",
             from => "from", to => "to", record_type => "type", node => "node", port => "port",
             host_ip => "host_ip", host_port => "host_port", network => "network", url => "url",
-            method => "method", body => "body", ca => "ca", expect => "expect");
+            method => "method", body => "body", ca => "ca", connections => "connections", expect => "expect");
         out
     }
 }

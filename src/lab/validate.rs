@@ -30,7 +30,7 @@ const RESERVED_NETWORK_NAMES: &[&str] = &["bridge", "host", "none", "default"];
 const CHECK_KINDS: &[&str] = &["dns", "tcp", "udp", "port", "http", "tls", "mtu"];
 /// Kinds of SPEC that this build cannot run yet; refused with a clear word
 /// rather than run half-way.
-const CHECK_KINDS_NOT_YET: &[&str] = &["http", "tls", "mtu"];
+const CHECK_KINDS_NOT_YET: &[&str] = &["http", "tls"];
 
 pub struct Validation {
     pub lab: Option<Lab>,
@@ -174,33 +174,52 @@ impl Validator {
                     Some("a network name is 1-40 of a-z, 0-9 and `-`, not ending in `-`".into()),
                 );
             }
-            if let Some(driver) = &net.driver {
-                match driver.value.as_str() {
-                    "bridge" => {}
-                    "overlay" => self.error(
-                        &driver.referenced,
-                        "overlay networks are not supported by this build of netlab yet",
-                        Some("use `driver: bridge` (the default)".into()),
-                    ),
-                    other => self.error(
-                        &driver.referenced,
+            let driver = match net.driver.as_ref().map(|d| (d, d.value.as_str())) {
+                None | Some((_, "bridge")) => Driver::Bridge,
+                Some((_, "overlay")) => Driver::Overlay {
+                    attachable: net.attachable.as_ref().is_none_or(|a| a.value),
+                    encrypted: net.encrypted.as_ref().is_some_and(|e| e.value),
+                },
+                Some((d, other)) => {
+                    self.error(
+                        &d.referenced,
                         format!("unknown network driver `{other}`"),
                         did_you_mean(other, ["bridge", "overlay"])
                             .or_else(|| Some("expected `bridge` or `overlay`".into())),
-                    ),
-                }
-            }
-            for (field, value) in [
-                ("attachable", &net.attachable),
-                ("encrypted", &net.encrypted),
-            ] {
-                if let Some(v) = value {
-                    self.error(
-                        &v.referenced,
-                        format!("`{field}` applies only to overlay networks"),
-                        None,
                     );
+                    Driver::Bridge
                 }
+            };
+            if driver == Driver::Bridge {
+                for (field, value) in [
+                    ("attachable", &net.attachable),
+                    ("encrypted", &net.encrypted),
+                ] {
+                    if let Some(v) = value {
+                        self.error(
+                            &v.referenced,
+                            format!("`{field}` applies only to overlay networks"),
+                            Some("add `driver: overlay`".into()),
+                        );
+                    }
+                }
+            } else if let Some(icc) = &net.icc {
+                self.error(
+                    &icc.referenced,
+                    "`icc` applies only to bridge networks",
+                    None,
+                );
+            }
+            if let Driver::Overlay {
+                attachable: false, ..
+            } = driver
+                && let Some(a) = &net.attachable
+            {
+                self.error(
+                    &a.referenced,
+                    "lab nodes are plain containers, so an overlay network must be attachable",
+                    Some("remove `attachable: false`".into()),
+                );
             }
             let subnet = net.subnet.as_ref().and_then(|s| self.subnet(s));
             if let Some(sn) = subnet {
@@ -269,6 +288,7 @@ impl Validator {
                 name.clone(),
                 Network {
                     name,
+                    driver,
                     internal: net.internal.as_ref().is_some_and(|i| i.value),
                     subnet,
                     gateway,
@@ -626,7 +646,7 @@ impl Validator {
             self.error(
                 &cx.kind.referenced,
                 format!("check kind `{kind}` is not supported by this build of netlab yet"),
-                Some("this build runs dns, tcp, udp and port checks".into()),
+                Some("this build runs dns, tcp, udp, port and mtu checks".into()),
             );
             return None;
         }
@@ -643,6 +663,19 @@ impl Validator {
                 "port",
                 "host_ip",
                 "host_port",
+                "expect",
+            ],
+            "mtu" => &[
+                "title", "name", "timeout", "retry", "node", "network", "expect",
+            ],
+            "tcp" => &[
+                "title",
+                "name",
+                "timeout",
+                "retry",
+                "from",
+                "to",
+                "connections",
                 "expect",
             ],
             _ => &["title", "name", "timeout", "retry", "from", "to", "expect"],
@@ -681,7 +714,9 @@ impl Validator {
         let retry = cx.body.retry.as_ref().is_some_and(|r| r.value);
         let checked_kind = match kind {
             "dns" => self.dns_check(cx),
+            "tcp" if cx.body.connections.is_some() => self.spread_check(cx),
             "tcp" => self.transport_check(cx, Transport::Tcp),
+            "mtu" => self.mtu_check(cx),
             "port" => self.port_check(cx),
             _ => self.transport_check(cx, Transport::Udp),
         }?;
@@ -733,15 +768,8 @@ impl Validator {
             );
             return None;
         }
-        let node = self.node_ref(cx, from)?;
-        if !node.is_agent() {
-            self.error(
-                &from.referenced,
-                format!("node `{}` does not run the netlab agent, so probes cannot run from it in this build", node.name),
-                Some("probe from a node without `image:`".into()),
-            );
-            return None;
-        }
+        // Any image will do: a node of another image gets a probe helper.
+        self.node_ref(cx, from)?;
         Some(Source::Node(from.value.clone()))
     }
 
@@ -927,6 +955,121 @@ impl Validator {
         })
     }
 
+    fn mtu_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
+        let node = self
+            .required(cx, &cx.body.node, "node")
+            .and_then(|n| self.node_ref(cx, n));
+        let network = self.required(cx, &cx.body.network, "network");
+        let expect = match &cx.body.expect {
+            Some(e) => match &e.value {
+                RawExpect::Word(w) => match w.parse::<u32>() {
+                    Ok(mtu) if (68..=65535).contains(&mtu) => Some(mtu),
+                    _ => {
+                        self.error(
+                            &e.referenced,
+                            format!("`{w}` is not an MTU"),
+                            Some("a number of bytes, e.g. 1450".into()),
+                        );
+                        None
+                    }
+                },
+                _ => {
+                    self.error(
+                        &e.referenced,
+                        "an mtu check expects a number",
+                        Some("e.g. expect: 1450".into()),
+                    );
+                    None
+                }
+            },
+            None => {
+                self.error(
+                    &cx.kind.referenced,
+                    "mtu check needs `expect`",
+                    Some("the MTU in bytes, e.g. 1450".into()),
+                );
+                None
+            }
+        };
+        let (node, network, expect) = (node?, network?, expect?);
+        if !cx.networks.contains_key(&network.value) {
+            self.error(
+                &network.referenced,
+                format!("undefined network `{}`", network.value),
+                did_you_mean(&network.value, cx.networks.keys().map(String::as_str)),
+            );
+            return None;
+        }
+        if !node.is_on(&network.value) {
+            self.error(
+                &network.referenced,
+                format!("node `{}` is not on network `{}`", node.name, network.value),
+                None,
+            );
+            return None;
+        }
+        Some(CheckKind::Mtu {
+            node: node.name.clone(),
+            network: network.value.clone(),
+            expect,
+        })
+    }
+
+    /// `tcp` with `connections:`: a name (a node or an alias), resolved in
+    /// the node for each connection.
+    fn spread_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
+        let from = match self.source_of(cx, false)? {
+            Source::Node(n) => n,
+            Source::Host => return None,
+        };
+        let connections = cx.body.connections.as_ref().and_then(|c| {
+            if (1..=1000).contains(&c.value) {
+                Some(c.value)
+            } else {
+                self.error(
+                    &c.referenced,
+                    format!("{} connections is out of range", c.value),
+                    Some("between 1 and 1000".into()),
+                );
+                None
+            }
+        });
+        let target = self.required(cx, &cx.body.to, "to").and_then(|to| {
+            let (name, port) = to.value.rsplit_once(':').or_else(|| {
+                self.error(&to.referenced, format!("target `{}` has no port", to.value), Some(format!("write it as {}:PORT", to.value)));
+                None
+            })?;
+            let port = port.parse::<u16>().ok().filter(|p| *p != 0).or_else(|| {
+                self.error(&to.referenced, format!("`{port}` is not a port number"), None);
+                None
+            })?;
+            let known = cx.nodes.contains_key(name)
+                || cx.nodes.values().any(|n| n.networks().any(|a| a.aliases.iter().any(|al| al == name)));
+            if !known {
+                self.error(
+                    &to.referenced,
+                    format!("`{name}` is neither a node nor an alias of the lab"),
+                    Some("with `connections`, `to` is NAME:PORT and the name is resolved in the node for each connection".into()),
+                );
+                return None;
+            }
+            Some((name.to_owned(), port))
+        });
+        let expect = self.expect_word(cx, &["open", "spread"]);
+        let ((name, port), connections, expect) = (target?, connections?, expect?);
+        Some(CheckKind::Spread {
+            from,
+            name,
+            port,
+            connections,
+            expect: if expect == "spread" {
+                SpreadExpect::Spread
+            } else {
+                SpreadExpect::Open
+            },
+        })
+    }
+
     fn port_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
         let node = self
             .required(cx, &cx.body.node, "node")
@@ -1090,6 +1233,21 @@ fn default_title(kind: &CheckKind) -> String {
             transport.as_str(),
             format!("{expect:?}").to_lowercase()
         ),
+        CheckKind::Spread {
+            from,
+            name,
+            port,
+            connections,
+            expect,
+        } => format!(
+            "tcp {from} → {name}:{port} ×{connections} is {}",
+            format!("{expect:?}").to_lowercase()
+        ),
+        CheckKind::Mtu {
+            node,
+            network,
+            expect,
+        } => format!("mtu {node} on {network} is {expect}"),
         CheckKind::Udp { from, to, expect } => format!(
             "udp {from} → {to} is {}",
             format!("{expect:?}").to_lowercase()

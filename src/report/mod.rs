@@ -31,28 +31,37 @@ impl VerifyReport {
     }
 
     pub fn human(&self) -> String {
-        let width = self
-            .checks
-            .iter()
-            .map(|c| c.title.chars().count())
-            .max()
-            .unwrap_or(0);
+        let width = |f: fn(&CheckReport) -> &str| {
+            self.checks
+                .iter()
+                .map(|c| f(c).chars().count())
+                .max()
+                .unwrap_or(0)
+        };
+        let (title_w, observed_w) = (width(|c| &c.title), width(|c| &c.observed));
         let mut out = String::new();
         for c in &self.checks {
-            let pad = width - c.title.chars().count();
             let _ = writeln!(
                 out,
-                "{}  {}{}  {}  {}",
+                "{}  {}  {}  {:>7}",
                 if c.passed { "PASS" } else { "FAIL" },
-                c.title,
-                " ".repeat(pad),
-                c.observed,
+                pad(&c.title, title_w),
+                pad(&c.observed, observed_w),
                 format_elapsed(c.elapsed),
             );
         }
         let _ = writeln!(out, "{} passed, {} failed", self.passed(), self.failed());
         out
     }
+}
+
+fn pad(s: &str, width: usize) -> String {
+    format!("{s}{}", " ".repeat(width.saturating_sub(s.chars().count())))
+}
+
+/// `1 network`, `2 networks`.
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 pub fn format_elapsed(d: Duration) -> String {
@@ -117,7 +126,7 @@ mod tests {
         };
         assert_eq!(
             r.human(),
-            "PASS  short           open  3 ms\nFAIL  a longer title  open  3 ms\n1 passed, 1 failed\n"
+            "PASS  short           open     3 ms\nFAIL  a longer title  open     3 ms\n1 passed, 1 failed\n"
         );
     }
 

@@ -137,3 +137,88 @@ impl Drop for LabGuard {
         }
     }
 }
+
+/// A small image of another kind than the agent, built locally from the
+/// machine's static busybox (Debian's `busybox-static`); nothing can be
+/// pulled. Built once per machine.
+pub const FOREIGN_IMAGE: &str = "netlab-test/busybox:1";
+
+pub fn ensure_foreign_image() {
+    static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if *built {
+        return;
+    }
+    let present = Command::new("docker")
+        .args(["image", "inspect", FOREIGN_IMAGE])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !present {
+        let busybox = Path::new("/bin/busybox");
+        assert!(
+            busybox.is_file(),
+            "/bin/busybox is missing: install Debian's busybox-static (.ci/run does)"
+        );
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::copy(busybox, dir.path().join("busybox")).expect("copy busybox");
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"/bin/sleep\", \"3600\"]\nLABEL io.netlab.test=true\n",
+        )
+        .expect("write Dockerfile");
+        let out = Command::new("docker")
+            .args(["build", "-q", "-t", FOREIGN_IMAGE])
+            .arg(dir.path())
+            .output()
+            .expect("docker build");
+        assert!(
+            out.status.success(),
+            "building {FOREIGN_IMAGE} failed: {}",
+            stderr(&out)
+        );
+    }
+    *built = true;
+}
+
+/// `netlab run` of a lab that must pass: exit 0, no FAIL line, and nothing
+/// of it left in the engine. Returns the report.
+pub fn run_passes(guard: &LabGuard, expected_checks: usize) -> String {
+    let out = netlab(&["run", guard.path()]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "lab {}:\n{text}\nstderr:\n{}",
+        guard.name,
+        stderr(&out)
+    );
+    assert!(
+        text.ends_with(&format!("{expected_checks} passed, 0 failed\n")),
+        "{text}"
+    );
+    guard.assert_nothing_left();
+    text
+}
+
+/// `netlab run` of a lab with exactly one wrong expectation: exit 1, and
+/// the one FAIL line names `check_title`.
+pub fn run_fails_on(guard: &LabGuard, check_title: &str) -> String {
+    let out = netlab(&["run", guard.path()]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "lab {}:\n{text}\nstderr:\n{}",
+        guard.name,
+        stderr(&out)
+    );
+    let failed: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(failed.len(), 1, "{text}");
+    assert!(
+        failed[0].contains(check_title),
+        "expected `{check_title}` to fail:\n{text}"
+    );
+    assert!(text.ends_with(" passed, 1 failed\n"), "{text}");
+    guard.assert_nothing_left();
+    text
+}

@@ -1,0 +1,310 @@
+//! Every shipped scenario passes under `netlab run` against the real engine,
+//! and for each one an expectation turned around fails with exit 1 naming
+//! that check: every kind of check is shown able to fail.
+
+mod support;
+
+use std::process::Command;
+
+use support::*;
+
+#[test]
+fn bridge_isolation_passes_and_icc_off_really_blocks() {
+    if !docker_available() {
+        return;
+    }
+    run_passes(
+        &LabGuard::from_shipped("bridge-isolation", "t-iso", |y| y),
+        14,
+    );
+    let wrong = LabGuard::from_shipped("bridge-isolation", "t-iso-wrong", |y| {
+        y.replace(
+            "tcp: { from: mute-b, to: mute-a:7000, expect: blocked }",
+            "tcp: { from: mute-b, to: mute-a:7000, expect: open }",
+        )
+    });
+    let text = run_fails_on(&wrong, "tcp mute-b → mute-a:7000 is open");
+    assert!(
+        text.contains("blocked: no answer before the deadline"),
+        "{text}"
+    );
+}
+
+#[test]
+fn port_mapping_passes_and_an_unpublished_port_is_not_published() {
+    if !docker_available() {
+        return;
+    }
+    // One after the other: both copies publish the same host ports.
+    let text = run_passes(
+        &LabGuard::from_shipped("port-mapping", "t-ports", |y| y),
+        12,
+    );
+    assert!(
+        text.contains("published on 127.0.0.1:47180→80/tcp, answered by web of lab t-ports"),
+        "{text}"
+    );
+    let wrong = LabGuard::from_shipped("port-mapping", "t-ports-wrong", |y| {
+        y.replace(
+            "port: { node: web, port: 443, expect: unpublished }",
+            "port: { node: web, port: 443, expect: published }",
+        )
+    });
+    let text = run_fails_on(&wrong, "port web 443/tcp is published");
+    assert!(
+        text.contains("not published: the engine maps nothing for 443/tcp"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_taken_host_port_is_refused_before_anything_is_created() {
+    if !docker_available() {
+        return;
+    }
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = holder.local_addr().expect("addr").port();
+    let guard = LabGuard::from_yaml(
+        "t-taken",
+        &format!(
+            "name: t-taken\nnetworks:\n  a: {{}}\nnodes:\n  web:\n    networks: [a]\n    serve: [tcp:80]\n    ports: [\"127.0.0.1:{port}:80\"]\n"
+        ),
+    );
+    let out = netlab(&["up", guard.path()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "host port {port}/tcp (published by node `web`) cannot be taken"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    guard.assert_nothing_left();
+}
+
+#[test]
+fn host_network_passes_and_a_host_mode_node_resolves_no_lab_names() {
+    if !docker_available() {
+        return;
+    }
+    run_passes(&LabGuard::from_shipped("host-network", "t-host", |y| y), 7);
+    let wrong = LabGuard::from_shipped("host-network", "t-host-wrong", |y| {
+        y.replace(
+            "dns: { from: on-host, name: boxed, expect: unresolved }",
+            "dns: { from: on-host, name: boxed, expect: [boxed] }",
+        )
+    });
+    run_fails_on(&wrong, "dns on-host → boxed is boxed");
+}
+
+#[test]
+fn dns_round_robin_spreads_and_a_single_name_does_not() {
+    if !docker_available() {
+        return;
+    }
+    let text = run_passes(&LabGuard::from_shipped("dns-round-robin", "t-rr", |y| y), 4);
+    assert!(text.contains("24 connections: pool-"), "{text}");
+    let wrong = LabGuard::from_shipped("dns-round-robin", "t-rr-wrong", |y| {
+        y.replace(
+            "to: pool-1:7000, connections: 5, expect: open",
+            "to: pool-1:7000, connections: 5, expect: spread",
+        )
+    });
+    let text = run_fails_on(&wrong, "tcp client → pool-1:7000 ×5 is spread");
+    assert!(
+        text.contains("5 connections: pool-1 ×5; expected more than one node"),
+        "{text}"
+    );
+}
+
+const FOREIGN_LAB: &str = "name: x
+description: A node of another image probes like any other, through a helper in its network namespace.
+networks:
+  front: {}
+nodes:
+  web:
+    networks: [front]
+    serve: [tcp:7000, udp:7001]
+  box:
+    image: netlab-test/busybox:1
+    command: [sleep, '3600']
+    networks:
+      front: { aliases: [busy] }
+checks:
+  - dns: { from: box, name: web, expect: [web] }
+  - tcp: { from: box, to: web:7000, expect: open }
+  - udp: { from: box, to: web:7001, expect: open }
+  - tcp: { from: box, to: web:7002, expect: refused }
+  - dns: { from: web, name: busy, expect: [box] }
+  - tcp: { from: web, to: box:7000, expect: refused }
+";
+
+#[test]
+fn a_node_of_a_foreign_image_probes_through_a_helper_that_goes_with_the_lab() {
+    if !docker_available() {
+        return;
+    }
+    ensure_foreign_image();
+    let guard = LabGuard::from_yaml("t-foreign", FOREIGN_LAB);
+    let up = netlab(&["up", guard.path()]);
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+    let helpers = Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            "label=io.netlab.lab=t-foreign",
+            "--filter",
+            "label=io.netlab.role=probe",
+        ])
+        .output()
+        .expect("docker ps");
+    assert_eq!(
+        stdout(&helpers).lines().count(),
+        1,
+        "one probe helper for the one foreign node"
+    );
+    let verify = netlab(&["verify", "t-foreign"]);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&verify),
+        stderr(&verify)
+    );
+    assert!(
+        stdout(&verify).ends_with("6 passed, 0 failed\n"),
+        "{}",
+        stdout(&verify)
+    );
+    let down = netlab(&["down", "t-foreign"]);
+    assert_eq!(down.status.code(), Some(0));
+    assert!(
+        stdout(&down).contains("3 containers"),
+        "the helper goes too: {}",
+        stdout(&down)
+    );
+    guard.assert_nothing_left();
+
+    let wrong = LabGuard::from_yaml(
+        "t-foreign-wrong",
+        &FOREIGN_LAB.replace(
+            "to: web:7002, expect: refused",
+            "to: web:7002, expect: open",
+        ),
+    );
+    run_fails_on(&wrong, "tcp box → web:7002 is open");
+}
+
+#[test]
+fn a_foreign_image_cannot_be_the_target_of_an_identity_check() {
+    let guard = LabGuard::from_yaml(
+        "t-foreign-id",
+        &FOREIGN_LAB.replace(
+            "to: box:7000, expect: refused",
+            "to: box:7000, expect: open",
+        ),
+    );
+    let out = Command::new(netlab_bin())
+        .args(["validate", guard.path()])
+        .env("DOCKER_HOST", "unix:///nonexistent.sock")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("node `box` runs a foreign image, so `open` cannot prove it answered"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn swarm_state() -> String {
+    let out = Command::new("docker")
+        .args(["info", "--format", "{{.Swarm.LocalNodeState}}"])
+        .output()
+        .expect("docker info");
+    stdout(&out).trim().to_owned()
+}
+
+/// One test for everything swarm: the engine has one swarm state, so these
+/// steps must not interleave.
+#[test]
+fn overlay_passes_and_netlab_leaves_only_the_swarm_it_made() {
+    if !docker_available() {
+        return;
+    }
+    if swarm_state() != "inactive" {
+        eprintln!(
+            "the engine is already in a swarm that is not this test's; checking only that it survives"
+        );
+        run_passes(
+            &LabGuard::from_shipped("overlay-basic", "t-overlay", |y| y),
+            7,
+        );
+        assert_eq!(swarm_state(), "active");
+        return;
+    }
+    // netlab makes the swarm, and leaves it when the lab goes.
+    let text = run_passes(
+        &LabGuard::from_shipped("overlay-basic", "t-overlay", |y| y),
+        7,
+    );
+    assert!(text.contains("MTU 1450 on"), "{text}");
+    assert_eq!(
+        swarm_state(),
+        "inactive",
+        "netlab must leave the swarm it made"
+    );
+    let gwbridge = Command::new("docker")
+        .args(["network", "inspect", "docker_gwbridge"])
+        .output()
+        .expect("docker");
+    assert!(
+        !gwbridge.status.success(),
+        "docker_gwbridge must go with netlab's swarm"
+    );
+
+    let wrong = LabGuard::from_shipped("overlay-basic", "t-overlay-wrong", |y| {
+        y.replace(
+            "mtu: { node: alpha, network: mesh, expect: 1450 }",
+            "mtu: { node: alpha, network: mesh, expect: 1500 }",
+        )
+    });
+    let text = run_fails_on(&wrong, "mtu alpha on mesh is 1500");
+    assert!(text.contains("MTU 1450 on"), "{text}");
+    assert_eq!(swarm_state(), "inactive");
+
+    // A swarm that existed before `up` survives `down`.
+    let advertise = Command::new("sh")
+        .args(["-c", "ip -4 -o addr show scope global | awk '$2 !~ /^(docker|br-|veth)/ {split($4,a,\"/\"); print a[1]; exit}'"])
+        .output()
+        .expect("ip");
+    let addr = stdout(&advertise).trim().to_owned();
+    let init = Command::new("docker")
+        .args(["swarm", "init", "--advertise-addr", &addr])
+        .output()
+        .expect("swarm init");
+    assert!(init.status.success(), "{}", stderr(&init));
+    struct LeaveSwarm;
+    impl Drop for LeaveSwarm {
+        fn drop(&mut self) {
+            let _ = Command::new("docker")
+                .args(["swarm", "leave", "--force"])
+                .output();
+            let _ = Command::new("docker")
+                .args(["network", "rm", "docker_gwbridge"])
+                .output();
+        }
+    }
+    let _leave = LeaveSwarm;
+    run_passes(
+        &LabGuard::from_shipped("overlay-basic", "t-overlay-user", |y| y),
+        7,
+    );
+    assert_eq!(
+        swarm_state(),
+        "active",
+        "a swarm netlab did not make must survive"
+    );
+}
