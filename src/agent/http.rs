@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::protocol::Identity;
@@ -16,6 +17,8 @@ use super::protocol::Identity;
 /// Bodies larger than this are refused; the agent is a probe target, not a
 /// file server.
 const MAX_BODY: usize = 1 << 20;
+/// How long a client may take to send a request's head.
+const HEADER_DEADLINE: Duration = Duration::from_secs(30);
 
 pub async fn serve_connection(stream: TcpStream, identity: Arc<Identity>) {
     let remote = stream
@@ -27,7 +30,11 @@ pub async fn serve_connection(stream: TcpStream, identity: Arc<Identity>) {
         let remote = remote.clone();
         async move { Ok::<_, std::convert::Infallible>(respond(req, &identity, &remote).await) }
     });
+    // Without a timer hyper never enforces the header deadline, and a client
+    // that opens a connection and sends nothing would hold it forever.
     let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_DEADLINE)
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }

@@ -10,3 +10,6 @@ pub mod serve;
 
 pub use probe::run_batch;
 pub use serve::serve;
+
+#[cfg(test)]
+mod tests;

@@ -17,7 +17,15 @@ use super::protocol::{Identity, Listener, ListenerProto, READY_LINE};
 /// pile up in a long-running lab.
 const IDLE: Duration = Duration::from_secs(120);
 
+/// A client that stops reading is given up after this, so a full send
+/// buffer cannot park a connection task forever.
+const WRITE_DEADLINE: Duration = Duration::from_secs(10);
+
 pub async fn serve(lab: String, node: String, listeners: Vec<Listener>) -> anyhow::Result<()> {
+    // PID 1 has no default signal dispositions: a SIGTERM that arrives before
+    // the handlers exist would be ignored and `docker stop` would wait for
+    // its SIGKILL. So the handlers come first, before netlab can see "ready".
+    let shutdown = Shutdown::install()?;
     let identity = Arc::new(Identity { lab, node });
     start(IpAddr::V4(Ipv4Addr::UNSPECIFIED), &listeners, identity).await?;
     {
@@ -26,7 +34,7 @@ pub async fn serve(lab: String, node: String, listeners: Vec<Listener>) -> anyho
         writeln!(out, "{READY_LINE}")?;
         out.flush()?;
     }
-    wait_for_shutdown().await;
+    shutdown.wait().await;
     Ok(())
 }
 
@@ -84,18 +92,15 @@ async fn accept_loop(socket: TcpListener, identity: Arc<Identity>, handle: Handl
 }
 
 async fn greet_and_echo(mut stream: TcpStream, identity: Arc<Identity>) {
-    if stream
-        .write_all(identity.greeting().as_bytes())
-        .await
-        .is_err()
-    {
+    let greeting = identity.greeting();
+    if !write_within(&mut stream, greeting.as_bytes()).await {
         return;
     }
     let mut buf = [0u8; 4096];
     loop {
         match tokio::time::timeout(IDLE, stream.read(&mut buf)).await {
             Ok(Ok(n)) if n > 0 => {
-                if stream.write_all(&buf[..n]).await.is_err() {
+                if !write_within(&mut stream, &buf[..n]).await {
                     return;
                 }
             }
@@ -104,11 +109,22 @@ async fn greet_and_echo(mut stream: TcpStream, identity: Arc<Identity>) {
     }
 }
 
+/// `false` when the client is gone or stopped reading.
+async fn write_within(stream: &mut TcpStream, bytes: &[u8]) -> bool {
+    matches!(
+        tokio::time::timeout(WRITE_DEADLINE, stream.write_all(bytes)).await,
+        Ok(Ok(()))
+    )
+}
+
 async fn udp_loop(socket: UdpSocket, identity: Arc<Identity>) {
     let greeting = identity.greeting();
     let mut buf = vec![0u8; 65_536];
     loop {
         let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
+            // A persistent socket error would otherwise spin the only core
+            // the agent's runtime has.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let mut reply = Vec::with_capacity(greeting.len() + n);
@@ -118,20 +134,25 @@ async fn udp_loop(socket: UdpSocket, identity: Arc<Identity>) {
     }
 }
 
-async fn wait_for_shutdown() {
-    #[cfg(unix)]
-    {
+/// SIGTERM (`docker stop`) or SIGINT (`docker run` with Ctrl-C).
+struct Shutdown {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn install() -> anyhow::Result<Shutdown> {
         use tokio::signal::unix::{SignalKind, signal};
-        if let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-            return;
+        Ok(Shutdown {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -382,3 +382,162 @@ fn check_defaults_timeout_and_title() {
     assert_eq!(lab.checks[0].timeout, std::time::Duration::from_millis(500));
     assert_eq!(lab.checks[0].title, "tcp web → web:80 is refused");
 }
+
+#[test]
+fn overlay_fields_apply_to_their_driver_only() {
+    let e = errors(
+        "networks:\n  a: { attachable: true }\n  o: { driver: overlay, icc: false }\n  p: { driver: overlay, attachable: false }\n  q: { driver: bridgee }\nnodes:\n  web:\n    networks: [a]\n",
+    );
+    let msgs: Vec<&str> = e.iter().map(|(_, _, m)| m.as_str()).collect();
+    assert_eq!(
+        msgs,
+        [
+            "`attachable` applies only to overlay networks",
+            "`icc` applies only to bridge networks",
+            "lab nodes are plain containers, so an overlay network must be attachable",
+            "unknown network driver `bridgee`",
+        ]
+    );
+    let lab = load_str(
+        "networks:\n  o: { driver: overlay, encrypted: true }\nnodes:\n  web:\n    networks: [o]\n",
+    )
+    .expect("valid")
+    .lab;
+    assert_eq!(
+        lab.networks["o"].driver,
+        Driver::Overlay {
+            attachable: true,
+            encrypted: true
+        }
+    );
+}
+
+#[test]
+fn mtu_check_needs_a_network_the_node_is_on_and_a_number() {
+    let lab = |check: &str| {
+        format!(
+            "networks:\n  a: {{}}\n  b: {{}}\nnodes:\n  web:\n    networks: [a]\nchecks:\n  - {check}\n"
+        )
+    };
+    let ok = load_str(&lab("mtu: { node: web, network: a, expect: 1450 }"))
+        .expect("valid")
+        .lab;
+    assert_eq!(
+        ok.checks[0].kind,
+        CheckKind::Mtu {
+            node: "web".into(),
+            network: "a".into(),
+            expect: 1450
+        }
+    );
+    assert_eq!(ok.checks[0].title, "mtu web on a is 1450");
+    assert_eq!(
+        one_error(&lab("mtu: { node: web, network: b, expect: 1450 }")).2,
+        "node `web` is not on network `b`"
+    );
+    assert_eq!(
+        one_error(&lab("mtu: { node: web, network: a, expect: big }")).2,
+        "`big` is not an MTU"
+    );
+}
+
+#[test]
+fn tcp_with_connections_is_a_spread_over_a_name() {
+    let lab = |check: &str| {
+        format!(
+            "networks:\n  a: {{}}\nnodes:\n  p1:\n    networks: {{ a: {{ aliases: [pool] }} }}\n    serve: [tcp:7000]\n  c:\n    networks: [a]\nchecks:\n  - {check}\n"
+        )
+    };
+    let ok = load_str(&lab(
+        "tcp: { from: c, to: pool:7000, connections: 6, expect: spread }",
+    ))
+    .expect("valid")
+    .lab;
+    assert_eq!(
+        ok.checks[0].kind,
+        CheckKind::Spread {
+            from: "c".into(),
+            name: "pool".into(),
+            port: 7000,
+            connections: 6,
+            expect: SpreadExpect::Spread
+        }
+    );
+    assert_eq!(
+        one_error(&lab(
+            "tcp: { from: c, to: nobody:7000, connections: 6, expect: open }"
+        ))
+        .2,
+        "`nobody` is neither a node nor an alias of the lab"
+    );
+    assert_eq!(
+        one_error(&lab(
+            "tcp: { from: c, to: pool:7000, connections: 0, expect: open }"
+        ))
+        .2,
+        "0 connections is out of range"
+    );
+    assert_eq!(
+        one_error(&lab(
+            "tcp: { from: c, to: pool:7000, connections: 2, expect: blocked }"
+        ))
+        .2,
+        "unknown expectation `blocked` for a tcp check"
+    );
+}
+
+#[test]
+fn port_check_fields_and_identity() {
+    let lab = |check: &str| {
+        format!(
+            "networks:\n  a: {{}}\nnodes:\n  web:\n    networks: [a]\n    serve: [tcp:80]\n  box:\n    image: busybox\n    networks: [a]\nchecks:\n  - {check}\n"
+        )
+    };
+    let ok = load_str(&lab("port: { node: web, port: 53/udp, host_ip: 127.0.0.1, host_port: 5353, expect: unpublished }")).expect("valid").lab;
+    assert_eq!(
+        ok.checks[0].kind,
+        CheckKind::Port {
+            node: "web".into(),
+            port: 53,
+            transport: Transport::Udp,
+            host_ip: Some("127.0.0.1".parse().expect("ip")),
+            host_port: Some(5353),
+            expect: PortExpect::Unpublished
+        }
+    );
+    assert_eq!(
+        one_error(&lab(
+            "port: { node: web, port: 80/sctp, expect: published }"
+        ))
+        .2,
+        "unknown protocol `sctp`"
+    );
+    assert_eq!(
+        one_error(&lab("port: { node: box, port: 80, expect: published }")).2,
+        "node `box` runs a foreign image, so `published` cannot prove it answered"
+    );
+    assert_eq!(
+        one_error(&lab("tcp: { from: web, to: box:80, expect: open }")).2,
+        "node `box` runs a foreign image, so `open` cannot prove it answered"
+    );
+    // Refused and blocked need no identity, and a foreign node may probe.
+    load_str(&lab("tcp: { from: box, to: web:81, expect: refused }")).expect("valid");
+}
+
+#[test]
+fn publishing_from_internal_networks_only_is_a_warning() {
+    let loaded = load_str("networks:\n  v: { internal: true }\nnodes:\n  web:\n    networks: [v]\n    ports: [\"8080:80\"]\n").expect("valid with a warning");
+    assert_eq!(loaded.warnings.len(), 1);
+    assert!(loaded.warnings[0].contains("node `web` is only on internal networks, so Docker will not forward its published ports"), "{}", loaded.warnings[0]);
+}
+
+#[test]
+fn http_and_tls_are_refused_clearly_until_they_land() {
+    let e = one_error(&format!(
+        "{BASE}checks:\n  - http: {{ from: web, url: http://web/ }}\n"
+    ));
+    assert_eq!(
+        e.2,
+        "check kind `http` is not supported by this build of netlab yet"
+    );
+}
