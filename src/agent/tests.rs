@@ -1,5 +1,7 @@
-//! The agent against itself on loopback: listeners, probes and their
-//! classification of what came back. No Docker, no address but 127.0.0.1.
+//! The agent against itself on loopback: listeners started by `serve::start`
+//! on 127.0.0.1 with port 0, probed by `run_batch`, plus a hand-made DNS
+//! server to pin down how resolver answers map to observations. No Docker,
+//! and no packet leaves 127.0.0.0/8.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -7,290 +9,631 @@ use std::time::{Duration, Instant};
 
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
-use super::probe;
+use super::probe::{dns, run_batch};
 use super::protocol::*;
+use super::serve::start;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// Generous for loopback, short enough that a hang fails the test quickly.
+const TEST_DEADLINE: Duration = Duration::from_secs(5);
 
 fn identity() -> Arc<Identity> {
     Arc::new(Identity {
-        lab: "lab-x".into(),
+        lab: "unit-lab".into(),
         node: "web".into(),
     })
 }
 
-/// Serves one listener of that protocol on an ephemeral loopback port.
-async fn start(proto: ListenerProto) -> SocketAddr {
-    super::serve::start(LOOPBACK, &[Listener { proto, port: 0 }], identity())
+/// Serves one listener of `proto` on a free loopback port and returns it.
+async fn serve_one(proto: ListenerProto) -> SocketAddr {
+    let bound = start(LOOPBACK, &[Listener { proto, port: 0 }], identity())
         .await
-        .expect("bind on loopback")[0]
+        .expect("loopback listener binds");
+    bound[0]
 }
 
-/// A loopback port nothing listens on (bound, then released).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+/// A port on which nothing listens (bound once, then released).
+async fn closed_tcp_port() -> SocketAddr {
+    let l = TcpListener::bind((LOOPBACK, 0)).await.expect("bind");
+    l.local_addr().expect("local addr")
+}
+
+async fn closed_udp_port() -> SocketAddr {
+    let s = UdpSocket::bind((LOOPBACK, 0)).await.expect("bind");
+    s.local_addr().expect("local addr")
+}
+
+/// A UDP socket that swallows everything: no reply, and no ICMP either.
+async fn silent_udp() -> (UdpSocket, SocketAddr) {
+    let s = UdpSocket::bind((LOOPBACK, 0)).await.expect("bind");
+    let addr = s.local_addr().expect("local addr");
+    (s, addr)
+}
+
+async fn one(probe: Probe) -> Observation {
+    let report = run_batch(&ProbeBatch {
+        probes: vec![probe],
+    })
+    .await;
+    assert_eq!(report.results.len(), 1);
+    report.results[0].observation.clone()
 }
 
 #[test]
-fn greeting_round_trips_and_rejects_strangers() {
-    let id = identity();
-    assert_eq!(id.greeting(), "netlab-agent lab=lab-x node=web\n");
-    assert_eq!(
-        Identity::parse_greeting(&id.greeting()),
-        Some((*id).clone())
-    );
-    assert_eq!(Identity::parse_greeting("SSH-2.0-OpenSSH_9.2"), None);
-    assert_eq!(Identity::parse_greeting("netlab-agent lab=x"), None);
+fn greeting_round_trips() {
+    let id = Identity {
+        lab: "bridge-basic".into(),
+        node: "client-2".into(),
+    };
+    let line = id.greeting();
+    assert_eq!(line, "netlab-agent lab=bridge-basic node=client-2\n");
+    assert_eq!(Identity::parse_greeting(&line), Some(id.clone()));
+    assert_eq!(Identity::parse_greeting(line.trim_end()), Some(id));
 }
 
 #[test]
-fn listener_specs_parse_and_refuse_nonsense() {
-    assert_eq!(
-        "tcp:7000".parse::<Listener>(),
-        Ok(Listener {
-            proto: ListenerProto::Tcp,
-            port: 7000
-        })
-    );
-    assert!("tcp:0".parse::<Listener>().is_err());
-    assert!("sctp:1".parse::<Listener>().is_err());
-    assert!("7000".parse::<Listener>().is_err());
+fn other_lines_are_not_greetings() {
+    for line in [
+        "",
+        "HTTP/1.1 400 Bad Request",
+        "SSH-2.0-OpenSSH_9.6",
+        "netlab-agent",
+        "netlab-agent lab=x",
+        "netlab-agentlab=x node=y",
+        "netlab-agent node=y lab=x",
+        "netlab-agent ready",
+    ] {
+        assert_eq!(Identity::parse_greeting(line), None, "{line:?}");
+    }
 }
 
 #[tokio::test]
-async fn tcp_open_greets_with_identity_then_echoes() {
-    let addr = start(ListenerProto::Tcp).await;
-    let seen = probe::tcp(addr, Duration::from_secs(2)).await;
+async fn tcp_open_names_the_node() {
+    let addr = serve_one(ListenerProto::Tcp).await;
+    let seen = one(Probe::Tcp {
+        id: 1,
+        addr,
+        timeout_ms: 2000,
+    })
+    .await;
     assert_eq!(
         seen,
-        TcpObservation::Open {
+        Observation::Tcp(TcpObservation::Open {
             identity: Some((*identity()).clone())
-        }
-    );
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut greeting = vec![0u8; identity().greeting().len()];
-    stream.read_exact(&mut greeting).await.expect("greeting");
-    stream.write_all(b"ping").await.expect("write");
-    let mut echo = [0u8; 4];
-    stream.read_exact(&mut echo).await.expect("echo");
-    assert_eq!(&echo, b"ping");
-}
-
-#[tokio::test]
-async fn tcp_to_a_closed_port_is_refused() {
-    let addr = SocketAddr::new(LOOPBACK, closed_port());
-    assert_eq!(
-        probe::tcp(addr, Duration::from_secs(2)).await,
-        TcpObservation::Refused
+        })
     );
 }
 
 #[tokio::test]
-async fn tcp_to_a_silent_server_is_open_without_identity() {
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+async fn tcp_listener_greets_then_echoes() {
+    let addr = serve_one(ListenerProto::Tcp).await;
+    let exchange = async {
+        let mut s = TcpStream::connect(addr).await?;
+        let greeting = identity().greeting();
+        let mut got = vec![0u8; greeting.len()];
+        s.read_exact(&mut got).await?;
+        assert_eq!(got, greeting.as_bytes());
+        s.write_all(b"ping over tcp\n").await?;
+        let mut echo = vec![0u8; 14];
+        s.read_exact(&mut echo).await?;
+        assert_eq!(echo, b"ping over tcp\n");
+        s.shutdown().await?;
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).await?;
+        assert!(rest.is_empty(), "the agent closes after the client's EOF");
+        std::io::Result::Ok(())
+    };
+    tokio::time::timeout(TEST_DEADLINE, exchange)
         .await
-        .expect("bind");
-    let addr = silent.local_addr().expect("addr");
-    let started = Instant::now();
+        .expect("no hang")
+        .expect("exchange");
+}
+
+#[tokio::test]
+async fn tcp_open_without_a_greeting_has_no_identity() {
+    // An HTTP listener says nothing first: connected, but anonymous.
+    let addr = serve_one(ListenerProto::Http).await;
+    let seen = one(Probe::Tcp {
+        id: 1,
+        addr,
+        timeout_ms: 1500,
+    })
+    .await;
     assert_eq!(
-        probe::tcp(addr, Duration::from_millis(400)).await,
-        TcpObservation::Open { identity: None }
-    );
-    assert!(
-        started.elapsed() < Duration::from_millis(900),
-        "the greeting wait is bounded by the deadline"
+        seen,
+        Observation::Tcp(TcpObservation::Open { identity: None })
     );
 }
 
 #[tokio::test]
-async fn udp_is_answered_with_identity() {
-    let addr = start(ListenerProto::Udp).await;
+async fn tcp_closed_port_is_refused() {
+    let addr = closed_tcp_port().await;
+    let seen = one(Probe::Tcp {
+        id: 1,
+        addr,
+        timeout_ms: 2000,
+    })
+    .await;
+    assert_eq!(seen, Observation::Tcp(TcpObservation::Refused));
+}
+
+#[tokio::test]
+async fn udp_answer_names_the_node() {
+    let addr = serve_one(ListenerProto::Udp).await;
+    let seen = one(Probe::Udp {
+        id: 1,
+        addr,
+        timeout_ms: 2000,
+    })
+    .await;
     assert_eq!(
-        probe::udp(addr, Duration::from_secs(2)).await,
-        UdpObservation::Answered {
+        seen,
+        Observation::Udp(UdpObservation::Answered {
             identity: (*identity()).clone()
-        }
+        })
     );
 }
 
 #[tokio::test]
-async fn udp_to_nothing_is_refused_or_times_out_within_the_deadline() {
-    let addr = SocketAddr::new(LOOPBACK, closed_port());
-    let started = Instant::now();
-    let seen = probe::udp(addr, Duration::from_millis(300)).await;
-    assert!(
-        matches!(seen, UdpObservation::Refused | UdpObservation::Timeout),
-        "{seen:?}"
-    );
-    assert!(started.elapsed() < Duration::from_millis(800));
-}
-
-#[tokio::test]
-async fn a_batch_runs_concurrently_and_keeps_order() {
-    // Three probes that each wait out a 300 ms deadline against a silent socket.
-    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0")
+async fn udp_listener_replies_greeting_then_datagram() {
+    let addr = serve_one(ListenerProto::Udp).await;
+    let exchange = async {
+        let s = UdpSocket::bind((LOOPBACK, 0)).await?;
+        s.connect(addr).await?;
+        s.send(b"hello datagram").await?;
+        let mut buf = [0u8; 512];
+        let n = s.recv(&mut buf).await?;
+        std::io::Result::Ok(buf[..n].to_vec())
+    };
+    let reply = tokio::time::timeout(TEST_DEADLINE, exchange)
         .await
-        .expect("bind");
-    let addr = silent.local_addr().expect("addr");
-    let batch = ProbeBatch {
-        probes: (0..3)
-            .map(|id| Probe::Udp {
-                id: 10 + id,
-                addr,
-                timeout_ms: 300,
-            })
-            .collect(),
-    };
-    let started = Instant::now();
-    let report = super::run_batch(&batch).await;
-    assert!(
-        started.elapsed() < Duration::from_millis(800),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(
-        report.results.iter().map(|r| r.id).collect::<Vec<_>>(),
-        [10, 11, 12]
-    );
-    assert!(
-        report
-            .results
-            .iter()
-            .all(|r| r.observation == Observation::Udp(UdpObservation::Timeout))
-    );
+        .expect("no hang")
+        .expect("exchange");
+    let expected = format!("{}hello datagram", identity().greeting());
+    assert_eq!(String::from_utf8_lossy(&reply), expected);
 }
 
 #[tokio::test]
-async fn http_whoami_and_echo_answer_as_the_node() {
-    let addr = start(ListenerProto::Http).await;
-    let request = |raw: &'static str| async move {
-        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        s.write_all(raw.as_bytes()).await.expect("write");
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.expect("read");
-        out
-    };
-    let whoami = request("GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
-    assert!(whoami.starts_with("HTTP/1.1 200"), "{whoami}");
-    assert!(whoami.contains("x-netlab-node: web"), "{whoami}");
-    assert!(whoami.contains(r#""node":"web""#), "{whoami}");
-    let echo = request(
-        "POST /echo?a=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
-    )
+async fn udp_closed_port_is_refused_or_times_out() {
+    let addr = closed_udp_port().await;
+    let started = Instant::now();
+    let seen = one(Probe::Udp {
+        id: 1,
+        addr,
+        timeout_ms: 300,
+    })
     .await;
     assert!(
-        echo.contains(r#""method":"POST""#)
-            && echo.contains(r#""body":"hello""#)
-            && echo.contains(r#""query":"a=1""#),
-        "{echo}"
+        matches!(
+            seen,
+            Observation::Udp(UdpObservation::Refused | UdpObservation::Timeout)
+        ),
+        "{seen:?}"
     );
-    let missing = request("GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
-    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
-#[test]
-fn mtu_of_the_loopback_interface() {
-    match probe::mtu(LOOPBACK) {
-        MtuObservation::Found { interface, mtu } => {
-            assert_eq!(interface, "lo");
-            assert!(mtu >= 1500, "{mtu}");
-        }
-        other => panic!("expected lo's MTU, got {other:?}"),
-    }
-    assert_eq!(
-        probe::mtu("192.0.2.123".parse().expect("ip")),
-        MtuObservation::NotFound
-    );
-}
-
-/// A DNS server on loopback that answers `web.` with 10.9.8.7, says NXDOMAIN
-/// to everything else, or never answers at all.
-async fn fake_dns(answer: bool) -> SocketAddr {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = socket.local_addr().expect("addr");
+#[tokio::test]
+async fn udp_reply_without_greeting_is_unrecognised() {
+    let (socket, addr) = silent_udp().await;
     tokio::spawn(async move {
         let mut buf = [0u8; 512];
+        while let Ok((_, peer)) = socket.recv_from(&mut buf).await {
+            let _ = socket.send_to(b"pong from something else\n", peer).await;
+        }
+    });
+    let seen = one(Probe::Udp {
+        id: 1,
+        addr,
+        timeout_ms: 2000,
+    })
+    .await;
+    assert_eq!(
+        seen,
+        Observation::Udp(UdpObservation::Unrecognised {
+            reply: "pong from something else\n".into()
+        })
+    );
+}
+
+#[tokio::test]
+async fn batch_keeps_order_and_runs_concurrently() {
+    let (_a, silent_a) = silent_udp().await;
+    let (_b, silent_b) = silent_udp().await;
+    let (_c, silent_c) = silent_udp().await;
+    let tcp = serve_one(ListenerProto::Tcp).await;
+    let batch = ProbeBatch {
+        probes: vec![
+            Probe::Udp {
+                id: 7,
+                addr: silent_a,
+                timeout_ms: 300,
+            },
+            Probe::Udp {
+                id: 3,
+                addr: silent_b,
+                timeout_ms: 300,
+            },
+            Probe::Tcp {
+                id: 9,
+                addr: tcp,
+                timeout_ms: 300,
+            },
+            Probe::Udp {
+                id: 5,
+                addr: silent_c,
+                timeout_ms: 300,
+            },
+        ],
+    };
+    let started = Instant::now();
+    let report = run_batch(&batch).await;
+    let took = started.elapsed();
+    let ids: Vec<usize> = report.results.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [7, 3, 9, 5]);
+    for r in &report.results {
+        match r.id {
+            9 => assert!(matches!(
+                r.observation,
+                Observation::Tcp(TcpObservation::Open { identity: Some(_) })
+            )),
+            _ => {
+                assert_eq!(r.observation, Observation::Udp(UdpObservation::Timeout));
+                assert!(
+                    (250.0..1000.0).contains(&r.elapsed_ms),
+                    "elapsed {}",
+                    r.elapsed_ms
+                );
+            }
+        }
+    }
+    // One after another would be 900 ms and more.
+    assert!(took < Duration::from_millis(700), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_taken_port_is_an_error_naming_the_listener() {
+    let taken = TcpListener::bind((LOOPBACK, 0)).await.expect("bind");
+    let port = taken.local_addr().expect("local addr").port();
+    let listeners = [Listener {
+        proto: ListenerProto::Tcp,
+        port,
+    }];
+    let err = start(LOOPBACK, &listeners, identity())
+        .await
+        .expect_err("the port is taken");
+    assert!(
+        format!("{err:#}").contains(&format!("tcp:{port}")),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn start_reports_every_bound_port_in_order() {
+    let listeners = [
+        Listener {
+            proto: ListenerProto::Udp,
+            port: 0,
+        },
+        Listener {
+            proto: ListenerProto::Http,
+            port: 0,
+        },
+        Listener {
+            proto: ListenerProto::Tcp,
+            port: 0,
+        },
+    ];
+    let bound = start(LOOPBACK, &listeners, identity()).await.expect("bind");
+    assert_eq!(bound.len(), 3);
+    assert!(bound.iter().all(|a| a.ip() == LOOPBACK && a.port() != 0));
+    assert!(matches!(
+        one(Probe::Udp {
+            id: 0,
+            addr: bound[0],
+            timeout_ms: 2000
+        })
+        .await,
+        Observation::Udp(UdpObservation::Answered { .. })
+    ));
+    assert!(matches!(
+        one(Probe::Tcp {
+            id: 0,
+            addr: bound[2],
+            timeout_ms: 2000
+        })
+        .await,
+        Observation::Tcp(TcpObservation::Open { identity: Some(_) })
+    ));
+}
+
+// --- HTTP -----------------------------------------------------------------
+
+/// A parsed HTTP/1.1 response: status, lower-cased headers, body.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("a JSON body")
+    }
+}
+
+/// Sends `request` as is (it must ask for `Connection: close`) and reads
+/// the response until the server closes.
+async fn http_exchange(addr: SocketAddr, request: &str) -> Reply {
+    let exchange = async {
+        let mut s = TcpStream::connect(addr).await?;
+        s.write_all(request.as_bytes()).await?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await?;
+        std::io::Result::Ok(raw)
+    };
+    let raw = tokio::time::timeout(TEST_DEADLINE, exchange)
+        .await
+        .expect("no hang")
+        .expect("exchange");
+    let text = String::from_utf8(raw).expect("utf-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn http_whoami_names_node_and_client() {
+    let addr = serve_one(ListenerProto::Http).await;
+    let reply = http_exchange(
+        addr,
+        "GET /whoami HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("x-netlab-node"), Some("web"));
+    assert_eq!(reply.header("x-netlab-lab"), Some("unit-lab"));
+    let json = reply.json();
+    assert_eq!(json["lab"], "unit-lab");
+    assert_eq!(json["node"], "web");
+    let remote: SocketAddr = json["remote"]
+        .as_str()
+        .and_then(|r| r.parse().ok())
+        .expect("remote is ip:port");
+    assert_eq!(remote.ip(), LOOPBACK);
+}
+
+#[tokio::test]
+async fn http_echo_returns_the_request() {
+    let addr = serve_one(ListenerProto::Http).await;
+    let body = r#"{"hello":"agent"}"#;
+    let request = format!(
+        "POST /echo?a=1&b=two HTTP/1.1\r\nHost: web\r\nX-Probe: yes\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let reply = http_exchange(addr, &request).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("x-netlab-node"), Some("web"));
+    assert_eq!(reply.header("x-netlab-lab"), Some("unit-lab"));
+    let json = reply.json();
+    assert_eq!(json["method"], "POST");
+    assert_eq!(json["path"], "/echo");
+    assert_eq!(json["query"], "a=1&b=two");
+    assert_eq!(json["headers"]["x-probe"], "yes");
+    assert_eq!(json["headers"]["host"], "web");
+    assert_eq!(json["body"], body);
+}
+
+#[tokio::test]
+async fn http_unknown_path_is_404_and_still_names_the_node() {
+    let addr = serve_one(ListenerProto::Http).await;
+    let reply = http_exchange(
+        addr,
+        "GET /nothing-here HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.header("x-netlab-node"), Some("web"));
+    assert_eq!(reply.header("x-netlab-lab"), Some("unit-lab"));
+}
+
+#[tokio::test]
+async fn a_bad_client_does_not_take_the_listeners_down() {
+    let http = serve_one(ListenerProto::Http).await;
+    let tcp = serve_one(ListenerProto::Tcp).await;
+    let abuse = async {
+        // Garbage instead of HTTP, then a hang-up mid-request.
+        let mut s = TcpStream::connect(http).await?;
+        s.write_all(b"\x00\xff\xfe not http at all\r\n\r\n").await?;
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink).await;
+        let mut s = TcpStream::connect(http).await?;
+        s.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 100000\r\n\r\nshort")
+            .await?;
+        drop(s);
+        // A TCP client that leaves without reading its greeting.
+        drop(TcpStream::connect(tcp).await?);
+        std::io::Result::Ok(())
+    };
+    tokio::time::timeout(TEST_DEADLINE, abuse)
+        .await
+        .expect("no hang")
+        .expect("abuse sent");
+    let reply = http_exchange(
+        http,
+        "GET /whoami HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert!(matches!(
+        one(Probe::Tcp {
+            id: 0,
+            addr: tcp,
+            timeout_ms: 2000
+        })
+        .await,
+        Observation::Tcp(TcpObservation::Open { identity: Some(_) })
+    ));
+}
+
+// --- DNS ------------------------------------------------------------------
+
+const RCODE_SERVFAIL: u8 = 2;
+const RCODE_NXDOMAIN: u8 = 3;
+const TYPE_A: u16 = 1;
+
+/// A DNS server for one zone's worth of test facts, built from raw bytes so
+/// the test does not lean on the resolver's own message code:
+/// `web` has two A records (loopback addresses) and nothing else, `nope`
+/// does not exist, `broken` fails the server.
+async fn fake_dns() -> SocketAddr {
+    let socket = UdpSocket::bind((LOOPBACK, 0)).await.expect("bind");
+    let addr = socket.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
         while let Ok((n, peer)) = socket.recv_from(&mut buf).await {
-            if !answer || n < 12 {
-                continue;
+            if let Some(reply) = fake_dns_reply(&buf[..n]) {
+                let _ = socket.send_to(&reply, peer).await;
             }
-            let query = &buf[..n];
-            let question_end = 12 + query[12..].iter().position(|b| *b == 0).unwrap_or(0) + 5;
-            let known = query[12..question_end].starts_with(b"\x03web\x00");
-            let mut reply = Vec::from(&query[..2]);
-            reply.extend_from_slice(&[0x81, if known { 0x80 } else { 0x83 }]); // QR, RD, RA; rcode 0 or 3
-            reply.extend_from_slice(&[0, 1, 0, u8::from(known), 0, 0, 0, 0]);
-            reply.extend_from_slice(&query[12..question_end]);
-            if known {
-                reply.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 9, 8, 7]);
-            }
-            let _ = socket.send_to(&reply, peer).await;
         }
     });
     addr
 }
 
-fn resolver_for(server: SocketAddr) -> (ResolverConfig, ResolverOpts) {
-    let mut ns = NameServerConfig::udp(server.ip());
+fn fake_dns_reply(query: &[u8]) -> Option<Vec<u8>> {
+    // Header (12 bytes), then one question: labels, a zero byte, type, class.
+    let mut at = 12;
+    let mut first_label = None;
+    loop {
+        let len = usize::from(*query.get(at)?);
+        if len == 0 {
+            break;
+        }
+        let label = query.get(at + 1..at + 1 + len)?;
+        first_label.get_or_insert_with(|| String::from_utf8_lossy(label).to_ascii_lowercase());
+        at += 1 + len;
+    }
+    let question_end = at + 1 + 4;
+    let question = query.get(12..question_end)?;
+    let qtype = u16::from_be_bytes([*query.get(at + 1)?, *query.get(at + 2)?]);
+
+    let (rcode, answers): (u8, Vec<[u8; 4]>) = match first_label.as_deref() {
+        Some("web") if qtype == TYPE_A => (0, vec![[127, 0, 0, 42], [127, 0, 0, 43]]),
+        Some("web") => (0, vec![]),
+        Some("broken") => (RCODE_SERVFAIL, vec![]),
+        _ => (RCODE_NXDOMAIN, vec![]),
+    };
+    let mut reply = Vec::with_capacity(question_end + answers.len() * 16);
+    reply.extend_from_slice(query.get(..2)?); // the query's id
+    reply.push(0x81); // QR, RD
+    reply.push(0x80 | rcode); // RA, rcode
+    reply.extend_from_slice(&1u16.to_be_bytes());
+    reply.extend_from_slice(&u16::try_from(answers.len()).ok()?.to_be_bytes());
+    reply.extend_from_slice(&[0, 0, 0, 0]); // no authority, no additional
+    reply.extend_from_slice(question);
+    for ip in answers {
+        reply.extend_from_slice(&[0xc0, 12]); // the name: a pointer to the question's
+        reply.extend_from_slice(&TYPE_A.to_be_bytes());
+        reply.extend_from_slice(&1u16.to_be_bytes()); // IN
+        reply.extend_from_slice(&60u32.to_be_bytes()); // TTL
+        reply.extend_from_slice(&4u16.to_be_bytes());
+        reply.extend_from_slice(&ip);
+    }
+    Some(reply)
+}
+
+/// What `/etc/resolv.conf` would say if the nameserver were `server`.
+fn resolver_at(server: SocketAddr) -> ResolverConfig {
     let mut udp = ConnectionConfig::udp();
     udp.port = server.port();
-    ns.connections = vec![udp];
-    (
-        ResolverConfig::from_parts(None, Vec::new(), vec![ns]),
-        ResolverOpts::default(),
+    ResolverConfig::from_name_servers(vec![NameServerConfig::new(server.ip(), true, vec![udp])])
+}
+
+async fn ask(server: SocketAddr, name: &str, record: RecordType, deadline: Duration) -> DnsObservation {
+    tokio::time::timeout(
+        TEST_DEADLINE,
+        dns(resolver_at(server), ResolverOpts::default(), name, record, deadline),
     )
+    .await
+    .expect("the probe keeps its own deadline")
 }
 
 #[tokio::test]
-async fn dns_answers_nxdomain_and_timeout_are_told_apart() {
-    let (config, opts) = resolver_for(fake_dns(true).await);
+async fn dns_answers_are_every_address() {
+    let server = fake_dns().await;
+    let seen = ask(server, "web", RecordType::A, Duration::from_secs(2)).await;
     assert_eq!(
-        probe::dns(
-            config.clone(),
-            opts.clone(),
-            "web.",
-            RecordType::A,
-            Duration::from_secs(2)
-        )
-        .await,
+        seen,
         DnsObservation::Answers {
-            addresses: vec!["10.9.8.7".parse().expect("ip")]
+            addresses: vec![
+                IpAddr::V4(Ipv4Addr::new(127, 0, 0, 42)),
+                IpAddr::V4(Ipv4Addr::new(127, 0, 0, 43)),
+            ]
         }
     );
-    assert_eq!(
-        probe::dns(
-            config,
-            opts,
-            "nobody.",
-            RecordType::A,
-            Duration::from_secs(2)
-        )
-        .await,
-        DnsObservation::NxDomain
-    );
+}
 
-    let (config, opts) = resolver_for(fake_dns(false).await);
+#[tokio::test]
+async fn dns_nxdomain_is_told_apart_from_no_records() {
+    let server = fake_dns().await;
+    let missing = ask(server, "nope", RecordType::A, Duration::from_secs(2)).await;
+    assert_eq!(missing, DnsObservation::NxDomain);
+    let no_aaaa = ask(server, "web", RecordType::Aaaa, Duration::from_secs(2)).await;
+    assert_eq!(no_aaaa, DnsObservation::NoRecords);
+}
+
+#[tokio::test]
+async fn dns_server_failure_is_an_error() {
+    let server = fake_dns().await;
+    let seen = ask(server, "broken", RecordType::A, Duration::from_secs(2)).await;
+    assert!(matches!(seen, DnsObservation::Error { .. }), "{seen:?}");
+}
+
+#[tokio::test]
+async fn dns_silent_server_times_out_within_the_deadline() {
+    // Like the embedded DNS on an internal network: it hears, never answers.
+    let (_silent, server) = silent_udp().await;
     let started = Instant::now();
-    assert_eq!(
-        probe::dns(
-            config,
-            opts,
-            "web.",
-            RecordType::A,
-            Duration::from_millis(300)
-        )
-        .await,
-        DnsObservation::Timeout
-    );
-    assert!(
-        started.elapsed() < Duration::from_millis(900),
-        "took {:?}",
-        started.elapsed()
-    );
+    let seen = ask(server, "web", RecordType::A, Duration::from_millis(300)).await;
+    let took = started.elapsed();
+    assert_eq!(seen, DnsObservation::Timeout);
+    assert!(took < Duration::from_millis(900), "took {took:?}");
+}
+
+#[test]
+fn docker_embedded_dns_resolv_conf_is_understood() {
+    let text = "# Generated by Docker Engine.\n\
+                nameserver 127.0.0.11\n\
+                options ndots:0\n";
+    let (config, opts) =
+        hickory_resolver::system_conf::parse_resolv_conf(text).expect("parses");
+    assert_eq!(opts.ndots, 0);
+    let servers = config.name_servers();
+    assert_eq!(servers.len(), 1);
+    assert_eq!(servers[0].ip, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11)));
+    assert!(servers[0].connections.iter().all(|c| c.port == 53));
 }
