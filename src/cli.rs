@@ -27,6 +27,8 @@ pub enum Command {
     Verify {
         /// The lab; with none, the one lab that is up.
         lab: Option<String>,
+        #[command(flatten)]
+        report: ReportArgs,
     },
     /// Remove every resource of the lab (works without the lab file).
     Down {
@@ -41,6 +43,12 @@ pub enum Command {
     Validate { lab: String },
     /// List the built-in labs.
     Labs,
+    /// Print the topology as Mermaid or Graphviz DOT text; never talks to Docker.
+    Graph {
+        lab: String,
+        #[arg(long, value_enum, default_value_t = crate::report::graph::GraphFormat::Mermaid)]
+        format: crate::report::graph::GraphFormat,
+    },
     /// Runs inside lab containers (the agent); not for direct use.
     #[command(hide = true, subcommand)]
     Agent(AgentCommand),
@@ -64,6 +72,28 @@ pub struct RunArgs {
     /// Leave the lab up after verifying.
     #[arg(long)]
     pub keep: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// How `verify` and `run` report, and how long checks may take.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The report on stdout: one line per check, or one JSON document.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+    /// Also write the report as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
+    /// Deadline of every check, instead of each check's own `timeout:`.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -47,6 +47,10 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> Outcome {
     match cli.command {
         Command::Validate { lab } => validate(&lab),
         Command::Labs => Ok(labs()),
+        Command::Graph { lab, format } => {
+            print!("{}", crate::report::graph::render(&load(&lab)?.lab, format));
+            Ok(exit::SUCCESS)
+        }
         Command::Up(args) => {
             let loaded = load(&args.lab)?;
             let engine = Engine::connect().await?;
@@ -54,9 +58,9 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> Outcome {
                 .await
                 .map(|_| exit::SUCCESS)
         }
-        Command::Verify { lab } => {
+        Command::Verify { lab, report } => {
             let engine = Engine::connect().await?;
-            verify::verify_command(&engine, lab.as_deref(), &cancel).await
+            verify::verify_command(&engine, lab.as_deref(), &report, &cancel).await
         }
         Command::Down { lab } => {
             let engine = Engine::connect().await?;

@@ -13,14 +13,15 @@ pub async fn run(args: &RunArgs, cancel: &Cancel) -> Outcome {
     let mut up_args = args.up.clone();
     up_args.summary_to_stderr = true;
     // `up` removes what it created when it fails.
-    let live = up::up(&engine, lab, &up_args, cancel).await?;
+    let mut live = up::up(&engine, lab, &up_args, cancel).await?;
+    verify::override_timeouts(&mut live, &args.report);
     let verified = verify::verify(&engine, &live, cancel).await;
     if !args.keep || cancel.is_cancelled() {
         let teardown = down::remove_lab(&engine, &lab.name).await;
         if let Err(e) = teardown {
             // A failed teardown outranks the checks: the user must know.
             if let Ok(report) = &verified {
-                print!("{}", report.human());
+                let _ = verify::emit(report, &args.report);
             }
             return Err(Failure::from(e));
         }
@@ -30,7 +31,5 @@ pub async fn run(args: &RunArgs, cancel: &Cancel) -> Outcome {
             lab.name, lab.name
         );
     }
-    let report = verified?;
-    print!("{}", report.human());
-    Ok(verify::exit_code(&report))
+    verify::emit(&verified?, &args.report)
 }

@@ -19,9 +19,15 @@ use crate::engine::{CONCURRENCY, Engine, exec};
 use crate::exit;
 use crate::lab::Source;
 use crate::plan::AGENT_BINARY_PATH;
-use crate::report::{CheckReport, VerifyReport};
+use crate::cli::{OutputFormat, ReportArgs};
+use crate::report::{CheckReport, VerifyReport, json, junit};
 
-pub async fn verify_command(engine: &Engine, arg: Option<&str>, cancel: &Cancel) -> Outcome {
+pub async fn verify_command(
+    engine: &Engine,
+    arg: Option<&str>,
+    options: &ReportArgs,
+    cancel: &Cancel,
+) -> Outcome {
     let name = down::resolve_lab_name(engine, arg).await?;
     let objects = discover::labs(engine, Some(&name))
         .await?
@@ -31,10 +37,33 @@ pub async fn verify_command(engine: &Engine, arg: Option<&str>, cancel: &Cancel)
                 "lab `{name}` is not up\n  (hint: `netlab up {name}` first, or `netlab run {name}`)"
             ))
         })?;
-    let live = discover::live(engine, &objects, &name).await?;
+    let mut live = discover::live(engine, &objects, &name).await?;
+    override_timeouts(&mut live, options);
     let report = verify(engine, &live, cancel).await?;
-    print!("{}", report.human());
-    Ok(exit_code(&report))
+    emit(&report, options)
+}
+
+/// `--timeout` replaces every check's own deadline.
+pub fn override_timeouts(live: &mut LiveLab, options: &ReportArgs) {
+    if let Some(t) = options.timeout {
+        for check in &mut live.lab.checks {
+            check.timeout = t;
+        }
+    }
+}
+
+/// Prints the report in the chosen format, writes JUnit if asked, and
+/// returns the exit code the checks decide.
+pub fn emit(report: &VerifyReport, options: &ReportArgs) -> Outcome {
+    match options.output {
+        OutputFormat::Human => print!("{}", report.human()),
+        OutputFormat::Json => print!("{}", json::render(report)),
+    }
+    if let Some(path) = &options.junit {
+        let xml = junit::render(report).map_err(|e| Failure::Usage(format!("cannot render JUnit XML: {e}")))?;
+        std::fs::write(path, xml).map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(exit_code(report))
 }
 
 pub fn exit_code(report: &VerifyReport) -> u8 {
@@ -97,10 +126,13 @@ pub async fn verify(
                 (_, Some(Err(why))) => (false, why, Duration::ZERO),
                 (_, None) => (false, "no result from the probe".into(), Duration::ZERO),
             };
+            let (target, expectation) = check::describe(&check.kind);
             CheckReport {
                 title: check.title.clone(),
                 kind: check.kind.kind_name(),
                 source: check.kind.source().to_string(),
+                target,
+                expectation,
                 passed,
                 observed,
                 elapsed,
@@ -109,7 +141,9 @@ pub async fn verify(
         .collect();
     Ok(VerifyReport {
         lab: live.lab.name.clone(),
+        engine: (engine.version.clone(), engine.api_version.clone()),
         checks,
+        elapsed: started.elapsed(),
     })
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::agent::protocol::{Probe, ProbeBatch};
 use crate::engine::discover::LiveLab;
-use crate::lab::{Check, CheckKind, PortExpect, Source, Transport};
+use crate::lab::{Check, CheckKind, DnsAnswer, DnsExpect, PortExpect, Source, Transport};
 
 pub use outcome::{Outcome, classify};
 
@@ -146,6 +146,38 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
         }
     };
     Step::Probe { source, probe }
+}
+
+/// What a check aims at and what it expects, in the lab file's words, for
+/// the JSON and JUnit reports.
+pub fn describe(kind: &CheckKind) -> (String, String) {
+    let word = |e: &dyn std::fmt::Debug| format!("{e:?}").to_lowercase();
+    match kind {
+        CheckKind::Dns { name, expect, .. } => (
+            name.clone(),
+            match expect {
+                DnsExpect::Resolves => "resolves".into(),
+                DnsExpect::Unresolved => "unresolved".into(),
+                DnsExpect::Exactly(list) => format!(
+                    "[{}]",
+                    list.iter()
+                        .map(|a| match a {
+                            DnsAnswer::Node(n) => n.clone(),
+                            DnsAnswer::Ip(ip) => ip.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+        ),
+        CheckKind::Tcp { to, expect, .. } => (to.to_string(), word(expect)),
+        CheckKind::Udp { to, expect, .. } => (to.to_string(), word(expect)),
+        CheckKind::Spread { name, port, connections, expect, .. } => {
+            (format!("{name}:{port} ×{connections}"), word(expect))
+        }
+        CheckKind::Mtu { node, network, expect } => (format!("{node}@{network}"), expect.to_string()),
+        CheckKind::Port { node, expect, .. } => (format!("{node} {}", target::describe_port(kind)), word(expect)),
+    }
 }
 
 /// Probes grouped by where they run: one exec per node, one in-process batch

@@ -5,11 +5,19 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+pub mod graph;
+pub mod json;
+pub mod junit;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckReport {
     pub title: String,
     pub kind: &'static str,
     pub source: String,
+    /// What the check aims at, in the lab file's words (`web:7000`).
+    pub target: String,
+    /// What was expected, in words (`open`, `[web]`).
+    pub expectation: String,
     pub passed: bool,
     pub observed: String,
     pub elapsed: Duration,
@@ -18,7 +26,10 @@ pub struct CheckReport {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifyReport {
     pub lab: String,
+    /// Docker's version and API version.
+    pub engine: (String, String),
     pub checks: Vec<CheckReport>,
+    pub elapsed: Duration,
 }
 
 impl VerifyReport {
@@ -104,14 +115,16 @@ pub fn table(rows: &[Vec<String>]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn check(title: &str, passed: bool) -> CheckReport {
+    pub(super) fn check(title: &str, passed: bool) -> CheckReport {
         CheckReport {
             title: title.into(),
             kind: "tcp",
             source: "client".into(),
+            target: "web:7000".into(),
+            expectation: "open".into(),
             passed,
             observed: "open".into(),
             elapsed: Duration::from_millis(3),
@@ -122,7 +135,9 @@ mod tests {
     fn human_report_aligns_and_counts() {
         let r = VerifyReport {
             lab: "x".into(),
+            engine: ("20.10".into(), "1.41".into()),
             checks: vec![check("short", true), check("a longer title", false)],
+            elapsed: Duration::from_secs(1),
         };
         assert_eq!(
             r.human(),

@@ -1,0 +1,90 @@
+//! `--output json`: the verify report as one JSON document, for scripts.
+
+use serde::Serialize;
+
+use super::VerifyReport;
+
+#[derive(Serialize)]
+struct Document<'a> {
+    lab: &'a str,
+    engine: Engine<'a>,
+    passed: usize,
+    failed: usize,
+    duration_ms: f64,
+    checks: Vec<Check<'a>>,
+}
+
+#[derive(Serialize)]
+struct Engine<'a> {
+    version: &'a str,
+    api_version: &'a str,
+}
+
+#[derive(Serialize)]
+struct Check<'a> {
+    title: &'a str,
+    kind: &'a str,
+    from: &'a str,
+    target: &'a str,
+    expectation: &'a str,
+    observation: &'a str,
+    outcome: &'static str,
+    duration_ms: f64,
+}
+
+pub fn render(report: &VerifyReport) -> String {
+    let doc = Document {
+        lab: &report.lab,
+        engine: Engine {
+            version: &report.engine.0,
+            api_version: &report.engine.1,
+        },
+        passed: report.passed(),
+        failed: report.failed(),
+        duration_ms: report.elapsed.as_secs_f64() * 1000.0,
+        checks: report
+            .checks
+            .iter()
+            .map(|c| Check {
+                title: &c.title,
+                kind: c.kind,
+                from: &c.source,
+                target: &c.target,
+                expectation: &c.expectation,
+                observation: &c.observed,
+                outcome: if c.passed { "pass" } else { "fail" },
+                duration_ms: c.elapsed.as_secs_f64() * 1000.0,
+            })
+            .collect(),
+    };
+    // Only strings and numbers: serialising cannot fail.
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::tests::check;
+    use super::*;
+
+    #[test]
+    fn one_document_with_every_check() {
+        let report = VerifyReport {
+            lab: "x".into(),
+            engine: ("20.10.24".into(), "1.41".into()),
+            checks: vec![check("a", true), check("b", false)],
+            elapsed: Duration::from_millis(1500),
+        };
+        let v: serde_json::Value = serde_json::from_str(&render(&report)).expect("valid JSON");
+        assert_eq!(v["lab"], "x");
+        assert_eq!(v["engine"]["api_version"], "1.41");
+        assert_eq!((v["passed"].as_u64(), v["failed"].as_u64()), (Some(1), Some(1)));
+        assert_eq!(v["checks"][1]["outcome"], "fail");
+        assert_eq!(v["checks"][0]["target"], "web:7000");
+        assert_eq!(v["checks"][0]["expectation"], "open");
+        assert_eq!(v["checks"][0]["observation"], "open");
+        assert_eq!(v["checks"][0]["from"], "client");
+        assert_eq!(v["checks"][0]["kind"], "tcp");
+    }
+}
