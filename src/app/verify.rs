@@ -14,12 +14,12 @@ use futures::StreamExt;
 use super::{Cancel, Failure, Outcome, down};
 use crate::agent::protocol::{Observation, ProbeBatch, ProbeReport};
 use crate::check::{self, Step};
+use crate::cli::{OutputFormat, ReportArgs};
 use crate::engine::discover::{self, LiveLab};
 use crate::engine::{CONCURRENCY, Engine, exec};
 use crate::exit;
 use crate::lab::Source;
 use crate::plan::AGENT_BINARY_PATH;
-use crate::cli::{OutputFormat, ReportArgs};
 use crate::report::{CheckReport, VerifyReport, json, junit};
 
 pub async fn verify_command(
@@ -60,8 +60,10 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> Outcome {
         OutputFormat::Json => print!("{}", json::render(report)),
     }
     if let Some(path) = &options.junit {
-        let xml = junit::render(report).map_err(|e| Failure::Usage(format!("cannot render JUnit XML: {e}")))?;
-        std::fs::write(path, xml).map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
+        let xml = junit::render(report)
+            .map_err(|e| Failure::Usage(format!("cannot render JUnit XML: {e}")))?;
+        std::fs::write(path, xml)
+            .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(exit_code(report))
 }

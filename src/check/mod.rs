@@ -172,11 +172,22 @@ pub fn describe(kind: &CheckKind) -> (String, String) {
         ),
         CheckKind::Tcp { to, expect, .. } => (to.to_string(), word(expect)),
         CheckKind::Udp { to, expect, .. } => (to.to_string(), word(expect)),
-        CheckKind::Spread { name, port, connections, expect, .. } => {
-            (format!("{name}:{port} ×{connections}"), word(expect))
-        }
-        CheckKind::Mtu { node, network, expect } => (format!("{node}@{network}"), expect.to_string()),
-        CheckKind::Port { node, expect, .. } => (format!("{node} {}", target::describe_port(kind)), word(expect)),
+        CheckKind::Spread {
+            name,
+            port,
+            connections,
+            expect,
+            ..
+        } => (format!("{name}:{port} ×{connections}"), word(expect)),
+        CheckKind::Mtu {
+            node,
+            network,
+            expect,
+        } => (format!("{node}@{network}"), expect.to_string()),
+        CheckKind::Port { node, expect, .. } => (
+            format!("{node} {}", target::describe_port(kind)),
+            word(expect),
+        ),
     }
 }
 

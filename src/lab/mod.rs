@@ -145,4 +145,6 @@ fn hint_for_parse_error(rendered: String) -> String {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -64,17 +64,29 @@ fn edges(lab: &Lab) -> (Vec<Edge>, bool, bool) {
             })),
             Attachment::Mode(NetworkMode::Bridge) => {
                 uses_default_bridge = true;
-                out.push(Edge { node: node.name.clone(), to: "docker0".into(), label: String::new() });
+                out.push(Edge {
+                    node: node.name.clone(),
+                    to: "docker0".into(),
+                    label: String::new(),
+                });
             }
             Attachment::Mode(NetworkMode::Host) => {
                 uses_host = true;
-                out.push(Edge { node: node.name.clone(), to: "host".into(), label: "host network".into() });
+                out.push(Edge {
+                    node: node.name.clone(),
+                    to: "host".into(),
+                    label: "host network".into(),
+                });
             }
             Attachment::Mode(NetworkMode::None) => {}
         }
         for p in &node.ports {
             uses_host = true;
-            out.push(Edge { node: node.name.clone(), to: "host".into(), label: port_label(p) });
+            out.push(Edge {
+                node: node.name.clone(),
+                to: "host".into(),
+                label: port_label(p),
+            });
         }
     }
     (out, uses_default_bridge, uses_host)
@@ -105,7 +117,12 @@ pub fn render(lab: &Lab, format: GraphFormat) -> String {
         GraphFormat::Mermaid => {
             let _ = writeln!(out, "flowchart LR");
             for n in lab.networks.keys() {
-                let _ = writeln!(out, "  {}{{{{\"{}\"}}}}", network_id(n), network_caption(lab, n));
+                let _ = writeln!(
+                    out,
+                    "  {}{{{{\"{}\"}}}}",
+                    network_id(n),
+                    network_caption(lab, n)
+                );
             }
             if default_bridge {
                 let _ = writeln!(out, "  docker0{{{{\"default bridge · no DNS\"}}}}");
@@ -115,9 +132,17 @@ pub fn render(lab: &Lab, format: GraphFormat) -> String {
             }
             for node in lab.nodes.values() {
                 let what = node.image.clone().unwrap_or_else(|| {
-                    node.serve.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(" ")
+                    node.serve
+                        .iter()
+                        .map(|l| l.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 });
-                let caption = if what.is_empty() { node.name.clone() } else { format!("{}<br/>{what}", node.name) };
+                let caption = if what.is_empty() {
+                    node.name.clone()
+                } else {
+                    format!("{}<br/>{what}", node.name)
+                };
                 let _ = writeln!(out, "  {}[\"{caption}\"]", node_id(&node.name));
             }
             for e in &edges {
@@ -129,12 +154,24 @@ pub fn render(lab: &Lab, format: GraphFormat) -> String {
             }
         }
         GraphFormat::Dot => {
-            let _ = writeln!(out, "graph \"{}\" {{\n  rankdir=LR;\n  node [shape=box];", lab.name);
+            let _ = writeln!(
+                out,
+                "graph \"{}\" {{\n  rankdir=LR;\n  node [shape=box];",
+                lab.name
+            );
             for n in lab.networks.keys() {
-                let _ = writeln!(out, "  {} [shape=hexagon, label=\"{}\"];", network_id(n), network_caption(lab, n));
+                let _ = writeln!(
+                    out,
+                    "  {} [shape=hexagon, label=\"{}\"];",
+                    network_id(n),
+                    network_caption(lab, n)
+                );
             }
             if default_bridge {
-                let _ = writeln!(out, "  docker0 [shape=hexagon, label=\"default bridge · no DNS\"];");
+                let _ = writeln!(
+                    out,
+                    "  docker0 [shape=hexagon, label=\"default bridge · no DNS\"];"
+                );
             }
             if host {
                 let _ = writeln!(out, "  host [shape=ellipse, label=\"host\"];");
@@ -143,7 +180,13 @@ pub fn render(lab: &Lab, format: GraphFormat) -> String {
                 let _ = writeln!(out, "  {} [label=\"{}\"];", node_id(&node.name), node.name);
             }
             for e in &edges {
-                let _ = writeln!(out, "  {} -- {} [label=\"{}\"];", node_id(&e.node), e.to, e.label);
+                let _ = writeln!(
+                    out,
+                    "  {} -- {} [label=\"{}\"];",
+                    node_id(&e.node),
+                    e.to,
+                    e.label
+                );
             }
             let _ = writeln!(out, "}}");
         }
@@ -169,11 +212,23 @@ mod tests {
     fn mermaid_shows_networks_nodes_aliases_and_ports() {
         let text = render(&lab(), GraphFormat::Mermaid);
         assert!(text.starts_with("flowchart LR\n"), "{text}");
-        assert!(text.contains("  net_front{{\"front · bridge, 10.40.0.0/24\"}}"), "{text}");
-        assert!(text.contains("  net_back{{\"back · bridge, internal\"}}"), "{text}");
-        assert!(text.contains("  node_web ---|\"www, 10.40.0.5\"| net_front"), "{text}");
+        assert!(
+            text.contains("  net_front{{\"front · bridge, 10.40.0.0/24\"}}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  net_back{{\"back · bridge, internal\"}}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  node_web ---|\"www, 10.40.0.5\"| net_front"),
+            "{text}"
+        );
         assert!(text.contains("  node_web --- net_back"), "{text}");
-        assert!(text.contains("  node_web ---|\"127.0.0.1:8080→80/tcp\"| host"), "{text}");
+        assert!(
+            text.contains("  node_web ---|\"127.0.0.1:8080→80/tcp\"| host"),
+            "{text}"
+        );
         assert!(text.contains("  node_legacy --- docker0"), "{text}");
     }
 
@@ -181,8 +236,14 @@ mod tests {
     fn dot_is_an_undirected_graph_with_the_same_edges() {
         let text = render(&lab(), GraphFormat::Dot);
         assert!(text.starts_with("graph \"g\" {"), "{text}");
-        assert!(text.contains("  node_web -- net_front [label=\"www, 10.40.0.5\"];"), "{text}");
-        assert!(text.contains("  node_web -- host [label=\"127.0.0.1:8080→80/tcp\"];"), "{text}");
+        assert!(
+            text.contains("  node_web -- net_front [label=\"www, 10.40.0.5\"];"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  node_web -- host [label=\"127.0.0.1:8080→80/tcp\"];"),
+            "{text}"
+        );
         assert!(text.trim_end().ends_with('}'));
     }
 }

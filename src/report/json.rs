@@ -79,7 +79,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&render(&report)).expect("valid JSON");
         assert_eq!(v["lab"], "x");
         assert_eq!(v["engine"]["api_version"], "1.41");
-        assert_eq!((v["passed"].as_u64(), v["failed"].as_u64()), (Some(1), Some(1)));
+        assert_eq!(
+            (v["passed"].as_u64(), v["failed"].as_u64()),
+            (Some(1), Some(1))
+        );
         assert_eq!(v["checks"][1]["outcome"], "fail");
         assert_eq!(v["checks"][0]["target"], "web:7000");
         assert_eq!(v["checks"][0]["expectation"], "open");

@@ -50,10 +50,17 @@ mod tests {
         assert_eq!((back.tests, back.failures), (3, 1));
         let suite = &back.test_suites[0];
         assert_eq!(suite.name.as_str(), "x");
-        let failed = suite.test_cases.iter().find(|c| c.name.as_str() == "b").expect("case b");
+        let failed = suite
+            .test_cases
+            .iter()
+            .find(|c| c.name.as_str() == "b")
+            .expect("case b");
         let TestCaseStatus::NonSuccess { message, .. } = &failed.status else {
             panic!("b must be a failure");
         };
-        assert_eq!(message.as_ref().map(|m| m.as_str()), Some("expected open, saw: open"));
+        assert_eq!(
+            message.as_ref().map(|m| m.as_str()),
+            Some("expected open, saw: open")
+        );
     }
 }
