@@ -2,7 +2,7 @@
 TARGET := x86_64-unknown-linux-gnu
 NETLAB := target/$(TARGET)/release/netlab
 
-.PHONY: build run test lint unit
+.PHONY: build run test lint unit bench bench-smoke
 
 build:
 	cargo build --release --locked
@@ -22,3 +22,11 @@ lint:
 ## Pure tests only (no Docker).
 unit:
 	cargo test --locked --bin netlab
+
+## netlab against docker compose and plain docker (bench/run.py).
+bench: build
+	python3 bench/run.py
+
+## A quick check that the benchmark itself works: 3 nodes, one run, no verify.
+bench-smoke:
+	python3 bench/run.py --sizes 3 --repeat 1 --checks 0

@@ -1,28 +1,28 @@
-//! Command-line behaviour that needs no Docker: validate, labs, usage errors.
-//! `DOCKER_HOST` points nowhere to prove these never talk to the engine.
+//! Command-line behaviour that needs no Docker: validate, labs, graph, usage
+//! errors. `DOCKER_HOST` points nowhere to prove these never talk to the
+//! engine.
 
 mod support;
 
-use std::process::Command;
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
 
-use support::*;
+use support::netlab_bin;
 
-fn offline(args: &[&str]) -> std::process::Output {
-    Command::new(netlab_bin())
-        .args(args)
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output()
-        .expect("netlab runs")
+fn offline() -> Command {
+    let mut cmd = Command::new(netlab_bin());
+    cmd.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    cmd
 }
 
 #[test]
 fn validate_a_builtin_lab_without_docker() {
-    let out = offline(&["validate", "bridge-basic"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        "bridge-basic: lab `bridge-basic` is valid (2 networks, 5 nodes, 9 checks)\n"
-    );
+    offline()
+        .args(["validate", "bridge-basic"])
+        .assert()
+        .code(0)
+        .stdout("bridge-basic: lab `bridge-basic` is valid (2 networks, 5 nodes, 9 checks)\n");
 }
 
 #[test]
@@ -34,81 +34,118 @@ fn validate_reports_every_problem_with_file_line_and_column_and_exits_2() {
         "networks:\n  front: { subnet: 10.300.0.0/24 }\nnodes:\n  web:\n    networks: [frnt]\nchecks:\n  - tcp: { from: web, to: web, expect: open }\n",
     )
     .expect("write");
-    let out = offline(&["validate", path.to_str().expect("utf-8")]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    let file = path.display();
-    assert!(err.contains(&format!("--> {file}:2:20")), "{err}");
-    assert!(
-        err.contains("error: `10.300.0.0/24` is not an IPv4 CIDR"),
-        "{err}"
-    );
-    assert!(err.contains(&format!("--> {file}:5:16")), "{err}");
-    assert!(err.contains("help: did you mean `front`?"), "{err}");
-    assert!(err.contains("error: target `web` has no port"), "{err}");
-    assert!(err.contains("3 errors found; nothing was created"), "{err}");
-    assert!(stdout(&out).is_empty());
+    let file = path.display().to_string();
+    offline()
+        .args(["validate", &file])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(contains(format!("--> {file}:2:20")))
+        .stderr(contains("error: `10.300.0.0/24` is not an IPv4 CIDR"))
+        .stderr(contains(format!("--> {file}:5:16")))
+        .stderr(contains("help: did you mean `front`?"))
+        .stderr(contains("error: target `web` has no port"))
+        .stderr(contains("3 errors found; nothing was created"));
 }
 
 #[test]
-fn an_unknown_field_is_shown_with_a_snippet_and_a_suggestion() {
+fn an_unknown_field_is_shown_with_a_snippet_and_a_suggestion_before_the_engine_is_contacted() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("typo.yaml");
     std::fs::write(&path, "netwrks:\n  front: {}\nnodes: {}\n").expect("write");
-    let out = offline(&["up", path.to_str().expect("utf-8")]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "invalid input must exit 2 before the engine is contacted"
-    );
-    let err = stderr(&out);
-    assert!(err.contains("unknown field `netwrks`"), "{err}");
-    assert!(err.contains("help: did you mean `networks`?"), "{err}");
+    offline()
+        .args(["up", path.to_str().expect("utf-8")])
+        .assert()
+        .code(2)
+        .stderr(contains("unknown field `netwrks`"))
+        .stderr(contains("help: did you mean `networks`?"))
+        .stderr(contains("cannot reach the Docker engine").not());
 }
 
 #[test]
 fn an_unknown_lab_lists_the_builtin_ones() {
-    let out = offline(&["validate", "no-such-lab"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("no lab file `no-such-lab` and no built-in lab of that name"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(stderr(&out).contains("bridge-basic"));
+    offline()
+        .args(["validate", "no-such-lab"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "no lab file `no-such-lab` and no built-in lab of that name",
+        ))
+        .stderr(contains("bridge-basic, bridge-isolation, port-mapping"));
 }
 
 #[test]
-fn labs_lists_builtins_with_a_description() {
-    let out = offline(&["labs"]);
-    assert_eq!(out.status.code(), Some(0));
-    let text = stdout(&out);
-    assert!(text.starts_with("LAB"), "{text}");
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("bridge-basic") && l.contains("user-defined bridge")),
-        "{text}"
-    );
+fn labs_lists_every_builtin_with_a_description() {
+    let assert = offline()
+        .arg("labs")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::starts_with("LAB"));
+    let text = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    for lab in [
+        "bridge-basic",
+        "bridge-isolation",
+        "port-mapping",
+        "host-network",
+        "overlay-basic",
+        "dns-round-robin",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(lab) && l.len() > lab.len() + 10),
+            "{lab} missing:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn graph_prints_mermaid_and_dot_without_docker() {
+    offline()
+        .args(["graph", "bridge-basic"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::starts_with("flowchart LR\n"))
+        .stdout(contains("node_web ---|\"www\"| net_front"));
+    offline()
+        .args(["graph", "bridge-basic", "--format", "dot"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::starts_with("graph \"bridge-basic\" {"));
 }
 
 #[test]
 fn a_bad_command_line_exits_2() {
-    let out = offline(&["up"]);
-    assert_eq!(out.status.code(), Some(2));
-    let out = offline(&["frobnicate"]);
-    assert_eq!(out.status.code(), Some(2));
+    offline().arg("up").assert().code(2);
+    offline().arg("frobnicate").assert().code(2);
+    offline()
+        .args(["verify", "--output", "yaml"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn an_unreachable_engine_exits_3_naming_the_socket_with_a_hint() {
+    offline()
+        .args(["up", "bridge-basic"])
+        .assert()
+        .code(3)
+        .stderr(contains(
+            "cannot reach the Docker engine at unix:///nonexistent/docker.sock",
+        ))
+        .stderr(contains("hint: is the Docker daemon running?"));
+    offline().args(["verify"]).assert().code(3);
+    offline().args(["down", "x"]).assert().code(3);
+    offline().arg("ls").assert().code(3);
 }
 
 #[test]
 fn help_documents_the_exit_codes() {
-    let out = offline(&["--help"]);
-    let text = stdout(&out);
-    for line in [
-        "0  every check passed",
-        "1  at least one check failed",
-        "2  the lab file or the command line is invalid",
-        "3  the Docker engine failed",
-    ] {
-        assert!(text.contains(line), "{text}");
-    }
+    offline()
+        .arg("--help")
+        .assert()
+        .code(0)
+        .stdout(contains("0  every check passed"))
+        .stdout(contains("1  at least one check failed"))
+        .stdout(contains("2  the lab file or the command line is invalid"))
+        .stdout(contains("3  the Docker engine failed"));
 }

@@ -196,19 +196,3 @@ fn run_interrupted_by_sigint_tears_down_and_exits_130() {
     assert_eq!(out.status.code(), Some(130), "stderr:\n{}", stderr(&out));
     guard.assert_nothing_left();
 }
-
-#[test]
-fn an_unreachable_engine_exits_3_naming_the_socket() {
-    let out = Command::new(netlab_bin())
-        .args(["up", "bridge-basic"])
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(3));
-    let err = stderr(&out);
-    assert!(
-        err.contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock"),
-        "{err}"
-    );
-    assert!(err.contains("hint"), "{err}");
-}

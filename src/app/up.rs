@@ -14,6 +14,7 @@ use crate::engine::{CONCURRENCY, Engine, EngineError, container, image, network,
 use crate::lab::{Attachment, Lab, NetworkMode, Transport};
 use crate::plan::{self, ImageRef, Plan};
 use crate::report;
+use crate::report::progress::Progress;
 
 /// Creates the lab and returns it as it runs. The summary goes to stdout
 /// (`up`) or stderr (`run`, whose stdout is the report).
@@ -171,30 +172,40 @@ async fn create(
         }
         Ok::<_, EngineError>(tag)
     };
-    let networks = all_bounded(plan.networks.iter().map(|n| async move {
-        if cancel.is_cancelled() {
-            return Err(interrupted());
-        }
-        match network::create(engine, n).await {
-            // Another lab's `down` left netlab's swarm between our check and
-            // this call: make it again, once.
-            Err(e) if e.to_string().contains("not a swarm manager") => {
-                swarm::ensure(engine).await?;
-                network::create(engine, n)
-                    .await
-                    .map(|_| ())
-                    .map_err(Failure::from)
+    let network_progress = Progress::start("networks", plan.networks.len() as u64);
+    let networks = async {
+        let created = all_bounded(plan.networks.iter().map(|n| async {
+            if cancel.is_cancelled() {
+                return Err(interrupted());
             }
-            other => other.map(|_| ()).map_err(Failure::from),
-        }
-    }));
+            let created = match network::create(engine, n).await {
+                // Another lab's `down` left netlab's swarm between our check and
+                // this call: make it again, once.
+                Err(e) if e.to_string().contains("not a swarm manager") => {
+                    swarm::ensure(engine).await?;
+                    network::create(engine, n)
+                        .await
+                        .map(|_| ())
+                        .map_err(Failure::from)
+                }
+                other => other.map(|_| ()).map_err(Failure::from),
+            };
+            network_progress.step(&n.name);
+            created
+        }))
+        .await;
+        network_progress.finish();
+        created
+    };
     let (agent_image, networks) = tokio::join!(agent_image, networks);
     networks?;
     let agent_image = agent_image?;
 
     let deadline = Instant::now() + wait;
-    all_bounded(plan.containers.iter().map(|c| {
+    let node_progress = Progress::start("nodes ready", plan.containers.len() as u64);
+    let nodes = all_bounded(plan.containers.iter().map(|c| {
         let agent_image = &agent_image;
+        let node_progress = &node_progress;
         async move {
             if cancel.is_cancelled() {
                 return Err(interrupted());
@@ -207,17 +218,22 @@ async fn create(
                 _ = cancel.cancelled() => return Err(interrupted()),
             }
             if is_agent || cancel.is_cancelled() {
+                node_progress.step(&c.node);
                 return Ok(());
             }
             let helper = container::create_probe_helper(engine, c, &id, agent_image).await?;
             let left = deadline.saturating_duration_since(Instant::now());
             tokio::select! {
-                ready = container::wait_ready(engine, &helper, &c.node, true, left) => ready.map_err(Failure::from),
-                _ = cancel.cancelled() => Err(interrupted()),
+                ready = container::wait_ready(engine, &helper, &c.node, true, left) => ready?,
+                _ = cancel.cancelled() => return Err(interrupted()),
             }
+            node_progress.step(&c.node);
+            Ok(())
         }
     }))
-    .await?;
+    .await;
+    node_progress.finish();
+    nodes?;
     // An interrupt that came after the last node was ready still counts.
     if cancel.is_cancelled() {
         return Err(interrupted());

@@ -20,6 +20,7 @@ use crate::engine::{CONCURRENCY, Engine, exec};
 use crate::exit;
 use crate::lab::Source;
 use crate::plan::AGENT_BINARY_PATH;
+use crate::report::progress::Progress;
 use crate::report::{CheckReport, VerifyReport, json, junit};
 
 pub async fn verify_command(
@@ -95,10 +96,15 @@ pub async fn verify(
             .filter(|(i, _)| pending.contains(i))
             .map(|(_, s)| s);
         let batches = check::batches(round);
+        let progress = Progress::start(
+            "checks",
+            batches.values().map(|b| b.probes.len() as u64).sum(),
+        );
         let results = tokio::select! {
-            r = run_batches(engine, live, batches) => r,
+            r = run_batches(engine, live, batches, &progress) => r,
             _ = cancel.cancelled() => return Err(Failure::Interrupted(" during verify".into())),
         };
+        progress.finish();
         outputs.extend(results);
         // Retry only checks that ask for it, failed, and have time left.
         pending.retain(|&i| {
@@ -154,11 +160,16 @@ async fn run_batches(
     engine: &Engine,
     live: &LiveLab,
     batches: std::collections::BTreeMap<Source, ProbeBatch>,
+    progress: &Progress,
 ) -> Vec<(usize, ProbeOutput)> {
     futures::stream::iter(batches)
         .map(|(source, batch)| async move {
             let ids: Vec<usize> = batch.probes.iter().map(|p| p.id()).collect();
-            match run_batch(engine, live, &source, &batch).await {
+            let ran = run_batch(engine, live, &source, &batch).await;
+            for _ in &ids {
+                progress.step(&source.to_string());
+            }
+            match ran {
                 Ok(report) => {
                     let mut by_id: HashMap<usize, ProbeOutput> = report
                         .results

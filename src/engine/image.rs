@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, ListImagesOptionsBuilder, RemoveImageOptions,
+};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
@@ -75,7 +77,37 @@ pub async fn ensure_agent_image(engine: &Engine) -> Result<(String, bool)> {
             log.push_str(&s);
         }
     }
+    remove_stale_agent_images(engine, &binary.tag).await;
     Ok((binary.tag, true))
+}
+
+/// Agent images of earlier netlab builds, unless a container still uses
+/// them (the engine refuses those, which is what we want). Best effort: a
+/// stale image wastes disk, it breaks nothing.
+async fn remove_stale_agent_images(engine: &Engine, current: &str) {
+    let options = ListImagesOptionsBuilder::default()
+        .filters(&HashMap::from([("label", vec![LABEL_AGENT_IMAGE])]))
+        .build();
+    let Ok(images) = engine.docker.list_images(Some(options)).await else {
+        return;
+    };
+    for image in images {
+        // Only images that still carry an older agent tag: an untagged one
+        // may be a concurrent `up`'s build whose tag just moved, and its
+        // layers may be in use by that build right now.
+        let older_tag = !image.repo_tags.is_empty()
+            && image
+                .repo_tags
+                .iter()
+                .all(|t| t.starts_with(&format!("{AGENT_REPOSITORY}:")) && t != current);
+        if !older_tag {
+            continue;
+        }
+        let _ = engine
+            .docker
+            .remove_image(&image.id, None::<RemoveImageOptions>, None)
+            .await;
+    }
 }
 
 /// A tar with the Dockerfile and the static netlab executable.

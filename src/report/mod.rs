@@ -8,6 +8,7 @@ use std::time::Duration;
 pub mod graph;
 pub mod json;
 pub mod junit;
+pub mod progress;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckReport {
