@@ -11,9 +11,11 @@ build:
 run: build
 	$(NETLAB) run bridge-basic
 
-## Formatting, lints, unit tests and the real-engine tests.
+## Formatting, lints, unit tests, the real-engine tests, and a smoke run of
+## the benchmark (so it cannot rot).
 test: lint
 	cargo test --locked -- --test-threads 4
+	python3 bench/run.py --sizes 3 --repeat 1 --checks 2 --netlab target/$(TARGET)/debug/netlab
 
 lint:
 	cargo fmt --check
@@ -27,6 +29,7 @@ unit:
 bench: build
 	python3 bench/run.py
 
-## A quick check that the benchmark itself works: 3 nodes, one run, no verify.
+## A quick check that the benchmark itself works: 3 nodes, one run.
 bench-smoke:
-	python3 bench/run.py --sizes 3 --repeat 1 --checks 0
+	cargo build --locked
+	python3 bench/run.py --sizes 3 --repeat 1 --checks 2 --netlab target/$(TARGET)/debug/netlab

@@ -12,6 +12,7 @@ mod cli;
 mod engine;
 mod exit;
 mod lab;
+mod pki;
 mod plan;
 mod report;
 

@@ -23,6 +23,9 @@ pub const LABEL_SPEC: &str = "io.netlab.spec";
 /// `probe` on the helper that runs probes for a node of a foreign image.
 pub const LABEL_ROLE: &str = "io.netlab.role";
 pub const ROLE_PROBE_HELPER: &str = "probe";
+/// The lab CA's certificate (PEM, public), on every container of a lab
+/// that uses TLS: how verify trusts it without the lab file.
+pub const LABEL_CA: &str = "io.netlab.ca";
 /// On images netlab builds.
 pub const LABEL_AGENT_IMAGE: &str = "io.netlab.agent";
 
@@ -100,6 +103,40 @@ pub struct PortBindingPlan {
     pub host_ip: Option<IpAddr>,
     /// `None`: the engine picks one.
     pub host_port: Option<u16>,
+}
+
+/// Whether the lab needs a CA: an https listener, or a check that speaks TLS.
+pub fn uses_tls(lab: &Lab) -> bool {
+    lab.nodes.values().any(|n| {
+        n.serve
+            .iter()
+            .any(|l| l.proto == crate::agent::protocol::ListenerProto::Https)
+    }) || lab.checks.iter().any(|c| {
+        matches!(
+            c.kind,
+            crate::lab::CheckKind::Tls { .. } | crate::lab::CheckKind::Http { .. }
+        )
+    })
+}
+
+impl ContainerPlan {
+    /// The names a node's certificate must cover: the node name first, then
+    /// its aliases.
+    pub fn dns_names(&self) -> Vec<String> {
+        let mut names = vec![self.node.clone()];
+        for alias in self.endpoints.iter().flat_map(|e| &e.aliases) {
+            if !names.contains(alias) {
+                names.push(alias.clone());
+            }
+        }
+        names
+    }
+
+    pub fn serves_https(&self) -> bool {
+        self.cmd
+            .as_ref()
+            .is_some_and(|c| c.iter().any(|a| a.starts_with("https:")))
+    }
 }
 
 impl Plan {

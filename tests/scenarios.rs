@@ -218,3 +218,43 @@ fn a_foreign_image_cannot_be_the_target_of_an_identity_check() {
         stderr(&out)
     );
 }
+
+#[test]
+fn https_redirect_passes_and_turned_around_expectations_fail() {
+    if !docker_available() {
+        return;
+    }
+    let text = run_passes(
+        &LabGuard::from_shipped("https-redirect", "t-https", |y| y),
+        13,
+    );
+    assert!(text.contains("closed with close_notify"), "{text}");
+    let wrong_name = LabGuard::from_shipped("https-redirect", "t-https-name", |y| {
+        y.replace(
+            "name: db.example.test, expect: wrong-name",
+            "name: db.example.test, expect: verified",
+        )
+    });
+    let text = run_fails_on(
+        &wrong_name,
+        "tls client → web:443 as db.example.test is verified",
+    );
+    assert!(
+        text.contains("certificate not valid for name \"db.example.test\""),
+        "{text}"
+    );
+    let post_kept = LabGuard::from_shipped("https-redirect", "t-https-303", |y| {
+        y.replace(
+            "expect: { redirects: [303], status: 200, final_method: GET, body_kept: false } }",
+            "expect: { redirects: [303], status: 200, final_method: POST, body_kept: true } }",
+        )
+    });
+    let text = run_fails_on(
+        &post_kept,
+        "http client POST http://web/redirect/303?to=/echo",
+    );
+    assert!(
+        text.contains("final method GET instead of POST, body not kept"),
+        "{text}"
+    );
+}

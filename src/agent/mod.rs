@@ -6,7 +6,9 @@
 pub mod http;
 pub mod probe;
 pub mod protocol;
+pub mod redirect;
 pub mod serve;
+pub mod web;
 
 pub use probe::run_batch;
 pub use serve::serve;

@@ -45,6 +45,27 @@ async fn run(probe: &Probe) -> Observation {
         Probe::Tcp { addr, .. } => Observation::Tcp(tcp(*addr, deadline).await),
         Probe::Udp { addr, .. } => Observation::Udp(udp(*addr, deadline).await),
         Probe::Mtu { address, .. } => Observation::Mtu(mtu(*address)),
+        Probe::Tls {
+            addr, sni, ca_pem, ..
+        } => Observation::Tls(super::web::tls(*addr, sni, ca_pem.as_deref(), deadline).await),
+        Probe::Http {
+            url,
+            method,
+            body,
+            ca_pem,
+            max_redirects,
+            ..
+        } => Observation::Http(
+            super::web::http(
+                url,
+                method,
+                body.as_deref(),
+                ca_pem.as_deref(),
+                *max_redirects,
+                deadline,
+            )
+            .await,
+        ),
         Probe::Spread {
             name,
             port,
@@ -62,7 +83,7 @@ async fn run(probe: &Probe) -> Observation {
 
 /// The container's `/etc/resolv.conf`, read by hickory (never the C
 /// library: the binary is static and has no NSS).
-fn system_resolver_config() -> Result<(ResolverConfig, ResolverOpts), String> {
+pub fn system_resolver_config() -> Result<(ResolverConfig, ResolverOpts), String> {
     let text = std::fs::read("/etc/resolv.conf")
         .map_err(|e| format!("cannot read /etc/resolv.conf: {e}"))?;
     hickory_resolver::system_conf::parse_resolv_conf(text)

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 /// prefix: `netlab-agent lab=<lab> node=<node>`.
 pub const GREETING_PREFIX: &str = "netlab-agent";
 
+/// Where `up` puts a node's certificate (`cert.pem`, `key.pem`) and the lab
+/// CA (`ca.pem`) inside its container.
+pub const TLS_DIR: &str = "/netlab-tls";
+
 /// The line `netlab agent serve` prints on stdout once every listener is bound.
 pub const READY_LINE: &str = "netlab-agent ready";
 
@@ -72,6 +76,26 @@ pub enum Probe {
         addr: SocketAddr,
         timeout_ms: u64,
     },
+    /// A TLS handshake with `addr`, presenting `sni`, trusting `ca_pem`
+    /// (`None`: trusting nothing), then one HTTP request over it.
+    Tls {
+        id: usize,
+        addr: SocketAddr,
+        sni: String,
+        ca_pem: Option<String>,
+        timeout_ms: u64,
+    },
+    /// An HTTP request that follows redirects as browsers do, reporting
+    /// every hop. `ca_pem` is trusted for https.
+    Http {
+        id: usize,
+        url: String,
+        method: String,
+        body: Option<String>,
+        ca_pem: Option<String>,
+        max_redirects: u32,
+        timeout_ms: u64,
+    },
     /// The MTU of the interface that holds `address`.
     Mtu {
         id: usize,
@@ -96,6 +120,8 @@ impl Probe {
             | Probe::Tcp { timeout_ms, .. }
             | Probe::Udp { timeout_ms, .. }
             | Probe::Mtu { timeout_ms, .. }
+            | Probe::Tls { timeout_ms, .. }
+            | Probe::Http { timeout_ms, .. }
             | Probe::Spread { timeout_ms, .. } => *timeout_ms,
         }
     }
@@ -106,6 +132,8 @@ impl Probe {
             | Probe::Tcp { id, .. }
             | Probe::Udp { id, .. }
             | Probe::Mtu { id, .. }
+            | Probe::Tls { id, .. }
+            | Probe::Http { id, .. }
             | Probe::Spread { id, .. } => *id,
         }
     }
@@ -129,7 +157,7 @@ pub struct ProbeResult {
     pub elapsed_ms: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Observation {
     Dns(DnsObservation),
@@ -137,6 +165,70 @@ pub enum Observation {
     Udp(UdpObservation),
     Mtu(MtuObservation),
     Spread(SpreadObservation),
+    Tls(TlsObservation),
+    Http(HttpObservation),
+}
+
+/// How a TLS exchange went, phase by phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsObservation {
+    pub outcome: TlsOutcome,
+    /// Milliseconds for the TCP connect, the handshake, and from the request
+    /// to the first byte of the answer.
+    pub connect_ms: Option<f64>,
+    pub handshake_ms: Option<f64>,
+    pub first_byte_ms: Option<f64>,
+    /// `TLSv1_3`, `TLS13_AES_256_GCM_SHA384`, `CN=web, O=netlab`.
+    pub version: Option<String>,
+    pub cipher: Option<String>,
+    pub subject: Option<String>,
+    /// Whether the server ended with a TLS close_notify (an orderly close).
+    pub close_notify: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum TlsOutcome {
+    Verified,
+    /// The certificate does not chain to a trusted CA.
+    Untrusted {
+        reason: String,
+    },
+    /// The certificate does not cover the name asked for (SNI).
+    WrongName {
+        reason: String,
+    },
+    /// The server does not speak TLS.
+    NoTls {
+        reason: String,
+    },
+    Refused,
+    Timeout,
+    Error {
+        message: String,
+    },
+}
+
+/// One request of an HTTP exchange and its answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpHop {
+    pub url: String,
+    pub method: String,
+    /// Whether this request carried the original body.
+    pub body_sent: bool,
+    pub status: u16,
+    pub location: Option<String>,
+    /// `x-netlab-node` of the answer: which node answered.
+    pub node: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HttpObservation {
+    pub hops: Vec<HttpHop>,
+    /// The last answer's body (truncated).
+    pub final_body: String,
+    /// Why the exchange stopped early, if it did.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,8 +311,8 @@ pub enum UdpObservation {
     },
 }
 
-/// A listener the agent serves: `tcp:7000`, `udp:7001`, `http:80`
-/// (`https:443` arrives with the TLS work).
+/// A listener the agent serves: `tcp:7000`, `udp:7001`, `http:80`,
+/// `https:443`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Listener {
     pub proto: ListenerProto,
@@ -232,6 +324,7 @@ pub enum ListenerProto {
     Tcp,
     Udp,
     Http,
+    Https,
 }
 
 impl ListenerProto {
@@ -240,6 +333,7 @@ impl ListenerProto {
             ListenerProto::Tcp => "tcp",
             ListenerProto::Udp => "udp",
             ListenerProto::Http => "http",
+            ListenerProto::Https => "https",
         }
     }
 
@@ -266,9 +360,10 @@ impl std::str::FromStr for Listener {
             "tcp" => ListenerProto::Tcp,
             "udp" => ListenerProto::Udp,
             "http" => ListenerProto::Http,
+            "https" => ListenerProto::Https,
             other => {
                 return Err(format!(
-                    "unknown listener protocol `{other}` (expected tcp, udp or http)"
+                    "unknown listener protocol `{other}` (expected tcp, udp, http or https)"
                 ));
             }
         };

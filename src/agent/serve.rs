@@ -4,6 +4,7 @@
 //! Runs as PID 1 in a scratch container, so it handles SIGTERM itself.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use anyhow::Context as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
-use super::protocol::{Identity, Listener, ListenerProto, READY_LINE};
+use super::protocol::{Identity, Listener, ListenerProto, READY_LINE, TLS_DIR};
 
 /// An idle client is dropped after this, so abandoned connections cannot
 /// pile up in a long-running lab.
@@ -21,13 +22,21 @@ const IDLE: Duration = Duration::from_secs(120);
 /// buffer cannot park a connection task forever.
 const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 
+/// A TLS client gets this long to finish its handshake.
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+
 pub async fn serve(lab: String, node: String, listeners: Vec<Listener>) -> anyhow::Result<()> {
     // PID 1 has no default signal dispositions: a SIGTERM that arrives before
     // the handlers exist would be ignored and `docker stop` would wait for
     // its SIGKILL. So the handlers come first, before netlab can see "ready".
     let shutdown = Shutdown::install()?;
     let identity = Arc::new(Identity { lab, node });
-    start(IpAddr::V4(Ipv4Addr::UNSPECIFIED), &listeners, identity).await?;
+    let tls = if listeners.iter().any(|l| l.proto == ListenerProto::Https) {
+        Some(load_tls_config(Path::new(TLS_DIR))?)
+    } else {
+        None
+    };
+    start(IpAddr::V4(Ipv4Addr::UNSPECIFIED), &listeners, identity, tls).await?;
     {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
@@ -39,51 +48,93 @@ pub async fn serve(lab: String, node: String, listeners: Vec<Listener>) -> anyho
 }
 
 /// Binds every listener on `ip` and serves each in its own task. Returns
-/// the bound addresses (a port of 0 becomes the real one), in order.
+/// the bound addresses (a port of 0 becomes the real one), in order. `tls`
+/// is the server configuration for `https` listeners.
 pub async fn start(
     ip: IpAddr,
     listeners: &[Listener],
     identity: Arc<Identity>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> anyhow::Result<Vec<SocketAddr>> {
     let mut bound = Vec::with_capacity(listeners.len());
     for l in listeners {
         let addr = SocketAddr::new(ip, l.port);
+        if l.proto == ListenerProto::Udp {
+            let socket = UdpSocket::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {l}"))?;
+            bound.push(socket.local_addr()?);
+            tokio::spawn(udp_loop(socket, identity.clone()));
+            continue;
+        }
+        let socket = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {l}"))?;
+        bound.push(socket.local_addr()?);
+        let identity = identity.clone();
         match l.proto {
-            ListenerProto::Tcp | ListenerProto::Http => {
-                let socket = TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {l}"))?;
-                bound.push(socket.local_addr()?);
-                let identity = identity.clone();
-                if l.proto == ListenerProto::Tcp {
-                    tokio::spawn(accept_loop(socket, identity, |s, id| {
-                        Box::pin(greet_and_echo(s, id))
-                    }));
-                } else {
-                    tokio::spawn(accept_loop(socket, identity, |s, id| {
-                        Box::pin(super::http::serve_connection(s, id))
-                    }));
-                }
+            ListenerProto::Tcp => {
+                tokio::spawn(accept_loop(socket, move |s, _| {
+                    greet_and_echo(s, identity.clone())
+                }));
             }
-            ListenerProto::Udp => {
-                let socket = UdpSocket::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {l}"))?;
-                bound.push(socket.local_addr()?);
-                tokio::spawn(udp_loop(socket, identity.clone()));
+            ListenerProto::Http => {
+                tokio::spawn(accept_loop(socket, move |s, remote| {
+                    super::http::serve_connection(s, remote, "http", identity.clone())
+                }));
             }
+            ListenerProto::Https => {
+                let config = tls.clone().with_context(|| format!("{l} needs the node's certificate in {TLS_DIR}, which `netlab up` puts there"))?;
+                let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                tokio::spawn(accept_loop(socket, move |s, remote| {
+                    let (acceptor, identity) = (acceptor.clone(), identity.clone());
+                    async move {
+                        // A client that never finishes its handshake is dropped.
+                        if let Ok(Ok(tls)) =
+                            tokio::time::timeout(HANDSHAKE_DEADLINE, acceptor.accept(s)).await
+                        {
+                            super::http::serve_connection(tls, remote, "https", identity).await;
+                        }
+                    }
+                }));
+            }
+            ListenerProto::Udp => {}
         }
     }
     Ok(bound)
 }
 
-type Handler = fn(TcpStream, Arc<Identity>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+/// The TLS server configuration from the files `up` put into the container.
+pub fn load_tls_config(dir: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+        .with_context(|| format!("cannot read {}", cert_path.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("bad certificate in {}", cert_path.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .with_context(|| format!("cannot read the key {}", key_path.display()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
 
-async fn accept_loop(socket: TcpListener, identity: Arc<Identity>, handle: Handler) {
+async fn accept_loop<F, Fut>(socket: TcpListener, handle: F)
+where
+    F: Fn(TcpStream, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     loop {
         match socket.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(handle(stream, identity.clone()));
+            Ok((stream, peer)) => {
+                tokio::spawn(handle(stream, peer.to_string()));
             }
             // Out of file descriptors and the like: wait instead of spinning.
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,

@@ -28,7 +28,7 @@ fn identity() -> Arc<Identity> {
 
 /// Serves one listener of `proto` on a free loopback port and returns it.
 async fn serve_one(proto: ListenerProto) -> SocketAddr {
-    let bound = start(LOOPBACK, &[Listener { proto, port: 0 }], identity())
+    let bound = start(LOOPBACK, &[Listener { proto, port: 0 }], identity(), None)
         .await
         .expect("loopback listener binds");
     bound[0]
@@ -301,7 +301,7 @@ async fn a_taken_port_is_an_error_naming_the_listener() {
         proto: ListenerProto::Tcp,
         port,
     }];
-    let err = start(LOOPBACK, &listeners, identity())
+    let err = start(LOOPBACK, &listeners, identity(), None)
         .await
         .expect_err("the port is taken");
     assert!(
@@ -326,7 +326,9 @@ async fn start_reports_every_bound_port_in_order() {
             port: 0,
         },
     ];
-    let bound = start(LOOPBACK, &listeners, identity()).await.expect("bind");
+    let bound = start(LOOPBACK, &listeners, identity(), None)
+        .await
+        .expect("bind");
     assert_eq!(bound.len(), 3);
     assert!(bound.iter().all(|a| a.ip() == LOOPBACK && a.port() != 0));
     assert!(matches!(
@@ -691,4 +693,193 @@ fn docker_embedded_dns_resolv_conf_is_understood() {
     assert_eq!(servers.len(), 1);
     assert_eq!(servers[0].ip, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11)));
     assert!(servers[0].connections.iter().all(|c| c.port == 53));
+}
+
+mod web {
+    use super::*;
+    use crate::agent::web;
+    use crate::pki::LabCa;
+
+    fn tls_config(ca: &LabCa, names: &[&str]) -> Arc<rustls::ServerConfig> {
+        let leaf = ca
+            .leaf(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .expect("leaf");
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("cert.pem"), leaf.cert_pem).expect("cert");
+        std::fs::write(dir.path().join("key.pem"), leaf.key_pem).expect("key");
+        super::super::serve::load_tls_config(dir.path()).expect("tls config")
+    }
+
+    async fn serve_https(ca: &LabCa) -> SocketAddr {
+        let config = tls_config(ca, &["web", "www"]);
+        super::super::serve::start(
+            LOOPBACK,
+            &[Listener {
+                proto: ListenerProto::Https,
+                port: 0,
+            }],
+            identity(),
+            Some(config),
+        )
+        .await
+        .expect("bind")[0]
+    }
+
+    #[tokio::test]
+    async fn a_handshake_verifies_against_the_lab_ca_and_reports_its_phases() {
+        let ca = LabCa::generate("lab-x").expect("ca");
+        let addr = serve_https(&ca).await;
+        let obs = web::tls(addr, "www", Some(&ca.cert_pem()), Duration::from_secs(3)).await;
+        assert_eq!(obs.outcome, TlsOutcome::Verified, "{obs:?}");
+        assert_eq!(obs.subject.as_deref(), Some("CN=web, O=netlab"));
+        assert_eq!(obs.version.as_deref(), Some("TLSv1_3"));
+        assert!(
+            obs.cipher
+                .as_deref()
+                .is_some_and(|c| c.starts_with("TLS13_")),
+            "{obs:?}"
+        );
+        assert!(
+            obs.connect_ms.is_some() && obs.handshake_ms.is_some() && obs.first_byte_ms.is_some(),
+            "{obs:?}"
+        );
+        assert_eq!(
+            obs.close_notify,
+            Some(true),
+            "hyper closes a Connection: close exchange with close_notify"
+        );
+    }
+
+    #[tokio::test]
+    async fn untrusted_wrong_name_and_no_tls_are_told_apart() {
+        let ca = LabCa::generate("lab-x").expect("ca");
+        let addr = serve_https(&ca).await;
+        let other = LabCa::generate("other").expect("ca");
+        let untrusted =
+            web::tls(addr, "web", Some(&other.cert_pem()), Duration::from_secs(3)).await;
+        assert!(
+            matches!(untrusted.outcome, TlsOutcome::Untrusted { .. }),
+            "{untrusted:?}"
+        );
+        assert_eq!(
+            untrusted.subject.as_deref(),
+            Some("CN=web, O=netlab"),
+            "the subject is reported even when untrusted"
+        );
+        let nothing = web::tls(addr, "web", None, Duration::from_secs(3)).await;
+        assert!(
+            matches!(nothing.outcome, TlsOutcome::Untrusted { .. }),
+            "{nothing:?}"
+        );
+        let wrong = web::tls(addr, "db", Some(&ca.cert_pem()), Duration::from_secs(3)).await;
+        assert!(
+            matches!(wrong.outcome, TlsOutcome::WrongName { .. }),
+            "{wrong:?}"
+        );
+        let plain = serve_one(ListenerProto::Tcp).await;
+        let no_tls = web::tls(plain, "web", Some(&ca.cert_pem()), Duration::from_secs(3)).await;
+        assert!(
+            matches!(no_tls.outcome, TlsOutcome::NoTls { .. }),
+            "{no_tls:?}"
+        );
+        let closed = web::tls(closed_tcp_port().await, "web", None, Duration::from_secs(3)).await;
+        assert_eq!(closed.outcome, TlsOutcome::Refused);
+    }
+
+    fn hops(obs: &HttpObservation) -> Vec<(u16, &str, bool)> {
+        obs.hops
+            .iter()
+            .map(|h| (h.status, h.method.as_str(), h.body_sent))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn redirects_change_or_keep_method_and_body_per_code() {
+        let addr = serve_one(ListenerProto::Http).await;
+        for (code, method_after, body_after) in [
+            (301, "GET", false),
+            (302, "GET", false),
+            (303, "GET", false),
+            (307, "POST", true),
+            (308, "POST", true),
+        ] {
+            let url = format!("http://{addr}/redirect/{code}?to=/echo");
+            let obs = web::http(&url, "POST", Some("form"), None, 10, Duration::from_secs(3)).await;
+            assert_eq!(obs.error, None);
+            assert_eq!(
+                hops(&obs),
+                [(code, "POST", true), (200, method_after, body_after)],
+                "{code}"
+            );
+            let echoed: serde_json::Value =
+                serde_json::from_str(&obs.final_body).expect("echo JSON");
+            assert_eq!(echoed["method"], method_after);
+            assert_eq!(echoed["body"], if body_after { "form" } else { "" });
+            assert_eq!(obs.hops[1].node.as_deref(), Some("web"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_survives_post_redirect_get_and_a_loop_is_stopped() {
+        let addr = serve_one(ListenerProto::Http).await;
+        let obs = web::http(
+            &format!("http://{addr}/session/login"),
+            "POST",
+            Some("user=a"),
+            None,
+            10,
+            Duration::from_secs(3),
+        )
+        .await;
+        assert_eq!(hops(&obs), [(303, "POST", true), (200, "GET", false)]);
+        let whoami: serde_json::Value = serde_json::from_str(&obs.final_body).expect("JSON");
+        assert!(
+            whoami["session"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("web-")),
+            "{whoami}"
+        );
+        // Two redirects in a row against a limit of one.
+        let looped = web::http(
+            &format!("http://{addr}/redirect/302?to=/redirect/302"),
+            "GET",
+            None,
+            None,
+            1,
+            Duration::from_secs(3),
+        )
+        .await;
+        assert_eq!(
+            looped.error.as_deref(),
+            Some("stopped after 1 redirects (a redirect loop?)")
+        );
+        assert_eq!(hops(&looped), [(302, "GET", false), (302, "GET", false)]);
+    }
+
+    #[tokio::test]
+    async fn http_follows_a_redirect_to_https_on_the_lab_ca() {
+        let ca = LabCa::generate("lab-x").expect("ca");
+        let https = serve_https(&ca).await;
+        let http = serve_one(ListenerProto::Http).await;
+        // The hop to https reaches the listener by address, which the node's
+        // certificate does not name: the cross-scheme hop is made, and fails
+        // on the name as it must.
+        let url = format!("http://{http}/redirect/301?to=https://{https}/whoami");
+        let obs = web::http(
+            &url,
+            "GET",
+            None,
+            Some(&ca.cert_pem()),
+            10,
+            Duration::from_secs(3),
+        )
+        .await;
+        assert_eq!(obs.hops.len(), 1);
+        assert!(
+            obs.error
+                .as_deref()
+                .is_some_and(|e| e.contains("TLS with 127.0.0.1")),
+            "{obs:?}"
+        );
+    }
 }

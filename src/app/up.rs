@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use super::{Cancel, Failure, down};
+use crate::agent::protocol::TLS_DIR;
 use crate::cli::UpArgs;
 use crate::engine::discover::{self, LiveLab};
 use crate::engine::{CONCURRENCY, Engine, EngineError, container, image, network, swarm};
 use crate::lab::{Attachment, Lab, NetworkMode, Transport};
-use crate::plan::{self, ImageRef, Plan};
+use crate::pki::LabCa;
+use crate::plan::{self, ContainerPlan, ImageRef, Plan};
 use crate::report;
 use crate::report::progress::Progress;
 
@@ -28,14 +30,26 @@ pub async fn up(
     refuse_if_up(engine, &lab.name).await?;
     refuse_overlapping_subnets(engine, lab).await?;
     refuse_taken_host_ports(lab)?;
-    let plan = plan::plan(lab);
+    let mut plan = plan::plan(lab);
+    let ca = match plan::uses_tls(lab) {
+        true => Some(
+            LabCa::generate(&lab.name)
+                .map_err(|e| Failure::Usage(format!("cannot make the lab CA: {e}")))?,
+        ),
+        false => None,
+    };
+    if let Some(ca) = &ca {
+        for c in &mut plan.containers {
+            c.labels.insert(plan::LABEL_CA.to_owned(), ca.cert_pem());
+        }
+    }
     let swarm_made = plan.needs_swarm() && swarm::ensure(engine).await?;
     if swarm_made {
         eprintln!(
             "netlab: initialised a single-node swarm for the overlay networks (netlab leaves it again when no lab needs it)"
         );
     }
-    match create(engine, &plan, args.wait, cancel).await {
+    match create(engine, &plan, ca.as_ref(), args.wait, cancel).await {
         Ok(()) => {
             let objects = discover::labs(engine, Some(&lab.name))
                 .await?
@@ -160,6 +174,7 @@ where
 async fn create(
     engine: &Engine,
     plan: &Plan,
+    ca: Option<&LabCa>,
     wait: Duration,
     cancel: &Cancel,
 ) -> Result<(), Failure> {
@@ -210,7 +225,8 @@ async fn create(
             if cancel.is_cancelled() {
                 return Err(interrupted());
             }
-            let id = container::create_and_start(engine, c, agent_image).await?;
+            let files = node_certificate(ca, c)?;
+            let id = container::create_and_start(engine, c, agent_image, &files).await?;
             let is_agent = c.image == ImageRef::Agent;
             let left = deadline.saturating_duration_since(Instant::now());
             tokio::select! {
@@ -239,6 +255,40 @@ async fn create(
         return Err(interrupted());
     }
     Ok(())
+}
+
+/// The files an https node needs: its certificate and key, signed by the
+/// lab CA. The key goes from this process straight into the container.
+fn node_certificate(
+    ca: Option<&LabCa>,
+    c: &ContainerPlan,
+) -> Result<Vec<(String, Vec<u8>, u32)>, Failure> {
+    let Some(ca) = ca.filter(|_| c.serves_https()) else {
+        return Ok(Vec::new());
+    };
+    let leaf = ca.leaf(&c.dns_names()).map_err(|e| {
+        Failure::Usage(format!(
+            "cannot make the certificate of node `{}`: {e}",
+            c.node
+        ))
+    })?;
+    Ok(vec![
+        (
+            format!("{TLS_DIR}/cert.pem"),
+            leaf.cert_pem.into_bytes(),
+            0o644,
+        ),
+        (
+            format!("{TLS_DIR}/key.pem"),
+            leaf.key_pem.into_bytes(),
+            0o600,
+        ),
+        (
+            format!("{TLS_DIR}/ca.pem"),
+            ca.cert_pem().into_bytes(),
+            0o644,
+        ),
+    ])
 }
 
 fn summary(live: &LiveLab, engine: &Engine, took: Duration) -> String {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::agent::protocol::{Probe, ProbeBatch};
 use crate::engine::discover::LiveLab;
-use crate::lab::{Check, CheckKind, DnsAnswer, DnsExpect, PortExpect, Source, Transport};
+use crate::lab::{Check, CheckKind, DnsAnswer, DnsExpect, PortExpect, Source, Transport, Trust};
 
 pub use outcome::{Outcome, classify};
 
@@ -33,16 +33,15 @@ pub fn plan_steps(live: &LiveLab) -> Vec<Step> {
         .collect()
 }
 
-fn running(live: &LiveLab, name: &str) -> Result<(), Step> {
+/// Why a node cannot be probed, if it cannot.
+fn not_running(live: &LiveLab, name: &str) -> Option<Outcome> {
     match live.nodes.get(name) {
-        None => Err(Step::Done(Outcome::fail(format!(
-            "node `{name}` has no container"
-        )))),
-        Some(n) if !n.running => Err(Step::Done(Outcome::fail(format!(
+        None => Some(Outcome::fail(format!("node `{name}` has no container"))),
+        Some(n) if !n.running => Some(Outcome::fail(format!(
             "node `{name}` is not running: {}",
             n.state
-        )))),
-        Some(_) => Ok(()),
+        ))),
+        Some(_) => None,
     }
 }
 
@@ -50,9 +49,9 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
     let timeout_ms = u64::try_from(check.timeout.as_millis()).unwrap_or(u64::MAX);
     let source = check.kind.source();
     if let Source::Node(name) = &source
-        && let Err(done) = running(live, name)
+        && let Some(why) = not_running(live, name)
     {
-        return done;
+        return Step::Done(why);
     }
     let probe = match &check.kind {
         CheckKind::Dns { name, record, .. } => Probe::Dns {
@@ -94,6 +93,45 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
                 }
             }
         }
+        CheckKind::Tls {
+            from,
+            to,
+            name,
+            trust,
+            ..
+        } => {
+            let addr = match target::resolve(live, from, to) {
+                Ok(a) => a,
+                Err(why) => return Step::Done(Outcome::fail(why)),
+            };
+            let ca_pem = match (trust, &live.ca_pem) {
+                (Trust::Nothing, _) => None,
+                (Trust::Lab, Some(pem)) => Some(pem.clone()),
+                (Trust::Lab, None) => {
+                    return Step::Done(Outcome::fail(
+                        "the lab has no CA: it was brought up without TLS (no https listener and no tls or http check)",
+                    ));
+                }
+            };
+            Probe::Tls {
+                id,
+                addr,
+                sni: name.clone(),
+                ca_pem,
+                timeout_ms,
+            }
+        }
+        CheckKind::Http {
+            url, method, body, ..
+        } => Probe::Http {
+            id,
+            url: url.clone(),
+            method: method.clone(),
+            body: body.clone(),
+            ca_pem: live.ca_pem.clone(),
+            max_redirects: MAX_REDIRECTS,
+            timeout_ms,
+        },
         CheckKind::Spread {
             name,
             port,
@@ -107,8 +145,8 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
             timeout_ms,
         },
         CheckKind::Port { node, expect, .. } => {
-            if let Err(done) = running(live, node) {
-                return done;
+            if let Some(why) = not_running(live, node) {
+                return Step::Done(why);
             }
             let binding = target::port_binding(live, &check.kind);
             match (expect, binding) {
@@ -153,6 +191,18 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
 pub fn describe(kind: &CheckKind) -> (String, String) {
     let word = |e: &dyn std::fmt::Debug| format!("{e:?}").to_lowercase();
     match kind {
+        CheckKind::Tls {
+            to, name, expect, ..
+        } => (format!("{to} as {name}"), expect.as_str().to_owned()),
+        CheckKind::Http {
+            url,
+            method,
+            expect,
+            ..
+        } => (
+            format!("{method} {url}"),
+            outcome::describe_http_expect(expect),
+        ),
         CheckKind::Dns { name, expect, .. } => (
             name.clone(),
             match expect {
@@ -190,6 +240,9 @@ pub fn describe(kind: &CheckKind) -> (String, String) {
         ),
     }
 }
+
+/// Redirects an http check follows before it calls it a loop.
+pub const MAX_REDIRECTS: u32 = 10;
 
 /// Probes grouped by where they run: one exec per node, one in-process batch
 /// for the host.

@@ -4,11 +4,14 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use crate::agent::protocol::{
-    DnsObservation, Identity, MtuObservation, Observation, SpreadObservation, TcpObservation,
-    UdpObservation,
+    DnsObservation, HttpObservation, Identity, MtuObservation, Observation, SpreadObservation,
+    TcpObservation, TlsObservation, TlsOutcome, UdpObservation,
 };
 use crate::engine::discover::LiveLab;
-use crate::lab::{CheckKind, DnsAnswer, DnsExpect, SpreadExpect, TargetHost, TcpExpect, UdpExpect};
+use crate::lab::{
+    CheckKind, DnsAnswer, DnsExpect, HttpExpect, SpreadExpect, TargetHost, TcpExpect, TlsExpect,
+    UdpExpect,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -43,6 +46,10 @@ pub fn classify(kind: &CheckKind, obs: &Observation, live: &LiveLab) -> Outcome 
             port(live, kind, node, obs)
         }
         (CheckKind::Mtu { expect, .. }, Observation::Mtu(o)) => mtu(*expect, o),
+        (CheckKind::Tls { expect, .. }, Observation::Tls(o)) => tls(*expect, o),
+        (CheckKind::Http { body, expect, .. }, Observation::Http(o)) => {
+            http(body.as_deref(), expect, o)
+        }
         (
             CheckKind::Spread {
                 name,
@@ -362,5 +369,177 @@ fn spread(
             Outcome::fail(format!("{observed}; expected more than one node"))
         }
         SpreadExpect::Spread => Outcome::new(all_answered, observed),
+    }
+}
+
+fn tls_phases(o: &TlsObservation) -> String {
+    let mut parts = Vec::new();
+    for (what, v) in [
+        ("connect", o.connect_ms),
+        ("handshake", o.handshake_ms),
+        ("first byte", o.first_byte_ms),
+    ] {
+        if let Some(ms) = v {
+            parts.push(format!("{what} {ms:.1} ms"));
+        }
+    }
+    parts.join(", ")
+}
+
+fn tls(expect: TlsExpect, o: &TlsObservation) -> Outcome {
+    let subject = o
+        .subject
+        .as_deref()
+        .map(|s| format!(" [{s}]"))
+        .unwrap_or_default();
+    let (seen, words) = match &o.outcome {
+        TlsOutcome::Verified => (
+            Some(TlsExpect::Verified),
+            format!(
+                "verified{subject}: {} {}; {}; {}",
+                o.version.as_deref().unwrap_or("?"),
+                o.cipher.as_deref().unwrap_or("?"),
+                tls_phases(o),
+                match o.close_notify {
+                    Some(true) => "closed with close_notify",
+                    Some(false) => "closed without close_notify",
+                    None => "no close seen",
+                }
+            ),
+        ),
+        TlsOutcome::Untrusted { reason } => (
+            Some(TlsExpect::Untrusted),
+            format!("untrusted{subject}: {reason}"),
+        ),
+        TlsOutcome::WrongName { reason } => (
+            Some(TlsExpect::WrongName),
+            format!("wrong name{subject}: {reason}"),
+        ),
+        TlsOutcome::NoTls { reason } => (Some(TlsExpect::NoTls), format!("no TLS: {reason}")),
+        TlsOutcome::Refused => (None, "refused (nothing listens)".into()),
+        TlsOutcome::Timeout => (None, "no answer before the deadline".into()),
+        TlsOutcome::Error { message } => (None, format!("error: {message}")),
+    };
+    Outcome::new(seen == Some(expect), words)
+}
+
+/// `{status: 200, redirects: [303], final_method: GET}`
+pub fn describe_http_expect(e: &HttpExpect) -> String {
+    let mut parts = Vec::new();
+    if let Some(s) = e.status {
+        parts.push(format!("status: {s}"));
+    }
+    if let Some(r) = &e.redirects {
+        parts.push(format!("redirects: {r:?}"));
+    }
+    if let Some(u) = &e.final_url {
+        parts.push(format!("final_url: {u}"));
+    }
+    if let Some(m) = &e.final_method {
+        parts.push(format!("final_method: {m}"));
+    }
+    if let Some(b) = e.body_kept {
+        parts.push(format!("body_kept: {b}"));
+    }
+    if let Some(n) = &e.from_node {
+        parts.push(format!("from_node: {n}"));
+    }
+    if let Some(s) = e.session {
+        parts.push(format!("session: {s}"));
+    }
+    format!("{{{}}}", parts.join(", "))
+}
+
+fn http(sent_body: Option<&str>, expect: &HttpExpect, o: &HttpObservation) -> Outcome {
+    let hops: Vec<String> = o
+        .hops
+        .iter()
+        .map(|h| {
+            let node = h
+                .node
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            format!("{} {} → {}{node}", h.method, h.url, h.status)
+        })
+        .collect();
+    let mut observed = hops.join(" ⇒ ");
+    if let Some(e) = &o.error {
+        observed = if observed.is_empty() {
+            e.clone()
+        } else {
+            format!("{observed}; {e}")
+        };
+        return Outcome::fail(observed);
+    }
+    let Some(last) = o.hops.last() else {
+        return Outcome::fail("no answer");
+    };
+    let echoed: Option<serde_json::Value> = serde_json::from_str(&o.final_body).ok();
+    let field = |name: &str| echoed.as_ref().and_then(|v| v.get(name));
+    let mut wrong = Vec::new();
+    if let Some(s) = expect.status
+        && last.status != s
+    {
+        wrong.push(format!("status {} instead of {s}", last.status));
+    }
+    if let Some(r) = &expect.redirects {
+        let seen: Vec<u16> = o.hops[..o.hops.len() - 1]
+            .iter()
+            .map(|h| h.status)
+            .collect();
+        if &seen != r {
+            wrong.push(format!("redirects {seen:?} instead of {r:?}"));
+        }
+    }
+    if let Some(u) = &expect.final_url {
+        let matches = if u.starts_with('/') {
+            url::Url::parse(&last.url).ok().is_some_and(|p| {
+                let path = match p.query() {
+                    Some(q) => format!("{}?{q}", p.path()),
+                    None => p.path().to_owned(),
+                };
+                &path == u
+            })
+        } else {
+            url::Url::parse(u).ok().map(|x| x.to_string()).as_deref() == Some(last.url.as_str())
+        };
+        if !matches {
+            wrong.push(format!("final URL {} instead of {u}", last.url));
+        }
+    }
+    if let Some(m) = &expect.final_method
+        && &last.method != m
+    {
+        wrong.push(format!("final method {} instead of {m}", last.method));
+    }
+    if let Some(kept) = expect.body_kept {
+        let arrived = field("body").and_then(|b| b.as_str()).unwrap_or_default();
+        let was_kept = sent_body.is_some_and(|b| !b.is_empty() && arrived == b);
+        if was_kept != kept {
+            wrong.push(format!(
+                "body {} (the last answer saw {arrived:?})",
+                if was_kept { "kept" } else { "not kept" }
+            ));
+        }
+    }
+    if let Some(n) = &expect.from_node
+        && last.node.as_deref() != Some(n.as_str())
+    {
+        wrong.push(format!(
+            "answered by {} instead of {n}",
+            last.node.as_deref().unwrap_or("no agent")
+        ));
+    }
+    if let Some(s) = expect.session {
+        let has = field("session").is_some_and(|v| v.is_string());
+        if has != s {
+            wrong.push(format!("session {}", if has { "kept" } else { "lost" }));
+        }
+    }
+    if wrong.is_empty() {
+        Outcome::pass(observed)
+    } else {
+        Outcome::fail(format!("{observed}; {}", wrong.join(", ")))
     }
 }

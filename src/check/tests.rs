@@ -54,7 +54,11 @@ fn live() -> LiveLab {
         ),
         ("stopped".to_owned(), node(&[], false)),
     ]);
-    LiveLab { lab, nodes }
+    LiveLab {
+        lab,
+        ca_pem: None,
+        nodes,
+    }
 }
 
 fn kind(yaml_check: &str) -> CheckKind {
@@ -418,5 +422,110 @@ fn a_host_mode_node_is_loopback_from_the_host_and_the_gateway_from_a_container()
     assert_eq!(
         target::resolve(&l, &Source::Node("client".into()), &t),
         Ok("10.1.0.1:47801".parse().expect("addr"))
+    );
+}
+
+fn tls_obs(outcome: TlsOutcome) -> Observation {
+    Observation::Tls(TlsObservation {
+        outcome,
+        connect_ms: Some(0.5),
+        handshake_ms: Some(2.25),
+        first_byte_ms: Some(1.0),
+        version: Some("TLSv1_3".into()),
+        cipher: Some("TLS13_AES_256_GCM_SHA384".into()),
+        subject: Some("CN=web, O=netlab".into()),
+        close_notify: Some(true),
+    })
+}
+
+#[test]
+fn tls_outcomes_match_only_their_expectation_and_show_the_phases() {
+    let l = live();
+    let verified = kind("tls: { from: client, to: web:443, expect: verified }");
+    let ok = classify(&verified, &tls_obs(TlsOutcome::Verified), &l);
+    assert!(ok.passed);
+    assert_eq!(
+        ok.observed,
+        "verified [CN=web, O=netlab]: TLSv1_3 TLS13_AES_256_GCM_SHA384; connect 0.5 ms, handshake 2.2 ms, first byte 1.0 ms; closed with close_notify"
+    );
+    let wrong = TlsOutcome::WrongName {
+        reason: "not valid for db".into(),
+    };
+    assert!(!classify(&verified, &tls_obs(wrong.clone()), &l).passed);
+    let expects_wrong = kind("tls: { from: client, to: web:443, name: db, expect: wrong-name }");
+    assert!(classify(&expects_wrong, &tls_obs(wrong), &l).passed);
+    assert!(!classify(&expects_wrong, &tls_obs(TlsOutcome::Refused), &l).passed);
+    let no_tls = kind("tls: { from: client, to: web:7000, expect: no-tls }");
+    assert!(
+        classify(
+            &no_tls,
+            &tls_obs(TlsOutcome::NoTls {
+                reason: "plain text".into()
+            }),
+            &l
+        )
+        .passed
+    );
+    assert!(
+        !classify(&no_tls, &tls_obs(TlsOutcome::Timeout), &l).passed,
+        "silence is not proof of no TLS"
+    );
+}
+
+fn hop(method: &str, url: &str, status: u16, body_sent: bool) -> HttpHop {
+    HttpHop {
+        url: url.into(),
+        method: method.into(),
+        body_sent,
+        status,
+        location: None,
+        node: Some("web".into()),
+    }
+}
+
+#[test]
+fn http_expectations_are_checked_one_by_one() {
+    let l = live();
+    let k = kind(
+        "http: { from: client, url: \"http://web/redirect/303?to=/echo\", method: POST, body: order=1, expect: { redirects: [303], status: 200, final_method: GET, body_kept: false, from_node: web, final_url: /echo } }",
+    );
+    let obs = |final_method: &str, body: &str| {
+        Observation::Http(HttpObservation {
+            hops: vec![
+                hop("POST", "http://web/redirect/303?to=/echo", 303, true),
+                hop(final_method, "http://web/echo", 200, body == "order=1"),
+            ],
+            final_body: serde_json::json!({ "method": final_method, "body": body }).to_string(),
+            error: None,
+        })
+    };
+    let ok = classify(&k, &obs("GET", ""), &l);
+    assert!(ok.passed, "{}", ok.observed);
+    assert_eq!(
+        ok.observed,
+        "POST http://web/redirect/303?to=/echo → 303 (web) ⇒ GET http://web/echo → 200 (web)"
+    );
+    let kept = classify(&k, &obs("POST", "order=1"), &l);
+    assert!(!kept.passed);
+    assert!(
+        kept.observed.ends_with(
+            "final method POST instead of GET, body kept (the last answer saw \"order=1\")"
+        ),
+        "{}",
+        kept.observed
+    );
+    let stopped = Observation::Http(HttpObservation {
+        hops: vec![hop("GET", "http://web/a", 302, false)],
+        final_body: String::new(),
+        error: Some("stopped after 10 redirects (a redirect loop?)".into()),
+    });
+    let looped = classify(&k, &stopped, &l);
+    assert!(!looped.passed);
+    assert!(
+        looped
+            .observed
+            .ends_with("; stopped after 10 redirects (a redirect loop?)"),
+        "{}",
+        looped.observed
     );
 }

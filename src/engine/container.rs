@@ -35,12 +35,13 @@ fn endpoint_settings(e: &EndpointPlan) -> EndpointSettings {
     }
 }
 
-/// Creates the container, joins its other networks and starts it. Returns
-/// the container id.
+/// Creates the container, joins its other networks, puts `files` into it
+/// (path, contents, mode) and starts it. Returns the container id.
 pub async fn create_and_start(
     engine: &Engine,
     plan: &ContainerPlan,
     agent_image: &str,
+    files: &[(String, Vec<u8>, u32)],
 ) -> Result<String> {
     let image = match &plan.image {
         ImageRef::Agent => agent_image.to_owned(),
@@ -115,6 +116,11 @@ pub async fn create_and_start(
                 )
             })?;
     }
+    if !files.is_empty() {
+        upload(engine, &created.id, files)
+            .await
+            .ctx(|| format!("cannot put files into node `{}`", plan.node))?;
+    }
     engine
         .docker
         .start_container(&created.id, None)
@@ -129,6 +135,30 @@ pub async fn create_and_start(
             EngineError::new(format!("cannot start node `{}`", plan.node), anyhow::anyhow!("{msg}{hint}"))
         })?;
     Ok(created.id)
+}
+
+/// Puts files into a created container, as a tar extracted at `/`.
+async fn upload(engine: &Engine, id: &str, files: &[(String, Vec<u8>, u32)]) -> anyhow::Result<()> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, data, mode) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(*mode);
+        header.set_cksum();
+        tar.append_data(&mut header, path.trim_start_matches('/'), data.as_slice())?;
+    }
+    let options = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+        .path("/")
+        .build();
+    engine
+        .docker
+        .upload_to_container(
+            id,
+            Some(options),
+            bollard::body_full(tar.into_inner()?.into()),
+        )
+        .await?;
+    Ok(())
 }
 
 /// Starts the probe helper of a node whose image is not the agent: an agent

@@ -11,7 +11,9 @@ use indexmap::IndexMap;
 use super::container::{self, Listed};
 use super::{CONCURRENCY, Engine, EngineError, Result, network};
 use crate::lab::{Attachment, Lab, NetworkMode, Transport};
-use crate::plan::{self, LABEL_LAB, LABEL_NODE, LABEL_ROLE, LABEL_SPEC, ROLE_PROBE_HELPER};
+use crate::plan::{
+    self, LABEL_CA, LABEL_LAB, LABEL_NODE, LABEL_ROLE, LABEL_SPEC, ROLE_PROBE_HELPER,
+};
 
 /// Every engine object of one lab.
 #[derive(Debug, Default, Clone)]
@@ -43,6 +45,8 @@ pub async fn labs(engine: &Engine, only: Option<&str>) -> Result<BTreeMap<String
 #[derive(Debug, Clone)]
 pub struct LiveLab {
     pub lab: Lab,
+    /// The lab CA's certificate (PEM), if `up` made one.
+    pub ca_pem: Option<String>,
     pub nodes: HashMap<String, LiveNode>,
 }
 
@@ -186,8 +190,14 @@ pub async fn live(engine: &Engine, objects: &LabObjects, lab_name: &str) -> Resu
         .buffer_unordered(CONCURRENCY)
         .try_collect()
         .await?;
+    let ca_pem = objects
+        .containers
+        .iter()
+        .find_map(|c| c.labels.get(LABEL_CA))
+        .cloned();
     Ok(LiveLab {
         lab,
+        ca_pem,
         nodes: inspected.into_iter().collect(),
     })
 }

@@ -81,28 +81,32 @@ pub async fn ensure_agent_image(engine: &Engine) -> Result<(String, bool)> {
     Ok((binary.tag, true))
 }
 
-/// Agent images of earlier netlab builds, unless a container still uses
-/// them (the engine refuses those, which is what we want). Best effort: a
-/// stale image wastes disk, it breaks nothing.
+/// How many agent images to keep: the current one and the newest others,
+/// so two netlab builds used in turn (an installed one and a development
+/// one) do not delete each other's image every time.
+const AGENT_IMAGES_KEPT: usize = 3;
+
+/// Agent images of older netlab builds beyond the newest few, unless a
+/// container still uses them (the engine refuses those, as it should).
+/// Best effort: a stale image wastes disk, it breaks nothing.
 async fn remove_stale_agent_images(engine: &Engine, current: &str) {
     let options = ListImagesOptionsBuilder::default()
         .filters(&HashMap::from([("label", vec![LABEL_AGENT_IMAGE])]))
         .build();
-    let Ok(images) = engine.docker.list_images(Some(options)).await else {
+    let Ok(mut images) = engine.docker.list_images(Some(options)).await else {
         return;
     };
-    for image in images {
-        // Only images that still carry an older agent tag: an untagged one
-        // may be a concurrent `up`'s build whose tag just moved, and its
-        // layers may be in use by that build right now.
-        let older_tag = !image.repo_tags.is_empty()
-            && image
-                .repo_tags
+    images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    let prefix = format!("{AGENT_REPOSITORY}:");
+    // Only images that still carry an older agent tag: an untagged one may
+    // be a concurrent `up`'s build whose tag just moved.
+    let stale = images.iter().filter(|i| {
+        !i.repo_tags.is_empty()
+            && i.repo_tags
                 .iter()
-                .all(|t| t.starts_with(&format!("{AGENT_REPOSITORY}:")) && t != current);
-        if !older_tag {
-            continue;
-        }
+                .all(|t| t.starts_with(&prefix) && t != current)
+    });
+    for image in stale.skip(AGENT_IMAGES_KEPT - 1) {
         let _ = engine
             .docker
             .remove_image(&image.id, None::<RemoveImageOptions>, None)

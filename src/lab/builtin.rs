@@ -18,6 +18,10 @@ const LABS: &[(&str, &str)] = &[
         "dns-round-robin",
         include_str!("../../labs/dns-round-robin.yaml"),
     ),
+    (
+        "https-redirect",
+        include_str!("../../labs/https-redirect.yaml"),
+    ),
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -213,6 +213,22 @@ pub enum CheckKind {
         network: String,
         expect: u32,
     },
+    /// A TLS handshake from `from` with `to`, presenting `name` (SNI).
+    Tls {
+        from: Source,
+        to: Target,
+        name: String,
+        trust: Trust,
+        expect: TlsExpect,
+    },
+    /// An HTTP exchange that follows redirects as a browser does.
+    Http {
+        from: Source,
+        url: String,
+        method: String,
+        body: Option<String>,
+        expect: HttpExpect,
+    },
     /// A published port, seen from the host.
     Port {
         node: String,
@@ -233,6 +249,8 @@ impl CheckKind {
             CheckKind::Port { .. } => "port",
             CheckKind::Spread { .. } => "tcp",
             CheckKind::Mtu { .. } => "mtu",
+            CheckKind::Tls { .. } => "tls",
+            CheckKind::Http { .. } => "http",
         }
     }
 
@@ -240,7 +258,10 @@ impl CheckKind {
     pub fn source(&self) -> Source {
         match self {
             CheckKind::Dns { from, .. } => Source::Node(from.clone()),
-            CheckKind::Tcp { from, .. } | CheckKind::Udp { from, .. } => from.clone(),
+            CheckKind::Tcp { from, .. }
+            | CheckKind::Udp { from, .. }
+            | CheckKind::Tls { from, .. }
+            | CheckKind::Http { from, .. } => from.clone(),
             CheckKind::Port { .. } => Source::Host,
             CheckKind::Spread { from, .. } => Source::Node(from.clone()),
             CheckKind::Mtu { node, .. } => Source::Node(node.clone()),
@@ -329,6 +350,52 @@ pub enum TcpExpect {
 pub enum UdpExpect {
     Open,
     Blocked,
+}
+
+/// Which CAs a TLS client trusts: the lab's, or none at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    Lab,
+    Nothing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsExpect {
+    Verified,
+    Untrusted,
+    WrongName,
+    NoTls,
+}
+
+impl TlsExpect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsExpect::Verified => "verified",
+            TlsExpect::Untrusted => "untrusted",
+            TlsExpect::WrongName => "wrong-name",
+            TlsExpect::NoTls => "no-tls",
+        }
+    }
+}
+
+/// What an HTTP exchange must show; only what is given is checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HttpExpect {
+    /// The final answer's status.
+    pub status: Option<u16>,
+    /// The status of each redirect hop, in order (`[]`: no redirect).
+    pub redirects: Option<Vec<u16>>,
+    /// The last URL, absolute or as a path (`/echo`).
+    pub final_url: Option<String>,
+    pub final_method: Option<String>,
+    /// Whether the request body reached the final `/echo`.
+    pub body_kept: Option<bool>,
+    /// Which node gave the final answer.
+    pub from_node: Option<String>,
+    /// Whether the final answer saw the session cookie set along the way.
+    pub session: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -126,8 +126,7 @@ impl RawCheckBody {
 pub enum RawExpect {
     Word(String),
     List(Vec<Span<Scalar>>),
-    /// The keys; the values are read by the check kinds that take a map.
-    Map(Vec<Span<String>>),
+    Map(IndexMap<Span<String>, serde_json::Value>),
 }
 
 /// A scalar written as a string or a number (`ports: [443, "80:80"]`).
@@ -224,10 +223,10 @@ impl<'de> Deserialize<'de> for RawExpect {
                 Ok(RawExpect::List(out))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::new();
+                let mut out = IndexMap::new();
                 while let Some(key) = map.next_key::<Span<String>>()? {
-                    map.next_value::<de::IgnoredAny>()?;
-                    out.push(key);
+                    let value = map.next_value::<serde_json::Value>()?;
+                    out.insert(key, value);
                 }
                 Ok(RawExpect::Map(out))
             }

@@ -532,12 +532,95 @@ fn publishing_from_internal_networks_only_is_a_warning() {
 }
 
 #[test]
-fn http_and_tls_are_refused_clearly_until_they_land() {
-    let e = one_error(&format!(
-        "{BASE}checks:\n  - http: {{ from: web, url: http://web/ }}\n"
-    ));
+fn tls_checks_take_a_name_a_ca_and_one_of_four_outcomes() {
+    let lab = |check: &str| format!("{BASE}    serve: [https:443]\nchecks:\n  - {check}\n");
+    let ok = load_str(&lab(
+        "tls: { from: web, to: web:443, ca: none, expect: untrusted }",
+    ))
+    .expect("valid")
+    .lab;
     assert_eq!(
-        e.2,
-        "check kind `http` is not supported by this build of netlab yet"
+        ok.checks[0].kind,
+        CheckKind::Tls {
+            from: Source::Node("web".into()),
+            to: validate::parse_target("web:443").expect("target"),
+            name: "web".into(),
+            trust: Trust::Nothing,
+            expect: TlsExpect::Untrusted
+        }
+    );
+    assert_eq!(ok.checks[0].title, "tls web → web:443 as web is untrusted");
+    assert_eq!(
+        one_error(&lab(
+            "tls: { from: web, to: web:443, ca: mine, expect: verified }"
+        ))
+        .2,
+        "unknown ca `mine`"
+    );
+    assert_eq!(
+        one_error(&lab("tls: { from: web, to: web:443, expect: trusted }")).2,
+        "unknown expectation `trusted` for a tls check"
+    );
+    assert_eq!(
+        one_error(&lab(
+            "tls: { from: web, to: 10.0.0.1:443, expect: verified }"
+        ))
+        .2,
+        "a tls check to an address needs `name:`, the server name to present"
+    );
+}
+
+#[test]
+fn http_checks_take_a_url_a_method_and_a_map_of_expectations() {
+    let lab = |check: &str| format!("{BASE}checks:\n  - {check}\n");
+    let ok = load_str(&lab("http: { from: host, url: \"http://127.0.0.1:8080/redirect/307?to=/echo\", method: post, body: x, expect: { redirects: [307], final_method: POST, body_kept: true, from_node: web, status: 200, session: false, final_url: /echo } }"))
+        .expect("valid")
+        .lab;
+    let CheckKind::Http {
+        from,
+        method,
+        body,
+        expect,
+        ..
+    } = &ok.checks[0].kind
+    else {
+        panic!("an http check")
+    };
+    assert_eq!(
+        (from, method.as_str(), body.as_deref()),
+        (&Source::Host, "POST", Some("x"))
+    );
+    assert_eq!(expect.redirects, Some(vec![307]));
+    assert_eq!(expect.final_method.as_deref(), Some("POST"));
+    assert_eq!(
+        (expect.body_kept, expect.session, expect.status),
+        (Some(true), Some(false), Some(200))
+    );
+    let e = errors(&lab(
+        "http: { from: web, url: \"ftp://web/\", expect: { redirect: [301], status: two, from_node: nobody } }",
+    ));
+    let msgs: Vec<&str> = e.iter().map(|(_, _, m)| m.as_str()).collect();
+    assert_eq!(
+        msgs,
+        [
+            "`ftp://web/` is not an http or https URL",
+            "unknown http expectation `redirect`",
+            "`status` expects a status code, not \"two\"",
+            "undefined node `nobody`",
+        ]
+    );
+    assert_eq!(
+        one_error(&lab(
+            "http: { from: web, url: \"http://web/\", expect: open }"
+        ))
+        .2,
+        "an http check expects a map"
+    );
+    assert_eq!(
+        one_error(&lab(
+            "http: { from: web, url: \"http://web/\", expect: {} }"
+        ))
+        .2,
+        "an empty expectation checks nothing"
     );
 }

@@ -28,9 +28,6 @@ const RESERVED_NODE_NAMES: &[&str] = &["host"];
 const RESERVED_NETWORK_NAMES: &[&str] = &["bridge", "host", "none", "default"];
 
 const CHECK_KINDS: &[&str] = &["dns", "tcp", "udp", "port", "http", "tls", "mtu"];
-/// Kinds of SPEC that this build cannot run yet; refused with a clear word
-/// rather than run half-way.
-const CHECK_KINDS_NOT_YET: &[&str] = &["http", "tls"];
 
 pub struct Validation {
     pub lab: Option<Lab>,
@@ -642,14 +639,6 @@ impl Validator {
             );
             return None;
         }
-        if CHECK_KINDS_NOT_YET.contains(&kind) {
-            self.error(
-                &cx.kind.referenced,
-                format!("check kind `{kind}` is not supported by this build of netlab yet"),
-                Some("this build runs dns, tcp, udp, port and mtu checks".into()),
-            );
-            return None;
-        }
         let allowed: &[&str] = match kind {
             "dns" => &[
                 "title", "timeout", "retry", "from", "name", "type", "expect",
@@ -667,6 +656,12 @@ impl Validator {
             ],
             "mtu" => &[
                 "title", "name", "timeout", "retry", "node", "network", "expect",
+            ],
+            "tls" => &[
+                "title", "timeout", "retry", "from", "to", "name", "ca", "expect",
+            ],
+            "http" => &[
+                "title", "name", "timeout", "retry", "from", "url", "method", "body", "expect",
             ],
             "tcp" => &[
                 "title",
@@ -717,6 +712,8 @@ impl Validator {
             "tcp" if cx.body.connections.is_some() => self.spread_check(cx),
             "tcp" => self.transport_check(cx, Transport::Tcp),
             "mtu" => self.mtu_check(cx),
+            "tls" => self.tls_check(cx),
+            "http" => self.http_check(cx),
             "port" => self.port_check(cx),
             _ => self.transport_check(cx, Transport::Udp),
         }?;
@@ -724,7 +721,7 @@ impl Validator {
             .body
             .title
             .as_ref()
-            .or(if kind == "dns" {
+            .or(if kind == "dns" || kind == "tls" {
                 None
             } else {
                 cx.body.name.as_ref()
@@ -814,7 +811,7 @@ impl Validator {
                 None
             }
             RawExpect::Map(keys) => {
-                let keys: Vec<&str> = keys.iter().map(|k| k.value.as_str()).collect();
+                let keys: Vec<&str> = keys.keys().map(|k| k.value.as_str()).collect();
                 self.error(
                     &expect.referenced,
                     format!(
@@ -953,6 +950,211 @@ impl Validator {
                 },
             },
         })
+    }
+
+    fn tls_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
+        let from = self.source_of(cx, true);
+        let to = self.required(cx, &cx.body.to, "to").and_then(|to| {
+            parse_target(&to.value)
+                .map_err(|(msg, hint)| self.error(&to.referenced, msg, hint))
+                .ok()
+                .and_then(|t| self.check_target(cx, to, t))
+        });
+        let trust = match &cx.body.ca {
+            None => Some(Trust::Lab),
+            Some(ca) if ca.value == "lab" => Some(Trust::Lab),
+            Some(ca) if ca.value == "none" => Some(Trust::Nothing),
+            Some(ca) => {
+                self.error(
+                    &ca.referenced,
+                    format!("unknown ca `{}`", ca.value),
+                    Some("`lab` (the lab's CA, the default) or `none` (trust nothing)".into()),
+                );
+                None
+            }
+        };
+        let expect = self.expect_word(cx, &["verified", "untrusted", "wrong-name", "no-tls"]);
+        let (from, to, trust, expect) = (from?, to?, trust?, expect?);
+        let name = match (&cx.body.name, &to.host) {
+            (Some(n), _) => n.value.clone(),
+            (None, TargetHost::Node { node, .. }) => node.clone(),
+            (None, TargetHost::Ip(_)) => {
+                self.error(
+                    &cx.kind.referenced,
+                    "a tls check to an address needs `name:`, the server name to present",
+                    None,
+                );
+                return None;
+            }
+        };
+        let expect = match expect.as_str() {
+            "verified" => TlsExpect::Verified,
+            "untrusted" => TlsExpect::Untrusted,
+            "wrong-name" => TlsExpect::WrongName,
+            _ => TlsExpect::NoTls,
+        };
+        Some(CheckKind::Tls {
+            from,
+            to,
+            name,
+            trust,
+            expect,
+        })
+    }
+
+    fn http_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
+        let from = self.source_of(cx, true);
+        let url =
+            self.required(cx, &cx.body.url, "url")
+                .and_then(|u| match url::Url::parse(&u.value) {
+                    Ok(parsed)
+                        if matches!(parsed.scheme(), "http" | "https")
+                            && parsed.host_str().is_some() =>
+                    {
+                        Some(u.value.clone())
+                    }
+                    Ok(_) => {
+                        self.error(
+                            &u.referenced,
+                            format!("`{}` is not an http or https URL", u.value),
+                            None,
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        self.error(
+                            &u.referenced,
+                            format!("`{}` is not a URL: {e}", u.value),
+                            Some("e.g. http://web/echo".into()),
+                        );
+                        None
+                    }
+                });
+        let method = match &cx.body.method {
+            None => Some("GET".to_owned()),
+            Some(m) if !m.value.is_empty() && m.value.chars().all(|c| c.is_ascii_alphabetic()) => {
+                Some(m.value.to_ascii_uppercase())
+            }
+            Some(m) => {
+                self.error(
+                    &m.referenced,
+                    format!("`{}` is not an HTTP method", m.value),
+                    Some("e.g. GET, POST, PUT".into()),
+                );
+                None
+            }
+        };
+        let expect = self.http_expect(cx);
+        Some(CheckKind::Http {
+            from: from?,
+            url: url?,
+            method: method?,
+            body: cx.body.body.as_ref().map(|b| b.value.clone()),
+            expect: expect?,
+        })
+    }
+
+    fn http_expect(&mut self, cx: &CheckCx) -> Option<HttpExpect> {
+        const KEYS: &[&str] = &[
+            "status",
+            "redirects",
+            "final_url",
+            "final_method",
+            "body_kept",
+            "from_node",
+            "session",
+        ];
+        let Some(e) = &cx.body.expect else {
+            self.error(
+                &cx.kind.referenced,
+                "http check needs `expect`",
+                Some(format!("a map of: {}", KEYS.join(", "))),
+            );
+            return None;
+        };
+        let RawExpect::Map(fields) = &e.value else {
+            self.error(
+                &e.referenced,
+                "an http check expects a map",
+                Some("e.g. expect: { status: 200, redirects: [303], final_method: GET }".into()),
+            );
+            return None;
+        };
+        let mut out = HttpExpect::default();
+        let mut ok = !fields.is_empty();
+        if fields.is_empty() {
+            self.error(
+                &e.referenced,
+                "an empty expectation checks nothing",
+                Some(format!("one of: {}", KEYS.join(", "))),
+            );
+        }
+        let status = |v: &serde_json::Value| {
+            v.as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| (100..=999).contains(n))
+        };
+        for (key, value) in fields {
+            let mut bad = |v: &mut Self, what: &str| {
+                v.error(
+                    &key.referenced,
+                    format!("`{}` expects {what}, not {value}", key.value),
+                    None,
+                );
+                ok = false;
+            };
+            match key.value.as_str() {
+                "status" => match status(value) {
+                    Some(s) => out.status = Some(s),
+                    None => bad(self, "a status code"),
+                },
+                "redirects" => match value
+                    .as_array()
+                    .map(|a| a.iter().map(status).collect::<Option<Vec<u16>>>())
+                {
+                    Some(Some(codes)) => out.redirects = Some(codes),
+                    _ => bad(self, "a list of status codes, e.g. [301, 307]"),
+                },
+                "final_url" => match value.as_str() {
+                    Some(s) => out.final_url = Some(s.to_owned()),
+                    None => bad(self, "a URL or a path"),
+                },
+                "final_method" => match value.as_str() {
+                    Some(s) => out.final_method = Some(s.to_ascii_uppercase()),
+                    None => bad(self, "a method"),
+                },
+                "from_node" => match value.as_str() {
+                    Some(s) if cx.nodes.contains_key(s) => out.from_node = Some(s.to_owned()),
+                    Some(s) => {
+                        self.error(
+                            &key.referenced,
+                            format!("undefined node `{s}`"),
+                            did_you_mean(s, cx.nodes.keys().map(String::as_str)),
+                        );
+                        ok = false;
+                    }
+                    None => bad(self, "a node name"),
+                },
+                "body_kept" => match value.as_bool() {
+                    Some(b) => out.body_kept = Some(b),
+                    None => bad(self, "true or false"),
+                },
+                "session" => match value.as_bool() {
+                    Some(b) => out.session = Some(b),
+                    None => bad(self, "true or false"),
+                },
+                other => {
+                    self.error(
+                        &key.referenced,
+                        format!("unknown http expectation `{other}`"),
+                        did_you_mean(other, KEYS.iter().copied())
+                            .or_else(|| Some(format!("one of: {}", KEYS.join(", ")))),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
     }
 
     fn mtu_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
@@ -1248,6 +1450,16 @@ fn default_title(kind: &CheckKind) -> String {
             network,
             expect,
         } => format!("mtu {node} on {network} is {expect}"),
+        CheckKind::Tls {
+            from,
+            to,
+            name,
+            expect,
+            ..
+        } => format!("tls {from} → {to} as {name} is {}", expect.as_str()),
+        CheckKind::Http {
+            from, url, method, ..
+        } => format!("http {from} {method} {url}"),
         CheckKind::Udp { from, to, expect } => format!(
             "udp {from} → {to} is {}",
             format!("{expect:?}").to_lowercase()
