@@ -81,6 +81,23 @@ async fn run(probe: &Probe) -> Observation {
     }
 }
 
+/// A resolver that asks the server every time: no cache, one attempt, the
+/// probe's deadline, no hosts file — what the DNS server says now.
+fn fresh_resolver(
+    config: ResolverConfig,
+    mut opts: ResolverOpts,
+    deadline: Duration,
+) -> Result<Resolver<TokioRuntimeProvider>, String> {
+    opts.cache_size = 0;
+    opts.attempts = 1;
+    opts.timeout = deadline;
+    opts.use_hosts_file = ResolveHosts::Never;
+    Resolver::builder_with_config(config, TokioRuntimeProvider::default())
+        .with_options(opts)
+        .build()
+        .map_err(|e| format!("cannot build a resolver: {e}"))
+}
+
 /// The container's `/etc/resolv.conf`, read by hickory (never the C
 /// library: the binary is static and has no NSS).
 pub fn system_resolver_config() -> Result<(ResolverConfig, ResolverOpts), String> {
@@ -92,26 +109,14 @@ pub fn system_resolver_config() -> Result<(ResolverConfig, ResolverOpts), String
 
 pub async fn dns(
     config: ResolverConfig,
-    mut opts: ResolverOpts,
+    opts: ResolverOpts,
     name: &str,
     record: RecordType,
     deadline: Duration,
 ) -> DnsObservation {
-    // One question, one answer: what the DNS server says now.
-    opts.cache_size = 0;
-    opts.attempts = 1;
-    opts.timeout = deadline;
-    opts.use_hosts_file = ResolveHosts::Never;
-    let resolver = match Resolver::builder_with_config(config, TokioRuntimeProvider::default())
-        .with_options(opts)
-        .build()
-    {
+    let resolver = match fresh_resolver(config, opts, deadline) {
         Ok(r) => r,
-        Err(e) => {
-            return DnsObservation::Error {
-                message: format!("cannot build a resolver: {e}"),
-            };
-        }
+        Err(message) => return DnsObservation::Error { message },
     };
     let record_type = match record {
         RecordType::A => HickoryRecordType::A,
@@ -293,24 +298,17 @@ pub fn mtu(address: IpAddr) -> MtuObservation {
 /// client does; counts which node answered. The deadline covers them all.
 pub async fn spread(
     config: ResolverConfig,
-    mut opts: ResolverOpts,
+    opts: ResolverOpts,
     name: &str,
     port: u16,
     connections: u32,
     deadline: Duration,
 ) -> SpreadObservation {
-    opts.cache_size = 0;
-    opts.attempts = 1;
-    opts.timeout = deadline;
-    opts.use_hosts_file = ResolveHosts::Never;
     let mut out = SpreadObservation::default();
-    let resolver = match Resolver::builder_with_config(config, TokioRuntimeProvider::default())
-        .with_options(opts)
-        .build()
-    {
+    let resolver = match fresh_resolver(config, opts, deadline) {
         Ok(r) => r,
-        Err(e) => {
-            out.failures.push(format!("cannot build a resolver: {e}"));
+        Err(message) => {
+            out.failures.push(message);
             return out;
         }
     };

@@ -912,12 +912,7 @@ impl Validator {
 
     fn transport_check(&mut self, cx: &CheckCx, transport: Transport) -> Option<CheckKind> {
         let from = self.source_of(cx, true);
-        let to = self.required(cx, &cx.body.to, "to").and_then(|to| {
-            parse_target(&to.value)
-                .map_err(|(msg, hint)| self.error(&to.referenced, msg, hint))
-                .ok()
-                .and_then(|t| self.check_target(cx, to, t))
-        });
+        let to = self.target_of(cx);
         let words: &[&str] = match transport {
             Transport::Tcp => &["open", "refused", "blocked"],
             Transport::Udp => &["open", "blocked"],
@@ -954,12 +949,7 @@ impl Validator {
 
     fn tls_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
         let from = self.source_of(cx, true);
-        let to = self.required(cx, &cx.body.to, "to").and_then(|to| {
-            parse_target(&to.value)
-                .map_err(|(msg, hint)| self.error(&to.referenced, msg, hint))
-                .ok()
-                .and_then(|t| self.check_target(cx, to, t))
-        });
+        let to = self.target_of(cx);
         let trust = match &cx.body.ca {
             None => Some(Trust::Lab),
             Some(ca) if ca.value == "lab" => Some(Trust::Lab),
@@ -1360,6 +1350,16 @@ impl Validator {
                 ),
             );
         }
+    }
+
+    /// The check's `to:`, parsed and resolved against the lab.
+    fn target_of(&mut self, cx: &CheckCx) -> Option<Target> {
+        self.required(cx, &cx.body.to, "to").and_then(|to| {
+            parse_target(&to.value)
+                .map_err(|(msg, hint)| self.error(&to.referenced, msg, hint))
+                .ok()
+                .and_then(|t| self.check_target(cx, to, t))
+        })
     }
 
     fn check_target(
