@@ -11,6 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::Ipv4Net;
 use sha2::{Digest, Sha256};
 
+use crate::agent::protocol::ListenerProto;
 use crate::lab::{Attachment, Driver, Lab, NetworkMode, Transport};
 
 pub const LABEL_LAB: &str = "io.netlab.lab";
@@ -87,6 +88,8 @@ pub struct ContainerPlan {
     /// before start (Engine API 1.41 takes one network at create).
     pub endpoints: Vec<EndpointPlan>,
     pub ports: Vec<PortBindingPlan>,
+    /// An agent with an `https` listener: it needs a certificate.
+    pub serves_https: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,16 +110,15 @@ pub struct PortBindingPlan {
 
 /// Whether the lab needs a CA: an https listener, or a check that speaks TLS.
 pub fn uses_tls(lab: &Lab) -> bool {
-    lab.nodes.values().any(|n| {
-        n.serve
-            .iter()
-            .any(|l| l.proto == crate::agent::protocol::ListenerProto::Https)
-    }) || lab.checks.iter().any(|c| {
-        matches!(
-            c.kind,
-            crate::lab::CheckKind::Tls { .. } | crate::lab::CheckKind::Http { .. }
-        )
-    })
+    lab.nodes
+        .values()
+        .any(|n| n.serve.iter().any(|l| l.proto == ListenerProto::Https))
+        || lab.checks.iter().any(|c| {
+            matches!(
+                c.kind,
+                crate::lab::CheckKind::Tls { .. } | crate::lab::CheckKind::Http { .. }
+            )
+        })
 }
 
 impl ContainerPlan {
@@ -130,12 +132,6 @@ impl ContainerPlan {
             }
         }
         names
-    }
-
-    pub fn serves_https(&self) -> bool {
-        self.cmd
-            .as_ref()
-            .is_some_and(|c| c.iter().any(|a| a.starts_with("https:")))
     }
 }
 
@@ -279,6 +275,7 @@ pub fn plan(lab: &Lab) -> Plan {
                 network_mode,
                 endpoints,
                 ports,
+                serves_https: node.serve.iter().any(|l| l.proto == ListenerProto::Https),
             }
         })
         .collect();

@@ -226,7 +226,7 @@ fn https_redirect_passes_and_turned_around_expectations_fail() {
     }
     let text = run_passes(
         &LabGuard::from_shipped("https-redirect", "t-https", |y| y),
-        13,
+        15,
     );
     assert!(text.contains("closed with close_notify"), "{text}");
     let wrong_name = LabGuard::from_shipped("https-redirect", "t-https-name", |y| {

@@ -263,7 +263,7 @@ fn node_certificate(
     ca: Option<&LabCa>,
     c: &ContainerPlan,
 ) -> Result<Vec<(String, Vec<u8>, u32)>, Failure> {
-    let Some(ca) = ca.filter(|_| c.serves_https()) else {
+    let Some(ca) = ca.filter(|_| c.serves_https) else {
         return Ok(Vec::new());
     };
     let leaf = ca.leaf(&c.dns_names()).map_err(|e| {
