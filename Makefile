@@ -15,6 +15,7 @@ run: build
 ## the benchmark (so it cannot rot).
 test: lint
 	cargo test --locked -- --test-threads 4
+	@echo "== benchmark smoke run (debug build, 3 nodes): proves bench/run.py works; its targets apply to 'make bench' only"
 	python3 bench/run.py --sizes 3 --repeat 1 --checks 2 --netlab target/$(TARGET)/debug/netlab
 
 lint:
