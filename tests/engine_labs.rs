@@ -99,18 +99,7 @@ fn up_verify_down_work_without_the_lab_file_and_up_twice_is_refused() {
         .current_dir("/")
         .output()
         .expect("runs");
-    assert_eq!(
-        verify.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&verify),
-        stderr(&verify)
-    );
-    assert!(
-        stdout(&verify).ends_with("9 passed, 0 failed\n"),
-        "{}",
-        stdout(&verify)
-    );
+    assert_all_passed(&verify, 9);
 
     let down = Command::new(netlab_bin())
         .args(["down", "t-lifecycle"])

@@ -165,18 +165,7 @@ fn a_node_of_a_foreign_image_probes_through_a_helper_that_goes_with_the_lab() {
         "one probe helper for the one foreign node"
     );
     let verify = netlab(&["verify", "t-foreign"]);
-    assert_eq!(
-        verify.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&verify),
-        stderr(&verify)
-    );
-    assert!(
-        stdout(&verify).ends_with("6 passed, 0 failed\n"),
-        "{}",
-        stdout(&verify)
-    );
+    assert_all_passed(&verify, 6);
     let down = netlab(&["down", "t-foreign"]);
     assert_eq!(down.status.code(), Some(0));
     assert!(
