@@ -624,3 +624,17 @@ fn http_checks_take_a_url_a_method_and_a_map_of_expectations() {
         "an empty expectation checks nothing"
     );
 }
+
+#[test]
+fn naming_the_agent_image_is_the_same_as_leaving_it_out() {
+    let lab = load_str("networks:\n  a: {}\nnodes:\n  web:\n    image: netlab/agent\n    networks: [a]\n    serve: [tcp:7000]\n  api:\n    image: netlab/agent:0.1.0\n    networks: [a]\n")
+        .expect("valid")
+        .lab;
+    assert!(lab.nodes["web"].is_agent() && lab.nodes["api"].is_agent());
+    let other = load_str(
+        "networks:\n  a: {}\nnodes:\n  box:\n    image: netlab/agentx\n    networks: [a]\n",
+    )
+    .expect("valid")
+    .lab;
+    assert!(!other.nodes["box"].is_agent());
+}

@@ -435,7 +435,10 @@ impl Validator {
                     );
                 }
             }
-            if let Some(image) = &node.image {
+            // `image: netlab/agent` (any tag) names the agent, which netlab
+            // builds itself: the same as leaving `image:` out.
+            let image = node.image.as_ref().filter(|i| !is_agent_image(&i.value));
+            if let Some(image) = image {
                 if image.value.trim().is_empty() {
                     self.error(&image.referenced, "empty image name", None);
                 }
@@ -451,7 +454,7 @@ impl Validator {
                 name.clone(),
                 Node {
                     name,
-                    image: node.image.as_ref().map(|i| i.value.clone()),
+                    image: image.map(|i| i.value.clone()),
                     attachment,
                     ports,
                     serve,
@@ -1465,6 +1468,10 @@ fn default_title(kind: &CheckKind) -> String {
             format!("{expect:?}").to_lowercase()
         ),
     }
+}
+
+fn is_agent_image(image: &str) -> bool {
+    image == "netlab/agent" || image.starts_with("netlab/agent:")
 }
 
 fn usable_host(net: Ipv4Net, ip: Ipv4Addr) -> bool {
