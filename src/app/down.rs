@@ -1,7 +1,7 @@
 //! `netlab down`: remove every container and network of a lab, found by its
 //! labels: works after a crash and without the lab file.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -128,6 +128,14 @@ pub async fn release_swarm(engine: &Engine, just_removed: &[String]) -> Result<(
 /// file), or the only lab that is up.
 pub async fn resolve_lab_name(engine: &Engine, arg: Option<&str>) -> Result<String, Failure> {
     let up = discover::labs(engine, None).await?;
+    name_among(&up, arg)
+}
+
+/// `resolve_lab_name` over labs already listed.
+pub fn name_among(
+    up: &BTreeMap<String, discover::LabObjects>,
+    arg: Option<&str>,
+) -> Result<String, Failure> {
     match arg {
         Some(arg) if up.contains_key(arg) => Ok(arg.to_owned()),
         Some(arg) => Ok(lab::load(arg)

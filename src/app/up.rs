@@ -27,8 +27,11 @@ pub async fn up(
     cancel: &Cancel,
 ) -> Result<LiveLab, Failure> {
     let started = Instant::now();
-    refuse_if_up(engine, &lab.name).await?;
-    refuse_overlapping_subnets(engine, lab).await?;
+    tokio::try_join!(
+        refuse_if_up(engine, &lab.name),
+        refuse_overlapping_subnets(engine, lab)
+    )?;
+    // After "already up": a lab that is up holds its own host ports.
     refuse_taken_host_ports(lab)?;
     let mut plan = plan::plan(lab);
     let ca = match plan::uses_tls(lab) {

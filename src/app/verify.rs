@@ -29,15 +29,14 @@ pub async fn verify_command(
     options: &ReportArgs,
     cancel: &Cancel,
 ) -> Outcome {
-    let name = down::resolve_lab_name(engine, arg).await?;
-    let objects = discover::labs(engine, Some(&name))
-        .await?
-        .remove(&name)
-        .ok_or_else(|| {
-            Failure::Usage(format!(
-                "lab `{name}` is not up\n  (hint: `netlab up {name}` first, or `netlab run {name}`)"
-            ))
-        })?;
+    // One listing serves both: which lab is meant, and what it holds.
+    let mut up = discover::labs(engine, None).await?;
+    let name = down::name_among(&up, arg)?;
+    let objects = up.remove(&name).ok_or_else(|| {
+        Failure::Usage(format!(
+            "lab `{name}` is not up\n  (hint: `netlab up {name}` first, or `netlab run {name}`)"
+        ))
+    })?;
     let mut live = discover::live(engine, &objects, &name).await?;
     override_timeouts(&mut live, options);
     let report = verify(engine, &live, cancel).await?;
