@@ -106,7 +106,7 @@ pub enum AgentCommand {
         node: String,
         /// tcp:PORT, udp:PORT or http:PORT; repeatable.
         #[arg(long = "listen")]
-        listeners: Vec<crate::agent::protocol::Listener>,
+        listeners: Vec<crate::vocab::Listener>,
     },
     /// Run a JSON batch of probes and print the JSON report.
     Probe { batch: String },

@@ -12,9 +12,11 @@ mod cli;
 mod engine;
 mod exit;
 mod lab;
+mod live;
 mod pki;
 mod plan;
 mod report;
+mod vocab;
 
 use std::process::ExitCode;
 

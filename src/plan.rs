@@ -11,8 +11,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::Ipv4Net;
 use sha2::{Digest, Sha256};
 
-use crate::agent::protocol::ListenerProto;
 use crate::lab::{Attachment, Driver, Lab, NetworkMode, Transport};
+use crate::vocab::ListenerProto;
 
 pub const LABEL_LAB: &str = "io.netlab.lab";
 pub const LABEL_NODE: &str = "io.netlab.node";

@@ -3,12 +3,13 @@
 //! `netlab agent probe` (a batch of probes, answered as JSON). Probes from
 //! the host run the same code in the netlab process.
 
-pub mod http;
 pub mod probe;
 pub mod protocol;
 pub mod redirect;
+pub mod resolve;
 pub mod serve;
-pub mod web;
+pub mod web_client;
+pub mod web_server;
 
 pub use probe::run_batch;
 pub use serve::serve;

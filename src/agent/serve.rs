@@ -12,7 +12,8 @@ use anyhow::Context as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
-use super::protocol::{Identity, Listener, ListenerProto, READY_LINE, TLS_DIR};
+use super::protocol::{Identity, READY_LINE, TLS_DIR};
+use crate::vocab::{Listener, ListenerProto};
 
 /// An idle client is dropped after this, so abandoned connections cannot
 /// pile up in a long-running lab.
@@ -80,7 +81,7 @@ pub async fn start(
             }
             ListenerProto::Http => {
                 tokio::spawn(accept_loop(socket, move |s, remote| {
-                    super::http::serve_connection(s, remote, "http", identity.clone())
+                    super::web_server::serve_connection(s, remote, "http", identity.clone())
                 }));
             }
             ListenerProto::Https => {
@@ -93,7 +94,8 @@ pub async fn start(
                         if let Ok(Ok(tls)) =
                             tokio::time::timeout(HANDSHAKE_DEADLINE, acceptor.accept(s)).await
                         {
-                            super::http::serve_connection(tls, remote, "https", identity).await;
+                            super::web_server::serve_connection(tls, remote, "https", identity)
+                                .await;
                         }
                     }
                 }));

@@ -11,9 +11,11 @@ use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfi
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
-use super::probe::{self, dns, run_batch};
+use super::probe::{self, run_batch};
 use super::protocol::*;
+use super::resolve::dns;
 use super::serve::start;
+use crate::vocab::{Listener, ListenerProto, RecordType};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Generous for loopback, short enough that a hang fails the test quickly.
@@ -697,7 +699,7 @@ fn docker_embedded_dns_resolv_conf_is_understood() {
 
 mod web {
     use super::*;
-    use crate::agent::web;
+    use crate::agent::web_client as web;
     use crate::pki::LabCa;
 
     fn tls_config(ca: &LabCa, names: &[&str]) -> Arc<rustls::ServerConfig> {

@@ -1,12 +1,13 @@
 //! `netlab down`: remove every container and network of a lab, found by its
 //! labels: works after a crash and without the lab file.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use super::{Failure, Outcome};
+use super::CommandResult;
+use super::select::resolve_lab_name;
 use crate::engine::{CONCURRENCY, Engine, EngineError, container, discover, network, swarm};
 use crate::exit;
 use crate::lab;
@@ -124,39 +125,7 @@ pub async fn release_swarm(engine: &Engine, just_removed: &[String]) -> Result<(
     Ok(())
 }
 
-/// Which lab a command means: the one named (a lab name, a built-in or a
-/// file), or the only lab that is up.
-pub async fn resolve_lab_name(engine: &Engine, arg: Option<&str>) -> Result<String, Failure> {
-    let up = discover::labs(engine, None).await?;
-    name_among(&up, arg)
-}
-
-/// `resolve_lab_name` over labs already listed.
-pub fn name_among(
-    up: &BTreeMap<String, discover::LabObjects>,
-    arg: Option<&str>,
-) -> Result<String, Failure> {
-    match arg {
-        Some(arg) if up.contains_key(arg) => Ok(arg.to_owned()),
-        Some(arg) => Ok(lab::load(arg)
-            .map(|l| l.lab.name)
-            .unwrap_or_else(|_| arg.to_owned())),
-        None => match up.keys().collect::<Vec<_>>().as_slice() {
-            [] => Err(Failure::Usage("no lab is up".into())),
-            [one] => Ok((*one).clone()),
-            several => Err(Failure::Usage(format!(
-                "several labs are up ({}); name one",
-                several
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        },
-    }
-}
-
-pub async fn down_command(engine: &Engine, arg: Option<&str>) -> Outcome {
+pub async fn down_command(engine: &Engine, arg: Option<&str>) -> CommandResult {
     let name = resolve_lab_name(engine, arg).await?;
     let (containers, networks) = remove_lab(engine, &name).await?;
     if containers + networks == 0 {

@@ -1,11 +1,11 @@
 //! `netlab ls`: the labs that are up, from the engine's labels.
 
-use super::Outcome;
+use super::CommandResult;
 use crate::engine::{Engine, discover};
 use crate::exit;
 use crate::report;
 
-pub async fn ls(engine: &Engine) -> Outcome {
+pub async fn ls(engine: &Engine) -> CommandResult {
     let labs = discover::labs(engine, None).await?;
     if labs.is_empty() {
         println!("no lab is up");

@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod down;
 pub mod ls;
 pub mod run;
+pub mod select;
 pub mod up;
 pub mod verify;
 
@@ -41,9 +42,10 @@ impl Failure {
     }
 }
 
-pub type Outcome = Result<u8, Failure>;
+/// A finished command: its exit code, or why it did not finish normally.
+pub type CommandResult = Result<u8, Failure>;
 
-pub async fn dispatch(cli: Cli, cancel: Cancel) -> Outcome {
+pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
     match cli.command {
         Command::Validate { lab } => validate(&lab),
         Command::Labs => Ok(labs()),
@@ -84,7 +86,7 @@ pub fn load(arg: &str) -> Result<lab::Loaded, Failure> {
     Ok(loaded)
 }
 
-fn validate(arg: &str) -> Outcome {
+fn validate(arg: &str) -> CommandResult {
     let loaded = load(arg)?;
     let lab = &loaded.lab;
     println!(
@@ -120,7 +122,7 @@ fn first_sentence(text: &str) -> String {
 }
 
 /// Maps a finished command to the process exit code, printing the error.
-pub fn finish(outcome: Outcome) -> ExitCode {
+pub fn finish(outcome: CommandResult) -> ExitCode {
     match outcome {
         Ok(code) => exit::code(code),
         Err(failure) => {

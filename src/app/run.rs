@@ -2,11 +2,11 @@
 //! torn down (unless `--keep`): after a failed check, an engine error, or an
 //! interrupt.
 
-use super::{Cancel, Failure, Outcome, down, load, up, verify};
+use super::{Cancel, CommandResult, Failure, down, load, up, verify};
 use crate::cli::RunArgs;
 use crate::engine::Engine;
 
-pub async fn run(args: &RunArgs, cancel: &Cancel) -> Outcome {
+pub async fn run(args: &RunArgs, cancel: &Cancel) -> CommandResult {
     let loaded = load(&args.up.lab)?;
     let lab = &loaded.lab;
     let engine = Engine::connect().await?;

@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use super::{Cancel, Failure, Outcome, down};
+use super::{Cancel, CommandResult, Failure, select};
 use crate::agent::protocol::{Observation, ProbeBatch, ProbeReport};
 use crate::check::{self, Step};
 use crate::cli::{OutputFormat, ReportArgs};
-use crate::engine::discover::{self, LiveLab};
+use crate::engine::discover;
 use crate::engine::{CONCURRENCY, Engine, exec};
 use crate::exit;
 use crate::lab::Source;
+use crate::live::LiveLab;
 use crate::plan::AGENT_BINARY_PATH;
 use crate::report::progress::Progress;
 use crate::report::{CheckReport, VerifyReport, json, junit};
@@ -28,10 +29,10 @@ pub async fn verify_command(
     arg: Option<&str>,
     options: &ReportArgs,
     cancel: &Cancel,
-) -> Outcome {
+) -> CommandResult {
     // One listing serves both: which lab is meant, and what it holds.
     let mut up = discover::labs(engine, None).await?;
-    let name = down::name_among(&up, arg)?;
+    let name = select::name_among(&up, arg)?;
     let objects = up.remove(&name).ok_or_else(|| {
         Failure::Usage(format!(
             "lab `{name}` is not up\n  (hint: `netlab up {name}` first, or `netlab run {name}`)"
@@ -54,7 +55,7 @@ pub fn override_timeouts(live: &mut LiveLab, options: &ReportArgs) {
 
 /// Prints the report in the chosen format, writes JUnit if asked, and
 /// returns the exit code the checks decide.
-pub fn emit(report: &VerifyReport, options: &ReportArgs) -> Outcome {
+pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
     match options.output {
         OutputFormat::Human => print!("{}", report.human()),
         OutputFormat::Json => print!("{}", json::render(report)),
@@ -133,13 +134,12 @@ pub async fn verify(
                 (_, Some(Err(why))) => (false, why, Duration::ZERO),
                 (_, None) => (false, "no result from the probe".into(), Duration::ZERO),
             };
-            let (target, expectation) = check::describe(&check.kind);
             CheckReport {
                 title: check.title.clone(),
                 kind: check.kind.kind_name(),
                 source: check.kind.source().to_string(),
-                target,
-                expectation,
+                target: check.kind.target_words(),
+                expectation: check.kind.expectation_words(),
                 passed,
                 observed,
                 elapsed,

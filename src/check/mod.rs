@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::agent::protocol::{Probe, ProbeBatch};
-use crate::engine::discover::LiveLab;
-use crate::lab::{Check, CheckKind, DnsAnswer, DnsExpect, PortExpect, Source, Transport, Trust};
+use crate::lab::{Check, CheckKind, PortExpect, Source, Transport, Trust};
+use crate::live::LiveLab;
 
 pub use outcome::{Outcome, classify};
 
@@ -153,7 +153,7 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
                 (PortExpect::Unpublished, None) => {
                     return Step::Done(Outcome::pass(format!(
                         "unpublished: {}",
-                        target::describe_port(&check.kind)
+                        check.kind.port_words()
                     )));
                 }
                 (PortExpect::Unpublished, Some(b)) => {
@@ -162,7 +162,7 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
                 (PortExpect::Published, None) => {
                     return Step::Done(Outcome::fail(format!(
                         "not published: the engine maps nothing for {}",
-                        target::describe_port(&check.kind)
+                        check.kind.port_words()
                     )));
                 }
                 (PortExpect::Published, Some(b)) => {
@@ -184,61 +184,6 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
         }
     };
     Step::Probe { source, probe }
-}
-
-/// What a check aims at and what it expects, in the lab file's words, for
-/// the JSON and JUnit reports.
-pub fn describe(kind: &CheckKind) -> (String, String) {
-    let word = |e: &dyn std::fmt::Debug| format!("{e:?}").to_lowercase();
-    match kind {
-        CheckKind::Tls {
-            to, name, expect, ..
-        } => (format!("{to} as {name}"), expect.as_str().to_owned()),
-        CheckKind::Http {
-            url,
-            method,
-            expect,
-            ..
-        } => (
-            format!("{method} {url}"),
-            outcome::describe_http_expect(expect),
-        ),
-        CheckKind::Dns { name, expect, .. } => (
-            name.clone(),
-            match expect {
-                DnsExpect::Resolves => "resolves".into(),
-                DnsExpect::Unresolved => "unresolved".into(),
-                DnsExpect::Exactly(list) => format!(
-                    "[{}]",
-                    list.iter()
-                        .map(|a| match a {
-                            DnsAnswer::Node(n) => n.clone(),
-                            DnsAnswer::Ip(ip) => ip.to_string(),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            },
-        ),
-        CheckKind::Tcp { to, expect, .. } => (to.to_string(), word(expect)),
-        CheckKind::Udp { to, expect, .. } => (to.to_string(), word(expect)),
-        CheckKind::Spread {
-            name,
-            port,
-            connections,
-            expect,
-            ..
-        } => (format!("{name}:{port} ×{connections}"), word(expect)),
-        CheckKind::Mtu {
-            node,
-            network,
-            expect,
-        } => (format!("{node}@{network}"), expect.to_string()),
-        CheckKind::Port { node, expect, .. } => (
-            format!("{node} {}", target::describe_port(kind)),
-            word(expect),
-        ),
-    }
 }
 
 /// Redirects an http check follows before it calls it a loop.

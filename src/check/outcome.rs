@@ -7,11 +7,11 @@ use crate::agent::protocol::{
     DnsObservation, HttpObservation, Identity, MtuObservation, Observation, SpreadObservation,
     TcpObservation, TlsObservation, TlsOutcome, UdpObservation,
 };
-use crate::engine::discover::LiveLab;
 use crate::lab::{
     CheckKind, DnsAnswer, DnsExpect, HttpExpect, SpreadExpect, TargetHost, TcpExpect, TlsExpect,
     UdpExpect,
 };
+use crate::live::LiveLab;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -421,33 +421,6 @@ fn tls(expect: TlsExpect, o: &TlsObservation) -> Outcome {
         TlsOutcome::Error { message } => (None, format!("error: {message}")),
     };
     Outcome::new(seen == Some(expect), words)
-}
-
-/// `{status: 200, redirects: [303], final_method: GET}`
-pub fn describe_http_expect(e: &HttpExpect) -> String {
-    let mut parts = Vec::new();
-    if let Some(s) = e.status {
-        parts.push(format!("status: {s}"));
-    }
-    if let Some(r) = &e.redirects {
-        parts.push(format!("redirects: {r:?}"));
-    }
-    if let Some(u) = &e.final_url {
-        parts.push(format!("final_url: {u}"));
-    }
-    if let Some(m) = &e.final_method {
-        parts.push(format!("final_method: {m}"));
-    }
-    if let Some(b) = e.body_kept {
-        parts.push(format!("body_kept: {b}"));
-    }
-    if let Some(n) = &e.from_node {
-        parts.push(format!("from_node: {n}"));
-    }
-    if let Some(s) = e.session {
-        parts.push(format!("session: {s}"));
-    }
-    format!("{{{}}}", parts.join(", "))
 }
 
 fn http(sent_body: Option<&str>, expect: &HttpExpect, o: &HttpObservation) -> Outcome {

@@ -8,8 +8,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::engine::discover::{LiveLab, PublishedPort};
 use crate::lab::{Attachment, CheckKind, NetworkMode, Source, Target, TargetHost};
+use crate::live::{LiveLab, PublishedPort};
 
 pub fn resolve(live: &LiveLab, from: &Source, to: &Target) -> Result<SocketAddr, String> {
     let ip = match &to.host {
@@ -93,27 +93,6 @@ pub fn port_binding(live: &LiveLab, kind: &CheckKind) -> Option<PublishedPort> {
                 && host_port.is_none_or(|p| p == b.host_port)
         })
         .cloned()
-}
-
-/// `80/tcp on 127.0.0.1:8080` — the mapping a port check asks about.
-pub fn describe_port(kind: &CheckKind) -> String {
-    let CheckKind::Port {
-        port,
-        transport,
-        host_ip,
-        host_port,
-        ..
-    } = kind
-    else {
-        return String::new();
-    };
-    let host = match (host_ip, host_port) {
-        (Some(ip), Some(p)) => format!(" on {}", SocketAddr::new(*ip, *p)),
-        (Some(ip), None) => format!(" on {ip}"),
-        (None, Some(p)) => format!(" on host port {p}"),
-        (None, None) => String::new(),
-    };
-    format!("{port}/{}{host}", transport.as_str())
 }
 
 /// Where the host connects to reach a binding: loopback for "all addresses".

@@ -8,8 +8,8 @@ use indexmap::IndexMap;
 
 use super::*;
 use crate::agent::protocol::*;
-use crate::engine::discover::{LiveLab, LiveNode};
 use crate::lab::{self, CheckKind};
+use crate::live::{LiveLab, LiveNode};
 
 /// web on front+back, client on front, outsider on back2, legacy-a/b on the default bridge.
 fn live() -> LiveLab {
@@ -83,7 +83,7 @@ fn id(node: &str) -> Option<Identity> {
 #[test]
 fn target_prefers_a_shared_network_then_the_first() {
     let l = live();
-    let t = |s: &str| lab::validate::parse_target(s).expect("target");
+    let t = |s: &str| lab::notation::parse_target(s).expect("target");
     assert_eq!(
         target::resolve(&l, &Source::Node("client".into()), &t("web:80")),
         Ok("10.1.0.2:80".parse().expect("addr"))
@@ -289,7 +289,7 @@ fn a_stopped_source_fails_without_probing_and_batches_group_by_source() {
 }
 
 fn with_ports(mut l: LiveLab) -> LiveLab {
-    use crate::engine::discover::PublishedPort;
+    use crate::live::PublishedPort;
     let web = l.nodes.get_mut("web").expect("web");
     web.ports = vec![
         PublishedPort {
@@ -414,7 +414,7 @@ fn a_host_mode_node_is_loopback_from_the_host_and_the_gateway_from_a_container()
             ports: Vec::new(),
         },
     );
-    let t = lab::validate::parse_target("h:47801").expect("target");
+    let t = lab::notation::parse_target("h:47801").expect("target");
     assert_eq!(
         target::resolve(&l, &Source::Host, &t),
         Ok("127.0.0.1:47801".parse().expect("addr"))

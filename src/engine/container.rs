@@ -15,10 +15,10 @@ use bollard::query_parameters::{
 };
 use futures::StreamExt;
 
-use super::discover::PublishedPort;
 use super::{Context, Engine, EngineError, Result};
 use crate::agent::protocol::READY_LINE;
 use crate::lab::Transport;
+use crate::live::PublishedPort;
 use crate::plan::{
     ContainerPlan, EndpointPlan, ImageRef, LABEL_LAB, LABEL_NODE, LABEL_ROLE, LABEL_SPEC_HASH,
     ROLE_PROBE_HELPER, probe_helper_name,

@@ -3,14 +3,15 @@
 //! crash.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 use futures::{StreamExt, TryStreamExt};
 use indexmap::IndexMap;
 
 use super::container::{self, Listed};
 use super::{CONCURRENCY, Engine, EngineError, Result, network};
-use crate::lab::{Attachment, Lab, NetworkMode, Transport};
+use crate::lab::{Attachment, Lab, NetworkMode};
+use crate::live::{LiveLab, LiveNode};
 use crate::plan::{
     self, LABEL_CA, LABEL_LAB, LABEL_NODE, LABEL_ROLE, LABEL_SPEC, ROLE_PROBE_HELPER,
 };
@@ -39,55 +40,6 @@ pub async fn labs(engine: &Engine, only: Option<&str>) -> Result<BTreeMap<String
         }
     }
     Ok(labs)
-}
-
-/// A lab as it runs: its stored definition and each node's container.
-#[derive(Debug, Clone)]
-pub struct LiveLab {
-    pub lab: Lab,
-    /// The lab CA's certificate (PEM), if `up` made one.
-    pub ca_pem: Option<String>,
-    pub nodes: HashMap<String, LiveNode>,
-}
-
-#[derive(Debug, Clone)]
-pub struct LiveNode {
-    /// Where this node's probes run: its own container, or for a node of a
-    /// foreign image, its probe helper (`None` if the helper is missing).
-    pub probe_container: Option<String>,
-    pub running: bool,
-    /// The engine's word for the state (running, exited, ...), with the
-    /// exit code when it stopped.
-    pub state: String,
-    /// Address per lab network (`bridge` for Docker's default bridge), in
-    /// the node's declaration order.
-    pub addresses: IndexMap<String, Ipv4Addr>,
-    /// The gateway of each of those networks: how a container reaches the
-    /// host (and so a node in host mode).
-    pub gateways: IndexMap<String, Ipv4Addr>,
-    /// Published ports as the engine mapped them (random ones resolved).
-    pub ports: Vec<PublishedPort>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishedPort {
-    pub container_port: u16,
-    pub transport: Transport,
-    /// `0.0.0.0` / `::` for all addresses.
-    pub host_ip: IpAddr,
-    pub host_port: u16,
-}
-
-impl std::fmt::Display for PublishedPort {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}→{}/{}",
-            std::net::SocketAddr::new(self.host_ip, self.host_port),
-            self.container_port,
-            self.transport.as_str()
-        )
-    }
 }
 
 /// Reads the lab definition stored on its containers and inspects every

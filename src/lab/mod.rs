@@ -4,8 +4,10 @@
 pub mod builtin;
 pub mod diagnostic;
 pub mod model;
+pub mod notation;
 pub mod raw;
 pub mod validate;
+pub mod wording;
 
 use std::path::{Path, PathBuf};
 

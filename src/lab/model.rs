@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use crate::agent::protocol::{Listener, RecordType};
+pub use crate::vocab::{Listener, RecordType, Transport};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lab {
@@ -105,22 +105,6 @@ impl NetworkMode {
             NetworkMode::Host => "host",
             NetworkMode::None => "none",
             NetworkMode::Bridge => "bridge",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    Tcp,
-    Udp,
-}
-
-impl Transport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Tcp => "tcp",
-            Transport::Udp => "udp",
         }
     }
 }

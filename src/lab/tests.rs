@@ -239,7 +239,7 @@ fn port_syntax() {
 
 #[test]
 fn port_mapping_forms() {
-    use validate::parse_port_mapping as p;
+    use notation::parse_port_mapping as p;
     let m = p("127.0.0.1:8080:80").expect("valid");
     assert_eq!(
         (m.host_ip, m.host_ports, m.container_ports.first),
@@ -543,7 +543,7 @@ fn tls_checks_take_a_name_a_ca_and_one_of_four_outcomes() {
         ok.checks[0].kind,
         CheckKind::Tls {
             from: Source::Node("web".into()),
-            to: validate::parse_target("web:443").expect("target"),
+            to: notation::parse_target("web:443").expect("target"),
             name: "web".into(),
             trust: Trust::Nothing,
             expect: TlsExpect::Untrusted

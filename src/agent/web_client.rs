@@ -4,7 +4,7 @@
 //! container's resolv.conf, never the C library.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::protocol::*;
-use super::redirect;
+use super::{redirect, resolve};
 
 /// The final body is kept up to this many bytes for the report.
 const MAX_BODY: usize = 64 * 1024;
@@ -252,25 +252,6 @@ pub async fn tls(
     obs
 }
 
-/// One address for a host: an IP literal, or the first A record.
-async fn resolve(host: &str, deadline: Duration) -> Result<IpAddr, String> {
-    if let Ok(ip) = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-    {
-        return Ok(ip);
-    }
-    let (config, opts) = super::probe::system_resolver_config()?;
-    match super::probe::dns(config, opts, host, RecordType::A, deadline).await {
-        DnsObservation::Answers { addresses } => addresses
-            .first()
-            .copied()
-            .ok_or_else(|| format!("no address for {host}")),
-        other => Err(format!("cannot resolve {host}: {other:?}")),
-    }
-}
-
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
@@ -287,7 +268,7 @@ async fn exchange(
     let port = url
         .port_or_known_default()
         .ok_or_else(|| format!("{url} has no port"))?;
-    let ip = resolve(host, deadline).await?;
+    let ip = resolve::first_address(host, deadline).await?;
     let tcp = TcpStream::connect(SocketAddr::new(ip, port))
         .await
         .map_err(|e| format!("connect to {ip}:{port}: {e}"))?;

@@ -1,0 +1,113 @@
+//! Name resolution inside a node, as the probes need it: hickory reading
+//! the container's `/etc/resolv.conf` (never the C library: the binary is
+//! static and has no NSS), asking the server afresh every time.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use hickory_resolver::Resolver;
+use hickory_resolver::config::{ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{RData, RecordType as HickoryRecordType};
+
+use super::protocol::DnsObservation;
+use crate::vocab::RecordType;
+
+/// A resolver that asks the server every time: no cache, one attempt, the
+/// probe's deadline, no hosts file — what the DNS server says now.
+pub fn fresh_resolver(
+    config: ResolverConfig,
+    mut opts: ResolverOpts,
+    deadline: Duration,
+) -> Result<Resolver<TokioRuntimeProvider>, String> {
+    opts.cache_size = 0;
+    opts.attempts = 1;
+    opts.timeout = deadline;
+    opts.use_hosts_file = ResolveHosts::Never;
+    Resolver::builder_with_config(config, TokioRuntimeProvider::default())
+        .with_options(opts)
+        .build()
+        .map_err(|e| format!("cannot build a resolver: {e}"))
+}
+
+/// The container's `/etc/resolv.conf`, read by hickory (never the C
+/// library: the binary is static and has no NSS).
+pub fn system_resolver_config() -> Result<(ResolverConfig, ResolverOpts), String> {
+    let text = std::fs::read("/etc/resolv.conf")
+        .map_err(|e| format!("cannot read /etc/resolv.conf: {e}"))?;
+    hickory_resolver::system_conf::parse_resolv_conf(text)
+        .map_err(|e| format!("cannot parse /etc/resolv.conf: {e}"))
+}
+
+pub async fn dns(
+    config: ResolverConfig,
+    opts: ResolverOpts,
+    name: &str,
+    record: RecordType,
+    deadline: Duration,
+) -> DnsObservation {
+    let resolver = match fresh_resolver(config, opts, deadline) {
+        Ok(r) => r,
+        Err(message) => return DnsObservation::Error { message },
+    };
+    let record_type = match record {
+        RecordType::A => HickoryRecordType::A,
+        RecordType::Aaaa => HickoryRecordType::AAAA,
+    };
+    match tokio::time::timeout(deadline, resolver.lookup(name, record_type)).await {
+        Err(_) => DnsObservation::Timeout,
+        Ok(Ok(lookup)) => {
+            let addresses: Vec<IpAddr> = lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::A(a) => Some(IpAddr::V4(a.0)),
+                    RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                    _ => None,
+                })
+                .collect();
+            if addresses.is_empty() {
+                DnsObservation::NoRecords
+            } else {
+                DnsObservation::Answers { addresses }
+            }
+        }
+        Ok(Err(e)) => classify_dns_error(&e),
+    }
+}
+
+pub fn classify_dns_error(e: &NetError) -> DnsObservation {
+    match e {
+        NetError::Dns(DnsError::NoRecordsFound(no))
+            if no.response_code == ResponseCode::NXDomain =>
+        {
+            DnsObservation::NxDomain
+        }
+        NetError::Dns(DnsError::NoRecordsFound(_)) => DnsObservation::NoRecords,
+        NetError::Timeout => DnsObservation::Timeout,
+        other => DnsObservation::Error {
+            message: other.to_string(),
+        },
+    }
+}
+
+/// One address for a host: an IP literal, or the first A record.
+pub async fn first_address(host: &str, deadline: Duration) -> Result<IpAddr, String> {
+    if let Ok(ip) = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        return Ok(ip);
+    }
+    let (config, opts) = system_resolver_config()?;
+    match dns(config, opts, host, RecordType::A, deadline).await {
+        DnsObservation::Answers { addresses } => addresses
+            .first()
+            .copied()
+            .ok_or_else(|| format!("no address for {host}")),
+        other => Err(format!("cannot resolve {host}: {other:?}")),
+    }
+}

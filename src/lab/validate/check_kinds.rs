@@ -1,0 +1,524 @@
+//! The rules of each check kind: dns, tcp and udp (and tcp with
+//! `connections`, the round-robin spread), port, tls, http and mtu.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use super::checks::CheckCx;
+use super::{Validator, closest, did_you_mean};
+use crate::lab::model::*;
+use crate::lab::raw::*;
+
+impl Validator {
+    pub(super) fn dns_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
+        let from = self.source_of(cx, false);
+        let name = self
+            .required(cx, &cx.body.name, "name")
+            .map(|n| n.value.clone());
+        let record = match &cx.body.record_type {
+            None => Some(RecordType::A),
+            Some(t) => match t.value.to_ascii_uppercase().as_str() {
+                "A" => Some(RecordType::A),
+                "AAAA" => Some(RecordType::Aaaa),
+                _ => {
+                    self.error(
+                        &t.referenced,
+                        format!("unsupported DNS record type `{}`", t.value),
+                        Some("A or AAAA".into()),
+                    );
+                    None
+                }
+            },
+        };
+        let expect = match &cx.body.expect {
+            None => {
+                self.error(
+                    &cx.kind.referenced,
+                    "dns check needs `expect`",
+                    Some("a list of node names or addresses, `resolves`, or `unresolved`".into()),
+                );
+                None
+            }
+            Some(e) => match &e.value {
+                RawExpect::Word(w) if w == "resolves" => Some(DnsExpect::Resolves),
+                RawExpect::Word(w) if w == "unresolved" => Some(DnsExpect::Unresolved),
+                RawExpect::Word(w) => {
+                    self.error(
+                        &e.referenced,
+                        format!("unknown expectation `{w}` for a dns check"),
+                        Some(match closest(w, ["resolves", "unresolved"]) {
+                            Some(c) => format!("did you mean `{c}`?"),
+                            None => format!("write a list for the exact answers: [{w}]"),
+                        }),
+                    );
+                    None
+                }
+                RawExpect::List(items) => {
+                    let mut answers = Vec::new();
+                    for item in items {
+                        if let Ok(ip) = IpAddr::from_str(&item.value.0) {
+                            answers.push(DnsAnswer::Ip(ip));
+                        } else if cx.nodes.contains_key(&item.value.0) {
+                            answers.push(DnsAnswer::Node(item.value.0.clone()));
+                        } else {
+                            self.error(
+                                &item.referenced,
+                                format!(
+                                    "`{}` is neither a node of the lab nor an IP address",
+                                    item.value
+                                ),
+                                did_you_mean(&item.value.0, cx.nodes.keys().map(String::as_str)),
+                            );
+                        }
+                    }
+                    Some(DnsExpect::Exactly(answers))
+                }
+                RawExpect::Map(_) => {
+                    self.error(
+                        &e.referenced,
+                        "a dns check expects a list, `resolves` or `unresolved`",
+                        None,
+                    );
+                    None
+                }
+            },
+        };
+        Some(CheckKind::Dns {
+            from: match from? {
+                Source::Node(n) => n,
+                Source::Host => return None,
+            },
+            name: name?,
+            record: record?,
+            expect: expect?,
+        })
+    }
+
+    pub(super) fn transport_check(
+        &mut self,
+        cx: &CheckCx,
+        transport: Transport,
+    ) -> Option<CheckKind> {
+        let from = self.source_of(cx, true);
+        let to = self.target_of(cx);
+        let words: &[&str] = match transport {
+            Transport::Tcp => &["open", "refused", "blocked"],
+            Transport::Udp => &["open", "blocked"],
+        };
+        let expect = self.expect_word(cx, words);
+        let (from, to, expect) = (from?, to?, expect?);
+        if expect == "open"
+            && let TargetHost::Node { node, .. } = &to.host
+            && let (Some(n), Some(span)) = (cx.nodes.get(node), &cx.body.to)
+        {
+            self.require_identity(n, &span.referenced, "open");
+        }
+        Some(match transport {
+            Transport::Tcp => CheckKind::Tcp {
+                from,
+                to,
+                expect: match expect.as_str() {
+                    "open" => TcpExpect::Open,
+                    "refused" => TcpExpect::Refused,
+                    _ => TcpExpect::Blocked,
+                },
+            },
+            Transport::Udp => CheckKind::Udp {
+                from,
+                to,
+                expect: if expect == "open" {
+                    UdpExpect::Open
+                } else {
+                    UdpExpect::Blocked
+                },
+            },
+        })
+    }
+
+    pub(super) fn tls_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
+        let from = self.source_of(cx, true);
+        let to = self.target_of(cx);
+        let trust = match &cx.body.ca {
+            None => Some(Trust::Lab),
+            Some(ca) if ca.value == "lab" => Some(Trust::Lab),
+            Some(ca) if ca.value == "none" => Some(Trust::Nothing),
+            Some(ca) => {
+                self.error(
+                    &ca.referenced,
+                    format!("unknown ca `{}`", ca.value),
+                    Some("`lab` (the lab's CA, the default) or `none` (trust nothing)".into()),
+                );
+                None
+            }
+        };
+        let expect = self.expect_word(cx, &["verified", "untrusted", "wrong-name", "no-tls"]);
+        let (from, to, trust, expect) = (from?, to?, trust?, expect?);
+        let name = match (&cx.body.name, &to.host) {
+            (Some(n), _) => n.value.clone(),
+            (None, TargetHost::Node { node, .. }) => node.clone(),
+            (None, TargetHost::Ip(_)) => {
+                self.error(
+                    &cx.kind.referenced,
+                    "a tls check to an address needs `name:`, the server name to present",
+                    None,
+                );
+                return None;
+            }
+        };
+        let expect = match expect.as_str() {
+            "verified" => TlsExpect::Verified,
+            "untrusted" => TlsExpect::Untrusted,
+            "wrong-name" => TlsExpect::WrongName,
+            _ => TlsExpect::NoTls,
+        };
+        Some(CheckKind::Tls {
+            from,
+            to,
+            name,
+            trust,
+            expect,
+        })
+    }
+
+    pub(super) fn http_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
+        let from = self.source_of(cx, true);
+        let url =
+            self.required(cx, &cx.body.url, "url")
+                .and_then(|u| match url::Url::parse(&u.value) {
+                    Ok(parsed)
+                        if matches!(parsed.scheme(), "http" | "https")
+                            && parsed.host_str().is_some() =>
+                    {
+                        Some(u.value.clone())
+                    }
+                    Ok(_) => {
+                        self.error(
+                            &u.referenced,
+                            format!("`{}` is not an http or https URL", u.value),
+                            None,
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        self.error(
+                            &u.referenced,
+                            format!("`{}` is not a URL: {e}", u.value),
+                            Some("e.g. http://web/echo".into()),
+                        );
+                        None
+                    }
+                });
+        let method = match &cx.body.method {
+            None => Some("GET".to_owned()),
+            Some(m) if !m.value.is_empty() && m.value.chars().all(|c| c.is_ascii_alphabetic()) => {
+                Some(m.value.to_ascii_uppercase())
+            }
+            Some(m) => {
+                self.error(
+                    &m.referenced,
+                    format!("`{}` is not an HTTP method", m.value),
+                    Some("e.g. GET, POST, PUT".into()),
+                );
+                None
+            }
+        };
+        let expect = self.http_expect(cx);
+        Some(CheckKind::Http {
+            from: from?,
+            url: url?,
+            method: method?,
+            body: cx.body.body.as_ref().map(|b| b.value.clone()),
+            expect: expect?,
+        })
+    }
+
+    pub(super) fn http_expect(&mut self, cx: &CheckCx) -> Option<HttpExpect> {
+        const KEYS: &[&str] = &[
+            "status",
+            "redirects",
+            "final_url",
+            "final_method",
+            "body_kept",
+            "from_node",
+            "session",
+        ];
+        let Some(e) = &cx.body.expect else {
+            self.error(
+                &cx.kind.referenced,
+                "http check needs `expect`",
+                Some(format!("a map of: {}", KEYS.join(", "))),
+            );
+            return None;
+        };
+        let RawExpect::Map(fields) = &e.value else {
+            self.error(
+                &e.referenced,
+                "an http check expects a map",
+                Some("e.g. expect: { status: 200, redirects: [303], final_method: GET }".into()),
+            );
+            return None;
+        };
+        let mut out = HttpExpect::default();
+        let mut ok = !fields.is_empty();
+        if fields.is_empty() {
+            self.error(
+                &e.referenced,
+                "an empty expectation checks nothing",
+                Some(format!("one of: {}", KEYS.join(", "))),
+            );
+        }
+        let status = |v: &serde_json::Value| {
+            v.as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| (100..=999).contains(n))
+        };
+        for (key, value) in fields {
+            let mut bad = |v: &mut Self, what: &str| {
+                v.error(
+                    &key.referenced,
+                    format!("`{}` expects {what}, not {value}", key.value),
+                    None,
+                );
+                ok = false;
+            };
+            match key.value.as_str() {
+                "status" => match status(value) {
+                    Some(s) => out.status = Some(s),
+                    None => bad(self, "a status code"),
+                },
+                "redirects" => match value
+                    .as_array()
+                    .map(|a| a.iter().map(status).collect::<Option<Vec<u16>>>())
+                {
+                    Some(Some(codes)) => out.redirects = Some(codes),
+                    _ => bad(self, "a list of status codes, e.g. [301, 307]"),
+                },
+                "final_url" => match value.as_str() {
+                    Some(s) => out.final_url = Some(s.to_owned()),
+                    None => bad(self, "a URL or a path"),
+                },
+                "final_method" => match value.as_str() {
+                    Some(s) => out.final_method = Some(s.to_ascii_uppercase()),
+                    None => bad(self, "a method"),
+                },
+                "from_node" => match value.as_str() {
+                    Some(s) if cx.nodes.contains_key(s) => out.from_node = Some(s.to_owned()),
+                    Some(s) => {
+                        self.error(
+                            &key.referenced,
+                            format!("undefined node `{s}`"),
+                            did_you_mean(s, cx.nodes.keys().map(String::as_str)),
+                        );
+                        ok = false;
+                    }
+                    None => bad(self, "a node name"),
+                },
+                "body_kept" => match value.as_bool() {
+                    Some(b) => out.body_kept = Some(b),
+                    None => bad(self, "true or false"),
+                },
+                "session" => match value.as_bool() {
+                    Some(b) => out.session = Some(b),
+                    None => bad(self, "true or false"),
+                },
+                other => {
+                    self.error(
+                        &key.referenced,
+                        format!("unknown http expectation `{other}`"),
+                        did_you_mean(other, KEYS.iter().copied())
+                            .or_else(|| Some(format!("one of: {}", KEYS.join(", ")))),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    pub(super) fn mtu_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
+        let node = self
+            .required(cx, &cx.body.node, "node")
+            .and_then(|n| self.node_ref(cx, n));
+        let network = self.required(cx, &cx.body.network, "network");
+        let expect = match &cx.body.expect {
+            Some(e) => match &e.value {
+                RawExpect::Word(w) => match w.parse::<u32>() {
+                    Ok(mtu) if (68..=65535).contains(&mtu) => Some(mtu),
+                    _ => {
+                        self.error(
+                            &e.referenced,
+                            format!("`{w}` is not an MTU"),
+                            Some("a number of bytes, e.g. 1450".into()),
+                        );
+                        None
+                    }
+                },
+                _ => {
+                    self.error(
+                        &e.referenced,
+                        "an mtu check expects a number",
+                        Some("e.g. expect: 1450".into()),
+                    );
+                    None
+                }
+            },
+            None => {
+                self.error(
+                    &cx.kind.referenced,
+                    "mtu check needs `expect`",
+                    Some("the MTU in bytes, e.g. 1450".into()),
+                );
+                None
+            }
+        };
+        let (node, network, expect) = (node?, network?, expect?);
+        if !cx.networks.contains_key(&network.value) {
+            self.error(
+                &network.referenced,
+                format!("undefined network `{}`", network.value),
+                did_you_mean(&network.value, cx.networks.keys().map(String::as_str)),
+            );
+            return None;
+        }
+        if !node.is_on(&network.value) {
+            self.error(
+                &network.referenced,
+                format!("node `{}` is not on network `{}`", node.name, network.value),
+                None,
+            );
+            return None;
+        }
+        Some(CheckKind::Mtu {
+            node: node.name.clone(),
+            network: network.value.clone(),
+            expect,
+        })
+    }
+
+    /// `tcp` with `connections:`: a name (a node or an alias), resolved in
+    /// the node for each connection.
+    pub(super) fn spread_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
+        let from = match self.source_of(cx, false)? {
+            Source::Node(n) => n,
+            Source::Host => return None,
+        };
+        let connections = cx.body.connections.as_ref().and_then(|c| {
+            if (1..=1000).contains(&c.value) {
+                Some(c.value)
+            } else {
+                self.error(
+                    &c.referenced,
+                    format!("{} connections is out of range", c.value),
+                    Some("between 1 and 1000".into()),
+                );
+                None
+            }
+        });
+        let target = self.required(cx, &cx.body.to, "to").and_then(|to| {
+            let (name, port) = to.value.rsplit_once(':').or_else(|| {
+                self.error(&to.referenced, format!("target `{}` has no port", to.value), Some(format!("write it as {}:PORT", to.value)));
+                None
+            })?;
+            let port = port.parse::<u16>().ok().filter(|p| *p != 0).or_else(|| {
+                self.error(&to.referenced, format!("`{port}` is not a port number"), None);
+                None
+            })?;
+            let known = cx.nodes.contains_key(name)
+                || cx.nodes.values().any(|n| n.networks().any(|a| a.aliases.iter().any(|al| al == name)));
+            if !known {
+                self.error(
+                    &to.referenced,
+                    format!("`{name}` is neither a node nor an alias of the lab"),
+                    Some("with `connections`, `to` is NAME:PORT and the name is resolved in the node for each connection".into()),
+                );
+                return None;
+            }
+            Some((name.to_owned(), port))
+        });
+        let expect = self.expect_word(cx, &["open", "spread"]);
+        let ((name, port), connections, expect) = (target?, connections?, expect?);
+        Some(CheckKind::Spread {
+            from,
+            name,
+            port,
+            connections,
+            expect: if expect == "spread" {
+                SpreadExpect::Spread
+            } else {
+                SpreadExpect::Open
+            },
+        })
+    }
+
+    pub(super) fn port_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
+        let node = self
+            .required(cx, &cx.body.node, "node")
+            .and_then(|n| self.node_ref(cx, n).map(|node| (n, node)));
+        let port = match &cx.body.port {
+            None => {
+                self.error(
+                    &cx.kind.referenced,
+                    "port check needs `port`",
+                    Some("e.g. port: 80 or port: 53/udp".into()),
+                );
+                None
+            }
+            Some(p) => {
+                let (number, transport) = match p.value.0.split_once('/') {
+                    Some((n, "tcp")) => (n, Some(Transport::Tcp)),
+                    Some((n, "udp")) => (n, Some(Transport::Udp)),
+                    Some((_, other)) => {
+                        self.error(
+                            &p.referenced,
+                            format!("unknown protocol `{other}`"),
+                            Some("tcp or udp".into()),
+                        );
+                        ("", None)
+                    }
+                    None => (p.value.0.as_str(), Some(Transport::Tcp)),
+                };
+                match (number.parse::<u16>().ok().filter(|n| *n != 0), transport) {
+                    (Some(n), Some(t)) => Some((n, t)),
+                    (None, Some(_)) => {
+                        self.error(
+                            &p.referenced,
+                            format!("`{}` is not a port", p.value),
+                            Some("e.g. 80 or 53/udp".into()),
+                        );
+                        None
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let host_ip = cx.body.host_ip.as_ref().and_then(|ip| {
+            IpAddr::from_str(&ip.value)
+                .map_err(|_| {
+                    self.error(
+                        &ip.referenced,
+                        format!("`{}` is not an IP address", ip.value),
+                        None,
+                    )
+                })
+                .ok()
+        });
+        let expect = self.expect_word(cx, &["published", "unpublished"]);
+        let ((node_span, node), (port, transport), expect) = (node?, port?, expect?);
+        let expect = if expect == "published" {
+            PortExpect::Published
+        } else {
+            PortExpect::Unpublished
+        };
+        if expect == PortExpect::Published {
+            self.require_identity(node, &node_span.referenced, "published");
+        }
+        Some(CheckKind::Port {
+            node: node.name.clone(),
+            port,
+            transport,
+            host_ip,
+            host_port: cx.body.host_port.as_ref().map(|h| h.value),
+            expect,
+        })
+    }
+}

@@ -1,0 +1,331 @@
+//! Validation of `checks:`: one kind per entry, the fields each kind takes,
+//! the deadline and retry, and what every kind shares (the source node, the
+//! target, a one-word expectation). Each kind's own rules are in
+//! `check_kinds`.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_saphyr::Location;
+
+use super::{Validator, did_you_mean};
+use crate::lab::model::*;
+use crate::lab::notation::parse_target;
+use crate::lab::raw::*;
+
+/// Default deadline of a check without `timeout:`.
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+const MAX_CHECK_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub(super) const CHECK_KINDS: &[&str] = &["dns", "tcp", "udp", "port", "http", "tls", "mtu"];
+
+impl Validator {
+    pub(super) fn checks(
+        &mut self,
+        raw: &[Span<RawCheck>],
+        nodes: &IndexMap<String, Node>,
+        networks: &IndexMap<String, Network>,
+    ) -> Vec<Check> {
+        let mut out = Vec::new();
+        for entry in raw {
+            let mut kinds = entry.value.0.iter();
+            let Some((kind, body)) = kinds.next() else {
+                self.error(
+                    &entry.referenced,
+                    "empty check",
+                    Some(format!("a check is one of: {}", CHECK_KINDS.join(", "))),
+                );
+                continue;
+            };
+            if let Some((extra, _)) = kinds.next() {
+                self.error(
+                    &extra.referenced,
+                    format!(
+                        "a check has exactly one kind, found `{}` and `{}`",
+                        kind.value, extra.value
+                    ),
+                    Some("start a new list item (`- `) for each check".into()),
+                );
+                continue;
+            }
+            let cx = CheckCx {
+                kind,
+                body,
+                nodes,
+                networks,
+            };
+            if let Some(check) = self.check(&cx) {
+                out.push(check);
+            }
+        }
+        out
+    }
+
+    fn check(&mut self, cx: &CheckCx) -> Option<Check> {
+        let kind = cx.kind.value.as_str();
+        if !CHECK_KINDS.contains(&kind) {
+            self.error(
+                &cx.kind.referenced,
+                format!("unknown check kind `{kind}`"),
+                did_you_mean(kind, CHECK_KINDS.iter().copied())
+                    .or_else(|| Some(format!("a check is one of: {}", CHECK_KINDS.join(", ")))),
+            );
+            return None;
+        }
+        let allowed: &[&str] = match kind {
+            "dns" => &[
+                "title", "timeout", "retry", "from", "name", "type", "expect",
+            ],
+            "port" => &[
+                "title",
+                "name",
+                "timeout",
+                "retry",
+                "node",
+                "port",
+                "host_ip",
+                "host_port",
+                "expect",
+            ],
+            "mtu" => &[
+                "title", "name", "timeout", "retry", "node", "network", "expect",
+            ],
+            "tls" => &[
+                "title", "timeout", "retry", "from", "to", "name", "ca", "expect",
+            ],
+            "http" => &[
+                "title", "name", "timeout", "retry", "from", "url", "method", "body", "expect",
+            ],
+            "tcp" => &[
+                "title",
+                "name",
+                "timeout",
+                "retry",
+                "from",
+                "to",
+                "connections",
+                "expect",
+            ],
+            _ => &["title", "name", "timeout", "retry", "from", "to", "expect"],
+        };
+        for (field, loc) in cx.body.present_fields() {
+            if !allowed.contains(&field) {
+                self.error(
+                    loc,
+                    format!("field `{field}` does not apply to a {kind} check"),
+                    Some(format!("a {kind} check takes: {}", allowed.join(", "))),
+                );
+            }
+        }
+        let timeout = match &cx.body.timeout {
+            None => DEFAULT_CHECK_TIMEOUT,
+            Some(t) => match humantime::parse_duration(&t.value) {
+                Ok(d) if !d.is_zero() && d <= MAX_CHECK_TIMEOUT => d,
+                Ok(_) => {
+                    self.error(
+                        &t.referenced,
+                        format!("timeout `{}` is out of range", t.value),
+                        Some("between 1ms and 5m".into()),
+                    );
+                    DEFAULT_CHECK_TIMEOUT
+                }
+                Err(_) => {
+                    self.error(
+                        &t.referenced,
+                        format!("`{}` is not a duration", t.value),
+                        Some("e.g. 500ms, 2s, 1m".into()),
+                    );
+                    DEFAULT_CHECK_TIMEOUT
+                }
+            },
+        };
+        let retry = cx.body.retry.as_ref().is_some_and(|r| r.value);
+        let checked_kind = match kind {
+            "dns" => self.dns_check(cx),
+            "tcp" if cx.body.connections.is_some() => self.spread_check(cx),
+            "tcp" => self.transport_check(cx, Transport::Tcp),
+            "mtu" => self.mtu_check(cx),
+            "tls" => self.tls_check(cx),
+            "http" => self.http_check(cx),
+            "port" => self.port_check(cx),
+            _ => self.transport_check(cx, Transport::Udp),
+        }?;
+        let title = cx
+            .body
+            .title
+            .as_ref()
+            .or(if kind == "dns" || kind == "tls" {
+                None
+            } else {
+                cx.body.name.as_ref()
+            })
+            .map(|t| t.value.clone())
+            .unwrap_or_else(|| checked_kind.default_title());
+        Some(Check {
+            title,
+            timeout,
+            retry,
+            kind: checked_kind,
+        })
+    }
+
+    pub(super) fn required<'a>(
+        &mut self,
+        cx: &CheckCx<'a>,
+        field: &'a Option<Span<String>>,
+        name: &str,
+    ) -> Option<&'a Span<String>> {
+        if field.is_none() {
+            self.error(
+                &cx.kind.referenced,
+                format!("{} check needs `{name}`", cx.kind.value),
+                None,
+            );
+        }
+        field.as_ref()
+    }
+
+    pub(super) fn source_of(&mut self, cx: &CheckCx, allow_host: bool) -> Option<Source> {
+        let from = self.required(cx, &cx.body.from, "from")?;
+        if from.value == "host" {
+            if allow_host {
+                return Some(Source::Host);
+            }
+            self.error(
+                &from.referenced,
+                format!("a {} check cannot run from the host", cx.kind.value),
+                Some("name a node of the lab".into()),
+            );
+            return None;
+        }
+        // Any image will do: a node of another image gets a probe helper.
+        self.node_ref(cx, from)?;
+        Some(Source::Node(from.value.clone()))
+    }
+
+    pub(super) fn node_ref<'n>(
+        &mut self,
+        cx: &CheckCx<'n>,
+        name: &Span<String>,
+    ) -> Option<&'n Node> {
+        let node = cx.nodes.get(&name.value);
+        if node.is_none() {
+            self.error(
+                &name.referenced,
+                format!("undefined node `{}`", name.value),
+                did_you_mean(&name.value, cx.nodes.keys().map(String::as_str)),
+            );
+        }
+        node
+    }
+
+    pub(super) fn expect_word(&mut self, cx: &CheckCx, words: &[&str]) -> Option<String> {
+        let Some(expect) = &cx.body.expect else {
+            self.error(
+                &cx.kind.referenced,
+                format!("{} check needs `expect`", cx.kind.value),
+                Some(format!("one of: {}", words.join(", "))),
+            );
+            return None;
+        };
+        match &expect.value {
+            RawExpect::Word(w) if words.contains(&w.as_str()) => Some(w.clone()),
+            RawExpect::Word(w) => {
+                self.error(
+                    &expect.referenced,
+                    format!("unknown expectation `{w}` for a {} check", cx.kind.value),
+                    did_you_mean(w, words.iter().copied())
+                        .or_else(|| Some(format!("one of: {}", words.join(", ")))),
+                );
+                None
+            }
+            RawExpect::List(_) => {
+                self.error(
+                    &expect.referenced,
+                    format!("a {} check expects one word, not a list", cx.kind.value),
+                    Some(format!("one of: {}", words.join(", "))),
+                );
+                None
+            }
+            RawExpect::Map(keys) => {
+                let keys: Vec<&str> = keys.keys().map(|k| k.value.as_str()).collect();
+                self.error(
+                    &expect.referenced,
+                    format!(
+                        "a {} check expects one word, not a map (with {})",
+                        cx.kind.value,
+                        keys.join(", ")
+                    ),
+                    Some(format!("one of: {}", words.join(", "))),
+                );
+                None
+            }
+        }
+    }
+
+    /// `open` and `published` mean "that very node answered": only the agent
+    /// announces who it is.
+    pub(super) fn require_identity(&mut self, node: &Node, at: &Location, expectation: &str) {
+        if !node.is_agent() {
+            self.error(
+                at,
+                format!(
+                    "node `{}` runs a foreign image, so `{expectation}` cannot prove it answered",
+                    node.name
+                ),
+                Some(
+                    "only the netlab agent announces its identity; target a node without `image:`"
+                        .into(),
+                ),
+            );
+        }
+    }
+
+    /// The check's `to:`, parsed and resolved against the lab.
+    pub(super) fn target_of(&mut self, cx: &CheckCx) -> Option<Target> {
+        self.required(cx, &cx.body.to, "to").and_then(|to| {
+            parse_target(&to.value)
+                .map_err(|(msg, hint)| self.error(&to.referenced, msg, hint))
+                .ok()
+                .and_then(|t| self.check_target(cx, to, t))
+        })
+    }
+
+    fn check_target(
+        &mut self,
+        cx: &CheckCx,
+        span: &Span<String>,
+        target: Target,
+    ) -> Option<Target> {
+        if let TargetHost::Node { node, network } = &target.host {
+            let name = Span::new(node.clone(), span.referenced, span.defined);
+            let n = self.node_ref(cx, &name)?;
+            if let Some(net) = network {
+                if !cx.networks.contains_key(net) {
+                    self.error(
+                        &span.referenced,
+                        format!("undefined network `{net}`"),
+                        did_you_mean(net, cx.networks.keys().map(String::as_str)),
+                    );
+                    return None;
+                }
+                if !n.is_on(net) {
+                    self.error(
+                        &span.referenced,
+                        format!("node `{node}` is not on network `{net}`"),
+                        None,
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(target)
+    }
+}
+
+pub(super) struct CheckCx<'a> {
+    pub kind: &'a Span<String>,
+    pub body: &'a RawCheckBody,
+    pub nodes: &'a IndexMap<String, Node>,
+    pub networks: &'a IndexMap<String, Network>,
+}

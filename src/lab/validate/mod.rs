@@ -1,0 +1,154 @@
+//! Validation: a `RawLab` as written becomes a `Lab`, or a list of every
+//! problem found, each pointing at its line and column.
+//!
+//! Validation never stops at the first problem: a user fixing a lab file
+//! should see all of them at once (the shape of ripgrep's config parsing).
+
+mod check_kinds;
+mod checks;
+mod networks;
+mod nodes;
+
+use serde_saphyr::Location;
+
+use super::diagnostic::{Diagnostic, Pos, Severity};
+use super::model::*;
+use super::raw::*;
+
+pub struct Validation {
+    pub lab: Option<Lab>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// `file_stem` names the lab when the file has no `name:`.
+pub fn validate(raw: RawLab, file_stem: Option<&str>) -> Validation {
+    let mut v = Validator::default();
+    let lab = v.lab(raw, file_stem);
+    let has_errors = v.diags.iter().any(|d| d.severity == Severity::Error);
+    Validation {
+        lab: if has_errors { None } else { lab },
+        diagnostics: v.diags,
+    }
+}
+
+#[derive(Default)]
+pub(super) struct Validator {
+    diags: Vec<Diagnostic>,
+}
+
+fn pos(loc: &Location) -> Option<Pos> {
+    // serde-saphyr reports line 0 when it has no location (e.g. defaults).
+    (loc.line() > 0).then(|| Pos::from(loc))
+}
+
+/// `[a-z0-9][a-z0-9-]{0,max-1}`; DNS labels additionally may not end in `-`.
+pub(super) fn is_valid_name(name: &str, max: usize, dns_label: bool) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= max
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && !(dns_label && name.ends_with('-'))
+}
+
+pub(super) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+pub(super) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    closest(word, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+impl Validator {
+    pub(super) fn error(
+        &mut self,
+        loc: &Location,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.diags.push(Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            pos: pos(loc),
+            hint,
+        });
+    }
+
+    pub(super) fn warning(
+        &mut self,
+        loc: &Location,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.diags.push(Diagnostic {
+            severity: Severity::Warning,
+            message: message.into(),
+            pos: pos(loc),
+            hint,
+        });
+    }
+
+    fn lab(&mut self, raw: RawLab, file_stem: Option<&str>) -> Option<Lab> {
+        if let Some(version) = &raw.version
+            && version.value != 1
+        {
+            self.error(
+                &version.referenced,
+                format!("unsupported lab file version {}", version.value),
+                Some("this netlab reads version 1".into()),
+            );
+        }
+        let name = match &raw.name {
+            Some(n) => {
+                if !is_valid_name(&n.value, 40, false) {
+                    self.error(
+                        &n.referenced,
+                        format!("invalid lab name `{}`", n.value),
+                        Some("a lab name is 1-40 of a-z, 0-9 and `-`, starting with a letter or digit".into()),
+                    );
+                }
+                n.value.clone()
+            }
+            None => {
+                let stem = file_stem.unwrap_or_default().to_owned();
+                if !is_valid_name(&stem, 40, false) {
+                    self.diags.push(Diagnostic {
+                        severity: Severity::Error,
+                        message: format!(
+                            "the lab has no `name:` and its file name `{stem}` is not a valid lab name"
+                        ),
+                        pos: None,
+                        hint: Some("add `name: my-lab` (1-40 of a-z, 0-9 and `-`)".into()),
+                    });
+                }
+                stem
+            }
+        };
+
+        let networks = self.networks(&raw.networks);
+        let nodes = self.nodes(&raw.nodes, &networks);
+        let checks = self.checks(&raw.checks, &nodes, &networks);
+        Some(Lab {
+            name,
+            description: raw
+                .description
+                .map(|d| d.trim().to_owned())
+                .unwrap_or_default(),
+            networks,
+            nodes,
+            checks,
+        })
+    }
+}

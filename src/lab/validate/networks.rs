@@ -1,0 +1,214 @@
+//! Validation of `networks:`: names, drivers and their options, subnets
+//! (no overlaps), gateways and MTUs.
+
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+use indexmap::IndexMap;
+use ipnet::Ipv4Net;
+
+use super::{Validator, did_you_mean, is_valid_name};
+use crate::lab::model::*;
+use crate::lab::raw::*;
+
+/// Docker's own networks are chosen with `network_mode:`, not declared.
+const RESERVED_NETWORK_NAMES: &[&str] = &["bridge", "host", "none", "default"];
+
+impl Validator {
+    pub(super) fn networks(
+        &mut self,
+        raw: &IndexMap<Span<String>, RawNetwork>,
+    ) -> IndexMap<String, Network> {
+        let mut out = IndexMap::new();
+        let mut subnets: Vec<(Ipv4Net, String)> = Vec::new();
+        for (key, net) in raw {
+            let name = key.value.clone();
+            if RESERVED_NETWORK_NAMES.contains(&name.as_str()) {
+                self.error(
+                    &key.referenced,
+                    format!("network name `{name}` is reserved"),
+                    Some(format!(
+                        "Docker's own networks are chosen per node with `network_mode: {}`",
+                        if name == "default" { "bridge" } else { &name }
+                    )),
+                );
+            } else if !is_valid_name(&name, 40, true) {
+                self.error(
+                    &key.referenced,
+                    format!("invalid network name `{name}`"),
+                    Some("a network name is 1-40 of a-z, 0-9 and `-`, not ending in `-`".into()),
+                );
+            }
+            let driver = match net.driver.as_ref().map(|d| (d, d.value.as_str())) {
+                None | Some((_, "bridge")) => Driver::Bridge,
+                Some((_, "overlay")) => Driver::Overlay {
+                    attachable: net.attachable.as_ref().is_none_or(|a| a.value),
+                    encrypted: net.encrypted.as_ref().is_some_and(|e| e.value),
+                },
+                Some((d, other)) => {
+                    self.error(
+                        &d.referenced,
+                        format!("unknown network driver `{other}`"),
+                        did_you_mean(other, ["bridge", "overlay"])
+                            .or_else(|| Some("expected `bridge` or `overlay`".into())),
+                    );
+                    Driver::Bridge
+                }
+            };
+            if driver == Driver::Bridge {
+                for (field, value) in [
+                    ("attachable", &net.attachable),
+                    ("encrypted", &net.encrypted),
+                ] {
+                    if let Some(v) = value {
+                        self.error(
+                            &v.referenced,
+                            format!("`{field}` applies only to overlay networks"),
+                            Some("add `driver: overlay`".into()),
+                        );
+                    }
+                }
+            } else if let Some(icc) = &net.icc {
+                self.error(
+                    &icc.referenced,
+                    "`icc` applies only to bridge networks",
+                    None,
+                );
+            }
+            if let Driver::Overlay {
+                attachable: false, ..
+            } = driver
+                && let Some(a) = &net.attachable
+            {
+                self.error(
+                    &a.referenced,
+                    "lab nodes are plain containers, so an overlay network must be attachable",
+                    Some("remove `attachable: false`".into()),
+                );
+            }
+            let subnet = net.subnet.as_ref().and_then(|s| self.subnet(s));
+            if let Some(sn) = subnet {
+                if let Some((_, other)) = subnets
+                    .iter()
+                    .find(|(o, _)| o.contains(&sn.network()) || sn.contains(&o.network()))
+                {
+                    let loc = net
+                        .subnet
+                        .as_ref()
+                        .map(|s| s.referenced)
+                        .unwrap_or(key.referenced);
+                    self.error(
+                        &loc,
+                        format!("subnet {sn} of network `{name}` overlaps the subnet of network `{other}`"),
+                        Some("give each network its own address range".into()),
+                    );
+                }
+                subnets.push((sn, name.clone()));
+            }
+            let gateway = net.gateway.as_ref().and_then(|g| {
+                let Ok(ip) = Ipv4Addr::from_str(&g.value) else {
+                    self.error(
+                        &g.referenced,
+                        format!("`{}` is not an IPv4 address", g.value),
+                        None,
+                    );
+                    return None;
+                };
+                match subnet {
+                    None if net.subnet.is_none() => {
+                        self.error(
+                            &g.referenced,
+                            "a gateway needs a subnet",
+                            Some("add `subnet:` to this network".into()),
+                        );
+                        None
+                    }
+                    None => None,
+                    Some(sn) => {
+                        if !usable_host(sn, ip) {
+                            self.error(
+                                &g.referenced,
+                                format!("gateway {ip} is not a usable address in subnet {sn}"),
+                                Some(format!(
+                                    "pick an address between {} and {}",
+                                    first_host(sn),
+                                    last_host(sn)
+                                )),
+                            );
+                        }
+                        Some(ip)
+                    }
+                }
+            });
+            if let Some(mtu) = &net.mtu
+                && !(68..=65535).contains(&mtu.value)
+            {
+                self.error(
+                    &mtu.referenced,
+                    format!("MTU {} is out of range", mtu.value),
+                    Some("an IPv4 MTU is between 68 and 65535".into()),
+                );
+            }
+            out.insert(
+                name.clone(),
+                Network {
+                    name,
+                    driver,
+                    internal: net.internal.as_ref().is_some_and(|i| i.value),
+                    subnet,
+                    gateway,
+                    icc: net.icc.as_ref().is_none_or(|i| i.value),
+                    mtu: net.mtu.as_ref().map(|m| m.value),
+                    options: net
+                        .options
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.0.clone()))
+                        .collect(),
+                },
+            );
+        }
+        out
+    }
+
+    fn subnet(&mut self, s: &Span<String>) -> Option<Ipv4Net> {
+        match Ipv4Net::from_str(&s.value) {
+            Ok(net) if net.trunc() != net => {
+                self.error(
+                    &s.referenced,
+                    format!("subnet `{}` has host bits set", s.value),
+                    Some(format!("did you mean `{}`?", net.trunc())),
+                );
+                None
+            }
+            Ok(net) if net.prefix_len() > 30 => {
+                self.error(
+                    &s.referenced,
+                    format!("subnet `{}` is too small for containers", s.value),
+                    Some("use a prefix of /30 or shorter".into()),
+                );
+                None
+            }
+            Ok(net) => Some(net),
+            Err(_) => {
+                self.error(
+                    &s.referenced,
+                    format!("`{}` is not an IPv4 CIDR", s.value),
+                    Some("write it as address/prefix, e.g. 10.213.7.0/24".into()),
+                );
+                None
+            }
+        }
+    }
+}
+
+pub(super) fn usable_host(net: Ipv4Net, ip: Ipv4Addr) -> bool {
+    net.contains(&ip) && ip != net.network() && ip != net.broadcast()
+}
+
+pub(super) fn first_host(net: Ipv4Net) -> Ipv4Addr {
+    net.hosts().next().unwrap_or(net.network())
+}
+
+pub(super) fn last_host(net: Ipv4Net) -> Ipv4Addr {
+    net.hosts().last().unwrap_or(net.broadcast())
+}

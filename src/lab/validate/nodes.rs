@@ -1,0 +1,283 @@
+//! Validation of `nodes:`: names, the networks a node joins (aliases,
+//! static addresses) or its `network_mode`, published ports (each host port
+//! taken once), agent listeners and images.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
+
+use indexmap::IndexMap;
+
+use super::networks::{first_host, last_host, usable_host};
+use super::{Validator, did_you_mean, is_valid_name};
+use crate::lab::diagnostic::{Diagnostic, Severity};
+use crate::lab::model::*;
+use crate::lab::notation::parse_port_mapping;
+use crate::lab::raw::*;
+
+/// `host` is the machine netlab runs on, in `from:` and `to:`.
+const RESERVED_NODE_NAMES: &[&str] = &["host"];
+
+impl Validator {
+    pub(super) fn nodes(
+        &mut self,
+        raw: &IndexMap<Span<String>, RawNode>,
+        networks: &IndexMap<String, Network>,
+    ) -> IndexMap<String, Node> {
+        let mut out = IndexMap::new();
+        if raw.is_empty() {
+            self.diags.push(Diagnostic {
+                severity: Severity::Error,
+                message: "the lab has no nodes".into(),
+                pos: None,
+                hint: Some("add a `nodes:` map with at least one node".into()),
+            });
+        }
+        let mut static_ips: HashMap<Ipv4Addr, String> = HashMap::new();
+        let mut host_bindings: HashMap<(Option<IpAddr>, u16, Transport), String> = HashMap::new();
+        for (key, node) in raw {
+            let name = key.value.clone();
+            if RESERVED_NODE_NAMES.contains(&name.as_str()) {
+                self.error(
+                    &key.referenced,
+                    format!("node name `{name}` is reserved"),
+                    Some("`host` means the machine netlab runs on, in `from:` and `to:`".into()),
+                );
+            } else if !is_valid_name(&name, 63, true) {
+                self.error(
+                    &key.referenced,
+                    format!("invalid node name `{name}`"),
+                    Some(
+                        "a node name is a DNS label: 1-63 of a-z, 0-9 and `-`, not ending in `-`"
+                            .into(),
+                    ),
+                );
+            }
+            let attachment = self.attachment(&name, key, node, networks, &mut static_ips);
+            let ports: Vec<PortMapping> = node
+                .ports
+                .iter()
+                .filter_map(|p| {
+                    let mapping = parse_port_mapping(&p.value.0)
+                        .map_err(|e| self.error(&p.referenced, format!("invalid port mapping `{}`: {e}", p.value), Some("compose short syntax: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/udp], e.g. \"127.0.0.1:8080:80\"".into())))
+                        .ok()?;
+                    if let Some(hp) = mapping.host_ports {
+                        for port in hp.iter() {
+                            let key_ = (mapping.host_ip, port, mapping.transport);
+                            if let Some(other) = host_bindings.insert(key_, name.clone()) {
+                                self.error(&p.referenced, format!("host port {port}/{} is already published by node `{other}`", mapping.transport.as_str()), None);
+                            }
+                        }
+                    }
+                    Some(mapping)
+                })
+                .collect();
+            if let (Attachment::Networks(list), Some(first)) = (&attachment, node.ports.first())
+                && !list.is_empty()
+                && list
+                    .iter()
+                    .all(|a| networks.get(&a.network).is_some_and(|n| n.internal))
+            {
+                self.warning(
+                    &first.referenced,
+                    format!("node `{name}` is only on internal networks, so Docker will not forward its published ports"),
+                    Some("join an ordinary network too, or remove `ports`".into()),
+                );
+            }
+            if let (Attachment::Mode(mode @ (NetworkMode::Host | NetworkMode::None)), Some(first)) =
+                (&attachment, node.ports.first())
+            {
+                self.warning(
+                    &first.referenced,
+                    format!(
+                        "`ports` has no effect with `network_mode: {}`",
+                        mode.as_str()
+                    ),
+                    Some("Docker discards published ports for this mode; remove `ports`".into()),
+                );
+            }
+            let serve: Vec<Listener> = node
+                .serve
+                .iter()
+                .filter_map(|s| {
+                    s.value
+                        .parse::<Listener>()
+                        .map_err(|e| {
+                            self.error(
+                                &s.referenced,
+                                format!("invalid listener: {e}"),
+                                Some("e.g. serve: [tcp:7000, udp:7001, http:80]".into()),
+                            )
+                        })
+                        .ok()
+                })
+                .collect();
+            let mut seen = HashSet::new();
+            for (l, s) in serve.iter().zip(&node.serve) {
+                if !seen.insert((l.port, l.proto.is_udp())) {
+                    self.error(
+                        &s.referenced,
+                        format!("port {} is served twice", l.port),
+                        None,
+                    );
+                }
+            }
+            // `image: netlab/agent` (any tag) names the agent, which netlab
+            // builds itself: the same as leaving `image:` out.
+            let image = node.image.as_ref().filter(|i| !is_agent_image(&i.value));
+            if let Some(image) = image {
+                if image.value.trim().is_empty() {
+                    self.error(&image.referenced, "empty image name", None);
+                }
+                if let Some(first) = node.serve.first() {
+                    self.error(
+                        &first.referenced,
+                        "`serve` needs the netlab agent image",
+                        Some("remove `image:` to use the agent, or remove `serve`".into()),
+                    );
+                }
+            }
+            out.insert(
+                name.clone(),
+                Node {
+                    name,
+                    image: image.map(|i| i.value.clone()),
+                    attachment,
+                    ports,
+                    serve,
+                    command: node.command.clone(),
+                    env: node
+                        .env
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.0.clone()))
+                        .collect(),
+                },
+            );
+        }
+        out
+    }
+
+    fn attachment(
+        &mut self,
+        node_name: &str,
+        key: &Span<String>,
+        node: &RawNode,
+        networks: &IndexMap<String, Network>,
+        static_ips: &mut HashMap<Ipv4Addr, String>,
+    ) -> Attachment {
+        if let Some(mode) = &node.network_mode {
+            let parsed = match mode.value.as_str() {
+                "host" => Some(NetworkMode::Host),
+                "none" => Some(NetworkMode::None),
+                "bridge" | "default" => Some(NetworkMode::Bridge),
+                other => {
+                    self.error(
+                        &mode.referenced,
+                        format!("unknown network_mode `{other}`"),
+                        did_you_mean(other, ["host", "none", "bridge"])
+                            .or_else(|| Some("expected host, none or bridge".into())),
+                    );
+                    None
+                }
+            };
+            if let Some(nets) = &node.networks
+                && let Some((first, _)) = nets.0.first()
+            {
+                self.error(
+                    &first.referenced,
+                    format!("node `{node_name}` has both `network_mode` and `networks`"),
+                    Some(
+                        "a node either joins lab networks or uses a network_mode; remove one"
+                            .into(),
+                    ),
+                );
+            }
+            return Attachment::Mode(parsed.unwrap_or(NetworkMode::None));
+        }
+        let Some(nets) = node.networks.as_ref().filter(|n| !n.0.is_empty()) else {
+            self.error(
+                &key.referenced,
+                format!("node `{node_name}` joins no network"),
+                Some(
+                    "add `networks: [NAME]`, or `network_mode: none` for a node without network"
+                        .into(),
+                ),
+            );
+            return Attachment::Networks(Vec::new());
+        };
+        let mut list = Vec::new();
+        for (net_name, settings) in &nets.0 {
+            let Some(network) = networks.get(&net_name.value) else {
+                self.error(
+                    &net_name.referenced,
+                    format!(
+                        "node `{node_name}` joins undefined network `{}`",
+                        net_name.value
+                    ),
+                    did_you_mean(&net_name.value, networks.keys().map(String::as_str)).or_else(
+                        || Some("define it under `networks:` at the top of the file".into()),
+                    ),
+                );
+                continue;
+            };
+            if list
+                .iter()
+                .any(|a: &NetworkAttachment| a.network == net_name.value)
+            {
+                self.error(
+                    &net_name.referenced,
+                    format!(
+                        "node `{node_name}` joins network `{}` twice",
+                        net_name.value
+                    ),
+                    None,
+                );
+                continue;
+            }
+            for alias in &settings.aliases {
+                if !is_valid_name(&alias.value, 63, true) {
+                    self.error(
+                        &alias.referenced,
+                        format!("invalid alias `{}`", alias.value),
+                        Some("an alias is a DNS label: 1-63 of a-z, 0-9 and `-`".into()),
+                    );
+                }
+            }
+            let ipv4 = settings.ipv4.as_ref().and_then(|ip| {
+                let Ok(addr) = Ipv4Addr::from_str(&ip.value) else {
+                    self.error(&ip.referenced, format!("`{}` is not an IPv4 address", ip.value), None);
+                    return None;
+                };
+                match network.subnet {
+                    None => self.error(
+                        &ip.referenced,
+                        format!("a static address needs a subnet on network `{}`", network.name),
+                        Some(format!("add `subnet:` to network `{}`; Docker only assigns static addresses in user-declared subnets", network.name)),
+                    ),
+                    Some(sn) if !usable_host(sn, addr) => self.error(
+                        &ip.referenced,
+                        format!("{addr} is not a usable address in subnet {sn} of network `{}`", network.name),
+                        Some(format!("pick an address between {} and {}", first_host(sn), last_host(sn))),
+                    ),
+                    Some(_) if network.gateway == Some(addr) => self.error(&ip.referenced, format!("{addr} is the gateway of network `{}`", network.name), None),
+                    Some(_) => {
+                        if let Some(other) = static_ips.insert(addr, node_name.to_owned()) {
+                            self.error(&ip.referenced, format!("{addr} is already the address of node `{other}`"), None);
+                        }
+                    }
+                }
+                Some(addr)
+            });
+            list.push(NetworkAttachment {
+                network: net_name.value.clone(),
+                aliases: settings.aliases.iter().map(|a| a.value.clone()).collect(),
+                ipv4,
+            });
+        }
+        Attachment::Networks(list)
+    }
+}
+
+fn is_agent_image(image: &str) -> bool {
+    image == "netlab/agent" || image.starts_with("netlab/agent:")
+}

@@ -1,0 +1,108 @@
+//! The words netlab's parts share: what an agent listens on, which DNS
+//! record a probe asks for, and which transport a port uses. The lab file,
+//! the plan and the agent all speak them, so they belong to none of those.
+
+use serde::{Deserialize, Serialize};
+
+/// DNS record type asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum RecordType {
+    #[default]
+    A,
+    #[serde(rename = "AAAA")]
+    Aaaa,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
+/// A listener the agent serves: `tcp:7000`, `udp:7001`, `http:80`,
+/// `https:443`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Listener {
+    pub proto: ListenerProto,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ListenerProto {
+    Tcp,
+    Udp,
+    Http,
+    Https,
+}
+
+impl ListenerProto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerProto::Tcp => "tcp",
+            ListenerProto::Udp => "udp",
+            ListenerProto::Http => "http",
+            ListenerProto::Https => "https",
+        }
+    }
+
+    /// The transport a published port for this listener uses.
+    pub fn is_udp(self) -> bool {
+        self == ListenerProto::Udp
+    }
+}
+
+impl std::fmt::Display for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.proto.as_str(), self.port)
+    }
+}
+
+impl std::str::FromStr for Listener {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (proto, port) = s
+            .split_once(':')
+            .ok_or_else(|| format!("`{s}` is not of the form proto:port (e.g. tcp:7000)"))?;
+        let proto = match proto {
+            "tcp" => ListenerProto::Tcp,
+            "udp" => ListenerProto::Udp,
+            "http" => ListenerProto::Http,
+            "https" => ListenerProto::Https,
+            other => {
+                return Err(format!(
+                    "unknown listener protocol `{other}` (expected tcp, udp, http or https)"
+                ));
+            }
+        };
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("`{port}` is not a port number (1-65535)"))?;
+        Ok(Listener { proto, port })
+    }
+}
+
+impl Serialize for Listener {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Listener {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
