@@ -15,6 +15,10 @@ Exit codes:\n  0  every check passed (or the command succeeded)\n  1  at least o
 130 interrupted (Ctrl-C / SIGTERM); what the command created was removed"
 )]
 pub struct Cli {
+    /// Use this docker context's engine as the default engine (instead of
+    /// DOCKER_HOST, DOCKER_CONTEXT or the docker CLI's current context).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -25,8 +29,12 @@ pub enum Command {
     Up(UpArgs),
     /// Run the lab's checks against what is running.
     Verify {
-        /// The lab; with none, the one lab that is up.
+        /// The lab: its name, or a lab file (whose checks are then run); with
+        /// none, the one lab that is up.
         lab: Option<String>,
+        /// The name the lab was brought up under (`up --name`).
+        #[arg(long, env = "NETLAB_NAME")]
+        name: Option<String>,
         #[command(flatten)]
         report: ReportArgs,
     },
@@ -60,9 +68,21 @@ pub struct UpArgs {
     /// How long to wait for every node to be ready.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub wait: Duration,
+    /// Bring the lab up under this name instead of its own (so parallel CI
+    /// jobs can share an engine).
+    #[arg(long, env = "NETLAB_NAME")]
+    pub name: Option<String>,
+    /// Bind a logical host of the lab to an engine: NAME=ENGINE, where
+    /// ENGINE is unix://…, tcp://…, ssh://… or a docker context name
+    /// (optionally ?advertise=ADDR); repeatable. Also NETLAB_HOSTS.
+    #[arg(long = "host", value_name = "NAME=ENGINE")]
+    pub hosts: Vec<String>,
     /// Print the summary on stderr (for `run`, whose stdout is the report).
     #[arg(skip)]
     pub summary_to_stderr: bool,
+    /// Refuse a lab that is already up instead of changing it (`run`).
+    #[arg(skip)]
+    pub fresh_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -85,9 +105,23 @@ pub struct ReportArgs {
     /// Also write the report as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
-    /// Deadline of every check, instead of each check's own `timeout:`.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    /// Deadline of every check, instead of each check's own `timeout:`
+    /// (at least 200ms: a shorter one cannot tell blocked from slow).
+    #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
+}
+
+/// The shortest deadline a check may have.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(200);
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < MIN_TIMEOUT {
+        return Err(format!(
+            "{s} is too short: silence before so short a deadline proves nothing (at least 200ms)"
+        ));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -104,10 +138,11 @@ pub enum AgentCommand {
         lab: String,
         #[arg(long)]
         node: String,
-        /// tcp:PORT, udp:PORT or http:PORT; repeatable.
+        /// The logical host, in a lab of several hosts.
+        #[arg(long)]
+        host: Option<String>,
+        /// tcp:PORT, udp:PORT, http:PORT or https:PORT; repeatable.
         #[arg(long = "listen")]
         listeners: Vec<crate::vocab::Listener>,
     },
-    /// Run a JSON batch of probes and print the JSON report.
-    Probe { batch: String },
 }

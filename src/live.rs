@@ -10,17 +10,59 @@ use indexmap::IndexMap;
 
 use crate::lab::{Lab, Transport};
 
-/// A lab as it runs: its stored definition and each node's container.
+/// A lab as it runs: its stored definition, each node's container and each
+/// host's helper.
 #[derive(Debug, Clone)]
 pub struct LiveLab {
     pub lab: Lab,
     /// The lab CA's certificate (PEM), if `up` made one.
     pub ca_pem: Option<String>,
+    /// The certificate of the CA that `ca: other` nodes use.
+    pub other_ca_pem: Option<String>,
     pub nodes: HashMap<String, LiveNode>,
+    /// Per logical host that runs nodes.
+    pub hosts: IndexMap<String, LiveHost>,
+}
+
+/// A Docker host of the lab.
+#[derive(Debug, Clone, Default)]
+pub struct LiveHost {
+    /// Its host-network helper, where probes "from the host" run (`None` if
+    /// it is missing).
+    pub helper: Option<String>,
+}
+
+impl LiveLab {
+    /// Where the probes of `source` run: a logical host and a container.
+    pub fn probe_site(&self, source: &crate::lab::Source) -> Result<(String, String), String> {
+        use crate::lab::Source;
+        let host = self.lab.host_of(source).to_owned();
+        let container = match source {
+            Source::Node(n) => self
+                .nodes
+                .get(n)
+                .ok_or_else(|| format!("node `{n}` has no container"))?
+                .probe_container
+                .clone()
+                .ok_or_else(|| {
+                    format!("the probe helper of node `{n}` is not running (run `netlab up` again)")
+                })?,
+            Source::Host(_) => self
+                .hosts
+                .get(&host)
+                .and_then(|h| h.helper.clone())
+                .ok_or_else(|| {
+                    format!("the host helper of host {host} is not running (run `netlab up` again)")
+                })?,
+        };
+        Ok((host, container))
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct LiveNode {
+    /// The logical host it runs on.
+    pub host: String,
     /// Where this node's probes run: its own container, or for a node of a
     /// foreign image, its probe helper (`None` if the helper is missing).
     pub probe_container: Option<String>,

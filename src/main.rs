@@ -54,39 +54,18 @@ fn run_agent(command: AgentCommand) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
-        match command {
-            AgentCommand::Serve {
-                lab,
-                node,
-                listeners,
-            } => match agent::serve(lab, node, listeners).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("netlab agent: {e:#}");
-                    ExitCode::FAILURE
-                }
-            },
-            AgentCommand::Probe { batch } => {
-                let batch: agent::protocol::ProbeBatch = match serde_json::from_str(&batch) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        eprintln!("netlab agent: bad probe batch: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                };
-                let report = agent::run_batch(&batch).await;
-                match serde_json::to_string(&report) {
-                    Ok(json) => {
-                        println!("{json}");
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("netlab agent: cannot encode the report: {e}");
-                        ExitCode::FAILURE
-                    }
-                }
-            }
+    let AgentCommand::Serve {
+        lab,
+        node,
+        host,
+        listeners,
+    } = command;
+    let identity = agent::protocol::Identity { lab, node, host };
+    match runtime.block_on(agent::serve(identity, listeners)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netlab agent: {e:#}");
+            ExitCode::FAILURE
         }
-    })
+    }
 }

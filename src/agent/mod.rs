@@ -6,6 +6,7 @@
 pub mod probe;
 pub mod protocol;
 pub mod redirect;
+pub mod requests;
 pub mod resolve;
 pub mod serve;
 pub mod web_client;

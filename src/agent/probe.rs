@@ -1,6 +1,6 @@
-//! `netlab agent probe`: run a batch of probes concurrently, each bounded by
-//! its own deadline, and report raw observations. Runs inside a node (via
-//! exec) or in the netlab process for `from: host`.
+//! The probes: run a batch concurrently, each bounded by its own deadline,
+//! and report raw observations. Runs in the agent of a node, of a node's
+//! probe helper, or of a Docker host's host-network helper.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use super::protocol::*;
 use super::resolve::{classify_dns_error, dns, fresh_resolver, system_resolver_config};
 use super::web_client;
+use crate::vocab::{RecordType, Transport};
 
 /// How long a TCP probe waits for the agent's greeting once connected.
 const GREETING_WAIT: Duration = Duration::from_secs(1);
@@ -24,7 +25,7 @@ pub async fn run_batch(batch: &ProbeBatch) -> ProbeReport {
         let started = Instant::now();
         let observation = run(p).await;
         ProbeResult {
-            id: p.id(),
+            id: p.id,
             observation,
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         }
@@ -34,41 +35,44 @@ pub async fn run_batch(batch: &ProbeBatch) -> ProbeReport {
 }
 
 async fn run(probe: &Probe) -> Observation {
-    let deadline = Duration::from_millis(probe.timeout_ms());
-    match probe {
-        Probe::Dns { name, record, .. } => Observation::Dns(match system_resolver_config() {
-            Ok((config, opts)) => dns(config, opts, name, *record, deadline).await,
-            Err(message) => DnsObservation::Error { message },
-        }),
-        Probe::Tcp { addr, .. } => Observation::Tcp(tcp(*addr, deadline).await),
-        Probe::Udp { addr, .. } => Observation::Udp(udp(*addr, deadline).await),
-        Probe::Mtu { address, .. } => Observation::Mtu(mtu(*address)),
-        Probe::Tls {
-            addr, sni, ca_pem, ..
-        } => Observation::Tls(web_client::tls(*addr, sni, ca_pem.as_deref(), deadline).await),
-        Probe::Http {
+    let deadline = Duration::from_millis(probe.timeout_ms);
+    match &probe.kind {
+        ProbeKind::Dns {
+            name,
+            record,
+            control,
+        } => Observation::Dns(dns_with_control(name, *record, control.as_ref(), deadline).await),
+        ProbeKind::Tcp { addr } => Observation::Tcp(tcp(*addr, deadline).await),
+        ProbeKind::Udp { addr } => Observation::Udp(udp(*addr, deadline).await),
+        ProbeKind::Mtu { address } => Observation::Mtu(mtu(*address)),
+        ProbeKind::Tls { addr, sni, ca_pem } => {
+            Observation::Tls(web_client::tls(*addr, sni, ca_pem.as_deref(), deadline).await)
+        }
+        ProbeKind::Http {
             url,
             method,
             body,
             ca_pem,
             max_redirects,
-            ..
+            follow_only,
         } => Observation::Http(
             web_client::http(
-                url,
-                method,
-                body.as_deref(),
-                ca_pem.as_deref(),
-                *max_redirects,
+                &web_client::HttpRequest {
+                    url,
+                    method,
+                    body: body.as_deref(),
+                    ca_pem: ca_pem.as_deref(),
+                    max_redirects: *max_redirects,
+                    follow_only: follow_only.as_deref(),
+                },
                 deadline,
             )
             .await,
         ),
-        Probe::Spread {
+        ProbeKind::Spread {
             name,
             port,
             connections,
-            ..
         } => Observation::Spread(match system_resolver_config() {
             Ok((config, opts)) => spread(config, opts, name, *port, *connections, deadline).await,
             Err(message) => SpreadObservation {
@@ -76,7 +80,178 @@ async fn run(probe: &Probe) -> Observation {
                 failures: vec![message],
             },
         }),
+        ProbeKind::Published {
+            ip,
+            port,
+            transport,
+            speak,
+            also_external,
+        } => Observation::Published {
+            attempts: published(*ip, *port, *transport, speak, *also_external, deadline).await,
+        },
+        ProbeKind::Bind { addr, transport } => Observation::Bind(bind(*addr, *transport)),
+        ProbeKind::Interfaces => Observation::Interfaces {
+            addresses: interfaces(),
+        },
     }
+}
+
+/// The name asked, and beside it the control name: when the answer is
+/// silence, only a control that was answered shows the resolver is alive.
+async fn dns_with_control(
+    name: &str,
+    record: RecordType,
+    control: Option<&DnsControl>,
+    deadline: Duration,
+) -> DnsReport {
+    let (config, opts) = match system_resolver_config() {
+        Ok(c) => c,
+        Err(message) => {
+            return DnsReport {
+                answer: DnsObservation::Error { message },
+                control: None,
+            };
+        }
+    };
+    let answer = dns(config.clone(), opts.clone(), name, record, deadline);
+    let control = async {
+        match control {
+            Some(c) => Some(dns(config, opts, &c.name, RecordType::A, deadline).await),
+            None => None,
+        }
+    };
+    let (answer, control) = tokio::join!(answer, control);
+    DnsReport { answer, control }
+}
+
+/// A published port tried at `ip` and, for a binding on all addresses, at
+/// this host's first external address too: each must lead to the node.
+async fn published(
+    ip: IpAddr,
+    port: u16,
+    transport: Transport,
+    speak: &Speak,
+    also_external: bool,
+    deadline: Duration,
+) -> Vec<PortAttempt> {
+    let mut addrs = vec![SocketAddr::new(ip, port)];
+    if also_external {
+        match external_address(&interfaces()) {
+            Some(external) => addrs.push(SocketAddr::new(external, port)),
+            None => {
+                return vec![PortAttempt {
+                    addr: SocketAddr::new(ip, port),
+                    answer: PortAnswer::Nothing {
+                        detail: "this host has no address but loopback to try the binding on all addresses".into(),
+                    },
+                }];
+            }
+        }
+    }
+    let attempts = addrs.into_iter().map(|addr| async move {
+        let answer = match (transport, speak) {
+            (Transport::Udp, _) => match udp(addr, deadline).await {
+                UdpObservation::Answered { identity } => PortAnswer::Answered { identity },
+                UdpObservation::Unrecognised { reply } => PortAnswer::Anonymous {
+                    detail: format!("answered, but not by an agent: {reply:?}"),
+                },
+                other => PortAnswer::Nothing {
+                    detail: udp_words(&other),
+                },
+            },
+            (Transport::Tcp, Speak::Greeting) => match tcp(addr, deadline).await {
+                TcpObservation::Open {
+                    identity: Some(identity),
+                } => PortAnswer::Answered { identity },
+                TcpObservation::Open { identity: None } => PortAnswer::Anonymous {
+                    detail: "open, but no agent greeting".into(),
+                },
+                other => PortAnswer::Nothing {
+                    detail: tcp_words(&other),
+                },
+            },
+            (Transport::Tcp, Speak::Http) => {
+                whoami_answer(web_client::whoami(addr, None, deadline).await)
+            }
+            (Transport::Tcp, Speak::Https { sni, ca_pem }) => whoami_answer(
+                web_client::whoami(addr, Some((sni, ca_pem.as_deref())), deadline).await,
+            ),
+        };
+        PortAttempt { addr, answer }
+    });
+    futures::future::join_all(attempts).await
+}
+
+fn whoami_answer(result: Result<Identity, String>) -> PortAnswer {
+    match result {
+        Ok(identity) => PortAnswer::Answered { identity },
+        Err(detail) if detail.contains("refused") || detail.contains("deadline") => {
+            PortAnswer::Nothing { detail }
+        }
+        Err(detail) => PortAnswer::Anonymous { detail },
+    }
+}
+
+fn tcp_words(o: &TcpObservation) -> String {
+    match o {
+        TcpObservation::Refused => "refused".into(),
+        TcpObservation::Timeout => "no answer before the deadline".into(),
+        TcpObservation::Unreachable { message } => format!("unreachable ({message})"),
+        TcpObservation::Error { message } => format!("error: {message}"),
+        TcpObservation::Open { .. } => "open".into(),
+    }
+}
+
+fn udp_words(o: &UdpObservation) -> String {
+    match o {
+        UdpObservation::Refused => "refused (ICMP port unreachable)".into(),
+        UdpObservation::Timeout => "no answer before the deadline".into(),
+        UdpObservation::Error { message } => format!("error: {message}"),
+        UdpObservation::Answered { .. } | UdpObservation::Unrecognised { .. } => "answered".into(),
+    }
+}
+
+/// The first IPv4 address of an interface that is not loopback and not one
+/// of Docker's own: what a host shows the rest of its network.
+pub fn external_address(interfaces: &[InterfaceAddress]) -> Option<IpAddr> {
+    interfaces
+        .iter()
+        .filter(|i| !i.address.is_loopback() && i.address.is_ipv4())
+        .filter(|i| {
+            let n = i.interface.as_str();
+            !(n.starts_with("docker") || n.starts_with("br-") || n.starts_with("veth"))
+        })
+        .map(|i| i.address)
+        .next()
+}
+
+/// Whether this network namespace can take `addr` now.
+pub fn bind(addr: SocketAddr, transport: Transport) -> BindObservation {
+    let bound = match transport {
+        Transport::Tcp => std::net::TcpListener::bind(addr).map(drop),
+        Transport::Udp => std::net::UdpSocket::bind(addr).map(drop),
+    };
+    match bound {
+        Ok(()) => BindObservation::Free,
+        Err(e) => BindObservation::Taken {
+            message: e.to_string(),
+        },
+    }
+}
+
+/// Every IPv4 address of every interface, loopback included.
+pub fn interfaces() -> Vec<InterfaceAddress> {
+    if_addrs::get_if_addrs()
+        .map(|list| {
+            list.into_iter()
+                .filter(|i| i.ip().is_ipv4())
+                .map(|i| InterfaceAddress {
+                    address: i.ip(),
+                    interface: i.name,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub async fn tcp(addr: SocketAddr, deadline: Duration) -> TcpObservation {

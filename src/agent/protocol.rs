@@ -1,8 +1,9 @@
 //! The wire format between netlab and the agent running inside a container.
 //!
-//! netlab sends one `ProbeBatch` per node per verify (as a JSON argument of
-//! `netlab agent probe`), the agent answers with one JSON `ProbeReport` on
-//! stdout. The same types are used when netlab probes `from: host` in-process.
+//! netlab attaches to the agent's stdin and stdout: it writes one `Request`
+//! line per verify (a batch of probes), the agent runs them concurrently and
+//! writes one `Reply` line tagged with the request's id. Probes "from the
+//! host" go the same way to a host-network helper agent on that engine.
 //! Observations are raw facts; deciding pass/fail is `check`'s job.
 
 use std::net::{IpAddr, SocketAddr};
@@ -22,114 +23,177 @@ pub const TLS_DIR: &str = "/netlab-tls";
 /// The line `netlab agent serve` prints on stdout once every listener is bound.
 pub const READY_LINE: &str = "netlab-agent ready";
 
-/// Who answered: the lab and node name an agent announces.
+/// Who answered: the lab and node name an agent announces, and in a lab
+/// of several hosts the host it runs on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub lab: String,
     pub node: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl Identity {
-    /// `netlab-agent lab=<lab> node=<node>\n`
+    /// `netlab-agent lab=<lab> node=<node>[ host=<host>]\n`
     pub fn greeting(&self) -> String {
-        format!("{GREETING_PREFIX} lab={} node={}\n", self.lab, self.node)
+        match &self.host {
+            Some(h) => format!(
+                "{GREETING_PREFIX} lab={} node={} host={h}\n",
+                self.lab, self.node
+            ),
+            None => format!("{GREETING_PREFIX} lab={} node={}\n", self.lab, self.node),
+        }
     }
 
     /// Reads a greeting line back; `None` for anything else.
     pub fn parse_greeting(line: &str) -> Option<Identity> {
-        let rest = line
+        let mut words = line
             .trim_end()
             .strip_prefix(GREETING_PREFIX)?
-            .strip_prefix(' ')?;
-        let (lab, node) = rest.split_once(' ')?;
-        Some(Identity {
-            lab: lab.strip_prefix("lab=")?.to_owned(),
-            node: node.strip_prefix("node=")?.to_owned(),
-        })
+            .strip_prefix(' ')?
+            .split(' ');
+        let lab = words.next()?.strip_prefix("lab=")?.to_owned();
+        let node = words.next()?.strip_prefix("node=")?.to_owned();
+        let host = match words.next() {
+            Some(w) => Some(w.strip_prefix("host=")?.to_owned()),
+            None => None,
+        };
+        Some(Identity { lab, node, host })
+    }
+
+    /// `web` or, on several hosts, `web@east`.
+    pub fn node_at_host(&self) -> String {
+        match &self.host {
+            Some(h) => format!("{}@{h}", self.node),
+            None => self.node.clone(),
+        }
     }
 }
 
-/// One probe to run. `id` ties the result back to the check.
+/// The protocol version of `Request` and `Reply`: an agent of another
+/// version answers with an error instead of guessing.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// The prefix of every reply line the agent writes on stdout, so replies
+/// stand apart from anything else it prints.
+pub const REPLY_PREFIX: &str = "netlab-reply ";
+
+/// One line on the agent's stdin: a batch of probes to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub protocol: u32,
+    /// Unique per client and request: every attached client sees every
+    /// reply, and keeps its own.
+    pub id: String,
+    pub batch: ProbeBatch,
+}
+
+/// One line on the agent's stdout, after `REPLY_PREFIX`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    pub protocol: u32,
+    pub id: String,
+    pub outcome: ReplyOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyOutcome {
+    Report(ProbeReport),
+    Error(String),
+}
+
+/// One probe to run. `id` ties the result back to the check; every probe
+/// ends by its own deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    pub id: usize,
+    pub timeout_ms: u64,
+    #[serde(flatten)]
+    pub kind: ProbeKind,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Probe {
+pub enum ProbeKind {
+    /// Resolve `name`; `control` is asked beside it, to prove a resolver
+    /// answers when `name` gets no answer at all.
     Dns {
-        id: usize,
         name: String,
         record: RecordType,
-        timeout_ms: u64,
+        control: Option<DnsControl>,
     },
     Tcp {
-        id: usize,
         addr: SocketAddr,
-        timeout_ms: u64,
     },
     Udp {
-        id: usize,
         addr: SocketAddr,
-        timeout_ms: u64,
     },
     /// A TLS handshake with `addr`, presenting `sni`, trusting `ca_pem`
     /// (`None`: trusting nothing), then one HTTP request over it.
     Tls {
-        id: usize,
         addr: SocketAddr,
         sni: String,
         ca_pem: Option<String>,
-        timeout_ms: u64,
     },
     /// An HTTP request that follows redirects as browsers do, reporting
-    /// every hop. `ca_pem` is trusted for https.
+    /// every hop. `ca_pem` is trusted for https. With `follow_only`, a
+    /// redirect to a host not in it is reported, not followed.
     Http {
-        id: usize,
         url: String,
         method: String,
         body: Option<String>,
         ca_pem: Option<String>,
         max_redirects: u32,
-        timeout_ms: u64,
+        follow_only: Option<Vec<String>>,
     },
     /// The MTU of the interface that holds `address`.
     Mtu {
-        id: usize,
         address: IpAddr,
-        timeout_ms: u64,
     },
     /// `connections` TCP connections to `name:port`, resolving the name anew
     /// for each one (as a client would), counting who answers.
     Spread {
-        id: usize,
         name: String,
         port: u16,
         connections: u32,
-        timeout_ms: u64,
     },
+    /// A published port, from the Docker host it is published on: at `ip`
+    /// and, with `also_external`, at the host's first address that is not
+    /// loopback too. `speak` is how the listener behind it proves who it is.
+    Published {
+        ip: IpAddr,
+        port: u16,
+        transport: crate::vocab::Transport,
+        speak: Speak,
+        also_external: bool,
+    },
+    /// Whether `addr` can be bound (a host port `up` is about to publish).
+    Bind {
+        addr: SocketAddr,
+        transport: crate::vocab::Transport,
+    },
+    /// The IPv4 addresses of this network namespace's interfaces.
+    Interfaces,
 }
 
-impl Probe {
-    pub fn timeout_ms(&self) -> u64 {
-        match self {
-            Probe::Dns { timeout_ms, .. }
-            | Probe::Tcp { timeout_ms, .. }
-            | Probe::Udp { timeout_ms, .. }
-            | Probe::Mtu { timeout_ms, .. }
-            | Probe::Tls { timeout_ms, .. }
-            | Probe::Http { timeout_ms, .. }
-            | Probe::Spread { timeout_ms, .. } => *timeout_ms,
-        }
-    }
+/// How a port's listener proves who it is: the agent's greeting (tcp, udp),
+/// `GET /whoami` (http), or that over TLS on the lab CA (https).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Speak {
+    Greeting,
+    Http,
+    Https { sni: String, ca_pem: Option<String> },
+}
 
-    pub fn id(&self) -> usize {
-        match self {
-            Probe::Dns { id, .. }
-            | Probe::Tcp { id, .. }
-            | Probe::Udp { id, .. }
-            | Probe::Mtu { id, .. }
-            | Probe::Tls { id, .. }
-            | Probe::Http { id, .. }
-            | Probe::Spread { id, .. } => *id,
-        }
-    }
+/// The name a DNS probe asks beside the real one, and what proves the
+/// resolver alive: an address (a lab peer, the node's own name), or any
+/// answer at all (a host's resolver, which may rightly say NXDOMAIN).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsControl {
+    pub name: String,
+    pub needs_address: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -153,13 +217,55 @@ pub struct ProbeResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Observation {
-    Dns(DnsObservation),
+    Dns(DnsReport),
     Tcp(TcpObservation),
     Udp(UdpObservation),
     Mtu(MtuObservation),
     Spread(SpreadObservation),
     Tls(TlsObservation),
     Http(HttpObservation),
+    Bind(BindObservation),
+    Interfaces { addresses: Vec<InterfaceAddress> },
+    Published { attempts: Vec<PortAttempt> },
+}
+
+/// One address a published port was tried at, and what answered there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortAttempt {
+    pub addr: SocketAddr,
+    pub answer: PortAnswer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum PortAnswer {
+    /// An agent said who it is.
+    Answered { identity: Identity },
+    /// Something answered without saying who it is.
+    Anonymous { detail: String },
+    /// Refused, silent, unreachable.
+    Nothing { detail: String },
+}
+
+/// A DNS probe's answer, and its control query's when one was asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsReport {
+    pub answer: DnsObservation,
+    /// The control name's answer: asked only when `answer` was silence.
+    pub control: Option<DnsObservation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum BindObservation {
+    Free,
+    Taken { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceAddress {
+    pub interface: String,
+    pub address: IpAddr,
 }
 
 /// How a TLS exchange went, phase by phase.
@@ -222,6 +328,10 @@ pub struct HttpObservation {
     pub final_body: String,
     /// Why the exchange stopped early, if it did.
     pub error: Option<String>,
+    /// A redirect that was deliberately not followed: the last hop is
+    /// the redirect itself.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,10 +366,16 @@ pub enum DnsObservation {
     NxDomain,
     /// The name exists but has no record of the asked type.
     NoRecords,
-    /// No answer before the deadline (e.g. an internal network's embedded
-    /// DNS, which cannot forward).
+    /// SERVFAIL: the server could not answer (Docker 26+ says this on an
+    /// internal network, where it cannot forward).
+    ServFail,
+    /// REFUSED: the server will not answer this client.
+    Refused,
+    /// No answer before the deadline (Docker 20.10's embedded DNS on an
+    /// internal network, or a resolver that is not there).
     Timeout,
-    /// Anything else (unreadable resolv.conf, SERVFAIL, ...).
+    /// Anything else: no resolv.conf, no server reachable, a malformed
+    /// answer.
     Error { message: String },
 }
 

@@ -85,7 +85,19 @@ pub fn classify_dns_error(e: &NetError) -> DnsObservation {
         {
             DnsObservation::NxDomain
         }
+        NetError::Dns(DnsError::NoRecordsFound(no))
+            if no.response_code == ResponseCode::ServFail =>
+        {
+            DnsObservation::ServFail
+        }
+        NetError::Dns(DnsError::NoRecordsFound(no))
+            if no.response_code == ResponseCode::Refused =>
+        {
+            DnsObservation::Refused
+        }
         NetError::Dns(DnsError::NoRecordsFound(_)) => DnsObservation::NoRecords,
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => DnsObservation::ServFail,
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => DnsObservation::Refused,
         NetError::Timeout => DnsObservation::Timeout,
         other => DnsObservation::Error {
             message: other.to_string(),

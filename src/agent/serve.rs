@@ -26,12 +26,12 @@ const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// A TLS client gets this long to finish its handshake.
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 
-pub async fn serve(lab: String, node: String, listeners: Vec<Listener>) -> anyhow::Result<()> {
+pub async fn serve(identity: Identity, listeners: Vec<Listener>) -> anyhow::Result<()> {
     // PID 1 has no default signal dispositions: a SIGTERM that arrives before
     // the handlers exist would be ignored and `docker stop` would wait for
     // its SIGKILL. So the handlers come first, before netlab can see "ready".
     let shutdown = Shutdown::install()?;
-    let identity = Arc::new(Identity { lab, node });
+    let identity = Arc::new(identity);
     let tls = if listeners.iter().any(|l| l.proto == ListenerProto::Https) {
         Some(load_tls_config(Path::new(TLS_DIR))?)
     } else {
@@ -44,6 +44,7 @@ pub async fn serve(lab: String, node: String, listeners: Vec<Listener>) -> anyho
         writeln!(out, "{READY_LINE}")?;
         out.flush()?;
     }
+    tokio::spawn(super::requests::answer_stdin());
     shutdown.wait().await;
     Ok(())
 }

@@ -252,6 +252,73 @@ pub async fn tls(
     obs
 }
 
+/// `GET /whoami` at `addr` — over TLS presenting `sni` and trusting
+/// `ca_pem` when `tls` is given — and the identity the agent reports there.
+pub async fn whoami(
+    addr: SocketAddr,
+    tls: Option<(&str, Option<&str>)>,
+    deadline: Duration,
+) -> Result<Identity, String> {
+    let work = async {
+        let tcp = TcpStream::connect(addr).await.map_err(|e| format!("{e}"))?;
+        let (io, host): (Box<dyn Io>, String) = match tls {
+            Some((sni, ca_pem)) => {
+                let (config, _) = client_config(ca_pem)?;
+                let name =
+                    ServerName::try_from(sni.to_owned()).map_err(|e| format!("{sni}: {e}"))?;
+                let stream = tokio_rustls::TlsConnector::from(config)
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| format!("TLS: {:?}", classify_tls_error(&e)))?;
+                (Box::new(stream), sni.to_owned())
+            }
+            None => (Box::new(tcp), addr.to_string()),
+        };
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| format!("HTTP: {e}"))?;
+        tokio::spawn(conn);
+        let request = hyper::Request::builder()
+            .uri("/whoami")
+            .header("host", host)
+            .header("user-agent", "netlab")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| format!("bad request: {e}"))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("HTTP: {e}"))?;
+        let status = response.status().as_u16();
+        let body = Limited::new(response.into_body(), MAX_BODY)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .map_err(|e| format!("HTTP: {e}"))?;
+        if status != 200 {
+            return Err(format!("HTTP {status} from /whoami: not an agent"));
+        }
+        serde_json::from_slice::<Identity>(&body)
+            .map_err(|_| "an HTTP server that is not an agent answered /whoami".to_owned())
+    };
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or_else(|_| Err("no answer before the deadline".into()))
+}
+
+/// A redirect from the host may go to loopback and to the hosts given.
+fn may_follow(url: &url::Url, allowed: &[String]) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback() || allowed.iter().any(|a| a == &ip.to_string())
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || allowed.iter().any(|a| a == &ip.to_string())
+        }
+        Some(url::Host::Domain(d)) => d == "localhost" || allowed.iter().any(|a| a == d),
+        None => false,
+    }
+}
+
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
@@ -340,14 +407,26 @@ async fn exchange(
     Ok((status, location, set_cookies, node, body))
 }
 
-pub async fn http(
-    url: &str,
-    method: &str,
-    body: Option<&str>,
-    ca_pem: Option<&str>,
-    max_redirects: u32,
-    deadline: Duration,
-) -> HttpObservation {
+/// What an http probe asks.
+pub struct HttpRequest<'a> {
+    pub url: &'a str,
+    pub method: &'a str,
+    pub body: Option<&'a str>,
+    pub ca_pem: Option<&'a str>,
+    pub max_redirects: u32,
+    /// Hosts a redirect may lead to; `None`: any.
+    pub follow_only: Option<&'a [String]>,
+}
+
+pub async fn http(request: &HttpRequest<'_>, deadline: Duration) -> HttpObservation {
+    let HttpRequest {
+        url,
+        method,
+        body,
+        ca_pem,
+        max_redirects,
+        follow_only,
+    } = *request;
     let mut obs = HttpObservation::default();
     let work = async {
         let tls = match client_config(ca_pem) {
@@ -411,6 +490,14 @@ pub async fn http(
                     return;
                 }
             };
+            if let Some(allowed) = follow_only
+                && !may_follow(&url, allowed)
+            {
+                obs.note = Some(format!(
+                    "the redirect to {url} was not followed: from the host, netlab follows redirects only to loopback and the lab's own addresses"
+                ));
+                return;
+            }
             method = next.method;
             send_body &= next.keep_body;
         }

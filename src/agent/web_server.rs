@@ -90,7 +90,7 @@ async fn respond(
     let mut response = match path.as_str() {
         "/whoami" => json(
             StatusCode::OK,
-            serde_json::json!({ "lab": identity.lab, "node": identity.node, "remote": remote, "scheme": scheme }),
+            serde_json::json!({ "lab": identity.lab, "node": identity.node, "host": identity.host, "remote": remote, "scheme": scheme }),
         ),
         "/echo" => echo(req, identity, scheme).await,
         "/session/login" if req.method() == Method::POST => {
@@ -167,6 +167,9 @@ async fn respond(
     }
     if let Ok(v) = identity.lab.parse() {
         headers.insert("x-netlab-lab", v);
+    }
+    if let Some(Ok(v)) = identity.host.as_deref().map(str::parse) {
+        headers.insert("x-netlab-host", v);
     }
     response
 }

@@ -1,5 +1,7 @@
-//! `netlab down`: remove every container and network of a lab, found by its
-//! labels: works after a crash and without the lab file.
+//! `netlab down`: remove every container and network of a lab on every
+//! engine it uses, found by labels and the lab's record: works after a crash
+//! and without the lab file. The claim and the lock go last, so a `down`
+//! that is cut short can be run again.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -7,41 +9,101 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use super::CommandResult;
+use super::hosts::{self, Engines};
 use super::select::resolve_lab_name;
+use crate::engine::record;
 use crate::engine::{CONCURRENCY, Engine, EngineError, container, discover, network, swarm};
 use crate::exit;
-use crate::lab;
-use crate::plan::{LABEL_ROLE, LABEL_SPEC};
+use crate::plan::{ROLE_CLAIM, ROLE_LOCK};
 
 /// How long `down` keeps sweeping: for swarm networks that the engine
 /// deletes asynchronously, and for objects a crashed `up` still had in flight.
 const SWEEP_DEADLINE: Duration = Duration::from_secs(15);
-/// After a crashed `up`, the engine may still finish creations that were in
-/// flight; one more look after this long catches them.
-const SETTLE: Duration = Duration::from_millis(750);
+/// After a crashed `up` (its lock is still there), the engine may still
+/// finish creations that were in flight; one more look after this long
+/// catches them.
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// Removes the lab's containers (first: networks with endpoints cannot go),
-/// then its networks, each group concurrently, in passes until the engine
-/// lists nothing of the lab. Returns (containers, networks) removed.
-pub async fn remove_lab(engine: &Engine, name: &str) -> Result<(usize, usize), EngineError> {
+/// then its networks, on every engine concurrently, in passes until the
+/// engines list nothing of the lab; then its claim and lock. Leaves a swarm
+/// netlab made when the lab had an overlay network (or `release_swarm`).
+/// Returns (containers, networks) removed.
+pub async fn remove_lab(
+    engines: &Engines,
+    name: &str,
+    release_swarm: bool,
+) -> Result<(usize, usize), EngineError> {
+    let all = engines.all();
+    let swept = futures::future::join_all(all.iter().map(|e| sweep(e, name))).await;
+    let mut counts = (0, 0);
+    let mut removed_networks = Vec::new();
+    let mut had_overlay = release_swarm;
+    let mut failure = None;
+    for result in swept {
+        match result {
+            Ok(s) => {
+                counts.0 += s.containers;
+                counts.1 += s.networks.len();
+                had_overlay |= s.had_overlay;
+                removed_networks.extend(s.networks);
+            }
+            Err(e) => failure = Some(e),
+        }
+    }
+    // The claim and the lock last: until they go, `down` can find the rest.
+    let objects = discover::labs(&engines.home, Some(name))
+        .await?
+        .remove(name)
+        .unwrap_or_default();
+    for c in objects
+        .containers
+        .iter()
+        .filter(|c| [ROLE_CLAIM, ROLE_LOCK].contains(&c.role()))
+    {
+        container::remove(&engines.home, &c.id).await?;
+        counts.0 += 1;
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // Only a lab with an overlay network may end netlab's swarm: a bridge
+    // lab going down must not pull it from under an overlay lab coming up.
+    if had_overlay {
+        release_swarm_of(engines, &removed_networks).await?;
+    }
+    Ok(counts)
+}
+
+struct Swept {
+    containers: usize,
+    networks: Vec<String>,
+    had_overlay: bool,
+}
+
+/// One engine: everything of the lab but its claim and lock.
+async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
     let deadline = Instant::now() + SWEEP_DEADLINE;
     let mut removed_containers: HashSet<String> = HashSet::new();
     let mut removed_networks: HashSet<String> = HashSet::new();
     let mut had_overlay = false;
     let mut settled = false;
-    let mut partial = None;
+    let mut crashed = None;
     loop {
         let objects = discover::labs(engine, Some(name))
             .await?
             .remove(name)
             .unwrap_or_default();
-        let partial = *partial.get_or_insert_with(|| {
-            let exists = !(objects.containers.is_empty() && objects.networks.is_empty());
-            exists && looks_partial(&objects)
-        });
+        // A lock left behind: an `up` was killed, its calls may still land.
+        let crashed = *crashed.get_or_insert(objects.lock().is_some());
+        let containers: Vec<&str> = objects
+            .containers
+            .iter()
+            .filter(|c| ![ROLE_CLAIM, ROLE_LOCK].contains(&c.role()))
+            .map(|c| c.id.as_str())
+            .collect();
         // Networks already removed may still be listed for a while (swarm
         // scope): wait for them, don't remove them twice.
-        let containers: Vec<&str> = objects.containers.iter().map(|c| c.id.as_str()).collect();
         let networks: Vec<&str> = objects
             .networks
             .iter()
@@ -49,8 +111,8 @@ pub async fn remove_lab(engine: &Engine, name: &str) -> Result<(usize, usize), E
             .filter(|id| !removed_networks.contains(*id))
             .collect();
         had_overlay |= objects.networks.iter().any(|n| n.overlay);
-        if objects.containers.is_empty() && objects.networks.is_empty() {
-            if partial && !settled {
+        if containers.is_empty() && objects.networks.is_empty() {
+            if crashed && !settled {
                 settled = true;
                 tokio::time::sleep(SETTLE).await;
                 continue;
@@ -60,7 +122,8 @@ pub async fn remove_lab(engine: &Engine, name: &str) -> Result<(usize, usize), E
         if Instant::now() > deadline {
             return Err(EngineError::new(
                 format!(
-                    "lab `{name}` is still listed after {}s of removal",
+                    "lab `{name}` is still listed on {} after {}s of removal",
+                    engine.endpoint.url,
                     SWEEP_DEADLINE.as_secs()
                 ),
                 anyhow::anyhow!(
@@ -78,30 +141,11 @@ pub async fn remove_lab(engine: &Engine, name: &str) -> Result<(usize, usize), E
         }
         removed_networks.extend(networks.iter().map(|s| s.to_string()));
     }
-    // Only a lab with an overlay network may end netlab's swarm: a bridge
-    // lab going down must not pull it from under an overlay lab coming up.
-    if had_overlay {
-        let removed: Vec<String> = removed_networks.iter().cloned().collect();
-        release_swarm(engine, &removed).await?;
-    }
-    Ok((removed_containers.len(), removed_networks.len()))
-}
-
-/// A lab that a crashed or interrupted `up` left: not every node of its
-/// stored definition has a container.
-fn looks_partial(objects: &discover::LabObjects) -> bool {
-    let nodes = objects
-        .containers
-        .iter()
-        .filter(|c| !c.labels.contains_key(LABEL_ROLE))
-        .count();
-    let defined = objects
-        .containers
-        .iter()
-        .find_map(|c| c.labels.get(LABEL_SPEC))
-        .and_then(|spec| serde_json::from_str::<lab::Lab>(spec).ok())
-        .map(|lab| lab.nodes.len());
-    defined != Some(nodes)
+    Ok(Swept {
+        containers: removed_containers.len(),
+        networks: removed_networks.into_iter().collect(),
+        had_overlay,
+    })
 }
 
 async fn remove_all<'a, F, Fut>(ids: &[&'a str], remove: F) -> Result<(), EngineError>
@@ -117,17 +161,53 @@ where
     results.into_iter().collect()
 }
 
-/// Leaves the swarm if netlab made it and nothing needs it any more.
-pub async fn release_swarm(engine: &Engine, just_removed: &[String]) -> Result<(), EngineError> {
-    if swarm::release_if_unused(engine, just_removed).await? {
+/// Leaves the swarm on the lab's engines if netlab made it and nothing
+/// needs it any more.
+async fn release_swarm_of(engines: &Engines, just_removed: &[String]) -> Result<(), EngineError> {
+    if swarm::release_if_unused(&engines.distinct(), just_removed).await? {
         eprintln!("netlab: left the swarm netlab had initialised (no lab needs it any more)");
     }
     Ok(())
 }
 
-pub async fn down_command(engine: &Engine, arg: Option<&str>) -> CommandResult {
-    let name = resolve_lab_name(engine, arg).await?;
-    let (containers, networks) = remove_lab(engine, &name).await?;
+/// The engines of a lab that is up, from its record on the default
+/// engine; without a record (a lab an `up` left before it wrote one), the
+/// default engine alone. An engine that cannot be reached is left out, with
+/// a warning: what the lab has there stays.
+pub async fn recorded_engines(home: &Engine, name: &str) -> Result<Engines, EngineError> {
+    let objects = discover::labs(home, Some(name))
+        .await?
+        .remove(name)
+        .unwrap_or_default();
+    let Some(claim) = objects.claim() else {
+        return Ok(Engines {
+            home: home.clone(),
+            hosts: Default::default(),
+        });
+    };
+    let rec = match record::read(home, &claim.id, name).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("netlab: {e:#}; removing what the default engine holds of it");
+            return Ok(Engines {
+                home: home.clone(),
+                hosts: Default::default(),
+            });
+        }
+    };
+    let (engines, unreachable) = hosts::connect_reachable(home.clone(), &rec.engines).await;
+    for (host, e) in unreachable {
+        eprintln!(
+            "netlab: host {host} of lab `{name}` cannot be reached ({e:#}); what the lab has there stays"
+        );
+    }
+    Ok(engines)
+}
+
+pub async fn down_command(home: &Engine, arg: Option<&str>) -> CommandResult {
+    let name = resolve_lab_name(home, arg).await?;
+    let engines = recorded_engines(home, &name).await?;
+    let (containers, networks) = remove_lab(&engines, &name, false).await?;
     if containers + networks == 0 {
         println!("lab `{name}` is not up; nothing to remove");
     } else {

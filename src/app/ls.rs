@@ -1,39 +1,70 @@
-//! `netlab ls`: the labs that are up, from the engine's labels.
+//! `netlab ls`: the labs that are up, from the default engine's labels and
+//! each lab's claim: nodes running, networks, hosts and state. A lab on
+//! several engines is counted on all of them.
 
 use super::CommandResult;
-use crate::engine::{Engine, discover};
+use super::down::recorded_engines;
+use crate::engine::{Engine, EngineError, discover};
 use crate::exit;
+use crate::plan::LABEL_HOSTS;
 use crate::report;
 
-pub async fn ls(engine: &Engine) -> CommandResult {
-    let labs = discover::labs(engine, None).await?;
+pub async fn ls(home: &Engine) -> CommandResult {
+    let labs = discover::labs(home, None).await?;
     if labs.is_empty() {
         println!("no lab is up");
         return Ok(exit::SUCCESS);
     }
     let mut rows = vec![
-        ["LAB", "NODES", "NETWORKS", "STATE"]
+        ["LAB", "NODES", "NETWORKS", "HOSTS", "STATE"]
             .map(String::from)
             .to_vec(),
     ];
-    for (name, objects) in &labs {
-        let running = objects
-            .containers
-            .iter()
-            .filter(|c| c.state == "running")
-            .count();
-        let total = objects.containers.len();
-        let state = if total == 0 {
-            "partial: networks only (run `netlab down`)".to_owned()
+    let counted = futures::future::try_join_all(labs.iter().map(|(name, objects)| async move {
+        let mut all = objects.clone();
+        let hosts = objects
+            .claim()
+            .and_then(|c| c.label(LABEL_HOSTS))
+            .unwrap_or_default()
+            .to_owned();
+        // Other engines of the lab hold the rest of it.
+        if objects.claim().is_some() {
+            let engines = recorded_engines(home, name).await?;
+            for e in engines.distinct() {
+                if e.endpoint.url == home.endpoint.url {
+                    continue;
+                }
+                if let Some(there) = discover::labs(e, Some(name)).await?.remove(name.as_str()) {
+                    all.extend(there);
+                }
+            }
+        }
+        Ok::<_, EngineError>((name, all, hosts, objects.lock().is_some()))
+    }))
+    .await?;
+    for (name, objects, hosts, locked) in counted {
+        let (total, running) = objects.node_counts();
+        let state = if locked {
+            "changing: a netlab holds its lock (if none runs, `netlab down`)".to_owned()
+        } else if objects.claim().is_none() {
+            "partial: no record (run `netlab down`)".to_owned()
+        } else if total == 0 {
+            "partial: no nodes (run `netlab down`)".to_owned()
         } else if running == total {
             "running".to_owned()
         } else {
             format!("degraded: {} of {total} not running", total - running)
         };
+        let hosts = hosts
+            .split(',')
+            .filter_map(|pair| pair.split_once('=').map(|(h, _)| h))
+            .collect::<Vec<_>>()
+            .join(",");
         rows.push(vec![
             name.clone(),
             format!("{running}/{total}"),
             objects.networks.len().to_string(),
+            hosts,
             state,
         ]);
     }

@@ -1,8 +1,11 @@
 //! The commands: each takes parsed arguments, does its work through the
 //! engine module and returns the exit code. `main` only maps errors to codes.
 
+pub mod build;
 pub mod cancel;
+pub mod converge;
 pub mod down;
+pub mod hosts;
 pub mod ls;
 pub mod run;
 pub mod select;
@@ -12,7 +15,7 @@ pub mod verify;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
-use crate::engine::{Engine, EngineError};
+use crate::engine::EngineError;
 use crate::exit;
 use crate::lab::{self, LabError};
 use crate::report::count;
@@ -46,6 +49,7 @@ impl Failure {
 pub type CommandResult = Result<u8, Failure>;
 
 pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
+    let context = cli.context.as_deref();
     match cli.command {
         Command::Validate { lab } => validate(&lab),
         Command::Labs => Ok(labs()),
@@ -54,24 +58,24 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
             Ok(exit::SUCCESS)
         }
         Command::Up(args) => {
-            let loaded = load(&args.lab)?;
-            let engine = Engine::connect().await?;
-            up::up(&engine, &loaded.lab, &args, &cancel)
+            let lab = load_named(&args.lab, args.name.as_deref())?;
+            let engines = up::connect(&lab, &args, context).await?;
+            up::up(&engines, &lab, &args, &cancel)
                 .await
                 .map(|_| exit::SUCCESS)
         }
-        Command::Verify { lab, report } => {
-            let engine = Engine::connect().await?;
-            verify::verify_command(&engine, lab.as_deref(), &report, &cancel).await
+        Command::Verify { lab, name, report } => {
+            let home = hosts::home(context).await?;
+            verify::verify_command(&home, lab.as_deref(), name.as_deref(), &report, &cancel).await
         }
         Command::Down { lab } => {
-            let engine = Engine::connect().await?;
-            down::down_command(&engine, lab.as_deref()).await
+            let home = hosts::home(context).await?;
+            down::down_command(&home, lab.as_deref()).await
         }
-        Command::Run(args) => run::run(&args, &cancel).await,
+        Command::Run(args) => run::run(&args, context, &cancel).await,
         Command::Ls => {
-            let engine = Engine::connect().await?;
-            ls::ls(&engine).await
+            let home = hosts::home(context).await?;
+            ls::ls(&home).await
         }
         Command::Agent(_) => Err(Failure::Usage("the agent runs on its own runtime".into())),
     }
@@ -84,6 +88,15 @@ pub fn load(arg: &str) -> Result<lab::Loaded, Failure> {
         eprintln!("{w}\n");
     }
     Ok(loaded)
+}
+
+/// Loads a lab under its own name, or under `--name`.
+pub fn load_named(arg: &str, name: Option<&str>) -> Result<lab::Lab, Failure> {
+    let mut lab = load(arg)?.lab;
+    if let Some(name) = name {
+        lab::rename(&mut lab, name).map_err(Failure::Usage)?;
+    }
+    Ok(lab)
 }
 
 fn validate(arg: &str) -> CommandResult {

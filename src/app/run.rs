@@ -1,23 +1,25 @@
 //! `netlab run`: up, verify, down in one go, the CI form. The lab is always
 //! torn down (unless `--keep`): after a failed check, an engine error, or an
-//! interrupt.
+//! interrupt. A lab that is already up is refused, not changed: `run` must
+//! not tear down a lab somebody else brought up.
 
-use super::{Cancel, CommandResult, Failure, down, load, up, verify};
+use super::{Cancel, CommandResult, Failure, down, load_named, up, verify};
 use crate::cli::RunArgs;
-use crate::engine::Engine;
 
-pub async fn run(args: &RunArgs, cancel: &Cancel) -> CommandResult {
-    let loaded = load(&args.up.lab)?;
-    let lab = &loaded.lab;
-    let engine = Engine::connect().await?;
+pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> CommandResult {
+    verify::refuse_unwritable_junit(&args.report)?;
+    let lab = load_named(&args.up.lab, args.up.name.as_deref())?;
+    verify::refuse_no_checks(&lab)?;
+    let engines = up::connect(&lab, &args.up, context).await?;
     let mut up_args = args.up.clone();
     up_args.summary_to_stderr = true;
+    up_args.fresh_only = true;
     // `up` removes what it created when it fails.
-    let mut live = up::up(&engine, lab, &up_args, cancel).await?;
+    let mut live = up::up(&engines, &lab, &up_args, cancel).await?;
     verify::override_timeouts(&mut live, &args.report);
-    let verified = verify::verify(&engine, &live, cancel).await;
+    let verified = verify::verify(&engines, &live, cancel).await;
     if !args.keep || cancel.is_cancelled() {
-        let teardown = down::remove_lab(&engine, &lab.name).await;
+        let teardown = down::remove_lab(&engines, &lab.name, false).await;
         if let Err(e) = teardown {
             // A failed teardown outranks the checks: the user must know.
             if let Ok(report) = &verified {

@@ -1,307 +1,219 @@
-//! `netlab up`: create the lab's networks and containers, wait until every
-//! node is ready, print a summary. On any failure or interruption, whatever
-//! was created is removed again before returning.
+//! `netlab up`: bring a lab up, or bring a lab that is up in line with its
+//! file (only what changed is made again, as compose does). A fresh lab is
+//! removed again on any failure or interruption; the lab's lock keeps two
+//! netlabs from changing one lab at once.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-
-use super::{Cancel, Failure, down};
-use crate::agent::protocol::TLS_DIR;
+use super::build::{self, Cas};
+use super::hosts::{self, Engines};
+use super::{Cancel, Failure, converge, down};
 use crate::cli::UpArgs;
-use crate::engine::discover;
-use crate::engine::{CONCURRENCY, Engine, EngineError, container, image, network, swarm};
-use crate::lab::{Attachment, Lab, NetworkMode, Transport};
+use crate::engine::image::{self, AgentImage};
+use crate::engine::record::{self, RECORD_VERSION, Record};
+use crate::engine::{Engine, EngineError, container, discover};
+use crate::lab::{Attachment, Lab};
 use crate::live::LiveLab;
-use crate::pki::LabCa;
-use crate::plan::{self, ContainerPlan, ImageRef, Plan};
+use crate::plan::{
+    self, LABEL_HOSTS, LABEL_LAB, LABEL_ROLE, Plan, PlanInputs, ROLE_CLAIM, ROLE_LOCK,
+};
 use crate::report;
-use crate::report::progress::Progress;
 
-/// Creates the lab and returns it as it runs. The summary goes to stdout
-/// (`up`) or stderr (`run`, whose stdout is the report).
+/// The engines of the lab's hosts, bound by `--host` and `NETLAB_HOSTS`.
+pub async fn connect(lab: &Lab, args: &UpArgs, context: Option<&str>) -> Result<Engines, Failure> {
+    let from_env = std::env::var("NETLAB_HOSTS").ok();
+    let bound = hosts::bindings(lab, &args.hosts, from_env.as_deref())?;
+    let home = hosts::home(context).await?;
+    Ok(hosts::connect(home, &lab.hosts, &bound).await?)
+}
+
+/// Brings the lab up (or in line) and returns it as it runs. The summary
+/// goes to stdout (`up`) or stderr (`run`, whose stdout is the report).
 pub async fn up(
-    engine: &Engine,
+    engines: &Engines,
     lab: &Lab,
     args: &UpArgs,
     cancel: &Cancel,
 ) -> Result<LiveLab, Failure> {
     let started = Instant::now();
-    tokio::try_join!(
-        refuse_if_up(engine, &lab.name),
-        refuse_overlapping_subnets(engine, lab)
-    )?;
-    // After "already up": a lab that is up holds its own host ports.
-    refuse_taken_host_ports(lab)?;
-    let mut plan = plan::plan(lab);
-    let ca = match plan::uses_tls(lab) {
-        true => Some(
-            LabCa::generate(&lab.name)
-                .map_err(|e| Failure::Usage(format!("cannot make the lab CA: {e}")))?,
-        ),
-        false => None,
-    };
-    if let Some(ca) = &ca {
-        for c in &mut plan.containers {
-            c.labels.insert(plan::LABEL_CA.to_owned(), ca.cert_pem());
-        }
+    let image = image::ensure_agent_image(&engines.all()).await?;
+    if let Some(on) = &image.built_on {
+        eprintln!("netlab: built agent image {} on {on}", image.tag);
     }
-    let swarm_made = plan.needs_swarm() && swarm::ensure(engine).await?;
-    if swarm_made {
+    if !image.copied_to.is_empty() {
         eprintln!(
-            "netlab: initialised a single-node swarm for the overlay networks (netlab leaves it again when no lab needs it)"
+            "netlab: copied agent image {} to {} in {}",
+            image.tag,
+            image.copied_to.join(", "),
+            report::format_elapsed(image.copy_time)
         );
     }
-    match create(engine, &plan, ca.as_ref(), args.wait, cancel).await {
-        Ok(()) => {
-            let objects = discover::labs(engine, Some(&lab.name))
-                .await?
-                .remove(&lab.name)
-                .unwrap_or_default();
-            let live = discover::live(engine, &objects, &lab.name).await?;
-            let text = summary(&live, engine, started.elapsed());
-            if args.summary_to_stderr {
-                eprint!("{text}")
-            } else {
-                print!("{text}")
+    let lock = take_lock(&engines.home, &lab.name, &image.tag).await?;
+    let result = async {
+        let objects = discover::labs(&engines.home, Some(&lab.name))
+            .await?
+            .remove(&lab.name)
+            .unwrap_or_default();
+        match objects.claim() {
+            Some(_) if args.fresh_only => Err(Failure::Usage(format!(
+                "lab `{}` is already up\n  (hint: `netlab verify {}` checks it, `netlab down {}` removes it; `--name` runs a second copy)",
+                lab.name, lab.name, lab.name
+            ))),
+            Some(claim) => {
+                converge::converge(engines, lab, args, &image, &claim.id, cancel).await
             }
-            Ok(live)
+            None => fresh(engines, lab, args, &image, cancel)
+                .await
+                .map(|live| (live, "is up".to_owned())),
         }
+    }
+    .await;
+    if let Err(e) = container::remove(&engines.home, &lock).await {
+        eprintln!("netlab: cannot release the lab's lock: {e:#}");
+    }
+    let (live, what) = result?;
+    let text = summary(&live, engines, started.elapsed(), &what);
+    if args.summary_to_stderr {
+        eprint!("{text}")
+    } else {
+        print!("{text}")
+    }
+    Ok(live)
+}
+
+/// The lock: a container only one netlab can create. Returns its id.
+async fn take_lock(home: &Engine, lab: &str, agent_image: &str) -> Result<String, Failure> {
+    let labels = [(LABEL_LAB, lab), (LABEL_ROLE, ROLE_LOCK)]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .into();
+    match container::create_marker(home, &plan::lock_name(lab), labels, agent_image).await? {
+        Some(id) => Ok(id),
+        None => Err(Failure::Usage(format!(
+            "lab `{lab}` is being changed by another netlab right now\n  (hint: wait for it; if none is running (one was killed), `netlab down {lab}` removes the lab and its lock)"
+        ))),
+    }
+}
+
+pub fn inputs<'a>(
+    endpoints: &'a indexmap::IndexMap<String, String>,
+    image: &'a str,
+) -> PlanInputs<'a> {
+    PlanInputs {
+        engines: endpoints,
+        agent_image: image,
+    }
+}
+
+/// Host → engine address, as the plan hashes it.
+pub fn engine_urls(engines: &Engines) -> indexmap::IndexMap<String, String> {
+    engines
+        .hosts
+        .iter()
+        .map(|(h, e)| (h.clone(), e.endpoint.url.clone()))
+        .collect()
+}
+
+async fn fresh(
+    engines: &Engines,
+    lab: &Lab,
+    args: &UpArgs,
+    image: &AgentImage,
+    cancel: &Cancel,
+) -> Result<LiveLab, Failure> {
+    let urls = engine_urls(engines);
+    let plan = plan::plan(lab, &inputs(&urls, &image.tag));
+    build::refuse_overlapping_subnets(engines, &plan, lab).await?;
+    let mut record = Record {
+        version: RECORD_VERSION,
+        lab: lab.clone(),
+        engines: engines.endpoints(),
+        ca: None,
+        other_ca: None,
+        agent_image: image.tag.clone(),
+    };
+    build::complete_cas(&mut record)?;
+    let labels = [
+        (LABEL_LAB, lab.name.as_str()),
+        (LABEL_ROLE, ROLE_CLAIM),
+        (LABEL_HOSTS, &record.bindings_label()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .into();
+    let claim = container::create_marker(&engines.home, &plan::claim_name(&lab.name), labels, &image.tag)
+        .await?
+        .ok_or_else(|| {
+            Failure::Usage(format!(
+                "lab `{}` has a claim already (an older netlab's?)\n  (hint: `netlab down {}` removes it)",
+                lab.name, lab.name
+            ))
+        })?;
+    let built = async {
+        record::write(&engines.home, &claim, &record).await?;
+        make(engines, lab, &plan, &record, image, args.wait, cancel).await
+    }
+    .await;
+    match built {
+        Ok(()) => Ok(live(engines, &record).await?),
         Err(failure) => {
             eprintln!("netlab: removing what was created of lab `{}`", lab.name);
-            if let Err(e) = down::remove_lab(engine, &lab.name).await {
+            // Removing the lab also leaves a swarm netlab made for it.
+            if let Err(e) = down::remove_lab(engines, &lab.name, plan.needs_swarm()).await {
                 eprintln!("netlab: cleanup failed too: {e:#}");
-            }
-            if swarm_made && let Err(e) = down::release_swarm(engine, &[]).await {
-                eprintln!("netlab: cannot leave the swarm netlab made: {e:#}");
             }
             Err(failure)
         }
     }
 }
 
-async fn refuse_if_up(engine: &Engine, name: &str) -> Result<(), Failure> {
-    if let Some(objects) = discover::labs(engine, Some(name)).await?.get(name) {
-        return Err(Failure::Usage(format!(
-            "lab `{name}` is already up ({}, {})\n  (hint: `netlab verify {name}` checks it; `netlab down {name}` removes it)",
-            crate::report::count(objects.containers.len(), "container"),
-            crate::report::count(objects.networks.len(), "network")
-        )));
-    }
-    Ok(())
-}
-
-async fn refuse_overlapping_subnets(engine: &Engine, lab: &Lab) -> Result<(), Failure> {
-    if lab.networks.values().all(|n| n.subnet.is_none()) {
-        return Ok(());
-    }
-    let existing = network::all_subnets(engine).await?;
-    for net in lab.networks.values() {
-        let Some(subnet) = net.subnet else { continue };
-        let subnet = ipnet::IpNet::V4(subnet);
-        if let Some((name, other)) = existing.iter().find(|(_, other)| {
-            other.contains(&subnet.network()) || subnet.contains(&other.network())
-        }) {
-            return Err(Failure::Usage(format!(
-                "subnet {subnet} of network `{}` overlaps {other} of the engine's network `{name}`; nothing was created\n  (hint: choose another `subnet:`, or remove network `{name}`)",
-                net.name
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Host ports the lab will take — its published ports and the listeners of
-/// nodes in host mode — must be free before anything is created: Docker
-/// would only fail half-way through.
-fn refuse_taken_host_ports(lab: &Lab) -> Result<(), Failure> {
-    let all = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-    for node in lab.nodes.values() {
-        let mut wanted: Vec<(IpAddr, u16, Transport, &str)> = Vec::new();
-        for p in &node.ports {
-            for port in p.host_ports.iter().flat_map(|r| r.iter()) {
-                wanted.push((p.host_ip.unwrap_or(all), port, p.transport, "published"));
-            }
-        }
-        if node.attachment == Attachment::Mode(NetworkMode::Host) {
-            for l in &node.serve {
-                let transport = if l.proto.is_udp() {
-                    Transport::Udp
-                } else {
-                    Transport::Tcp
-                };
-                wanted.push((all, l.port, transport, "served in host mode"));
-            }
-        }
-        for (ip, port, transport, why) in wanted {
-            let addr = SocketAddr::new(ip, port);
-            let bound = match transport {
-                Transport::Tcp => std::net::TcpListener::bind(addr).map(drop),
-                Transport::Udp => std::net::UdpSocket::bind(addr).map(drop),
-            };
-            if let Err(e) = bound {
-                let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-                    "stop what holds it, or choose another port in the lab file"
-                } else {
-                    "check that the address belongs to this machine"
-                };
-                return Err(Failure::Usage(format!(
-                    "host port {port}/{} ({why} by node `{}`) cannot be taken on {ip}: {e}; nothing was created\n  (hint: {hint})",
-                    transport.as_str(),
-                    node.name
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn interrupted() -> Failure {
-    Failure::Interrupted(" during up".into())
-}
-
-/// Runs every future, at most `CONCURRENCY` at a time, and waits for all of
-/// them even when one fails, so nothing is still being created when the
-/// caller tears down. Returns the first error.
-async fn all_bounded<F>(futures: impl IntoIterator<Item = F>) -> Result<(), Failure>
-where
-    F: Future<Output = Result<(), Failure>>,
-{
-    let results: Vec<Result<(), Failure>> = futures::stream::iter(futures)
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
-}
-
-async fn create(
-    engine: &Engine,
+/// Everything of a fresh lab: host helpers first (they answer for their
+/// host: free ports, the address to advertise), then the swarm, networks
+/// and nodes.
+async fn make(
+    engines: &Engines,
+    lab: &Lab,
     plan: &Plan,
-    ca: Option<&LabCa>,
+    record: &Record,
+    image: &AgentImage,
     wait: Duration,
     cancel: &Cancel,
 ) -> Result<(), Failure> {
-    // Every node needs the agent image: agent nodes run it, nodes of other
-    // images get a probe helper made from it.
-    let agent_image = async {
-        let (tag, built) = image::ensure_agent_image(engine).await?;
-        if built {
-            eprintln!("netlab: built agent image {tag}");
-        }
-        Ok::<_, EngineError>(tag)
-    };
-    let network_progress = Progress::start("networks", plan.networks.len() as u64);
-    let networks = async {
-        let created = all_bounded(plan.networks.iter().map(|n| async {
-            if cancel.is_cancelled() {
-                return Err(interrupted());
-            }
-            let created = match network::create(engine, n).await {
-                // Another lab's `down` left netlab's swarm between our check and
-                // this call: make it again, once.
-                Err(e) if e.to_string().contains("not a swarm manager") => {
-                    swarm::ensure(engine).await?;
-                    network::create(engine, n)
-                        .await
-                        .map(|_| ())
-                        .map_err(Failure::from)
-                }
-                other => other.map(|_| ()).map_err(Failure::from),
-            };
-            network_progress.step(&n.name);
-            created
+    let hosts: Vec<String> = plan.host_helpers.iter().map(|h| h.host.clone()).collect();
+    let helpers = build::create_helpers(engines, plan, &hosts, &image.tag, wait).await?;
+    let nodes: Vec<String> = lab.nodes.keys().cloned().collect();
+    build::refuse_taken_host_ports(engines, lab, &nodes, &helpers).await?;
+    let swarm = build::ensure_swarm(engines, plan, &helpers).await?;
+    let networks: Vec<String> = lab.networks.keys().cloned().collect();
+    let manager = swarm.as_ref().map(|(m, _)| m.as_str());
+    let cas = Cas::of(record)?;
+    build::create_networks(engines, plan, &networks, manager, cancel).await?;
+    build::create_nodes(engines, plan, &nodes, &cas, &image.tag, wait, cancel).await
+}
+
+/// The lab as it runs on its engines.
+pub async fn live(engines: &Engines, record: &Record) -> Result<LiveLab, EngineError> {
+    let listed =
+        futures::future::try_join_all(engines.distinct().into_iter().map(|e| async move {
+            let objects = discover::labs(e, Some(&record.lab.name))
+                .await?
+                .remove(&record.lab.name)
+                .unwrap_or_default();
+            Ok::<_, EngineError>((e, objects))
         }))
-        .await;
-        network_progress.finish();
-        created
-    };
-    let (agent_image, networks) = tokio::join!(agent_image, networks);
-    networks?;
-    let agent_image = agent_image?;
-
-    let deadline = Instant::now() + wait;
-    let node_progress = Progress::start("nodes ready", plan.containers.len() as u64);
-    let nodes = all_bounded(plan.containers.iter().map(|c| {
-        let agent_image = &agent_image;
-        let node_progress = &node_progress;
-        async move {
-            if cancel.is_cancelled() {
-                return Err(interrupted());
-            }
-            let files = node_certificate(ca, c)?;
-            let id = container::create_and_start(engine, c, agent_image, &files).await?;
-            let is_agent = c.image == ImageRef::Agent;
-            let left = deadline.saturating_duration_since(Instant::now());
-            tokio::select! {
-                ready = container::wait_ready(engine, &id, &c.node, is_agent, left) => ready?,
-                _ = cancel.cancelled() => return Err(interrupted()),
-            }
-            if is_agent || cancel.is_cancelled() {
-                node_progress.step(&c.node);
-                return Ok(());
-            }
-            let helper = container::create_probe_helper(engine, c, &id, agent_image).await?;
-            let left = deadline.saturating_duration_since(Instant::now());
-            tokio::select! {
-                ready = container::wait_ready(engine, &helper, &c.node, true, left) => ready?,
-                _ = cancel.cancelled() => return Err(interrupted()),
-            }
-            node_progress.step(&c.node);
-            Ok(())
-        }
-    }))
-    .await;
-    node_progress.finish();
-    nodes?;
-    // An interrupt that came after the last node was ready still counts.
-    if cancel.is_cancelled() {
-        return Err(interrupted());
-    }
-    Ok(())
+        .await?;
+    let refs: Vec<(&Engine, &discover::LabObjects)> = listed.iter().map(|(e, o)| (*e, o)).collect();
+    discover::live(record, &refs).await
 }
 
-/// The files an https node needs: its certificate and key, signed by the
-/// lab CA. The key goes from this process straight into the container.
-fn node_certificate(
-    ca: Option<&LabCa>,
-    c: &ContainerPlan,
-) -> Result<Vec<(String, Vec<u8>, u32)>, Failure> {
-    let Some(ca) = ca.filter(|_| c.serves_https) else {
-        return Ok(Vec::new());
-    };
-    let leaf = ca.leaf(&c.dns_names()).map_err(|e| {
-        Failure::Usage(format!(
-            "cannot make the certificate of node `{}`: {e}",
-            c.node
-        ))
-    })?;
-    Ok(vec![
-        (
-            format!("{TLS_DIR}/cert.pem"),
-            leaf.cert_pem.into_bytes(),
-            0o644,
-        ),
-        (
-            format!("{TLS_DIR}/key.pem"),
-            leaf.key_pem.into_bytes(),
-            0o600,
-        ),
-        (
-            format!("{TLS_DIR}/ca.pem"),
-            ca.cert_pem().into_bytes(),
-            0o644,
-        ),
-    ])
-}
-
-fn summary(live: &LiveLab, engine: &Engine, took: Duration) -> String {
+fn summary(live: &LiveLab, engines: &Engines, took: Duration, what: &str) -> String {
     let lab = &live.lab;
-    let mut rows = vec![
-        ["NODE", "IMAGE", "NETWORK", "ADDRESS", "ALIASES", "PORTS"]
-            .map(String::from)
-            .to_vec(),
-    ];
+    let multi = lab.is_multi_host();
+    let mut header: Vec<String> = ["NODE", "IMAGE", "NETWORK", "ADDRESS", "ALIASES", "PORTS"]
+        .map(String::from)
+        .to_vec();
+    if multi {
+        header.insert(1, "HOST".into());
+    }
+    let mut rows = vec![header];
     for node in lab.nodes.values() {
         let running = live.nodes.get(&node.name);
         let address = |net: &str| {
@@ -325,7 +237,7 @@ fn summary(live: &LiveLab, engine: &Engine, took: Duration) -> String {
             .unwrap_or_default();
         for (i, (network, address, aliases)) in per_network.into_iter().enumerate() {
             let first = i == 0;
-            rows.push(vec![
+            let mut row = vec![
                 if first {
                     node.name.clone()
                 } else {
@@ -344,17 +256,44 @@ fn summary(live: &LiveLab, engine: &Engine, took: Duration) -> String {
                 } else {
                     String::new()
                 },
-            ]);
+            ];
+            if multi {
+                row.insert(
+                    1,
+                    if first {
+                        node.host.clone()
+                    } else {
+                        String::new()
+                    },
+                );
+            }
+            rows.push(row);
         }
     }
-    format!(
-        "lab `{}` is up: {}, {} in {} (Docker {}, API {})\n{}",
+    let mut out = format!(
+        "lab `{}` {what}: {}, {} in {} ({})\n",
         lab.name,
         report::count(lab.nodes.len(), "node"),
         report::count(lab.networks.len(), "network"),
         report::format_elapsed(took),
-        engine.version,
-        engine.api_version,
-        report::table(&rows)
-    )
+        engines_words(lab, engines),
+    );
+    if let Some(note) = engines.shared_engine_warning(&lab.used_hosts()) {
+        out.push_str(&note);
+        out.push('\n');
+    }
+    out.push_str(&report::table(&rows));
+    out
+}
+
+/// `Docker 20.10.24 (API 1.41) at unix:///…`, or per host on several.
+pub fn engines_words(lab: &Lab, engines: &Engines) -> String {
+    if !lab.is_multi_host() {
+        return engines.of(&lab.hosts[0]).describe();
+    }
+    lab.used_hosts()
+        .iter()
+        .map(|h| format!("{h}: {}", engines.of(h).describe()))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

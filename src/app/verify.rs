@@ -1,47 +1,127 @@
 //! `netlab verify`: run every check of a running lab, in parallel, then
 //! decide the exit code (ripgrep's shape: record, then decide at the end).
 //!
-//! Probes are batched: one exec per source node runs all of that node's
-//! probes concurrently inside the agent, and `from: host` probes run in this
-//! process. A check with `retry: true` that failed is probed again until its
-//! deadline.
+//! Probes are batched: one request per probing agent — a node's own, a
+//! foreign node's probe helper, a host's helper — all sent at once, so the
+//! probes of a verify share one deadline. A check with `retry: true` that
+//! failed is probed again until its deadline. An engine or agent that fails
+//! makes the checks it carried errors (exit 3), not failures.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use tokio::sync::Semaphore;
 
+use super::hosts::{self, Engines};
 use super::{Cancel, CommandResult, Failure, select};
-use crate::agent::protocol::{Observation, ProbeBatch, ProbeReport};
+use crate::agent::protocol::{Observation, ProbeBatch, ReplyOutcome};
 use crate::check::{self, Step};
 use crate::cli::{OutputFormat, ReportArgs};
-use crate::engine::discover;
-use crate::engine::{CONCURRENCY, Engine, exec};
+use crate::engine::record;
+use crate::engine::{Engine, attach, discover};
 use crate::exit;
-use crate::lab::Source;
+use crate::lab::{self, Lab, Source};
 use crate::live::LiveLab;
-use crate::plan::AGENT_BINARY_PATH;
 use crate::report::progress::Progress;
-use crate::report::{CheckReport, VerifyReport, json, junit};
+use crate::report::{CheckReport, EngineInfo, Status, VerifyReport, json, junit};
+
+/// Attaches being opened at once: enough for every agent of a large lab,
+/// few enough for the default limit of open files.
+const ATTACHES_IN_FLIGHT: usize = 256;
 
 pub async fn verify_command(
-    engine: &Engine,
+    home: &Engine,
     arg: Option<&str>,
+    name: Option<&str>,
     options: &ReportArgs,
     cancel: &Cancel,
 ) -> CommandResult {
+    refuse_unwritable_junit(options)?;
     // One listing serves both: which lab is meant, and what it holds.
-    let mut up = discover::labs(engine, None).await?;
-    let name = select::name_among(&up, arg)?;
-    let objects = up.remove(&name).ok_or_else(|| {
+    let mut up = discover::labs(home, None).await?;
+    // A lab file (or a built-in lab not up under its own name) brings the
+    // checks to run: its own, not the stored ones.
+    let file_lab = match arg {
+        Some(a) if std::path::Path::new(a).is_file() => Some(super::load_named(a, name)?),
+        Some(a) if !up.contains_key(a) && lab::builtin::get(a).is_some() => {
+            Some(super::load_named(a, name)?)
+        }
+        _ => None,
+    };
+    let wanted = file_lab.as_ref().map(|l| l.name.as_str()).or(name).or(arg);
+    let lab_name = select::name_among(&up, wanted)?;
+    let objects = up.remove(&lab_name).ok_or_else(|| not_up(&lab_name))?;
+    let claim = objects.claim().ok_or_else(|| {
         Failure::Usage(format!(
-            "lab `{name}` is not up\n  (hint: `netlab up {name}` first, or `netlab run {name}`)"
+            "lab `{lab_name}` is only partly up (it has no record)\n  (hint: `netlab down {lab_name}` removes what there is)"
         ))
     })?;
-    let mut live = discover::live(engine, &objects, &name).await?;
+    let mut record = record::read(home, &claim.id, &lab_name).await?;
+    if let Some(lab) = file_lab {
+        same_topology(&lab, &record.lab, arg.unwrap_or_default())?;
+        record.lab.checks = lab.checks;
+    }
+    refuse_no_checks(&record.lab)?;
+    let (engines, unreachable) = hosts::connect_reachable(home.clone(), &record.engines).await;
+    if let Some((host, e)) = unreachable.into_iter().next() {
+        return Err(Failure::Engine(crate::engine::EngineError::new(
+            format!("host {host} of lab `{lab_name}` cannot be reached"),
+            e,
+        )));
+    }
+    let mut live = super::up::live(&engines, &record).await?;
     override_timeouts(&mut live, options);
-    let report = verify(engine, &live, cancel).await?;
+    let report = verify(&engines, &live, cancel).await?;
     emit(&report, options)
+}
+
+fn not_up(name: &str) -> Failure {
+    Failure::Usage(format!(
+        "lab `{name}` is not up\n  (hint: `netlab up {name}` first, or `netlab run {name}`)"
+    ))
+}
+
+/// A JUnit file that cannot be written is found out before anything runs.
+pub fn refuse_unwritable_junit(options: &ReportArgs) -> Result<(), Failure> {
+    if let Some(path) = &options.junit {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                Failure::Usage(format!(
+                    "cannot write the JUnit report to {}: {e}; nothing was run",
+                    path.display()
+                ))
+            })?;
+    }
+    Ok(())
+}
+
+/// A lab without checks verifies nothing: saying it passed would be a lie.
+pub fn refuse_no_checks(lab: &Lab) -> Result<(), Failure> {
+    if lab.checks.is_empty() {
+        return Err(Failure::Usage(format!(
+            "lab `{}` has no checks: there is nothing to verify\n  (hint: add a `checks:` list to the lab file)",
+            lab.name
+        )));
+    }
+    Ok(())
+}
+
+/// The file's topology (everything but its checks and description) must be
+/// what is up: otherwise its checks would be judged against another lab.
+fn same_topology(file: &Lab, running: &Lab, path: &str) -> Result<(), Failure> {
+    let differences = lab::topology_differences(file, running);
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::Usage(format!(
+        "{path} differs from lab `{}` as it is up: {}\n  (hint: `netlab up {path}` brings the running lab in line, then verify)",
+        running.name,
+        differences.join("; ")
+    )))
 }
 
 /// `--timeout` replaces every check's own deadline.
@@ -70,18 +150,21 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
 }
 
 pub fn exit_code(report: &VerifyReport) -> u8 {
-    if report.failed() == 0 {
-        exit::SUCCESS
-    } else {
+    if report.errors() > 0 {
+        exit::ENGINE_FAILURE
+    } else if report.failed() > 0 {
         exit::CHECK_FAILED
+    } else {
+        exit::SUCCESS
     }
 }
 
-/// What one probe produced: an observation, or why there is none.
+/// What one probe produced: an observation, or why there is none (the
+/// engine or the agent failed: the check is an error, not a failure).
 type ProbeOutput = Result<(Observation, Duration), String>;
 
 pub async fn verify(
-    engine: &Engine,
+    engines: &Engines,
     live: &LiveLab,
     cancel: &Cancel,
 ) -> Result<VerifyReport, Failure> {
@@ -101,12 +184,13 @@ pub async fn verify(
             batches.values().map(|b| b.probes.len() as u64).sum(),
         );
         let results = tokio::select! {
-            r = run_batches(engine, live, batches, &progress) => r,
+            r = run_batches(engines, live, batches, &progress) => r,
             _ = cancel.cancelled() => return Err(Failure::Interrupted(" during verify".into())),
         };
         progress.finish();
         outputs.extend(results);
-        // Retry only checks that ask for it, failed, and have time left.
+        // Retry only checks that ask for it (positive ones: validation
+        // refuses `retry` on a negative), failed, and have time left.
         pending.retain(|&i| {
             let check = &live.lab.checks[i];
             check.retry
@@ -125,14 +209,18 @@ pub async fn verify(
         .zip(&steps)
         .enumerate()
         .map(|(i, (check, step))| {
-            let (passed, observed, elapsed) = match (step, outputs.remove(&i)) {
-                (Step::Done(o), _) => (o.passed, o.observed.clone(), Duration::ZERO),
+            let (status, observed, elapsed) = match (step, outputs.remove(&i)) {
+                (Step::Done(o), _) => (pass_or_fail(o.passed), o.observed.clone(), Duration::ZERO),
                 (_, Some(Ok((obs, elapsed)))) => {
                     let o = check::classify(&check.kind, &obs, live);
-                    (o.passed, o.observed, elapsed)
+                    (pass_or_fail(o.passed), o.observed, elapsed)
                 }
-                (_, Some(Err(why))) => (false, why, Duration::ZERO),
-                (_, None) => (false, "no result from the probe".into(), Duration::ZERO),
+                (_, Some(Err(why))) => (Status::Error, why, Duration::ZERO),
+                (_, None) => (
+                    Status::Error,
+                    "no result from the probe".into(),
+                    Duration::ZERO,
+                ),
             };
             CheckReport {
                 title: check.title.clone(),
@@ -140,7 +228,7 @@ pub async fn verify(
                 source: check.kind.source().to_string(),
                 target: check.kind.target_words(),
                 expectation: check.kind.expectation_words(),
-                passed,
+                status,
                 observed,
                 elapsed,
             }
@@ -148,93 +236,115 @@ pub async fn verify(
         .collect();
     Ok(VerifyReport {
         lab: live.lab.name.clone(),
-        engine: (engine.version.clone(), engine.api_version.clone()),
+        engines: engine_infos(&live.lab, engines),
+        notes: engines
+            .shared_engine_warning(&live.lab.used_hosts())
+            .into_iter()
+            .collect(),
         checks,
         elapsed: started.elapsed(),
     })
 }
 
-/// Runs every batch concurrently; returns each probe's output by id.
+fn pass_or_fail(passed: bool) -> Status {
+    if passed { Status::Pass } else { Status::Fail }
+}
+
+fn engine_infos(lab: &Lab, engines: &Engines) -> Vec<EngineInfo> {
+    let hosts: Vec<&str> = if lab.is_multi_host() {
+        lab.used_hosts()
+    } else {
+        lab.hosts.iter().map(String::as_str).take(1).collect()
+    };
+    hosts
+        .into_iter()
+        .map(|h| {
+            let e = engines.of(h);
+            EngineInfo {
+                host: h.to_owned(),
+                version: e.version.clone(),
+                api_version: e.api_version.clone(),
+                address: e.endpoint.url.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Sends every batch at once; returns each probe's output by id.
 async fn run_batches(
-    engine: &Engine,
+    engines: &Engines,
     live: &LiveLab,
-    batches: std::collections::BTreeMap<Source, ProbeBatch>,
+    batches: BTreeMap<Source, ProbeBatch>,
     progress: &Progress,
 ) -> Vec<(usize, ProbeOutput)> {
-    futures::stream::iter(batches)
-        .map(|(source, batch)| async move {
-            let ids: Vec<usize> = batch.probes.iter().map(|p| p.id()).collect();
-            let ran = run_batch(engine, live, &source, &batch).await;
+    let gate = Arc::new(Semaphore::new(ATTACHES_IN_FLIGHT));
+    let runs = batches.into_iter().map(|(source, batch)| {
+        let gate = gate.clone();
+        async move {
+            let ids: Vec<usize> = batch.probes.iter().map(|p| p.id).collect();
+            let ran = run_batch(engines, live, &source, &batch, &gate).await;
             for _ in &ids {
                 progress.step(&source.to_string());
             }
             match ran {
-                Ok(report) => {
-                    let mut by_id: HashMap<usize, ProbeOutput> = report
-                        .results
-                        .into_iter()
-                        .map(|r| {
-                            (
-                                r.id,
-                                Ok((
-                                    r.observation,
-                                    Duration::from_secs_f64(r.elapsed_ms / 1000.0),
-                                )),
-                            )
-                        })
-                        .collect();
-                    ids.into_iter()
-                        .map(|id| {
-                            (
-                                id,
-                                by_id.remove(&id).unwrap_or_else(|| {
-                                    Err("the agent returned no result for this probe".into())
-                                }),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                }
+                Ok(mut by_id) => ids
+                    .into_iter()
+                    .map(|id| {
+                        let output = by_id.remove(&id).ok_or_else(|| {
+                            "the agent returned no result for this probe".to_owned()
+                        });
+                        (id, output)
+                    })
+                    .collect::<Vec<_>>(),
                 Err(why) => ids.into_iter().map(|id| (id, Err(why.clone()))).collect(),
             }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .flat_map(futures::stream::iter)
-        .collect()
+        }
+    });
+    futures::future::join_all(runs)
         .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 async fn run_batch(
-    engine: &Engine,
+    engines: &Engines,
     live: &LiveLab,
     source: &Source,
     batch: &ProbeBatch,
-) -> Result<ProbeReport, String> {
-    let node = match source {
-        Source::Host => return Ok(crate::agent::run_batch(batch).await),
-        Source::Node(node) => node,
+    gate: &Semaphore,
+) -> Result<HashMap<usize, (Observation, Duration)>, String> {
+    let (host, container) = live.probe_site(source)?;
+    let engine = engines.of(&host);
+    let deadline = check::batch_deadline(batch);
+    let reply = {
+        let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
+        tokio::time::timeout(deadline, attach::ask(engine, &container, batch)).await
     };
-    let container = live
-        .nodes
-        .get(node)
-        .ok_or_else(|| format!("node `{node}` has no container"))?
-        .probe_container
-        .as_deref()
-        .ok_or_else(|| format!("the probe helper of node `{node}` is not running (run `netlab down` and `up` again)"))?;
-    let json = serde_json::to_string(batch).map_err(|e| format!("cannot encode probes: {e}"))?;
-    let cmd = vec![
-        AGENT_BINARY_PATH.to_owned(),
-        "agent".into(),
-        "probe".into(),
-        json,
-    ];
-    let out = exec::run(engine, container, cmd, check::batch_deadline(batch))
-        .await
-        .map_err(|e| format!("cannot run probes in node `{node}`: {e:#}"))?;
-    serde_json::from_str(out.stdout.trim()).map_err(|e| {
-        format!(
-            "the agent in node `{node}` gave no report (exit code {:?}: {e}): {}",
-            out.exit_code,
-            out.stderr.trim()
-        )
-    })
+    let reply = match reply {
+        Err(_) => {
+            return Err(format!(
+                "the agent probing from {source} did not answer within {:.0}s\n  (hint: if the lab was brought up by another netlab build, `netlab up` again recreates its nodes)",
+                deadline.as_secs_f64(),
+            ));
+        }
+        Ok(Err(e)) => return Err(format!("cannot probe from {source}: {e:#}")),
+        Ok(Ok(reply)) => reply,
+    };
+    match reply.outcome {
+        ReplyOutcome::Report(report) => Ok(report
+            .results
+            .into_iter()
+            .map(|r| {
+                (
+                    r.id,
+                    (
+                        r.observation,
+                        Duration::from_secs_f64(r.elapsed_ms / 1000.0),
+                    ),
+                )
+            })
+            .collect()),
+        ReplyOutcome::Error(e) => Err(format!("the agent probing from {source} refused: {e}")),
+    }
 }

@@ -8,9 +8,10 @@ pub mod target;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::agent::protocol::{Probe, ProbeBatch};
-use crate::lab::{Check, CheckKind, PortExpect, Source, Transport, Trust};
+use crate::agent::protocol::{DnsControl, Probe, ProbeBatch, ProbeKind, Speak};
+use crate::lab::{Attachment, Check, CheckKind, PortExpect, Source, Transport, Trust};
 use crate::live::LiveLab;
+use crate::vocab::ListenerProto;
 
 pub use outcome::{Outcome, classify};
 
@@ -53,41 +54,46 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
     {
         return Step::Done(why);
     }
-    let probe = match &check.kind {
-        CheckKind::Dns { name, record, .. } => Probe::Dns {
+    let kind = match probe_kind(live, check) {
+        Ok(kind) => kind,
+        Err(outcome) => return Step::Done(outcome),
+    };
+    Step::Probe {
+        source,
+        probe: Probe {
             id,
+            timeout_ms,
+            kind,
+        },
+    }
+}
+
+/// What to send, or the outcome when nothing needs sending.
+fn probe_kind(live: &LiveLab, check: &Check) -> Result<ProbeKind, Outcome> {
+    let address = |from: &Source, to: &crate::lab::Target| {
+        target::resolve(live, from, to).map_err(Outcome::fail)
+    };
+    Ok(match &check.kind {
+        CheckKind::Dns {
+            from, name, record, ..
+        } => ProbeKind::Dns {
             name: name.clone(),
             record: *record,
-            timeout_ms,
+            control: Some(dns_control(live, from)),
         },
-        CheckKind::Tcp { from, to, .. } | CheckKind::Udp { from, to, .. } => {
-            let addr = match target::resolve(live, from, to) {
-                Ok(a) => a,
-                Err(why) => return Step::Done(Outcome::fail(why)),
-            };
-            if matches!(check.kind, CheckKind::Tcp { .. }) {
-                Probe::Tcp {
-                    id,
-                    addr,
-                    timeout_ms,
-                }
-            } else {
-                Probe::Udp {
-                    id,
-                    addr,
-                    timeout_ms,
-                }
-            }
-        }
+        CheckKind::Tcp { from, to, .. } => ProbeKind::Tcp {
+            addr: address(from, to)?,
+        },
+        CheckKind::Udp { from, to, .. } => ProbeKind::Udp {
+            addr: address(from, to)?,
+        },
         CheckKind::Mtu { node, network, .. } => {
             match live.nodes.get(node).and_then(|n| n.addresses.get(network)) {
-                Some(ip) => Probe::Mtu {
-                    id,
+                Some(ip) => ProbeKind::Mtu {
                     address: std::net::IpAddr::V4(*ip),
-                    timeout_ms,
                 },
                 None => {
-                    return Step::Done(Outcome::fail(format!(
+                    return Err(Outcome::fail(format!(
                         "node `{node}` has no address on network `{network}`"
                     )));
                 }
@@ -100,97 +106,166 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
             trust,
             ..
         } => {
-            let addr = match target::resolve(live, from, to) {
-                Ok(a) => a,
-                Err(why) => return Step::Done(Outcome::fail(why)),
-            };
             let ca_pem = match (trust, &live.ca_pem) {
                 (Trust::Nothing, _) => None,
                 (Trust::Lab, Some(pem)) => Some(pem.clone()),
                 (Trust::Lab, None) => {
-                    return Step::Done(Outcome::fail(
+                    return Err(Outcome::fail(
                         "the lab has no CA: it was brought up without TLS (no https listener and no tls or http check)",
                     ));
                 }
             };
-            Probe::Tls {
-                id,
-                addr,
+            ProbeKind::Tls {
+                addr: address(from, to)?,
                 sni: name.clone(),
                 ca_pem,
-                timeout_ms,
             }
         }
         CheckKind::Http {
-            url, method, body, ..
-        } => Probe::Http {
-            id,
+            from,
+            url,
+            method,
+            body,
+            ..
+        } => ProbeKind::Http {
             url: url.clone(),
             method: method.clone(),
             body: body.clone(),
             ca_pem: live.ca_pem.clone(),
             max_redirects: MAX_REDIRECTS,
-            timeout_ms,
+            // From a host, a redirect may lead only to loopback and the
+            // lab's own addresses: a lab file must not steer the host
+            // elsewhere.
+            follow_only: matches!(from, Source::Host(_)).then(|| lab_addresses(live)),
         },
         CheckKind::Spread {
             name,
             port,
             connections,
             ..
-        } => Probe::Spread {
-            id,
+        } => ProbeKind::Spread {
             name: name.clone(),
             port: *port,
             connections: *connections,
-            timeout_ms,
         },
         CheckKind::Port { node, expect, .. } => {
             if let Some(why) = not_running(live, node) {
-                return Step::Done(why);
+                return Err(why);
             }
-            let binding = target::port_binding(live, &check.kind);
-            match (expect, binding) {
-                (PortExpect::Unpublished, None) => {
-                    return Step::Done(Outcome::pass(format!(
-                        "unpublished: {}",
-                        check.kind.port_words()
-                    )));
-                }
-                (PortExpect::Unpublished, Some(b)) => {
-                    return Step::Done(Outcome::fail(format!("published on {b}")));
-                }
-                (PortExpect::Published, None) => {
-                    return Step::Done(Outcome::fail(format!(
-                        "not published: the engine maps nothing for {}",
-                        check.kind.port_words()
-                    )));
-                }
-                (PortExpect::Published, Some(b)) => {
-                    let addr = target::reachable_from_host(&b);
-                    match b.transport {
-                        Transport::Tcp => Probe::Tcp {
-                            id,
-                            addr,
-                            timeout_ms,
-                        },
-                        Transport::Udp => Probe::Udp {
-                            id,
-                            addr,
-                            timeout_ms,
-                        },
-                    }
-                }
-            }
+            port_probe(live, check, node, *expect)?
         }
+    })
+}
+
+/// What proves a resolver alive beside a name that may get no answer: the
+/// node's own name, which Docker's embedded DNS answers on every
+/// user-defined network; a node without one (host mode, Docker's default
+/// bridge) asks the host's resolver, which proves alive by answering at
+/// all.
+fn dns_control(live: &LiveLab, from: &str) -> DnsControl {
+    let embedded = live
+        .lab
+        .nodes
+        .get(from)
+        .is_some_and(|n| matches!(n.attachment, Attachment::Networks(ref l) if !l.is_empty()));
+    DnsControl {
+        name: from.to_owned(),
+        needs_address: embedded,
+    }
+}
+
+/// Every address of every node, as text: where a redirect from the host may
+/// lead.
+fn lab_addresses(live: &LiveLab) -> Vec<String> {
+    let mut out: Vec<String> = live
+        .nodes
+        .values()
+        .flat_map(|n| n.addresses.values().map(|ip| ip.to_string()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A `port` check: the binding the engine reports, then the port itself,
+/// probed from the node's Docker host.
+fn port_probe(
+    live: &LiveLab,
+    check: &Check,
+    node: &str,
+    expect: PortExpect,
+) -> Result<ProbeKind, Outcome> {
+    let CheckKind::Port {
+        port,
+        transport,
+        host_ip,
+        host_port,
+        ..
+    } = &check.kind
+    else {
+        return Err(Outcome::fail("not a port check"));
     };
-    Step::Probe { source, probe }
+    let speak = speak(live, node, *port, *transport);
+    let binding = target::port_binding(live, &check.kind);
+    match (expect, binding) {
+        (PortExpect::Unpublished, Some(b)) => Err(Outcome::fail(format!("published on {b}"))),
+        (PortExpect::Published, None) => Err(Outcome::fail(format!(
+            "not published: the engine maps nothing for {}",
+            check.kind.port_words()
+        ))),
+        (PortExpect::Published, Some(b)) => {
+            let at = target::reachable_from_host(&b);
+            Ok(ProbeKind::Published {
+                ip: at.ip(),
+                port: at.port(),
+                transport: *transport,
+                speak,
+                also_external: b.host_ip.is_unspecified(),
+            })
+        }
+        // Nothing mapped: show that the node does not answer where it
+        // would be published.
+        (PortExpect::Unpublished, None) => {
+            let ip = host_ip
+                .filter(|ip| !ip.is_unspecified())
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+            Ok(ProbeKind::Published {
+                ip,
+                port: host_port.unwrap_or(*port),
+                transport: *transport,
+                speak,
+                also_external: false,
+            })
+        }
+    }
+}
+
+/// How the node's listener on `port` proves who it is.
+fn speak(live: &LiveLab, node: &str, port: u16, transport: Transport) -> Speak {
+    let listener = live.lab.nodes.get(node).and_then(|n| {
+        n.serve
+            .iter()
+            .find(|l| l.port == port && l.proto.is_udp() == (transport == Transport::Udp))
+            .map(|l| (l.proto, n.other_ca))
+    });
+    match listener {
+        Some((ListenerProto::Http, _)) => Speak::Http,
+        Some((ListenerProto::Https, other)) => Speak::Https {
+            sni: node.to_owned(),
+            ca_pem: if other {
+                live.other_ca_pem.clone()
+            } else {
+                live.ca_pem.clone()
+            },
+        },
+        _ => Speak::Greeting,
+    }
 }
 
 /// Redirects an http check follows before it calls it a loop.
 pub const MAX_REDIRECTS: u32 = 10;
 
-/// Probes grouped by where they run: one exec per node, one in-process batch
-/// for the host.
+/// Probes grouped by where they run: one batch per node, one per host.
 pub fn batches<'a>(steps: impl IntoIterator<Item = &'a Step>) -> BTreeMap<Source, ProbeBatch> {
     let mut out: BTreeMap<Source, ProbeBatch> = BTreeMap::new();
     for step in steps {
@@ -204,15 +279,10 @@ pub fn batches<'a>(steps: impl IntoIterator<Item = &'a Step>) -> BTreeMap<Source
     out
 }
 
-/// How long an exec of this batch may take: its slowest probe plus room for
-/// the engine to start the exec.
+/// How long a batch may take: its slowest probe plus room for the engine
+/// to attach.
 pub fn batch_deadline(batch: &ProbeBatch) -> Duration {
-    let slowest = batch
-        .probes
-        .iter()
-        .map(Probe::timeout_ms)
-        .max()
-        .unwrap_or(0);
+    let slowest = batch.probes.iter().map(|p| p.timeout_ms).max().unwrap_or(0);
     Duration::from_millis(slowest) + Duration::from_secs(10)
 }
 

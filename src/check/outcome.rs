@@ -4,12 +4,12 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use crate::agent::protocol::{
-    DnsObservation, HttpObservation, Identity, MtuObservation, Observation, SpreadObservation,
-    TcpObservation, TlsObservation, TlsOutcome, UdpObservation,
+    DnsObservation, DnsReport, HttpObservation, Identity, MtuObservation, Observation, PortAnswer,
+    PortAttempt, SpreadObservation, TcpObservation, TlsObservation, TlsOutcome, UdpObservation,
 };
 use crate::lab::{
-    CheckKind, DnsAnswer, DnsExpect, HttpExpect, SpreadExpect, TargetHost, TcpExpect, TlsExpect,
-    UdpExpect,
+    CheckKind, DnsAnswer, DnsExpect, HttpExpect, PortExpect, SpreadExpect, TargetHost, TcpExpect,
+    TlsExpect, UdpExpect,
 };
 use crate::live::LiveLab;
 
@@ -42,8 +42,8 @@ pub fn classify(kind: &CheckKind, obs: &Observation, live: &LiveLab) -> Outcome 
         (CheckKind::Dns { from, expect, .. }, Observation::Dns(o)) => dns(live, from, expect, o),
         (CheckKind::Tcp { to, expect, .. }, Observation::Tcp(o)) => tcp(live, &to.host, *expect, o),
         (CheckKind::Udp { to, expect, .. }, Observation::Udp(o)) => udp(live, &to.host, *expect, o),
-        (CheckKind::Port { node, .. }, Observation::Tcp(_) | Observation::Udp(_)) => {
-            port(live, kind, node, obs)
+        (CheckKind::Port { node, expect, .. }, Observation::Published { attempts }) => {
+            port(live, kind, node, *expect, attempts)
         }
         (CheckKind::Mtu { expect, .. }, Observation::Mtu(o)) => mtu(*expect, o),
         (CheckKind::Tls { expect, .. }, Observation::Tls(o)) => tls(*expect, o),
@@ -106,25 +106,68 @@ fn expected_addresses(live: &LiveLab, from: &str, answers: &[DnsAnswer]) -> BTre
         .collect()
 }
 
-fn dns(live: &LiveLab, from: &str, expect: &DnsExpect, o: &DnsObservation) -> Outcome {
-    let observed = match o {
+/// What a DNS answer says, in the report's words; `None` for silence.
+fn dns_answer_words(live: &LiveLab, o: &DnsObservation) -> Option<String> {
+    Some(match o {
         DnsObservation::Answers { addresses } => {
             let list: Vec<String> = addresses.iter().map(|ip| describe_ip(live, *ip)).collect();
             format!("resolved to {}", list.join(", "))
         }
         DnsObservation::NxDomain => "unresolved: NXDOMAIN".into(),
         DnsObservation::NoRecords => "unresolved: no records of that type".into(),
-        DnsObservation::Timeout => {
-            "unresolved: no answer before the deadline (the DNS server could not forward)".into()
+        DnsObservation::ServFail => "unresolved: SERVFAIL (the server could not answer)".into(),
+        DnsObservation::Refused => "unresolved: REFUSED".into(),
+        DnsObservation::Timeout | DnsObservation::Error { .. } => return None,
+    })
+}
+
+/// Whether the control query shows a resolver that answers: with an
+/// address when one was needed, with anything at all otherwise.
+fn resolver_alive(control: Option<&DnsObservation>, needs_address: bool) -> bool {
+    match control {
+        Some(DnsObservation::Answers { .. }) => true,
+        Some(DnsObservation::Timeout | DnsObservation::Error { .. }) | None => false,
+        Some(_) => !needs_address,
+    }
+}
+
+fn dns(live: &LiveLab, from: &str, expect: &DnsExpect, report: &DnsReport) -> Outcome {
+    let o = &report.answer;
+    let Some(observed) = dns_answer_words(live, o) else {
+        // Silence, or no resolver at all: evidence only if a resolver is
+        // shown alive by the control name.
+        let needs_address = live
+            .lab
+            .nodes
+            .get(from)
+            .is_some_and(|n| n.networks().next().is_some());
+        let why = match o {
+            DnsObservation::Error { message } => message.clone(),
+            _ => "no answer before the deadline".into(),
+        };
+        if matches!(o, DnsObservation::Timeout)
+            && resolver_alive(report.control.as_ref(), needs_address)
+        {
+            return Outcome::new(
+                *expect == DnsExpect::Unresolved,
+                format!(
+                    "unresolved: no answer before the deadline (the resolver answered `{from}`, so it is alive and could not forward)"
+                ),
+            );
         }
-        DnsObservation::Error { message } => format!("DNS error: {message}"),
+        return Outcome::fail(format!(
+            "inconclusive: no resolver answered ({why}; the control name `{from}` got {})",
+            report
+                .control
+                .as_ref()
+                .and_then(|c| dns_answer_words(live, c))
+                .unwrap_or_else(|| "no answer either".into())
+        ));
     };
     let passed = match (expect, o) {
         (DnsExpect::Resolves, DnsObservation::Answers { .. }) => true,
-        (
-            DnsExpect::Unresolved,
-            DnsObservation::NxDomain | DnsObservation::NoRecords | DnsObservation::Timeout,
-        ) => true,
+        (DnsExpect::Unresolved, DnsObservation::Answers { .. }) => false,
+        (DnsExpect::Unresolved, _) => true,
         (DnsExpect::Exactly(answers), DnsObservation::Answers { addresses }) => {
             let want = expected_addresses(live, from, answers);
             let got: BTreeSet<IpAddr> = addresses.iter().copied().collect();
@@ -165,14 +208,15 @@ fn expected_identity(live: &LiveLab, host: &TargetHost) -> Option<Identity> {
         .nodes
         .get(&node)
         .filter(|n| n.is_agent())
-        .map(|_| Identity {
+        .map(|n| Identity {
             lab: live.lab.name.clone(),
+            host: live.lab.is_multi_host().then(|| n.host.clone()),
             node,
         })
 }
 
 fn identity_words(id: &Identity) -> String {
-    format!("{} of lab {}", id.node, id.lab)
+    format!("{} of lab {}", id.node_at_host(), id.lab)
 }
 
 fn tcp(live: &LiveLab, host: &TargetHost, expect: TcpExpect, o: &TcpObservation) -> Outcome {
@@ -243,59 +287,68 @@ fn udp(live: &LiveLab, host: &TargetHost, expect: UdpExpect, o: &UdpObservation)
     }
 }
 
-/// A published port was probed from the host: it passes only if that very
-/// node answered through the mapping.
-fn port(live: &LiveLab, kind: &CheckKind, node: &str, obs: &Observation) -> Outcome {
-    let mapping = super::target::port_binding(live, kind)
-        .map(|b| format!("published on {b}"))
-        .unwrap_or_else(|| "published".into());
-    let want = Identity {
-        lab: live.lab.name.clone(),
-        node: node.to_owned(),
-    };
-    let answered_by = match obs {
-        Observation::Tcp(TcpObservation::Open { identity }) => identity.clone(),
-        Observation::Udp(UdpObservation::Answered { identity }) => Some(identity.clone()),
-        _ => None,
-    };
-    match answered_by {
-        Some(id) if id == want => {
-            Outcome::pass(format!("{mapping}, answered by {}", identity_words(&id)))
-        }
-        Some(id) => Outcome::fail(format!(
-            "{mapping}, but answered by {}; expected {}",
-            identity_words(&id),
-            identity_words(&want)
-        )),
-        None => {
-            let seen = match obs {
-                Observation::Tcp(o) => {
-                    tcp(
-                        live,
-                        &TargetHost::Node {
-                            node: node.to_owned(),
-                            network: None,
-                        },
-                        TcpExpect::Open,
-                        o,
-                    )
-                    .observed
+/// A port probed on its Docker host: `published` passes only if that very
+/// node answered at every address tried (loopback, and for a binding on
+/// all addresses an external one too); `unpublished` only if it answered
+/// at none.
+fn port(
+    live: &LiveLab,
+    kind: &CheckKind,
+    node: &str,
+    expect: PortExpect,
+    attempts: &[PortAttempt],
+) -> Outcome {
+    let want = expected_identity(
+        live,
+        &TargetHost::Node {
+            node: node.to_owned(),
+            network: None,
+        },
+    );
+    let is_node = |a: &PortAttempt| matches!(&a.answer, PortAnswer::Answered { identity } if Some(identity) == want.as_ref());
+    let words: Vec<String> = attempts
+        .iter()
+        .map(|a| {
+            let what = match &a.answer {
+                PortAnswer::Answered { identity } => {
+                    format!("answered by {}", identity_words(identity))
                 }
-                Observation::Udp(o) => {
-                    udp(
-                        live,
-                        &TargetHost::Node {
-                            node: node.to_owned(),
-                            network: None,
-                        },
-                        UdpExpect::Open,
-                        o,
-                    )
-                    .observed
-                }
-                _ => "an answer of another kind".into(),
+                PortAnswer::Anonymous { detail } | PortAnswer::Nothing { detail } => detail.clone(),
             };
-            Outcome::fail(format!("{mapping}, but from the host: {seen}"))
+            format!("{} {what}", a.addr)
+        })
+        .collect();
+    let seen = words.join("; ");
+    match expect {
+        PortExpect::Published => {
+            let mapping = super::target::port_binding(live, kind)
+                .map(|b| format!("published on {b}"))
+                .unwrap_or_else(|| "published".into());
+            let all = !attempts.is_empty() && attempts.iter().all(is_node);
+            if all {
+                let who = want.as_ref().map(identity_words).unwrap_or_default();
+                let extra = if attempts.len() > 1 {
+                    format!(" (also at {})", attempts[1].addr)
+                } else {
+                    String::new()
+                };
+                Outcome::pass(format!("{mapping}, answered by {who}{extra}"))
+            } else {
+                let expected = want.as_ref().map(identity_words).unwrap_or_default();
+                Outcome::fail(format!(
+                    "{mapping}, but from the host: {seen}; expected {expected}"
+                ))
+            }
+        }
+        PortExpect::Unpublished => {
+            if attempts.iter().any(is_node) {
+                Outcome::fail(format!("reachable from the host: {seen}"))
+            } else {
+                Outcome::pass(format!(
+                    "unpublished: the engine maps nothing for {}, and from the host {seen}",
+                    kind.port_words()
+                ))
+            }
         }
     }
 }
@@ -437,6 +490,9 @@ fn http(sent_body: Option<&str>, expect: &HttpExpect, o: &HttpObservation) -> Ou
         })
         .collect();
     let mut observed = hops.join(" ⇒ ");
+    if let Some(note) = &o.note {
+        observed = format!("{observed} ({note})");
+    }
     if let Some(e) = &o.error {
         observed = if observed.is_empty() {
             e.clone()

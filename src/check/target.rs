@@ -3,8 +3,8 @@
 //! `to: web:7000` is web's address on a network it shares with `from`; if
 //! they share none, web's address on its first network. That is how
 //! isolation is shown at layers 3/4, not merely by a missing DNS name. A node
-//! in host mode is the host itself: loopback from the host, the gateway of
-//! the source's network from a container.
+//! in host mode is its Docker host itself: loopback from that host, the
+//! gateway of the source's network from a container on it.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -26,11 +26,18 @@ pub fn resolve(live: &LiveLab, from: &Source, to: &Target) -> Result<SocketAddr,
                 .is_some_and(|n| n.attachment == Attachment::Mode(NetworkMode::Host));
             let source = match from {
                 Source::Node(f) => live.nodes.get(f),
-                Source::Host => None,
+                Source::Host(_) => None,
             };
+            let source_host = live.lab.host_of(from);
+            if host_mode && source_host != target.host {
+                return Err(format!(
+                    "node `{node}` shares the network stack of host {}, and the probe runs on host {source_host}: netlab knows no address of one host as seen from another",
+                    target.host
+                ));
+            }
             let ip = if host_mode {
                 match (from, source) {
-                    (Source::Host, _) => Some(Ipv4Addr::LOCALHOST),
+                    (Source::Host(_), _) => Some(Ipv4Addr::LOCALHOST),
                     // A container reaches the host at its network's gateway.
                     (_, Some(s)) => s.gateways.values().next().copied().or_else(|| {
                         let from_host_mode = matches!(from, Source::Node(f) if live.lab.nodes.get(f).is_some_and(|n| n.attachment == Attachment::Mode(NetworkMode::Host)));

@@ -21,6 +21,7 @@ fn live() -> LiveLab {
     .expect("valid")
     .lab;
     let node = |addrs: &[(&str, [u8; 4])], running: bool| LiveNode {
+        host: "local".into(),
         probe_container: Some("id".into()),
         running,
         state: if running {
@@ -57,7 +58,9 @@ fn live() -> LiveLab {
     LiveLab {
         lab,
         ca_pem: None,
+        other_ca_pem: None,
         nodes,
+        hosts: IndexMap::new(),
     }
 }
 
@@ -77,6 +80,7 @@ fn id(node: &str) -> Option<Identity> {
     Some(Identity {
         lab: "t".into(),
         node: node.into(),
+        host: None,
     })
 }
 
@@ -97,11 +101,11 @@ fn target_prefers_a_shared_network_then_the_first() {
         Ok("10.2.0.2:80".parse().expect("addr"))
     );
     assert_eq!(
-        target::resolve(&l, &Source::Host, &t("10.9.9.9:1")),
+        target::resolve(&l, &Source::Host(None), &t("10.9.9.9:1")),
         Ok("10.9.9.9:1".parse().expect("addr"))
     );
     assert!(
-        target::resolve(&l, &Source::Host, &t("stopped:80"))
+        target::resolve(&l, &Source::Host(None), &t("stopped:80"))
             .expect_err("no address")
             .contains("has no address")
     );
@@ -163,7 +167,7 @@ fn dns_exact_set_is_the_addresses_on_shared_networks() {
     let l = live();
     let k = kind("dns: { from: client, name: web, expect: [web] }");
     let answers = |ips: &[[u8; 4]]| {
-        Observation::Dns(DnsObservation::Answers {
+        dns_obs(DnsObservation::Answers {
             addresses: ips.iter().map(|i| Ipv4Addr::from(*i).into()).collect(),
         })
     };
@@ -178,11 +182,20 @@ fn dns_exact_set_is_the_addresses_on_shared_networks() {
         "{}",
         extra.observed
     );
-    assert!(!classify(&k, &Observation::Dns(DnsObservation::NxDomain), &l).passed);
+    assert!(!classify(&k, &dns_obs(DnsObservation::NxDomain), &l).passed);
+}
+
+fn dns_obs(answer: DnsObservation) -> Observation {
+    Observation::Dns(DnsReport {
+        answer,
+        control: Some(DnsObservation::Answers {
+            addresses: vec![Ipv4Addr::new(10, 3, 0, 2).into()],
+        }),
+    })
 }
 
 #[test]
-fn dns_unresolved_accepts_nxdomain_no_records_and_timeout_but_says_which() {
+fn dns_unresolved_accepts_every_answer_of_no_address_but_says_which() {
     let l = live();
     let k = kind("dns: { from: outsider, name: web, expect: unresolved }");
     for (obs, words) in [
@@ -192,24 +205,60 @@ fn dns_unresolved_accepts_nxdomain_no_records_and_timeout_but_says_which() {
             "unresolved: no records of that type",
         ),
         (
+            DnsObservation::ServFail,
+            "unresolved: SERVFAIL (the server could not answer)",
+        ),
+        (DnsObservation::Refused, "unresolved: REFUSED"),
+        (
             DnsObservation::Timeout,
-            "unresolved: no answer before the deadline (the DNS server could not forward)",
+            "unresolved: no answer before the deadline (the resolver answered `outsider`, so it is alive and could not forward)",
         ),
     ] {
-        let o = classify(&k, &Observation::Dns(obs), &l);
-        assert!(o.passed);
+        let o = classify(&k, &dns_obs(obs), &l);
+        assert!(o.passed, "{}", o.observed);
         assert_eq!(o.observed, words);
     }
-    let resolved = Observation::Dns(DnsObservation::Answers {
+    let resolved = dns_obs(DnsObservation::Answers {
         addresses: vec![Ipv4Addr::new(10, 1, 0, 2).into()],
     });
     assert!(!classify(&k, &resolved, &l).passed);
-    assert!(
-        !classify(
-            &k,
-            &Observation::Dns(DnsObservation::Error {
-                message: "SERVFAIL".into()
+}
+
+#[test]
+fn silence_from_a_resolver_that_answers_nothing_is_inconclusive_never_unresolved() {
+    let l = live();
+    let k = kind("dns: { from: outsider, name: web, expect: unresolved }");
+    let dead = |answer, control| Observation::Dns(DnsReport { answer, control });
+    for obs in [
+        dead(DnsObservation::Timeout, Some(DnsObservation::Timeout)),
+        dead(DnsObservation::Timeout, None),
+        // The node's own name must resolve on a user-defined network: an
+        // NXDOMAIN for it is no proof of Docker's DNS.
+        dead(DnsObservation::Timeout, Some(DnsObservation::NxDomain)),
+        dead(
+            DnsObservation::Error {
+                message: "connection refused".into(),
+            },
+            Some(DnsObservation::Error {
+                message: "connection refused".into(),
             }),
+        ),
+    ] {
+        let o = classify(&k, &obs, &l);
+        assert!(!o.passed, "{obs:?}");
+        assert!(
+            o.observed.starts_with("inconclusive: no resolver answered"),
+            "{}",
+            o.observed
+        );
+    }
+    // A node on Docker's default bridge asks the host's resolver: any
+    // answer to its control proves that resolver alive.
+    let legacy = kind("dns: { from: legacy, name: web, expect: unresolved }");
+    assert!(
+        classify(
+            &legacy,
+            &dead(DnsObservation::Timeout, Some(DnsObservation::NxDomain)),
             &l
         )
         .passed
@@ -226,7 +275,8 @@ fn udp_open_and_blocked() {
             &Observation::Udp(UdpObservation::Answered {
                 identity: Identity {
                     lab: "t".into(),
-                    node: "web".into()
+                    node: "web".into(),
+                    host: None,
                 }
             }),
             &l
@@ -281,7 +331,7 @@ fn a_stopped_source_fails_without_probing_and_batches_group_by_source() {
     let b = batches(&steps);
     assert_eq!(b.len(), 2);
     assert_eq!(b[&Source::Node("client".into())].probes.len(), 2);
-    assert_eq!(b[&Source::Host].probes[0].id(), 3);
+    assert_eq!(b[&Source::Host(None)].probes[0].id, 3);
     assert_eq!(
         batch_deadline(&b[&Source::Node("client".into())]),
         std::time::Duration::from_secs(13)
@@ -314,8 +364,15 @@ fn with_ports(mut l: LiveLab) -> LiveLab {
     l
 }
 
+fn attempt(addr: &str, answer: PortAnswer) -> PortAttempt {
+    PortAttempt {
+        addr: addr.parse().expect("addr"),
+        answer,
+    }
+}
+
 #[test]
-fn a_published_port_is_probed_from_the_host_on_loopback_and_needs_the_node() {
+fn a_port_on_all_addresses_must_answer_on_loopback_and_an_external_address() {
     let mut l = with_ports(live());
     l.lab.checks = vec![lab::Check {
         title: "p".into(),
@@ -326,49 +383,91 @@ fn a_published_port_is_probed_from_the_host_on_loopback_and_needs_the_node() {
     let steps = plan_steps(&l);
     let Step::Probe {
         source,
-        probe: Probe::Tcp { addr, .. },
+        probe:
+            Probe {
+                kind:
+                    ProbeKind::Published {
+                        ip,
+                        port,
+                        also_external,
+                        speak,
+                        ..
+                    },
+                ..
+            },
     } = &steps[0]
     else {
-        panic!("expected a tcp probe, got {steps:?}")
+        panic!("expected a port probe, got {steps:?}")
     };
-    assert_eq!(
-        (source, addr.to_string().as_str()),
-        (&Source::Host, "127.0.0.1:49153")
-    );
+    assert_eq!(source, &Source::Host(None));
+    assert_eq!((ip.to_string().as_str(), *port), ("127.0.0.1", 49153));
+    assert!(*also_external, "0.0.0.0 must be shown beyond loopback");
+    assert_eq!(speak, &Speak::Greeting);
     let k = &l.lab.checks[0].kind;
+    let web = || PortAnswer::Answered {
+        identity: Identity {
+            lab: "t".into(),
+            node: "web".into(),
+            host: None,
+        },
+    };
     let ok = classify(
         k,
-        &Observation::Tcp(TcpObservation::Open {
-            identity: id("web"),
-        }),
+        &Observation::Published {
+            attempts: vec![
+                attempt("127.0.0.1:49153", web()),
+                attempt("10.0.0.5:49153", web()),
+            ],
+        },
         &l,
     );
     assert_eq!(
         (ok.passed, ok.observed.as_str()),
         (
             true,
-            "published on 0.0.0.0:49153→7000/tcp, answered by web of lab t"
+            "published on 0.0.0.0:49153→7000/tcp, answered by web of lab t (also at 10.0.0.5:49153)"
         )
     );
-    let other = classify(
+    let loopback_only = classify(
         k,
-        &Observation::Tcp(TcpObservation::Open {
-            identity: id("client"),
-        }),
+        &Observation::Published {
+            attempts: vec![
+                attempt("127.0.0.1:49153", web()),
+                attempt(
+                    "10.0.0.5:49153",
+                    PortAnswer::Nothing {
+                        detail: "refused".into(),
+                    },
+                ),
+            ],
+        },
         &l,
     );
-    assert!(!other.passed, "{}", other.observed);
-    let refused = classify(k, &Observation::Tcp(TcpObservation::Refused), &l);
-    assert!(!refused.passed);
+    assert!(!loopback_only.passed);
     assert!(
-        refused.observed.contains("but from the host: refused"),
+        loopback_only.observed.contains(
+            "but from the host: 127.0.0.1:49153 answered by web of lab t; 10.0.0.5:49153 refused"
+        ),
         "{}",
-        refused.observed
+        loopback_only.observed
     );
+    let stranger = classify(
+        k,
+        &Observation::Published {
+            attempts: vec![attempt(
+                "127.0.0.1:49153",
+                PortAnswer::Anonymous {
+                    detail: "open, but no agent greeting".into(),
+                },
+            )],
+        },
+        &l,
+    );
+    assert!(!stranger.passed);
 }
 
 #[test]
-fn port_filters_and_unpublished_are_decided_without_probing() {
+fn unpublished_is_probed_and_fails_when_the_node_answers_anyway() {
     let mut l = with_ports(live());
     let check = |y: &str| lab::Check {
         title: "p".into(),
@@ -383,7 +482,10 @@ fn port_filters_and_unpublished_are_decided_without_probing() {
         check("port: { node: web, port: 53/udp, host_ip: 127.0.0.1, expect: published }"),
     ];
     let steps = plan_steps(&l);
-    assert_eq!(steps[0], Step::Done(Outcome::pass("unpublished: 80/tcp")));
+    assert!(
+        matches!(&steps[0], Step::Probe { probe: Probe { kind: ProbeKind::Published { ip, port: 80, also_external: false, .. }, .. }, .. } if ip.is_loopback()),
+        "{steps:?}"
+    );
     assert_eq!(
         steps[1],
         Step::Done(Outcome::fail("published on 0.0.0.0:49153→7000/tcp"))
@@ -395,8 +497,45 @@ fn port_filters_and_unpublished_are_decided_without_probing() {
         ))
     );
     assert!(
-        matches!(&steps[3], Step::Probe { probe: Probe::Udp { addr, .. }, .. } if addr.to_string() == "127.0.0.1:5353")
+        matches!(&steps[3], Step::Probe { probe: Probe { kind: ProbeKind::Published { ip, port: 5353, transport: lab::Transport::Udp, also_external: false, .. }, .. }, .. } if ip.to_string() == "127.0.0.1")
     );
+    let k = &l.lab.checks[0].kind;
+    let refused = classify(
+        k,
+        &Observation::Published {
+            attempts: vec![attempt(
+                "127.0.0.1:80",
+                PortAnswer::Nothing {
+                    detail: "refused".into(),
+                },
+            )],
+        },
+        &l,
+    );
+    assert_eq!(
+        (refused.passed, refused.observed.as_str()),
+        (
+            true,
+            "unpublished: the engine maps nothing for 80/tcp, and from the host 127.0.0.1:80 refused"
+        )
+    );
+    let answered = classify(
+        k,
+        &Observation::Published {
+            attempts: vec![attempt(
+                "127.0.0.1:80",
+                PortAnswer::Answered {
+                    identity: Identity {
+                        lab: "t".into(),
+                        node: "web".into(),
+                        host: None,
+                    },
+                },
+            )],
+        },
+        &l,
+    );
+    assert!(!answered.passed, "{}", answered.observed);
 }
 
 #[test]
@@ -406,6 +545,7 @@ fn a_host_mode_node_is_loopback_from_the_host_and_the_gateway_from_a_container()
     l.nodes.insert(
         "h".into(),
         LiveNode {
+            host: "local".into(),
             probe_container: Some("h".into()),
             running: true,
             state: "running".into(),
@@ -416,7 +556,7 @@ fn a_host_mode_node_is_loopback_from_the_host_and_the_gateway_from_a_container()
     );
     let t = lab::notation::parse_target("h:47801").expect("target");
     assert_eq!(
-        target::resolve(&l, &Source::Host, &t),
+        target::resolve(&l, &Source::Host(None), &t),
         Ok("127.0.0.1:47801".parse().expect("addr"))
     );
     assert_eq!(
@@ -497,6 +637,7 @@ fn http_expectations_are_checked_one_by_one() {
             ],
             final_body: serde_json::json!({ "method": final_method, "body": body }).to_string(),
             error: None,
+            note: None,
         })
     };
     let ok = classify(&k, &obs("GET", ""), &l);
@@ -518,6 +659,7 @@ fn http_expectations_are_checked_one_by_one() {
         hops: vec![hop("GET", "http://web/a", 302, false)],
         final_body: String::new(),
         error: Some("stopped after 10 redirects (a redirect loop?)".into()),
+        note: None,
     });
     let looped = classify(&k, &stopped, &l);
     assert!(!looped.passed);

@@ -1,5 +1,7 @@
-//! Lab containers: create from the plan (first network at create, the others
-//! before start), wait until ready, inspect, remove.
+//! Containers: a lab's nodes and netlab's own (probe helpers, host helpers,
+//! the claim and the lock) — create from the plan (first network at create,
+//! the others before start), put files in and read them back, wait until
+//! ready, inspect, remove.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -7,22 +9,38 @@ use std::time::Duration;
 
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, EndpointIpamConfig, EndpointSettings,
-    HostConfig, NetworkConnectRequest, NetworkingConfig, PortBinding,
+    HostConfig, HostConfigLogConfig, NetworkConnectRequest, NetworkingConfig, PortBinding,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use super::{Context, Engine, EngineError, Result};
 use crate::agent::protocol::READY_LINE;
 use crate::lab::Transport;
 use crate::live::PublishedPort;
 use crate::plan::{
-    ContainerPlan, EndpointPlan, ImageRef, LABEL_LAB, LABEL_NODE, LABEL_ROLE, LABEL_SPEC_HASH,
-    ROLE_PROBE_HELPER, probe_helper_name,
+    ContainerPlan, EndpointPlan, ImageRef, LABEL_HASH, LABEL_HOST, LABEL_LAB, LABEL_NODE,
+    LABEL_ROLE, ROLE_PROBE_HELPER, probe_helper_name,
 };
+
+/// An agent reads probe requests on its stdin (netlab attaches to it), and
+/// its replies go to the log as well: keep that bounded.
+fn agent_io(body: &mut ContainerCreateBody) {
+    body.open_stdin = Some(true);
+    body.stdin_once = Some(false);
+    body.tty = Some(false);
+    let host = body.host_config.get_or_insert_with(HostConfig::default);
+    host.log_config = Some(HostConfigLogConfig {
+        typ: Some("json-file".into()),
+        config: Some(HashMap::from([
+            ("max-size".into(), "1m".into()),
+            ("max-file".into(), "2".into()),
+        ])),
+    });
+}
 
 fn endpoint_settings(e: &EndpointPlan) -> EndpointSettings {
     EndpointSettings {
@@ -62,7 +80,7 @@ pub async fn create_and_start(
     let networking_config = plan.endpoints.first().map(|e| NetworkingConfig {
         endpoints_config: Some(HashMap::from([(e.network.clone(), endpoint_settings(e))])),
     });
-    let body = ContainerCreateBody {
+    let mut body = ContainerCreateBody {
         image: Some(image.clone()),
         cmd: plan.cmd.clone(),
         env: Some(plan.env.clone()),
@@ -77,6 +95,9 @@ pub async fn create_and_start(
         networking_config,
         ..Default::default()
     };
+    if plan.is_agent() {
+        agent_io(&mut body);
+    }
     let options = CreateContainerOptionsBuilder::default()
         .name(&plan.name)
         .build();
@@ -137,8 +158,12 @@ pub async fn create_and_start(
     Ok(created.id)
 }
 
-/// Puts files into a created container, as a tar extracted at `/`.
-async fn upload(engine: &Engine, id: &str, files: &[(String, Vec<u8>, u32)]) -> anyhow::Result<()> {
+/// Puts files into a container, as a tar extracted at `/`.
+pub async fn upload(
+    engine: &Engine,
+    id: &str,
+    files: &[(String, Vec<u8>, u32)],
+) -> anyhow::Result<()> {
     let mut tar = tar::Builder::new(Vec::new());
     for (path, data, mode) in files {
         let mut header = tar::Header::new_gnu();
@@ -171,13 +196,13 @@ pub async fn create_probe_helper(
     agent_image: &str,
 ) -> Result<String> {
     let mut labels = HashMap::from([(LABEL_ROLE.to_owned(), ROLE_PROBE_HELPER.to_owned())]);
-    for key in [LABEL_LAB, LABEL_NODE, LABEL_SPEC_HASH] {
+    for key in [LABEL_LAB, LABEL_NODE, LABEL_HOST, LABEL_HASH] {
         if let Some(v) = node.labels.get(key) {
             labels.insert(key.to_owned(), v.clone());
         }
     }
     let lab = node.labels.get(LABEL_LAB).cloned().unwrap_or_default();
-    let body = ContainerCreateBody {
+    let mut body = ContainerCreateBody {
         image: Some(agent_image.to_owned()),
         cmd: Some(
             ["agent", "serve", "--lab", &lab, "--node", &node.node]
@@ -191,6 +216,7 @@ pub async fn create_probe_helper(
         }),
         ..Default::default()
     };
+    agent_io(&mut body);
     let name = probe_helper_name(&lab, &node.node);
     let options = CreateContainerOptionsBuilder::default().name(&name).build();
     let created = engine
@@ -204,6 +230,70 @@ pub async fn create_probe_helper(
         .await
         .ctx(|| format!("cannot start the probe helper of node `{}`", node.node))?;
     Ok(created.id)
+}
+
+/// Creates (never starts) one of netlab's markers — the lab's claim or its
+/// lock — from the agent image. `None` when a container of that name exists
+/// already: names are unique in an engine, so only one netlab can win.
+pub async fn create_marker(
+    engine: &Engine,
+    name: &str,
+    labels: HashMap<String, String>,
+    agent_image: &str,
+) -> Result<Option<String>> {
+    let body = ContainerCreateBody {
+        image: Some(agent_image.to_owned()),
+        cmd: Some(vec!["agent".into(), "marker".into()]),
+        labels: Some(labels),
+        network_disabled: Some(true),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default().name(name).build();
+    match engine.docker.create_container(Some(options), body).await {
+        Ok(created) => Ok(Some(created.id)),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => Ok(None),
+        Err(e) => Err(EngineError::new(
+            format!("cannot create container {name}"),
+            e,
+        )),
+    }
+}
+
+/// The contents of one file in a container.
+pub async fn read_file(engine: &Engine, id: &str, path: &str) -> Result<Vec<u8>> {
+    let options = DownloadFromContainerOptionsBuilder::default()
+        .path(path)
+        .build();
+    let archive: Vec<u8> = engine
+        .docker
+        .download_from_container(id, Some(options))
+        .map_ok(|chunk| chunk.to_vec())
+        .try_concat()
+        .await
+        .ctx(|| format!("cannot read {path} from container {id}"))?;
+    let mut tar = tar::Archive::new(archive.as_slice());
+    let mut entries = tar
+        .entries()
+        .ctx(|| format!("{path} from container {id} is not an archive"))?;
+    let mut entry = entries
+        .next()
+        .ok_or_else(|| {
+            EngineError::new(
+                format!("cannot read {path} from container {id}"),
+                anyhow::anyhow!("the archive is empty"),
+            )
+        })?
+        .ctx(|| format!("{path} from container {id} is not an archive"))?;
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut entry, &mut out)
+        .ctx(|| format!("cannot read {path} from container {id}"))?;
+    Ok(out)
 }
 
 /// Waits until an agent container printed its ready line (every listener is
@@ -291,6 +381,17 @@ pub struct Listed {
     pub id: String,
     pub labels: HashMap<String, String>,
     pub state: String,
+}
+
+impl Listed {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+
+    /// Its role: a node when it has none (an older netlab's node).
+    pub fn role(&self) -> &str {
+        self.label(LABEL_ROLE).unwrap_or(crate::plan::ROLE_NODE)
+    }
 }
 
 /// Containers carrying `io.netlab.lab=<lab>` (or any lab), running or not.

@@ -1,27 +1,87 @@
-//! What is up, read from the engine's labels alone: the engine is netlab's
-//! only state, so `verify`, `down` and `ls` need no lab file and work after a
-//! crash.
+//! What is up, read from the engines alone: labels say which object belongs
+//! to which lab, host and role, and the lab's claim holds its record, so
+//! `verify`, `down` and `ls` need no lab file and work after a crash.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 
+use bollard::models::ContainerInspectResponse;
 use futures::{StreamExt, TryStreamExt};
 use indexmap::IndexMap;
 
 use super::container::{self, Listed};
+use super::record::Record;
 use super::{CONCURRENCY, Engine, EngineError, Result, network};
 use crate::lab::{Attachment, Lab, NetworkMode};
-use crate::live::{LiveLab, LiveNode};
+use crate::live::{LiveHost, LiveLab, LiveNode};
 use crate::plan::{
-    self, LABEL_CA, LABEL_LAB, LABEL_NODE, LABEL_ROLE, LABEL_SPEC, ROLE_PROBE_HELPER,
+    self, LABEL_HASH, LABEL_HOST, LABEL_LAB, LABEL_NETWORK, LABEL_NODE, ROLE_CLAIM,
+    ROLE_HOST_HELPER, ROLE_LOCK, ROLE_NODE, ROLE_PROBE_HELPER, Running,
 };
 
-/// Every engine object of one lab.
+/// Every object of one lab on one engine.
 #[derive(Debug, Default, Clone)]
 pub struct LabObjects {
     pub containers: Vec<Listed>,
-    /// (id, name)
     pub networks: Vec<network::Listed>,
+}
+
+impl LabObjects {
+    fn with_role(&self, role: &str) -> Option<&Listed> {
+        self.containers.iter().find(|c| c.role() == role)
+    }
+
+    /// The lab's claim, on the default engine: the lab is (being) up.
+    pub fn claim(&self) -> Option<&Listed> {
+        self.with_role(ROLE_CLAIM)
+    }
+
+    /// Held while a netlab changes the lab.
+    pub fn lock(&self) -> Option<&Listed> {
+        self.with_role(ROLE_LOCK)
+    }
+
+    pub fn extend(&mut self, other: LabObjects) {
+        self.containers.extend(other.containers);
+        self.networks.extend(other.networks);
+    }
+
+    /// Node containers and nodes that are not running.
+    pub fn node_counts(&self) -> (usize, usize) {
+        let nodes: Vec<&Listed> = self
+            .containers
+            .iter()
+            .filter(|c| c.role() == ROLE_NODE)
+            .collect();
+        let running = nodes.iter().filter(|c| c.state == "running").count();
+        (nodes.len(), running)
+    }
+
+    /// Each object's host and hash, for `plan::changes`.
+    pub fn running(&self) -> Running {
+        let mut out = Running::default();
+        let entry =
+            |labels: &HashMap<String, String>, key: &str| -> Option<(String, (String, String))> {
+                Some((
+                    labels.get(key)?.clone(),
+                    (
+                        labels.get(LABEL_HOST).cloned().unwrap_or_default(),
+                        labels.get(LABEL_HASH).cloned().unwrap_or_default(),
+                    ),
+                ))
+            };
+        for c in &self.containers {
+            match c.role() {
+                ROLE_NODE => out.nodes.extend(entry(&c.labels, LABEL_NODE)),
+                ROLE_HOST_HELPER => out.helpers.extend(entry(&c.labels, LABEL_HOST)),
+                _ => {}
+            }
+        }
+        for n in &self.networks {
+            out.networks.extend(entry(&n.labels, LABEL_NETWORK));
+        }
+        out
+    }
 }
 
 /// Labs with at least one container or network in the engine, by name.
@@ -42,114 +102,112 @@ pub async fn labs(engine: &Engine, only: Option<&str>) -> Result<BTreeMap<String
     Ok(labs)
 }
 
-/// Reads the lab definition stored on its containers and inspects every
-/// container, concurrently.
-pub async fn live(engine: &Engine, objects: &LabObjects, lab_name: &str) -> Result<LiveLab> {
-    let spec = objects
-        .containers
-        .iter()
-        .find_map(|c| c.labels.get(LABEL_SPEC))
-        .ok_or_else(|| {
-            EngineError::new(
-                format!(
-                    "lab `{lab_name}` is only partly up (no node container carries its definition)"
-                ),
-                anyhow::anyhow!("run `netlab down {lab_name}` and bring it up again"),
-            )
-        })?;
-    let lab: Lab = serde_json::from_str(spec).map_err(|e| {
-        EngineError::new(
-            format!("lab `{lab_name}` was brought up by an incompatible netlab"),
-            anyhow::anyhow!("{e}; run `netlab down {lab_name}` and bring it up again"),
-        )
-    })?;
-    let helpers: HashMap<String, String> = objects
-        .containers
-        .iter()
-        .filter(|c| {
-            c.labels
-                .get(LABEL_ROLE)
-                .is_some_and(|r| r == ROLE_PROBE_HELPER)
-                && c.state == "running"
-        })
-        .filter_map(|c| Some((c.labels.get(LABEL_NODE)?.clone(), c.id.clone())))
-        .collect();
-    let inspected: Vec<(String, LiveNode)> =
-        futures::stream::iter(objects.containers.iter().filter_map(|c| {
-            let node = c.labels.get(LABEL_NODE)?.clone();
-            (!c.labels.contains_key(LABEL_ROLE)).then(|| (node, c.id.clone()))
-        }))
-        .map(|(node, id)| {
-            let lab = &lab;
-            let helpers = &helpers;
+/// The lab as it runs, from its record and its objects on every engine it
+/// uses (each engine once, with what it holds of the lab). Inspects every
+/// node container, concurrently.
+pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result<LiveLab> {
+    let lab = &record.lab;
+    let running_of = |role: &str, key: &str| -> HashMap<String, String> {
+        objects
+            .iter()
+            .flat_map(|(_, o)| &o.containers)
+            .filter(|c| c.role() == role && c.state == "running")
+            .filter_map(|c| Some((c.label(key)?.to_owned(), c.id.clone())))
+            .collect()
+    };
+    let probe_helpers = running_of(ROLE_PROBE_HELPER, LABEL_NODE);
+    let host_helpers = running_of(ROLE_HOST_HELPER, LABEL_HOST);
+    let node_containers = objects.iter().flat_map(|(engine, o)| {
+        o.containers
+            .iter()
+            .filter(|c| c.role() == ROLE_NODE)
+            .filter_map(move |c| Some((*engine, c.label(LABEL_NODE)?.to_owned(), c.id.clone())))
+    });
+    let inspected: Vec<(String, LiveNode)> = futures::stream::iter(node_containers)
+        .map(|(engine, node, id)| {
+            let probe_helpers = &probe_helpers;
             async move {
                 let info = container::inspect(engine, &id).await?;
-                let state = info.state.clone().unwrap_or_default();
-                let running = state.running == Some(true);
-                let status = state
-                    .status
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "unknown".into());
-                let state_word = if running {
-                    status
-                } else {
-                    format!(
-                        "{status} (exit code {})",
-                        state.exit_code.unwrap_or_default()
-                    )
-                };
-                let raw_addresses = container::addresses(&info);
-                let raw_gateways = container::gateways(&info);
-                // Keyed by lab network name (`bridge` for Docker's default),
-                // in the node's declaration order.
-                let engine_names: Vec<(String, String)> =
-                    match lab.nodes.get(&node).map(|n| &n.attachment) {
-                        Some(Attachment::Networks(list)) => list
-                            .iter()
-                            .map(|a| (a.network.clone(), plan::network_name(&lab.name, &a.network)))
-                            .collect(),
-                        Some(Attachment::Mode(NetworkMode::Bridge)) => {
-                            vec![("bridge".into(), "bridge".into())]
-                        }
-                        _ => Vec::new(),
-                    };
-                let pick = |raw: &HashMap<String, Ipv4Addr>| -> IndexMap<String, Ipv4Addr> {
-                    engine_names
-                        .iter()
-                        .filter_map(|(lab_name, engine_name)| {
-                            Some((lab_name.clone(), *raw.get(engine_name)?))
-                        })
-                        .collect()
-                };
-                let (addresses, gateways) = (pick(&raw_addresses), pick(&raw_gateways));
-                let probe_container = match lab.nodes.get(&node) {
-                    Some(n) if !n.is_agent() => helpers.get(&node).cloned(),
-                    _ => Some(id.clone()),
-                };
                 Ok::<_, EngineError>((
-                    node,
-                    LiveNode {
-                        probe_container,
-                        running,
-                        state: state_word,
-                        addresses,
-                        gateways,
-                        ports: container::published_ports(&info),
-                    },
+                    node.clone(),
+                    live_node(lab, &node, &id, &info, probe_helpers),
                 ))
             }
         })
         .buffer_unordered(CONCURRENCY)
         .try_collect()
         .await?;
-    let ca_pem = objects
-        .containers
-        .iter()
-        .find_map(|c| c.labels.get(LABEL_CA))
-        .cloned();
     Ok(LiveLab {
-        lab,
-        ca_pem,
+        lab: lab.clone(),
+        ca_pem: record.ca.as_ref().map(|c| c.cert_pem.clone()),
+        other_ca_pem: record.other_ca.as_ref().map(|c| c.cert_pem.clone()),
         nodes: inspected.into_iter().collect(),
+        hosts: lab
+            .used_hosts()
+            .into_iter()
+            .map(|h| {
+                (
+                    h.to_owned(),
+                    LiveHost {
+                        helper: host_helpers.get(h).cloned(),
+                    },
+                )
+            })
+            .collect(),
     })
+}
+
+fn live_node(
+    lab: &Lab,
+    node: &str,
+    id: &str,
+    info: &ContainerInspectResponse,
+    probe_helpers: &HashMap<String, String>,
+) -> LiveNode {
+    let state = info.state.clone().unwrap_or_default();
+    let running = state.running == Some(true);
+    let status = state
+        .status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let state_word = if running {
+        status
+    } else {
+        format!(
+            "{status} (exit code {})",
+            state.exit_code.unwrap_or_default()
+        )
+    };
+    let raw_addresses = container::addresses(info);
+    let raw_gateways = container::gateways(info);
+    // Keyed by lab network name (`bridge` for Docker's default), in the
+    // node's declaration order.
+    let spec = lab.nodes.get(node);
+    let engine_names: Vec<(String, String)> = match spec.map(|n| &n.attachment) {
+        Some(Attachment::Networks(list)) => list
+            .iter()
+            .map(|a| (a.network.clone(), plan::network_name(&lab.name, &a.network)))
+            .collect(),
+        Some(Attachment::Mode(NetworkMode::Bridge)) => vec![("bridge".into(), "bridge".into())],
+        _ => Vec::new(),
+    };
+    let pick = |raw: &HashMap<String, Ipv4Addr>| -> IndexMap<String, Ipv4Addr> {
+        engine_names
+            .iter()
+            .filter_map(|(lab_name, engine_name)| Some((lab_name.clone(), *raw.get(engine_name)?)))
+            .collect()
+    };
+    let probe_container = match spec {
+        Some(n) if !n.is_agent() => probe_helpers.get(node).cloned(),
+        _ => Some(id.to_owned()),
+    };
+    LiveNode {
+        host: spec.map(|n| n.host.clone()).unwrap_or_default(),
+        probe_container,
+        running,
+        state: state_word,
+        addresses: pick(&raw_addresses),
+        gateways: pick(&raw_gateways),
+        ports: container::published_ports(info),
+    }
 }

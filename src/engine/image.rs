@@ -1,6 +1,8 @@
 //! The agent image: built locally from the running netlab executable into a
 //! `FROM scratch` image, tagged by the executable's content so a new build of
-//! netlab gets a new image and an unchanged one is never rebuilt.
+//! netlab gets a new image and an unchanged one is never rebuilt. A lab on
+//! several engines builds it once and copies it to each engine that lacks
+//! it (export from one, import into the other, streamed: no registry).
 
 use std::collections::HashMap;
 
@@ -34,20 +36,88 @@ impl AgentBinary {
     }
 }
 
-/// Returns the agent image reference, building it if the engine lacks it.
-/// Returns whether it was built, for the summary.
-pub async fn ensure_agent_image(engine: &Engine) -> Result<(String, bool)> {
+/// How the agent image reached the engines, for the summary and the bench.
+#[derive(Debug, Clone, Default)]
+pub struct AgentImage {
+    pub tag: String,
+    /// Where it was built, if it was.
+    pub built_on: Option<String>,
+    /// The engines it was copied to, and how long the copies took.
+    pub copied_to: Vec<String>,
+    pub copy_time: std::time::Duration,
+}
+
+async fn has_image(engine: &Engine, tag: &str) -> Result<bool> {
+    match engine.docker.inspect_image(tag).await {
+        Ok(_) => Ok(true),
+        Err(e) if super::is_not_found(&e) => Ok(false),
+        Err(e) => Err(EngineError::new(format!("cannot inspect image {tag}"), e)),
+    }
+}
+
+/// Makes sure every engine has the agent image: built once where none has
+/// it, copied to the engines that lack it.
+pub async fn ensure_agent_image(engines: &[&Engine]) -> Result<AgentImage> {
     let binary = AgentBinary::current()?;
-    match engine.docker.inspect_image(&binary.tag).await {
-        Ok(_) => return Ok((binary.tag, false)),
-        Err(e) if super::is_not_found(&e) => {}
-        Err(e) => {
-            return Err(EngineError::new(
-                format!("cannot inspect image {}", binary.tag),
-                e,
-            ));
+    let present =
+        futures::future::try_join_all(engines.iter().map(|e| has_image(e, &binary.tag))).await?;
+    let mut out = AgentImage {
+        tag: binary.tag.clone(),
+        ..AgentImage::default()
+    };
+    let source = match present.iter().position(|p| *p) {
+        Some(i) => engines[i],
+        None => {
+            let Some(first) = engines.first() else {
+                return Ok(out);
+            };
+            build(first, &binary).await?;
+            out.built_on = Some(first.endpoint.url.clone());
+            first
+        }
+    };
+    let lacking: Vec<&Engine> = engines
+        .iter()
+        .zip(&present)
+        .filter(|(e, p)| !**p && e.id != source.id)
+        .map(|(e, _)| *e)
+        .collect();
+    let started = std::time::Instant::now();
+    futures::future::try_join_all(lacking.iter().map(|to| copy(source, to, &binary.tag))).await?;
+    out.copy_time = started.elapsed();
+    out.copied_to = lacking.iter().map(|e| e.endpoint.url.clone()).collect();
+    Ok(out)
+}
+
+/// `docker save | docker load`, streamed from one engine to the other.
+async fn copy(from: &Engine, to: &Engine, tag: &str) -> Result<()> {
+    let what = || {
+        format!(
+            "cannot copy the agent image {tag} from {} to {}",
+            from.endpoint.url, to.endpoint.url
+        )
+    };
+    let export = from.docker.export_image(tag);
+    let options = bollard::query_parameters::ImportImageOptionsBuilder::default()
+        .quiet(true)
+        .build();
+    let mut import = to.docker.import_image_stream(options, export, None);
+    while let Some(item) = import.next().await {
+        let info = item.map_err(|e| EngineError::new(what(), e))?;
+        if let Some(message) = info.error_detail.and_then(|d| d.message) {
+            return Err(EngineError::new(what(), anyhow::anyhow!(message)));
         }
     }
+    if !has_image(to, tag).await? {
+        return Err(EngineError::new(
+            what(),
+            anyhow::anyhow!("the engine took the image but does not list it"),
+        ));
+    }
+    Ok(())
+}
+
+async fn build(engine: &Engine, binary: &AgentBinary) -> Result<()> {
     let context =
         build_context(&binary.bytes).ctx(|| "cannot pack the agent build context".into())?;
     let options = BuildImageOptionsBuilder::default()
@@ -78,7 +148,7 @@ pub async fn ensure_agent_image(engine: &Engine) -> Result<(String, bool)> {
         }
     }
     remove_stale_agent_images(engine, &binary.tag).await;
-    Ok((binary.tag, true))
+    Ok(())
 }
 
 /// How many agent images to keep: the current one and the newest others,

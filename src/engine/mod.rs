@@ -2,14 +2,20 @@
 //! module calls bollard; callers get plain results and `EngineError`s that
 //! say what was attempted.
 
+pub mod attach;
 pub mod container;
 pub mod discover;
-pub mod exec;
+pub mod endpoint;
 pub mod image;
 pub mod network;
+pub mod record;
 pub mod swarm;
 
+use std::time::Duration;
+
 use bollard::Docker;
+
+pub use endpoint::Endpoint;
 
 /// Engine calls in flight at once: enough to overlap the engine's own
 /// latency, few enough not to thrash a 2-core daemon.
@@ -45,50 +51,105 @@ impl<T, E: Into<anyhow::Error>> Context<T> for std::result::Result<T, E> {
     }
 }
 
+/// A connected engine.
 #[derive(Clone)]
 pub struct Engine {
     pub docker: Docker,
+    pub endpoint: Endpoint,
     pub version: String,
     pub api_version: String,
+    /// The engine's own ID: two addresses of one engine have the same.
+    pub id: String,
 }
 
-/// The engine address bollard will use: `DOCKER_HOST` or the default socket.
-pub fn engine_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned())
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Engine({}, Docker {})", self.endpoint.url, self.version)
+    }
 }
+
+/// How long an engine may take to answer the first call.
+const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
+/// bollard's per-request deadline; probes and image copies carry their own.
+const REQUEST_TIMEOUT_S: u64 = 120;
 
 impl Engine {
     /// Connects, negotiates the API version (the engine may be older than
     /// bollard's default, e.g. 20.10 speaks 1.41) and checks it answers.
-    pub async fn connect() -> Result<Engine> {
-        let host = engine_host();
+    pub async fn connect(endpoint: &Endpoint) -> Result<Engine> {
+        let what = || {
+            format!(
+                "cannot reach the Docker engine at {} (from {})",
+                endpoint.url, endpoint.origin
+            )
+        };
         let unreachable = |e: bollard::errors::Error| {
             EngineError::new(
-                format!("cannot reach the Docker engine at {host}"),
+                what(),
                 anyhow::anyhow!(
-                    "{e}\n  (hint: is the Docker daemon running? `docker info` should answer; set DOCKER_HOST to reach another engine)"
+                    "{e}\n  (hint: is the Docker daemon running? `docker info` should answer; DOCKER_HOST, DOCKER_CONTEXT or --context choose another engine)"
                 ),
             )
         };
-        let docker = Docker::connect_with_defaults().map_err(unreachable)?;
-        let docker = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            docker.negotiate_version(),
-        )
-        .await
-        .map_err(|_| {
-            EngineError::new(
-                format!("cannot reach the Docker engine at {host}"),
-                anyhow::anyhow!("no answer within 10s"),
-            )
-        })?
-        .map_err(unreachable)?;
-        let version = docker.version().await.map_err(unreachable)?;
+        let docker = open(endpoint).map_err(unreachable)?;
+        let handshake = async {
+            let docker = docker.negotiate_version().await?;
+            let (version, info) = tokio::try_join!(docker.version(), docker.info())?;
+            Ok::<_, bollard::errors::Error>((docker, version, info))
+        };
+        let (docker, version, info) = tokio::time::timeout(CONNECT_DEADLINE, handshake)
+            .await
+            .map_err(|_| {
+                EngineError::new(
+                    what(),
+                    anyhow::anyhow!("no answer within {}s", CONNECT_DEADLINE.as_secs()),
+                )
+            })?
+            .map_err(unreachable)?;
         Ok(Engine {
             version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
+            id: info.id.unwrap_or_default(),
+            endpoint: endpoint.clone(),
             docker,
         })
+    }
+
+    /// The engine the docker CLI would use (or `--context NAME`).
+    pub async fn connect_default(context: Option<&str>) -> Result<Engine> {
+        let endpoint = endpoint::default_endpoint(&endpoint::Env::from_process(), context)
+            .map_err(|e| EngineError::new("cannot choose the Docker engine", e))?;
+        Engine::connect(&endpoint).await
+    }
+
+    /// `Docker 20.10.24 (API 1.41) at unix:///var/run/docker.sock`
+    pub fn describe(&self) -> String {
+        format!(
+            "Docker {} (API {}) at {}",
+            self.version, self.api_version, self.endpoint.url
+        )
+    }
+}
+
+fn open(endpoint: &Endpoint) -> std::result::Result<Docker, bollard::errors::Error> {
+    let url = endpoint.url.as_str();
+    let version = bollard::API_DEFAULT_VERSION;
+    if url.starts_with("unix://") {
+        Docker::connect_with_unix(url, REQUEST_TIMEOUT_S, version)
+    } else if url.starts_with("ssh://") {
+        Docker::connect_with_ssh(url, REQUEST_TIMEOUT_S, version, None)
+    } else if let Some(tls) = &endpoint.tls {
+        let addr = url.replacen("tcp://", "https://", 1);
+        Docker::connect_with_ssl(
+            &addr,
+            &tls.key,
+            &tls.cert,
+            &tls.ca,
+            REQUEST_TIMEOUT_S,
+            version,
+        )
+    } else {
+        Docker::connect_with_http(url, REQUEST_TIMEOUT_S, version)
     }
 }
 

@@ -1,27 +1,33 @@
-//! Swarm mode, which overlay networks need. If the engine is not in a swarm,
-//! `up` initialises a single-node one and marks it as netlab's with a label;
-//! it is left again only when netlab made it and no lab still has an overlay
-//! network. A swarm the user made is never touched.
+//! Swarm mode, which overlay networks need, on one engine or across the
+//! engines of several hosts. When none of them is in a swarm, `up` makes one
+//! (manager on the first, the others join as workers) and marks it as
+//! netlab's with a label; a swarm that already holds them all is used as it
+//! is. netlab leaves a swarm only when it made it and no lab still has an
+//! overlay network; a swarm the user made is never touched.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use bollard::models::{LocalNodeState, SwarmInitRequest, SwarmSpec};
+use bollard::models::{LocalNodeState, SwarmInitRequest, SwarmJoinRequest, SwarmSpec};
 use bollard::query_parameters::{LeaveSwarmOptionsBuilder, ListNetworksOptionsBuilder};
 
 use super::{Context, Engine, EngineError, Result, network};
+use crate::agent::protocol::InterfaceAddress;
 use crate::plan::LABEL_LAB;
 
 pub const LABEL_SWARM: &str = "io.netlab.swarm";
+const SWARM_PORT: u16 = 2377;
 
-/// What netlab needs to know of the engine's swarm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What netlab needs to know of one engine's swarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SwarmState {
     Inactive,
-    /// Active, and whether netlab made it.
     Active {
-        netlab_made: bool,
+        node_id: String,
         manager: bool,
+        /// Only a manager can tell: the swarm's ID, and whether netlab made it.
+        cluster: Option<String>,
+        netlab_made: bool,
     },
 }
 
@@ -30,90 +36,315 @@ pub async fn state(engine: &Engine) -> Result<SwarmState> {
         .docker
         .info()
         .await
-        .ctx(|| "cannot read the engine's swarm state".into())?;
+        .ctx(|| format!("cannot read the swarm state of {}", engine.endpoint.url))?;
     let swarm = info.swarm.unwrap_or_default();
     if swarm.local_node_state != Some(LocalNodeState::ACTIVE) {
         return Ok(SwarmState::Inactive);
     }
     let manager = swarm.control_available == Some(true);
-    let netlab_made = if manager {
+    let (cluster, netlab_made) = if manager {
         let inspect = engine
             .docker
             .inspect_swarm()
             .await
-            .ctx(|| "cannot inspect the swarm".into())?;
-        inspect
+            .ctx(|| format!("cannot inspect the swarm of {}", engine.endpoint.url))?;
+        let made = inspect
             .spec
             .and_then(|s| s.labels)
-            .is_some_and(|l| l.contains_key(LABEL_SWARM))
+            .is_some_and(|l| l.contains_key(LABEL_SWARM));
+        (inspect.id, made)
     } else {
-        false
+        (None, false)
     };
     Ok(SwarmState::Active {
-        netlab_made,
+        node_id: swarm.node_id.unwrap_or_default(),
         manager,
+        cluster,
+        netlab_made,
     })
 }
 
-/// Makes sure the engine is a swarm manager; returns whether netlab just
-/// initialised the swarm.
-pub async fn ensure(engine: &Engine) -> Result<bool> {
-    match state(engine).await? {
-        SwarmState::Active { manager: true, .. } => return Ok(false),
-        SwarmState::Active { manager: false, .. } => {
-            return Err(EngineError::new(
-                "overlay networks need a swarm manager",
-                anyhow::anyhow!("this engine is a swarm worker; run the lab on a manager node"),
-            ));
-        }
-        SwarmState::Inactive => {}
+/// Why the engines cannot share a swarm as they are: the user must act
+/// (exit 2), or an engine failed (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum SwarmError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0:#}")]
+    Engine(#[from] EngineError),
+}
+
+/// A host's engine and the address it advertises to the others.
+pub struct Member<'a> {
+    pub host: &'a str,
+    pub engine: &'a Engine,
+    pub advertise: Option<IpAddr>,
+}
+
+/// What `ensure` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Joined {
+    /// The index of the member that is a manager: overlays are made there.
+    pub manager: usize,
+    /// netlab made the swarm now.
+    pub made: bool,
+    /// Members netlab joined to a swarm now.
+    pub joined: Vec<usize>,
+}
+
+/// Makes the members (distinct engines) one swarm with a manager among them.
+pub async fn ensure(members: &[Member<'_>]) -> std::result::Result<Joined, SwarmError> {
+    let states = futures::future::try_join_all(members.iter().map(|m| state(m.engine))).await?;
+    let managers: Vec<usize> = states
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s, SwarmState::Active { manager: true, .. }))
+        .map(|(i, _)| i)
+        .collect();
+    let inactive: Vec<usize> = states
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s == SwarmState::Inactive)
+        .map(|(i, _)| i)
+        .collect();
+    if inactive.len() == members.len() {
+        return make(members).await;
     }
-    let advertise = advertise_address().ok_or_else(|| {
-        EngineError::new(
-            "cannot initialise a swarm for the overlay networks",
-            anyhow::anyhow!("this machine has no non-loopback IPv4 address to advertise\n  (hint: run `docker swarm init --advertise-addr ADDR` yourself)"),
-        )
-    })?;
+    let Some(&manager) = managers.first() else {
+        return Err(SwarmError::Refused(format!(
+            "overlay networks need a swarm manager, and none of {} is one\n  (hint: run the lab with a manager among its hosts)",
+            names(
+                members,
+                (0..members.len()).filter(|i| !inactive.contains(i))
+            )
+        )));
+    };
+    let cluster_of = |i: usize| match &states[i] {
+        SwarmState::Active { cluster, .. } => cluster.clone(),
+        SwarmState::Inactive => None,
+    };
+    let other_managers: Vec<usize> = managers
+        .iter()
+        .copied()
+        .filter(|&i| cluster_of(i) != cluster_of(manager))
+        .collect();
+    if !other_managers.is_empty() {
+        return Err(different_swarms(members, manager, &other_managers));
+    }
+    let nodes = members[manager]
+        .engine
+        .docker
+        .list_nodes(None)
+        .await
+        .ctx(|| "cannot list the swarm's nodes".into())?;
+    let strangers: Vec<usize> = states
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| match s {
+            SwarmState::Active {
+                node_id,
+                manager: false,
+                ..
+            } => !nodes.iter().any(|n| n.id.as_deref() == Some(node_id)),
+            _ => false,
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if !strangers.is_empty() {
+        return Err(different_swarms(members, manager, &strangers));
+    }
+    if inactive.is_empty() {
+        return Ok(Joined {
+            manager,
+            made: false,
+            joined: Vec::new(),
+        });
+    }
+    let netlab_made = matches!(
+        states[manager],
+        SwarmState::Active {
+            netlab_made: true,
+            ..
+        }
+    );
+    if !netlab_made {
+        return Err(SwarmError::Refused(format!(
+            "{} in a swarm and {} in none; netlab joins hosts only to a swarm it made\n  (hint: join them to that swarm yourself (`docker swarm join`), or take them out of it)",
+            names(members, managers.iter().copied()),
+            names(members, inactive.iter().copied())
+        )));
+    }
+    join_all(members, manager, &inactive).await?;
+    Ok(Joined {
+        manager,
+        made: false,
+        joined: inactive,
+    })
+}
+
+fn names(members: &[Member], which: impl Iterator<Item = usize>) -> String {
+    let list: Vec<String> = which
+        .map(|i| format!("{} ({})", members[i].host, members[i].engine.endpoint.url))
+        .collect();
+    list.join(", ")
+}
+
+fn different_swarms(members: &[Member], manager: usize, others: &[usize]) -> SwarmError {
+    SwarmError::Refused(format!(
+        "the lab's hosts are in different swarms: {} is not in the swarm of {}\n  (hint: overlay networks need every host in one swarm; make them leave (`docker swarm leave`) or join one swarm)",
+        names(members, others.iter().copied()),
+        names(members, std::iter::once(manager))
+    ))
+}
+
+fn advertise(member: &Member) -> std::result::Result<IpAddr, SwarmError> {
+    member.advertise.ok_or_else(|| {
+        SwarmError::Refused(format!(
+            "cannot tell which address host {} ({}) should advertise to the swarm\n  (hint: give it after the engine: --host {}=ENGINE?advertise=ADDR)",
+            member.host, member.engine.endpoint.url, member.host
+        ))
+    })
+}
+
+/// A new swarm: manager on the first member, the others join.
+async fn make(members: &[Member<'_>]) -> std::result::Result<Joined, SwarmError> {
+    let first = &members[0];
+    let address = advertise(first)?;
     let request = SwarmInitRequest {
-        listen_addr: Some("0.0.0.0:2377".into()),
-        advertise_addr: Some(advertise.to_string()),
+        listen_addr: Some(format!("0.0.0.0:{SWARM_PORT}")),
+        advertise_addr: Some(address.to_string()),
         spec: Some(SwarmSpec {
             labels: Some(HashMap::from([(LABEL_SWARM.to_owned(), "true".to_owned())])),
             ..Default::default()
         }),
         ..Default::default()
     };
-    match engine.docker.init_swarm(request).await {
-        Ok(_) => Ok(true),
-        // Another `up` got there first.
-        Err(e) if e.to_string().contains("already part of a swarm") => Ok(false),
-        Err(e) => Err(EngineError::new(
-            format!("cannot initialise a swarm (advertising {advertise})"),
-            e,
-        )),
+    match first.engine.docker.init_swarm(request).await {
+        Ok(_) => {}
+        // Another `up` got there first: use its swarm.
+        Err(e) if e.to_string().contains("already part of a swarm") && members.len() == 1 => {
+            return Ok(Joined::default());
+        }
+        Err(e) => {
+            return Err(EngineError::new(
+                format!(
+                    "cannot initialise a swarm on host {} (advertising {address})",
+                    first.host
+                ),
+                e,
+            )
+            .into());
+        }
     }
+    let others: Vec<usize> = (1..members.len()).collect();
+    if let Err(e) = join_all(members, 0, &others).await {
+        // Nothing may be left: every member leaves again, the manager last.
+        for m in members.iter().rev() {
+            let _ = leave(m.engine).await;
+        }
+        return Err(e);
+    }
+    Ok(Joined {
+        manager: 0,
+        made: true,
+        joined: others,
+    })
 }
 
-/// Leaves the swarm if netlab made it and no lab has an overlay network left;
-/// removes the `docker_gwbridge` network the swarm leaves behind. Returns
+/// Joins `which` to the manager's swarm as workers; on a failure, the ones
+/// that joined leave again.
+async fn join_all(
+    members: &[Member<'_>],
+    manager: usize,
+    which: &[usize],
+) -> std::result::Result<(), SwarmError> {
+    if which.is_empty() {
+        return Ok(());
+    }
+    let m = &members[manager];
+    let swarm = m
+        .engine
+        .docker
+        .inspect_swarm()
+        .await
+        .ctx(|| "cannot read the swarm's join token".into())?;
+    let token = swarm.join_tokens.and_then(|t| t.worker).ok_or_else(|| {
+        EngineError::new(
+            "cannot read the swarm's join token",
+            anyhow::anyhow!("the manager gave none"),
+        )
+    })?;
+    let manager_addr = advertise(m)?;
+    let mut joined: Vec<usize> = Vec::new();
+    for &i in which {
+        let member = &members[i];
+        let request = SwarmJoinRequest {
+            listen_addr: Some(format!("0.0.0.0:{SWARM_PORT}")),
+            advertise_addr: Some(advertise(member)?.to_string()),
+            remote_addrs: Some(vec![format!("{manager_addr}:{SWARM_PORT}")]),
+            join_token: Some(token.clone()),
+            ..Default::default()
+        };
+        if let Err(e) = member.engine.docker.join_swarm(request).await {
+            for &j in &joined {
+                let _ = leave(members[j].engine).await;
+            }
+            return Err(EngineError::new(
+                format!(
+                    "host {} ({}) cannot join the swarm of host {} at {manager_addr}",
+                    member.host, member.engine.endpoint.url, m.host
+                ),
+                e,
+            )
+            .into());
+        }
+        joined.push(i);
+    }
+    Ok(())
+}
+
+async fn leave(engine: &Engine) -> Result<()> {
+    engine
+        .docker
+        .leave_swarm(Some(
+            LeaveSwarmOptionsBuilder::default().force(true).build(),
+        ))
+        .await
+        .ctx(|| format!("cannot leave the swarm on {}", engine.endpoint.url))?;
+    // Only when nothing else uses it: a user's container may sit on it.
+    if let Ok(gw) = engine.docker.inspect_network("docker_gwbridge", None).await
+        && gw.containers.unwrap_or_default().is_empty()
+    {
+        network::remove(engine, "docker_gwbridge").await?;
+    }
+    Ok(())
+}
+
+/// Leaves the swarm on every engine given if netlab made it and no lab has
+/// an overlay network left in it; workers first, the manager last. Returns
 /// whether it left. `just_removed` are network ids the caller removed a
 /// moment ago: the swarm may still list them for a while.
-pub async fn release_if_unused(engine: &Engine, just_removed: &[String]) -> Result<bool> {
-    if state(engine).await?
-        != (SwarmState::Active {
-            netlab_made: true,
-            manager: true,
-        })
-    {
+pub async fn release_if_unused(engines: &[&Engine], just_removed: &[String]) -> Result<bool> {
+    let states = futures::future::try_join_all(engines.iter().map(|e| state(e))).await?;
+    let Some(manager) = states.iter().position(|s| {
+        matches!(
+            s,
+            SwarmState::Active {
+                manager: true,
+                netlab_made: true,
+                ..
+            }
+        )
+    }) else {
         return Ok(false);
-    }
+    };
     let options = ListNetworksOptionsBuilder::default()
         .filters(&HashMap::from([
             ("label", vec![LABEL_LAB]),
             ("driver", vec!["overlay"]),
         ]))
         .build();
-    let overlays = engine
+    let overlays = engines[manager]
         .docker
         .list_networks(Some(options))
         .await
@@ -124,34 +355,56 @@ pub async fn release_if_unused(engine: &Engine, just_removed: &[String]) -> Resu
     {
         return Ok(false);
     }
-    engine
+    let nodes = engines[manager]
         .docker
-        .leave_swarm(Some(
-            LeaveSwarmOptionsBuilder::default().force(true).build(),
-        ))
+        .list_nodes(None)
         .await
-        .ctx(|| "cannot leave the swarm netlab made".into())?;
-    // Only when nothing else uses it: a user's container may sit on it.
-    if let Ok(gw) = engine.docker.inspect_network("docker_gwbridge", None).await
-        && gw.containers.unwrap_or_default().is_empty()
-    {
-        network::remove(engine, "docker_gwbridge").await?;
+        .ctx(|| "cannot list the swarm's nodes".into())?;
+    for (i, s) in states.iter().enumerate() {
+        if let SwarmState::Active {
+            node_id,
+            manager: false,
+            ..
+        } = s
+            && nodes.iter().any(|n| n.id.as_deref() == Some(node_id))
+        {
+            leave(engines[i]).await?;
+        }
     }
+    leave(engines[manager]).await?;
     Ok(true)
 }
 
-/// The first non-loopback IPv4 address of an interface that is not one of
-/// Docker's own bridges.
-fn advertise_address() -> Option<IpAddr> {
-    let interfaces = if_addrs::get_if_addrs().ok()?;
-    interfaces
-        .into_iter()
-        .filter(|i| !i.is_loopback())
-        .filter(|i| {
-            !(i.name.starts_with("docker")
-                || i.name.starts_with("br-")
-                || i.name.starts_with("veth"))
-        })
-        .map(|i| i.ip())
-        .find(IpAddr::is_ipv4)
+/// The address a host advertises: its first external address.
+pub fn advertise_address(interfaces: &[InterfaceAddress]) -> Option<IpAddr> {
+    crate::agent::probe::external_address(interfaces)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_advertised_address_is_not_loopback_nor_dockers() {
+        let list = |pairs: &[(&str, &str)]| -> Vec<InterfaceAddress> {
+            pairs
+                .iter()
+                .map(|(i, a)| InterfaceAddress {
+                    interface: (*i).into(),
+                    address: a.parse().expect("ip"),
+                })
+                .collect()
+        };
+        let found = advertise_address(&list(&[
+            ("lo", "127.0.0.1"),
+            ("docker0", "172.17.0.1"),
+            ("br-1a2b", "172.18.0.1"),
+            ("eth0", "10.250.77.2"),
+        ]));
+        assert_eq!(found, Some("10.250.77.2".parse().expect("ip")));
+        assert_eq!(
+            advertise_address(&list(&[("lo", "127.0.0.1"), ("docker0", "172.17.0.1")])),
+            None
+        );
+    }
 }

@@ -15,6 +15,51 @@ pub use model::*;
 
 use diagnostic::Report;
 
+/// Gives a lab another name (`--name`): two copies of one lab can then run
+/// side by side on one engine.
+pub fn rename(lab: &mut Lab, name: &str) -> Result<(), String> {
+    if !validate::is_valid_lab_name(name) {
+        return Err(format!(
+            "`{name}` is not a valid lab name\n  (hint: 1-40 of a-z, 0-9 and `-`, starting with a letter or digit)"
+        ));
+    }
+    lab.name = name.to_owned();
+    Ok(())
+}
+
+/// What differs between two labs besides their checks and description:
+/// the hosts, and each network and node (new, gone, changed).
+pub fn topology_differences(file: &Lab, running: &Lab) -> Vec<String> {
+    fn compare<T: PartialEq>(
+        kind: &str,
+        file: &indexmap::IndexMap<String, T>,
+        running: &indexmap::IndexMap<String, T>,
+        out: &mut Vec<String>,
+    ) {
+        for (name, item) in file {
+            match running.get(name) {
+                None => out.push(format!("{kind} `{name}` is not up")),
+                Some(r) if r != item => out.push(format!("{kind} `{name}` changed")),
+                Some(_) => {}
+            }
+        }
+        for name in running.keys().filter(|n| !file.contains_key(*n)) {
+            out.push(format!("{kind} `{name}` is up but not in the file"));
+        }
+    }
+    let mut out = Vec::new();
+    if file.hosts != running.hosts {
+        out.push(format!(
+            "its hosts are {} instead of {}",
+            file.hosts.join(", "),
+            running.hosts.join(", ")
+        ));
+    }
+    compare("network", &file.networks, &running.networks, &mut out);
+    compare("node", &file.nodes, &running.nodes, &mut out);
+    out
+}
+
 /// Lab files larger than this are refused before parsing.
 const MAX_LAB_FILE_BYTES: usize = 1 << 20;
 

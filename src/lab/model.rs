@@ -18,9 +18,40 @@ pub use crate::vocab::{Listener, RecordType, Transport};
 pub struct Lab {
     pub name: String,
     pub description: String,
+    /// Logical Docker hosts, in declaration order; `[local]` when the file
+    /// names none. Which engine each one is is decided when the lab runs.
+    pub hosts: Vec<String>,
     pub networks: IndexMap<String, Network>,
     pub nodes: IndexMap<String, Node>,
     pub checks: Vec<Check>,
+}
+
+/// The one host of a lab whose file has no `hosts:`.
+pub const LOCAL_HOST: &str = "local";
+
+impl Lab {
+    pub fn is_multi_host(&self) -> bool {
+        self.hosts.len() > 1
+    }
+
+    /// The logical host a probe from `source` runs on.
+    pub fn host_of<'a>(&'a self, source: &'a Source) -> &'a str {
+        let first = self.hosts.first().map(String::as_str).unwrap_or(LOCAL_HOST);
+        match source {
+            Source::Node(n) => self.nodes.get(n).map(|n| n.host.as_str()).unwrap_or(first),
+            Source::Host(Some(h)) => h,
+            Source::Host(None) => first,
+        }
+    }
+
+    /// The hosts that run at least one node, in declaration order.
+    pub fn used_hosts(&self) -> Vec<&str> {
+        self.hosts
+            .iter()
+            .map(String::as_str)
+            .filter(|h| self.nodes.values().any(|n| n.host == *h))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,11 +80,17 @@ pub enum Driver {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     pub name: String,
+    /// The logical host the node runs on.
+    pub host: String,
     /// `None`: the netlab agent image.
     pub image: Option<String>,
     pub attachment: Attachment,
     pub ports: Vec<PortMapping>,
     pub serve: Vec<Listener>,
+    /// Its https certificate comes from the lab's other CA, which checks do
+    /// not trust (`ca: other`): a server a client rightly calls untrusted.
+    #[serde(default)]
+    pub other_ca: bool,
     pub command: Option<Vec<String>>,
     pub env: IndexMap<String, String>,
 }
@@ -213,9 +250,11 @@ pub enum CheckKind {
         body: Option<String>,
         expect: HttpExpect,
     },
-    /// A published port, seen from the host.
+    /// A published port, seen from the node's own Docker host (`host` is
+    /// that host's name in a lab of several hosts).
     Port {
         node: String,
+        host: Option<String>,
         port: u16,
         transport: Transport,
         host_ip: Option<IpAddr>,
@@ -238,6 +277,27 @@ impl CheckKind {
         }
     }
 
+    /// Whether the expectation is a negative one, met by an absence
+    /// (nothing answered, nothing resolved, nothing published).
+    pub fn expects_silence(&self) -> bool {
+        matches!(
+            self,
+            CheckKind::Tcp {
+                expect: TcpExpect::Blocked | TcpExpect::Refused,
+                ..
+            } | CheckKind::Udp {
+                expect: UdpExpect::Blocked,
+                ..
+            } | CheckKind::Dns {
+                expect: DnsExpect::Unresolved,
+                ..
+            } | CheckKind::Port {
+                expect: PortExpect::Unpublished,
+                ..
+            }
+        )
+    }
+
     /// Where the probe runs.
     pub fn source(&self) -> Source {
         match self {
@@ -246,25 +306,27 @@ impl CheckKind {
             | CheckKind::Udp { from, .. }
             | CheckKind::Tls { from, .. }
             | CheckKind::Http { from, .. } => from.clone(),
-            CheckKind::Port { .. } => Source::Host,
+            CheckKind::Port { host, .. } => Source::Host(host.clone()),
             CheckKind::Spread { from, .. } => Source::Node(from.clone()),
             CheckKind::Mtu { node, .. } => Source::Node(node.clone()),
         }
     }
 }
 
-/// Where a probe runs: inside a node, or in the netlab process on the host.
+/// Where a probe runs: inside a node, or in a Docker host's own network
+/// namespace (`host`: the lab's only host; `host@east`: that one).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
-    Host,
+    Host(Option<String>),
     Node(String),
 }
 
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::Host => f.write_str("host"),
+            Source::Host(None) => f.write_str("host"),
+            Source::Host(Some(h)) => write!(f, "host@{h}"),
             Source::Node(n) => f.write_str(n),
         }
     }

@@ -20,6 +20,7 @@ pub struct RawLab {
     pub version: Option<Span<u32>>,
     pub name: Option<Span<String>>,
     pub description: Option<String>,
+    pub hosts: Option<Span<Vec<Span<String>>>>,
     #[serde(default)]
     pub networks: IndexMap<Span<String>, RawNetwork>,
     #[serde(default)]
@@ -46,6 +47,7 @@ pub struct RawNetwork {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawNode {
+    pub host: Option<Span<String>>,
     pub image: Option<Span<String>>,
     pub networks: Option<RawAttachments>,
     pub network_mode: Option<Span<String>>,
@@ -53,6 +55,7 @@ pub struct RawNode {
     pub ports: Vec<Span<Scalar>>,
     #[serde(default)]
     pub serve: Vec<Span<String>>,
+    pub ca: Option<Span<String>>,
     pub command: Option<Vec<String>>,
     #[serde(default)]
     pub env: IndexMap<String, Scalar>,

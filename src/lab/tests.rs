@@ -497,6 +497,7 @@ fn port_check_fields_and_identity() {
     assert_eq!(
         ok.checks[0].kind,
         CheckKind::Port {
+            host: None,
             node: "web".into(),
             port: 53,
             transport: Transport::Udp,
@@ -588,7 +589,7 @@ fn http_checks_take_a_url_a_method_and_a_map_of_expectations() {
     };
     assert_eq!(
         (from, method.as_str(), body.as_deref()),
-        (&Source::Host, "POST", Some("x"))
+        (&Source::Host(None), "POST", Some("x"))
     );
     assert_eq!(expect.redirects, Some(vec![307]));
     assert_eq!(expect.final_method.as_deref(), Some("POST"));

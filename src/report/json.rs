@@ -2,22 +2,28 @@
 
 use serde::Serialize;
 
-use super::VerifyReport;
+use super::{Status, VerifyReport};
 
 #[derive(Serialize)]
 struct Document<'a> {
     lab: &'a str,
+    /// The first engine, as before several hosts.
     engine: Engine<'a>,
+    engines: Vec<Engine<'a>>,
+    notes: &'a [String],
     passed: usize,
     failed: usize,
+    errors: usize,
     duration_ms: f64,
     checks: Vec<Check<'a>>,
 }
 
 #[derive(Serialize)]
 struct Engine<'a> {
+    host: &'a str,
     version: &'a str,
     api_version: &'a str,
+    address: &'a str,
 }
 
 #[derive(Serialize)]
@@ -33,14 +39,35 @@ struct Check<'a> {
 }
 
 pub fn render(report: &VerifyReport) -> String {
+    let engines: Vec<Engine> = report
+        .engines
+        .iter()
+        .map(|e| Engine {
+            host: &e.host,
+            version: &e.version,
+            api_version: &e.api_version,
+            address: &e.address,
+        })
+        .collect();
+    let first = report.engines.first().map(|e| Engine {
+        host: &e.host,
+        version: &e.version,
+        api_version: &e.api_version,
+        address: &e.address,
+    });
     let doc = Document {
         lab: &report.lab,
-        engine: Engine {
-            version: &report.engine.0,
-            api_version: &report.engine.1,
-        },
+        engine: first.unwrap_or(Engine {
+            host: "",
+            version: "",
+            api_version: "",
+            address: "",
+        }),
+        engines,
+        notes: &report.notes,
         passed: report.passed(),
         failed: report.failed(),
+        errors: report.errors(),
         duration_ms: report.elapsed.as_secs_f64() * 1000.0,
         checks: report
             .checks
@@ -52,7 +79,11 @@ pub fn render(report: &VerifyReport) -> String {
                 target: &c.target,
                 expectation: &c.expectation,
                 observation: &c.observed,
-                outcome: if c.passed { "pass" } else { "fail" },
+                outcome: match c.status {
+                    Status::Pass => "pass",
+                    Status::Fail => "fail",
+                    Status::Error => "error",
+                },
                 duration_ms: c.elapsed.as_secs_f64() * 1000.0,
             })
             .collect(),
@@ -63,19 +94,12 @@ pub fn render(report: &VerifyReport) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::super::tests::check;
     use super::*;
 
     #[test]
     fn one_document_with_every_check() {
-        let report = VerifyReport {
-            lab: "x".into(),
-            engine: ("20.10.24".into(), "1.41".into()),
-            checks: vec![check("a", true), check("b", false)],
-            elapsed: Duration::from_millis(1500),
-        };
+        let report = super::super::tests::report(vec![check("a", true), check("b", false)]);
         let v: serde_json::Value = serde_json::from_str(&render(&report)).expect("valid JSON");
         assert_eq!(v["lab"], "x");
         assert_eq!(v["engine"]["api_version"], "1.41");

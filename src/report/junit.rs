@@ -4,19 +4,27 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::VerifyReport;
+use super::{Status, VerifyReport};
 
 pub fn render(report: &VerifyReport) -> Result<String, quick_junit::SerializeError> {
     let mut suite = TestSuite::new(report.lab.as_str());
     suite.set_time(report.elapsed);
     for c in &report.checks {
-        let status = if c.passed {
-            TestCaseStatus::success()
-        } else {
-            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(format!("expected {}, saw: {}", c.expectation, c.observed));
-            s.set_type(c.kind);
-            s
+        let status = match c.status {
+            Status::Pass => TestCaseStatus::success(),
+            Status::Fail => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!("expected {}, saw: {}", c.expectation, c.observed));
+                s.set_type(c.kind);
+                s
+            }
+            // Not a finding about the network: the engine or agent failed.
+            Status::Error => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                s.set_message(format!("could not run: {}", c.observed));
+                s.set_type("engine");
+                s
+            }
         };
         let mut case = TestCase::new(c.title.as_str(), status);
         case.set_classname(format!("{}.{}", report.lab, c.kind));
@@ -32,22 +40,20 @@ pub fn render(report: &VerifyReport) -> Result<String, quick_junit::SerializeErr
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::super::tests::check;
     use super::*;
 
     #[test]
     fn counts_and_failure_message_read_back() {
-        let report = VerifyReport {
-            lab: "x".into(),
-            engine: ("20.10.24".into(), "1.41".into()),
-            checks: vec![check("a", true), check("b", false), check("c", true)],
-            elapsed: Duration::from_millis(1500),
-        };
+        let mut report = super::super::tests::report(vec![
+            check("a", true),
+            check("b", false),
+            check("c", true),
+        ]);
+        report.checks[2].status = Status::Error;
         let xml = render(&report).expect("serialises");
         let back = Report::deserialize_from_str(&xml).expect("parses back");
-        assert_eq!((back.tests, back.failures), (3, 1));
+        assert_eq!((back.tests, back.failures, back.errors), (3, 1, 1));
         let suite = &back.test_suites[0];
         assert_eq!(suite.name.as_str(), "x");
         let failed = suite

@@ -10,6 +10,26 @@ pub mod json;
 pub mod junit;
 pub mod progress;
 
+/// What became of a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pass,
+    /// The network did not behave as expected.
+    Fail,
+    /// The check could not be run: the engine or the agent failed.
+    Error,
+}
+
+impl Status {
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Error => "ERROR",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckReport {
     pub title: String,
@@ -19,27 +39,68 @@ pub struct CheckReport {
     pub target: String,
     /// What was expected, in words (`open`, `[web]`).
     pub expectation: String,
-    pub passed: bool,
+    pub status: Status,
     pub observed: String,
     pub elapsed: Duration,
+}
+
+/// One engine the lab ran on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineInfo {
+    /// The logical host (`local` for a lab of one host).
+    pub host: String,
+    pub version: String,
+    pub api_version: String,
+    pub address: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifyReport {
     pub lab: String,
-    /// Docker's version and API version.
-    pub engine: (String, String),
+    pub engines: Vec<EngineInfo>,
+    /// Said before the checks (e.g. hosts that share one engine).
+    pub notes: Vec<String>,
     pub checks: Vec<CheckReport>,
     pub elapsed: Duration,
 }
 
 impl VerifyReport {
     pub fn passed(&self) -> usize {
-        self.checks.iter().filter(|c| c.passed).count()
+        self.count(Status::Pass)
     }
 
+    /// Checks that did not pass because the network said otherwise.
     pub fn failed(&self) -> usize {
-        self.checks.len() - self.passed()
+        self.count(Status::Fail)
+    }
+
+    /// Checks that could not be run.
+    pub fn errors(&self) -> usize {
+        self.count(Status::Error)
+    }
+
+    fn count(&self, status: Status) -> usize {
+        self.checks.iter().filter(|c| c.status == status).count()
+    }
+
+    /// `lab x on Docker 20.10.24 (API 1.41) at unix:///…`
+    pub fn header(&self) -> String {
+        let engines: Vec<String> = self
+            .engines
+            .iter()
+            .map(|e| {
+                let host = if self.engines.len() > 1 {
+                    format!("{}: ", e.host)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{host}Docker {} (API {}) at {}",
+                    e.version, e.api_version, e.address
+                )
+            })
+            .collect();
+        format!("lab {} on {}", self.lab, engines.join("; "))
     }
 
     pub fn human(&self) -> String {
@@ -52,17 +113,25 @@ impl VerifyReport {
         };
         let (title_w, observed_w) = (width(|c| &c.title), width(|c| &c.observed));
         let mut out = String::new();
+        let _ = writeln!(out, "{}", self.header());
+        for note in &self.notes {
+            let _ = writeln!(out, "{note}");
+        }
         for c in &self.checks {
             let _ = writeln!(
                 out,
                 "{}  {}  {}  {:>7}",
-                if c.passed { "PASS" } else { "FAIL" },
+                c.status.word(),
                 pad(&c.title, title_w),
                 pad(&c.observed, observed_w),
                 format_elapsed(c.elapsed),
             );
         }
-        let _ = writeln!(out, "{} passed, {} failed", self.passed(), self.failed());
+        let _ = write!(out, "{} passed, {} failed", self.passed(), self.failed());
+        if self.errors() > 0 {
+            let _ = write!(out, ", {} could not run (engine errors)", self.errors());
+        }
+        out.push('\n');
         out
     }
 }
@@ -126,23 +195,41 @@ pub(crate) mod tests {
             source: "client".into(),
             target: "web:7000".into(),
             expectation: "open".into(),
-            passed,
+            status: if passed { Status::Pass } else { Status::Fail },
             observed: "open".into(),
             elapsed: Duration::from_millis(3),
         }
     }
 
+    pub(super) fn report(checks: Vec<CheckReport>) -> VerifyReport {
+        VerifyReport {
+            lab: "x".into(),
+            engines: vec![EngineInfo {
+                host: "local".into(),
+                version: "20.10.24".into(),
+                api_version: "1.41".into(),
+                address: "unix:///var/run/docker.sock".into(),
+            }],
+            notes: Vec::new(),
+            checks,
+            elapsed: Duration::from_millis(1500),
+        }
+    }
+
     #[test]
     fn human_report_aligns_and_counts() {
-        let r = VerifyReport {
-            lab: "x".into(),
-            engine: ("20.10".into(), "1.41".into()),
-            checks: vec![check("short", true), check("a longer title", false)],
-            elapsed: Duration::from_secs(1),
-        };
+        let mut r = report(vec![check("short", true), check("a longer title", false)]);
         assert_eq!(
             r.human(),
-            "PASS  short           open     3 ms\nFAIL  a longer title  open     3 ms\n1 passed, 1 failed\n"
+            "lab x on Docker 20.10.24 (API 1.41) at unix:///var/run/docker.sock\nPASS  short           open     3 ms\nFAIL  a longer title  open     3 ms\n1 passed, 1 failed\n"
+        );
+        r.checks[1].status = Status::Error;
+        assert!(r.human().contains("ERROR  a longer title"), "{}", r.human());
+        assert!(
+            r.human()
+                .ends_with("1 passed, 0 failed, 1 could not run (engine errors)\n"),
+            "{}",
+            r.human()
         );
     }
 

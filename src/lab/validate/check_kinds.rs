@@ -86,7 +86,7 @@ impl Validator {
         Some(CheckKind::Dns {
             from: match from? {
                 Source::Node(n) => n,
-                Source::Host => return None,
+                Source::Host(_) => return None,
             },
             name: name?,
             record: record?,
@@ -400,7 +400,7 @@ impl Validator {
     pub(super) fn spread_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
         let from = match self.source_of(cx, false)? {
             Source::Node(n) => n,
-            Source::Host => return None,
+            Source::Host(_) => return None,
         };
         let connections = cx.body.connections.as_ref().and_then(|c| {
             if (1..=1000).contains(&c.value) {
@@ -514,6 +514,7 @@ impl Validator {
         }
         Some(CheckKind::Port {
             node: node.name.clone(),
+            host: cx.hosts.is_multi().then(|| node.host.clone()),
             port,
             transport,
             host_ip,

@@ -8,7 +8,8 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde_saphyr::Location;
 
-use super::{Validator, did_you_mean};
+use super::hosts::Hosts;
+use super::{Validator, closest, did_you_mean};
 use crate::lab::model::*;
 use crate::lab::notation::parse_target;
 use crate::lab::raw::*;
@@ -16,6 +17,8 @@ use crate::lab::raw::*;
 /// Default deadline of a check without `timeout:`.
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_CHECK_TIMEOUT: Duration = Duration::from_secs(300);
+/// The shortest deadline: before it, silence cannot be told from slowness.
+const MIN_CHECK_TIMEOUT: Duration = Duration::from_millis(200);
 
 pub(super) const CHECK_KINDS: &[&str] = &["dns", "tcp", "udp", "port", "http", "tls", "mtu"];
 
@@ -25,6 +28,7 @@ impl Validator {
         raw: &[Span<RawCheck>],
         nodes: &IndexMap<String, Node>,
         networks: &IndexMap<String, Network>,
+        hosts: &Hosts,
     ) -> Vec<Check> {
         let mut out = Vec::new();
         for entry in raw {
@@ -53,6 +57,7 @@ impl Validator {
                 body,
                 nodes,
                 networks,
+                hosts,
             };
             if let Some(check) = self.check(&cx) {
                 out.push(check);
@@ -120,12 +125,23 @@ impl Validator {
         let timeout = match &cx.body.timeout {
             None => DEFAULT_CHECK_TIMEOUT,
             Some(t) => match humantime::parse_duration(&t.value) {
-                Ok(d) if !d.is_zero() && d <= MAX_CHECK_TIMEOUT => d,
+                Ok(d) if (MIN_CHECK_TIMEOUT..=MAX_CHECK_TIMEOUT).contains(&d) => d,
+                Ok(d) if d < MIN_CHECK_TIMEOUT => {
+                    self.error(
+                        &t.referenced,
+                        format!("timeout `{}` is too short", t.value),
+                        Some(
+                            "at least 200ms: silence before so short a deadline proves nothing"
+                                .into(),
+                        ),
+                    );
+                    DEFAULT_CHECK_TIMEOUT
+                }
                 Ok(_) => {
                     self.error(
                         &t.referenced,
                         format!("timeout `{}` is out of range", t.value),
-                        Some("between 1ms and 5m".into()),
+                        Some("between 200ms and 5m".into()),
                     );
                     DEFAULT_CHECK_TIMEOUT
                 }
@@ -150,6 +166,19 @@ impl Validator {
             "port" => self.port_check(cx),
             _ => self.transport_check(cx, Transport::Udp),
         }?;
+        if let Some(r) = &cx.body.retry
+            && r.value
+            && checked_kind.expects_silence()
+        {
+            self.error(
+                &r.referenced,
+                format!(
+                    "`retry` applies to positive expectations; this check expects `{}`",
+                    checked_kind.expectation_words()
+                ),
+                Some("a negative passes only when every try is negative: remove `retry`".into()),
+            );
+        }
         let title = cx
             .body
             .title
@@ -187,20 +216,58 @@ impl Validator {
 
     pub(super) fn source_of(&mut self, cx: &CheckCx, allow_host: bool) -> Option<Source> {
         let from = self.required(cx, &cx.body.from, "from")?;
-        if from.value == "host" {
-            if allow_host {
-                return Some(Source::Host);
+        let host = match from.value.as_str() {
+            "host" => Some(None),
+            other => other.strip_prefix("host@").map(Some),
+        };
+        if let Some(host) = host {
+            if !allow_host {
+                self.error(
+                    &from.referenced,
+                    format!("a {} check cannot run from the host", cx.kind.value),
+                    Some("name a node of the lab".into()),
+                );
+                return None;
             }
-            self.error(
-                &from.referenced,
-                format!("a {} check cannot run from the host", cx.kind.value),
-                Some("name a node of the lab".into()),
-            );
-            return None;
+            return self.host_source(cx, from, host);
         }
         // Any image will do: a node of another image gets a probe helper.
         self.node_ref(cx, from)?;
         Some(Source::Node(from.value.clone()))
+    }
+
+    /// `host` (the lab's only host) or `host@NAME`.
+    fn host_source(
+        &mut self,
+        cx: &CheckCx,
+        from: &Span<String>,
+        host: Option<&str>,
+    ) -> Option<Source> {
+        let names = &cx.hosts.names;
+        match host {
+            None if cx.hosts.is_multi() => {
+                self.error(
+                    &from.referenced,
+                    "this lab has several hosts: `from: host` must say which",
+                    Some(format!("e.g. from: host@{}", names[0])),
+                );
+                None
+            }
+            None => Some(Source::Host(None)),
+            Some(h) if names.iter().any(|n| n == h) => {
+                Some(Source::Host(cx.hosts.is_multi().then(|| h.to_owned())))
+            }
+            Some(h) => {
+                self.error(
+                    &from.referenced,
+                    format!("undefined host `{h}`"),
+                    closest(h, names.iter().map(String::as_str))
+                        .map(|c| format!("did you mean `host@{c}`?"))
+                        .or_else(|| Some(format!("the lab's hosts are: {}", names.join(", ")))),
+                );
+                None
+            }
+        }
     }
 
     pub(super) fn node_ref<'n>(
@@ -328,4 +395,5 @@ pub(super) struct CheckCx<'a> {
     pub body: &'a RawCheckBody,
     pub nodes: &'a IndexMap<String, Node>,
     pub networks: &'a IndexMap<String, Network>,
+    pub hosts: &'a Hosts,
 }

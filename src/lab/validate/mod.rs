@@ -6,6 +6,7 @@
 
 mod check_kinds;
 mod checks;
+mod hosts;
 mod networks;
 mod nodes;
 
@@ -50,6 +51,10 @@ pub(super) fn is_valid_name(name: &str, max: usize, dns_label: bool) -> bool {
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && !(dns_label && name.ends_with('-'))
+}
+
+pub fn is_valid_lab_name(name: &str) -> bool {
+    is_valid_name(name, 40, false)
 }
 
 pub(super) fn closest<'a>(
@@ -137,15 +142,18 @@ impl Validator {
             }
         };
 
+        let hosts = self.hosts(raw.hosts.as_ref());
         let networks = self.networks(&raw.networks);
-        let nodes = self.nodes(&raw.nodes, &networks);
-        let checks = self.checks(&raw.checks, &nodes, &networks);
+        let nodes = self.nodes(&raw.nodes, &networks, &hosts);
+        self.bridges_stay_on_one_host(&raw.networks, &networks, &nodes);
+        let checks = self.checks(&raw.checks, &nodes, &networks, &hosts);
         Some(Lab {
             name,
             description: raw
                 .description
                 .map(|d| d.trim().to_owned())
                 .unwrap_or_default(),
+            hosts: hosts.names,
             networks,
             nodes,
             checks,

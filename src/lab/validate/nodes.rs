@@ -8,12 +8,14 @@ use std::str::FromStr;
 
 use indexmap::IndexMap;
 
+use super::hosts::Hosts;
 use super::networks::{first_host, last_host, usable_host};
 use super::{Validator, did_you_mean, is_valid_name};
 use crate::lab::diagnostic::{Diagnostic, Severity};
 use crate::lab::model::*;
 use crate::lab::notation::parse_port_mapping;
 use crate::lab::raw::*;
+use crate::vocab::ListenerProto;
 
 /// `host` is the machine netlab runs on, in `from:` and `to:`.
 const RESERVED_NODE_NAMES: &[&str] = &["host"];
@@ -23,6 +25,7 @@ impl Validator {
         &mut self,
         raw: &IndexMap<Span<String>, RawNode>,
         networks: &IndexMap<String, Network>,
+        hosts: &Hosts,
     ) -> IndexMap<String, Node> {
         let mut out = IndexMap::new();
         if raw.is_empty() {
@@ -34,7 +37,9 @@ impl Validator {
             });
         }
         let mut static_ips: HashMap<Ipv4Addr, String> = HashMap::new();
-        let mut host_bindings: HashMap<(Option<IpAddr>, u16, Transport), String> = HashMap::new();
+        // Host ports are per Docker host: the same port on two hosts is fine.
+        let mut host_bindings: HashMap<(String, Option<IpAddr>, u16, Transport), String> =
+            HashMap::new();
         for (key, node) in raw {
             let name = key.value.clone();
             if RESERVED_NODE_NAMES.contains(&name.as_str()) {
@@ -53,6 +58,7 @@ impl Validator {
                     ),
                 );
             }
+            let host = self.node_host(&name, node.host.as_ref(), hosts);
             let attachment = self.attachment(&name, key, node, networks, &mut static_ips);
             let ports: Vec<PortMapping> = node
                 .ports
@@ -63,9 +69,10 @@ impl Validator {
                         .ok()?;
                     if let Some(hp) = mapping.host_ports {
                         for port in hp.iter() {
-                            let key_ = (mapping.host_ip, port, mapping.transport);
+                            let key_ = (host.clone(), mapping.host_ip, port, mapping.transport);
                             if let Some(other) = host_bindings.insert(key_, name.clone()) {
-                                self.error(&p.referenced, format!("host port {port}/{} is already published by node `{other}`", mapping.transport.as_str()), None);
+                                let on = if hosts.is_multi() { format!(" on host {host}") } else { String::new() };
+                                self.error(&p.referenced, format!("host port {port}/{}{on} is already published by node `{other}`", mapping.transport.as_str()), None);
                             }
                         }
                     }
@@ -137,10 +144,34 @@ impl Validator {
                     );
                 }
             }
+            let other_ca = match &node.ca {
+                None => false,
+                Some(ca) if ca.value == "lab" => false,
+                Some(ca) if ca.value == "other" => {
+                    if !serve.iter().any(|l| l.proto == ListenerProto::Https) {
+                        self.error(
+                            &ca.referenced,
+                            "`ca` applies to a node that serves https",
+                            Some("add an https listener, e.g. serve: [https:443]".into()),
+                        );
+                    }
+                    true
+                }
+                Some(ca) => {
+                    self.error(
+                        &ca.referenced,
+                        format!("unknown ca `{}`", ca.value),
+                        Some("`lab` (the lab's CA, the default) or `other` (a CA the checks do not trust)".into()),
+                    );
+                    false
+                }
+            };
             out.insert(
                 name.clone(),
                 Node {
                     name,
+                    host,
+                    other_ca,
                     image: image.map(|i| i.value.clone()),
                     attachment,
                     ports,
