@@ -169,10 +169,11 @@ fn a_node_of_a_foreign_image_probes_through_a_helper_that_goes_with_the_lab() {
     let down = netlab(&["down", "t-foreign"]);
     assert_eq!(down.status.code(), Some(0));
     assert!(
-        stdout(&down).contains("3 containers"),
-        "the helper goes too: {}",
+        stdout(&down).contains("removed: 2 nodes, 1 network"),
+        "{}",
         stdout(&down)
     );
+    // The probe helper goes with its node.
     guard.assert_nothing_left();
 
     let wrong = LabGuard::from_yaml(

@@ -10,11 +10,11 @@ use futures::StreamExt;
 
 use super::CommandResult;
 use super::hosts::{self, Engines};
-use super::select::resolve_lab_name;
+use super::select::name_among;
 use crate::engine::record;
 use crate::engine::{CONCURRENCY, Engine, EngineError, container, discover, network, swarm};
 use crate::exit;
-use crate::plan::{ROLE_CLAIM, ROLE_LOCK};
+use crate::plan::{ROLE_CLAIM, ROLE_LOCK, ROLE_NODE};
 
 /// How long `down` keeps sweeping: for swarm networks that the engine
 /// deletes asynchronously, and for objects a crashed `up` still had in flight.
@@ -28,7 +28,7 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// then its networks, on every engine concurrently, in passes until the
 /// engines list nothing of the lab; then its claim and lock. Leaves a swarm
 /// netlab made when the lab had an overlay network (or `release_swarm`).
-/// Returns (containers, networks) removed.
+/// Returns (nodes, networks) removed.
 pub async fn remove_lab(
     engines: &Engines,
     name: &str,
@@ -43,7 +43,7 @@ pub async fn remove_lab(
     for result in swept {
         match result {
             Ok(s) => {
-                counts.0 += s.containers;
+                counts.0 += s.nodes;
                 counts.1 += s.networks.len();
                 had_overlay |= s.had_overlay;
                 removed_networks.extend(s.networks);
@@ -62,7 +62,6 @@ pub async fn remove_lab(
         .filter(|c| [ROLE_CLAIM, ROLE_LOCK].contains(&c.role()))
     {
         container::remove(&engines.home, &c.id).await?;
-        counts.0 += 1;
     }
     if let Some(e) = failure {
         return Err(e);
@@ -76,7 +75,7 @@ pub async fn remove_lab(
 }
 
 struct Swept {
-    containers: usize,
+    nodes: usize,
     networks: Vec<String>,
     had_overlay: bool,
 }
@@ -84,7 +83,7 @@ struct Swept {
 /// One engine: everything of the lab but its claim and lock.
 async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
     let deadline = Instant::now() + SWEEP_DEADLINE;
-    let mut removed_containers: HashSet<String> = HashSet::new();
+    let mut removed_nodes: HashSet<String> = HashSet::new();
     let mut removed_networks: HashSet<String> = HashSet::new();
     let mut had_overlay = false;
     let mut settled = false;
@@ -102,6 +101,13 @@ async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
             .filter(|c| ![ROLE_CLAIM, ROLE_LOCK].contains(&c.role()))
             .map(|c| c.id.as_str())
             .collect();
+        removed_nodes.extend(
+            objects
+                .containers
+                .iter()
+                .filter(|c| c.role() == ROLE_NODE)
+                .map(|c| c.id.clone()),
+        );
         // Networks already removed may still be listed for a while (swarm
         // scope): wait for them, don't remove them twice.
         let networks: Vec<&str> = objects
@@ -135,14 +141,13 @@ async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
         }
         remove_all(&containers, |id| container::remove(engine, id)).await?;
         remove_all(&networks, |id| network::remove(engine, id)).await?;
-        removed_containers.extend(containers.iter().map(|s| s.to_string()));
         if networks.is_empty() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         removed_networks.extend(networks.iter().map(|s| s.to_string()));
     }
     Ok(Swept {
-        containers: removed_containers.len(),
+        nodes: removed_nodes.len(),
         networks: removed_networks.into_iter().collect(),
         had_overlay,
     })
@@ -174,11 +179,11 @@ async fn release_swarm_of(engines: &Engines, just_removed: &[String]) -> Result<
 /// engine; without a record (a lab an `up` left before it wrote one), the
 /// default engine alone. An engine that cannot be reached is left out, with
 /// a warning: what the lab has there stays.
-pub async fn recorded_engines(home: &Engine, name: &str) -> Result<Engines, EngineError> {
-    let objects = discover::labs(home, Some(name))
-        .await?
-        .remove(name)
-        .unwrap_or_default();
+pub async fn recorded_engines(
+    home: &Engine,
+    name: &str,
+    objects: &discover::LabObjects,
+) -> Result<Engines, EngineError> {
     let Some(claim) = objects.claim() else {
         return Ok(Engines {
             home: home.clone(),
@@ -205,15 +210,17 @@ pub async fn recorded_engines(home: &Engine, name: &str) -> Result<Engines, Engi
 }
 
 pub async fn down_command(home: &Engine, arg: Option<&str>) -> CommandResult {
-    let name = resolve_lab_name(home, arg).await?;
-    let engines = recorded_engines(home, &name).await?;
-    let (containers, networks) = remove_lab(&engines, &name, false).await?;
-    if containers + networks == 0 {
+    let up = discover::labs(home, None).await?;
+    let name = name_among(&up, arg)?;
+    let objects = up.get(&name).cloned().unwrap_or_default();
+    let engines = recorded_engines(home, &name, &objects).await?;
+    let (nodes, networks) = remove_lab(&engines, &name, false).await?;
+    if !up.contains_key(&name) && nodes + networks == 0 {
         println!("lab `{name}` is not up; nothing to remove");
     } else {
         println!(
             "lab `{name}` removed: {}, {}",
-            crate::report::count(containers, "container"),
+            crate::report::count(nodes, "node"),
             crate::report::count(networks, "network")
         );
     }

@@ -29,7 +29,7 @@ pub async fn ls(home: &Engine) -> CommandResult {
             .to_owned();
         // Other engines of the lab hold the rest of it.
         if objects.claim().is_some() {
-            let engines = recorded_engines(home, name).await?;
+            let engines = recorded_engines(home, name, objects).await?;
             for e in engines.distinct() {
                 if e.endpoint.url == home.endpoint.url {
                     continue;

@@ -4,17 +4,11 @@
 use std::collections::BTreeMap;
 
 use super::Failure;
-use crate::engine::{Engine, discover};
+use crate::engine::discover;
 use crate::lab;
 
-/// Which lab a command means: the one named (a lab name, a built-in or a
-/// file), or the only lab that is up.
-pub async fn resolve_lab_name(engine: &Engine, arg: Option<&str>) -> Result<String, Failure> {
-    let up = discover::labs(engine, None).await?;
-    name_among(&up, arg)
-}
-
-/// `resolve_lab_name` over labs already listed.
+/// Which lab a command means, among the labs that are up: the one named
+/// (a lab name, a built-in or a file), or the only lab that is up.
 pub fn name_among(
     up: &BTreeMap<String, discover::LabObjects>,
     arg: Option<&str>,
