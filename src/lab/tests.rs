@@ -536,7 +536,7 @@ fn publishing_from_internal_networks_only_is_a_warning() {
 fn tls_checks_take_a_name_a_ca_and_one_of_four_outcomes() {
     let lab = |check: &str| format!("{BASE}    serve: [https:443]\nchecks:\n  - {check}\n");
     let ok = load_str(&lab(
-        "tls: { from: web, to: web:443, ca: none, expect: untrusted }",
+        "tls: { from: web, to: web:443, ca: none, expect: no-tls }",
     ))
     .expect("valid")
     .lab;
@@ -547,10 +547,19 @@ fn tls_checks_take_a_name_a_ca_and_one_of_four_outcomes() {
             to: notation::parse_target("web:443").expect("target"),
             name: "web".into(),
             trust: Trust::Nothing,
-            expect: TlsExpect::Untrusted
+            expect: TlsExpect::NoTls
         }
     );
-    assert_eq!(ok.checks[0].title, "tls web → web:443 as web is untrusted");
+    assert_eq!(ok.checks[0].title, "tls web → web:443 as web is no-tls");
+    // Trusting nothing, every certificate is untrusted: that proves nothing.
+    assert_eq!(
+        one_error(&lab("tls: { from: web, to: web:443, ca: none, expect: untrusted }")),
+        (
+            8,
+            40,
+            "with `ca: none` every certificate is untrusted, so expecting `untrusted` proves nothing".into()
+        )
+    );
     assert_eq!(
         one_error(&lab(
             "tls: { from: web, to: web:443, ca: mine, expect: verified }"
@@ -574,7 +583,7 @@ fn tls_checks_take_a_name_a_ca_and_one_of_four_outcomes() {
 #[test]
 fn http_checks_take_a_url_a_method_and_a_map_of_expectations() {
     let lab = |check: &str| format!("{BASE}checks:\n  - {check}\n");
-    let ok = load_str(&lab("http: { from: host, url: \"http://127.0.0.1:8080/redirect/307?to=/echo\", method: post, body: x, expect: { redirects: [307], final_method: POST, body_kept: true, from_node: web, status: 200, session: false, final_url: /echo } }"))
+    let ok = load_str(&lab("http: { from: host, url: \"http://127.0.0.1:8080/redirect/307?to=/echo\", method: post, body: x, expect: { redirects: [307], final_method: POST, body_kept: true, from_node: web, status: 200, final_url: /echo } }"))
         .expect("valid")
         .lab;
     let CheckKind::Http {
@@ -595,7 +604,7 @@ fn http_checks_take_a_url_a_method_and_a_map_of_expectations() {
     assert_eq!(expect.final_method.as_deref(), Some("POST"));
     assert_eq!(
         (expect.body_kept, expect.session, expect.status),
-        (Some(true), Some(false), Some(200))
+        (Some(true), None, Some(200))
     );
     let e = errors(&lab(
         "http: { from: web, url: \"ftp://web/\", expect: { redirect: [301], status: two, from_node: nobody } }",
@@ -638,4 +647,174 @@ fn naming_the_agent_image_is_the_same_as_leaving_it_out() {
     .expect("valid")
     .lab;
     assert!(!other.nodes["box"].is_agent());
+}
+
+#[test]
+fn several_hosts_place_nodes_and_keep_each_bridge_on_one_host() {
+    let ok = load_str(
+        "hosts: [east, west]\nnetworks:\n  ov: { driver: overlay }\n  lan: {}\nnodes:\n  web: { host: east, networks: [ov, lan], ports: [\"8080:80\"] }\n  db: { host: west, networks: [ov], ports: [\"8080:80\"] }\n  edge: { networks: [lan] }\nchecks:\n  - tcp: { from: host@west, to: db:80, expect: refused }\n  - port: { node: db, port: 80, expect: unpublished }\n",
+    )
+    .expect("the same host port on two hosts is fine")
+    .lab;
+    assert_eq!(ok.hosts, ["east", "west"]);
+    assert_eq!(ok.nodes["db"].host, "west");
+    assert_eq!(
+        ok.nodes["edge"].host, "east",
+        "a node without host: is on the first"
+    );
+    assert_eq!(
+        ok.checks[0].kind.source(),
+        Source::Host(Some("west".into()))
+    );
+    assert_eq!(ok.checks[0].title, "tcp host@west → db:80 is refused");
+    assert_eq!(
+        ok.checks[1].kind.source(),
+        Source::Host(Some("west".into()))
+    );
+
+    let bridge = "hosts: [east, west]\nnetworks:\n  lan: {}\nnodes:\n  a: { host: east, networks: [lan] }\n  b: { host: west, networks: [lan] }\n";
+    let (line, column, message) = one_error(bridge);
+    assert_eq!((line, column), (3, 3));
+    assert_eq!(
+        message,
+        "bridge network `lan` has nodes on several hosts: a on east; b on west"
+    );
+    let rendered = load_str(bridge).expect_err("invalid").to_string();
+    assert!(
+        rendered.contains("a bridge lives on one Docker host; use `driver: overlay`"),
+        "{rendered}"
+    );
+
+    assert_eq!(
+        one_error("hosts: [east, west]\nnodes:\n  a: { host: esat, network_mode: none }\n"),
+        (3, 14, "node `a` is on undefined host `esat`".into())
+    );
+    assert!(
+        load_str("hosts: [east, west]\nnodes:\n  a: { host: esat, network_mode: none }\n")
+            .expect_err("invalid")
+            .to_string()
+            .contains("did you mean `east`?")
+    );
+    assert_eq!(
+        one_error("nodes:\n  a: { host: east, network_mode: none }\n").2,
+        "node `a` names host `east`, but the lab declares no `hosts:`"
+    );
+    assert_eq!(
+        one_error("hosts: [east, east]\nnodes:\n  a: { network_mode: none }\n").2,
+        "host `east` is listed twice"
+    );
+    let same_host_port = "hosts: [east, west]\nnetworks:\n  ov: { driver: overlay }\nnodes:\n  a: { host: east, networks: [ov], ports: [\"8080:80\"] }\n  b: { host: east, networks: [ov], ports: [\"8080:80\"] }\n";
+    assert_eq!(
+        one_error(same_host_port).2,
+        "host port 8080/tcp on host east is already published by node `a`"
+    );
+    let from_host = "hosts: [east, west]\nnetworks:\n  ov: { driver: overlay }\nnodes:\n  a: { host: east, networks: [ov], serve: [tcp:80] }\nchecks:\n";
+    assert_eq!(
+        one_error(&format!(
+            "{from_host}  - tcp: {{ from: host, to: a:80, expect: open }}\n"
+        ))
+        .2,
+        "this lab has several hosts: `from: host` must say which"
+    );
+    assert_eq!(
+        one_error(&format!(
+            "{from_host}  - tcp: {{ from: host@wset, to: a:80, expect: open }}\n"
+        ))
+        .2,
+        "undefined host `wset`"
+    );
+}
+
+#[test]
+fn a_negative_needs_a_real_deadline_and_no_retry() {
+    let lab = |check: &str| {
+        format!(
+            "{BASE}    serve: [tcp:80]\n  client:\n    networks: [front]\nchecks:\n  - {check}\n"
+        )
+    };
+    assert_eq!(
+        one_error(&lab(
+            "tcp: { from: client, to: web:81, expect: blocked, timeout: 50ms }"
+        ))
+        .2,
+        "timeout `50ms` is too short"
+    );
+    assert_eq!(
+        one_error(&lab(
+            "tcp: { from: client, to: web:81, expect: blocked, retry: true }"
+        ))
+        .2,
+        "`retry` applies to positive expectations; this check expects `blocked`"
+    );
+    assert_eq!(
+        one_error(&lab(
+            "dns: { from: client, name: nope, expect: unresolved, retry: true }"
+        ))
+        .2,
+        "`retry` applies to positive expectations; this check expects `unresolved`"
+    );
+    load_str(&lab(
+        "tcp: { from: client, to: web:80, expect: open, retry: true, timeout: 200ms }",
+    ))
+    .expect("a positive may retry");
+}
+
+#[test]
+fn expectations_that_cannot_show_anything_are_errors() {
+    let lab = |check: &str| {
+        format!(
+            "{BASE}    serve: [http:80]\n  client:\n    networks: [front]\nchecks:\n  - {check}\n"
+        )
+    };
+    assert_eq!(
+        one_error(&lab("dns: { from: client, name: web, expect: [] }")).2,
+        "an empty list expects no answer at all"
+    );
+    assert_eq!(
+        one_error(&lab(
+            "dns: { from: client, name: web, type: AAAA, expect: [web] }"
+        ))
+        .2,
+        "lab nodes have IPv4 addresses only: an AAAA query for `web` can only come back empty"
+    );
+    load_str(&lab(
+        "dns: { from: client, name: web, type: AAAA, expect: unresolved }",
+    ))
+    .expect("no AAAA record is a fine thing to show");
+    assert_eq!(
+        one_error(&lab("http: { from: client, url: http://web/whoami, method: POST, body: x, expect: { body_kept: true } }")).2,
+        "`body_kept` is shown by the agent's /echo only, and this request does not end there"
+    );
+    assert_eq!(
+        one_error(&lab(
+            "http: { from: client, url: http://web/echo, expect: { body_kept: false } }"
+        ))
+        .2,
+        "`body_kept` needs a request `body:`"
+    );
+    load_str(&lab("http: { from: client, url: \"http://web/redirect/307\", method: PUT, body: x, expect: { body_kept: true } }"))
+        .expect("a redirect goes to /echo by default");
+    assert_eq!(
+        one_error(&lab(
+            "http: { from: client, url: http://web/echo, expect: { session: true } }"
+        ))
+        .2,
+        "`session` is shown by the agent's /session/ paths only, and this request does not end there"
+    );
+}
+
+#[test]
+fn a_node_may_take_its_certificate_from_another_ca() {
+    let ok = load_str(&format!("{BASE}    serve: [https:443]\n    ca: other\n"))
+        .expect("valid")
+        .lab;
+    assert!(ok.nodes["web"].other_ca);
+    assert_eq!(
+        one_error(&format!("{BASE}    ca: other\n")).2,
+        "`ca` applies to a node that serves https"
+    );
+    assert_eq!(
+        one_error(&format!("{BASE}    serve: [https:443]\n    ca: mine\n")).2,
+        "unknown ca `mine`"
+    );
 }

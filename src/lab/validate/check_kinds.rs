@@ -8,6 +8,7 @@ use super::checks::CheckCx;
 use super::{Validator, closest, did_you_mean};
 use crate::lab::model::*;
 use crate::lab::raw::*;
+use crate::vocab::RecordType;
 
 impl Validator {
     pub(super) fn dns_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
@@ -53,6 +54,17 @@ impl Validator {
                     );
                     None
                 }
+                RawExpect::List(items) if items.is_empty() => {
+                    self.error(
+                        &e.referenced,
+                        "an empty list expects no answer at all",
+                        Some(
+                            "write `expect: unresolved`, which also says why nothing came back"
+                                .into(),
+                        ),
+                    );
+                    None
+                }
                 RawExpect::List(items) => {
                     let mut answers = Vec::new();
                     for item in items {
@@ -83,14 +95,37 @@ impl Validator {
                 }
             },
         };
+        let (name, record, expect) = (name?, record?, expect?);
+        if record == RecordType::Aaaa && expect != DnsExpect::Unresolved {
+            let lab_name = cx.nodes.contains_key(&name)
+                || cx
+                    .nodes
+                    .values()
+                    .any(|n| n.networks().any(|a| a.aliases.contains(&name)));
+            let names_nodes = matches!(&expect, DnsExpect::Exactly(list) if list.iter().any(|a| matches!(a, DnsAnswer::Node(_))));
+            if lab_name || names_nodes {
+                let at = cx
+                    .body
+                    .record_type
+                    .as_ref()
+                    .map(|t| t.referenced)
+                    .unwrap_or(cx.kind.referenced);
+                self.error(
+                    &at,
+                    format!("lab nodes have IPv4 addresses only: an AAAA query for `{name}` can only come back empty"),
+                    Some("ask type A, or expect `unresolved`".into()),
+                );
+                return None;
+            }
+        }
         Some(CheckKind::Dns {
             from: match from? {
                 Source::Node(n) => n,
                 Source::Host(_) => return None,
             },
-            name: name?,
-            record: record?,
-            expect: expect?,
+            name,
+            record,
+            expect,
         })
     }
 
@@ -171,6 +206,22 @@ impl Validator {
             "wrong-name" => TlsExpect::WrongName,
             _ => TlsExpect::NoTls,
         };
+        // Trusting nothing, every certificate is untrusted: such a check
+        // could not fail (untrusted) or could not pass (the others).
+        if trust == Trust::Nothing
+            && expect != TlsExpect::NoTls
+            && let Some(ca) = &cx.body.ca
+        {
+            self.error(
+                &ca.referenced,
+                format!(
+                    "with `ca: none` every certificate is untrusted, so expecting `{}` proves nothing",
+                    expect.as_str()
+                ),
+                Some("to show an untrusted certificate, aim at a node whose certificate comes from another CA (`ca: other` on the node)".into()),
+            );
+            return None;
+        }
         Some(CheckKind::Tls {
             from,
             to,
@@ -223,13 +274,54 @@ impl Validator {
             }
         };
         let expect = self.http_expect(cx);
+        let (url, expect) = (url?, expect?);
+        self.http_expect_can_show(cx, &url, &expect)?;
         Some(CheckKind::Http {
             from: from?,
-            url: url?,
+            url,
             method: method?,
             body: cx.body.body.as_ref().map(|b| b.value.clone()),
-            expect: expect?,
+            expect,
         })
+    }
+
+    /// `body_kept` and `session` are shown by certain agent paths only: an
+    /// expectation the answer cannot show is an error, not a silent pass.
+    fn http_expect_can_show(&mut self, cx: &CheckCx, url: &str, expect: &HttpExpect) -> Option<()> {
+        let at = cx
+            .body
+            .expect
+            .as_ref()
+            .map(|e| e.referenced)
+            .unwrap_or(cx.kind.referenced);
+        let ends_at = |path: &str| reaches(url, expect.final_url.as_deref(), path);
+        if expect.body_kept.is_some() {
+            if cx.body.body.is_none() {
+                self.error(
+                    &at,
+                    "`body_kept` needs a request `body:`",
+                    Some("e.g. body: order=1".into()),
+                );
+                return None;
+            }
+            if !ends_at("/echo") {
+                self.error(
+                    &at,
+                    "`body_kept` is shown by the agent's /echo only, and this request does not end there",
+                    Some("aim at /echo, or at /redirect/<code>?to=/echo".into()),
+                );
+                return None;
+            }
+        }
+        if expect.session.is_some() && !ends_at("/session/") {
+            self.error(
+                &at,
+                "`session` is shown by the agent's /session/ paths only, and this request does not end there",
+                Some("log in with POST /session/login, which redirects to /session/whoami".into()),
+            );
+            return None;
+        }
+        Some(())
     }
 
     pub(super) fn http_expect(&mut self, cx: &CheckCx) -> Option<HttpExpect> {
@@ -522,4 +614,29 @@ impl Validator {
             expect,
         })
     }
+}
+
+/// Whether a request to `url` ends at a path starting with `path`: the URL's
+/// own path, the `to` of an agent redirect (default /echo), or the expected
+/// final URL.
+fn reaches(url: &str, final_url: Option<&str>, path: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let own = parsed.path();
+    let redirect_to = own.starts_with("/redirect/").then(|| {
+        parsed
+            .query_pairs()
+            .find(|(k, _)| k == "to")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| "/echo".into())
+    });
+    let path_of = |u: &str| {
+        url::Url::parse(u)
+            .map(|p| p.path().to_owned())
+            .unwrap_or_else(|_| u.split('?').next().unwrap_or_default().to_owned())
+    };
+    own.starts_with(path)
+        || redirect_to.is_some_and(|t| path_of(&t).starts_with(path))
+        || final_url.is_some_and(|f| path_of(f).starts_with(path))
 }
