@@ -139,6 +139,71 @@ fn an_unreachable_engine_exits_3_naming_the_socket_with_a_hint() {
 }
 
 #[test]
+fn a_deadline_too_short_to_mean_blocked_is_refused() {
+    let cases: [&[&str]; 3] = [
+        &["verify", "--timeout", "0s"],
+        &["verify", "--timeout", "150ms"],
+        &["run", "bridge-basic", "--timeout", "0s"],
+    ];
+    for args in cases {
+        offline()
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(contains("too short"));
+    }
+}
+
+#[test]
+fn contexts_and_host_bindings_are_checked_before_any_engine_is_asked() {
+    let config = tempfile::tempdir().expect("tmp");
+    offline()
+        .env("DOCKER_CONFIG", config.path())
+        .args(["--context", "nope", "ls"])
+        .assert()
+        .code(2)
+        .stderr(contains("no docker context `nope`"));
+    offline()
+        .args(["up", "bridge-basic", "--host", "east=unix:///x.sock"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "--host east=unix:///x.sock binds host `east`, but lab `bridge-basic` has no such host",
+        ));
+    offline()
+        .args(["up", "bridge-basic", "--host", "local=ftp://x"])
+        .assert()
+        .code(2)
+        .stderr(contains("is not a Docker address"));
+    offline()
+        .args(["up", "bridge-basic", "--name", "Bad_Name"])
+        .assert()
+        .code(2)
+        .stderr(contains("`Bad_Name` is not a valid lab name"));
+}
+
+#[test]
+fn an_unwritable_junit_path_is_refused_before_anything_runs() {
+    offline()
+        .args(["run", "bridge-basic", "--junit", "/nonexistent-dir/report.xml"])
+        .assert()
+        .code(2)
+        .stderr(contains("cannot write the JUnit report to /nonexistent-dir/report.xml"));
+}
+
+#[test]
+fn a_lab_without_checks_cannot_be_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("empty.yaml");
+    std::fs::write(&file, "nodes:\n  a: { network_mode: none }\n").expect("write");
+    offline()
+        .args(["run", file.to_str().expect("utf-8")])
+        .assert()
+        .code(2)
+        .stderr(contains("lab `empty` has no checks: there is nothing to verify"));
+}
+
+#[test]
 fn help_documents_the_exit_codes() {
     offline()
         .arg("--help")

@@ -103,7 +103,9 @@ pub fn same(a: &Engine, b: &Engine) -> bool {
 /// The default engine (DOCKER_HOST, DOCKER_CONTEXT, the current context,
 /// the local socket; or `--context`).
 pub async fn home(context: Option<&str>) -> Result<Engine, Failure> {
-    Ok(Engine::connect_default(context).await?)
+    let endpoint = endpoint::default_endpoint(&Env::from_process(), context)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    Ok(Engine::connect(&endpoint).await?)
 }
 
 /// `NAME=ENGINE` pairs from the flags and `NETLAB_HOSTS`, resolved to

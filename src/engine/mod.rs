@@ -115,13 +115,6 @@ impl Engine {
         })
     }
 
-    /// The engine the docker CLI would use (or `--context NAME`).
-    pub async fn connect_default(context: Option<&str>) -> Result<Engine> {
-        let endpoint = endpoint::default_endpoint(&endpoint::Env::from_process(), context)
-            .map_err(|e| EngineError::new("cannot choose the Docker engine", e))?;
-        Engine::connect(&endpoint).await
-    }
-
     /// `Docker 20.10.24 (API 1.41) at unix:///var/run/docker.sock`
     pub fn describe(&self) -> String {
         format!(
