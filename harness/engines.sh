@@ -15,6 +15,10 @@
 #   nl-NAME                       its veth (machine side); eth0 inside
 #   netlab-br0                    the bridge joining all engines, ${NET}.1/24
 #   iptables FORWARD rule         -i netlab-br0 -o netlab-br0 -j ACCEPT
+#   /run/netlab-engines-dns.pid   the engines' stub resolver: a dnsmasq on
+#   /run/netlab-engines-dns.log   ${NET}.1:53 (udp+tcp) only, which answers
+#                                 every query NXDOMAIN and forwards nothing;
+#                                 it lives and dies with the bridge
 #   cgroup netlab-engine-NAME     cgroup parent of the engine's containers
 #   ${NETLAB_ENGINE_CACHE:-/var/cache/netlab-engines}/SUITE
 #                                 debootstrap trees (kept; they are the cache)
@@ -22,6 +26,12 @@
 # Engines get no default route: they can reach each other and the machine's
 # bridge address, nothing else. Nothing can be pulled: `docker save | docker
 # -H URL load` the images they need.
+#
+# Each engine sees an /etc/resolv.conf of its own, `nameserver ${NET}.1` (a
+# bind mount in its private mount namespace; the machine's file and the
+# trees' stay as they are). So, as on a real Docker host, containers on the
+# default bridge and in host mode have a resolver, and Docker's embedded DNS
+# forwards names it does not know to it: every such name is NXDOMAIN.
 #
 # Environment: NETLAB_ENGINE_CACHE (tree cache), NETLAB_ENGINE_NET (first three
 # octets of the /24, default 10.250.77), NETLAB_ENGINE_TIMEOUT (readiness
@@ -35,6 +45,8 @@ LOCK_FILE=/run/netlab-engines.lock
 DATA_ROOT=/var/lib/netlab-engines
 BRIDGE=netlab-br0
 NET=${NETLAB_ENGINE_NET:-10.250.77}
+DNS_PID=/run/netlab-engines-dns.pid
+DNS_LOG=/run/netlab-engines-dns.log
 MIRROR=${NETLAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 READY_TIMEOUT=${NETLAB_ENGINE_TIMEOUT:-60}
 STOP_TIMEOUT=20
@@ -84,7 +96,12 @@ need() {
 		(apt-get update >&2 && apt-get install -y "${missing[@]}" >&2)
 }
 
-need_net_tools() { need ip:iproute2 iptables:iptables nsenter:util-linux flock:util-linux pgrep:procps; }
+# dnsmasq-base: the bare dnsmasq binary, without the dnsmasq package's system
+# service (which would start a resolver of its own on every address).
+need_net_tools() {
+	need ip:iproute2 ss:iproute2 iptables:iptables nsenter:util-linux flock:util-linux \
+		pgrep:procps dnsmasq:dnsmasq-base
+}
 need_docker_cli() { command -v docker >/dev/null || die "the docker CLI is needed (package docker.io)"; }
 
 check_name() {
@@ -102,9 +119,17 @@ unlock() { exec 9>&-; }
 
 tree_ready() { [[ -x $1/usr/sbin/dockerd && -x $1/usr/bin/containerd && -x $1/bin/sh ]]; }
 
-# The empty directories an engine mounts over (see launch_tree). Created
-# once per tree; nothing else in a tree is ever written.
-tree_mountpoints() { mkdir -p "$1/var/lib/docker" "$1/etc/docker" "$1/opt" "$1/run" "$1/tmp"; }
+# The empty directories an engine mounts over (see launch_tree), and
+# /etc/resolv.conf, which must be a plain file to bind the engine's over (a
+# symlink would be followed outside the tree, before the pivot). Created once
+# per tree; nothing else in a tree is ever written.
+tree_mountpoints() {
+	mkdir -p "$1/var/lib/docker" "$1/etc/docker" "$1/opt" "$1/run" "$1/tmp"
+	if [[ -L $1/etc/resolv.conf || ! -f $1/etc/resolv.conf ]]; then
+		rm -f "$1/etc/resolv.conf"
+		: >"$1/etc/resolv.conf"
+	fi
+}
 
 # Unmount whatever is mounted at or under $1 (deepest first). Needed before
 # removing a half-built tree: debootstrap mounts proc/sys (and may bind /dev)
@@ -179,14 +204,61 @@ bridge_up() {
 	# talk to itself. Inserted once; removed with the bridge.
 	iptables -w -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null ||
 		iptables -w -I FORWARD 1 -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
+	dns_up
 }
 
 bridge_down() {
+	dns_down
 	ip link del "$BRIDGE" 2>/dev/null || true
 	while iptables -w -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null; do
 		iptables -w -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
 	done
 }
+
+# ---------------------------------------------------------------- resolver
+
+# The stub resolver's pid if it runs (a stale pidfile may name a reused pid:
+# only a dnsmasq started with our pidfile counts).
+dns_pid() {
+	local pid
+	pid=$(cat "$DNS_PID" 2>/dev/null) || return 1
+	[[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
+		grep -qF -- "--pid-file=$DNS_PID " && echo "$pid"
+}
+
+# Start the stub resolver on the bridge address unless it runs; caller holds
+# the lock. --address=/#/ without an address makes every name local to
+# dnsmasq: answered NXDOMAIN ("config NAME is NXDOMAIN" in the log), never
+# forwarded; --no-resolv and no --server leave it nothing to forward to
+# anyway. It binds $NET.1 only (not loopback, not the wildcard). Started with
+# fds 8 and 9 closed: a daemon holding the lock's fd would hold the lock.
+dns_up() {
+	local err
+	dns_pid >/dev/null && return 0
+	if ss -Hlnut 2>/dev/null | awk -v a="$NET.1:53" '$5 == a { f = 1 } END { exit !f }'; then
+		ss -Hlnutp 2>/dev/null | grep -F "$NET.1:53 " >&2 || true
+		die "something else listens on $NET.1:53; the engines' resolver cannot start"
+	fi
+	rm -f "$DNS_PID"
+	err=$(dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --no-poll --address=/#/ \
+		--listen-address="$NET.1" --bind-interfaces --port=53 \
+		--pid-file="$DNS_PID" --log-queries --log-facility="$DNS_LOG" \
+		</dev/null 2>&1 8>&- 9>&-) || die "the engines' resolver (dnsmasq) did not start: $err"
+	dns_pid >/dev/null || die "the engines' resolver (dnsmasq) did not start: no pid in $DNS_PID"
+}
+
+dns_down() {
+	local pid deadline=$((SECONDS + 5))
+	# Also one whose pidfile is gone: matched by its own pidfile argument.
+	for pid in $(dns_pid) $(pgrep -f -- "^dnsmasq .*--pid-file=$DNS_PID( |\$)"); do
+		kill -TERM "$pid" 2>/dev/null || true
+		while ((SECONDS < deadline)) && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	rm -f "$DNS_PID" "$DNS_LOG"
+}
+
+# ---------------------------------------------------------------- addresses
 
 # Lowest free host address .2-.254; caller holds the lock.
 alloc_addr() {
@@ -273,6 +345,7 @@ UNMOUNT_UNDER_SH='unmount_under() {
 #  - /etc/docker is an empty per-engine dir: otherwise every copy reads the
 #    machine's key.json and all engines report the same engine ID.
 #  - /run/docker and /opt/containerd are fresh tmpfs.
+#  - /etc/resolv.conf is the engine's own (nameserver: the bridge address).
 # The hostname becomes NAME, so swarm nodes are told apart by hostname.
 launch_native() {
 	local name=$1 s data=$DATA_ROOT/$1
@@ -292,6 +365,7 @@ launch_native() {
 			done
 			if [ -d /var/lib/docker ]; then mount --bind "$data" /var/lib/docker; fi
 			if [ -d /etc/docker ]; then mount --bind "$s/etc-docker" /etc/docker; fi
+			mount --bind "$s/resolv.conf" /etc/resolv.conf
 			exec "$@"' sh "$name" "$s" "$data" "$NATIVE_DOCKERD" "${args[@]}" \
 		</dev/null >>"$s/dockerd.log" 2>&1 &
 }
@@ -302,8 +376,9 @@ launch_native() {
 # copies of the machine's mounts. The tree is shared by all engines of that
 # suite and stays unmodified: /run, /tmp and /opt (containerd creates
 # /opt/containerd) are fresh tmpfs, /etc/docker an empty per-engine dir,
-# /var/lib/docker (the data-root inside) a bind of $DATA_ROOT/NAME, and the
-# state dir is bound at its own path so the socket is reachable from outside.
+# /var/lib/docker (the data-root inside) a bind of $DATA_ROOT/NAME,
+# /etc/resolv.conf the engine's own, and the state dir is bound at its own
+# path so the socket is reachable from outside.
 launch_tree() {
 	local name=$1 root=$2 s data=$DATA_ROOT/$1
 	s=$(state_of "$name")
@@ -325,6 +400,7 @@ launch_tree() {
 			mount --bind "$s" "$r$s"
 			mount --bind "$data" "$r/var/lib/docker"
 			mount --bind "$s/etc-docker" "$r/etc/docker"
+			mount --bind "$s/resolv.conf" "$r/etc/resolv.conf"
 			cd "$r"
 			pivot_root . run/.oldroot
 			exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -c \
@@ -385,6 +461,7 @@ cmd_start() {
 	echo '{}' >"$s/daemon.json"
 	addr=$(alloc_addr)
 	echo "$addr" >"$s/addr"
+	echo "nameserver $NET.1" >"$s/resolv.conf"
 	bridge_up
 	netns_up "$name" "$addr"
 	unlock

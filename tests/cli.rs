@@ -185,10 +185,17 @@ fn contexts_and_host_bindings_are_checked_before_any_engine_is_asked() {
 #[test]
 fn an_unwritable_junit_path_is_refused_before_anything_runs() {
     offline()
-        .args(["run", "bridge-basic", "--junit", "/nonexistent-dir/report.xml"])
+        .args([
+            "run",
+            "bridge-basic",
+            "--junit",
+            "/nonexistent-dir/report.xml",
+        ])
         .assert()
         .code(2)
-        .stderr(contains("cannot write the JUnit report to /nonexistent-dir/report.xml"));
+        .stderr(contains(
+            "cannot write the JUnit report to /nonexistent-dir/report.xml",
+        ));
 }
 
 #[test]
@@ -200,7 +207,9 @@ fn a_lab_without_checks_cannot_be_run() {
         .args(["run", file.to_str().expect("utf-8")])
         .assert()
         .code(2)
-        .stderr(contains("lab `empty` has no checks: there is nothing to verify"));
+        .stderr(contains(
+            "lab `empty` has no checks: there is nothing to verify",
+        ));
 }
 
 #[test]

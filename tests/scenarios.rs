@@ -15,19 +15,46 @@ fn bridge_isolation_passes_and_icc_off_really_blocks() {
     }
     run_passes(
         &LabGuard::from_shipped("bridge-isolation", "t-iso", |y| y),
-        14,
+        6,
     );
+    // Two cells turned around: mute-b does not reach mute-a (icc off), and
+    // courier does reach clerk.
     let wrong = LabGuard::from_shipped("bridge-isolation", "t-iso-wrong", |y| {
         y.replace(
-            "tcp: { from: mute-b, to: mute-a:7000, expect: blocked }",
-            "tcp: { from: mute-b, to: mute-a:7000, expect: open }",
+            "        mute-b   x      x       x        x",
+            "        mute-b   x      x       x        .",
+        )
+        .replace(
+            "        courier  .      .       .        x",
+            "        courier  x      .       .        x",
         )
     });
-    let text = run_fails_on(&wrong, "tcp mute-b → mute-a:7000 is open");
+    let text = run_fails_on(&wrong, "matrix who reaches whom on 7000");
+    assert!(text.contains("14/16 cells as expected"), "{text}");
+    // The observed table, each differing cell marked.
+    assert!(text.contains("observed"), "{text}");
     assert!(
-        text.contains("blocked: no answer before the deadline"),
+        text.lines()
+            .any(|l| l.trim_start().starts_with("mute-b") && l.trim_end().ends_with("x*")),
         "{text}"
     );
+    assert!(text.lines().any(|l| l.contains("courier  .*")), "{text}");
+}
+
+#[test]
+fn segmentation_shows_a_whole_policy_and_a_udp_matrix_works_too() {
+    if !docker_available() {
+        return;
+    }
+    let text = run_passes(&LabGuard::from_shipped("segmentation", "t-seg", |y| y), 3);
+    assert!(text.contains("56/56 cells as expected"), "{text}");
+    let udp = LabGuard::from_yaml(
+        "t-seg-udp",
+        "name: t-seg-udp\nnetworks:\n  a: {}\n  b: {}\nnodes:\n  one:\n    networks: [a]\n    serve: [udp:7001]\n  two:\n    networks: [a]\n    serve: [udp:7001]\n  far:\n    networks: [b]\n    serve: [udp:7001]\nchecks:\n  - matrix:\n      port: 7001/udp\n      expect: |\n        from\\to  one  two  far\n        one      .    .    x\n        far      x    x    .\n        host     .    .    .\n",
+    );
+    let text = run_passes(&udp, 1);
+    assert!(text.contains("matrix on 7001/udp"), "{text}");
+    assert!(text.contains("9/9 cells as expected"), "{text}");
 }
 
 #[test]

@@ -50,10 +50,7 @@ fn a_port_served_over_http_or_https_is_proven_by_whoami() {
         "name: t-webports\nnetworks:\n  a: {}\nnodes:\n  web:\n    networks: [a]\n    serve: [http:80, https:443]\n    ports: [\"127.0.0.1::80\", \"127.0.0.1::443\"]\n  rogue:\n    networks: [a]\n    serve: [https:443]\n    ca: other\n    ports: [\"127.0.0.1::443\"]\nchecks:\n  - port: { node: web, port: 80, expect: published }\n  - port: { node: web, port: 443, expect: published }\n  - port: { node: rogue, port: 443, expect: published }\n",
     );
     let text = run_passes(&guard, 3);
-    assert!(
-        text.contains("answered by web of lab t-webports"),
-        "{text}"
-    );
+    assert!(text.contains("answered by web of lab t-webports"), "{text}");
     assert!(
         text.contains("answered by rogue of lab t-webports"),
         "{text}"
@@ -210,7 +207,10 @@ fn an_agent_that_dies_during_verify_is_an_error_not_a_finding() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(3), "{text}\n{}", stderr(&out));
     assert!(text.lines().any(|l| l.starts_with("ERROR")), "{text}");
-    assert!(text.ends_with("0 passed, 0 failed, 1 could not run (engine errors)\n"), "{text}");
+    assert!(
+        text.ends_with("0 passed, 0 failed, 1 could not run (engine errors)\n"),
+        "{text}"
+    );
     let junit = std::fs::read_to_string(guard.dir.path().join("junit.xml")).expect("junit");
     assert!(junit.contains("<error"), "{junit}");
     assert!(!junit.contains("<failure"), "{junit}");

@@ -63,15 +63,15 @@ pub async fn remove_lab(
     {
         container::remove(&engines.home, &c.id).await?;
     }
-    if let Some(e) = failure {
-        return Err(e);
-    }
     // Only a lab with an overlay network may end netlab's swarm: a bridge
     // lab going down must not pull it from under an overlay lab coming up.
     if had_overlay {
         release_swarm_of(engines, &removed_networks).await?;
     }
-    Ok(counts)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(counts),
+    }
 }
 
 struct Swept {

@@ -22,9 +22,12 @@ use crate::engine::record;
 use crate::engine::{Engine, attach, discover};
 use crate::exit;
 use crate::lab::{self, Lab, Source};
+use crate::lab::{CheckKind, Matrix};
 use crate::live::LiveLab;
 use crate::report::progress::Progress;
-use crate::report::{CheckReport, EngineInfo, Status, VerifyReport, json, junit};
+use crate::report::{
+    self, CellReport, CheckReport, EngineInfo, MatrixReport, Status, VerifyReport, json, junit,
+};
 
 /// Attaches being opened at once: enough for every agent of a large lab,
 /// few enough for the default limit of open files.
@@ -137,7 +140,7 @@ pub fn override_timeouts(live: &mut LiveLab, options: &ReportArgs) {
 /// returns the exit code the checks decide.
 pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
     match options.output {
-        OutputFormat::Human => print!("{}", report.human()),
+        OutputFormat::Human => print!("{}", report.human_with(report::colour_on_stdout())),
         OutputFormat::Json => print!("{}", json::render(report)),
     }
     if let Some(path) = &options.junit {
@@ -172,6 +175,13 @@ pub async fn verify(
     let steps = check::plan_steps(live);
     let mut outputs: HashMap<usize, ProbeOutput> = HashMap::new();
     let mut pending: Vec<usize> = (0..steps.len()).collect();
+    // The probe id of each check that sends one probe (not a matrix).
+    let single_id = |i: usize| -> Option<usize> {
+        match &steps[i] {
+            Step::Probe { probe, .. } => Some(probe.id),
+            _ => None,
+        }
+    };
     loop {
         let round = steps
             .iter()
@@ -195,7 +205,7 @@ pub async fn verify(
             let check = &live.lab.checks[i];
             check.retry
                 && started.elapsed() + Duration::from_millis(100) < check.timeout
-                && !matches!(outputs.get(&i), Some(Ok((obs, _))) if check::classify(&check.kind, obs, live).passed)
+                && !matches!(single_id(i).and_then(|id| outputs.get(&id)), Some(Ok((obs, _))) if check::classify(&check.kind, obs, live).passed)
         });
         if pending.is_empty() {
             break;
@@ -207,20 +217,42 @@ pub async fn verify(
         .checks
         .iter()
         .zip(&steps)
-        .enumerate()
-        .map(|(i, (check, step))| {
-            let (status, observed, elapsed) = match (step, outputs.remove(&i)) {
-                (Step::Done(o), _) => (pass_or_fail(o.passed), o.observed.clone(), Duration::ZERO),
-                (_, Some(Ok((obs, elapsed)))) => {
-                    let o = check::classify(&check.kind, &obs, live);
-                    (pass_or_fail(o.passed), o.observed, elapsed)
-                }
-                (_, Some(Err(why))) => (Status::Error, why, Duration::ZERO),
-                (_, None) => (
-                    Status::Error,
-                    "no result from the probe".into(),
-                    Duration::ZERO,
-                ),
+        .map(|(check, step)| {
+            let mut matrix = None;
+            let (status, observed, elapsed) = match step {
+                Step::Done(o) => (pass_or_fail(o.passed), o.observed.clone(), Duration::ZERO),
+                Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
+                    Some(Ok((obs, elapsed))) => {
+                        let o = check::classify(&check.kind, &obs, live);
+                        (pass_or_fail(o.passed), o.observed, elapsed)
+                    }
+                    Some(Err(why)) => (Status::Error, why, Duration::ZERO),
+                    None => (
+                        Status::Error,
+                        "no result from the probe".into(),
+                        Duration::ZERO,
+                    ),
+                },
+                Step::Cells(cells) => match &check.kind {
+                    CheckKind::Matrix(m) => {
+                        let report = matrix_report(live, m, cells, &mut outputs);
+                        let status = matrix_status(&report);
+                        let words = check::matrix::summary(report.cells.iter().map(|c| c.passed));
+                        let elapsed = report
+                            .cells
+                            .iter()
+                            .map(|c| c.elapsed)
+                            .max()
+                            .unwrap_or_default();
+                        matrix = Some(report);
+                        (status, words.observed, elapsed)
+                    }
+                    _ => (
+                        Status::Error,
+                        "cells of a check that is no matrix".into(),
+                        Duration::ZERO,
+                    ),
+                },
             };
             CheckReport {
                 title: check.title.clone(),
@@ -231,6 +263,7 @@ pub async fn verify(
                 status,
                 observed,
                 elapsed,
+                matrix,
             }
         })
         .collect();
@@ -244,6 +277,73 @@ pub async fn verify(
         checks,
         elapsed: started.elapsed(),
     })
+}
+
+/// A matrix's cells, each classified from its probe's output.
+fn matrix_report(
+    live: &LiveLab,
+    m: &Matrix,
+    steps: &[Step],
+    outputs: &mut HashMap<usize, ProbeOutput>,
+) -> MatrixReport {
+    let cells = m
+        .cells
+        .iter()
+        .zip(steps)
+        .map(|(cell, step)| {
+            let (result, elapsed, error) = match step {
+                Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
+                    Some(Ok((obs, elapsed))) => (
+                        check::matrix::classify_cell(live, m, cell, &obs),
+                        elapsed,
+                        false,
+                    ),
+                    Some(Err(why)) => (
+                        check::matrix::undecided(&check::Outcome::fail(why)),
+                        Duration::ZERO,
+                        true,
+                    ),
+                    None => (
+                        check::matrix::undecided(&check::Outcome::fail("no result from the probe")),
+                        Duration::ZERO,
+                        true,
+                    ),
+                },
+                Step::Done(o) => (check::matrix::undecided(o), Duration::ZERO, false),
+                Step::Cells(_) => (
+                    check::matrix::undecided(&check::Outcome::fail("a matrix inside a matrix")),
+                    Duration::ZERO,
+                    false,
+                ),
+            };
+            CellReport {
+                from: cell.from.to_string(),
+                to: cell.to.clone(),
+                expected: cell.expect.symbol(),
+                observed: if error { '!' } else { result.observed },
+                passed: result.passed,
+                reason: result.reason,
+                elapsed,
+            }
+        })
+        .collect();
+    MatrixReport {
+        title: m.title.clone(),
+        port: format!("{}/{}", m.port, m.transport.as_str()),
+        sources: m.sources.iter().map(|s| s.to_string()).collect(),
+        targets: m.targets.clone(),
+        cells,
+    }
+}
+
+/// A matrix with a cell that could not run is an error; else it passes when
+/// every cell does.
+fn matrix_status(m: &MatrixReport) -> Status {
+    if m.cells.iter().any(|c| c.observed == '!') {
+        Status::Error
+    } else {
+        pass_or_fail(m.cells.iter().all(|c| c.passed))
+    }
 }
 
 fn pass_or_fail(passed: bool) -> Status {

@@ -2,6 +2,7 @@
 //! from a `LiveLab`, the observations from the agent; deciding what to probe
 //! and whether a check passed needs no Docker and is unit-tested.
 
+pub mod matrix;
 pub mod outcome;
 pub mod target;
 
@@ -17,25 +18,50 @@ pub use outcome::{Outcome, classify};
 
 /// What verify does for each check: send a probe from a source, or decide
 /// at once (its node is down, its target has no address, no port is
-/// published where none should be).
+/// published where none should be); a matrix does one of those per cell.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    Probe { source: Source, probe: Probe },
+    Probe {
+        source: Source,
+        probe: Probe,
+    },
     Done(Outcome),
+    /// A matrix: one step per checked cell, in the matrix's cell order.
+    Cells(Vec<Step>),
 }
 
-/// One step per check; the check's index is the probe id.
+impl Step {
+    /// Every probe this step sends, with its source.
+    pub fn probes(&self) -> Vec<(&Source, &Probe)> {
+        match self {
+            Step::Probe { source, probe } => vec![(source, probe)],
+            Step::Done(_) => Vec::new(),
+            Step::Cells(cells) => cells.iter().flat_map(Step::probes).collect(),
+        }
+    }
+}
+
+/// One step per check; probe ids are numbered through the whole verify.
 pub fn plan_steps(live: &LiveLab) -> Vec<Step> {
+    let mut next_id = 0;
     live.lab
         .checks
         .iter()
-        .enumerate()
-        .map(|(id, check)| step(live, id, check))
+        .map(|check| match &check.kind {
+            CheckKind::Matrix(m) => {
+                Step::Cells(matrix::cell_steps(live, m, check.timeout, &mut next_id))
+            }
+            _ => {
+                let id = next_id;
+                next_id += 1;
+                step(live, id, check)
+            }
+        })
         .collect()
 }
 
 /// Why a node cannot be probed, if it cannot.
-fn not_running(live: &LiveLab, name: &str) -> Option<Outcome> {
+pub(crate) fn not_running(live: &LiveLab, name: &str) -> Option<Outcome> {
     match live.nodes.get(name) {
         None => Some(Outcome::fail(format!("node `{name}` has no container"))),
         Some(n) if !n.running => Some(Outcome::fail(format!(
@@ -154,6 +180,7 @@ fn probe_kind(live: &LiveLab, check: &Check) -> Result<ProbeKind, Outcome> {
             }
             port_probe(live, check, node, *expect)?
         }
+        CheckKind::Matrix(_) => return Err(Outcome::fail("a matrix is probed cell by cell")),
     })
 }
 
@@ -269,7 +296,7 @@ pub const MAX_REDIRECTS: u32 = 10;
 pub fn batches<'a>(steps: impl IntoIterator<Item = &'a Step>) -> BTreeMap<Source, ProbeBatch> {
     let mut out: BTreeMap<Source, ProbeBatch> = BTreeMap::new();
     for step in steps {
-        if let Step::Probe { source, probe } = step {
+        for (source, probe) in step.probes() {
             out.entry(source.clone())
                 .or_default()
                 .probes

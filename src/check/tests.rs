@@ -671,3 +671,73 @@ fn http_expectations_are_checked_one_by_one() {
         looped.observed
     );
 }
+
+#[test]
+fn a_matrix_probes_each_cell_and_reduces_each_answer_to_a_symbol() {
+    let mut l = live();
+    l.lab.checks = vec![lab::Check {
+        title: "m".into(),
+        timeout: std::time::Duration::from_secs(2),
+        retry: false,
+        kind: kind(
+            "matrix: { port: 7000, expect: \"from\\\\to  web  client\\nclient   .    -\\noutsider x    r\\nstopped  .    .\\n\" }",
+        ),
+    }];
+    let CheckKind::Matrix(m) = l.lab.checks[0].kind.clone() else {
+        panic!("a matrix");
+    };
+    let steps = plan_steps(&l);
+    let Step::Cells(cells) = &steps[0] else {
+        panic!("cell steps: {steps:?}");
+    };
+    assert_eq!(cells.len(), 5, "`-` is not probed");
+    let probes: Vec<(usize, String)> = cells
+        .iter()
+        .flat_map(Step::probes)
+        .map(|(s, p)| (p.id, s.to_string()))
+        .collect();
+    assert_eq!(
+        probes,
+        [
+            (0, "client".into()),
+            (1, "outsider".into()),
+            (2, "outsider".into())
+        ]
+    );
+    assert!(
+        matches!(&cells[3], Step::Done(o) if o.observed.contains("not running")),
+        "a stopped source decides its row at once"
+    );
+    // outsider → web: web's first network, not shared.
+    let Step::Probe { probe, .. } = &cells[1] else {
+        panic!()
+    };
+    assert_eq!(
+        probe.kind,
+        ProbeKind::Tcp {
+            addr: "10.1.0.2:7000".parse().expect("addr")
+        }
+    );
+    let cell = |i: usize| &m.cells[i];
+    let open = |node: &str| Observation::Tcp(TcpObservation::Open { identity: id(node) });
+    let judge = |i: usize, obs: &Observation| matrix::classify_cell(&l, &m, cell(i), obs);
+    assert_eq!(judge(0, &open("web")).observed, '.');
+    assert!(judge(0, &open("web")).passed);
+    let stranger = judge(0, &open("client"));
+    assert_eq!(
+        (stranger.observed, stranger.passed),
+        ('?', false),
+        "{}",
+        stranger.reason
+    );
+    let blocked = judge(1, &Observation::Tcp(TcpObservation::Timeout));
+    assert_eq!((blocked.observed, blocked.passed), ('x', true));
+    let refused = judge(2, &Observation::Tcp(TcpObservation::Refused));
+    assert_eq!((refused.observed, refused.passed), ('r', true));
+    let open_not_refused = judge(2, &open("client"));
+    assert!(!open_not_refused.passed);
+    assert_eq!(
+        matrix::summary([true, false, true].into_iter()).observed,
+        "2/3 cells as expected"
+    );
+}

@@ -325,7 +325,12 @@ async fn leave(engine: &Engine) -> Result<()> {
 /// whether it left. `just_removed` are network ids the caller removed a
 /// moment ago: the swarm may still list them for a while.
 pub async fn release_if_unused(engines: &[&Engine], just_removed: &[String]) -> Result<bool> {
-    let states = futures::future::try_join_all(engines.iter().map(|e| state(e))).await?;
+    // An engine that does not answer any more is no member to take care of.
+    let states: Vec<SwarmState> = futures::future::join_all(engines.iter().map(|e| state(e)))
+        .await
+        .into_iter()
+        .map(|s| s.unwrap_or(SwarmState::Inactive))
+        .collect();
     let Some(manager) = states.iter().position(|s| {
         matches!(
             s,

@@ -22,6 +22,11 @@ const LABS: &[(&str, &str)] = &[
         "https-redirect",
         include_str!("../../labs/https-redirect.yaml"),
     ),
+    ("segmentation", include_str!("../../labs/segmentation.yaml")),
+    (
+        "overlay-multihost",
+        include_str!("../../labs/overlay-multihost.yaml"),
+    ),
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -132,7 +132,7 @@ pub fn load_source(file: &str, bytes: &[u8], stem: Option<&str>) -> Result<Loade
             });
             LabError::Parse(hint_for_parse_error(rendered))
         })?;
-    let validation = validate::validate(raw, stem);
+    let validation = validate::validate(raw, stem, text);
     let report = Report {
         file: file.to_owned(),
         source: text.to_owned(),

@@ -250,6 +250,9 @@ pub enum CheckKind {
         body: Option<String>,
         expect: HttpExpect,
     },
+    /// Who may reach whom on one port, as a table: every cell is probed
+    /// like a `tcp`/`udp` check from the row's source to the column's node.
+    Matrix(Matrix),
     /// A published port, seen from the node's own Docker host (`host` is
     /// that host's name in a lab of several hosts).
     Port {
@@ -270,6 +273,7 @@ impl CheckKind {
             CheckKind::Tcp { .. } => "tcp",
             CheckKind::Udp { .. } => "udp",
             CheckKind::Port { .. } => "port",
+            CheckKind::Matrix(_) => "matrix",
             CheckKind::Spread { .. } => "tcp",
             CheckKind::Mtu { .. } => "mtu",
             CheckKind::Tls { .. } => "tls",
@@ -295,7 +299,7 @@ impl CheckKind {
                 expect: PortExpect::Unpublished,
                 ..
             }
-        )
+        ) || matches!(self, CheckKind::Matrix(m) if m.cells.iter().any(|c| c.expect != CellExpect::Open))
     }
 
     /// Where the probe runs.
@@ -307,9 +311,62 @@ impl CheckKind {
             | CheckKind::Tls { from, .. }
             | CheckKind::Http { from, .. } => from.clone(),
             CheckKind::Port { host, .. } => Source::Host(host.clone()),
+            // Each cell has its own source; the first row stands for them.
+            CheckKind::Matrix(m) => m.sources.first().cloned().unwrap_or(Source::Host(None)),
             CheckKind::Spread { from, .. } => Source::Node(from.clone()),
             CheckKind::Mtu { node, .. } => Source::Node(node.clone()),
         }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Matrix {
+    /// `title:` of the matrix, if given.
+    pub title: Option<String>,
+    pub port: u16,
+    pub transport: Transport,
+    /// Rows, in the table's order.
+    pub sources: Vec<Source>,
+    /// Columns: nodes.
+    pub targets: Vec<String>,
+    /// Every cell that is checked (`-` cells are left out), row by row.
+    pub cells: Vec<MatrixCell>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixCell {
+    pub from: Source,
+    pub to: String,
+    pub expect: CellExpect,
+}
+
+/// A matrix cell: `.` open (answered by that node), `x` blocked, `r`
+/// refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CellExpect {
+    Open,
+    Blocked,
+    Refused,
+}
+
+impl CellExpect {
+    pub fn symbol(self) -> char {
+        match self {
+            CellExpect::Open => '.',
+            CellExpect::Blocked => 'x',
+            CellExpect::Refused => 'r',
+        }
+    }
+
+    pub fn from_symbol(c: char) -> Option<Option<CellExpect>> {
+        Some(match c {
+            '.' => Some(CellExpect::Open),
+            'x' => Some(CellExpect::Blocked),
+            'r' => Some(CellExpect::Refused),
+            '-' => None,
+            _ => return None,
+        })
     }
 }
 

@@ -818,3 +818,142 @@ fn a_node_may_take_its_certificate_from_another_ca() {
         "unknown ca `mine`"
     );
 }
+
+const MATRIX_LAB: &str = "networks:\n  a: {}\nnodes:\n  web:\n    networks: [a]\n    serve: [tcp:7000, udp:7001]\n  app:\n    networks: [a]\n  box:\n    image: busybox\n    networks: [a]\nchecks:\n  - matrix:\n      title: tiers\n      port: PORT\n      expect: |\n        from\\to  web  app\n";
+
+/// A matrix lab whose table has `rows` under its header.
+fn matrix_lab(port: &str, rows: &str) -> String {
+    format!("{}{rows}", MATRIX_LAB.replace("PORT", port))
+}
+
+#[test]
+fn a_matrix_reads_every_symbol_and_host_as_a_row() {
+    let lab = load_str(&matrix_lab(
+        "7000",
+        "        web      .    r\n        app      x    -\n        host     .    x\n        box      .    r\n",
+    ))
+    .expect("valid")
+    .lab;
+    let CheckKind::Matrix(m) = &lab.checks[0].kind else {
+        panic!("a matrix");
+    };
+    assert_eq!(lab.checks[0].title, "matrix tiers on 7000");
+    assert_eq!((m.port, m.transport), (7000, Transport::Tcp));
+    assert_eq!(m.targets, ["web", "app"]);
+    assert_eq!(
+        m.sources,
+        [
+            Source::Node("web".into()),
+            Source::Node("app".into()),
+            Source::Host(None),
+            Source::Node("box".into())
+        ]
+    );
+    let symbols: Vec<(String, &str, char)> = m
+        .cells
+        .iter()
+        .map(|c| (c.from.to_string(), c.to.as_str(), c.expect.symbol()))
+        .collect();
+    assert_eq!(
+        symbols,
+        [
+            ("web".into(), "web", '.'),
+            ("web".into(), "app", 'r'),
+            ("app".into(), "web", 'x'),
+            ("host".into(), "web", '.'),
+            ("host".into(), "app", 'x'),
+            ("box".into(), "web", '.'),
+            ("box".into(), "app", 'r'),
+        ],
+        "`-` is not checked"
+    );
+    let udp = load_str(&matrix_lab("7001/udp", "        web      .    x\n"))
+        .expect("valid")
+        .lab;
+    assert_eq!(udp.checks[0].title, "matrix tiers on 7001/udp");
+}
+
+#[test]
+fn matrix_errors_point_into_the_table() {
+    // The table's header is line 17; its rows follow; columns count from 1.
+    let e = |rows: &str| one_error(&matrix_lab("7000", rows));
+    assert_eq!(
+        e("        web      .    o\n"),
+        (18, 23, "unknown matrix symbol `o`".into())
+    );
+    assert_eq!(
+        e("        web      .\n"),
+        (18, 9, "row `web` has 1 cells, the header 2 columns".into())
+    );
+    assert_eq!(
+        e("        wbe      .    .\n"),
+        (18, 9, "undefined node `wbe`".into())
+    );
+    assert!(
+        load_str(&matrix_lab("7000", "        wbe      .    .\n"))
+            .expect_err("invalid")
+            .to_string()
+            .contains("did you mean `web`?")
+    );
+    assert_eq!(
+        e("        web      .    .\n        web      .    .\n"),
+        (19, 9, "row `web` is written twice".into())
+    );
+}
+
+#[test]
+fn matrix_headers_ports_and_open_cells_towards_foreign_images() {
+    let header = |h: &str| {
+        one_error(&format!(
+            "{}        web      .    .\n",
+            MATRIX_LAB
+                .replace("PORT", "7000")
+                .replace("from\\to  web  app", h)
+        ))
+    };
+    assert_eq!(
+        header("from  web  app"),
+        (
+            17,
+            9,
+            "a matrix table starts with `from\\to`, not `from`".into()
+        )
+    );
+    assert_eq!(
+        header("from\\to  web  web"),
+        (17, 23, "column `web` is written twice".into())
+    );
+    let foreign = format!(
+        "{}        web      .    .    .\n",
+        MATRIX_LAB
+            .replace("PORT", "7000")
+            .replace("from\\to  web  app", "from\\to  web  app  box")
+    );
+    assert_eq!(
+        one_error(&foreign),
+        (
+            18,
+            28,
+            "node `box` runs a foreign image, so an open cell cannot prove it answered".into()
+        )
+    );
+    assert_eq!(
+        one_error(&matrix_lab("7001/udp", "        web      .    r\n")),
+        (18, 23, "a udp matrix has no `r` cells".into())
+    );
+    assert_eq!(
+        one_error(&matrix_lab("http", "        web      .    x\n")).2,
+        "`http` is not a port"
+    );
+    assert_eq!(
+        one_error(&format!(
+            "{}        web      .    x\n",
+            MATRIX_LAB.replace(
+                "      port: PORT\n",
+                "      retry: true\n      port: 7000\n"
+            )
+        ))
+        .2,
+        "field `retry` does not apply to a matrix check"
+    );
+}

@@ -30,6 +30,10 @@ impl CheckKind {
                 network,
                 expect,
             } => format!("{kind} {node} on {network} is {expect}"),
+            CheckKind::Matrix(m) => match &m.title {
+                Some(t) => format!("{kind} {t} on {}", self.target_words()),
+                None => format!("{kind} on {}", self.target_words()),
+            },
             _ => format!(
                 "{kind} {} → {} is {}",
                 self.source(),
@@ -54,6 +58,10 @@ impl CheckKind {
             } => format!("{name}:{port} ×{connections}"),
             CheckKind::Mtu { node, network, .. } => format!("{node}@{network}"),
             CheckKind::Port { node, .. } => format!("{node} {}", self.port_words()),
+            CheckKind::Matrix(m) => match m.transport {
+                Transport::Tcp => m.port.to_string(),
+                Transport::Udp => format!("{}/udp", m.port),
+            },
         }
     }
 
@@ -71,6 +79,7 @@ impl CheckKind {
             CheckKind::Tls { expect, .. } => expect.as_str().to_owned(),
             CheckKind::Http { expect, .. } => http_expect_words(expect),
             CheckKind::Mtu { expect, .. } => expect.to_string(),
+            CheckKind::Matrix(m) => format!("{} cells", m.cells.len()),
         }
     }
 

@@ -36,6 +36,21 @@ struct Check<'a> {
     observation: &'a str,
     outcome: &'static str,
     duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cells: Option<Vec<Cell<'a>>>,
+}
+
+/// One cell of a matrix.
+#[derive(Serialize)]
+struct Cell<'a> {
+    from: &'a str,
+    to: &'a str,
+    port: &'a str,
+    expected: String,
+    observed: String,
+    outcome: &'static str,
+    reason: &'a str,
+    duration_ms: f64,
 }
 
 pub fn render(report: &VerifyReport) -> String {
@@ -85,6 +100,21 @@ pub fn render(report: &VerifyReport) -> String {
                     Status::Error => "error",
                 },
                 duration_ms: c.elapsed.as_secs_f64() * 1000.0,
+                cells: c.matrix.as_ref().map(|m| {
+                    m.cells
+                        .iter()
+                        .map(|cell| Cell {
+                            from: &cell.from,
+                            to: &cell.to,
+                            port: &m.port,
+                            expected: cell.expected.to_string(),
+                            observed: cell.observed.to_string(),
+                            outcome: if cell.passed { "pass" } else { "fail" },
+                            reason: &cell.reason,
+                            duration_ms: cell.elapsed.as_secs_f64() * 1000.0,
+                        })
+                        .collect()
+                }),
             })
             .collect(),
     };

@@ -1,15 +1,56 @@
-//! `--junit FILE`: JUnit XML for CI systems, one test case per check, built
-//! with quick-junit. A failure's message says what was expected and what was
-//! seen.
+//! `--junit FILE`: JUnit XML for CI systems, one test case per check (per
+//! cell for a matrix), built with quick-junit. A failure's message says what
+//! was expected and what was seen.
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{Status, VerifyReport};
+use super::{CellReport, MatrixReport, Status, VerifyReport};
+
+/// `matrix <title> <from>→<to>:<port>/<proto>`
+fn cell_case(report: &VerifyReport, m: &MatrixReport, cell: &CellReport) -> TestCase {
+    let status = match cell.observed {
+        _ if cell.passed => TestCaseStatus::success(),
+        '!' => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            s.set_message(format!("could not run: {}", cell.reason));
+            s.set_type("engine");
+            s
+        }
+        observed => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(format!(
+                "expected {}, saw {observed}: {}",
+                cell.expected, cell.reason
+            ));
+            s.set_type("matrix");
+            s
+        }
+    };
+    let title = m
+        .title
+        .as_deref()
+        .map(|t| format!("{t} "))
+        .unwrap_or_default();
+    let mut case = TestCase::new(
+        format!("matrix {title}{}→{}:{}", cell.from, cell.to, m.port),
+        status,
+    );
+    case.set_classname(format!("{}.matrix", report.lab));
+    case.set_time(cell.elapsed);
+    case.set_system_out(cell.reason.clone());
+    case
+}
 
 pub fn render(report: &VerifyReport) -> Result<String, quick_junit::SerializeError> {
     let mut suite = TestSuite::new(report.lab.as_str());
     suite.set_time(report.elapsed);
     for c in &report.checks {
+        if let Some(m) = &c.matrix {
+            for cell in &m.cells {
+                suite.add_test_case(cell_case(report, m, cell));
+            }
+            continue;
+        }
         let status = match c.status {
             Status::Pass => TestCaseStatus::success(),
             Status::Fail => {

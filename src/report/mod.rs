@@ -8,6 +8,7 @@ use std::time::Duration;
 pub mod graph;
 pub mod json;
 pub mod junit;
+pub mod matrix;
 pub mod progress;
 
 /// What became of a check.
@@ -41,6 +42,31 @@ pub struct CheckReport {
     pub expectation: String,
     pub status: Status,
     pub observed: String,
+    pub elapsed: Duration,
+    /// A matrix check's table, cell by cell.
+    pub matrix: Option<MatrixReport>,
+}
+
+/// A matrix as verified: every cell's expected and observed symbol.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixReport {
+    pub title: Option<String>,
+    /// `7000/tcp`
+    pub port: String,
+    pub sources: Vec<String>,
+    pub targets: Vec<String>,
+    /// Checked cells only (`-` cells have none).
+    pub cells: Vec<CellReport>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellReport {
+    pub from: String,
+    pub to: String,
+    pub expected: char,
+    pub observed: char,
+    pub passed: bool,
+    pub reason: String,
     pub elapsed: Duration,
 }
 
@@ -103,7 +129,9 @@ impl VerifyReport {
         format!("lab {} on {}", self.lab, engines.join("; "))
     }
 
-    pub fn human(&self) -> String {
+    /// The report for a person; `color` marks differing matrix cells in
+    /// colour instead of with a `*`.
+    pub fn human_with(&self, color: bool) -> String {
         let width = |f: fn(&CheckReport) -> &str| {
             self.checks
                 .iter()
@@ -126,6 +154,11 @@ impl VerifyReport {
                 pad(&c.observed, observed_w),
                 format_elapsed(c.elapsed),
             );
+            if let Some(m) = &c.matrix
+                && m.cells.iter().any(|cell| !cell.passed)
+            {
+                out.push_str(&matrix::tables(m, color));
+            }
         }
         let _ = write!(out, "{} passed, {} failed", self.passed(), self.failed());
         if self.errors() > 0 {
@@ -134,10 +167,24 @@ impl VerifyReport {
         out.push('\n');
         out
     }
+
+    #[cfg(test)]
+    pub fn human(&self) -> String {
+        self.human_with(false)
+    }
 }
 
 fn pad(s: &str, width: usize) -> String {
     format!("{s}{}", " ".repeat(width.saturating_sub(s.chars().count())))
+}
+
+/// Whether the report may use colour: stdout is a terminal, and neither
+/// `NO_COLOR` nor `CI` says otherwise.
+pub fn colour_on_stdout() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::env::var_os("CI").is_none()
 }
 
 /// `1 network`, `2 networks`.
@@ -198,6 +245,7 @@ pub(crate) mod tests {
             status: if passed { Status::Pass } else { Status::Fail },
             observed: "open".into(),
             elapsed: Duration::from_millis(3),
+            matrix: None,
         }
     }
 

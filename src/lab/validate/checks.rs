@@ -20,7 +20,8 @@ const MAX_CHECK_TIMEOUT: Duration = Duration::from_secs(300);
 /// The shortest deadline: before it, silence cannot be told from slowness.
 const MIN_CHECK_TIMEOUT: Duration = Duration::from_millis(200);
 
-pub(super) const CHECK_KINDS: &[&str] = &["dns", "tcp", "udp", "port", "http", "tls", "mtu"];
+pub(super) const CHECK_KINDS: &[&str] =
+    &["dns", "tcp", "udp", "port", "http", "tls", "mtu", "matrix"];
 
 impl Validator {
     pub(super) fn checks(
@@ -111,6 +112,7 @@ impl Validator {
                 "connections",
                 "expect",
             ],
+            "matrix" => &["title", "name", "timeout", "port", "expect"],
             _ => &["title", "name", "timeout", "retry", "from", "to", "expect"],
         };
         for (field, loc) in cx.body.present_fields() {
@@ -164,10 +166,12 @@ impl Validator {
             "tls" => self.tls_check(cx),
             "http" => self.http_check(cx),
             "port" => self.port_check(cx),
+            "matrix" => self.matrix_check(cx),
             _ => self.transport_check(cx, Transport::Udp),
         }?;
         if let Some(r) = &cx.body.retry
             && r.value
+            && allowed.contains(&"retry")
             && checked_kind.expects_silence()
         {
             self.error(
@@ -179,11 +183,13 @@ impl Validator {
                 Some("a negative passes only when every try is negative: remove `retry`".into()),
             );
         }
+        // A matrix's `title:` names its table; the check's title says more.
         let title = cx
             .body
             .title
             .as_ref()
-            .or(if kind == "dns" || kind == "tls" {
+            .filter(|_| kind != "matrix")
+            .or(if kind == "dns" || kind == "tls" || kind == "matrix" {
                 None
             } else {
                 cx.body.name.as_ref()

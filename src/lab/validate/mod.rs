@@ -7,6 +7,7 @@
 mod check_kinds;
 mod checks;
 mod hosts;
+mod matrix;
 mod networks;
 mod nodes;
 
@@ -21,9 +22,13 @@ pub struct Validation {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// `file_stem` names the lab when the file has no `name:`.
-pub fn validate(raw: RawLab, file_stem: Option<&str>) -> Validation {
-    let mut v = Validator::default();
+/// `file_stem` names the lab when the file has no `name:`; `source` is the
+/// file's text, for locations inside multi-line values (a matrix's table).
+pub fn validate(raw: RawLab, file_stem: Option<&str>, source: &str) -> Validation {
+    let mut v = Validator {
+        source: source.to_owned(),
+        ..Validator::default()
+    };
     let lab = v.lab(raw, file_stem);
     let has_errors = v.diags.iter().any(|d| d.severity == Severity::Error);
     Validation {
@@ -35,6 +40,7 @@ pub fn validate(raw: RawLab, file_stem: Option<&str>) -> Validation {
 #[derive(Default)]
 pub(super) struct Validator {
     diags: Vec<Diagnostic>,
+    source: String,
 }
 
 fn pos(loc: &Location) -> Option<Pos> {
@@ -87,6 +93,21 @@ impl Validator {
             severity: Severity::Error,
             message: message.into(),
             pos: pos(loc),
+            hint,
+        });
+    }
+
+    /// An error at a position found by hand (inside a multi-line value).
+    pub(super) fn error_at(
+        &mut self,
+        at: Option<Pos>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.diags.push(Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            pos: at,
             hint,
         });
     }

@@ -1,0 +1,373 @@
+#!/usr/bin/env bash
+# test-engines.sh — every built-in lab on every engine: a lab × engine matrix.
+#
+# usage: harness/test-engines.sh NETLAB_BINARY
+#
+# Engines (columns):
+#   20.10 local   the machine's own engine (DOCKER_HOST unset)
+#   20.10 netns   a copy of the machine's dockerd in a network namespace  (m20)
+#   26.1 netns    dockerd of Debian trixie's tree                         (t26)
+#   28.5 netns    dockerd of Debian sid's tree                            (t28)
+# The three netns engines are started here with engines.sh (names m20, t26,
+# t28, or m202, t262, ... when those are taken) and stopped again on exit,
+# also on failure and Ctrl-C. Each runs its labs one after another; the
+# columns run in parallel. Every `NETLAB_BINARY run LAB` runs from the
+# machine's default network namespace with DOCKER_HOST pointing at the
+# engine's socket and has a deadline.
+#
+# Output: the table (PASS n/n or FAIL p/n and the wall time of each cell),
+# each engine's version and API version, the total wall time, then the FAIL
+# lines of the failing cells. Every cell's full output is kept in the log
+# directory (printed first).
+#
+# Exit: 0 every cell passed, 1 some cell failed, 2 usage, 3 an engine could
+# not be set up, 130/143 interrupted.
+#
+# Environment: NETLAB_MATRIX_TIMEOUT (deadline of one cell in s, default 600),
+# NETLAB_MATRIX_LOGS (log directory; default a new /tmp/netlab-matrix.XXXXXX),
+# NETLAB_MATRIX_LABS (space-separated labs, default all built-in labs),
+# NETLAB_MATRIX_LOCAL=0 (leave out the machine's own engine), and those of
+# engines.sh.
+set -uo pipefail
+
+HERE=$(dirname "$(readlink -f "$0")")
+ENGINES=$HERE/engines.sh
+CELL_TIMEOUT=${NETLAB_MATRIX_TIMEOUT:-600}
+CLAIMS=/run/netlab-matrix-claims
+# The machine's engine is shared with whoever else uses it: matrix runs take
+# turns on it, cell by cell (two runs of one lab on one engine clash).
+LOCAL_LOCK=/run/netlab-matrix-local.lock
+
+say() { printf 'test-engines: %s\n' "$*" >&2; }
+die() {
+	say "error: $*"
+	exit 3
+}
+
+if [[ $# -ne 1 || $1 == -h || $1 == --help ]]; then
+	sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0" >&2
+	exit 2
+fi
+[[ $EUID -eq 0 ]] || {
+	say "must run as root (it starts engines)"
+	exit 2
+}
+NETLAB=$(readlink -f "$1")
+[[ -x $NETLAB && -f $NETLAB ]] || {
+	say "$1 is not an executable file"
+	exit 2
+}
+[[ $CELL_TIMEOUT =~ ^[1-9][0-9]*$ ]] || {
+	say "NETLAB_MATRIX_TIMEOUT must be a number of seconds"
+	exit 2
+}
+command -v docker >/dev/null || {
+	say "the docker CLI is needed"
+	exit 2
+}
+
+T0=$(date +%s.%N)
+LOG_DIR=${NETLAB_MATRIX_LOGS:-$(mktemp -d /tmp/netlab-matrix.XXXXXX)}
+mkdir -p "$LOG_DIR" || exit 2
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+# ------------------------------------------------------------ clean-up
+
+STARTED=()  # engines this run asked engines.sh to start
+CLAIMED=()  # names claimed in $CLAIMS
+SETUP=()    # pids of running `engines.sh tree|start`
+WORKERS=()  # pids of the column workers
+CLEANED=""
+
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+	local rc=$? p deadline
+	[[ -n $CLEANED ]] && return
+	CLEANED=1
+	trap '' INT TERM
+	# A start or tree build under way: on SIGTERM engines.sh undoes it (a
+	# background job ignores the terminal's SIGINT).
+	if ((${#SETUP[@]})); then
+		for p in "${SETUP[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+		for p in "${SETUP[@]}"; do wait "$p" 2>/dev/null; done
+	fi
+	# Running cells first: their netlab tears its lab down on SIGTERM (on the
+	# machine's own engine, nobody else would).
+	if ((${#WORKERS[@]})); then
+		for p in "${WORKERS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+		deadline=$((SECONDS + 120))
+		for p in "${WORKERS[@]}"; do
+			while kill -0 "$p" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+			kill -KILL "$p" 2>/dev/null || true
+		done
+	fi
+	if ((${#STARTED[@]})); then
+		say "stopping ${STARTED[*]}"
+		for p in "${STARTED[@]}"; do "$ENGINES" stop "$p" >>"$LOG_DIR/engines.log" 2>&1 & done
+		wait
+	fi
+	for p in "${CLAIMED[@]}"; do rm -rf "${CLAIMS:?}/$p"; done
+	rmdir "$CLAIMS" 2>/dev/null || true
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------ engines
+
+# A name is free if engines.sh has no trace of it and no other matrix run
+# has claimed it. The claim (an atomic mkdir holding the claimant's pid) keeps
+# two matrix runs from picking the same name at once; a dead claimant's claim
+# is taken over.
+name_unused() {
+	[[ ! -e /run/netlab-engines/$1 && ! -e /var/lib/netlab-engines/$1 && ! -e /run/netns/netlab-$1 ]] &&
+		! ip link show "nl-$1" >/dev/null 2>&1
+}
+
+claim() {
+	local n=$1 owner
+	mkdir -p "$CLAIMS"
+	if ! mkdir "$CLAIMS/$n" 2>/dev/null; then
+		owner=$(cat "$CLAIMS/$n/pid" 2>/dev/null)
+		[[ -n $owner ]] && kill -0 "$owner" 2>/dev/null && return 1
+		rm -rf "${CLAIMS:?}/$n"
+		mkdir "$CLAIMS/$n" 2>/dev/null || return 1
+	fi
+	echo $$ >"$CLAIMS/$n/pid"
+	if name_unused "$n"; then
+		CLAIMED+=("$n")
+		return 0
+	fi
+	rm -rf "${CLAIMS:?}/$n"
+	return 1
+}
+
+pick_name() {
+	local base=$1 i
+	for i in "" 2 3 4 5 6 7 8 9; do
+		if claim "$base$i"; then
+			echo "$base$i"
+			return 0
+		fi
+	done
+	die "no free engine name $base, ${base}2 ... ${base}9"
+}
+
+# `engines.sh VERB ARG...` in the background, output to LOG_DIR/engines/LOG;
+# its pid is appended to SETUP.
+setup_bg() {
+	local log=$LOG_DIR/engines/$1
+	shift
+	"$ENGINES" "$@" >"$log" 2>&1 </dev/null &
+	SETUP+=($!)
+}
+
+# Wait for the setup job PID; say what failed. An engine that "is already
+# running" (or running with another kind) is somebody else's: it was free a
+# moment ago. It is never used, nor stopped on exit.
+setup_wait() {
+	local pid=$1 log=$LOG_DIR/engines/$2 what=$3 name=${4:-} rc=0 n keep=()
+	wait "$pid" || rc=$?
+	if [[ -n $name ]] && grep -qE "is already running|is running with kind" "$log"; then
+		say "$what: $name is somebody else's engine (log $log)"
+		for n in "${STARTED[@]}"; do [[ $n == "$name" ]] || keep+=("$n"); done
+		STARTED=("${keep[@]}")
+		return 1
+	fi
+	((rc == 0)) || say "$what failed (log $log)"
+	return "$rc"
+}
+
+# ------------------------------------------------------------ cells
+
+# Columns: key, label, DOCKER_HOST ("" = unset).
+KEYS=() LABELS=() HOSTS=()
+add_column() { KEYS+=("$1") LABELS+=("$2") HOSTS+=("$3"); }
+
+# One cell: `netlab run LAB` on one engine, with a deadline. Writes
+# LOG_DIR/KEY/LAB.log (the full output) and LAB.result ("rc passed failed
+# unrun seconds").
+run_cell() {
+	local key=$1 host=$2 lab=$3 log=$LOG_DIR/$1/$3.log t rc line p=0 f=0 u=0
+	local envs=(-u DOCKER_HOST -u DOCKER_CONTEXT -u NETLAB_HOSTS)
+	[[ -n $host ]] && envs+=("DOCKER_HOST=$host")
+	t=$(now)
+	# timeout runs netlab in a process group of its own and passes SIGTERM
+	# on to it; netlab then tears its lab down (exit 130).
+	timeout -k 60 "$CELL_TIMEOUT" env "${envs[@]}" "$NETLAB" run "$lab" </dev/null >"$log" 2>&1 &
+	CELL=$!
+	wait "$CELL"
+	rc=$?
+	CELL=""
+	# The report's last line: "N passed, M failed[, K could not run (...)]".
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ could\ not\ run)? ]]; then
+		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} u=${BASH_REMATCH[4]:-0}
+	else
+		p=-1
+	fi
+	echo "$rc $p $f $u $(elapsed "$t" "$(now)")" >"$LOG_DIR/$key/$lab.result"
+}
+
+# A column: its labs one after another. On SIGTERM the running cell is
+# stopped (and waited for), the rest skipped.
+run_column() {
+	local key=$1 host=$2 lab
+	CELL=""
+	trap '[[ -n $CELL ]] && kill -TERM "$CELL" 2>/dev/null; [[ -n $CELL ]] && wait "$CELL"; exit 143' TERM
+	mkdir -p "$LOG_DIR/$key"
+	for lab in "${LABS[@]}"; do
+		if [[ $key == local ]]; then
+			exec 7>>"$LOCAL_LOCK"
+			flock 7
+			run_cell "$key" "$host" "$lab"
+			exec 7>&-
+		else
+			run_cell "$key" "$host" "$lab"
+		fi
+	done
+}
+
+# "PASS 7/7  12.3s" / "FAIL 5/7  12.3s" / "TIMEOUT  600.0s" / "FAIL rc=3  1.0s"
+cell_text() {
+	local r=$LOG_DIR/$1/$2.result rc p f u s n
+	[[ -f $r ]] || {
+		echo "not run"
+		return
+	}
+	read -r rc p f u s <"$r"
+	n=$((p + f + u))
+	if ((rc == 124 || rc == 137)); then
+		echo "TIMEOUT ${s}s"
+	elif ((p < 0)); then
+		echo "FAIL rc=$rc ${s}s"
+	elif ((rc == 0 && f == 0 && u == 0)); then
+		echo "PASS $p/$n ${s}s"
+	else
+		echo "FAIL $p/$n ${s}s"
+	fi
+}
+
+server_version() {
+	local host=$1
+	if [[ -n $host ]]; then
+		timeout 10 docker -H "$host" version --format '{{.Server.Version}} {{.Server.APIVersion}}' 2>/dev/null
+	else
+		timeout 10 env -u DOCKER_HOST docker version --format '{{.Server.Version}} {{.Server.APIVersion}}' 2>/dev/null
+	fi
+}
+
+# ------------------------------------------------------------ main
+
+say "logs in $LOG_DIR"
+echo "logs: $LOG_DIR"
+mkdir -p "$LOG_DIR/engines"
+
+if [[ -n ${NETLAB_MATRIX_LABS:-} ]]; then
+	read -r -a LABS <<<"$NETLAB_MATRIX_LABS"
+else
+	mapfile -t LABS < <("$NETLAB" labs | awk 'NR > 1 && NF { print $1 }')
+fi
+((${#LABS[@]})) || die "no labs (\`$NETLAB labs\` listed none)"
+
+if [[ ${NETLAB_MATRIX_LOCAL:-1} != 0 ]]; then
+	server_version "" >/dev/null || die "the machine's own engine does not answer (docker version)"
+	add_column local "20.10 local" ""
+fi
+
+# pick_name runs in a subshell: the claim is recorded here.
+M20=$(pick_name m20) || exit 3
+CLAIMED+=("$M20")
+T26=$(pick_name t26) || exit 3
+CLAIMED+=("$T26")
+T28=$(pick_name t28) || exit 3
+CLAIMED+=("$T28")
+
+# Set-up, in parallel: the trees (a few minutes each on a fresh machine, else
+# at once) along with the native engine, then the two tree engines.
+ts=$(now)
+say "checking (or building) the trees trixie and sid; starting $M20 (native)"
+STARTED+=("$M20")
+setup_bg "$M20.start.log" start "$M20" native
+setup_bg tree-trixie.log tree trixie
+setup_bg tree-sid.log tree sid
+ok=1
+setup_wait "${SETUP[1]}" tree-trixie.log "tree trixie" || ok=""
+setup_wait "${SETUP[2]}" tree-sid.log "tree sid" || ok=""
+if [[ -n $ok ]]; then
+	say "starting $T26 (trixie), $T28 (sid)"
+	STARTED+=("$T26" "$T28")
+	setup_bg "$T26.start.log" start "$T26" trixie
+	setup_bg "$T28.start.log" start "$T28" sid
+	setup_wait "${SETUP[3]}" "$T26.start.log" "start of $T26 (trixie)" "$T26" || ok=""
+	setup_wait "${SETUP[4]}" "$T28.start.log" "start of $T28 (sid)" "$T28" || ok=""
+fi
+setup_wait "${SETUP[0]}" "$M20.start.log" "start of $M20 (native)" "$M20" || ok=""
+SETUP=()
+[[ -n $ok ]] || exit 3
+say "engines ready in $(elapsed "$ts" "$(now)") s"
+add_column "$M20" "20.10 netns" "unix:///run/netlab-engines/$M20/docker.sock"
+add_column "$T26" "26.1 netns" "unix:///run/netlab-engines/$T26/docker.sock"
+add_column "$T28" "28.5 netns" "unix:///run/netlab-engines/$T28/docker.sock"
+
+say "running ${#LABS[@]} labs on ${#KEYS[@]} engines (deadline ${CELL_TIMEOUT} s a cell)"
+tr0=$(now)
+for i in "${!KEYS[@]}"; do
+	run_column "${KEYS[$i]}" "${HOSTS[$i]}" &
+	WORKERS+=($!)
+done
+for p in "${WORKERS[@]}"; do wait "$p"; done
+WORKERS=()
+RUN_TIME=$(elapsed "$tr0" "$(now)")
+
+# ------------------------------------------------------------ report
+
+failed=0
+for key in "${KEYS[@]}"; do
+	for lab in "${LABS[@]}"; do
+		[[ $(cell_text "$key" "$lab") == PASS* ]] || failed=$((failed + 1))
+	done
+done
+{
+	printf '%-18s' LAB
+	for i in "${!KEYS[@]}"; do printf ' | %-20s' "${LABELS[$i]}"; done
+	echo
+	for lab in "${LABS[@]}"; do
+		printf '%-18s' "$lab"
+		for key in "${KEYS[@]}"; do
+			printf ' | %-20s' "$(cell_text "$key" "$lab")"
+		done
+		echo
+	done
+	echo
+	for i in "${!KEYS[@]}"; do
+		v=$(server_version "${HOSTS[$i]}") || v="? ?"
+		printf '%-12s %-6s Docker %s, API %s\n' "${LABELS[$i]}" "${KEYS[$i]}" "${v% *}" "${v##* }"
+	done
+	echo
+	echo "labs: ${RUN_TIME} s; total wall time: $(elapsed "$T0" "$(now)") s"
+	if ((failed)); then
+		echo
+		echo "$failed failing cell(s):"
+		for i in "${!KEYS[@]}"; do
+			for lab in "${LABS[@]}"; do
+				c=$(cell_text "${KEYS[$i]}" "$lab")
+				[[ $c == PASS* ]] && continue
+				log=$LOG_DIR/${KEYS[$i]}/$lab.log
+				echo "== $lab on ${LABELS[$i]}: $c ($log)"
+				if grep -q '^FAIL' "$log" 2>/dev/null; then
+					grep '^FAIL' "$log"
+				else
+					tail -n 5 "$log" 2>/dev/null
+				fi
+			done
+		done
+	fi
+} >"$LOG_DIR/summary.txt"
+cat "$LOG_DIR/summary.txt"
+
+((failed == 0)) || exit 1
+exit 0

@@ -1,0 +1,150 @@
+//! A matrix check, cell by cell: each cell is probed like a `tcp`/`udp`
+//! check from the row's source to the column's node (its address chosen by
+//! the same rule as `to: node:port`), and its observation reduced to one
+//! symbol — `.` answered by that node, `x` blocked, `r` refused, `?`
+//! anything else — that must equal the expected one. Pure.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{Outcome, Step, not_running, outcome, target};
+use crate::agent::protocol::{Observation, Probe, ProbeKind, TcpObservation, UdpObservation};
+use crate::lab::{
+    CheckKind, Matrix, MatrixCell, Source, Target, TargetHost, TcpExpect, Transport, UdpExpect,
+};
+use crate::live::LiveLab;
+
+/// One step per checked cell, ids taken from `next_id`.
+pub fn cell_steps(live: &LiveLab, m: &Matrix, timeout: Duration, next_id: &mut usize) -> Vec<Step> {
+    let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    m.cells
+        .iter()
+        .map(|cell| {
+            let id = *next_id;
+            *next_id += 1;
+            if let Source::Node(n) = &cell.from
+                && let Some(why) = not_running(live, n)
+            {
+                return Step::Done(why);
+            }
+            match address(live, m, cell) {
+                Ok(addr) => Step::Probe {
+                    source: cell.from.clone(),
+                    probe: Probe {
+                        id,
+                        timeout_ms,
+                        kind: match m.transport {
+                            Transport::Tcp => ProbeKind::Tcp { addr },
+                            Transport::Udp => ProbeKind::Udp { addr },
+                        },
+                    },
+                },
+                Err(why) => Step::Done(Outcome::fail(why)),
+            }
+        })
+        .collect()
+}
+
+fn target_of(m: &Matrix, cell: &MatrixCell) -> Target {
+    Target {
+        host: TargetHost::Node {
+            node: cell.to.clone(),
+            network: None,
+        },
+        port: m.port,
+    }
+}
+
+fn address(live: &LiveLab, m: &Matrix, cell: &MatrixCell) -> Result<SocketAddr, String> {
+    target::resolve(live, &cell.from, &target_of(m, cell))
+}
+
+/// What one cell showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellResult {
+    /// `.`, `x`, `r`, or `?` for anything else (another node answered, an
+    /// error, no result).
+    pub observed: char,
+    pub passed: bool,
+    /// The observation in words.
+    pub reason: String,
+}
+
+/// A cell that was not probed (its source is down, its target has no
+/// address) shows `?`.
+pub fn undecided(outcome: &Outcome) -> CellResult {
+    CellResult {
+        observed: '?',
+        passed: false,
+        reason: outcome.observed.clone(),
+    }
+}
+
+pub fn classify_cell(
+    live: &LiveLab,
+    m: &Matrix,
+    cell: &MatrixCell,
+    obs: &Observation,
+) -> CellResult {
+    let (observed, reason) = match (m.transport, obs) {
+        (Transport::Tcp, Observation::Tcp(o)) => {
+            // Judged as an `open` tcp check: "open" counts only with the
+            // right node's greeting.
+            let judged = outcome::classify(
+                &CheckKind::Tcp {
+                    from: cell.from.clone(),
+                    to: target_of(m, cell),
+                    expect: TcpExpect::Open,
+                },
+                obs,
+                live,
+            );
+            let symbol = match o {
+                TcpObservation::Open { .. } if judged.passed => '.',
+                TcpObservation::Refused => 'r',
+                TcpObservation::Timeout | TcpObservation::Unreachable { .. } => 'x',
+                _ => '?',
+            };
+            (symbol, judged.observed)
+        }
+        (Transport::Udp, Observation::Udp(o)) => {
+            let judged = outcome::classify(
+                &CheckKind::Udp {
+                    from: cell.from.clone(),
+                    to: target_of(m, cell),
+                    expect: UdpExpect::Open,
+                },
+                obs,
+                live,
+            );
+            let symbol = match o {
+                UdpObservation::Answered { .. } if judged.passed => '.',
+                UdpObservation::Refused => 'r',
+                UdpObservation::Timeout => 'x',
+                _ => '?',
+            };
+            (symbol, judged.observed)
+        }
+        (_, other) => ('?', format!("an answer of another kind: {other:?}")),
+    };
+    CellResult {
+        passed: observed == cell.expect.symbol(),
+        observed,
+        reason,
+    }
+}
+
+/// `16/18 cells as expected`, from each cell's verdict.
+pub fn summary(passed: impl Iterator<Item = bool>) -> Outcome {
+    let (mut good, mut all) = (0, 0);
+    for p in passed {
+        all += 1;
+        good += usize::from(p);
+    }
+    let words = format!("{good}/{all} cells as expected");
+    if good == all {
+        Outcome::pass(words)
+    } else {
+        Outcome::fail(words)
+    }
+}

@@ -1,0 +1,245 @@
+//! A lab across two Docker hosts: two engines of the machine's own dockerd,
+//! each in its own network namespace, joined in a swarm by netlab. Swarm
+//! mode is engine-wide and the engines are shared, so the steps run one
+//! after another in one test, and the engines go when it ends (also when it
+//! fails).
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use support::engines::{Engines, engines_available};
+use support::*;
+
+const LAB: &str = "overlay-multihost";
+
+fn with_hosts(engines: &Engines, args: &[&str]) -> Output {
+    Command::new(netlab_bin())
+        .args(args)
+        .arg("--host")
+        .arg(format!("east={}", engines.get("mheast").url))
+        .arg("--host")
+        .arg(format!("west={}", engines.get("mhwest").url))
+        .output()
+        .expect("netlab runs")
+}
+
+fn nothing_left(engines: &Engines, lab: &str) {
+    for e in &engines.list {
+        assert_eq!(
+            e.leftovers(lab),
+            (Vec::new(), Vec::new()),
+            "lab {lab} left objects on {}",
+            e.name
+        );
+    }
+    assert_eq!(
+        leftovers(lab),
+        (Vec::new(), Vec::new()),
+        "on the default engine"
+    );
+}
+
+#[test]
+fn a_lab_across_two_hosts() {
+    if !docker_available() || !engines_available() {
+        return;
+    }
+    let engines = Engines::start(&["mheast", "mhwest"]);
+    let (east, west) = (engines.get("mheast"), engines.get("mhwest"));
+    let _labs = [LAB, "t-mh-wrong", "t-mh-killed", "t-mh-stopped"]
+        .map(|n| LabGuard::from_yaml(n, "nodes:\n  x: { network_mode: none }\n"));
+
+    // The shipped lab passes across two engines; netlab makes the swarm and
+    // leaves it on both.
+    let out = with_hosts(&engines, &["run", LAB]);
+    let text = assert_all_passed(&out, 13);
+    assert!(
+        text.contains("answered by web@east of lab overlay-multihost"),
+        "{text}"
+    );
+    assert!(text.contains("answered by db@west of lab"), "{text}");
+    assert!(
+        stderr(&out).contains("initialised a swarm of east, west"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("copied agent image"),
+        "{}",
+        stderr(&out)
+    );
+    nothing_left(&engines, LAB);
+    assert_eq!(
+        (east.swarm_state(), west.swarm_state()),
+        ("inactive".into(), "inactive".into())
+    );
+
+    // Turned around: the bridge-only node reaching the other host fails.
+    let wrong = LabGuard::from_shipped(LAB, "t-mh-wrong", |y| {
+        y.replace(
+            "tcp: { from: edge, to: db:7000, expect: blocked }",
+            "tcp: { from: edge, to: db:7000, expect: open }",
+        )
+    });
+    let out = with_hosts(&engines, &["run", wrong.path()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    let failed: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(failed.len(), 1, "{text}");
+    assert!(failed[0].contains("tcp edge → db:7000 is open"), "{text}");
+    nothing_left(&engines, "t-mh-wrong");
+
+    // verify, ls and down need no flags and no file: the binding is kept in
+    // the engines.
+    let file = LabGuard::from_shipped(LAB, LAB, |y| y);
+    let up = with_hosts(&engines, &["up", file.path()]);
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+    std::fs::remove_file(&file.file).expect("remove the lab file");
+    let verify = Command::new(netlab_bin())
+        .args(["verify", LAB])
+        .current_dir("/")
+        .output()
+        .expect("runs");
+    assert_all_passed(&verify, 13);
+    let ls = netlab(&["ls"]);
+    assert!(
+        stdout(&ls)
+            .lines()
+            .any(|l| l.starts_with(LAB) && l.contains("4/4") && l.contains("east,west")),
+        "{}",
+        stdout(&ls)
+    );
+    let down = netlab(&["down", LAB]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    assert!(
+        stdout(&down).contains("removed: 4 nodes, 3 networks"),
+        "{}",
+        stdout(&down)
+    );
+    nothing_left(&engines, LAB);
+    assert_eq!(east.swarm_state(), "inactive");
+
+    // A swarm that already holds both hosts is used and kept.
+    let init = east.docker(&["swarm", "init", "--advertise-addr", &east.address()]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let token = stdout(&east.docker(&["swarm", "join-token", "-q", "worker"]))
+        .trim()
+        .to_owned();
+    let join = west.docker(&[
+        "swarm",
+        "join",
+        "--advertise-addr",
+        &west.address(),
+        "--token",
+        &token,
+        &format!("{}:2377", east.address()),
+    ]);
+    assert!(join.status.success(), "{}", stderr(&join));
+    assert_all_passed(&with_hosts(&engines, &["run", LAB]), 13);
+    assert_eq!(
+        (east.swarm_state(), west.swarm_state()),
+        ("active".into(), "active".into())
+    );
+    let _ = west.docker(&["swarm", "leave", "--force"]);
+    let _ = east.docker(&["swarm", "leave", "--force"]);
+
+    // Engines in two different swarms: refused, nothing made.
+    for e in [east, west] {
+        let init = e.docker(&["swarm", "init", "--advertise-addr", &e.address()]);
+        assert!(init.status.success(), "{}", stderr(&init));
+    }
+    let out = with_hosts(&engines, &["up", LAB]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the lab's hosts are in different swarms"),
+        "{}",
+        stderr(&out)
+    );
+    nothing_left(&engines, LAB);
+    for e in [east, west] {
+        let _ = e.docker(&["swarm", "leave", "--force"]);
+    }
+
+    // `up` killed midway: `down` with no flags cleans both engines.
+    let killed = LabGuard::from_shipped(LAB, "t-mh-killed", |y| y);
+    let mut child = Command::new(netlab_bin())
+        .args(["up", killed.path()])
+        .arg("--host")
+        .arg(format!("east={}", east.url))
+        .arg("--host")
+        .arg(format!("west={}", west.url))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while west.leftovers("t-mh-killed").0.is_empty() {
+        assert!(Instant::now() < deadline, "up made nothing on west");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let down = netlab(&["down", "t-mh-killed"]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    nothing_left(&engines, "t-mh-killed");
+
+    // An engine that stops during verify: exit 3, its checks are errors.
+    let up = with_hosts(&engines, &["up", LAB, "--name", "t-mh-stopped"]);
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+    let verify = Command::new(netlab_bin())
+        .args(["verify", "t-mh-stopped", "--timeout", "8s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_secs(2));
+    engines.stop("mhwest");
+    let out = verify.wait_with_output().expect("verify");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).lines().any(|l| l.starts_with("ERROR")),
+        "{}",
+        stdout(&out)
+    );
+    // down removes what it can reach and says what it cannot.
+    let down = netlab(&["down", "t-mh-stopped"]);
+    assert!(
+        stderr(&down).contains("cannot be reached"),
+        "{}",
+        stderr(&down)
+    );
+    assert_eq!(east.leftovers("t-mh-stopped"), (Vec::new(), Vec::new()));
+    assert_eq!(leftovers("t-mh-stopped"), (Vec::new(), Vec::new()));
+
+    // An engine that stops during `up`: exit 3, nothing left on the other.
+    let late = Engines::start(&["mhlate"]);
+    let up = Command::new(netlab_bin())
+        .args(["up", LAB, "--name", "t-mh-stopped"])
+        .arg("--host")
+        .arg(format!("east={}", east.url))
+        .arg("--host")
+        .arg(format!("west={}", late.get("mhlate").url))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while east.leftovers("t-mh-stopped").0.is_empty() {
+        assert!(Instant::now() < deadline, "up made nothing on east");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    late.stop("mhlate");
+    let out = up.wait_with_output().expect("up");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(east.leftovers("t-mh-stopped"), (Vec::new(), Vec::new()));
+    assert_eq!(leftovers("t-mh-stopped"), (Vec::new(), Vec::new()));
+    assert_eq!(east.swarm_state(), "inactive");
+}
