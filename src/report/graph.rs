@@ -52,6 +52,38 @@ fn port_label(p: &PortMapping) -> String {
     format!("{host}→{}/{}", p.container_ports, p.transport.as_str())
 }
 
+/// The vertex of a node's Docker host (`host`, or `host_east` on several)
+/// and of that host's default bridge.
+fn host_vertex(lab: &Lab, node: &Node) -> String {
+    if lab.is_multi_host() {
+        format!("host_{}", node.host.replace('-', "_"))
+    } else {
+        "host".into()
+    }
+}
+
+fn docker0_vertex(lab: &Lab, node: &Node) -> String {
+    if lab.is_multi_host() {
+        format!("docker0_{}", node.host.replace('-', "_"))
+    } else {
+        "docker0".into()
+    }
+}
+
+/// The host a bridge network lives on: the host of its nodes (validation
+/// keeps it to one), or none for an overlay.
+fn network_host<'a>(lab: &'a Lab, network: &str) -> Option<&'a str> {
+    match lab.networks.get(network)?.driver {
+        Driver::Overlay { .. } => None,
+        Driver::Bridge => lab
+            .nodes
+            .values()
+            .find(|n| n.is_on(network))
+            .map(|n| n.host.as_str())
+            .or_else(|| lab.hosts.first().map(String::as_str)),
+    }
+}
+
 fn edges(lab: &Lab) -> (Vec<Edge>, bool, bool) {
     let (mut uses_default_bridge, mut uses_host) = (false, false);
     let mut out = Vec::new();
@@ -66,7 +98,7 @@ fn edges(lab: &Lab) -> (Vec<Edge>, bool, bool) {
                 uses_default_bridge = true;
                 out.push(Edge {
                     node: node.name.clone(),
-                    to: "docker0".into(),
+                    to: docker0_vertex(lab, node),
                     label: String::new(),
                 });
             }
@@ -74,7 +106,7 @@ fn edges(lab: &Lab) -> (Vec<Edge>, bool, bool) {
                 uses_host = true;
                 out.push(Edge {
                     node: node.name.clone(),
-                    to: "host".into(),
+                    to: host_vertex(lab, node),
                     label: "host network".into(),
                 });
             }
@@ -84,7 +116,7 @@ fn edges(lab: &Lab) -> (Vec<Edge>, bool, bool) {
             uses_host = true;
             out.push(Edge {
                 node: node.name.clone(),
-                to: "host".into(),
+                to: host_vertex(lab, node),
                 label: port_label(p),
             });
         }
@@ -110,41 +142,134 @@ fn network_caption(lab: &Lab, name: &str) -> String {
     format!("{name} · {}", words.join(", "))
 }
 
+/// The vertices of one Docker host (all of them, on a lab of one host):
+/// its bridge networks, its default bridge and itself when used, its nodes.
+fn vertices(
+    lab: &Lab,
+    host: Option<&str>,
+    default_bridge: bool,
+    uses_host: bool,
+    dot: bool,
+) -> Vec<String> {
+    let mine = |h: &str| host.is_none_or(|x| x == h);
+    let mut out = Vec::new();
+    for n in lab.networks.keys() {
+        let on = network_host(lab, n);
+        if (host.is_none() || on.is_some_and(mine)) && !(host.is_some() && on.is_none()) {
+            out.push(if dot {
+                format!(
+                    "{} [shape=hexagon, label=\"{}\"];",
+                    network_id(n),
+                    network_caption(lab, n)
+                )
+            } else {
+                format!("{}{{{{\"{}\"}}}}", network_id(n), network_caption(lab, n))
+            });
+        }
+    }
+    let nodes: Vec<&Node> = lab.nodes.values().filter(|n| mine(&n.host)).collect();
+    let any_node = nodes.first().copied();
+    if let Some(first) = any_node {
+        let (docker0, host_v) = (docker0_vertex(lab, first), host_vertex(lab, first));
+        let here = |f: &dyn Fn(&Node) -> bool| nodes.iter().any(|n| f(n));
+        if default_bridge && here(&|n| n.attachment == Attachment::Mode(NetworkMode::Bridge)) {
+            out.push(if dot {
+                format!("{docker0} [shape=hexagon, label=\"default bridge · no DNS\"];")
+            } else {
+                format!("{docker0}{{{{\"default bridge · no DNS\"}}}}")
+            });
+        }
+        if uses_host
+            && here(&|n| !n.ports.is_empty() || n.attachment == Attachment::Mode(NetworkMode::Host))
+        {
+            let caption = match host {
+                Some(h) => format!("host {h}"),
+                None => "host".into(),
+            };
+            out.push(if dot {
+                format!("{host_v} [shape=ellipse, label=\"{caption}\"];")
+            } else {
+                format!("{host_v}((\"{caption}\"))")
+            });
+        }
+    }
+    for node in nodes {
+        if dot {
+            out.push(format!(
+                "{} [label=\"{}\"];",
+                node_id(&node.name),
+                node.name
+            ));
+            continue;
+        }
+        let what = node.image.clone().unwrap_or_else(|| {
+            node.serve
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        let caption = if what.is_empty() {
+            node.name.clone()
+        } else {
+            format!("{}<br/>{what}", node.name)
+        };
+        out.push(format!("{}[\"{caption}\"]", node_id(&node.name)));
+    }
+    out
+}
+
+/// Every vertex, grouped per Docker host on a lab of several (overlays,
+/// which span hosts, stand outside the groups).
+fn all_vertices(lab: &Lab, default_bridge: bool, host: bool, dot: bool, out: &mut String) {
+    if !lab.is_multi_host() {
+        for v in vertices(lab, None, default_bridge, host, dot) {
+            let _ = writeln!(out, "  {v}");
+        }
+        return;
+    }
+    for n in lab
+        .networks
+        .keys()
+        .filter(|n| network_host(lab, n).is_none())
+    {
+        let _ = if dot {
+            writeln!(
+                out,
+                "  {} [shape=hexagon, label=\"{}\"];",
+                network_id(n),
+                network_caption(lab, n)
+            )
+        } else {
+            writeln!(
+                out,
+                "  {}{{{{\"{}\"}}}}",
+                network_id(n),
+                network_caption(lab, n)
+            )
+        };
+    }
+    for h in &lab.hosts {
+        let id = format!("cluster_{}", h.replace('-', "_"));
+        let _ = if dot {
+            writeln!(out, "  subgraph {id} {{\n    label=\"host {h}\";")
+        } else {
+            writeln!(out, "  subgraph {id} [\"host {h}\"]")
+        };
+        for v in vertices(lab, Some(h), default_bridge, host, dot) {
+            let _ = writeln!(out, "    {v}");
+        }
+        let _ = writeln!(out, "  {}", if dot { "}" } else { "end" });
+    }
+}
+
 pub fn render(lab: &Lab, format: GraphFormat) -> String {
     let (edges, default_bridge, host) = edges(lab);
     let mut out = String::new();
     match format {
         GraphFormat::Mermaid => {
             let _ = writeln!(out, "flowchart LR");
-            for n in lab.networks.keys() {
-                let _ = writeln!(
-                    out,
-                    "  {}{{{{\"{}\"}}}}",
-                    network_id(n),
-                    network_caption(lab, n)
-                );
-            }
-            if default_bridge {
-                let _ = writeln!(out, "  docker0{{{{\"default bridge · no DNS\"}}}}");
-            }
-            if host {
-                let _ = writeln!(out, "  host((\"host\"))");
-            }
-            for node in lab.nodes.values() {
-                let what = node.image.clone().unwrap_or_else(|| {
-                    node.serve
-                        .iter()
-                        .map(|l| l.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                });
-                let caption = if what.is_empty() {
-                    node.name.clone()
-                } else {
-                    format!("{}<br/>{what}", node.name)
-                };
-                let _ = writeln!(out, "  {}[\"{caption}\"]", node_id(&node.name));
-            }
+            all_vertices(lab, default_bridge, host, false, &mut out);
             for e in &edges {
                 if e.label.is_empty() {
                     let _ = writeln!(out, "  {} --- {}", node_id(&e.node), e.to);
@@ -159,26 +284,7 @@ pub fn render(lab: &Lab, format: GraphFormat) -> String {
                 "graph \"{}\" {{\n  rankdir=LR;\n  node [shape=box];",
                 lab.name
             );
-            for n in lab.networks.keys() {
-                let _ = writeln!(
-                    out,
-                    "  {} [shape=hexagon, label=\"{}\"];",
-                    network_id(n),
-                    network_caption(lab, n)
-                );
-            }
-            if default_bridge {
-                let _ = writeln!(
-                    out,
-                    "  docker0 [shape=hexagon, label=\"default bridge · no DNS\"];"
-                );
-            }
-            if host {
-                let _ = writeln!(out, "  host [shape=ellipse, label=\"host\"];");
-            }
-            for node in lab.nodes.values() {
-                let _ = writeln!(out, "  {} [label=\"{}\"];", node_id(&node.name), node.name);
-            }
+            all_vertices(lab, default_bridge, host, true, &mut out);
             for e in &edges {
                 let _ = writeln!(
                     out,
@@ -230,6 +336,38 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("  node_legacy --- docker0"), "{text}");
+    }
+
+    #[test]
+    fn several_hosts_are_groups_with_their_own_bridges_and_the_overlay_between() {
+        let lab = crate::lab::load_source(
+            "m.yaml",
+            b"hosts: [east, west]\nnetworks:\n  ov: { driver: overlay }\n  lan: {}\nnodes:\n  web: { host: east, networks: [ov, lan], ports: [\"8080:80\"] }\n  db: { host: west, networks: [ov] }\n",
+            Some("m"),
+        )
+        .expect("valid")
+        .lab;
+        let text = render(&lab, GraphFormat::Mermaid);
+        let east = text
+            .find("subgraph cluster_east [\"host east\"]")
+            .expect("east group");
+        let west = text
+            .find("subgraph cluster_west [\"host west\"]")
+            .expect("west group");
+        let ov = text.find("net_ov{{").expect("overlay");
+        let lan = text.find("net_lan{{").expect("bridge");
+        assert!(ov < east, "the overlay spans hosts: {text}");
+        assert!(east < lan && lan < west, "the bridge lives on east: {text}");
+        assert!(text.contains("host_east((\"host east\"))"), "{text}");
+        assert!(
+            text.contains("node_web ---|\"8080→80/tcp\"| host_east"),
+            "{text}"
+        );
+        let dot = render(&lab, GraphFormat::Dot);
+        assert!(
+            dot.contains("subgraph cluster_west {\n    label=\"host west\";"),
+            "{dot}"
+        );
     }
 
     #[test]
