@@ -1,8 +1,10 @@
 # The two set-up commands of README.md: `make run` and `make test`.
 TARGET := x86_64-unknown-linux-gnu
 NETLAB := target/$(TARGET)/release/netlab
+NETLAB_DEBUG := target/$(TARGET)/debug/netlab
+HOSTS ?= 2
 
-.PHONY: build run test lint unit bench bench-smoke
+.PHONY: build run test lint unit bench bench-smoke hosts hosts-down test-engines
 
 build:
 	cargo build --release --locked
@@ -11,12 +13,14 @@ build:
 run: build
 	$(NETLAB) run bridge-basic
 
-## Formatting, lints, unit tests, the real-engine tests, and a smoke run of
-## the benchmark (so it cannot rot).
+## Formatting, lints, unit tests, the real-engine tests (two simulated hosts
+## included), every built-in lab on Docker 20.10, 26.1 and 28.5, and a smoke
+## run of the benchmark (so it cannot rot).
 test: lint
 	cargo test --locked -- --test-threads 4
+	harness/test-engines.sh $(NETLAB_DEBUG)
 	@echo "== benchmark smoke run (debug build, 3 nodes): proves bench/run.py works; its targets apply to 'make bench' only"
-	python3 bench/run.py --sizes 3 --repeat 1 --checks 2 --netlab target/$(TARGET)/debug/netlab
+	python3 bench/run.py --sizes 3 --repeat 1 --checks 2 --netlab $(NETLAB_DEBUG)
 
 lint:
 	cargo fmt --check
@@ -26,6 +30,22 @@ lint:
 unit:
 	cargo test --locked --bin netlab
 
+## Every built-in lab on each engine version, from this machine's namespace:
+## a table of labs x engines (root; starts and stops the engines itself).
+test-engines:
+	cargo build --locked
+	harness/test-engines.sh $(NETLAB_DEBUG)
+
+## Start $(HOSTS) extra engines of this machine's dockerd (root), each in
+## its own network namespace on a private bridge with no route out, and
+## print the NETLAB_HOSTS binding to use.
+hosts:
+	harness/engines.sh hosts $(HOSTS)
+
+## Remove the engines `make hosts` started, with all their state.
+hosts-down:
+	harness/engines.sh hosts-down
+
 ## netlab against docker compose and plain docker (bench/run.py).
 bench: build
 	python3 bench/run.py
@@ -33,4 +53,4 @@ bench: build
 ## A quick check that the benchmark itself works: 3 nodes, one run.
 bench-smoke:
 	cargo build --locked
-	python3 bench/run.py --sizes 3 --repeat 1 --checks 2 --netlab target/$(TARGET)/debug/netlab
+	python3 bench/run.py --sizes 3 --repeat 1 --checks 2 --netlab $(NETLAB_DEBUG)
