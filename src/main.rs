@@ -7,6 +7,7 @@
 
 mod agent;
 mod app;
+mod capture;
 mod check;
 mod cli;
 mod engine;
