@@ -212,17 +212,24 @@ run_cell() {
 	echo "$rc $p $f $u $(elapsed "$t" "$(now)")" >"$LOG_DIR/$key/$lab.result"
 }
 
-# A column: its labs one after another. On SIGTERM the running cell is
-# stopped (and waited for), the rest skipped.
+# A column: its labs one after another. On SIGTERM (sent by cleanup) the
+# running cell is stopped and waited for, the rest skipped. The terminal's
+# SIGINT is ignored here: it would kill this shell at once and leave netlab
+# running against an engine about to be stopped.
 run_column() {
 	local key=$1 host=$2 lab
 	CELL=""
+	trap '' INT
 	trap '[[ -n $CELL ]] && kill -TERM "$CELL" 2>/dev/null; [[ -n $CELL ]] && wait "$CELL"; exit 143' TERM
 	mkdir -p "$LOG_DIR/$key"
 	for lab in "${LABS[@]}"; do
 		if [[ $key == local ]]; then
 			exec 7>>"$LOCAL_LOCK"
-			flock 7
+			# In the background, so that SIGTERM is not held up by the wait.
+			flock 7 &
+			CELL=$!
+			wait "$CELL" || exit 3
+			CELL=""
 			run_cell "$key" "$host" "$lab"
 			exec 7>&-
 		else

@@ -109,6 +109,16 @@ pub struct ReportArgs {
     /// (at least 200ms: a shorter one cannot tell blocked from slow).
     #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
+    /// Record the packets of every tcp, tls and http check (as `capture:
+    /// true` on each) and show them as a timeline.
+    #[arg(long)]
+    pub capture: bool,
+    /// Also write one pcap file per recorded check into DIR (for Wireshark).
+    #[arg(long, value_name = "DIR")]
+    pub pcap: Option<std::path::PathBuf>,
+    /// List a recorded check's packets one per line.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// The shortest deadline a check may have.

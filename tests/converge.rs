@@ -71,7 +71,10 @@ fn up_again_recreates_only_what_changed() {
 
     // No change: nothing touched.
     let text = up(&guard, LAB);
-    assert!(text.contains("lab `t-conv` is up to date (nothing changed)"), "{text}");
+    assert!(
+        text.contains("lab `t-conv` is up to date (nothing changed)"),
+        "{text}"
+    );
     assert_eq!(node_ids("t-conv"), first);
     assert_eq!(network_ids("t-conv"), networks);
 
@@ -80,7 +83,11 @@ fn up_again_recreates_only_what_changed() {
     let text = up(&guard, &refused);
     assert!(text.contains("is up to date"), "{text}");
     let verify = netlab(&["verify", "t-conv"]);
-    assert_eq!(verify.status.code(), Some(1), "the stored check is the new one");
+    assert_eq!(
+        verify.status.code(),
+        Some(1),
+        "the stored check is the new one"
+    );
 
     // One node's alias changed: that node alone is made again.
     let alias = LAB.replace("aliases: [www]", "aliases: [www, w3]");

@@ -13,6 +13,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use super::protocol::*;
 use super::resolve::{classify_dns_error, dns, fresh_resolver, system_resolver_config};
 use super::web_client;
+use crate::capture::{Filter, Recorder};
 use crate::vocab::{RecordType, Transport};
 
 /// How long a TCP probe waits for the agent's greeting once connected.
@@ -23,18 +24,72 @@ const UDP_RESEND: Duration = Duration::from_millis(250);
 pub async fn run_batch(batch: &ProbeBatch) -> ProbeReport {
     let results = futures::future::join_all(batch.probes.iter().map(|p| async move {
         let started = Instant::now();
-        let observation = run(p).await;
+        let (observation, capture) = run_recorded(p).await;
         ProbeResult {
             id: p.id,
             observation,
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            capture,
         }
     }))
     .await;
     ProbeReport { results }
 }
 
-async fn run(probe: &Probe) -> Observation {
+/// Runs a probe, recording its packets when asked: without a packet
+/// socket (no CAP_NET_RAW) it still runs, and says why there is no record.
+async fn run_recorded(probe: &Probe) -> (Observation, Option<CaptureResult>) {
+    if !probe.capture {
+        return (run(probe, None).await, None);
+    }
+    // Only an http probe looks names up; a tcp or tls probe knows its
+    // address, and DNS of the namespace is not its own.
+    let (remotes, dns_names) = match &probe.kind {
+        ProbeKind::Tcp { addr } | ProbeKind::Tls { addr, .. } => (vec![*addr], Vec::new()),
+        ProbeKind::Http { url, .. } => (
+            Vec::new(),
+            url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .into_iter()
+                .collect(),
+        ),
+        _ => (Vec::new(), Vec::new()),
+    };
+    let filter = Filter {
+        remotes,
+        dns_servers: resolvers(),
+        dns: !dns_names.is_empty(),
+        dns_names,
+    };
+    // One recording at a time: a packet socket sees the whole namespace,
+    // and two recordings side by side would see each other's probe.
+    let _turn = RECORDING.lock().await;
+    match Recorder::start(filter) {
+        Ok(recorder) => {
+            let observation = run(probe, Some(&recorder)).await;
+            let capture = recorder.finish().await;
+            (observation, Some(CaptureResult::Recorded { capture }))
+        }
+        Err(e) => (
+            run(probe, None).await,
+            Some(CaptureResult::Unavailable {
+                reason: e.to_string(),
+            }),
+        ),
+    }
+}
+
+static RECORDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The name servers of resolv.conf: DNS to them is the probe's too.
+fn resolvers() -> Vec<IpAddr> {
+    system_resolver_config()
+        .map(|(config, _)| config.name_servers().iter().map(|s| s.ip).collect())
+        .unwrap_or_default()
+}
+
+async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
     let deadline = Duration::from_millis(probe.timeout_ms);
     match &probe.kind {
         ProbeKind::Dns {
@@ -42,12 +97,20 @@ async fn run(probe: &Probe) -> Observation {
             record,
             control,
         } => Observation::Dns(dns_with_control(name, *record, control.as_ref(), deadline).await),
-        ProbeKind::Tcp { addr } => Observation::Tcp(tcp(*addr, deadline).await),
+        ProbeKind::Tcp { addr } => Observation::Tcp(tcp_recorded(*addr, deadline, recorder).await),
         ProbeKind::Udp { addr } => Observation::Udp(udp(*addr, deadline).await),
         ProbeKind::Mtu { address } => Observation::Mtu(mtu(*address)),
-        ProbeKind::Tls { addr, sni, ca_pem } => {
-            Observation::Tls(web_client::tls(*addr, sni, ca_pem.as_deref(), deadline).await)
+        ProbeKind::PathMtu { target } => {
+            Observation::PathMtu(
+                match crate::capture::pmtu::measure(*target, deadline).await {
+                    Ok(path) => PathMtuObservation::Measured { path },
+                    Err(message) => PathMtuObservation::Failed { message },
+                },
+            )
         }
+        ProbeKind::Tls { addr, sni, ca_pem } => Observation::Tls(
+            web_client::tls(*addr, sni, ca_pem.as_deref(), deadline, recorder).await,
+        ),
         ProbeKind::Http {
             url,
             method,
@@ -64,6 +127,7 @@ async fn run(probe: &Probe) -> Observation {
                     ca_pem: ca_pem.as_deref(),
                     max_redirects: *max_redirects,
                     follow_only: follow_only.as_deref(),
+                    recorder,
                 },
                 deadline,
             )
@@ -255,12 +319,24 @@ pub fn interfaces() -> Vec<InterfaceAddress> {
 }
 
 pub async fn tcp(addr: SocketAddr, deadline: Duration) -> TcpObservation {
+    tcp_recorded(addr, deadline, None).await
+}
+
+/// A TCP probe; a recorder is told which connection is the probe's.
+async fn tcp_recorded(
+    addr: SocketAddr,
+    deadline: Duration,
+    recorder: Option<&Recorder>,
+) -> TcpObservation {
     let started = Instant::now();
     let mut stream = match tokio::time::timeout(deadline, TcpStream::connect(addr)).await {
         Err(_) => return TcpObservation::Timeout,
         Ok(Err(e)) => return classify_tcp_error(&e),
         Ok(Ok(s)) => s,
     };
+    if let (Some(r), Ok(local)) = (recorder, stream.local_addr()) {
+        r.pin_local(local);
+    }
     let left = deadline
         .saturating_sub(started.elapsed())
         .min(GREETING_WAIT);

@@ -109,6 +109,9 @@ pub enum ReplyOutcome {
 pub struct Probe {
     pub id: usize,
     pub timeout_ms: u64,
+    /// Record the probe's own packets (tcp, tls, http).
+    #[serde(default)]
+    pub capture: bool,
     #[serde(flatten)]
     pub kind: ProbeKind,
 }
@@ -150,6 +153,11 @@ pub enum ProbeKind {
     /// The MTU of the interface that holds `address`.
     Mtu {
         address: IpAddr,
+    },
+    /// The largest packet that crosses the path to `target` with Don't
+    /// Fragment set, measured.
+    PathMtu {
+        target: IpAddr,
     },
     /// `connections` TCP connections to `name:port`, resolving the name anew
     /// for each one (as a client would), counting who answers.
@@ -212,6 +220,22 @@ pub struct ProbeResult {
     pub observation: Observation,
     /// Wall time of this probe, in milliseconds.
     pub elapsed_ms: f64,
+    /// The probe's own packets, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureResult>,
+}
+
+/// What recording a probe's packets gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum CaptureResult {
+    Recorded {
+        capture: crate::capture::Capture,
+    },
+    /// No packet socket (no CAP_NET_RAW): the probe still ran.
+    Unavailable {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -227,6 +251,14 @@ pub enum Observation {
     Bind(BindObservation),
     Interfaces { addresses: Vec<InterfaceAddress> },
     Published { attempts: Vec<PortAttempt> },
+    PathMtu(PathMtuObservation),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum PathMtuObservation {
+    Measured { path: crate::capture::pmtu::PathMtu },
+    Failed { message: String },
 }
 
 /// One address a published port was tried at, and what answered there.

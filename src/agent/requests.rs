@@ -132,11 +132,13 @@ mod tests {
             Probe {
                 id: 0,
                 timeout_ms: 500,
+                capture: false,
                 kind: ProbeKind::Interfaces,
             },
             Probe {
                 id: 1,
                 timeout_ms: 500,
+                capture: false,
                 kind: ProbeKind::Published {
                     ip: "127.0.0.1".parse().expect("ip"),
                     port: 9,
@@ -148,6 +150,7 @@ mod tests {
             Probe {
                 id: 2,
                 timeout_ms: 500,
+                capture: false,
                 kind: ProbeKind::Bind {
                     addr: "127.0.0.1:0".parse().expect("addr"),
                     transport: crate::vocab::Transport::Udp,

@@ -99,6 +99,7 @@ async fn tcp_open_names_the_node() {
     let seen = one(Probe {
         id: 1,
         timeout_ms: 2000,
+        capture: false,
         kind: ProbeKind::Tcp { addr },
     })
     .await;
@@ -142,6 +143,7 @@ async fn tcp_open_without_a_greeting_has_no_identity() {
     let seen = one(Probe {
         id: 1,
         timeout_ms: 1500,
+        capture: false,
         kind: ProbeKind::Tcp { addr },
     })
     .await;
@@ -157,6 +159,7 @@ async fn tcp_closed_port_is_refused() {
     let seen = one(Probe {
         id: 1,
         timeout_ms: 2000,
+        capture: false,
         kind: ProbeKind::Tcp { addr },
     })
     .await;
@@ -169,6 +172,7 @@ async fn udp_answer_names_the_node() {
     let seen = one(Probe {
         id: 1,
         timeout_ms: 2000,
+        capture: false,
         kind: ProbeKind::Udp { addr },
     })
     .await;
@@ -206,6 +210,7 @@ async fn udp_closed_port_is_refused_or_times_out() {
     let seen = one(Probe {
         id: 1,
         timeout_ms: 300,
+        capture: false,
         kind: ProbeKind::Udp { addr },
     })
     .await;
@@ -231,6 +236,7 @@ async fn udp_reply_without_greeting_is_unrecognised() {
     let seen = one(Probe {
         id: 1,
         timeout_ms: 2000,
+        capture: false,
         kind: ProbeKind::Udp { addr },
     })
     .await;
@@ -253,21 +259,25 @@ async fn batch_keeps_order_and_runs_concurrently() {
             Probe {
                 id: 7,
                 timeout_ms: 300,
+                capture: false,
                 kind: ProbeKind::Udp { addr: silent_a },
             },
             Probe {
                 id: 3,
                 timeout_ms: 300,
+                capture: false,
                 kind: ProbeKind::Udp { addr: silent_b },
             },
             Probe {
                 id: 9,
                 timeout_ms: 300,
+                capture: false,
                 kind: ProbeKind::Tcp { addr: tcp },
             },
             Probe {
                 id: 5,
                 timeout_ms: 300,
+                capture: false,
                 kind: ProbeKind::Udp { addr: silent_c },
             },
         ],
@@ -339,6 +349,7 @@ async fn start_reports_every_bound_port_in_order() {
         one(Probe {
             id: 0,
             timeout_ms: 2000,
+            capture: false,
             kind: ProbeKind::Udp { addr: bound[0] }
         })
         .await,
@@ -348,6 +359,7 @@ async fn start_reports_every_bound_port_in_order() {
         one(Probe {
             id: 0,
             timeout_ms: 2000,
+            capture: false,
             kind: ProbeKind::Tcp { addr: bound[2] }
         })
         .await,
@@ -544,6 +556,7 @@ async fn a_bad_client_does_not_take_the_listeners_down() {
         one(Probe {
             id: 0,
             timeout_ms: 2000,
+            capture: false,
             kind: ProbeKind::Tcp { addr: tcp }
         })
         .await,
@@ -739,7 +752,14 @@ mod web {
     async fn a_handshake_verifies_against_the_lab_ca_and_reports_its_phases() {
         let ca = LabCa::generate("lab-x").expect("ca");
         let addr = serve_https(&ca).await;
-        let obs = web::tls(addr, "www", Some(&ca.cert_pem()), Duration::from_secs(3)).await;
+        let obs = web::tls(
+            addr,
+            "www",
+            Some(&ca.cert_pem()),
+            Duration::from_secs(3),
+            None,
+        )
+        .await;
         assert_eq!(obs.outcome, TlsOutcome::Verified, "{obs:?}");
         assert_eq!(obs.subject.as_deref(), Some("CN=web, O=netlab"));
         assert_eq!(obs.version.as_deref(), Some("TLSv1_3"));
@@ -765,8 +785,14 @@ mod web {
         let ca = LabCa::generate("lab-x").expect("ca");
         let addr = serve_https(&ca).await;
         let other = LabCa::generate("other").expect("ca");
-        let untrusted =
-            web::tls(addr, "web", Some(&other.cert_pem()), Duration::from_secs(3)).await;
+        let untrusted = web::tls(
+            addr,
+            "web",
+            Some(&other.cert_pem()),
+            Duration::from_secs(3),
+            None,
+        )
+        .await;
         assert!(
             matches!(untrusted.outcome, TlsOutcome::Untrusted { .. }),
             "{untrusted:?}"
@@ -776,23 +802,44 @@ mod web {
             Some("CN=web, O=netlab"),
             "the subject is reported even when untrusted"
         );
-        let nothing = web::tls(addr, "web", None, Duration::from_secs(3)).await;
+        let nothing = web::tls(addr, "web", None, Duration::from_secs(3), None).await;
         assert!(
             matches!(nothing.outcome, TlsOutcome::Untrusted { .. }),
             "{nothing:?}"
         );
-        let wrong = web::tls(addr, "db", Some(&ca.cert_pem()), Duration::from_secs(3)).await;
+        let wrong = web::tls(
+            addr,
+            "db",
+            Some(&ca.cert_pem()),
+            Duration::from_secs(3),
+            None,
+        )
+        .await;
         assert!(
             matches!(wrong.outcome, TlsOutcome::WrongName { .. }),
             "{wrong:?}"
         );
         let plain = serve_one(ListenerProto::Tcp).await;
-        let no_tls = web::tls(plain, "web", Some(&ca.cert_pem()), Duration::from_secs(3)).await;
+        let no_tls = web::tls(
+            plain,
+            "web",
+            Some(&ca.cert_pem()),
+            Duration::from_secs(3),
+            None,
+        )
+        .await;
         assert!(
             matches!(no_tls.outcome, TlsOutcome::NoTls { .. }),
             "{no_tls:?}"
         );
-        let closed = web::tls(closed_tcp_port().await, "web", None, Duration::from_secs(3)).await;
+        let closed = web::tls(
+            closed_tcp_port().await,
+            "web",
+            None,
+            Duration::from_secs(3),
+            None,
+        )
+        .await;
         assert_eq!(closed.outcome, TlsOutcome::Refused);
     }
 
@@ -822,6 +869,7 @@ mod web {
                     ca_pem: None,
                     max_redirects: 10,
                     follow_only: None,
+                    recorder: None,
                 },
                 Duration::from_secs(3),
             )
@@ -851,6 +899,7 @@ mod web {
                 ca_pem: None,
                 max_redirects: 10,
                 follow_only: None,
+                recorder: None,
             },
             Duration::from_secs(3),
         )
@@ -872,6 +921,7 @@ mod web {
                 ca_pem: None,
                 max_redirects: 1,
                 follow_only: None,
+                recorder: None,
             },
             Duration::from_secs(3),
         )
@@ -900,6 +950,7 @@ mod web {
                 ca_pem: Some(&ca.cert_pem()),
                 max_redirects: 10,
                 follow_only: None,
+                recorder: None,
             },
             Duration::from_secs(3),
         )

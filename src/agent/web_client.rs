@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 
 use super::protocol::*;
 use super::{redirect, resolve};
+use crate::capture::Recorder;
 
 /// The final body is kept up to this many bytes for the report.
 const MAX_BODY: usize = 64 * 1024;
@@ -170,6 +171,7 @@ pub async fn tls(
     sni: &str,
     ca_pem: Option<&str>,
     deadline: Duration,
+    recorder: Option<&Recorder>,
 ) -> TlsObservation {
     let started = Instant::now();
     let mut obs = TlsObservation {
@@ -197,6 +199,9 @@ pub async fn tls(
             }
         };
         obs.connect_ms = Some(ms(started.elapsed()));
+        if let (Some(r), Ok(local)) = (recorder, tcp.local_addr()) {
+            r.pin_local(local);
+        }
         let (config, verifier) = match client_config(ca_pem) {
             Ok(c) => c,
             Err(message) => {
@@ -330,15 +335,22 @@ async fn exchange(
     cookies: &str,
     tls: Option<&Arc<rustls::ClientConfig>>,
     deadline: Duration,
+    recorder: Option<&Recorder>,
 ) -> Result<(u16, Option<String>, Vec<String>, Option<String>, String), String> {
     let host = url.host_str().ok_or_else(|| format!("{url} has no host"))?;
     let port = url
         .port_or_known_default()
         .ok_or_else(|| format!("{url} has no port"))?;
     let ip = resolve::first_address(host, deadline).await?;
+    if let Some(r) = recorder {
+        r.watch(SocketAddr::new(ip, port));
+    }
     let tcp = TcpStream::connect(SocketAddr::new(ip, port))
         .await
         .map_err(|e| format!("connect to {ip}:{port}: {e}"))?;
+    if let (Some(r), Ok(local)) = (recorder, tcp.local_addr()) {
+        r.pin_local(local);
+    }
     let io: Box<dyn Io> = match (url.scheme(), tls) {
         ("https", Some(config)) => {
             let name = ServerName::try_from(host.to_owned()).map_err(|e| format!("{host}: {e}"))?;
@@ -416,6 +428,8 @@ pub struct HttpRequest<'a> {
     pub max_redirects: u32,
     /// Hosts a redirect may lead to; `None`: any.
     pub follow_only: Option<&'a [String]>,
+    /// Told of every connection the exchange makes, when recording.
+    pub recorder: Option<&'a Recorder>,
 }
 
 pub async fn http(request: &HttpRequest<'_>, deadline: Duration) -> HttpObservation {
@@ -426,6 +440,7 @@ pub async fn http(request: &HttpRequest<'_>, deadline: Duration) -> HttpObservat
         ca_pem,
         max_redirects,
         follow_only,
+        recorder,
     } = *request;
     let mut obs = HttpObservation::default();
     let work = async {
@@ -450,14 +465,23 @@ pub async fn http(request: &HttpRequest<'_>, deadline: Duration) -> HttpObservat
             let host = url.host_str().unwrap_or_default().to_owned();
             let cookies = jar.get(&host).map(|c| c.join("; ")).unwrap_or_default();
             let sent = if send_body { body } else { None };
-            let (status, location, set_cookies, node, final_body) =
-                match exchange(&url, &method, sent, &cookies, Some(&tls), deadline).await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        obs.error = Some(e);
-                        return;
-                    }
-                };
+            let (status, location, set_cookies, node, final_body) = match exchange(
+                &url,
+                &method,
+                sent,
+                &cookies,
+                Some(&tls),
+                deadline,
+                recorder,
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    obs.error = Some(e);
+                    return;
+                }
+            };
             for c in set_cookies {
                 let name = c.split('=').next().unwrap_or_default().to_owned();
                 let host_jar = jar.entry(host.clone()).or_default();

@@ -222,6 +222,7 @@ pub async fn refuse_taken_host_ports(
                 .map(|(id, (addr, transport, _, _))| Probe {
                     id,
                     timeout_ms: 2000,
+                    capture: false,
                     kind: ProbeKind::Bind {
                         addr: *addr,
                         transport: *transport,
@@ -281,6 +282,7 @@ pub async fn ensure_swarm(
                     probes: vec![Probe {
                         id: 0,
                         timeout_ms: 2000,
+                        capture: false,
                         kind: ProbeKind::Interfaces,
                     }],
                 };

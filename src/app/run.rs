@@ -16,7 +16,7 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
     up_args.fresh_only = true;
     // `up` removes what it created when it fails.
     let mut live = up::up(&engines, &lab, &up_args, cancel).await?;
-    verify::override_timeouts(&mut live, &args.report);
+    verify::override_checks(&mut live, &args.report);
     let verified = verify::verify(&engines, &live, cancel).await;
     if !args.keep || cancel.is_cancelled() {
         let teardown = down::remove_lab(&engines, &lab.name, false).await;

@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 
 use super::hosts::{self, Engines};
 use super::{Cancel, CommandResult, Failure, select};
-use crate::agent::protocol::{Observation, ProbeBatch, ReplyOutcome};
+use crate::agent::protocol::{ProbeBatch, ProbeResult, ReplyOutcome};
 use crate::check::{self, Step};
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::engine::record;
@@ -26,7 +26,8 @@ use crate::lab::{CheckKind, Matrix};
 use crate::live::LiveLab;
 use crate::report::progress::Progress;
 use crate::report::{
-    self, CellReport, CheckReport, EngineInfo, MatrixReport, Status, VerifyReport, json, junit,
+    self, CaptureReport, CellReport, CheckReport, EngineInfo, MatrixReport, Status, VerifyReport,
+    json, junit,
 };
 
 /// Attaches being opened at once: enough for every agent of a large lab,
@@ -74,7 +75,7 @@ pub async fn verify_command(
         )));
     }
     let mut live = super::up::live(&engines, &record).await?;
-    override_timeouts(&mut live, options);
+    override_checks(&mut live, options);
     let report = verify(&engines, &live, cancel).await?;
     emit(&report, options)
 }
@@ -127,11 +128,20 @@ fn same_topology(file: &Lab, running: &Lab, path: &str) -> Result<(), Failure> {
     )))
 }
 
-/// `--timeout` replaces every check's own deadline.
-pub fn override_timeouts(live: &mut LiveLab, options: &ReportArgs) {
-    if let Some(t) = options.timeout {
-        for check in &mut live.lab.checks {
+/// `--timeout` replaces every check's own deadline; `--capture` records
+/// every check that can be recorded.
+pub fn override_checks(live: &mut LiveLab, options: &ReportArgs) {
+    for check in &mut live.lab.checks {
+        if let Some(t) = options.timeout {
             check.timeout = t;
+        }
+        if options.capture
+            && matches!(
+                check.kind,
+                CheckKind::Tcp { .. } | CheckKind::Tls { .. } | CheckKind::Http { .. }
+            )
+        {
+            check.capture = true;
         }
     }
 }
@@ -140,7 +150,10 @@ pub fn override_timeouts(live: &mut LiveLab, options: &ReportArgs) {
 /// returns the exit code the checks decide.
 pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
     match options.output {
-        OutputFormat::Human => print!("{}", report.human_with(report::colour_on_stdout())),
+        OutputFormat::Human => print!(
+            "{}",
+            report.human_with(report::colour_on_stdout(), options.verbose)
+        ),
         OutputFormat::Json => print!("{}", json::render(report)),
     }
     if let Some(path) = &options.junit {
@@ -149,7 +162,52 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
         std::fs::write(path, xml)
             .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
+    if let Some(dir) = &options.pcap {
+        write_pcaps(report, dir)?;
+    }
     Ok(exit_code(report))
+}
+
+/// One pcap file per recorded check: `<lab>-<nn>-<title>.pcap`.
+fn write_pcaps(report: &VerifyReport, dir: &std::path::Path) -> Result<(), Failure> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::Usage(format!("cannot make {}: {e}", dir.display())))?;
+    let mut written = 0;
+    for (i, c) in report.checks.iter().enumerate() {
+        let Some(CaptureReport::Recorded { capture, .. }) = &c.capture else {
+            continue;
+        };
+        let path = dir.join(pcap_name(&report.lab, i + 1, &c.title));
+        crate::capture::pcap::write_file(&path, capture.started_at, &capture.packets)
+            .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
+        written += 1;
+    }
+    if written == 0 {
+        eprintln!(
+            "netlab: --pcap wrote nothing: no check was recorded (add `capture: true`, or --capture)"
+        );
+    } else {
+        eprintln!(
+            "netlab: wrote {} to {}",
+            report::count(written, "pcap file"),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// `https-redirect-03-tls-client-web-443-as-web-is-verified.pcap`
+fn pcap_name(lab: &str, index: usize, title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_matches('-').chars().take(60).collect();
+    format!("{lab}-{index:02}-{}.pcap", slug.trim_end_matches('-'))
 }
 
 pub fn exit_code(report: &VerifyReport) -> u8 {
@@ -164,7 +222,11 @@ pub fn exit_code(report: &VerifyReport) -> u8 {
 
 /// What one probe produced: an observation, or why there is none (the
 /// engine or the agent failed: the check is an error, not a failure).
-type ProbeOutput = Result<(Observation, Duration), String>;
+type ProbeOutput = Result<ProbeResult, String>;
+
+fn elapsed(r: &ProbeResult) -> Duration {
+    Duration::from_secs_f64(r.elapsed_ms.max(0.0) / 1000.0)
+}
 
 pub async fn verify(
     engines: &Engines,
@@ -205,7 +267,7 @@ pub async fn verify(
             let check = &live.lab.checks[i];
             check.retry
                 && started.elapsed() + Duration::from_millis(100) < check.timeout
-                && !matches!(single_id(i).and_then(|id| outputs.get(&id)), Some(Ok((obs, _))) if check::classify(&check.kind, obs, live).passed)
+                && !matches!(single_id(i).and_then(|id| outputs.get(&id)), Some(Ok(r)) if check::classify(&check.kind, &r.observation, live).passed)
         });
         if pending.is_empty() {
             break;
@@ -219,12 +281,21 @@ pub async fn verify(
         .zip(&steps)
         .map(|(check, step)| {
             let mut matrix = None;
+            let mut capture = None;
             let (status, observed, elapsed) = match step {
                 Step::Done(o) => (pass_or_fail(o.passed), o.observed.clone(), Duration::ZERO),
                 Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
-                    Some(Ok((obs, elapsed))) => {
-                        let o = check::classify(&check.kind, &obs, live);
-                        (pass_or_fail(o.passed), o.observed, elapsed)
+                    Some(Ok(r)) => {
+                        let mut o = check::classify(&check.kind, &r.observation, live);
+                        if let Some(shown) =
+                            check::outcome::plaintext(&check.kind, r.capture.as_ref())
+                        {
+                            o.passed &= shown.passed;
+                            o.observed = format!("{}; {}", o.observed, shown.observed);
+                        }
+                        let took = elapsed(&r);
+                        capture = r.capture.map(CaptureReport::from);
+                        (pass_or_fail(o.passed), o.observed, took)
                     }
                     Some(Err(why)) => (Status::Error, why, Duration::ZERO),
                     None => (
@@ -264,6 +335,7 @@ pub async fn verify(
                 observed,
                 elapsed,
                 matrix,
+                capture,
             }
         })
         .collect();
@@ -293,9 +365,9 @@ fn matrix_report(
         .map(|(cell, step)| {
             let (result, elapsed, error) = match step {
                 Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
-                    Some(Ok((obs, elapsed))) => (
-                        check::matrix::classify_cell(live, m, cell, &obs),
-                        elapsed,
+                    Some(Ok(r)) => (
+                        check::matrix::classify_cell(live, m, cell, &r.observation),
+                        elapsed(&r),
                         false,
                     ),
                     Some(Err(why)) => (
@@ -413,7 +485,7 @@ async fn run_batch(
     source: &Source,
     batch: &ProbeBatch,
     gate: &Semaphore,
-) -> Result<HashMap<usize, (Observation, Duration)>, String> {
+) -> Result<HashMap<usize, ProbeResult>, String> {
     let (host, container) = live.probe_site(source)?;
     let engine = engines.of(&host);
     let deadline = check::batch_deadline(batch);
@@ -432,19 +504,7 @@ async fn run_batch(
         Ok(Ok(reply)) => reply,
     };
     match reply.outcome {
-        ReplyOutcome::Report(report) => Ok(report
-            .results
-            .into_iter()
-            .map(|r| {
-                (
-                    r.id,
-                    (
-                        r.observation,
-                        Duration::from_secs_f64(r.elapsed_ms / 1000.0),
-                    ),
-                )
-            })
-            .collect()),
+        ReplyOutcome::Report(report) => Ok(report.results.into_iter().map(|r| (r.id, r)).collect()),
         ReplyOutcome::Error(e) => Err(format!("the agent probing from {source} refused: {e}")),
     }
 }

@@ -25,6 +25,10 @@ pub struct Filter {
     pub dns_servers: Vec<IpAddr>,
     /// Record DNS at all.
     pub dns: bool,
+    /// The names the probe looks up: other lookups in the namespace (a
+    /// concurrent probe's) are dropped at the end. Empty: any name.
+    #[serde(default)]
+    pub dns_names: Vec<String>,
 }
 
 /// A packet of the probe.
@@ -116,6 +120,31 @@ pub(super) fn keep_pinned(bytes: &[u8], remotes: &[SocketAddr], pinned: &[Socket
     }
 }
 
+/// A DNS packet is kept only when it asks one of `names` (when any are
+/// given); anything else is kept.
+pub(super) fn keep_dns_name(bytes: &[u8], names: &[String]) -> bool {
+    if names.is_empty() {
+        return true;
+    }
+    let Ok(sliced) = SlicedPacket::from_ip(bytes) else {
+        return true;
+    };
+    let Some(TransportSlice::Udp(u)) = sliced.transport.as_ref() else {
+        return true;
+    };
+    let Some(dns) = super::dns::dns(u.payload()) else {
+        return true;
+    };
+    dns.questions.iter().any(|q| {
+        let name = q
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.');
+        names.iter().any(|n| n.eq_ignore_ascii_case(name))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +180,7 @@ mod tests {
             remotes: vec![remote],
             dns_servers: vec!["127.0.0.11".parse().expect("ip")],
             dns: true,
+            dns_names: Vec::new(),
         };
         let outgoing = |bytes: &[u8]| classify(bytes, &filter).map(|m| m.outgoing_by_address);
         assert_eq!(outgoing(&tcp_packet(local, remote)), Some(true));

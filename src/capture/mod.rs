@@ -13,9 +13,6 @@
 //! them: which packets are the probe's, TCP reassembly, what is encrypted.
 //! Nothing here panics on what the network sends.
 
-// Wired into the agent by the lead; remove when used.
-#![allow(dead_code, unused_imports)]
-
 mod decode;
 mod dns;
 mod filter;
@@ -37,6 +34,11 @@ mod tests;
 
 pub use decode::{decode, plaintext_seen};
 pub use filter::Filter;
-pub use record::{Capture, CaptureUnavailable, CapturedPacket, MAX_BYTES, MAX_PACKETS, Recorder};
-pub use timeline::{Direction, Dns, Entry, Layer, Timeline, Tls};
+pub use record::{Capture, Recorder};
+// The decoded parts, for tests that look inside a timeline.
+#[cfg(test)]
+pub use record::CapturedPacket;
+pub use timeline::Timeline;
+#[cfg(test)]
+pub use timeline::{Direction, Entry, Layer, Tls};
 pub use words::{summary, verbose};

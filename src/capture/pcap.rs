@@ -8,11 +8,17 @@
 //! wall-clock start plus each packet's offset, in nanoseconds.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+#[cfg(test)]
+use std::io::{BufReader, Read};
+use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+#[cfg(test)]
+use std::time::Duration;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
+#[cfg(test)]
+use pcap_file::pcap::PcapReader;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, Endianness, TsResolution};
 
 use super::record::CapturedPacket;
@@ -21,6 +27,7 @@ use super::record::CapturedPacket;
 pub const SNAPLEN: u32 = 65_535;
 
 /// (timestamp since the Unix epoch, packet bytes)
+#[cfg(test)]
 pub type TimedPacket = (Duration, Vec<u8>);
 
 fn header() -> PcapHeader {
@@ -68,6 +75,7 @@ pub fn write_file(
 }
 
 /// Reads a pcap back: (link type, [(timestamp since the epoch, bytes)]).
+#[cfg(test)]
 pub fn read_from<R: Read>(input: R) -> Result<(DataLink, Vec<TimedPacket>), String> {
     let mut reader = PcapReader::new(input).map_err(|e| format!("pcap header: {e}"))?;
     let link = reader.header().datalink;
@@ -79,6 +87,7 @@ pub fn read_from<R: Read>(input: R) -> Result<(DataLink, Vec<TimedPacket>), Stri
     Ok((link, out))
 }
 
+#[cfg(test)]
 pub fn read_file(path: &Path) -> Result<(DataLink, Vec<TimedPacket>), String> {
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     read_from(BufReader::new(file))

@@ -30,7 +30,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::oneshot;
 
-use super::filter::{Filter, classify, keep_pinned};
+use super::filter::{Filter, classify, keep_dns_name, keep_pinned};
 use super::packet_socket::{
     ETHERTYPE_IPV4, ETHERTYPE_IPV6, PACKET_OUTGOING, kernel_drops, recv_one,
 };
@@ -169,10 +169,6 @@ impl Recorder {
         }
     }
 
-    pub fn started_at(&self) -> SystemTime {
-        self.started_at
-    }
-
     /// Stops, after the probe's TCP connections are seen closed (FIN both
     /// ways and the last ACK, or RST) or at most 200 ms.
     pub async fn finish(self) -> Capture {
@@ -196,6 +192,10 @@ impl Recorder {
         if !s.pinned.is_empty() {
             let (remotes, pinned) = (&s.filter.remotes, &s.pinned);
             packets.retain(|p| keep_pinned(&p.bytes, remotes, pinned));
+        }
+        if !s.filter.dns_names.is_empty() {
+            let names = &s.filter.dns_names;
+            packets.retain(|p| keep_dns_name(&p.bytes, names));
         }
         Capture {
             started_at: self.started_at,
@@ -384,6 +384,7 @@ mod tests {
             remotes: vec![remote],
             dns_servers: vec![],
             dns: false,
+            dns_names: Vec::new(),
         }) {
             Ok(r) => r,
             Err(e) if !running_as_root() => {
@@ -453,6 +454,7 @@ mod tests {
             remotes: vec!["[fd00::2]:443".parse().expect("address")],
             dns_servers: vec!["127.0.0.11".parse().expect("address")],
             dns: true,
+            dns_names: Vec::new(),
         };
         let json = serde_json::to_string(&filter).expect("serialise");
         assert_eq!(

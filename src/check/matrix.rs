@@ -33,6 +33,7 @@ pub fn cell_steps(live: &LiveLab, m: &Matrix, timeout: Duration, next_id: &mut u
                     probe: Probe {
                         id,
                         timeout_ms,
+                        capture: false,
                         kind: match m.transport {
                             Transport::Tcp => ProbeKind::Tcp { addr },
                             Transport::Udp => ProbeKind::Udp { addr },

@@ -73,6 +73,7 @@ pub(crate) fn not_running(live: &LiveLab, name: &str) -> Option<Outcome> {
 }
 
 fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
+    let capture = check.capture;
     let timeout_ms = u64::try_from(check.timeout.as_millis()).unwrap_or(u64::MAX);
     let source = check.kind.source();
     if let Source::Node(name) = &source
@@ -89,6 +90,7 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
         probe: Probe {
             id,
             timeout_ms,
+            capture,
             kind,
         },
     }
@@ -113,16 +115,28 @@ fn probe_kind(live: &LiveLab, check: &Check) -> Result<ProbeKind, Outcome> {
         CheckKind::Udp { from, to, .. } => ProbeKind::Udp {
             addr: address(from, to)?,
         },
-        CheckKind::Mtu { node, network, .. } => {
-            match live.nodes.get(node).and_then(|n| n.addresses.get(network)) {
-                Some(ip) => ProbeKind::Mtu {
-                    address: std::net::IpAddr::V4(*ip),
-                },
-                None => {
-                    return Err(Outcome::fail(format!(
-                        "node `{node}` has no address on network `{network}`"
-                    )));
+        CheckKind::Mtu {
+            node, network, to, ..
+        } => {
+            let address_of = |n: &str| {
+                live.nodes
+                    .get(n)
+                    .and_then(|l| l.addresses.get(network))
+                    .map(|ip| std::net::IpAddr::V4(*ip))
+                    .ok_or_else(|| {
+                        Outcome::fail(format!("node `{n}` has no address on network `{network}`"))
+                    })
+            };
+            match to {
+                Some(to) => {
+                    address_of(node)?;
+                    ProbeKind::PathMtu {
+                        target: address_of(to)?,
+                    }
                 }
+                None => ProbeKind::Mtu {
+                    address: address_of(node)?,
+                },
             }
         }
         CheckKind::Tls {

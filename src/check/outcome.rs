@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use crate::agent::protocol::{
-    DnsObservation, DnsReport, HttpObservation, Identity, MtuObservation, Observation, PortAnswer,
-    PortAttempt, SpreadObservation, TcpObservation, TlsObservation, TlsOutcome, UdpObservation,
+    CaptureResult, DnsObservation, DnsReport, HttpObservation, Identity, MtuObservation,
+    Observation, PathMtuObservation, PortAnswer, PortAttempt, SpreadObservation, TcpObservation,
+    TlsObservation, TlsOutcome, UdpObservation,
 };
 use crate::lab::{
     CheckKind, DnsAnswer, DnsExpect, HttpExpect, PortExpect, SpreadExpect, TargetHost, TcpExpect,
@@ -46,6 +47,9 @@ pub fn classify(kind: &CheckKind, obs: &Observation, live: &LiveLab) -> Outcome 
             port(live, kind, node, *expect, attempts)
         }
         (CheckKind::Mtu { expect, .. }, Observation::Mtu(o)) => mtu(*expect, o),
+        (CheckKind::Mtu { expect, to, .. }, Observation::PathMtu(o)) => {
+            path_mtu(*expect, to.as_deref().unwrap_or_default(), o)
+        }
         (CheckKind::Tls { expect, .. }, Observation::Tls(o)) => tls(*expect, o),
         (CheckKind::Http { body, expect, .. }, Observation::Http(o)) => {
             http(body.as_deref(), expect, o)
@@ -355,16 +359,33 @@ fn port(
 
 fn mtu(expect: u32, o: &MtuObservation) -> Outcome {
     match o {
-        MtuObservation::Found { interface, mtu } if *mtu == expect => {
-            Outcome::pass(format!("MTU {mtu} on {interface}"))
-        }
-        MtuObservation::Found { interface, mtu } => {
-            Outcome::fail(format!("MTU {mtu} on {interface}; expected {expect}"))
-        }
+        MtuObservation::Found { interface, mtu } if *mtu == expect => Outcome::pass(format!(
+            "MTU {mtu} on {interface} (read from the interface's setting)"
+        )),
+        MtuObservation::Found { interface, mtu } => Outcome::fail(format!(
+            "MTU {mtu} on {interface} (read from the interface's setting); expected {expect}"
+        )),
         MtuObservation::NotFound => {
             Outcome::fail("no interface holds the node's address on that network")
         }
         MtuObservation::Error { message } => Outcome::fail(format!("error: {message}")),
+    }
+}
+
+/// The largest packet that crossed the path, measured.
+fn path_mtu(expect: u32, to: &str, o: &PathMtuObservation) -> Outcome {
+    match o {
+        PathMtuObservation::Measured { path } => {
+            let words = format!("{to}: {}", crate::capture::pmtu::describe(path));
+            if u32::from(path.mtu) == expect {
+                Outcome::pass(words)
+            } else {
+                Outcome::fail(format!("{words}; expected {expect}"))
+            }
+        }
+        PathMtuObservation::Failed { message } => {
+            Outcome::fail(format!("the path MTU could not be measured: {message}"))
+        }
     }
 }
 
@@ -571,4 +592,54 @@ fn http(sent_body: Option<&str>, expect: &HttpExpect, o: &HttpObservation) -> Ou
     } else {
         Outcome::fail(format!("{observed}; {}", wrong.join(", ")))
     }
+}
+
+/// Whether an http check's request crossed the wire readable, as its
+/// `plaintext` expectation asks: the request line and body searched for in
+/// the recorded TCP payloads. `None` when the check does not ask.
+pub fn plaintext(kind: &CheckKind, capture: Option<&CaptureResult>) -> Option<Outcome> {
+    let CheckKind::Http {
+        url,
+        method,
+        body,
+        expect,
+        ..
+    } = kind
+    else {
+        return None;
+    };
+    let want = expect.plaintext?;
+    let packets = match capture {
+        Some(CaptureResult::Recorded { capture }) => &capture.packets,
+        Some(CaptureResult::Unavailable { reason }) => {
+            return Some(Outcome::fail(format!(
+                "plaintext cannot be shown: capture unavailable ({reason})"
+            )));
+        }
+        None => {
+            return Some(Outcome::fail(
+                "plaintext cannot be shown: nothing was recorded",
+            ));
+        }
+    };
+    let target = url::Url::parse(url).ok()?;
+    let path = match target.query() {
+        Some(q) => format!("{}?{q}", target.path()),
+        None => target.path().to_owned(),
+    };
+    let request_line = format!("{method} {path} HTTP/1.1");
+    let mut needles: Vec<&[u8]> = vec![request_line.as_bytes()];
+    if let Some(b) = body.as_deref().filter(|b| !b.is_empty()) {
+        needles.push(b.as_bytes());
+    }
+    let seen = crate::capture::plaintext_seen(packets, &needles);
+    let words = if seen {
+        format!("`{request_line}` crossed the wire readable")
+    } else {
+        format!(
+            "neither `{request_line}` nor the body crossed the wire readable ({} packets recorded)",
+            packets.len()
+        )
+    };
+    Some(Outcome::new(seen == want, words))
 }

@@ -300,24 +300,28 @@ fn a_stopped_source_fails_without_probing_and_batches_group_by_source() {
             title: "a".into(),
             timeout: std::time::Duration::from_secs(1),
             retry: false,
+            capture: false,
             kind: kind("tcp: { from: client, to: web:7000, expect: open }"),
         },
         lab::Check {
             title: "b".into(),
             timeout: std::time::Duration::from_secs(3),
             retry: false,
+            capture: false,
             kind: kind("dns: { from: client, name: web, expect: resolves }"),
         },
         lab::Check {
             title: "c".into(),
             timeout: std::time::Duration::from_secs(1),
             retry: false,
+            capture: false,
             kind: kind("tcp: { from: stopped, to: web:7000, expect: open }"),
         },
         lab::Check {
             title: "d".into(),
             timeout: std::time::Duration::from_secs(1),
             retry: false,
+            capture: false,
             kind: kind("tcp: { from: host, to: web:7000, expect: open }"),
         },
     ];
@@ -378,6 +382,7 @@ fn a_port_on_all_addresses_must_answer_on_loopback_and_an_external_address() {
         title: "p".into(),
         timeout: std::time::Duration::from_secs(1),
         retry: false,
+        capture: false,
         kind: kind("port: { node: web, port: 7000, expect: published }"),
     }];
     let steps = plan_steps(&l);
@@ -473,6 +478,7 @@ fn unpublished_is_probed_and_fails_when_the_node_answers_anyway() {
         title: "p".into(),
         timeout: std::time::Duration::from_secs(1),
         retry: false,
+        capture: false,
         kind: kind(y),
     };
     l.lab.checks = vec![
@@ -679,6 +685,7 @@ fn a_matrix_probes_each_cell_and_reduces_each_answer_to_a_symbol() {
         title: "m".into(),
         timeout: std::time::Duration::from_secs(2),
         retry: false,
+        capture: false,
         kind: kind(
             "matrix: { port: 7000, expect: \"from\\\\to  web  client\\nclient   .    -\\noutsider x    r\\nstopped  .    .\\n\" }",
         ),

@@ -22,6 +22,10 @@ const LABS: &[(&str, &str)] = &[
         "https-redirect",
         include_str!("../../labs/https-redirect.yaml"),
     ),
+    (
+        "https-on-the-wire",
+        include_str!("../../labs/https-on-the-wire.yaml"),
+    ),
     ("segmentation", include_str!("../../labs/segmentation.yaml")),
     (
         "overlay-multihost",

@@ -197,6 +197,9 @@ pub struct Check {
     pub timeout: Duration,
     /// Keep trying a positive expectation until the timeout.
     pub retry: bool,
+    /// Record the probe's own packets (tcp, tls and http checks).
+    #[serde(default)]
+    pub capture: bool,
     pub kind: CheckKind,
 }
 
@@ -228,10 +231,13 @@ pub enum CheckKind {
         connections: u32,
         expect: SpreadExpect,
     },
-    /// The MTU of a node's interface on a network.
+    /// The MTU of a node's interface on a network; with `to`, the path MTU
+    /// to that node on that network, measured with Don't Fragment probes.
     Mtu {
         node: String,
         network: String,
+        #[serde(default)]
+        to: Option<String>,
         expect: u32,
     },
     /// A TLS handshake from `from` with `to`, presenting `name` (SNI).
@@ -499,6 +505,10 @@ pub struct HttpExpect {
     pub from_node: Option<String>,
     /// Whether the final answer saw the session cookie set along the way.
     pub session: Option<bool>,
+    /// Whether the request line or body crossed the wire readable (shown
+    /// by recording the probe's packets).
+    #[serde(default)]
+    pub plaintext: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

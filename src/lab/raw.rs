@@ -102,6 +102,7 @@ pub struct RawCheckBody {
     pub body: Option<Span<String>>,
     pub ca: Option<Span<String>>,
     pub connections: Option<Span<u32>>,
+    pub capture: Option<Span<bool>>,
     pub expect: Option<Span<RawExpect>>,
 }
 
@@ -118,7 +119,8 @@ impl RawCheckBody {
         field!(title => "title", name => "name", timeout => "timeout", retry => "retry",
             from => "from", to => "to", record_type => "type", node => "node", port => "port",
             host_ip => "host_ip", host_port => "host_port", network => "network", url => "url",
-            method => "method", body => "body", ca => "ca", connections => "connections", expect => "expect");
+            method => "method", body => "body", ca => "ca", connections => "connections",
+            capture => "capture", expect => "expect");
         out
     }
 }

@@ -425,6 +425,7 @@ fn mtu_check_needs_a_network_the_node_is_on_and_a_number() {
     assert_eq!(
         ok.checks[0].kind,
         CheckKind::Mtu {
+            to: None,
             node: "web".into(),
             network: "a".into(),
             expect: 1450

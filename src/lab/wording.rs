@@ -28,8 +28,15 @@ impl CheckKind {
             CheckKind::Mtu {
                 node,
                 network,
+                to: None,
                 expect,
             } => format!("{kind} {node} on {network} is {expect}"),
+            CheckKind::Mtu {
+                node,
+                network,
+                to: Some(to),
+                expect,
+            } => format!("{kind} {node} → {to} on {network} is {expect}"),
             CheckKind::Matrix(m) => match &m.title {
                 Some(t) => format!("{kind} {t} on {}", self.target_words()),
                 None => format!("{kind} on {}", self.target_words()),
@@ -56,7 +63,12 @@ impl CheckKind {
                 connections,
                 ..
             } => format!("{name}:{port} ×{connections}"),
-            CheckKind::Mtu { node, network, .. } => format!("{node}@{network}"),
+            CheckKind::Mtu {
+                node, network, to, ..
+            } => match to {
+                Some(to) => format!("{node} → {to}@{network}"),
+                None => format!("{node}@{network}"),
+            },
             CheckKind::Port { node, .. } => format!("{node} {}", self.port_words()),
             CheckKind::Matrix(m) => match m.transport {
                 Transport::Tcp => m.port.to_string(),
@@ -149,6 +161,9 @@ pub fn http_expect_words(e: &HttpExpect) -> String {
     }
     if let Some(s) = e.session {
         parts.push(format!("session: {s}"));
+    }
+    if let Some(p) = e.plaintext {
+        parts.push(format!("plaintext: {p}"));
     }
     format!("{{{}}}", parts.join(", "))
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Status, VerifyReport};
+use super::{CaptureReport, Status, VerifyReport};
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -38,6 +38,19 @@ struct Check<'a> {
     duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     cells: Option<Vec<Cell<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capture: Option<Capture<'a>>,
+}
+
+/// A recorded check's packets: the one-line summary and every entry.
+#[derive(Serialize)]
+struct Capture<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeline: Option<&'a crate::capture::Timeline>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unavailable: Option<&'a str>,
 }
 
 /// One cell of a matrix.
@@ -100,6 +113,18 @@ pub fn render(report: &VerifyReport) -> String {
                     Status::Error => "error",
                 },
                 duration_ms: c.elapsed.as_secs_f64() * 1000.0,
+                capture: c.capture.as_ref().map(|cap| match cap {
+                    CaptureReport::Recorded { timeline, .. } => Capture {
+                        summary: Some(crate::capture::summary(timeline)),
+                        timeline: Some(timeline),
+                        unavailable: None,
+                    },
+                    CaptureReport::Unavailable { reason } => Capture {
+                        summary: None,
+                        timeline: None,
+                        unavailable: Some(reason),
+                    },
+                }),
                 cells: c.matrix.as_ref().map(|m| {
                     m.cells
                         .iter()

@@ -45,6 +45,34 @@ pub struct CheckReport {
     pub elapsed: Duration,
     /// A matrix check's table, cell by cell.
     pub matrix: Option<MatrixReport>,
+    /// The probe's own packets, when they were recorded.
+    pub capture: Option<CaptureReport>,
+}
+
+/// A recorded probe: its packets, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaptureReport {
+    Recorded {
+        timeline: crate::capture::Timeline,
+        /// For `--pcap`.
+        capture: crate::capture::Capture,
+    },
+    Unavailable {
+        reason: String,
+    },
+}
+
+impl From<crate::agent::protocol::CaptureResult> for CaptureReport {
+    fn from(r: crate::agent::protocol::CaptureResult) -> Self {
+        use crate::agent::protocol::CaptureResult;
+        match r {
+            CaptureResult::Recorded { capture } => CaptureReport::Recorded {
+                timeline: crate::capture::decode(&capture.packets),
+                capture,
+            },
+            CaptureResult::Unavailable { reason } => CaptureReport::Unavailable { reason },
+        }
+    }
 }
 
 /// A matrix as verified: every cell's expected and observed symbol.
@@ -130,8 +158,9 @@ impl VerifyReport {
     }
 
     /// The report for a person; `color` marks differing matrix cells in
-    /// colour instead of with a `*`.
-    pub fn human_with(&self, color: bool) -> String {
+    /// colour instead of with a `*`; `verbose` lists a recorded probe's
+    /// packets one per line.
+    pub fn human_with(&self, color: bool, verbose: bool) -> String {
         let width = |f: fn(&CheckReport) -> &str| {
             self.checks
                 .iter()
@@ -159,6 +188,20 @@ impl VerifyReport {
             {
                 out.push_str(&matrix::tables(m, color));
             }
+            match &c.capture {
+                Some(CaptureReport::Recorded { timeline, .. }) => {
+                    let _ = writeln!(out, "      ↳ {}", crate::capture::summary(timeline));
+                    if verbose {
+                        for line in crate::capture::verbose(timeline) {
+                            let _ = writeln!(out, "        {line}");
+                        }
+                    }
+                }
+                Some(CaptureReport::Unavailable { reason }) => {
+                    let _ = writeln!(out, "      ↳ capture unavailable: {reason}");
+                }
+                None => {}
+            }
         }
         let _ = write!(out, "{} passed, {} failed", self.passed(), self.failed());
         if self.errors() > 0 {
@@ -170,7 +213,7 @@ impl VerifyReport {
 
     #[cfg(test)]
     pub fn human(&self) -> String {
-        self.human_with(false)
+        self.human_with(false, false)
     }
 }
 
@@ -246,6 +289,7 @@ pub(crate) mod tests {
             observed: "open".into(),
             elapsed: Duration::from_millis(3),
             matrix: None,
+            capture: None,
         }
     }
 

@@ -333,6 +333,7 @@ impl Validator {
             "body_kept",
             "from_node",
             "session",
+            "plaintext",
         ];
         let Some(e) = &cx.body.expect else {
             self.error(
@@ -413,6 +414,10 @@ impl Validator {
                     Some(b) => out.session = Some(b),
                     None => bad(self, "true or false"),
                 },
+                "plaintext" => match value.as_bool() {
+                    Some(b) => out.plaintext = Some(b),
+                    None => bad(self, "true or false"),
+                },
                 other => {
                     self.error(
                         &key.referenced,
@@ -480,9 +485,32 @@ impl Validator {
             );
             return None;
         }
+        // With `to`, the path to that node on the same network is measured.
+        let to = match &cx.body.to {
+            None => None,
+            Some(t) => {
+                let target = self.node_ref(cx, t)?;
+                if !target.is_on(&network.value) {
+                    self.error(
+                        &t.referenced,
+                        format!(
+                            "node `{}` is not on network `{}`",
+                            target.name, network.value
+                        ),
+                        Some(
+                            "the path is measured on that network, to that node's address there"
+                                .into(),
+                        ),
+                    );
+                    return None;
+                }
+                Some(target.name.clone())
+            }
+        };
         Some(CheckKind::Mtu {
             node: node.name.clone(),
             network: network.value.clone(),
+            to,
             expect,
         })
     }

@@ -94,13 +94,14 @@ impl Validator {
                 "expect",
             ],
             "mtu" => &[
-                "title", "name", "timeout", "retry", "node", "network", "expect",
+                "title", "name", "timeout", "retry", "node", "network", "to", "expect",
             ],
             "tls" => &[
-                "title", "timeout", "retry", "from", "to", "name", "ca", "expect",
+                "title", "timeout", "retry", "from", "to", "name", "ca", "capture", "expect",
             ],
             "http" => &[
-                "title", "name", "timeout", "retry", "from", "url", "method", "body", "expect",
+                "title", "name", "timeout", "retry", "from", "url", "method", "body", "capture",
+                "expect",
             ],
             "tcp" => &[
                 "title",
@@ -110,6 +111,7 @@ impl Validator {
                 "from",
                 "to",
                 "connections",
+                "capture",
                 "expect",
             ],
             "matrix" => &["title", "name", "timeout", "port", "expect"],
@@ -196,10 +198,23 @@ impl Validator {
             })
             .map(|t| t.value.clone())
             .unwrap_or_else(|| checked_kind.default_title());
+        // `plaintext` is shown by the packets: it records them.
+        let capture = cx.body.capture.as_ref().is_some_and(|c| c.value)
+            || matches!(&checked_kind, CheckKind::Http { expect, .. } if expect.plaintext.is_some());
+        if let (Some(c), CheckKind::Spread { .. }) = (&cx.body.capture, &checked_kind)
+            && c.value
+        {
+            self.error(
+                &c.referenced,
+                "`capture` records one connection; a tcp check with `connections` makes many",
+                Some("capture a plain tcp check to one node".into()),
+            );
+        }
         Some(Check {
             title,
             timeout,
             retry,
+            capture,
             kind: checked_kind,
         })
     }
