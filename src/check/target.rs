@@ -1,7 +1,8 @@
 //! Which address a `to:` means, seen from a given source.
 //!
 //! `to: web:7000` is web's address on a network it shares with `from`; if
-//! they share none, web's address on its first network. That is how
+//! they share none, web's address on its first bridge network (else its
+//! first network). That is how
 //! isolation is shown at layers 3/4, not merely by a missing DNS name. A node
 //! in host mode is its Docker host itself: loopback from that host, the
 //! gateway of the source's network from a container on it.
@@ -56,7 +57,7 @@ pub fn resolve(live: &LiveLab, from: &Source, to: &Target) -> Result<SocketAddr,
                                 .find(|(net, _)| f.addresses.contains_key(*net))
                                 .map(|(_, ip)| *ip)
                         })
-                        .or_else(|| target.addresses.values().next().copied()),
+                        .or_else(|| unshared_address(live, target)),
                 }
             };
             IpAddr::V4(ip.ok_or_else(|| {
@@ -72,6 +73,26 @@ pub fn resolve(live: &LiveLab, from: &Source, to: &Target) -> Result<SocketAddr,
         }
     };
     Ok(SocketAddr::new(ip, to.port))
+}
+
+/// The address of a node that shares no network with the source: its
+/// first bridge address, else its first. A bridge address is routed by
+/// the Docker host that owns it (and dropped there); an overlay address is
+/// known to no host's routing table, so a packet to it would follow the
+/// host's default route out of the machine.
+fn unshared_address(live: &LiveLab, target: &crate::live::LiveNode) -> Option<Ipv4Addr> {
+    let is_overlay = |net: &str| {
+        live.lab
+            .networks
+            .get(net)
+            .is_some_and(|n| matches!(n.driver, crate::lab::Driver::Overlay { .. }))
+    };
+    target
+        .addresses
+        .iter()
+        .find(|(net, _)| !is_overlay(net))
+        .or_else(|| target.addresses.iter().next())
+        .map(|(_, ip)| *ip)
 }
 
 /// The engine's mapping that a `port` check is about, if any: the first

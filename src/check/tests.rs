@@ -748,3 +748,37 @@ fn a_matrix_probes_each_cell_and_reduces_each_answer_to_a_symbol() {
         "2/3 cells as expected"
     );
 }
+
+#[test]
+fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_not_its_overlay_one() {
+    let mut l = live();
+    l.lab = lab::load_source(
+        "t.yaml",
+        b"networks:\n  ov: { driver: overlay }\n  lan: {}\n  side: {}\nnodes:\n  db:\n    networks: [ov, lan]\n  edge:\n    networks: [side]\n",
+        Some("t"),
+    )
+    .expect("valid")
+    .lab;
+    let node = |addrs: &[(&str, [u8; 4])]| LiveNode {
+        host: "local".into(),
+        probe_container: Some("id".into()),
+        running: true,
+        state: "running".into(),
+        addresses: addrs
+            .iter()
+            .map(|(n, ip)| ((*n).to_owned(), Ipv4Addr::from(*ip)))
+            .collect(),
+        gateways: IndexMap::new(),
+        ports: Vec::new(),
+    };
+    l.nodes = HashMap::from([
+        ("db".to_owned(), node(&[("ov", [10, 0, 1, 4]), ("lan", [172, 30, 0, 2])])),
+        ("edge".to_owned(), node(&[("side", [172, 31, 0, 2])])),
+    ]);
+    let t = lab::notation::parse_target("db:7000").expect("target");
+    assert_eq!(
+        target::resolve(&l, &Source::Node("edge".into()), &t),
+        Ok("172.30.0.2:7000".parse().expect("addr")),
+        "an overlay address would leave the host by its default route"
+    );
+}

@@ -101,9 +101,7 @@ pub async fn create_and_start(
     let options = CreateContainerOptionsBuilder::default()
         .name(&plan.name)
         .build();
-    let created = engine
-        .docker
-        .create_container(Some(options), body)
+    let created = settled(|| engine.docker.create_container(Some(options.clone()), body.clone()))
         .await
         .map_err(|e| {
             let hint = if e.to_string().contains("No such image") {
@@ -120,16 +118,16 @@ pub async fn create_and_start(
             )
         })?;
     for e in plan.endpoints.iter().skip(1) {
-        engine
-            .docker
-            .connect_network(
+        settled(|| {
+            engine.docker.connect_network(
                 &e.network,
                 NetworkConnectRequest {
                     container: created.id.clone(),
                     endpoint_config: Some(endpoint_settings(e)),
                 },
             )
-            .await
+        })
+        .await
             .ctx(|| {
                 format!(
                     "cannot connect node `{}` to network {}",
@@ -156,6 +154,32 @@ pub async fn create_and_start(
             EngineError::new(format!("cannot start node `{}`", plan.node), anyhow::anyhow!("{msg}{hint}"))
         })?;
     Ok(created.id)
+}
+
+/// How long an overlay network may take to be known where it is used.
+const NETWORK_SETTLE: Duration = Duration::from_secs(15);
+
+/// Runs an engine call again while it fails because a network it names is
+/// not known yet: a swarm makes an overlay network known to a node a little
+/// after it was created (seen on Docker 26 and 28 right after a new swarm).
+async fn settled<T, F, Fut>(call: F) -> std::result::Result<T, bollard::errors::Error>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = std::result::Result<T, bollard::errors::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + NETWORK_SETTLE;
+    loop {
+        match call().await {
+            Err(e)
+                if tokio::time::Instant::now() < deadline
+                    && (e.to_string().contains("could not find a network matching")
+                        || (super::is_not_found(&e) && e.to_string().contains("network"))) =>
+            {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Puts files into a container, as a tar extracted at `/`.
