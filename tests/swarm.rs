@@ -28,7 +28,7 @@ fn overlay_passes_and_netlab_leaves_only_the_swarm_it_made() {
         );
         run_passes(
             &LabGuard::from_shipped("overlay-basic", "t-overlay", |y| y),
-            7,
+            9,
         );
         assert_eq!(swarm_state(), "active");
         return;
@@ -36,7 +36,7 @@ fn overlay_passes_and_netlab_leaves_only_the_swarm_it_made() {
     // netlab makes the swarm, and leaves it when the lab goes.
     let text = run_passes(
         &LabGuard::from_shipped("overlay-basic", "t-overlay", |y| y),
-        7,
+        9,
     );
     assert!(text.contains("MTU 1450 on"), "{text}");
     assert_eq!(
@@ -88,7 +88,7 @@ fn overlay_passes_and_netlab_leaves_only_the_swarm_it_made() {
     let _leave = LeaveSwarm;
     run_passes(
         &LabGuard::from_shipped("overlay-basic", "t-overlay-user", |y| y),
-        7,
+        9,
     );
     assert_eq!(
         swarm_state(),

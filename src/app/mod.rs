@@ -102,8 +102,13 @@ pub fn load_named(arg: &str, name: Option<&str>) -> Result<lab::Lab, Failure> {
 fn validate(arg: &str) -> CommandResult {
     let loaded = load(arg)?;
     let lab = &loaded.lab;
+    let hosts = if lab.is_multi_host() {
+        format!("{}, ", count(lab.hosts.len(), "host"))
+    } else {
+        String::new()
+    };
     println!(
-        "{}: lab `{}` is valid ({}, {}, {}{})",
+        "{}: lab `{}` is valid ({hosts}{}, {}, {}{})",
         arg,
         lab.name,
         count(lab.networks.len(), "network"),

@@ -772,7 +772,10 @@ fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_not_its_overlay_o
         ports: Vec::new(),
     };
     l.nodes = HashMap::from([
-        ("db".to_owned(), node(&[("ov", [10, 0, 1, 4]), ("lan", [172, 30, 0, 2])])),
+        (
+            "db".to_owned(),
+            node(&[("ov", [10, 0, 1, 4]), ("lan", [172, 30, 0, 2])]),
+        ),
         ("edge".to_owned(), node(&[("side", [172, 31, 0, 2])])),
     ]);
     let t = lab::notation::parse_target("db:7000").expect("target");

@@ -101,22 +101,26 @@ pub async fn create_and_start(
     let options = CreateContainerOptionsBuilder::default()
         .name(&plan.name)
         .build();
-    let created = settled(|| engine.docker.create_container(Some(options.clone()), body.clone()))
-        .await
-        .map_err(|e| {
-            let hint = if e.to_string().contains("No such image") {
-                format!("\n  (hint: nothing can be pulled here; build {image} locally first)")
-            } else {
-                String::new()
-            };
-            EngineError::new(
-                format!(
-                    "cannot create container {} for node `{}`",
-                    plan.name, plan.node
-                ),
-                anyhow::anyhow!("{e}{hint}"),
-            )
-        })?;
+    let created = settled(|| {
+        engine
+            .docker
+            .create_container(Some(options.clone()), body.clone())
+    })
+    .await
+    .map_err(|e| {
+        let hint = if e.to_string().contains("No such image") {
+            format!("\n  (hint: nothing can be pulled here; build {image} locally first)")
+        } else {
+            String::new()
+        };
+        EngineError::new(
+            format!(
+                "cannot create container {} for node `{}`",
+                plan.name, plan.node
+            ),
+            anyhow::anyhow!("{e}{hint}"),
+        )
+    })?;
     for e in plan.endpoints.iter().skip(1) {
         settled(|| {
             engine.docker.connect_network(
@@ -128,12 +132,12 @@ pub async fn create_and_start(
             )
         })
         .await
-            .ctx(|| {
-                format!(
-                    "cannot connect node `{}` to network {}",
-                    plan.node, e.network
-                )
-            })?;
+        .ctx(|| {
+            format!(
+                "cannot connect node `{}` to network {}",
+                plan.node, e.network
+            )
+        })?;
     }
     if !files.is_empty() {
         upload(engine, &created.id, files)
