@@ -30,6 +30,16 @@ pub struct LiveHost {
     /// Its host-network helper, where probes "from the host" run (`None` if
     /// it is missing).
     pub helper: Option<String>,
+    /// The ID of the engine it is: two hosts on one engine share one.
+    pub engine: String,
+}
+
+impl LiveLab {
+    /// Whether two logical hosts are one engine (one network stack).
+    pub fn same_engine(&self, a: &str, b: &str) -> bool {
+        a == b
+            || matches!((self.hosts.get(a), self.hosts.get(b)), (Some(x), Some(y)) if x.engine == y.engine)
+    }
 }
 
 impl LiveLab {

@@ -48,7 +48,7 @@ fn a_lab_across_two_hosts() {
     }
     let engines = Engines::start(&["mheast", "mhwest"]);
     let (east, west) = (engines.get("mheast"), engines.get("mhwest"));
-    let _labs = [LAB, "t-mh-wrong", "t-mh-killed", "t-mh-stopped"]
+    let _labs = [LAB, "t-mh-wrong", "t-mh-killed", "t-mh-late"]
         .map(|n| LabGuard::from_yaml(n, "nodes:\n  x: { network_mode: none }\n"));
 
     // The shipped lab passes across two engines; netlab makes the swarm and
@@ -186,10 +186,15 @@ fn a_lab_across_two_hosts() {
     nothing_left(&engines, "t-mh-killed");
 
     // An engine that stops during verify: exit 3, its checks are errors.
-    let up = with_hosts(&engines, &["up", LAB, "--name", "t-mh-stopped"]);
+    // The check on west waits out its deadline (icc off drops the SYN).
+    let slow = LabGuard::from_yaml(
+        "t-mh-stopped",
+        "name: t-mh-stopped\nhosts: [east, west]\nnetworks:\n  quiet: { icc: false }\n  lan: {}\nnodes:\n  a: { host: west, networks: [quiet] }\n  b: { host: west, networks: [quiet], serve: [tcp:7000] }\n  c: { host: east, networks: [lan] }\nchecks:\n  - tcp: { from: a, to: b:7000, expect: blocked, timeout: 10s }\n",
+    );
+    let up = with_hosts(&engines, &["up", slow.path()]);
     assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
     let verify = Command::new(netlab_bin())
-        .args(["verify", "t-mh-stopped", "--timeout", "8s"])
+        .args(["verify", "t-mh-stopped"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -222,7 +227,7 @@ fn a_lab_across_two_hosts() {
     // An engine that stops during `up`: exit 3, nothing left on the other.
     let late = Engines::start(&["mhlate"]);
     let up = Command::new(netlab_bin())
-        .args(["up", LAB, "--name", "t-mh-stopped"])
+        .args(["up", LAB, "--name", "t-mh-late"])
         .arg("--host")
         .arg(format!("east={}", east.url))
         .arg("--host")
@@ -232,14 +237,14 @@ fn a_lab_across_two_hosts() {
         .spawn()
         .expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(120);
-    while east.leftovers("t-mh-stopped").0.is_empty() {
+    while east.leftovers("t-mh-late").0.is_empty() {
         assert!(Instant::now() < deadline, "up made nothing on east");
         std::thread::sleep(Duration::from_millis(50));
     }
     late.stop("mhlate");
     let out = up.wait_with_output().expect("up");
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert_eq!(east.leftovers("t-mh-stopped"), (Vec::new(), Vec::new()));
-    assert_eq!(leftovers("t-mh-stopped"), (Vec::new(), Vec::new()));
+    assert_eq!(east.leftovers("t-mh-late"), (Vec::new(), Vec::new()));
+    assert_eq!(leftovers("t-mh-late"), (Vec::new(), Vec::new()));
     assert_eq!(east.swarm_state(), "inactive");
 }

@@ -14,7 +14,7 @@ use super::select::name_among;
 use crate::engine::record;
 use crate::engine::{CONCURRENCY, Engine, EngineError, container, discover, network, swarm};
 use crate::exit;
-use crate::plan::{ROLE_CLAIM, ROLE_LOCK, ROLE_NODE};
+use crate::plan::{LABEL_NETWORK, ROLE_CLAIM, ROLE_LOCK, ROLE_NODE};
 
 /// How long `down` keeps sweeping: for swarm networks that the engine
 /// deletes asynchronously, and for objects a crashed `up` still had in flight.
@@ -38,13 +38,15 @@ pub async fn remove_lab(
     let swept = futures::future::join_all(all.iter().map(|e| sweep(e, name))).await;
     let mut counts = (0, 0);
     let mut removed_networks = Vec::new();
+    // An overlay is listed by every engine it reaches: count it once.
+    let mut network_names: HashSet<String> = HashSet::new();
     let mut had_overlay = release_swarm;
     let mut failure = None;
     for result in swept {
         match result {
             Ok(s) => {
                 counts.0 += s.nodes;
-                counts.1 += s.networks.len();
+                network_names.extend(s.names);
                 had_overlay |= s.had_overlay;
                 removed_networks.extend(s.networks);
             }
@@ -68,6 +70,7 @@ pub async fn remove_lab(
     if had_overlay {
         release_swarm_of(engines, &removed_networks).await?;
     }
+    counts.1 = network_names.len();
     match failure {
         Some(e) => Err(e),
         None => Ok(counts),
@@ -76,7 +79,9 @@ pub async fn remove_lab(
 
 struct Swept {
     nodes: usize,
+    /// Ids of the networks removed, and their lab names.
     networks: Vec<String>,
+    names: HashSet<String>,
     had_overlay: bool,
 }
 
@@ -85,6 +90,7 @@ async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
     let deadline = Instant::now() + SWEEP_DEADLINE;
     let mut removed_nodes: HashSet<String> = HashSet::new();
     let mut removed_networks: HashSet<String> = HashSet::new();
+    let mut names: HashSet<String> = HashSet::new();
     let mut had_overlay = false;
     let mut settled = false;
     let mut crashed = None;
@@ -117,6 +123,12 @@ async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
             .filter(|id| !removed_networks.contains(*id))
             .collect();
         had_overlay |= objects.networks.iter().any(|n| n.overlay);
+        names.extend(
+            objects
+                .networks
+                .iter()
+                .filter_map(|n| n.labels.get(LABEL_NETWORK).cloned()),
+        );
         if containers.is_empty() && objects.networks.is_empty() {
             if crashed && !settled {
                 settled = true;
@@ -149,6 +161,7 @@ async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
     Ok(Swept {
         nodes: removed_nodes.len(),
         networks: removed_networks.into_iter().collect(),
+        names,
         had_overlay,
     })
 }

@@ -201,7 +201,13 @@ pub async fn live(engines: &Engines, record: &Record) -> Result<LiveLab, EngineE
         }))
         .await?;
     let refs: Vec<(&Engine, &discover::LabObjects)> = listed.iter().map(|(e, o)| (*e, o)).collect();
-    discover::live(record, &refs).await
+    let mut live = discover::live(record, &refs).await?;
+    for (host, engine) in &engines.hosts {
+        if let Some(h) = live.hosts.get_mut(host) {
+            h.engine = engine.id.clone();
+        }
+    }
+    Ok(live)
 }
 
 fn summary(live: &LiveLab, engines: &Engines, took: Duration, what: &str) -> String {

@@ -57,7 +57,7 @@ pub fn resolve(live: &LiveLab, from: &Source, to: &Target) -> Result<SocketAddr,
                                 .find(|(net, _)| f.addresses.contains_key(*net))
                                 .map(|(_, ip)| *ip)
                         })
-                        .or_else(|| unshared_address(live, target)),
+                        .or_else(|| unshared_address(live, live.lab.host_of(from), target)),
                 }
             };
             IpAddr::V4(ip.ok_or_else(|| {
@@ -75,22 +75,29 @@ pub fn resolve(live: &LiveLab, from: &Source, to: &Target) -> Result<SocketAddr,
     Ok(SocketAddr::new(ip, to.port))
 }
 
-/// The address of a node that shares no network with the source: its
-/// first bridge address, else its first. A bridge address is routed by
-/// the Docker host that owns it (and dropped there); an overlay address is
-/// known to no host's routing table, so a packet to it would follow the
-/// host's default route out of the machine.
-fn unshared_address(live: &LiveLab, target: &crate::live::LiveNode) -> Option<Ipv4Addr> {
+/// The address of a node that shares no network with the source. On the
+/// source's own engine: its first bridge address — routed by that engine's
+/// host and dropped there, where an overlay address would be in no routing
+/// table and follow the default route out of the machine. On another
+/// engine: its first overlay address — the one the swarm makes unique,
+/// where a bridge address could be a node of the source's own host (each
+/// engine picks bridge subnets for itself).
+fn unshared_address(
+    live: &LiveLab,
+    source_host: &str,
+    target: &crate::live::LiveNode,
+) -> Option<Ipv4Addr> {
     let is_overlay = |net: &str| {
         live.lab
             .networks
             .get(net)
             .is_some_and(|n| matches!(n.driver, crate::lab::Driver::Overlay { .. }))
     };
+    let local = live.same_engine(source_host, &target.host);
     target
         .addresses
         .iter()
-        .find(|(net, _)| !is_overlay(net))
+        .find(|(net, _)| is_overlay(net) != local)
         .or_else(|| target.addresses.iter().next())
         .map(|(_, ip)| *ip)
 }

@@ -784,4 +784,33 @@ fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_not_its_overlay_o
         Ok("172.30.0.2:7000".parse().expect("addr")),
         "an overlay address would leave the host by its default route"
     );
+    // On another engine, the bridge address could be a node of the
+    // source's own host: the overlay address is the one that is unique.
+    for (name, host) in [("db", "west"), ("edge", "east")] {
+        if let Some(n) = l.nodes.get_mut(name) {
+            n.host = host.into();
+        }
+    }
+    l.lab.hosts = vec!["east".into(), "west".into()];
+    for (name, host) in [("db", "west"), ("edge", "east")] {
+        if let Some(n) = l.lab.nodes.get_mut(name) {
+            n.host = host.into();
+        }
+    }
+    l.hosts = [("east", "engine-1"), ("west", "engine-2")]
+        .into_iter()
+        .map(|(h, e)| {
+            (
+                h.to_owned(),
+                crate::live::LiveHost {
+                    helper: None,
+                    engine: e.into(),
+                },
+            )
+        })
+        .collect();
+    assert_eq!(
+        target::resolve(&l, &Source::Node("edge".into()), &t),
+        Ok("10.0.1.4:7000".parse().expect("addr"))
+    );
 }

@@ -150,6 +150,7 @@ pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result
                     h.to_owned(),
                     LiveHost {
                         helper: host_helpers.get(h).cloned(),
+                        engine: String::new(),
                     },
                 )
             })

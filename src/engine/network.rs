@@ -85,11 +85,14 @@ pub async fn list(engine: &Engine, lab: Option<&str>) -> Result<Vec<Listed>> {
         .collect())
 }
 
-/// Removing a network that is already gone is success.
+/// Removing a network that is already gone is success. A swarm worker
+/// cannot remove an overlay network: the manager does, and the worker
+/// forgets it once its last local container left.
 pub async fn remove(engine: &Engine, id_or_name: &str) -> Result<()> {
     match engine.docker.remove_network(id_or_name).await {
         Ok(()) => Ok(()),
         Err(e) if super::is_not_found(&e) => Ok(()),
+        Err(e) if e.to_string().contains("not a swarm manager") => Ok(()),
         Err(e) => Err(EngineError::new(
             format!("cannot remove network {id_or_name}"),
             e,
