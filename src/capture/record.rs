@@ -189,6 +189,9 @@ impl Recorder {
             Err(poisoned) => poisoned.into_inner(),
         };
         let mut packets = std::mem::take(&mut s.packets);
+        // The socket may hand over packets of several CPUs out of order;
+        // the kernel's timestamps put them back in the order they crossed.
+        packets.sort_by_key(|p| p.offset);
         if !s.pinned.is_empty() {
             let (remotes, pinned) = (&s.filter.remotes, &s.pinned);
             packets.retain(|p| keep_pinned(&p.bytes, remotes, pinned));
