@@ -90,3 +90,50 @@ fn plaintext_fails_when_the_data_did_cross_readable() {
     let text = run_fails_on(&wrong, "http client POST http://web/echo");
     assert!(text.contains("crossed the wire readable"), "{text}");
 }
+
+#[test]
+fn a_foreign_image_and_the_host_are_recorded_through_their_helpers() {
+    if !docker_available() {
+        return;
+    }
+    ensure_foreign_image();
+    let guard = LabGuard::from_yaml(
+        "t-wire-helpers",
+        &format!(
+            "name: t-wire-helpers\nnetworks:\n  a: {{}}\nnodes:\n  web:\n    networks: [a]\n    serve: [tcp:7000, https:443]\n    ports: [\"127.0.0.1::443\"]\n  box:\n    image: {FOREIGN_IMAGE}\n    networks: [a]\nchecks:\n  - tcp: {{ from: box, to: web:7000, capture: true, expect: open }}\n  - http: {{ from: host, url: \"https://web/whoami\", expect: {{ status: 200 }} }}\n"
+        ),
+    );
+    // The published port is random: once `up` shows it, the file's http
+    // check (there to make the lab use TLS) becomes a recorded tls check
+    // from the host through that port, and `verify` of the file runs it.
+    let out = netlab(&["up", guard.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let port = stdout(&out)
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split('→').next())
+        .expect("the published port")
+        .to_owned();
+    std::fs::write(
+        &guard.file,
+        std::fs::read_to_string(&guard.file)
+            .expect("read")
+            .replace(
+                "  - http: { from: host, url: \"https://web/whoami\", expect: { status: 200 } }\n",
+                &format!("  - tls: {{ from: host, to: \"127.0.0.1:{port}\", name: web, capture: true, expect: verified }}\n"),
+            ),
+    )
+    .expect("write");
+    let verify = netlab(&["verify", guard.path()]);
+    let text = assert_all_passed(&verify, 2);
+    let from_box = summary_of(&text, "tcp box → web:7000 is open");
+    assert!(from_box.starts_with("SYN → SYN/ACK → ACK"), "{from_box}");
+    let from_host = summary_of(&text, "tls host → 127.0.0.1:");
+    assert!(
+        from_host.contains("ClientHello(web, TLS1.3)"),
+        "{from_host}"
+    );
+    let down = netlab(&["down", "t-wire-helpers"]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    guard.assert_nothing_left();
+}

@@ -26,18 +26,29 @@ pub fn interrupted() -> Failure {
     Failure::Interrupted(" during up".into())
 }
 
-/// Runs every future, at most `CONCURRENCY` at a time, and waits for all of
-/// them even when one fails, so nothing is still being created when the
-/// caller tears down. Returns the first error.
-pub async fn all_bounded<F>(futures: impl IntoIterator<Item = F>) -> Result<(), Failure>
+/// Runs every future — each keyed by the engine it calls — at most
+/// `CONCURRENCY` at a time per engine, all engines at once, and waits for
+/// all of them even when one fails, so nothing is still being created when
+/// the caller tears down. Returns the first error.
+pub async fn all_bounded<F>(futures: impl IntoIterator<Item = (String, F)>) -> Result<(), Failure>
 where
     F: Future<Output = Result<(), Failure>>,
 {
-    let results: Vec<Result<(), Failure>> = futures::stream::iter(futures)
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+    let mut per_engine: HashMap<String, Vec<F>> = HashMap::new();
+    for (engine, f) in futures {
+        per_engine.entry(engine).or_default().push(f);
+    }
+    let results = futures::future::join_all(per_engine.into_values().map(|calls| {
+        futures::stream::iter(calls)
+            .buffer_unordered(CONCURRENCY)
+            .collect::<Vec<Result<(), Failure>>>()
+    }))
+    .await;
+    results
+        .into_iter()
+        .flatten()
+        .find(Result::is_err)
+        .unwrap_or(Ok(()))
 }
 
 /// The lab's CAs, from its record.
@@ -339,28 +350,30 @@ pub async fn create_networks(
         .filter(|n| which.contains(&n.network))
         .collect();
     let progress = Progress::start("networks", list.len() as u64);
-    let created = all_bounded(list.iter().map(|n| async {
-        if cancel.is_cancelled() {
-            return Err(interrupted());
-        }
+    let created = all_bounded(list.iter().map(|n| {
         let host = match (n.driver, manager) {
             (Driver::Overlay { .. }, Some(m)) => m,
             _ => n.host.as_str(),
         };
         let engine = engines.of(host);
-        let created = match network::create(engine, n).await {
-            // Another lab's `down` left netlab's swarm between our check and
-            // this call: make it again, once.
-            Err(e) if e.to_string().contains("not a swarm manager") => {
-                Err(Failure::Engine(EngineError::new(
-                    format!("cannot create network {}", n.name),
-                    anyhow::anyhow!("the swarm went away meanwhile; run `netlab up` again"),
-                )))
+        (engine.endpoint.url.clone(), async {
+            if cancel.is_cancelled() {
+                return Err(interrupted());
             }
-            other => other.map(|_| ()).map_err(Failure::from),
-        };
-        progress.step(&n.network);
-        created
+            let created = match network::create(engine, n).await {
+                // Another lab's `down` left netlab's swarm between our check and
+                // this call: make it again, once.
+                Err(e) if e.to_string().contains("not a swarm manager") => {
+                    Err(Failure::Engine(EngineError::new(
+                        format!("cannot create network {}", n.name),
+                        anyhow::anyhow!("the swarm went away meanwhile; run `netlab up` again"),
+                    )))
+                }
+                other => other.map(|_| ()).map_err(Failure::from),
+            };
+            progress.step(&n.network);
+            created
+        })
     }))
     .await;
     progress.finish();
@@ -387,7 +400,7 @@ pub async fn create_nodes(
     let progress = Progress::start("nodes ready", list.len() as u64);
     let nodes = all_bounded(list.iter().map(|c| {
         let progress = &progress;
-        async move {
+        (engines.of(&c.host).endpoint.url.clone(), async move {
             if cancel.is_cancelled() {
                 return Err(interrupted());
             }
@@ -411,7 +424,7 @@ pub async fn create_nodes(
             }
             progress.step(&c.node);
             Ok(())
-        }
+        })
     }))
     .await;
     progress.finish();
