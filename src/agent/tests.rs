@@ -894,39 +894,28 @@ mod web {
     async fn from_the_host_a_redirect_elsewhere_is_reported_not_followed() {
         let addr = serve_one(ListenerProto::Http).await;
         let outside = "http://192.0.2.55/x";
-        let url = format!("http://{addr}/redirect/302?to={outside}");
-        let obs = web::http(
-            &web::HttpRequest {
-                url: &url,
-                method: "GET",
-                body: None,
-                ca_pem: None,
-                max_redirects: 10,
-                follow_only: Some(&[]),
-                recorder: None,
-            },
-            Duration::from_secs(3),
-        )
-        .await;
+        let from_host = |url: String| async move {
+            web::http(
+                &web::HttpRequest {
+                    url: &url,
+                    method: "GET",
+                    body: None,
+                    ca_pem: None,
+                    max_redirects: 10,
+                    follow_only: Some(&[]),
+                    recorder: None,
+                },
+                Duration::from_secs(3),
+            )
+            .await
+        };
+        let obs = from_host(format!("http://{addr}/redirect/302?to={outside}")).await;
         assert_eq!(obs.error, None);
         assert_eq!(hops(&obs), [(302, "GET", false)]);
         let note = obs.note.expect("a note");
         assert!(note.contains("was not followed"), "{note}");
         // Loopback stays allowed.
-        let back = format!("http://{addr}/redirect/302?to=http://{addr}/echo");
-        let obs = web::http(
-            &web::HttpRequest {
-                url: &back,
-                method: "GET",
-                body: None,
-                ca_pem: None,
-                max_redirects: 10,
-                follow_only: Some(&[]),
-                recorder: None,
-            },
-            Duration::from_secs(3),
-        )
-        .await;
+        let obs = from_host(format!("http://{addr}/redirect/302?to=http://{addr}/echo")).await;
         assert_eq!(hops(&obs), [(302, "GET", false), (200, "GET", false)]);
     }
 
