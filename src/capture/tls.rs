@@ -25,6 +25,11 @@ use super::stream::{Half, Stream};
 use super::timeline::Tls;
 
 pub(super) const CLOSE_NOTIFY_NOTE: &str = "alert by size and position: likely close_notify";
+/// An alert-sized last record from a side that never finished its
+/// handshake (it sent nothing encrypted before): an abort, such as a
+/// client refusing the certificate, not an orderly close.
+pub(super) const HANDSHAKE_ALERT_NOTE: &str =
+    "alert by size, before this side finished its handshake: an abort, not close_notify";
 
 /// SHA-256("HelloRetryRequest"): the ServerHello.random of an HRR (RFC 8446 4.1.3).
 const HRR_RANDOM: [u8; 32] = [
@@ -75,6 +80,9 @@ pub(super) fn interpret(mut records: Vec<RawRecord>) -> HashMap<usize, Vec<Tls>>
     let mut changed_cipher: HashSet<Half> = HashSet::new();
     let mut out: HashMap<usize, Vec<Tls>> = HashMap::new();
     let mut last_of_half: HashMap<Half, (usize, usize)> = HashMap::new();
+    // Encrypted records each side sent: one that sent a single one never
+    // got past its handshake (its Finished is encrypted too).
+    let mut encrypted_of_half: HashMap<Half, usize> = HashMap::new();
     for r in records {
         let len = r.data.len();
         let encrypted_12 = !tls13 && changed_cipher.contains(&r.half);
@@ -112,6 +120,11 @@ pub(super) fn interpret(mut records: Vec<RawRecord>) -> HashMap<usize, Vec<Tls>>
                 reason: "record type not decoded".into(),
             }],
         };
+        let encrypted = items
+            .iter()
+            .filter(|i| matches!(i, Tls::Encrypted { .. } | Tls::EncryptedAlert { .. }))
+            .count();
+        *encrypted_of_half.entry(r.half).or_default() += encrypted;
         let slot = out.entry(r.packet).or_default();
         for item in items {
             slot.push(item);
@@ -120,12 +133,16 @@ pub(super) fn interpret(mut records: Vec<RawRecord>) -> HashMap<usize, Vec<Tls>>
     }
     // The last record of each side: an alert-sized encrypted record is
     // marked as a likely close_notify (never stated as fact).
-    for (packet, i) in last_of_half.into_values() {
+    for (half, (packet, i)) in last_of_half {
+        let finished = encrypted_of_half.get(&half).copied().unwrap_or_default() > 1;
         if let Some(item) = out.get_mut(&packet).and_then(|v| v.get_mut(i)) {
             match item {
                 // TLS 1.3: 2 (alert) + 1 (inner type) + 16 (tag)
-                Tls::Encrypted { length: 19, note } if tls13 => {
+                Tls::Encrypted { length: 19, note } if tls13 && finished => {
                     *note = Some(CLOSE_NOTIFY_NOTE.into())
+                }
+                Tls::Encrypted { length: 19, note } if tls13 => {
+                    *note = Some(HANDSHAKE_ALERT_NOTE.into())
                 }
                 // TLS 1.2: AES-GCM 8+2+16, ChaCha20 2+16, CBC varies
                 Tls::EncryptedAlert { note, .. } => *note = Some(CLOSE_NOTIFY_NOTE.into()),

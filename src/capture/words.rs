@@ -172,8 +172,13 @@ fn tls_token(item: &Tls, line: &mut Line) {
         Tls::EncryptedHandshake { .. } | Tls::Encrypted { note: None, .. } => {
             line.count_encrypted()
         }
-        Tls::Encrypted { note: Some(_), .. } | Tls::EncryptedAlert { note: Some(_), .. } => {
+        Tls::Encrypted { note: Some(n), .. } | Tls::EncryptedAlert { note: Some(n), .. }
+            if n == super::tls::CLOSE_NOTIFY_NOTE =>
+        {
             line.push("close_notify?".into())
+        }
+        Tls::Encrypted { note: Some(_), .. } | Tls::EncryptedAlert { note: Some(_), .. } => {
+            line.push("encrypted alert".into())
         }
         Tls::EncryptedAlert { note: None, .. } => line.push("encrypted alert".into()),
         Tls::Alert { level, description } => line.push(format!("Alert({level} {description})")),
