@@ -9,9 +9,32 @@ bridge networks:
   * the same lab by hand ("raw"): `docker network create`, then every
     `docker run -d` at once (8 at a time, netlab's own engine concurrency),
     and `docker rm -f` / `docker network rm` for the way down;
-  * `netlab verify` of 100 positive TCP checks over 10 nodes;
-  * peak RSS of the netlab process (`/usr/bin/time -f %M`), the size of the
+  * `netlab verify` of 100 positive TCP checks over 10 nodes, alternating
+    with `netlab verify --capture` of the same checks (what capture costs
+    when on; without it, the figure is the "verify of 100 checks" target);
+  * peak RSS of the netlab process (`/usr/bin/time`), the size of the
     agent image and the memory of a few running agent containers.
+
+And, each with its goal (bench/more.py, bench/twohost.py):
+
+  * `netlab verify` of a 20x20 reachability matrix (20 nodes on one bridge,
+    one `matrix` check, every cell `.`), and of 100 nodes that each probe
+    their neighbour (one tcp check each): wall time, and the CPU time
+    (user+sys) and peak RSS of the netlab process;
+  * a 20x20 matrix on a bridge with icc off (every cell off the diagonal
+    `x`): negatives wait out one shared deadline, not one each;
+  * converge: `up` of a 50-node lab that is up, unchanged, and with one
+    node changed (an alias added or removed); void unless netlab says what
+    it did and exactly that node's container was recreated;
+  * two hosts (root only): 30 nodes over two extra Docker engines of this
+    machine (harness/engines.sh), one overlay plus a bridge per host,
+    `netlab up`/`down` against parallel `docker -H … run -d` on the same
+    engines; the copy of the agent image and the swarm on their own.
+
+Every verify figure follows one untimed `verify --output json` that proves
+each check (each matrix cell) ran and passed. A smoke run (largest of
+--sizes below 10, as `make test`'s) runs every section, scaled down; the
+options --matrix, --probers, --converge and --two-host set the scales.
 
 Why: a lab tool is used in an edit-run loop, so `up` and `down` are what a
 user waits for, many times a day. The Docker engine sets the limit of how
@@ -20,7 +43,7 @@ cost. So netlab is measured as a ratio against baselines that do the same
 work on the same engine in the same run, never as absolute seconds, which
 say more about the machine than about netlab. Every figure is the median of
 --repeat runs; the three tools alternate within each repeat so drift on the
-machine affects them alike.
+machine affects them alike. Verify has no baseline: its goals are seconds.
 
 Not the same work, and the output says so: `docker run -d` and
 `docker-compose up -d` return once a container has *started*; `netlab up`
@@ -28,156 +51,51 @@ returns once every agent has *bound its listeners* (its ready line), which
 is what makes the lab usable right away.
 
 Everything the benchmark creates is named or labelled (labs `bench-*`,
-compose projects `benchc<N>`, raw objects labelled `io.netlab.bench=1`), and
-a `finally:` removes it all, also after a failure or Ctrl-C. Python 3.11,
-standard library only.
+compose projects `benchc<N>`, raw objects labelled `io.netlab.bench=1`,
+engines `bnch<pid>e`/`bnch<pid>w`), and `finally:` clauses remove it all,
+also after a failure or Ctrl-C. Python 3.11, standard library only; the
+shared helpers are in bench/benchlib.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import os
 import platform
 import re
 import shutil
 import signal
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the work tree
+
+from benchlib import (
+    BENCH_LABEL, CONCURRENCY, NETLAB_RSS_MB, PORT, BenchFailure, Sample, assert_gone, attempt, cmp,
+    fmt_ratio, in_parallel, lines, median, progress, ratio, remove_labelled, run, secs, table, timed,
+    verdict,
+)
+import more
+import twohost
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_NETLAB = REPO / "target/x86_64-unknown-linux-gnu/release/netlab"
 NETWORKS = 3
-# netlab's engine concurrency (CONCURRENCY in src/engine/mod.rs): the raw
-# baseline gets the same number of calls in flight.
-CONCURRENCY = 8
-BENCH_LABEL = "io.netlab.bench=1"
 VERIFY_NODES = 10
 VERIFY_LAB = "bench-verify"
 PIN = "netlab-bench-image-pin"
-TIMEOUT = 300  # seconds, for any single command
-PORT = 7000
 
 # The targets of the issue "Performance: measured against docker compose".
 UP_VS_RAW = 1.2
 UP_VS_COMPOSE = 2.0
 DOWN_VS_RAW = 1.2
 VERIFY_100_SECONDS = 1.0
-NETLAB_RSS_MB = 40
 AGENT_IMAGE_MB = 15
 AGENT_RSS_MB = 5
 TARGET_SIZE = 50
-
-
-class BenchFailure(Exception):
-    """A measured or set-up command failed; the benchmark's result is void."""
-
-
-# --------------------------------------------------------------------------
-# Running commands
-
-
-@dataclass
-class Sample:
-    seconds: float
-    rss_kb: int | None = None
-    stderr: str = ""
-
-
-def run(cmd: list[str], what: str, timeout: float = TIMEOUT, check: bool = True, shown: list[str] | None = None):
-    """Runs cmd in its own process group (so a timeout kills all of it) and
-    returns (exit code, stdout, stderr). Raises BenchFailure on a timeout or,
-    with check, on a non-zero exit; errors show `shown` (default cmd)."""
-    shown_text = " ".join(shown or cmd)
-    proc = subprocess.Popen(
-        cmd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        process_group=0,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(proc, signal.SIGKILL)
-        raise BenchFailure(f"{what}: no result within {timeout:.0f}s: {shown_text}")
-    except BaseException:
-        # Ctrl-C: the child is in its own group and did not see it. Give it
-        # the same signal (netlab then removes what it created), briefly.
-        kill_group(proc, signal.SIGINT)
-        try:
-            proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            kill_group(proc, signal.SIGKILL)
-        raise
-    if check and proc.returncode != 0:
-        raise BenchFailure(
-            f"{what} failed (exit code {proc.returncode}): {shown_text}\n"
-            f"--- stderr ---\n{err.rstrip()}\n--- stdout ---\n{out.rstrip()}"
-        )
-    return proc.returncode, out, err
-
-
-def kill_group(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-    if sig == signal.SIGKILL:
-        proc.communicate()
-
-
-def timed(cmd: list[str], what: str, rss: bool = False) -> Sample:
-    """Wall time of cmd; with rss, also its peak RSS in KiB."""
-    if not rss:
-        start = time.perf_counter()
-        err = run(cmd, what)[2]
-        return Sample(time.perf_counter() - start, stderr=err)
-    with tempfile.NamedTemporaryFile("r", suffix=".rss") as out:
-        wrapped = rss_wrapper(cmd, out.name)
-        start = time.perf_counter()
-        err = run(wrapped, what, shown=cmd)[2]
-        seconds = time.perf_counter() - start
-        return Sample(seconds, int(out.read().strip().splitlines()[-1]), err)
-
-
-def rss_wrapper(cmd: list[str], out: str) -> list[str]:
-    """`/usr/bin/time -f %M`, or a fresh python whose only child is cmd (so
-    RUSAGE_CHILDREN's maximum is cmd's own) where that is missing."""
-    if os.access("/usr/bin/time", os.X_OK):
-        return ["/usr/bin/time", "-f", "%M", "-o", out, "--", *cmd]
-    code = (
-        "import resource, subprocess, sys\n"
-        "rc = subprocess.call(sys.argv[2:])\n"
-        "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
-        "sys.exit(rc)\n"
-    )
-    return [sys.executable, "-c", code, out, *cmd]
-
-
-def in_parallel(jobs: list[list[str]], what: str) -> None:
-    """Runs every command, CONCURRENCY at a time; waits for all of them even
-    when one fails (so nothing is still being created during cleanup), then
-    raises the first failure."""
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=CONCURRENCY)
-    try:
-        futures = [pool.submit(run, cmd, what) for cmd in jobs]
-        errors = [f.exception() for f in futures]
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    for e in errors:
-        if e is not None:
-            raise e
-
-
-def lines(cmd: list[str], what: str) -> list[str]:
-    return [l for l in run(cmd, what, timeout=60)[1].splitlines() if l.strip()]
 
 
 # --------------------------------------------------------------------------
@@ -284,8 +202,9 @@ class Bench:
         run(["docker", "tag", image_id, tag], "tagging the agent image")
         self.image = tag
 
-    def netlab_verify(self, name: str) -> Sample:
-        return timed([self.netlab, "verify", name], f"netlab verify {name}", rss=True)
+    def netlab_verify(self, name: str, *extra: str) -> Sample:
+        return timed([self.netlab, "verify", name, *extra], f"netlab verify {name} {' '.join(extra)}".rstrip(),
+                     rss=True)
 
     def netlab_down(self, name: str) -> Sample:
         sample = timed([self.netlab, "down", name], f"netlab down {name}", rss=True)
@@ -314,7 +233,7 @@ class Bench:
 
     def raw_up(self, n: int) -> Sample:
         nets = [f"benchr{n}_net-{k}" for k in range(min(n, NETWORKS))]
-        runs = [
+        starts = [
             ["docker", "run", "-d", "--name", f"benchr{n}_{node(i)}", "--hostname", node(i),
              "--network", f"benchr{n}_{network(i)}", "--network-alias", node(i),
              "--label", BENCH_LABEL, self.image,
@@ -324,7 +243,7 @@ class Bench:
         start = time.perf_counter()
         in_parallel([["docker", "network", "create", "--label", BENCH_LABEL, net] for net in nets],
                     "docker network create")
-        in_parallel(runs, "docker run -d")
+        in_parallel(starts, "docker run -d")
         return Sample(time.perf_counter() - start)
 
     def raw_down(self, n: int) -> Sample:
@@ -356,42 +275,6 @@ class Bench:
         return problems
 
 
-def attempt(cmd: list[str], what: str) -> list[str]:
-    try:
-        run(cmd, what, timeout=120)
-        return []
-    except BenchFailure as e:
-        return [str(e)]
-
-
-def find(filter: str) -> tuple[list[str], list[str]]:
-    """Ids of the containers and networks matching a filter (`label=k=v`,
-    `name=prefix`)."""
-    containers = lines(["docker", "ps", "-aq", "--filter", filter], "docker ps")
-    networks = lines(["docker", "network", "ls", "-q", "--filter", filter], "docker network ls")
-    return containers, networks
-
-
-def remove_labelled(label: str) -> list[str]:
-    try:
-        containers, networks = find(f"label={label}")
-    except BenchFailure as e:
-        return [str(e)]
-    problems = []
-    if containers:
-        problems += attempt(["docker", "rm", "-f", *containers], f"removing containers labelled {label}")
-    if networks:
-        problems += attempt(["docker", "network", "rm", *networks], f"removing networks labelled {label}")
-    return problems
-
-
-def assert_gone(filter: str, what: str) -> None:
-    containers, networks = find(filter)
-    if containers or networks:
-        raise BenchFailure(
-            f"{what} left {len(containers)} container(s) and {len(networks)} network(s) ({filter})")
-
-
 # --------------------------------------------------------------------------
 # Measuring
 
@@ -419,16 +302,22 @@ def measure_size(bench: Bench, n: int, repeat: int, verify_checks: int) -> dict[
     return samples
 
 
-def measure_verify(bench: Bench, checks_per_node: int, repeat: int) -> list[Sample]:
+def measure_verify(bench: Bench, checks_per_node: int, repeat: int) -> more.CaptureResult:
+    """Verify of the 100-check lab, without and with --capture, alternating;
+    the runs without capture are the "verify of 100 checks" figure."""
+    n_checks = VERIFY_NODES * checks_per_node
     path = bench.lab_file(VERIFY_LAB, VERIFY_NODES, checks_per_node)
     bench.netlab_up(path, VERIFY_LAB)
-    samples = []
+    result = more.CaptureResult(n_checks)
+    more.check_capture(bench, VERIFY_LAB, n_checks, result)  # untimed: did --capture record?
     for r in range(repeat):
         bench.note_foreign()
-        progress(f"verify of {VERIFY_NODES * checks_per_node} checks, run {r + 1}/{repeat}")
-        samples.append(bench.netlab_verify(VERIFY_LAB))
+        progress(f"verify of {n_checks} checks, run {r + 1}/{repeat}")
+        result.plain.append(bench.netlab_verify(VERIFY_LAB))
+        progress(f"verify --capture of {n_checks} checks, run {r + 1}/{repeat}")
+        result.captured.append(bench.netlab_verify(VERIFY_LAB, "--capture"))
     bench.netlab_down(VERIFY_LAB)
-    return samples
+    return result
 
 
 def warm_up(bench: Bench, n: int) -> None:
@@ -470,43 +359,13 @@ def image_size_mb(image: str) -> float:
     return int(lines(["docker", "image", "inspect", "--format", "{{.Size}}", image], "docker image inspect")[0]) / 1e6
 
 
-def progress(text: str) -> None:
-    print(f"  ... {text}", file=sys.stderr, flush=True)
-
-
 # --------------------------------------------------------------------------
 # Reporting
-
-
-def median(samples: list[Sample]) -> float | None:
-    return statistics.median(s.seconds for s in samples) if samples else None
 
 
 def peak_mb(samples: dict[str, list[Sample]]) -> float | None:
     rss = [s.rss_kb for m in ("netlab_up", "netlab_verify", "netlab_down") for s in samples[m] if s.rss_kb]
     return max(rss) * 1024 / 1e6 if rss else None
-
-
-def secs(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f} s"
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
-
-
-def fmt_ratio(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f}x"
-
-
-def table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    out = []
-    for k, r in enumerate(rows):
-        out.append(" | ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths))))
-        if k == 0:
-            out.append("-+-".join("-" * w for w in widths))
-    return "\n".join(out)
 
 
 def results_table(results: dict[int, dict[str, list[Sample]]]) -> str:
@@ -535,10 +394,6 @@ def samples_text(results: dict[int, dict[str, list[Sample]]]) -> str:
     return "\n".join(out)
 
 
-def verdict(ok: bool | None) -> str:
-    return "n/a " if ok is None else ("PASS" if ok else "MISS")
-
-
 def targets(results, verify_samples, checks, image_mb, agent_mb) -> list[tuple[bool | None, str]]:
     size = TARGET_SIZE if TARGET_SIZE in results else max(results)
     at = f"at {size} nodes" + ("" if size == TARGET_SIZE else f" (no {TARGET_SIZE}-node run)")
@@ -549,9 +404,6 @@ def targets(results, verify_samples, checks, image_mb, agent_mb) -> list[tuple[b
     verify = median(verify_samples)
     rss = peak_mb(results[size])
     agent = max(agent_mb) if agent_mb else None
-
-    def cmp(value, ok, text):
-        return (None if value is None else ok(value), text)
 
     n_checks = VERIFY_NODES * checks
     return [
@@ -583,7 +435,8 @@ def machine() -> str:
             f"kernel {platform.release()}")
 
 
-def report(results, verify_samples, checks, image, image_mb, agent_mb, repeat, foreign) -> None:
+def report(results, capture, checks, image, image_mb, agent_mb, repeat, foreign, sections, smoke) -> None:
+    verify_samples = capture.plain if capture else []
     print(f"\nnetlab vs docker compose vs plain docker; median of {repeat} run(s), wall time")
     print(results_table(results))
     print("\nnetlab up returns when every agent is ready (listeners bound, ready line seen);")
@@ -599,6 +452,12 @@ def report(results, verify_samples, checks, image, image_mb, agent_mb, repeat, f
               f"{secs(median(v))} (runs {', '.join(f'{s.seconds:.2f}' for s in v)}), peak RSS {rss:.1f} MB")
     else:
         print("\nverify of positive checks over 10 nodes: skipped (--checks 0)")
+    print("\nfurther measurements (verify: median of --repeat runs of `netlab verify`, after one untimed"
+          " `verify --output json` that proves every check or cell ran and passed; CPU and RSS of the netlab"
+          " process by /usr/bin/time)" + (" [a smoke run: scaled down]" if smoke else "") + ":")
+    for section in ([capture] if capture else []) + sections:
+        for line in section.report_details():
+            print(f"  {line}")
     print(f"agent image {image}: {image_mb:.1f} MB")
     print(f"machine: {machine()}")
     if foreign:
@@ -608,6 +467,10 @@ def report(results, verify_samples, checks, image, image_mb, agent_mb, repeat, f
     print("\ntargets (issue \"Performance: measured against docker compose\"):")
     for ok, text in targets(results, verify_samples, checks, image_mb, agent_mb):
         print(f"  {verdict(ok)}  {text}")
+    print("\ntargets (verify at scale, negatives, converge, capture, two hosts):")
+    for section in sections + ([capture] if capture else []):
+        for ok, text in section.report_targets():
+            print(f"  {verdict(ok)}  {text}")
 
 
 # --------------------------------------------------------------------------
@@ -622,6 +485,12 @@ def parse_args() -> argparse.Namespace:
                    help=f"TCP checks per node of the {VERIFY_NODES}-node verify lab (default 10: 100 checks); "
                         "0 skips every verify measurement")
     p.add_argument("--keep-files", metavar="DIR", help="write the generated lab and compose files here and keep them")
+    scale = p.add_argument_group(
+        "scale of the further sections",
+        "0 skips a section; when the largest of --sizes is below 10 (a smoke run, as `make test`'s), "
+        "each default shrinks to the number in brackets")
+    for flag, full, smoke, text in SCALES:
+        scale.add_argument(f"--{flag}", type=int, metavar="N", help=f"{text} (default {full} [{smoke}])")
     args = p.parse_args()
     try:
         args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -629,12 +498,29 @@ def parse_args() -> argparse.Namespace:
         p.error(f"--sizes must be numbers separated by commas, not {args.sizes!r}")
     if not args.sizes or min(args.sizes) < 1 or args.repeat < 1 or args.checks < 0:
         p.error("--sizes and --repeat need positive numbers, --checks zero or more")
+    args.smoke = max(args.sizes) < 10
+    for flag, full, smoke, _ in SCALES:
+        key = flag.replace("-", "_")
+        if getattr(args, key) is None:
+            setattr(args, key, smoke if args.smoke else full)
+        if getattr(args, key) < 0:
+            p.error(f"--{flag} needs zero or more")
+    if args.matrix == 1 or args.probers == 1 or args.two_host % 2:
+        p.error("--matrix and --probers need 0 or at least 2 nodes, --two-host an even number")
     if not os.access(args.netlab, os.X_OK):
         p.error(f"{args.netlab} is not an executable (build it: cargo build --release)")
     for tool in ("docker", "docker-compose"):
         if shutil.which(tool) is None:
             p.error(f"{tool} is not on PATH")
     return args
+
+
+SCALES = [
+    ("matrix", more.FULL_MATRIX, 4, "nodes of the two matrix labs (all open; icc off): N x N cells"),
+    ("probers", more.FULL_PROBERS, 10, "probing nodes, one tcp check each"),
+    ("converge", more.FULL_CONVERGE, 6, "nodes of the converge lab"),
+    ("two-host", twohost.FULL_NODES, 6, "nodes of the two-host row, half per engine (needs root)"),
+]
 
 
 def interrupt(signum, frame):
@@ -659,16 +545,32 @@ def main() -> int:
     status = 0
     try:
         # Leftovers of an earlier, killed run would distort the numbers.
-        bench.labs |= {f"bench-{n}" for n in args.sizes} | {VERIFY_LAB}
+        bench.labs |= {f"bench-{n}" for n in args.sizes} | {VERIFY_LAB} | more.LABS
         for problem in bench.cleanup():
             print(f"warning: {problem}", file=sys.stderr)
         bench.labs.clear()
         warm_up(bench, min(args.sizes))
-        verify_samples = measure_verify(bench, args.checks, args.repeat) if args.checks else []
+        capture = measure_verify(bench, args.checks, args.repeat) if args.checks else None
         results = {n: measure_size(bench, n, args.repeat, 1 if args.checks else 0) for n in args.sizes}
+        sections = []
+        if args.checks and args.matrix:
+            sections.append(more.measure_matrix(bench, args.matrix, args.repeat, icc=True))
+        if args.checks and args.probers:
+            sections.append(more.measure_probers(bench, args.probers, args.repeat))
+        if args.checks and args.matrix:
+            sections.append(more.measure_matrix(bench, args.matrix, args.repeat, icc=False))
+        if args.converge:
+            sections.append(more.measure_converge(bench, args.converge, args.repeat))
+        if args.two_host:
+            sections.append(twohost.measure(bench, args.two_host, args.repeat))
         agent_mb = agent_memory_mb(bench, max(args.sizes))
         image_mb = image_size_mb(bench.image)
-        report(results, verify_samples, args.checks, bench.image, image_mb, agent_mb, args.repeat, bench.foreign)
+        report(results, capture, args.checks, bench.image, image_mb, agent_mb, args.repeat, bench.foreign,
+               sections, args.smoke)
+        for section in sections:
+            if section.failed:
+                print(f"\nbench: FAILED ({section.title}): {section.failed.splitlines()[0]}", file=sys.stderr)
+                status = 1
     except BenchFailure as e:
         print(f"\nbench: FAILED: {e}", file=sys.stderr)
         status = 1

@@ -51,6 +51,20 @@ where
         .unwrap_or(Ok(()))
 }
 
+/// Runs every future at once and waits for all of them even when one
+/// fails; returns the first error. (They bound their engine calls
+/// themselves.)
+async fn all_at_once<F>(futures: impl IntoIterator<Item = F>) -> Result<(), Failure>
+where
+    F: Future<Output = Result<(), Failure>>,
+{
+    futures::future::join_all(futures)
+        .await
+        .into_iter()
+        .find(Result::is_err)
+        .unwrap_or(Ok(()))
+}
+
 /// The lab's CAs, from its record.
 pub struct Cas {
     pub lab: Option<LabCa>,
@@ -398,15 +412,34 @@ pub async fn create_nodes(
         .collect();
     let deadline = Instant::now() + wait;
     let progress = Progress::start("nodes ready", list.len() as u64);
-    let nodes = all_bounded(list.iter().map(|c| {
+    // The engine's work — create, connect, start — is bounded per engine;
+    // waiting for a node to be ready costs the engine nothing, so it holds
+    // no permit and the next node's creation can go on meanwhile.
+    let permits: HashMap<String, tokio::sync::Semaphore> = list
+        .iter()
+        .map(|c| {
+            (
+                engines.of(&c.host).endpoint.url.clone(),
+                tokio::sync::Semaphore::new(CONCURRENCY),
+            )
+        })
+        .collect();
+    let nodes = all_at_once(list.iter().map(|c| {
         let progress = &progress;
-        (engines.of(&c.host).endpoint.url.clone(), async move {
+        let permits = &permits;
+        async move {
             if cancel.is_cancelled() {
                 return Err(interrupted());
             }
             let engine = engines.of(&c.host);
             let files = node_certificate(cas, c)?;
-            let id = container::create_and_start(engine, c, agent_image, &files).await?;
+            let id = {
+                let _turn = permits[&engine.endpoint.url].acquire().await;
+                if cancel.is_cancelled() {
+                    return Err(interrupted());
+                }
+                container::create_and_start(engine, c, agent_image, &files).await?
+            };
             let left = deadline.saturating_duration_since(Instant::now());
             tokio::select! {
                 ready = container::wait_ready(engine, &id, &c.node, c.is_agent(), left) => ready?,
@@ -416,7 +449,10 @@ pub async fn create_nodes(
                 progress.step(&c.node);
                 return Ok(());
             }
-            let helper = container::create_probe_helper(engine, c, &id, agent_image).await?;
+            let helper = {
+                let _turn = permits[&engine.endpoint.url].acquire().await;
+                container::create_probe_helper(engine, c, &id, agent_image).await?
+            };
             let left = deadline.saturating_duration_since(Instant::now());
             tokio::select! {
                 ready = container::wait_ready(engine, &helper, &c.node, true, left) => ready?,
@@ -424,7 +460,7 @@ pub async fn create_nodes(
             }
             progress.step(&c.node);
             Ok(())
-        })
+        }
     }))
     .await;
     progress.finish();

@@ -35,7 +35,19 @@ pub async fn remove_lab(
     release_swarm: bool,
 ) -> Result<(usize, usize), EngineError> {
     let all = engines.all();
-    let swept = futures::future::join_all(all.iter().map(|e| sweep(e, name))).await;
+    // Containers on every engine first: an overlay network is in use while
+    // any engine still has a container on it.
+    let emptied = futures::future::join_all(all.iter().map(|e| sweep(e, name, false))).await;
+    let swept = futures::future::join_all(all.iter().map(|e| sweep(e, name, true))).await;
+    let swept = emptied.into_iter().zip(swept).map(|(c, n)| match (c, n) {
+        (Ok(c), Ok(n)) => Ok(Swept {
+            nodes: c.nodes,
+            networks: n.networks,
+            names: n.names,
+            had_overlay: n.had_overlay,
+        }),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    });
     let mut counts = (0, 0);
     let mut removed_networks = Vec::new();
     // An overlay is listed by every engine it reaches: count it once.
@@ -85,8 +97,9 @@ struct Swept {
     had_overlay: bool,
 }
 
-/// One engine: everything of the lab but its claim and lock.
-async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
+/// One engine: the lab's containers but its claim and lock, or (with
+/// `networks`) its networks, in passes until the engine lists none.
+async fn sweep(engine: &Engine, name: &str, networks: bool) -> Result<Swept, EngineError> {
     let deadline = Instant::now() + SWEEP_DEADLINE;
     let mut removed_nodes: HashSet<String> = HashSet::new();
     let mut removed_networks: HashSet<String> = HashSet::new();
@@ -104,7 +117,7 @@ async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
         let containers: Vec<&str> = objects
             .containers
             .iter()
-            .filter(|c| ![ROLE_CLAIM, ROLE_LOCK].contains(&c.role()))
+            .filter(|c| !networks && ![ROLE_CLAIM, ROLE_LOCK].contains(&c.role()))
             .map(|c| c.id.as_str())
             .collect();
         removed_nodes.extend(
@@ -116,9 +129,11 @@ async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
         );
         // Networks already removed may still be listed for a while (swarm
         // scope): wait for them, don't remove them twice.
+        let listed_networks = if networks { objects.networks.len() } else { 0 };
         let networks: Vec<&str> = objects
             .networks
             .iter()
+            .filter(|_| networks)
             .map(|n| n.id.as_str())
             .filter(|id| !removed_networks.contains(*id))
             .collect();
@@ -129,7 +144,7 @@ async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
                 .iter()
                 .filter_map(|n| n.labels.get(LABEL_NETWORK).cloned()),
         );
-        if containers.is_empty() && objects.networks.is_empty() {
+        if containers.is_empty() && listed_networks == 0 {
             if crashed && !settled {
                 settled = true;
                 tokio::time::sleep(SETTLE).await;
@@ -152,11 +167,11 @@ async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
             ));
         }
         remove_all(&containers, |id| container::remove(engine, id)).await?;
-        remove_all(&networks, |id| network::remove(engine, id)).await?;
-        if networks.is_empty() {
+        let gone = remove_networks(engine, &networks).await?;
+        if gone.len() < networks.len() || networks.is_empty() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        removed_networks.extend(networks.iter().map(|s| s.to_string()));
+        removed_networks.extend(gone);
     }
     Ok(Swept {
         nodes: removed_nodes.len(),
@@ -164,6 +179,32 @@ async fn sweep(engine: &Engine, name: &str) -> Result<Swept, EngineError> {
         names,
         had_overlay,
     })
+}
+
+/// Removes networks; one still in use (an endpoint the engine has not let
+/// go yet, a swarm task of another engine) is left for the next pass.
+/// Returns the ids removed.
+async fn remove_networks(engine: &Engine, ids: &[&str]) -> Result<Vec<String>, EngineError> {
+    let results: Vec<(String, Result<(), EngineError>)> =
+        futures::stream::iter(ids.iter().copied())
+            .map(|id| async move { (id.to_owned(), network::remove(engine, id).await) })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+    let mut gone = Vec::new();
+    for (id, result) in results {
+        match result {
+            Ok(()) => gone.push(id),
+            Err(e) if still_in_use(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(gone)
+}
+
+fn still_in_use(e: &EngineError) -> bool {
+    let text = format!("{e:#}");
+    text.contains("in use by task") || text.contains("has active endpoints")
 }
 
 async fn remove_all<'a, F, Fut>(ids: &[&'a str], remove: F) -> Result<(), EngineError>
