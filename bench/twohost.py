@@ -8,24 +8,28 @@ by harness/engines.sh (`start NAME native`; root only) under names of this
 run (`bnch<pid>e`, `bnch<pid>w`), and stopped in a `finally:`. Engines left
 by an earlier, killed run (their pid is gone) are stopped first.
 
-The raw baseline per engine: `docker -H URL network create` a bridge, then
-`docker -H URL run -d` of that engine's nodes, 8 at a time per engine (both
-engines at once); down: `docker rm -f` 8 at a time, then `docker network
-rm`. It uses bridges only, no overlay and no swarm: the raw row does less
-work than netlab's, which the output says.
+The raw baseline does the same work as netlab on the same engines: an
+attachable overlay made on the manager, a bridge per engine, then every
+node as `docker create --network OVERLAY --network-alias NODE`, `docker
+network connect --alias NODE BRIDGE` and `docker start`, 8 nodes at a time
+per engine (both engines at once); down: `docker rm -f` 8 at a time, then
+`docker network rm` of the bridges and the overlay.
 
-Reported on their own: the copy of the agent image to the engines (netlab's
-stderr, "copied agent image … in X", on the first `up`), and the swarm
-netlab needs for the overlay, measured separately as `docker swarm init` on
-one engine plus `docker swarm join` of the other (netlab itself prints only
-that it made one). Every timed `netlab up` includes making that swarm: the
-`down` before it left the swarm, as no lab needed it any more."""
+The swarm: the first, untimed `netlab up` makes its own (and its `down`
+leaves it: netlab's own swarm lifecycle, checked). Then the benchmark makes
+one, timed on its own as `docker swarm init` on one engine plus `docker
+swarm join` of the other, and both tools' timed runs use that swarm
+(netlab keeps a swarm it did not make), so neither timed `up` includes
+making a swarm. It is left at the end. The copy of the agent image to the
+engines is reported on its own too (netlab's stderr, "copied agent image …
+in X", on the first `up`)."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import os
 import re
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,8 +106,9 @@ class TwoHostResult(Section):
             f"(runs {runs(self.raw_up)}), netlab/raw {fmt_ratio(ratio(nu, ru))}; netlab down {secs(nd)} "
             f"(runs {runs(self.netlab_down)}), raw down {secs(rd)} (runs {runs(self.raw_down)}), "
             f"netlab/raw {fmt_ratio(ratio(nd, rd))}",
-            f"  netlab: one overlay over both hosts + a bridge per host; every timed up also made the swarm. "
-            f"raw: a bridge per engine only (no overlay, no swarm), docker run -d {CONCURRENCY} at a time per engine",
+            f"  both: one overlay over both hosts + a bridge per host, every node on both, in a swarm made "
+            f"beforehand (timed below); raw: docker create + network connect + start, {CONCURRENCY} nodes at a "
+            f"time per engine",
             f"  agent image copy to both engines (netlab's stderr, first up, not in the timed ups): "
             f"{self.image_copy or '-'}",
             f"  swarm (docker swarm init on east + docker swarm join of west, measured on their own): "
@@ -130,8 +135,8 @@ class TwoHostResult(Section):
         return [
             cmp(ratio(nu, ru), lambda x: x <= UP_VS_RAW,
                 f"two-host up ≤ {UP_VS_RAW}x raw, {self.n} nodes over 2 engines: netlab/raw = "
-                f"{fmt_ratio(ratio(nu, ru))} ({secs(nu)} vs {secs(ru)}; netlab's includes the overlay and the "
-                f"swarm, about {secs(swarm)} on its own){note}"),
+                f"{fmt_ratio(ratio(nu, ru))} ({secs(nu)} vs {secs(ru)}, the same work in the same swarm; making "
+                f"the swarm, on its own: {secs(swarm)}){note}"),
             ("info", f"  two-host down: netlab/raw = "
                      f"{fmt_ratio(ratio(median(self.netlab_down), median(self.raw_down)))}"),
             (not self.down_failures,
@@ -197,7 +202,8 @@ def netlab_up(bench, engines: Engines, path: Path) -> Sample:
     return timed([bench.netlab, "up", str(path), *binding], f"netlab up {LAB}", rss=True)
 
 
-def netlab_down(bench, engines: Engines, result: TwoHostResult, run_no: int | None = None) -> Sample:
+def netlab_down(bench, engines: Engines, result: TwoHostResult, run_no: int | None = None,
+                in_swarm: bool = False) -> Sample:
     """`netlab down`, timed. Seen on this row: it exits 3 ("cannot remove
     network …: in use by task …" after leaving the swarm, or "… has active
     endpoints") and at times leaves a network behind. Such a failure goes
@@ -212,27 +218,28 @@ def netlab_down(bench, engines: Engines, result: TwoHostResult, run_no: int | No
     except BenchFailure as e:
         sample = Sample(time.perf_counter() - start, stderr=str(e))
         failure = next((l for l in str(e).splitlines() if l.startswith("error:")), str(e).splitlines()[0])
-    left = leftovers(engines)
+    left = leftovers(engines, in_swarm)
     if failure or left:
         result.down_failures.append(f"{what}: {failure or 'exit 0'}" + (f"; it left {left}" if left else ""))
         run([bench.netlab, "down", LAB], f"a second netlab down {LAB}", check=False)
-        left = leftovers(engines)
+        left = leftovers(engines, in_swarm)
         if left:
             raise BenchFailure(f"after two netlab down {LAB}, {left} are left")
     return sample
 
 
-def leftovers(engines: Engines) -> str:
-    """What is left of the lab (and of netlab's swarm) on the engines, in
-    words; empty when nothing."""
+def leftovers(engines: Engines, in_swarm: bool) -> str:
+    """What is left of the lab (and, unless the benchmark's own swarm is
+    meant to be there, of a swarm) on the engines, in words; empty when
+    nothing."""
     left = []
     for h in HOSTS:
         containers, networks = find(f"label=io.netlab.lab={LAB}", engines.docker(h))
         if containers or networks:
             left.append(f"{len(containers)} container(s) and {len(networks)} network(s) on {h}")
         state = swarm_state(engines, h)
-        if state != "inactive":
-            left.append(f"{h} still in a swarm ({state})")
+        if state != ("active" if in_swarm else "inactive"):
+            left.append(f"{h} in swarm state {state}")
     containers, networks = find(f"label=io.netlab.lab={LAB}")
     if containers or networks:
         left.append(f"{len(containers)} container(s) and {len(networks)} network(s) on the default engine")
@@ -240,17 +247,25 @@ def leftovers(engines: Engines) -> str:
 
 
 def raw_up(engines: Engines, n: int, image: str, run_no: int) -> Sample:
-    """The raw baseline's up; its bridge has a new name each run (see raw_down)."""
-    net = f"{RAW}_lan{run_no}"
+    """The raw baseline's up: netlab's topology by hand. Its networks have
+    new names each run (see raw_down)."""
+    overlay, lan = f"{RAW}_ov{run_no}", f"{RAW}_lan{run_no}"
+    start = time.perf_counter()
+    run([*engines.docker("east"), "network", "create", "--driver", "overlay", "--attachable",
+         "--label", BENCH_LABEL, overlay], "docker network create (overlay)")
 
     def per_engine(h: str):
-        d = engines.docker(h)
-        run([*d, "network", "create", "--label", BENCH_LABEL, net], f"docker network create ({h})")
-        in_parallel([[*d, "run", "-d", "--name", f"{RAW}_{hnode(i)}", "--hostname", hnode(i),
-                      "--network", net, "--network-alias", hnode(i), "--label", BENCH_LABEL, image,
-                      "agent", "serve", "--lab", LAB, "--node", hnode(i), "--listen", f"tcp:{PORT}"]
-                     for i in range(n) if host_of(i) == h], f"docker run -d ({h})")
-    return Sample(both(per_engine))
+        d = shlex.join(engines.docker(h))
+        run(shlex.split(d) + ["network", "create", "--label", BENCH_LABEL, lan], f"docker network create ({h})")
+        in_parallel([["sh", "-c", " && ".join([
+            f"{d} create --name {RAW}_{hnode(i)} --hostname {hnode(i)} --network {overlay} "
+            f"--network-alias {hnode(i)} --label {BENCH_LABEL} {shlex.quote(image)} agent serve --lab {LAB} "
+            f"--node {hnode(i)} --listen tcp:{PORT} >/dev/null",
+            f"{d} network connect --alias {hnode(i)} {lan} {RAW}_{hnode(i)}",
+            f"{d} start {RAW}_{hnode(i)} >/dev/null"])]
+            for i in range(n) if host_of(i) == h], f"docker create/connect/start ({h})")
+    both(per_engine)
+    return Sample(time.perf_counter() - start)
 
 
 def raw_down(engines: Engines, n: int, run_no: int, result: TwoHostResult) -> Sample:
@@ -259,23 +274,32 @@ def raw_down(engines: Engines, n: int, run_no: int, result: TwoHostResult) -> Sa
     endpoints", seen here also by hand): `docker network rm` is tried again
     for up to 2 s (timed: a script has to do that too); a network that
     stays is noted and left to the engine's stop."""
-    net = f"{RAW}_lan{run_no}"
+    overlay, lan = f"{RAW}_ov{run_no}", f"{RAW}_lan{run_no}"
 
-    def per_engine(h: str):
+    def remove_network(h: str, net: str):
         d = engines.docker(h)
-        in_parallel([[*d, "rm", "-f", f"{RAW}_{hnode(i)}"] for i in range(n) if host_of(i) == h],
-                    f"docker rm -f ({h})")
         deadline = time.perf_counter() + 2
         while True:
             code, _, err = run([*d, "network", "rm", net], f"docker network rm ({h})", check=False)
             if code == 0:
                 return
             if time.perf_counter() > deadline:
-                result.notes.append(f"raw down, run {run_no}: docker network rm on {h} still failed after 2 s "
-                                    f"({err.strip().splitlines()[-1] if err.strip() else code}); left to the engine's stop")
+                result.notes.append(f"raw down, run {run_no}: docker network rm {net} on {h} still failed after "
+                                    f"2 s ({err.strip().splitlines()[-1] if err.strip() else code}); left to the "
+                                    f"engine's stop")
                 return
             time.sleep(0.2)
-    seconds = both(per_engine)
+
+    def per_engine(h: str):
+        d = engines.docker(h)
+        in_parallel([[*d, "rm", "-f", f"{RAW}_{hnode(i)}"] for i in range(n) if host_of(i) == h],
+                    f"docker rm -f ({h})")
+        remove_network(h, lan)
+
+    start = time.perf_counter()
+    both(per_engine)
+    remove_network("east", overlay)
+    seconds = time.perf_counter() - start
     for h in HOSTS:
         if lines([*engines.docker(h), "ps", "-aq", "--filter", f"name={RAW}_"], "docker ps"):
             raise BenchFailure(f"docker rm -f left containers on {h}")
@@ -300,26 +324,37 @@ def swarm_state(engines: Engines, host: str) -> str:
     return lines([*engines.docker(host), "info", "--format", "{{.Swarm.LocalNodeState}}"], "docker info")[0]
 
 
-def measure_swarm(engines: Engines, result: TwoHostResult) -> None:
-    """`docker swarm init` on east, `docker swarm join` of west, then both
-    leave again; only when neither is in a swarm (netlab's down left it)."""
+def make_swarm(engines: Engines, result: TwoHostResult) -> None:
+    """`docker swarm init` on east, then `docker swarm join` of west, each
+    timed; only when neither is in a swarm (netlab's down left its own).
+    The swarm stays for the timed runs; leave_swarm ends it."""
     states = {h: swarm_state(engines, h) for h in HOSTS}
     if any(s != "inactive" for s in states.values()):
-        result.notes.append(f"swarm not measured on its own: the engines are still in one ({states})")
-        return
+        raise BenchFailure(f"the engines are still in a swarm after netlab down: {states}")
     east, west = engines.docker("east"), engines.docker("west")
-    try:
-        start = time.perf_counter()
-        run([*east, "swarm", "init", "--advertise-addr", engines.addrs["east"]], "docker swarm init")
-        result.swarm_init.append(time.perf_counter() - start)
-        token = lines([*east, "swarm", "join-token", "-q", "worker"], "docker swarm join-token")[0]
-        start = time.perf_counter()
-        run([*west, "swarm", "join", "--advertise-addr", engines.addrs["west"], "--token", token,
-             f"{engines.addrs['east']}:2377"], "docker swarm join", shown=["docker", "swarm", "join", "…"])
-        result.swarm_join.append(time.perf_counter() - start)
-    finally:
-        attempt([*west, "swarm", "leave", "--force"], "docker swarm leave (west)")
-        attempt([*east, "swarm", "leave", "--force"], "docker swarm leave (east)")
+    start = time.perf_counter()
+    run([*east, "swarm", "init", "--advertise-addr", engines.addrs["east"]], "docker swarm init")
+    result.swarm_init.append(time.perf_counter() - start)
+    token = lines([*east, "swarm", "join-token", "-q", "worker"], "docker swarm join-token")[0]
+    start = time.perf_counter()
+    run([*west, "swarm", "join", "--advertise-addr", engines.addrs["west"], "--token", token,
+         f"{engines.addrs['east']}:2377"], "docker swarm join", shown=["docker", "swarm", "join", "…"])
+    result.swarm_join.append(time.perf_counter() - start)
+
+
+def leave_swarm(engines: Engines) -> list[str]:
+    """Each engine still in a swarm leaves it (the worker first); returns
+    what went wrong."""
+    problems = []
+    for h in ("west", "east"):
+        try:
+            if swarm_state(engines, h) == "inactive":
+                continue
+        except BenchFailure as e:
+            problems.append(str(e))
+            continue
+        problems += attempt([*engines.docker(h), "swarm", "leave", "--force"], f"docker swarm leave ({h})")
+    return problems
 
 
 def ensure_image(engines: Engines, image: str, result: TwoHostResult) -> None:
@@ -357,6 +392,8 @@ def measure(bench, n: int, repeat: int) -> TwoHostResult:
             result.verify = timed([bench.netlab, "verify", LAB], f"netlab verify {LAB}")
             netlab_down(bench, engines, result)
             ensure_image(engines, bench.image, result)
+            progress("two hosts: docker swarm init / join (timed on their own; kept for the timed runs)")
+            make_swarm(engines, result)
             progress(f"two hosts, {n} nodes: raw warm-up (not measured)")
             raw_up(engines, n, bench.image, 0)
             raw_down(engines, n, 0, result)
@@ -366,12 +403,10 @@ def measure(bench, n: int, repeat: int) -> TwoHostResult:
                 if "copied agent image" in sample.stderr:
                     result.notes.append(f"run {r + 1}: netlab up copied the agent image again (included in its time)")
                 result.netlab_up.append(sample)
-                result.netlab_down.append(netlab_down(bench, engines, result, r + 1))
+                result.netlab_down.append(netlab_down(bench, engines, result, r + 1, in_swarm=True))
                 progress(f"two hosts, {n} nodes, run {r + 1}/{repeat}: docker run")
                 result.raw_up.append(raw_up(engines, n, bench.image, r + 1))
                 result.raw_down.append(raw_down(engines, n, r + 1, result))
-            progress("two hosts: docker swarm init / join on their own")
-            measure_swarm(engines, result)
         finally:
             problems = []
             if engines.urls:
@@ -384,6 +419,7 @@ def measure(bench, n: int, repeat: int) -> TwoHostResult:
                         bench.labs.discard(LAB)
                 for h in engines.urls:
                     problems += remove_labelled(BENCH_LABEL, engines.docker(h))
+                problems += leave_swarm(engines)
             problems += engines.stop()
             for p in problems:
                 progress(f"two hosts: cleanup: {p}")

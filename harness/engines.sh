@@ -10,6 +10,7 @@
 #   /run/netlab-engines/NAME/     state of engine NAME: docker.sock, dockerd.pid,
 #                                 dockerd.log, exec-root, kind, addr
 #   /run/netlab-engines.lock      serialises address allocation and bridge setup
+#   /run/netlab-engines.install.lock  serialises installing packages
 #   /var/lib/netlab-engines/NAME/ data-root of engine NAME (deleted on stop)
 #   /run/netns/netlab-NAME        its network namespace
 #   nl-NAME                       its veth (machine side); eth0 inside
@@ -42,6 +43,7 @@ set -euo pipefail
 CACHE=${NETLAB_ENGINE_CACHE:-/var/cache/netlab-engines}
 STATE_ROOT=/run/netlab-engines
 LOCK_FILE=/run/netlab-engines.lock
+INSTALL_LOCK_FILE=/run/netlab-engines.install.lock
 DATA_ROOT=/var/lib/netlab-engines
 BRIDGE=netlab-br0
 NET=${NETLAB_ENGINE_NET:-10.250.77}
@@ -83,17 +85,36 @@ die() { say "error: $*"; exit 1; }
 
 # Install the Debian packages that provide missing commands (CI machines are
 # fresh). Try without `apt-get update` first: it is slow and often not needed.
+# Engines and trees are set up in parallel, so installs queue on a lock of
+# their own (and apt waits for dpkg's lock rather than failing on it), and
+# what is missing is looked at again once the lock is held.
 need() {
-	local missing=() cmd pkg pair
+	local missing pair
+	missing=$(missing_packages "$@")
+	[[ -n $missing ]] || return 0
+	(
+		exec 7>>"$INSTALL_LOCK_FILE"
+		flock -w 900 7 || die "cannot lock $INSTALL_LOCK_FILE"
+		missing=$(missing_packages "$@")
+		[[ -n $missing ]] || exit 0
+		say "installing $missing"
+		export DEBIAN_FRONTEND=noninteractive
+		local apt=(apt-get -o DPkg::Lock::Timeout=600)
+		# shellcheck disable=SC2086 # a list of package names
+		"${apt[@]}" install -y $missing >&2 ||
+			("${apt[@]}" update >&2 && "${apt[@]}" install -y $missing >&2)
+	) || die "could not install the packages that provide: $*"
+}
+
+# The packages (space-separated, each once) of the commands missing among
+# CMD:PACKAGE pairs.
+missing_packages() {
+	local cmd pkg pair out=()
 	for pair in "$@"; do
 		cmd=${pair%%:*} pkg=${pair#*:}
-		command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+		command -v "$cmd" >/dev/null 2>&1 || [[ " ${out[*]} " == *" $pkg "* ]] || out+=("$pkg")
 	done
-	((${#missing[@]})) || return 0
-	say "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y "${missing[@]}" >&2 ||
-		(apt-get update >&2 && apt-get install -y "${missing[@]}" >&2)
+	echo "${out[*]}"
 }
 
 # dnsmasq-base: the bare dnsmasq binary, without the dnsmasq package's system
