@@ -172,15 +172,26 @@ def find(filter: str, docker: tuple[str, ...] = ("docker",)) -> tuple[list[str],
 
 
 def remove_labelled(label: str, docker: tuple[str, ...] = ("docker",)) -> list[str]:
-    try:
-        containers, networks = find(f"label={label}", docker)
-    except BenchFailure as e:
-        return [str(e)]
-    problems = []
-    if containers:
-        problems += attempt([*docker, "rm", "-f", *containers], f"removing containers labelled {label}")
-    if networks:
-        problems += attempt([*docker, "network", "rm", *networks], f"removing networks labelled {label}")
+    """Removes what carries the label; returns what went wrong. A network
+    can stay "in use" for a moment after its last container went (or, swarm
+    scoped, be listed a moment after it went), so what fails is listed and
+    tried again for a few seconds before it counts."""
+    problems: list[str] = []
+    for _ in range(5):
+        try:
+            containers, networks = find(f"label={label}", docker)
+        except BenchFailure as e:
+            return [str(e)]
+        if not containers and not networks:
+            return []
+        problems = []
+        if containers:
+            problems += attempt([*docker, "rm", "-f", *containers], f"removing containers labelled {label}")
+        if networks:
+            problems += attempt([*docker, "network", "rm", *networks], f"removing networks labelled {label}")
+        if not problems:
+            return []
+        time.sleep(1)
     return problems
 
 
