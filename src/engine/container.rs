@@ -144,9 +144,10 @@ pub async fn create_and_start(
             .await
             .ctx(|| format!("cannot put files into node `{}`", plan.node))?;
     }
-    engine
-        .docker
-        .start_container(&created.id, None)
+    // Docker 26 and 28 can also refuse the start of a container on a new
+    // overlay ("could not find a network matching network mode") after
+    // its create and connects went through.
+    settled(|| engine.docker.start_container(&created.id, None))
         .await
         .map_err(|e| {
             let msg = e.to_string();
@@ -165,7 +166,8 @@ const NETWORK_SETTLE: Duration = Duration::from_secs(15);
 
 /// Runs an engine call again while it fails because a network it names is
 /// not known yet: a swarm makes an overlay network known to a node a little
-/// after it was created (seen on Docker 26 and 28 right after a new swarm).
+/// after it was created (seen on Docker 26 and 28 right after a new swarm,
+/// at create, connect and start).
 async fn settled<T, F, Fut>(call: F) -> std::result::Result<T, bollard::errors::Error>
 where
     F: Fn() -> Fut,
