@@ -116,7 +116,8 @@ pub struct ReportArgs {
     /// Also write one pcap file per recorded check into DIR (for Wireshark).
     #[arg(long, value_name = "DIR")]
     pub pcap: Option<std::path::PathBuf>,
-    /// List a recorded check's packets one per line.
+    /// List a recorded check's packets one per line, and show the table of
+    /// every matrix, also of one that passed.
     #[arg(short, long)]
     pub verbose: bool,
 }

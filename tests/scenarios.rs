@@ -52,9 +52,14 @@ fn segmentation_shows_a_whole_policy_and_a_udp_matrix_works_too() {
         "t-seg-udp",
         "name: t-seg-udp\nnetworks:\n  a: {}\n  b: {}\nnodes:\n  one:\n    networks: [a]\n    serve: [udp:7001]\n  two:\n    networks: [a]\n    serve: [udp:7001]\n  far:\n    networks: [b]\n    serve: [udp:7001]\nchecks:\n  - matrix:\n      port: 7001/udp\n      expect: |\n        from\\to  one  two  far\n        one      .    .    x\n        far      x    x    .\n        host     .    .    .\n",
     );
-    let text = run_passes(&udp, 1);
+    // With -v a matrix that holds shows its table too.
+    let text = assert_all_passed(&netlab(&["run", udp.path(), "-v"]), 1);
+    udp.assert_nothing_left();
     assert!(text.contains("matrix on 7001/udp"), "{text}");
     assert!(text.contains("9/9 cells as expected"), "{text}");
+    let table: Vec<&str> = text.lines().map(str::trim).collect();
+    assert!(table.contains(&"from\\to  one  two  far"), "{text}");
+    assert!(table.contains(&"far      x    x    ."), "{text}");
 }
 
 #[test]

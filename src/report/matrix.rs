@@ -1,6 +1,7 @@
 //! A matrix in the human report: when any cell differs, the expected and
 //! the observed table side by side, each differing cell marked (red on a
-//! terminal, `*` otherwise), and a one-line legend.
+//! terminal, `*` otherwise), and a one-line legend; with `-v`, a matrix that
+//! passed shows its table too.
 
 use std::fmt::Write as _;
 
@@ -87,6 +88,19 @@ pub fn tables(m: &MatrixReport, color: bool) -> String {
     out
 }
 
+/// The table of a matrix whose cells all came out as expected, with the
+/// legend: what `-v` shows, so that a policy that holds can be read too.
+pub fn observed_table(m: &MatrixReport) -> String {
+    let (_, observed) = grids(m);
+    let (rows, _) = lines(m, &observed, false);
+    let mut out = String::new();
+    for row in rows {
+        let _ = writeln!(out, "      {}", row.trim_end());
+    }
+    let _ = writeln!(out, "      {LEGEND}");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -133,6 +147,20 @@ mod tests {
              \x20     app      x    -    .     app      x    -    r*\n\
              \x20     host     -    -    x     host     -    -    x\n\
              \x20     . open (answered by that node)  x blocked  r refused  - not checked  ? other; *: differs from the expected cell\n"
+        );
+    }
+
+    #[test]
+    fn a_matrix_that_holds_is_one_table_without_marks() {
+        let mut m = matrix();
+        m.cells.retain(|c| c.passed);
+        assert_eq!(
+            observed_table(&m),
+            "      from\\to  web  app  db\n\
+             \x20     web      .    .    -\n\
+             \x20     app      x    -    -\n\
+             \x20     host     -    -    x\n\
+             \x20     . open (answered by that node)  x blocked  r refused  - not checked  ? other\n"
         );
     }
 

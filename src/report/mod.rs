@@ -159,7 +159,7 @@ impl VerifyReport {
 
     /// The report for a person; `color` marks differing matrix cells in
     /// colour instead of with a `*`; `verbose` lists a recorded probe's
-    /// packets one per line.
+    /// packets one per line and shows the table of a matrix that passed.
     pub fn human_with(&self, color: bool, verbose: bool) -> String {
         let width = |f: fn(&CheckReport) -> &str| {
             self.checks
@@ -183,10 +183,12 @@ impl VerifyReport {
                 pad(&c.observed, observed_w),
                 format_elapsed(c.elapsed),
             );
-            if let Some(m) = &c.matrix
-                && m.cells.iter().any(|cell| !cell.passed)
-            {
-                out.push_str(&matrix::tables(m, color));
+            if let Some(m) = &c.matrix {
+                if m.cells.iter().any(|cell| !cell.passed) {
+                    out.push_str(&matrix::tables(m, color));
+                } else if verbose {
+                    out.push_str(&matrix::observed_table(m));
+                }
             }
             match &c.capture {
                 Some(CaptureReport::Recorded { timeline, .. }) => {
