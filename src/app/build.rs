@@ -376,7 +376,7 @@ pub async fn create_networks(
             }
             let created = match network::create(engine, n).await {
                 // Another lab's `down` left netlab's swarm between our check and
-                // this call: make it again, once.
+                // this call: say so; the next `up` makes the swarm again.
                 Err(e) if e.to_string().contains("not a swarm manager") => {
                     Err(Failure::Engine(EngineError::new(
                         format!("cannot create network {}", n.name),

@@ -87,46 +87,43 @@ pub fn classify_cell(
     cell: &MatrixCell,
     obs: &Observation,
 ) -> CellResult {
-    let (observed, reason) = match (m.transport, obs) {
-        (Transport::Tcp, Observation::Tcp(o)) => {
-            // Judged as an `open` tcp check: "open" counts only with the
-            // right node's greeting.
-            let judged = outcome::classify(
-                &CheckKind::Tcp {
-                    from: cell.from.clone(),
-                    to: target_of(m, cell),
-                    expect: TcpExpect::Open,
-                },
-                obs,
-                live,
-            );
-            let symbol = match o {
-                TcpObservation::Open { .. } if judged.passed => '.',
-                TcpObservation::Refused => 'r',
-                TcpObservation::Timeout | TcpObservation::Unreachable { .. } => 'x',
-                _ => '?',
-            };
-            (symbol, judged.observed)
+    // Judged as an `open` tcp/udp check: "open" counts only with the right
+    // node's greeting.
+    let (from, to) = (cell.from.clone(), target_of(m, cell));
+    let as_open = match m.transport {
+        Transport::Tcp => CheckKind::Tcp {
+            from,
+            to,
+            expect: TcpExpect::Open,
+        },
+        Transport::Udp => CheckKind::Udp {
+            from,
+            to,
+            expect: UdpExpect::Open,
+        },
+    };
+    let judged = outcome::classify(&as_open, obs, live);
+    let observed = match (m.transport, obs) {
+        (Transport::Tcp, Observation::Tcp(TcpObservation::Open { .. }))
+        | (Transport::Udp, Observation::Udp(UdpObservation::Answered { .. }))
+            if judged.passed =>
+        {
+            '.'
         }
-        (Transport::Udp, Observation::Udp(o)) => {
-            let judged = outcome::classify(
-                &CheckKind::Udp {
-                    from: cell.from.clone(),
-                    to: target_of(m, cell),
-                    expect: UdpExpect::Open,
-                },
-                obs,
-                live,
-            );
-            let symbol = match o {
-                UdpObservation::Answered { .. } if judged.passed => '.',
-                UdpObservation::Refused => 'r',
-                UdpObservation::Timeout => 'x',
-                _ => '?',
-            };
-            (symbol, judged.observed)
+        (Transport::Tcp, Observation::Tcp(TcpObservation::Refused))
+        | (Transport::Udp, Observation::Udp(UdpObservation::Refused)) => 'r',
+        (
+            Transport::Tcp,
+            Observation::Tcp(TcpObservation::Timeout | TcpObservation::Unreachable { .. }),
+        )
+        | (Transport::Udp, Observation::Udp(UdpObservation::Timeout)) => 'x',
+        _ => '?',
+    };
+    let reason = match (m.transport, obs) {
+        (Transport::Tcp, Observation::Tcp(_)) | (Transport::Udp, Observation::Udp(_)) => {
+            judged.observed
         }
-        (_, other) => ('?', format!("an answer of another kind: {other:?}")),
+        (_, other) => format!("an answer of another kind: {other:?}"),
     };
     CellResult {
         passed: observed == cell.expect.symbol(),

@@ -104,12 +104,7 @@ impl Validator {
                     .any(|n| n.networks().any(|a| a.aliases.contains(&name)));
             let names_nodes = matches!(&expect, DnsExpect::Exactly(list) if list.iter().any(|a| matches!(a, DnsAnswer::Node(_))));
             if lab_name || names_nodes {
-                let at = cx
-                    .body
-                    .record_type
-                    .as_ref()
-                    .map(|t| t.referenced)
-                    .unwrap_or(cx.kind.referenced);
+                let at = cx.place_of(&cx.body.record_type);
                 self.error(
                     &at,
                     format!("lab nodes have IPv4 addresses only: an AAAA query for `{name}` can only come back empty"),
@@ -288,12 +283,7 @@ impl Validator {
     /// `body_kept` and `session` are shown by certain agent paths only: an
     /// expectation the answer cannot show is an error, not a silent pass.
     fn http_expect_can_show(&mut self, cx: &CheckCx, url: &str, expect: &HttpExpect) -> Option<()> {
-        let at = cx
-            .body
-            .expect
-            .as_ref()
-            .map(|e| e.referenced)
-            .unwrap_or(cx.kind.referenced);
+        let at = cx.place_of(&cx.body.expect);
         let ends_at = |path: &str| reaches(url, expect.final_url.as_deref(), path);
         if expect.body_kept.is_some() {
             if cx.body.body.is_none() {

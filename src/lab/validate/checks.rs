@@ -418,3 +418,14 @@ pub(super) struct CheckCx<'a> {
     pub networks: &'a IndexMap<String, Network>,
     pub hosts: &'a Hosts,
 }
+
+impl CheckCx<'_> {
+    /// Where a problem about an optional field points: at the field when it
+    /// is written, else at the check's kind.
+    pub fn place_of<T>(&self, field: &Option<Span<T>>) -> Location {
+        field
+            .as_ref()
+            .map(|f| f.referenced)
+            .unwrap_or(self.kind.referenced)
+    }
+}
