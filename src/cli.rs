@@ -35,6 +35,9 @@ pub enum Command {
         /// The name the lab was brought up under (`up --name`).
         #[arg(long, env = "NETLAB_NAME")]
         name: Option<String>,
+        /// Let checks aim outside the lab (other addresses, names, redirects).
+        #[arg(long)]
+        allow_external: bool,
         #[command(flatten)]
         report: ReportArgs,
     },
@@ -48,7 +51,12 @@ pub enum Command {
     /// List the labs that are up.
     Ls,
     /// Parse and validate a lab file; never talks to Docker.
-    Validate { lab: String },
+    Validate {
+        lab: String,
+        /// Let checks aim outside the lab (other addresses, names, redirects).
+        #[arg(long)]
+        allow_external: bool,
+    },
     /// List the built-in labs.
     Labs,
     /// Print the topology as Mermaid or Graphviz DOT text; never talks to Docker.
@@ -77,6 +85,11 @@ pub struct UpArgs {
     /// (optionally ?advertise=ADDR); repeatable. Also NETLAB_HOSTS.
     #[arg(long = "host", value_name = "NAME=ENGINE")]
     pub hosts: Vec<String>,
+    /// Let checks aim outside the lab: addresses that are not the lab's,
+    /// names it does not define, redirects off the lab. Without it such a
+    /// check is refused before any packet is sent.
+    #[arg(long)]
+    pub allow_external: bool,
     /// Print the summary on stderr (for `run`, whose stdout is the report).
     #[arg(skip)]
     pub summary_to_stderr: bool,

@@ -22,6 +22,10 @@ pub struct LiveLab {
     pub nodes: HashMap<String, LiveNode>,
     /// Per logical host that runs nodes.
     pub hosts: IndexMap<String, LiveHost>,
+    /// The subnets of the lab's networks as the engines made them.
+    pub subnets: Vec<ipnet::IpNet>,
+    /// This verify may aim outside the lab (`--allow-external`).
+    pub allow_external: bool,
 }
 
 /// A Docker host of the lab.

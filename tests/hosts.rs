@@ -54,7 +54,7 @@ fn a_lab_across_two_hosts() {
     // The shipped lab passes across two engines; netlab makes the swarm and
     // leaves it on both.
     let out = with_hosts(&engines, &["run", LAB]);
-    let text = assert_all_passed(&out, 13);
+    let text = assert_all_passed(&out, 12);
     assert!(
         text.contains("answered by web@east of lab overlay-multihost"),
         "{text}"
@@ -76,11 +76,12 @@ fn a_lab_across_two_hosts() {
         ("inactive".into(), "inactive".into())
     );
 
-    // Turned around: the bridge-only node reaching the other host fails.
+    // Turned around: the bridge-only node resolving the other host's node
+    // fails.
     let wrong = LabGuard::from_shipped(LAB, "t-mh-wrong", |y| {
         y.replace(
-            "tcp: { from: edge, to: db:7000, expect: blocked }",
-            "tcp: { from: edge, to: db:7000, expect: open }",
+            "dns: { from: edge, name: db, expect: unresolved }",
+            "dns: { from: edge, name: db, expect: resolves }",
         )
     });
     let out = with_hosts(&engines, &["run", wrong.path()]);
@@ -88,7 +89,7 @@ fn a_lab_across_two_hosts() {
     assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
     let failed: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
     assert_eq!(failed.len(), 1, "{text}");
-    assert!(failed[0].contains("tcp edge → db:7000 is open"), "{text}");
+    assert!(failed[0].contains("dns edge → db is resolves"), "{text}");
     nothing_left(&engines, "t-mh-wrong");
 
     // verify, ls and down need no flags and no file: the binding is kept in
@@ -102,7 +103,7 @@ fn a_lab_across_two_hosts() {
         .current_dir("/")
         .output()
         .expect("runs");
-    assert_all_passed(&verify, 13);
+    assert_all_passed(&verify, 12);
     let ls = netlab(&["ls"]);
     assert!(
         stdout(&ls)
@@ -137,7 +138,7 @@ fn a_lab_across_two_hosts() {
         &format!("{}:2377", east.address()),
     ]);
     assert!(join.status.success(), "{}", stderr(&join));
-    assert_all_passed(&with_hosts(&engines, &["run", LAB]), 13);
+    assert_all_passed(&with_hosts(&engines, &["run", LAB]), 12);
     assert_eq!(
         (east.swarm_state(), west.swarm_state()),
         ("active".into(), "active".into())

@@ -5,6 +5,7 @@
 
 pub mod probe;
 pub mod protocol;
+pub mod reach;
 pub mod redirect;
 pub mod requests;
 pub mod resolve;

@@ -101,12 +101,13 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
         ProbeKind::Udp { addr } => Observation::Udp(udp(*addr, deadline).await),
         ProbeKind::Mtu { address } => Observation::Mtu(mtu(*address)),
         ProbeKind::PathMtu { target } => {
-            Observation::PathMtu(
-                match crate::capture::pmtu::measure(*target, deadline).await {
+            Observation::PathMtu(match crate::capture::pmtu::icmp_available(*target) {
+                Err(message) => PathMtuObservation::Unavailable { message },
+                Ok(()) => match crate::capture::pmtu::measure(*target, deadline).await {
                     Ok(path) => PathMtuObservation::Measured { path },
                     Err(message) => PathMtuObservation::Failed { message },
                 },
-            )
+            })
         }
         ProbeKind::Tls { addr, sni, ca_pem } => Observation::Tls(
             web_client::tls(*addr, sni, ca_pem.as_deref(), deadline, recorder).await,
@@ -126,7 +127,7 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
                     body: body.as_deref(),
                     ca_pem: ca_pem.as_deref(),
                     max_redirects: *max_redirects,
-                    follow_only: follow_only.as_deref(),
+                    follow_only: follow_only.as_ref(),
                     recorder,
                 },
                 deadline,
@@ -160,8 +161,10 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
     }
 }
 
-/// The name asked, and beside it the control name: when the answer is
-/// silence, only a control that was answered shows the resolver is alive.
+/// The name asked, and beside it the control name and a query to each name
+/// server on a socket of its own: when the answer is silence, only a
+/// control that was answered shows the resolver alive, and only name
+/// servers that cannot be reached show there is none.
 async fn dns_with_control(
     name: &str,
     record: RecordType,
@@ -172,20 +175,27 @@ async fn dns_with_control(
         Ok(c) => c,
         Err(message) => {
             return DnsReport {
-                answer: DnsObservation::Error { message },
+                answer: DnsObservation::Unavailable { message },
                 control: None,
+                resolvers: super::reach::resolvers(name, deadline).await,
             };
         }
     };
     let answer = dns(config.clone(), opts.clone(), name, record, deadline);
+    let control_name = control.map(|c| c.name.as_str()).unwrap_or(name);
     let control = async {
         match control {
             Some(c) => Some(dns(config, opts, &c.name, RecordType::A, deadline).await),
             None => None,
         }
     };
-    let (answer, control) = tokio::join!(answer, control);
-    DnsReport { answer, control }
+    let resolvers = super::reach::resolvers(control_name, deadline);
+    let (answer, control, resolvers) = tokio::join!(answer, control, resolvers);
+    DnsReport {
+        answer,
+        control,
+        resolvers,
+    }
 }
 
 /// A published port tried at `ip` and, for a binding on all addresses, at

@@ -8,7 +8,11 @@ use crate::cli::RunArgs;
 
 pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> CommandResult {
     verify::refuse_unwritable_junit(&args.report)?;
-    let lab = load_named(&args.up.lab, args.up.name.as_deref())?;
+    let lab = load_named(
+        &args.up.lab,
+        args.up.name.as_deref(),
+        args.up.allow_external,
+    )?;
     verify::refuse_no_checks(&lab)?;
     let engines = up::connect(&lab, &args.up, context).await?;
     let mut up_args = args.up.clone();
@@ -17,6 +21,7 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
     // `up` removes what it created when it fails.
     let mut live = up::up(&engines, &lab, &up_args, cancel).await?;
     verify::override_checks(&mut live, &args.report);
+    live.allow_external = args.up.allow_external;
     let verified = verify::verify(&engines, &live, cancel).await;
     if !args.keep || cancel.is_cancelled() {
         let teardown = down::remove_lab(&engines, &lab.name, false).await;

@@ -34,22 +34,37 @@ use crate::report::{
 /// few enough for the default limit of open files.
 const ATTACHES_IN_FLIGHT: usize = 256;
 
+/// Which lab `verify` means, and how far its checks may aim.
+pub struct Target<'a> {
+    /// The lab: its name, a built-in lab or a lab file.
+    pub arg: Option<&'a str>,
+    /// `--name`: the name it was brought up under.
+    pub name: Option<&'a str>,
+    pub allow_external: bool,
+}
+
 pub async fn verify_command(
     home: &Engine,
-    arg: Option<&str>,
-    name: Option<&str>,
+    target: &Target<'_>,
     options: &ReportArgs,
     cancel: &Cancel,
 ) -> CommandResult {
+    let Target {
+        arg,
+        name,
+        allow_external,
+    } = *target;
     refuse_unwritable_junit(options)?;
     // One listing serves both: which lab is meant, and what it holds.
     let mut up = discover::labs(home, None).await?;
     // A lab file (or a built-in lab not up under its own name) brings the
     // checks to run: its own, not the stored ones.
     let file_lab = match arg {
-        Some(a) if std::path::Path::new(a).is_file() => Some(super::load_named(a, name)?),
+        Some(a) if std::path::Path::new(a).is_file() => {
+            Some(super::load_named(a, name, allow_external)?)
+        }
         Some(a) if !up.contains_key(a) && lab::builtin::get(a).is_some() => {
-            Some(super::load_named(a, name)?)
+            Some(super::load_named(a, name, allow_external)?)
         }
         _ => None,
     };
@@ -76,6 +91,7 @@ pub async fn verify_command(
     }
     let mut live = super::up::live(&engines, &record).await?;
     override_checks(&mut live, options);
+    live.allow_external = allow_external;
     let report = verify(&engines, &live, cancel).await?;
     emit(&report, options)
 }
@@ -234,6 +250,7 @@ pub async fn verify(
     cancel: &Cancel,
 ) -> Result<VerifyReport, Failure> {
     let started = Instant::now();
+    super::outside::refuse_outside(engines, live).await?;
     let steps = check::plan_steps(live);
     let mut outputs: HashMap<usize, ProbeOutput> = HashMap::new();
     let mut pending: Vec<usize> = (0..steps.len()).collect();
@@ -267,7 +284,7 @@ pub async fn verify(
             let check = &live.lab.checks[i];
             check.retry
                 && started.elapsed() + Duration::from_millis(100) < check.timeout
-                && !matches!(single_id(i).and_then(|id| outputs.get(&id)), Some(Ok(r)) if check::classify(&check.kind, &r.observation, live).passed)
+                && !matches!(single_id(i).and_then(|id| outputs.get(&id)), Some(Ok(r)) if check::judge(&check.kind, r, live).passed)
         });
         if pending.is_empty() {
             break;
@@ -283,19 +300,13 @@ pub async fn verify(
             let mut matrix = None;
             let mut capture = None;
             let (status, observed, elapsed) = match step {
-                Step::Done(o) => (pass_or_fail(o.passed), o.observed.clone(), Duration::ZERO),
+                Step::Done(o) => (status_of(o), o.observed.clone(), Duration::ZERO),
                 Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
                     Some(Ok(r)) => {
-                        let mut o = check::classify(&check.kind, &r.observation, live);
-                        if let Some(shown) =
-                            check::outcome::plaintext(&check.kind, r.capture.as_ref())
-                        {
-                            o.passed &= shown.passed;
-                            o.observed = format!("{}; {}", o.observed, shown.observed);
-                        }
+                        let o = check::judge(&check.kind, &r, live);
                         let took = elapsed(&r);
                         capture = r.capture.map(CaptureReport::from);
-                        (pass_or_fail(o.passed), o.observed, took)
+                        (status_of(&o), o.observed, took)
                     }
                     Some(Err(why)) => (Status::Error, why, Duration::ZERO),
                     None => (
@@ -381,7 +392,7 @@ fn matrix_report(
                         true,
                     ),
                 },
-                Step::Done(o) => (check::matrix::undecided(o), Duration::ZERO, false),
+                Step::Done(o) => (check::matrix::undecided(o), Duration::ZERO, o.error),
                 Step::Cells(_) => (
                     check::matrix::undecided(&check::Outcome::fail("a matrix inside a matrix")),
                     Duration::ZERO,
@@ -420,6 +431,14 @@ fn matrix_status(m: &MatrixReport) -> Status {
 
 fn pass_or_fail(passed: bool) -> Status {
     if passed { Status::Pass } else { Status::Fail }
+}
+
+fn status_of(o: &check::Outcome) -> Status {
+    if o.error {
+        Status::Error
+    } else {
+        pass_or_fail(o.passed)
+    }
 }
 
 fn engine_infos(lab: &Lab, engines: &Engines) -> Vec<EngineInfo> {

@@ -155,6 +155,17 @@ pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result
                 )
             })
             .collect(),
+        subnets: {
+            let mut subnets: Vec<ipnet::IpNet> = objects
+                .iter()
+                .flat_map(|(_, o)| &o.networks)
+                .flat_map(|n| n.subnets.iter().copied())
+                .collect();
+            subnets.sort();
+            subnets.dedup();
+            subnets
+        },
+        allow_external: false,
     })
 }
 
