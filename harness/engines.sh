@@ -34,6 +34,9 @@
 # default bridge and in host mode have a resolver, and Docker's embedded DNS
 # forwards names it does not know to it: every such name is NXDOMAIN.
 #
+# NETLAB_ENGINE_SHARED_KEY=1 gives native engines the machine's key.json
+# (one engine ID for all, as on cloned machines).
+#
 # Environment: NETLAB_ENGINE_CACHE (tree cache), NETLAB_ENGINE_NET (first three
 # octets of the /24, default 10.250.77), NETLAB_ENGINE_TIMEOUT (readiness
 # deadline in s, default 60), NETLAB_ENGINE_STORAGE (storage driver, default
@@ -372,6 +375,12 @@ launch_native() {
 	local name=$1 s data=$DATA_ROOT/$1
 	s=$(state_of "$name")
 	mkdir -p "$s/etc-docker" "$data"
+	# NETLAB_ENGINE_SHARED_KEY=1: the machine's key.json, as on machines
+	# cloned from one image: every such engine reports the machine's
+	# engine ID (netlab must still tell them apart).
+	if [[ ${NETLAB_ENGINE_SHARED_KEY:-0} == 1 && -f /etc/docker/key.json ]]; then
+		cp /etc/docker/key.json "$s/etc-docker/key.json"
+	fi
 	mapfile -t args < <(dockerd_args "$name" "$data")
 	# shellcheck disable=SC2016 # the inner script expands its own arguments
 	setsid nsenter --net="/run/netns/netlab-$name" -- \

@@ -46,8 +46,16 @@ fn a_lab_across_two_hosts() {
     if !docker_available() || !engines_available() {
         return;
     }
-    let engines = Engines::start(&["mheast", "mhwest"]);
+    // Both engines (and the machine's own) report one engine ID, as clones
+    // of one machine image do: netlab must still treat them as three.
+    let engines = Engines::start_cloned(&["mheast", "mhwest"]);
     let (east, west) = (engines.get("mheast"), engines.get("mhwest"));
+    let id = |args: &[&str]| stdout(&Command::new("docker").args(args).output().expect("docker"));
+    assert_eq!(
+        stdout(&east.docker(&["info", "--format", "{{.ID}}"])),
+        id(&["info", "--format", "{{.ID}}"]),
+        "the engines were meant to share the machine engine's ID"
+    );
     let _labs = [LAB, "t-mh-wrong", "t-mh-killed", "t-mh-late"]
         .map(|n| LabGuard::from_yaml(n, "nodes:\n  x: { network_mode: none }\n"));
 
@@ -67,6 +75,11 @@ fn a_lab_across_two_hosts() {
     );
     assert!(
         stderr(&out).contains("copied agent image"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("report one engine ID") && stderr(&out).contains("but are two engines"),
         "{}",
         stderr(&out)
     );

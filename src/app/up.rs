@@ -204,7 +204,7 @@ pub async fn live(engines: &Engines, record: &Record) -> Result<LiveLab, EngineE
     let mut live = discover::live(record, &refs).await?;
     for (host, engine) in &engines.hosts {
         if let Some(h) = live.hosts.get_mut(host) {
-            h.engine = engine.id.clone();
+            h.engine = engine.identity.clone();
         }
     }
     Ok(live)

@@ -79,7 +79,7 @@ pub async fn ensure_agent_image(engines: &[&Engine]) -> Result<AgentImage> {
     let lacking: Vec<&Engine> = engines
         .iter()
         .zip(&present)
-        .filter(|(e, p)| !**p && e.id != source.id)
+        .filter(|(e, p)| !**p && e.identity != source.identity)
         .map(|(e, _)| *e)
         .collect();
     let started = std::time::Instant::now();
