@@ -58,8 +58,13 @@ impl LiveLab {
                 .ok_or_else(|| format!("node `{n}` has no container"))?
                 .probe_container
                 .clone()
-                .ok_or_else(|| {
-                    format!("the probe helper of node `{n}` is not running (run `netlab up` again)")
+                .ok_or_else(|| match self.nodes.get(n).and_then(|l| l.stale_helper.as_ref()) {
+                    Some(_) => format!(
+                        "the probe helper of node `{n}` is in the network namespace the node had before it restarted"
+                    ),
+                    None => format!(
+                        "the probe helper of node `{n}` is not running (run `netlab up` again)"
+                    ),
                 })?,
             Source::Host(_) => self
                 .hosts
@@ -92,6 +97,10 @@ pub struct LiveNode {
     pub gateways: IndexMap<String, Ipv4Addr>,
     /// Published ports as the engine mapped them (random ones resolved).
     pub ports: Vec<PublishedPort>,
+    /// A foreign node's probe helper that still sits in the network
+    /// namespace the node had before it restarted: it must be restarted
+    /// before it can probe for the node.
+    pub stale_helper: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

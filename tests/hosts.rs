@@ -79,7 +79,8 @@ fn a_lab_across_two_hosts() {
         stderr(&out)
     );
     assert!(
-        stderr(&out).contains("report one engine ID") && stderr(&out).contains("but are two engines"),
+        stderr(&out).contains("report one engine ID")
+            && stderr(&out).contains("but are two engines"),
         "{}",
         stderr(&out)
     );

@@ -180,7 +180,9 @@ pub async fn connect_reachable(
                 eprintln!("netlab: note: {note}");
             }
         }
-        Err(e) => eprintln!("netlab: note: cannot tell whether two endpoints are one engine ({e:#}); netlab treats them as two"),
+        Err(e) => eprintln!(
+            "netlab: note: cannot tell whether two endpoints are one engine ({e:#}); netlab treats them as two"
+        ),
     }
     let home = reached.remove(0);
     let mut hosts = IndexMap::new();

@@ -38,6 +38,7 @@ pub(super) fn live() -> LiveLab {
             .map(|(n, ip)| ((*n).to_owned(), Ipv4Addr::new(ip[0], ip[1], ip[2], 1)))
             .collect(),
         ports: Vec::new(),
+        stale_helper: None,
     };
     let nodes = HashMap::from([
         (
@@ -571,6 +572,7 @@ fn a_host_mode_node_is_loopback_from_the_host_and_the_gateway_from_a_container()
             addresses: IndexMap::new(),
             gateways: IndexMap::new(),
             ports: Vec::new(),
+            stale_helper: None,
         },
     );
     let t = lab::notation::parse_target("h:47801").expect("target");
@@ -788,6 +790,7 @@ fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_and_never_across_
             .collect(),
         gateways: IndexMap::new(),
         ports: Vec::new(),
+        stale_helper: None,
     };
     l.nodes = HashMap::from([
         (

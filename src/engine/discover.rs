@@ -128,10 +128,21 @@ pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result
             let probe_helpers = &probe_helpers;
             async move {
                 let info = container::inspect(engine, &id).await?;
-                Ok::<_, EngineError>((
-                    node.clone(),
-                    live_node(lab, &node, &id, &info, probe_helpers),
-                ))
+                let mut live = live_node(lab, &node, &id, &info, probe_helpers);
+                // A foreign node's helper joined the network namespace the
+                // node had when the helper started: after the node
+                // restarted, that namespace is gone (only loopback left).
+                if let (Some(helper), false) = (
+                    probe_helpers.get(&node),
+                    lab.nodes.get(&node).is_none_or(|n| n.is_agent()),
+                ) {
+                    let helper_info = container::inspect(engine, helper).await?;
+                    if started_at(&info) > started_at(&helper_info) {
+                        live.probe_container = None;
+                        live.stale_helper = Some(helper.clone());
+                    }
+                }
+                Ok::<_, EngineError>((node.clone(), live))
             }
         })
         .buffer_unordered(CONCURRENCY)
@@ -167,6 +178,14 @@ pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result
         },
         allow_external: false,
     })
+}
+
+/// When a container last started (the engine's RFC 3339 time).
+fn started_at(info: &ContainerInspectResponse) -> Option<std::time::SystemTime> {
+    info.state
+        .as_ref()
+        .and_then(|s| s.started_at.as_deref())
+        .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
 }
 
 fn live_node(
@@ -221,5 +240,6 @@ fn live_node(
         addresses: pick(&raw_addresses),
         gateways: pick(&raw_gateways),
         ports: container::published_ports(info),
+        stale_helper: None,
     }
 }

@@ -44,7 +44,12 @@ pub async fn same_engine(a: &Engine, b: &Engine) -> Result<bool> {
             Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
         )
         .await
-        .ctx(|| format!("cannot remove the probe volume {name} on {}", a.endpoint.url));
+        .ctx(|| {
+            format!(
+                "cannot remove the probe volume {name} on {}",
+                a.endpoint.url
+            )
+        });
     match seen {
         Ok(_) => {
             removed?;

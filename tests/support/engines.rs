@@ -99,7 +99,10 @@ impl Engines {
                     s.spawn(move || {
                         let out = Command::new(harness())
                             .args(["start", n, "native"])
-                            .env("NETLAB_ENGINE_SHARED_KEY", if shared_key { "1" } else { "0" })
+                            .env(
+                                "NETLAB_ENGINE_SHARED_KEY",
+                                if shared_key { "1" } else { "0" },
+                            )
                             .output()
                             .expect("harness runs");
                         ((*n).to_owned(), out)
