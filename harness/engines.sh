@@ -34,6 +34,9 @@
 # default bridge and in host mode have a resolver, and Docker's embedded DNS
 # forwards names it does not know to it: every such name is NXDOMAIN.
 #
+# NETLAB_ENGINE_RESOLVER=none gives an engine a resolv.conf whose name
+# server it cannot reach (an offline machine) instead of the stub resolver.
+#
 # NETLAB_ENGINE_SHARED_KEY=1 gives native engines the machine's key.json
 # (one engine ID for all, as on cloned machines).
 #
@@ -491,7 +494,14 @@ cmd_start() {
 	echo '{}' >"$s/daemon.json"
 	addr=$(alloc_addr)
 	echo "$addr" >"$s/addr"
-	echo "nameserver $NET.1" >"$s/resolv.conf"
+	case ${NETLAB_ENGINE_RESOLVER:-stub} in
+	stub) echo "nameserver $NET.1" >"$s/resolv.conf" ;;
+	# An upstream that cannot be reached, as on an offline CI runner: the
+	# engine's namespace has no route to it (no default route), and it is
+	# TEST-NET-1 besides, routed nowhere.
+	none) echo "nameserver 192.0.2.53" >"$s/resolv.conf" ;;
+	*) die "NETLAB_ENGINE_RESOLVER is stub or none, not '$NETLAB_ENGINE_RESOLVER'" ;;
+	esac
 	bridge_up
 	netns_up "$name" "$addr"
 	unlock

@@ -10,6 +10,8 @@ use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use std::os::fd::AsRawFd;
+
 use tokio::net::UdpSocket;
 
 use super::protocol::{Reach, ResolverReach};
@@ -51,10 +53,20 @@ async fn reach(server: SocketAddr, query: &[u8], deadline: Duration) -> Reach {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    let socket = match UdpSocket::bind(local).await {
-        Ok(s) => s,
-        Err(e) => return from_error(&e),
+    // A socket this namespace cannot make says nothing of the server.
+    let Ok(socket) = UdpSocket::bind(local).await else {
+        return Reach::Silent;
     };
+    // Without IP_RECVERR a UDP socket hears only ICMP port unreachable;
+    // network and host unreachable (a router with no route) would pass as
+    // silence.
+    let (level, name) = match server {
+        SocketAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_RECVERR),
+        SocketAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_RECVERR),
+    };
+    if crate::capture::sockopt::set_int(socket.as_raw_fd(), level, name, 1).is_err() {
+        return Reach::Silent;
+    }
     if let Err(e) = socket.connect(server).await {
         return from_error(&e);
     }

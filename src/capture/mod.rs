@@ -21,7 +21,7 @@ mod packet_socket;
 pub mod pcap;
 pub mod pmtu;
 mod record;
-mod sockopt;
+pub(crate) mod sockopt;
 mod stream;
 mod timeline;
 mod tls;

@@ -6,7 +6,7 @@
 use std::io;
 use std::os::fd::RawFd;
 
-pub(super) fn set_int(
+pub(crate) fn set_int(
     fd: RawFd,
     level: libc::c_int,
     name: libc::c_int,
