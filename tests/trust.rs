@@ -211,7 +211,7 @@ fn an_agent_that_dies_during_verify_is_an_error_not_a_finding() {
     assert_eq!(out.status.code(), Some(3), "{text}\n{}", stderr(&out));
     assert!(text.lines().any(|l| l.starts_with("ERROR")), "{text}");
     assert!(
-        text.ends_with("0 passed, 0 failed, 1 could not run (engine errors)\n"),
+        text.ends_with("0 passed, 0 failed, 1 could not run (errors)\n"),
         "{text}"
     );
     let junit = std::fs::read_to_string(guard.dir.path().join("junit.xml")).expect("junit");

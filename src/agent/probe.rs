@@ -23,12 +23,11 @@ const UDP_RESEND: Duration = Duration::from_millis(250);
 
 pub async fn run_batch(batch: &ProbeBatch) -> ProbeReport {
     let results = futures::future::join_all(batch.probes.iter().map(|p| async move {
-        let started = Instant::now();
-        let (observation, capture) = run_recorded(p).await;
+        let (observation, capture, took) = run_recorded(p).await;
         ProbeResult {
             id: p.id,
             observation,
-            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            elapsed_ms: took.as_secs_f64() * 1000.0,
             capture,
         }
     }))
@@ -38,9 +37,12 @@ pub async fn run_batch(batch: &ProbeBatch) -> ProbeReport {
 
 /// Runs a probe, recording its packets when asked: without a packet
 /// socket (no CAP_NET_RAW) it still runs, and says why there is no record.
-async fn run_recorded(probe: &Probe) -> (Observation, Option<CaptureResult>) {
+/// Returns how long the probe itself took (not its wait for its turn to
+/// be recorded).
+async fn run_recorded(probe: &Probe) -> (Observation, Option<CaptureResult>, Duration) {
     if !probe.capture {
-        return (run(probe, None).await, None);
+        let started = Instant::now();
+        return (run(probe, None).await, None, started.elapsed());
     }
     // Only an http probe looks names up; a tcp or tls probe knows its
     // address, and DNS of the namespace is not its own.
@@ -65,18 +67,21 @@ async fn run_recorded(probe: &Probe) -> (Observation, Option<CaptureResult>) {
     // One recording at a time: a packet socket sees the whole namespace,
     // and two recordings side by side would see each other's probe.
     let _turn = RECORDING.lock().await;
+    let started = Instant::now();
     match Recorder::start(filter) {
         Ok(recorder) => {
             let observation = run(probe, Some(&recorder)).await;
+            let took = started.elapsed();
             let capture = recorder.finish().await;
-            (observation, Some(CaptureResult::Recorded { capture }))
+            (observation, Some(CaptureResult::Recorded { capture }), took)
         }
-        Err(e) => (
-            run(probe, None).await,
-            Some(CaptureResult::Unavailable {
+        Err(e) => {
+            let observation = run(probe, None).await;
+            let unavailable = CaptureResult::Unavailable {
                 reason: e.to_string(),
-            }),
-        ),
+            };
+            (observation, Some(unavailable), started.elapsed())
+        }
     }
 }
 

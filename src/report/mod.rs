@@ -207,7 +207,7 @@ impl VerifyReport {
         }
         let _ = write!(out, "{} passed, {} failed", self.passed(), self.failed());
         if self.errors() > 0 {
-            let _ = write!(out, ", {} could not run (engine errors)", self.errors());
+            let _ = write!(out, ", {} could not run (errors)", self.errors());
         }
         out.push('\n');
         out
@@ -321,7 +321,7 @@ pub(crate) mod tests {
         assert!(r.human().contains("ERROR  a longer title"), "{}", r.human());
         assert!(
             r.human()
-                .ends_with("1 passed, 0 failed, 1 could not run (engine errors)\n"),
+                .ends_with("1 passed, 0 failed, 1 could not run (errors)\n"),
             "{}",
             r.human()
         );
