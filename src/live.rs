@@ -20,6 +20,9 @@ pub struct LiveLab {
     /// The certificate of the CA that `ca: other` nodes use.
     pub other_ca_pem: Option<String>,
     pub nodes: HashMap<String, LiveNode>,
+    /// Each lab network's IPv4 subnet as the engine allocated it (declared
+    /// or not); for the report's picture of the lab.
+    pub network_subnets: HashMap<String, ipnet::Ipv4Net>,
     /// Per logical host that runs nodes.
     pub hosts: IndexMap<String, LiveHost>,
     /// The subnets of the lab's networks as the engines made them.

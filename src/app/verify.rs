@@ -299,12 +299,17 @@ pub async fn verify(
         .map(|(check, step)| {
             let mut matrix = None;
             let mut capture = None;
+            let mut why = None;
             let (status, observed, elapsed) = match step {
                 Step::Done(o) => (status_of(o), o.observed.clone(), Duration::ZERO),
                 Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
                     Some(Ok(r)) => {
                         let o = check::judge(&check.kind, &r, live);
                         let took = elapsed(&r);
+                        // An error observed nothing of the network: no mechanism to name.
+                        if !o.error {
+                            why = check::why::explain(&check.kind, &r, live);
+                        }
                         capture = r.capture.map(CaptureReport::from);
                         (status_of(&o), o.observed, took)
                     }
@@ -318,6 +323,9 @@ pub async fn verify(
                 Step::Cells(cells) => match &check.kind {
                     CheckKind::Matrix(m) => {
                         let report = matrix_report(live, m, cells, &mut outputs);
+                        why = check::why::summarise(
+                            report.cells.iter().filter_map(|c| c.why.as_ref()),
+                        );
                         let status = matrix_status(&report);
                         let words = check::matrix::summary(report.cells.iter().map(|c| c.passed));
                         let elapsed = report
@@ -347,6 +355,8 @@ pub async fn verify(
                 elapsed,
                 matrix,
                 capture,
+                why,
+                scope: check::route::scope(&check.kind, live),
             }
         })
         .collect();
@@ -359,6 +369,7 @@ pub async fn verify(
             .collect(),
         checks,
         elapsed: started.elapsed(),
+        topology: Some(report::topology::of(live)),
     })
 }
 
@@ -374,13 +385,17 @@ fn matrix_report(
         .iter()
         .zip(steps)
         .map(|(cell, step)| {
+            let mut why = None;
             let (result, elapsed, error) = match step {
                 Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
-                    Some(Ok(r)) => (
-                        check::matrix::classify_cell(live, m, cell, &r.observation),
-                        elapsed(&r),
-                        false,
-                    ),
+                    Some(Ok(r)) => {
+                        why = check::why::explain_cell(live, m, cell, &r.observation);
+                        (
+                            check::matrix::classify_cell(live, m, cell, &r.observation),
+                            elapsed(&r),
+                            false,
+                        )
+                    }
                     Some(Err(why)) => (
                         check::matrix::undecided(&check::Outcome::fail(why)),
                         Duration::ZERO,
@@ -407,6 +422,8 @@ fn matrix_report(
                 passed: result.passed,
                 reason: result.reason,
                 elapsed,
+                why,
+                network: check::route::cell_route(live, m, cell).network,
             }
         })
         .collect();

@@ -7,8 +7,10 @@ pub mod identity;
 pub mod matrix;
 pub mod outcome;
 pub mod reach;
+pub mod route;
 pub mod target;
 mod web;
+pub mod why;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -61,6 +61,7 @@ pub(super) fn live() -> LiveLab {
         ca_pem: None,
         other_ca_pem: None,
         nodes,
+        network_subnets: HashMap::new(),
         hosts: IndexMap::new(),
         subnets: vec![
             "10.1.0.0/24".parse().expect("net"),

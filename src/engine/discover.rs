@@ -153,6 +153,17 @@ pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result
         ca_pem: record.ca.as_ref().map(|c| c.cert_pem.clone()),
         other_ca_pem: record.other_ca.as_ref().map(|c| c.cert_pem.clone()),
         nodes: inspected.into_iter().collect(),
+        network_subnets: objects
+            .iter()
+            .flat_map(|(_, o)| &o.networks)
+            .filter_map(|n| {
+                let v4 = n.subnets.iter().find_map(|s| match s {
+                    ipnet::IpNet::V4(v4) => Some(*v4),
+                    ipnet::IpNet::V6(_) => None,
+                })?;
+                Some((n.labels.get(LABEL_NETWORK)?.clone(), v4))
+            })
+            .collect(),
         hosts: lab
             .used_hosts()
             .into_iter()

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::{CaptureReport, Status, VerifyReport};
+use crate::check::route::Endpoint;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -16,6 +17,9 @@ struct Document<'a> {
     errors: usize,
     duration_ms: f64,
     checks: Vec<Check<'a>>,
+    /// The lab as it ran: what `netlab report --html` draws.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    topology: Option<&'a super::topology::Topology>,
 }
 
 #[derive(Serialize)]
@@ -40,6 +44,26 @@ struct Check<'a> {
     cells: Option<Vec<Cell<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     capture: Option<Capture<'a>>,
+    /// The Docker mechanism behind the outcome, in a sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<&'a str>,
+    /// From where to where, as structured fields.
+    endpoints: Endpoints<'a>,
+    /// The nodes and networks the check touches.
+    touches: Touches<'a>,
+}
+
+#[derive(Serialize)]
+struct Endpoints<'a> {
+    from: &'a Endpoint,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<&'a Endpoint>,
+}
+
+#[derive(Serialize)]
+struct Touches<'a> {
+    nodes: &'a [String],
+    networks: &'a [String],
 }
 
 /// A recorded check's packets: the one-line summary and every entry.
@@ -64,6 +88,11 @@ struct Cell<'a> {
     outcome: &'static str,
     reason: &'a str,
     duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<&'a str>,
+    /// The lab network of the address the cell's probe aimed at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<&'a str>,
 }
 
 pub fn render(report: &VerifyReport) -> String {
@@ -113,6 +142,15 @@ pub fn render(report: &VerifyReport) -> String {
                     Status::Error => "error",
                 },
                 duration_ms: c.elapsed.as_secs_f64() * 1000.0,
+                why: c.why.as_ref().map(|w| w.sentence.as_str()),
+                endpoints: Endpoints {
+                    from: &c.scope.from,
+                    to: c.scope.to.as_ref(),
+                },
+                touches: Touches {
+                    nodes: &c.scope.nodes,
+                    networks: &c.scope.networks,
+                },
                 capture: c.capture.as_ref().map(|cap| match cap {
                     CaptureReport::Recorded { timeline, .. } => Capture {
                         summary: Some(crate::capture::summary(timeline)),
@@ -137,11 +175,14 @@ pub fn render(report: &VerifyReport) -> String {
                             outcome: if cell.passed { "pass" } else { "fail" },
                             reason: &cell.reason,
                             duration_ms: cell.elapsed.as_secs_f64() * 1000.0,
+                            why: cell.why.as_ref().map(|w| w.sentence.as_str()),
+                            network: cell.network.as_deref(),
                         })
                         .collect()
                 }),
             })
             .collect(),
+        topology: report.topology.as_ref(),
     };
     // Only strings and numbers: serialising cannot fail.
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"

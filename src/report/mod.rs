@@ -10,6 +10,7 @@ pub mod json;
 pub mod junit;
 pub mod matrix;
 pub mod progress;
+pub mod topology;
 
 /// What became of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,11 @@ pub struct CheckReport {
     pub matrix: Option<MatrixReport>,
     /// The probe's own packets, when they were recorded.
     pub capture: Option<CaptureReport>,
+    /// The Docker mechanism behind the outcome, when the lab model
+    /// accounts for it.
+    pub why: Option<crate::check::why::Why>,
+    /// From where to where, and what of the lab it touches.
+    pub scope: crate::check::route::Scope,
 }
 
 /// A recorded probe: its packets, decoded.
@@ -96,6 +102,9 @@ pub struct CellReport {
     pub passed: bool,
     pub reason: String,
     pub elapsed: Duration,
+    pub why: Option<crate::check::why::Why>,
+    /// The lab network of the address the cell's probe aimed at.
+    pub network: Option<String>,
 }
 
 /// One engine the lab ran on.
@@ -116,6 +125,8 @@ pub struct VerifyReport {
     pub notes: Vec<String>,
     pub checks: Vec<CheckReport>,
     pub elapsed: Duration,
+    /// The lab as it ran, for reports that draw it.
+    pub topology: Option<topology::Topology>,
 }
 
 impl VerifyReport {
@@ -183,6 +194,9 @@ impl VerifyReport {
                 pad(&c.observed, observed_w),
                 format_elapsed(c.elapsed),
             );
+            if let (true, Some(why)) = (verbose, &c.why) {
+                let _ = writeln!(out, "      why: {}", why.short);
+            }
             if let Some(m) = &c.matrix {
                 if m.cells.iter().any(|cell| !cell.passed) {
                     out.push_str(&matrix::tables(m, color));
@@ -292,6 +306,8 @@ pub(crate) mod tests {
             elapsed: Duration::from_millis(3),
             matrix: None,
             capture: None,
+            why: None,
+            scope: Default::default(),
         }
     }
 
@@ -307,6 +323,7 @@ pub(crate) mod tests {
             notes: Vec::new(),
             checks,
             elapsed: Duration::from_millis(1500),
+            topology: None,
         }
     }
 
