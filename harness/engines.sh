@@ -79,6 +79,8 @@ usage: $0 COMMAND [ARGS]
   hosts N            start N native engines (east, west, north, south, host5, ...);
                      the last line is NETLAB_HOSTS=east=unix:///...,west=...
   hosts-down         stop the engines started by 'hosts'
+  need CMD:PKG ...   install the Debian packages of the commands that are missing
+                     (the tests' set-up: e.g. chromium:chromium)
 
 NAME: a lowercase letter, then up to 11 lowercase letters or digits.
 EOF
@@ -728,6 +730,7 @@ main() {
 	addr:1) cmd_addr "$1" ;;
 	hosts:1) cmd_hosts "$1" ;;
 	hosts-down:0) cmd_hosts_down ;;
+	need:*) need "$@" ;; # CMD:PACKAGE ...: install what is missing (tests' set-up)
 	start-host:1) cmd_start_host "$1" ;; # internal, for hosts
 	help:* | -h:* | --help:*) usage ;;
 	*)

@@ -59,6 +59,15 @@ pub enum Command {
     },
     /// List the built-in labs.
     Labs,
+    /// Make the HTML page of a saved JSON report (`verify --output json`); never talks to Docker.
+    Report {
+        /// The JSON report (`-`: standard input).
+        #[arg(value_name = "REPORT.json")]
+        json: std::path::PathBuf,
+        /// Write the page to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: std::path::PathBuf,
+    },
     /// Print the topology as Mermaid or Graphviz DOT text; never talks to Docker.
     Graph {
         lab: String,
@@ -118,6 +127,10 @@ pub struct ReportArgs {
     /// Also write the report as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+    /// Also write the report as one self-contained HTML page to FILE: the
+    /// lab drawn, every check with why, matrices, packet ladders.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
     /// Deadline of every check, instead of each check's own `timeout:`
     /// (at least 200ms: a shorter one cannot tell blocked from slow).
     #[arg(long, value_parser = parse_timeout)]

@@ -8,6 +8,7 @@ pub mod down;
 pub mod hosts;
 pub mod ls;
 pub mod outside;
+pub mod report;
 pub mod run;
 pub mod select;
 pub mod up;
@@ -57,6 +58,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
             allow_external,
         } => validate(&lab, allow_external),
         Command::Labs => Ok(labs()),
+        Command::Report { json, html } => report::report_command(&json, &html),
         Command::Graph { lab, format } => {
             // Drawing sends nothing anywhere.
             print!(

@@ -7,7 +7,7 @@ use super::{Cancel, CommandResult, Failure, down, load_named, up, verify};
 use crate::cli::RunArgs;
 
 pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> CommandResult {
-    verify::refuse_unwritable_junit(&args.report)?;
+    verify::refuse_unwritable_files(&args.report)?;
     let lab = load_named(
         &args.up.lab,
         args.up.name.as_deref(),

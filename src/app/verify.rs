@@ -54,7 +54,7 @@ pub async fn verify_command(
         name,
         allow_external,
     } = *target;
-    refuse_unwritable_junit(options)?;
+    refuse_unwritable_files(options)?;
     // One listing serves both: which lab is meant, and what it holds.
     let mut up = discover::labs(home, None).await?;
     // A lab file (or a built-in lab not up under its own name) brings the
@@ -102,19 +102,25 @@ fn not_up(name: &str) -> Failure {
     ))
 }
 
-/// A JUnit file that cannot be written is found out before anything runs.
-pub fn refuse_unwritable_junit(options: &ReportArgs) -> Result<(), Failure> {
-    if let Some(path) = &options.junit {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| {
-                Failure::Usage(format!(
-                    "cannot write the JUnit report to {}: {e}; nothing was run",
-                    path.display()
-                ))
-            })?;
+/// A JUnit or HTML file that cannot be written is found out before
+/// anything runs.
+pub fn refuse_unwritable_files(options: &ReportArgs) -> Result<(), Failure> {
+    for (path, what) in [
+        (&options.junit, "JUnit report"),
+        (&options.html, "HTML page"),
+    ] {
+        if let Some(path) = path {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| {
+                    Failure::Usage(format!(
+                        "cannot write the {what} to {}: {e}; nothing was run",
+                        path.display()
+                    ))
+                })?;
+        }
     }
     Ok(())
 }
@@ -177,6 +183,9 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
             .map_err(|e| Failure::Usage(format!("cannot render JUnit XML: {e}")))?;
         std::fs::write(path, xml)
             .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if let Some(path) = &options.html {
+        super::report::write_page(&json::render(report), path)?;
     }
     if let Some(dir) = &options.pcap {
         write_pcaps(report, dir)?;

@@ -39,6 +39,7 @@ pub use filter::Filter;
 pub use record::CapturedPacket;
 pub use record::{Capture, Recorder};
 pub use timeline::Timeline;
-#[cfg(test)]
-pub use timeline::{Direction, Entry, Layer, Tls};
+// The decoded parts, for renderings that draw a timeline (the report page)
+// and for tests that look inside one.
+pub use timeline::{Direction, Dns, Entry, Layer, Tls};
 pub use words::{summary, verbose};

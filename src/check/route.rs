@@ -66,7 +66,20 @@ pub(crate) fn route(live: &LiveLab, from: &Source, to: &Target, transport: Trans
         TargetHost::Node { node, .. } => Some(node.clone()),
         TargetHost::Ip(_) => None,
     };
-    let owner = addr.and_then(|a| owner_of(live, a.ip()));
+    let here = live.lab.host_of(from);
+    let owner = addr.and_then(|a| {
+        // The named node's own address first: bridge subnets repeat from
+        // one engine to the next, so another node may hold the same one.
+        let own = named.as_deref().and_then(|n| {
+            live.nodes
+                .get(n)?
+                .addresses
+                .iter()
+                .find(|(_, ip)| IpAddr::V4(**ip) == a.ip())
+                .map(|(net, _)| (n.to_owned(), net.clone()))
+        });
+        own.or_else(|| owner_of(live, a.ip(), here))
+    });
     let published = match (from, addr, &owner) {
         (Source::Host(_), Some(a), None) => {
             published_at(live, live.lab.host_of(from), a, transport)
@@ -83,15 +96,32 @@ pub(crate) fn route(live: &LiveLab, from: &Source, to: &Target, transport: Trans
     }
 }
 
-/// The node and network that hold an address, in declaration order.
-pub(crate) fn owner_of(live: &LiveLab, ip: IpAddr) -> Option<(String, String)> {
-    live.lab.nodes.keys().find_map(|name| {
-        let node = live.nodes.get(name)?;
-        node.addresses
-            .iter()
-            .find(|(_, a)| IpAddr::V4(**a) == ip)
-            .map(|(net, _)| (name.clone(), net.clone()))
-    })
+/// The node and network that hold an address, seen from `host`: a node on
+/// that host (any network), else one on another host by an overlay address
+/// (a bridge address of another engine means nothing here: engines pick
+/// their bridge subnets each for itself). Declaration order breaks ties.
+pub(crate) fn owner_of(live: &LiveLab, ip: IpAddr, host: &str) -> Option<(String, String)> {
+    let holder = |same_host: bool| {
+        live.lab.nodes.keys().find_map(|name| {
+            let node = live.nodes.get(name)?;
+            if (node.host == host) != same_host {
+                return None;
+            }
+            node.addresses
+                .iter()
+                .filter(|(net, _)| same_host || is_overlay(live, net))
+                .find(|(_, a)| IpAddr::V4(**a) == ip)
+                .map(|(net, _)| (name.clone(), net.clone()))
+        })
+    };
+    holder(true).or_else(|| holder(false))
+}
+
+fn is_overlay(live: &LiveLab, network: &str) -> bool {
+    live.lab
+        .networks
+        .get(network)
+        .is_some_and(|n| matches!(n.driver, crate::lab::Driver::Overlay { .. }))
 }
 
 /// The node whose published port `addr` is, on `host`.

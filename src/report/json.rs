@@ -42,6 +42,9 @@ struct Check<'a> {
     duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     cells: Option<Vec<Cell<'a>>>,
+    /// A matrix's rows and columns, in the table's order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    table: Option<Table<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     capture: Option<Capture<'a>>,
     /// The Docker mechanism behind the outcome, in a sentence.
@@ -51,6 +54,15 @@ struct Check<'a> {
     endpoints: Endpoints<'a>,
     /// The nodes and networks the check touches.
     touches: Touches<'a>,
+}
+
+#[derive(Serialize)]
+struct Table<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    port: &'a str,
+    rows: &'a [String],
+    columns: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -90,6 +102,9 @@ struct Cell<'a> {
     duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     why: Option<&'a str>,
+    /// The same, in a few words: cells of one cause share them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<&'a str>,
     /// The lab network of the address the cell's probe aimed at.
     #[serde(skip_serializing_if = "Option::is_none")]
     network: Option<&'a str>,
@@ -163,6 +178,12 @@ pub fn render(report: &VerifyReport) -> String {
                         unavailable: Some(reason),
                     },
                 }),
+                table: c.matrix.as_ref().map(|m| Table {
+                    title: m.title.as_deref(),
+                    port: &m.port,
+                    rows: &m.sources,
+                    columns: &m.targets,
+                }),
                 cells: c.matrix.as_ref().map(|m| {
                     m.cells
                         .iter()
@@ -176,6 +197,7 @@ pub fn render(report: &VerifyReport) -> String {
                             reason: &cell.reason,
                             duration_ms: cell.elapsed.as_secs_f64() * 1000.0,
                             why: cell.why.as_ref().map(|w| w.sentence.as_str()),
+                            cause: cell.why.as_ref().map(|w| w.short.as_str()),
                             network: cell.network.as_deref(),
                         })
                         .collect()

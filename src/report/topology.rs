@@ -11,6 +11,9 @@ use crate::live::LiveLab;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Topology {
+    /// What the lab file says the lab demonstrates.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
     /// Logical Docker hosts, in declaration order (`local` for one).
     pub hosts: Vec<String>,
     pub networks: Vec<Network>,
@@ -180,6 +183,7 @@ pub fn of(live: &LiveLab) -> Topology {
         })
         .collect();
     Topology {
+        description: lab.description.clone(),
         hosts: lab.hosts.clone(),
         networks,
         nodes,

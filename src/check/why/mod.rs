@@ -312,7 +312,7 @@ fn unknown_here(
 fn answered(live: &LiveLab, from: &str, name: &str, addresses: &[IpAddr]) -> Why {
     let mut owners: Vec<(String, String)> = addresses
         .iter()
-        .filter_map(|ip| owner_of(live, *ip))
+        .filter_map(|ip| owner_of(live, *ip, live.lab.host_of(&Source::Node(from.to_owned()))))
         .collect();
     if owners.len() != addresses.len() || owners.is_empty() {
         return Why::new(

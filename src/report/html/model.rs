@@ -1,0 +1,196 @@
+//! The JSON report as the page reads it: `--output json` parsed back. Every
+//! field a later netlab added is optional, so an older report still makes
+//! a page (without its picture, say); unknown fields are ignored.
+
+use serde::Deserialize;
+
+use crate::capture::Timeline;
+use crate::check::route::Endpoint;
+use crate::report::topology::Topology;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Document {
+    pub lab: String,
+    #[serde(default)]
+    pub engines: Vec<Engine>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+    #[serde(default)]
+    pub passed: usize,
+    #[serde(default)]
+    pub failed: usize,
+    #[serde(default)]
+    pub errors: usize,
+    #[serde(default)]
+    pub duration_ms: f64,
+    pub checks: Vec<Check>,
+    #[serde(default)]
+    pub topology: Option<Topology>,
+    /// The steps after the steady state (`steps:` in the lab file), each
+    /// with its own checks; none in a report without steps.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Engine {
+    #[serde(default)]
+    pub host: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Check {
+    pub title: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub expectation: String,
+    #[serde(default)]
+    pub observation: String,
+    /// `pass`, `fail` or `error` (a newer netlab may add `skipped`).
+    pub outcome: String,
+    #[serde(default)]
+    pub duration_ms: f64,
+    #[serde(default)]
+    pub cells: Option<Vec<Cell>>,
+    #[serde(default)]
+    pub table: Option<Table>,
+    #[serde(default)]
+    pub capture: Option<Capture>,
+    #[serde(default)]
+    pub why: Option<String>,
+    #[serde(default)]
+    pub endpoints: Option<Endpoints>,
+    #[serde(default)]
+    pub touches: Option<Touches>,
+    /// In a step: how long a check with `retry:` took to pass.
+    #[serde(default)]
+    pub recovered_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Table {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub port: String,
+    pub rows: Vec<String>,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Endpoints {
+    pub from: Endpoint,
+    #[serde(default)]
+    pub to: Option<Endpoint>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Touches {
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    #[serde(default)]
+    pub networks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Capture {
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub timeline: Option<Timeline>,
+    #[serde(default)]
+    pub unavailable: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Cell {
+    pub from: String,
+    pub to: String,
+    pub expected: String,
+    pub observed: String,
+    pub outcome: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub why: Option<String>,
+    #[serde(default)]
+    pub cause: Option<String>,
+    #[serde(default)]
+    pub network: Option<String>,
+}
+
+/// One step of a lab that changes (issue "steps"): what was done, then its
+/// checks. The shape is provisional until steps land in the JSON report.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Step {
+    pub title: String,
+    /// Each action in words (`disconnect db from back`).
+    #[serde(default)]
+    pub actions: Vec<String>,
+    #[serde(default)]
+    pub checks: Vec<Check>,
+    #[serde(default)]
+    pub duration_ms: f64,
+}
+
+/// What became of a check (or a cell), as the page colours it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    Pass,
+    /// Not run (a newer report's `skipped`): neither good nor bad.
+    Skipped,
+    Fail,
+    Error,
+}
+
+impl Verdict {
+    pub fn of(outcome: &str) -> Verdict {
+        match outcome {
+            "pass" => Verdict::Pass,
+            "fail" => Verdict::Fail,
+            "skipped" | "skip" => Verdict::Skipped,
+            _ => Verdict::Error,
+        }
+    }
+
+    /// The CSS class and the word shown.
+    pub fn class(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Skipped => "skip",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Skipped => "SKIP",
+            Verdict::Fail => "FAIL",
+            Verdict::Error => "ERROR",
+        }
+    }
+}
+
+impl Check {
+    pub fn verdict(&self) -> Verdict {
+        Verdict::of(&self.outcome)
+    }
+}
+
+impl Document {
+    /// Every check of the report: the steady state's, then each step's.
+    pub fn all_checks(&self) -> impl Iterator<Item = &Check> {
+        self.checks
+            .iter()
+            .chain(self.steps.iter().flat_map(|s| s.checks.iter()))
+    }
+}
