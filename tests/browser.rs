@@ -137,7 +137,7 @@ fn pages_of_shipped_labs_render_offline_with_every_check_and_no_request() {
                 "{lab}: a ladder per recorded check: {seen}"
             );
         }
-        let height = seen["height"].as_u64().unwrap_or(900).min(2600);
+        let height = seen["height"].as_u64().unwrap_or(900).min(1800);
         let png = b.screenshot(height);
         assert!(
             png.len() > 40_000,

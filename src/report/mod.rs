@@ -346,6 +346,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn verbose_shows_why_in_a_few_words() {
+        let mut r = report(vec![check("tcp client → web:7000 is open", true)]);
+        r.checks[0].why = Some(crate::check::why::Why {
+            sentence: "`client` and `web` share the user-defined bridge `front`".into(),
+            short: "shared bridge front".into(),
+        });
+        assert!(
+            r.human_with(false, true)
+                .contains("is open  open     3 ms\n      why: shared bridge front\n"),
+            "{}",
+            r.human_with(false, true)
+        );
+        assert!(!r.human().contains("why:"), "only with -v");
+    }
+
+    #[test]
     fn table_pads_all_but_the_last_column() {
         let t = table(&[
             vec!["LAB".into(), "NODES".into()],
