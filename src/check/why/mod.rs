@@ -18,8 +18,8 @@ use std::net::IpAddr;
 
 use crate::agent::protocol::{
     CaptureResult, DnsObservation, DnsReport, HttpObservation, MtuObservation, Observation,
-    PathMtuObservation, PortAnswer, PortAttempt, ProbeResult, SpreadObservation, TcpObservation,
-    TlsObservation, TlsOutcome, UdpObservation,
+    PathMtuObservation, PortAnswer, PortAttempt, ProbeResult, Reach, SpreadObservation,
+    TcpObservation, TlsObservation, TlsOutcome, UdpObservation,
 };
 use crate::check::route::{self, Route, carriers, networks_of, owner_of};
 use crate::lab::{
@@ -185,10 +185,21 @@ fn dns(live: &LiveLab, from: &str, name: &str, report: &DnsReport) -> Option<Why
         Attachment::Networks(_) => None,
     };
     if let Some(without) = without {
+        // Every name server of its resolv.conf shown out of reach.
+        let unreachable = report.resolvers.as_deref().is_some_and(|r| {
+            !r.is_empty()
+                && r.iter()
+                    .all(|x| matches!(x.reach, Reach::Unreachable { .. } | Reach::Refused))
+        });
         let (tail, short) = match &report.answer {
             DnsObservation::Answers { .. } => {
                 (", and that resolver answered", "the host's resolver")
             }
+            DnsObservation::Unavailable { .. } => return None,
+            _ if unreachable => (
+                ", and no name server of its resolv.conf can be reached from it",
+                "no embedded DNS; the host's resolver out of reach",
+            ),
             DnsObservation::Timeout | DnsObservation::Error { .. } => {
                 (", which did not answer", "the host's resolver, no answer")
             }

@@ -100,6 +100,7 @@ fn live_of(yaml: &str, engines: &[(&str, &str)]) -> LiveLab {
                 addresses,
                 gateways,
                 ports,
+                stale_helper: None,
             },
         );
     }
@@ -120,7 +121,9 @@ fn live_of(yaml: &str, engines: &[(&str, &str)]) -> LiveLab {
         ca_pem: Some("ca".into()),
         other_ca_pem: Some("other".into()),
         nodes,
-        subnets: HashMap::new(),
+        subnets: Vec::new(),
+        network_subnets: HashMap::new(),
+        allow_external: false,
     }
 }
 
@@ -340,6 +343,7 @@ fn the_default_bridge_forwards_by_address_and_has_no_dns() {
     let dns = Observation::Dns(DnsReport {
         answer: DnsObservation::NxDomain,
         control: Some(DnsObservation::NxDomain),
+        resolvers: None,
     });
     let s = says(
         &one(),
@@ -392,13 +396,6 @@ fn vxlan_only_between_engines_that_differ() {
     let same = live_of(TWO_HOSTS, &[("east", "e1"), ("west", "e1")]);
     let s = sentence(why_of(&same, TWO_HOSTS, check, open()));
     assert!(!s.contains("VXLAN") && s.contains("one engine here"), "{s}");
-    let s = sentence(why_of(
-        &two,
-        TWO_HOSTS,
-        "tcp: { from: edge, to: db:7000, expect: blocked }",
-        silent(),
-    ));
-    assert!(s.contains("a bridge stays on its host"), "{s}");
 }
 
 #[test]
@@ -429,7 +426,11 @@ fn a_bridge_address_of_another_host_is_not_taken_for_this_hosts_node() {
 }
 
 fn dns(answer: DnsObservation, control: Option<DnsObservation>) -> Observation {
-    Observation::Dns(DnsReport { answer, control })
+    Observation::Dns(DnsReport {
+        answer,
+        control,
+        resolvers: None,
+    })
 }
 
 #[test]
@@ -515,6 +516,39 @@ fn a_name_on_another_network_is_unknown_and_internal_networks_cannot_ask_further
             dns(DnsObservation::NxDomain, None)
         ),
         ""
+    );
+}
+
+#[test]
+fn a_resolver_out_of_reach_is_said_so_only_when_every_name_server_is() {
+    let reach = |r: Reach| {
+        Observation::Dns(DnsReport {
+            answer: DnsObservation::Error {
+                message: "network unreachable".into(),
+            },
+            control: None,
+            resolvers: Some(vec![ResolverReach {
+                server: IpAddr::V4(Ipv4Addr::new(10, 250, 77, 1)),
+                reach: r,
+            }]),
+        })
+    };
+    let check = "dns: { from: on-host, name: web, expect: unresolved }";
+    let s = says(
+        &one(),
+        check,
+        reach(Reach::Unreachable {
+            message: "no route".into(),
+        }),
+    );
+    assert!(
+        s.contains("no name server of its resolv.conf can be reached"),
+        "{s}"
+    );
+    let s = says(&one(), check, reach(Reach::Silent));
+    assert!(
+        s.contains("which did not answer") && !s.contains("reached"),
+        "{s}"
     );
 }
 
@@ -610,6 +644,7 @@ fn hop(method: &str, url: &str, status: u16, body_sent: bool) -> HttpHop {
         status,
         location: None,
         node: Some("web".into()),
+        identity: None,
     }
 }
 
