@@ -274,3 +274,20 @@ fn report_refuses_what_is_not_a_json_report_naming_file_line_and_column() {
         );
     assert!(!page.exists(), "nothing is written");
 }
+
+#[test]
+fn an_html_page_that_cannot_be_written_is_refused_before_anything_runs() {
+    offline()
+        .args([
+            "run",
+            "bridge-basic",
+            "--html",
+            "/nonexistent-dir/page.html",
+        ])
+        .assert()
+        .code(2)
+        .stderr(
+            contains("cannot write the HTML page to /nonexistent-dir/page.html")
+                .and(contains("nothing was run")),
+        );
+}
