@@ -140,14 +140,15 @@ pub struct Step {
     pub duration_ms: f64,
 }
 
-/// What became of a check (or a cell), as the page colours it.
+/// What became of a check (or a cell), as the page colours it, ordered by
+/// how much it matters: a failure outranks an error, which outranks a pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
     Pass,
     /// Not run (a newer report's `skipped`): neither good nor bad.
     Skipped,
-    Fail,
     Error,
+    Fail,
 }
 
 impl Verdict {
