@@ -61,24 +61,126 @@ fn is_dns(e: &Entry) -> bool {
     matches!(&e.layer, Layer::Udp { dns: Some(_), .. })
 }
 
-/// The parties: index 0 the probing side; the resolver (if asked) left of
-/// it; servers to its right in order of appearance.
+/// The parties: the probing side (every packet recorded is its own, so a
+/// packet's direction says which end it is); the resolver it asked, left
+/// of it; the servers, to its right in order of appearance. A server is
+/// told apart by its address, or by address and port where it shares the
+/// client's address (a host probing its own published port on loopback).
 struct Columns {
-    /// (ip, label, sub-label, x)
+    /// (key, label, sub-label, x)
     list: Vec<(String, String, String, f64)>,
     client: usize,
-    /// Every address the probing side used (loopback towards the resolver,
-    /// its own address towards a server).
-    client_ips: Vec<String>,
 }
 
 impl Columns {
-    fn of(&self, ip: &str) -> Option<usize> {
-        if self.client_ips.iter().any(|c| c == ip) {
-            return Some(self.client);
-        }
-        self.list.iter().position(|c| c.0 == ip)
+    /// The column of the far end of a packet.
+    fn peer(&self, e: &Entry, client_ips: &[String]) -> Option<usize> {
+        let key = peer_key(e, client_ips);
+        self.list.iter().position(|c| c.0 == key)
     }
+}
+
+/// The probing side's addresses: the sources of its outgoing packets.
+fn client_ips(t: &Timeline) -> Vec<String> {
+    let mut ips: Vec<String> = Vec::new();
+    for e in t.entries.iter().filter(|e| e.direction == Direction::Out) {
+        let ip = ip_of(&e.src).to_owned();
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+    ips
+}
+
+/// `dns` for the resolver, else the far end's address (with its port when
+/// the client has that address too).
+fn peer_key(e: &Entry, client_ips: &[String]) -> String {
+    if is_dns(e) {
+        return "dns".into();
+    }
+    let peer = match e.direction {
+        Direction::Out => &e.dst,
+        Direction::In => &e.src,
+    };
+    let ip = ip_of(peer);
+    if client_ips.iter().any(|c| c == ip) {
+        peer.clone()
+    } else {
+        ip.to_owned()
+    }
+}
+
+fn columns(t: &Timeline, check: &Check, topo: Option<&Topology>) -> (Columns, Vec<String>) {
+    let ips = client_ips(t);
+    let mut resolver: Option<String> = None;
+    let mut servers: Vec<String> = Vec::new();
+    let mut client_ip: Option<String> = None;
+    for e in &t.entries {
+        let (mine, peer) = match e.direction {
+            Direction::Out => (&e.src, &e.dst),
+            Direction::In => (&e.dst, &e.src),
+        };
+        if is_dns(e) {
+            resolver.get_or_insert_with(|| ip_of(peer).to_owned());
+            continue;
+        }
+        client_ip.get_or_insert_with(|| ip_of(mine).to_owned());
+        let key = peer_key(e, &ips);
+        if !servers.contains(&key) {
+            servers.push(key);
+        }
+    }
+    let client_name = check
+        .endpoints
+        .as_ref()
+        .and_then(|e| e.from.node.clone())
+        .unwrap_or_else(|| "the Docker host".into());
+    let mut list = Vec::new();
+    if let Some(r) = &resolver {
+        let label = if r == "127.0.0.11" {
+            "Docker's embedded DNS"
+        } else {
+            "resolver"
+        };
+        list.push(("dns".to_owned(), label.to_owned(), r.clone(), 0.0));
+    }
+    let client = list.len();
+    let client_ip = client_ip
+        .or_else(|| ips.first().cloned())
+        .unwrap_or_default();
+    list.push(("client".to_owned(), client_name, client_ip, 0.0));
+    for key in &servers {
+        let label = name_of(ip_of(key), topo, check)
+            .or_else(|| {
+                // A published port reached on the host's own address.
+                check
+                    .endpoints
+                    .as_ref()
+                    .and_then(|e| e.to.as_ref())
+                    .and_then(|to| to.node.clone())
+                    .filter(|_| key.contains(':') && !key.starts_with('['))
+            })
+            .unwrap_or_else(|| "server".into());
+        list.push((key.clone(), label, key.clone(), 0.0));
+    }
+    // x positions: the resolver near the left, the client next, servers
+    // spread to the right up to the phase bands.
+    let left = TIME_W + 70.0;
+    let right = BAND_X - 60.0;
+    let client_x = if resolver.is_some() {
+        left + 240.0
+    } else {
+        left
+    };
+    if resolver.is_some() {
+        list[0].3 = left;
+    }
+    list[client].3 = client_x;
+    let n = servers.len().max(1) as f64;
+    for (k, col) in list.iter_mut().skip(client + 1).enumerate() {
+        col.3 = client_x + (right - client_x) * (k as f64 + 1.0) / n;
+    }
+    (Columns { list, client }, ips)
 }
 
 /// The node an address belongs to: the check's target when it is that
@@ -103,76 +205,6 @@ fn name_of(ip: &str, topo: Option<&Topology>, check: &Check) -> Option<String> {
         .find(holds)
         .or_else(|| nodes.iter().find(holds))
         .map(|n| n.name.clone())
-}
-
-fn columns(t: &Timeline, check: &Check, topo: Option<&Topology>) -> Columns {
-    let mut client_ip: Option<String> = None;
-    let mut client_ips: Vec<String> = Vec::new();
-    let mut resolver: Option<String> = None;
-    let mut servers: Vec<String> = Vec::new();
-    for e in &t.entries {
-        let (mine, other) = match e.direction {
-            Direction::Out => (ip_of(&e.src), ip_of(&e.dst)),
-            Direction::In => (ip_of(&e.dst), ip_of(&e.src)),
-        };
-        if client_ip.is_none() && !is_dns(e) {
-            client_ip = Some(mine.to_owned());
-        }
-        if !client_ips.iter().any(|c| c == mine) {
-            client_ips.push(mine.to_owned());
-        }
-        if is_dns(e) {
-            resolver.get_or_insert_with(|| other.to_owned());
-        } else if !servers.iter().any(|s| s == other) {
-            servers.push(other.to_owned());
-        }
-    }
-    let from = check.endpoints.as_ref().map(|e| &e.from);
-    let client_name = from
-        .and_then(|f| f.node.clone())
-        .unwrap_or_else(|| "the Docker host".into());
-    let mut list = Vec::new();
-    if let Some(r) = &resolver {
-        let label = if r == "127.0.0.11" {
-            "Docker's embedded DNS"
-        } else {
-            "resolver"
-        };
-        list.push((r.clone(), label.to_owned(), r.clone(), 0.0));
-    }
-    let client = list.len();
-    list.push((
-        client_ip.clone().unwrap_or_default(),
-        client_name,
-        client_ip.unwrap_or_default(),
-        0.0,
-    ));
-    for s in &servers {
-        let label = name_of(s, topo, check).unwrap_or_else(|| "server".into());
-        list.push((s.clone(), label, s.clone(), 0.0));
-    }
-    // x positions: the resolver near the left, the client next, servers
-    // spread to the right up to the phase bands.
-    let left = TIME_W + 70.0;
-    let right = BAND_X - 60.0;
-    let client_x = if resolver.is_some() {
-        left + 240.0
-    } else {
-        left
-    };
-    if resolver.is_some() {
-        list[0].3 = left;
-    }
-    list[client].3 = client_x;
-    let n = servers.len().max(1) as f64;
-    for (k, col) in list.iter_mut().skip(client + 1).enumerate() {
-        col.3 = client_x + (right - client_x) * (k as f64 + 1.0) / n;
-    }
-    Columns {
-        list,
-        client,
-        client_ips,
-    }
 }
 
 fn versions(v: &[String]) -> String {
@@ -213,8 +245,7 @@ fn dns_label(d: &Dns) -> String {
 
 /// Reads the timeline into arrows, with the TLS bookkeeping that places
 /// each record in its phase.
-fn arrows(t: &Timeline, cols: &Columns) -> Vec<Arrow> {
-    let col_of = |ip: &str| cols.of(ip);
+fn arrows(t: &Timeline, cols: &Columns, client_ips: &[String]) -> Vec<Arrow> {
     let mut out: Vec<Arrow> = Vec::new();
     let mut after_synack = false;
     let mut tls13 = false;
@@ -223,8 +254,12 @@ fn arrows(t: &Timeline, cols: &Columns) -> Vec<Arrow> {
     let mut closing = false;
     let mut tls_stream = false;
     for e in &t.entries {
-        let (Some(from), Some(to)) = (col_of(ip_of(&e.src)), col_of(ip_of(&e.dst))) else {
+        let Some(peer) = cols.peer(e, client_ips) else {
             continue;
+        };
+        let (from, to) = match e.direction {
+            Direction::Out => (cols.client, peer),
+            Direction::In => (peer, cols.client),
         };
         let out_dir = e.direction == Direction::Out;
         let mut here: Vec<(String, &'static str, Phase)> = Vec::new();
@@ -468,14 +503,14 @@ fn px(v: f64) -> String {
 }
 
 pub fn render(t: &Timeline, check: &Check, topo: Option<&Topology>) -> String {
-    let cols = columns(t, check, topo);
-    let list = arrows(t, &cols);
+    let (cols, ips) = columns(t, check, topo);
+    let list = arrows(t, &cols, &ips);
     let height = TOP + list.len() as f64 * ROW + 16.0;
     let mut out = String::new();
     let _ = write!(
         out,
-        "<div class=\"scroll\"><svg class=\"ladder\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{} packets between {}\">",
-        t.entries.len(),
+        "<div class=\"scroll\"><svg class=\"ladder\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{} between {}\">",
+        crate::report::count(t.entries.len(), "packet"),
         esc(&cols
             .list
             .iter()
@@ -566,6 +601,26 @@ pub fn render(t: &Timeline, check: &Check, topo: Option<&Topology>) -> String {
 #[cfg(test)]
 pub(super) fn arrow_labels(t: &Timeline) -> Vec<String> {
     let check = Check::default();
-    let cols = columns(t, &check, None);
-    arrows(t, &cols).into_iter().map(|a| a.label).collect()
+    let (cols, ips) = columns(t, &check, None);
+    arrows(t, &cols, &ips)
+        .into_iter()
+        .map(|a| a.label)
+        .collect()
+}
+
+/// Each arrow as (from column's label, to column's label, label).
+#[cfg(test)]
+pub(super) fn arrow_ends(t: &Timeline) -> Vec<(String, String, String)> {
+    let check = Check::default();
+    let (cols, ips) = columns(t, &check, None);
+    arrows(t, &cols, &ips)
+        .into_iter()
+        .map(|a| {
+            (
+                cols.list[a.from].2.clone(),
+                cols.list[a.to].2.clone(),
+                a.label,
+            )
+        })
+        .collect()
 }

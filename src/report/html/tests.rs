@@ -402,3 +402,46 @@ fn what_verify_writes_is_what_the_page_reads() {
     assert!(html.contains("<dd class=\"why\"><code>a</code> and <code>b</code> share the user-defined bridge <code>n</code></dd>"));
     assert!(html.contains("<span class=\"n fail\">1 failed</span>"));
 }
+
+#[test]
+fn a_host_probing_its_own_published_port_on_loopback_has_two_ends() {
+    use crate::capture::{Direction, Entry, Layer, Timeline};
+    let tcp = |offset_ns: u64, out: bool, flags: &[&str]| {
+        let (a, b) = ("127.0.0.1:51000", "127.0.0.1:47280");
+        Entry {
+            offset_ns,
+            direction: if out { Direction::Out } else { Direction::In },
+            src: if out { a } else { b }.into(),
+            dst: if out { b } else { a }.into(),
+            length: 60,
+            layer: Layer::Tcp {
+                flags: flags.iter().map(|f| (*f).to_owned()).collect(),
+                seq: 0,
+                ack: None,
+                len: 0,
+                tls: Vec::new(),
+                text: None,
+            },
+        }
+    };
+    let t = Timeline {
+        entries: vec![
+            tcp(0, true, &["SYN"]),
+            tcp(10, false, &["SYN", "ACK"]),
+            tcp(20, true, &["ACK"]),
+        ],
+    };
+    let ends = ladder::arrow_ends(&t);
+    assert_eq!(
+        ends,
+        [
+            ("127.0.0.1".into(), "127.0.0.1:47280".into(), "SYN".into()),
+            (
+                "127.0.0.1:47280".into(),
+                "127.0.0.1".into(),
+                "SYN/ACK".into()
+            ),
+            ("127.0.0.1".into(), "127.0.0.1:47280".into(), "ACK".into()),
+        ]
+    );
+}
