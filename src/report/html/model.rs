@@ -28,7 +28,7 @@ pub struct Document {
     pub topology: Option<Topology>,
     /// The steps after the steady state (`steps:` in the lab file), each
     /// with its own checks; none in a report without steps.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_steps")]
     pub steps: Vec<Step>,
 }
 
@@ -127,17 +127,56 @@ pub struct Cell {
 }
 
 /// One step of a lab that changes (issue "steps"): what was done, then its
-/// checks. The shape is provisional until steps land in the JSON report.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// checks. The shape is provisional until steps land in the JSON report,
+/// so it is read leniently: what does not fit is left out, and never makes
+/// the whole report unreadable.
+#[derive(Debug, Clone, Default)]
 pub struct Step {
     pub title: String,
-    /// Each action in words (`disconnect db from back`).
-    #[serde(default)]
+    /// Each action in words (`disconnect db from back`), or as the JSON
+    /// gave it.
     pub actions: Vec<String>,
-    #[serde(default)]
     pub checks: Vec<Check>,
-    #[serde(default)]
     pub duration_ms: f64,
+}
+
+fn lenient_steps<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Step>, D::Error> {
+    use serde_json::Value;
+    let steps = match Value::deserialize(d)? {
+        Value::Array(list) => list,
+        _ => return Ok(Vec::new()),
+    };
+    Ok(steps
+        .into_iter()
+        .map(|step| {
+            let text = |v: &Value| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            Step {
+                title: step.get("title").map(text).unwrap_or_default(),
+                actions: step
+                    .get("actions")
+                    .or_else(|| step.get("do"))
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().map(text).collect())
+                    .unwrap_or_default(),
+                checks: step
+                    .get("checks")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|c| serde_json::from_value(c.clone()).ok())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                duration_ms: step
+                    .get("duration_ms")
+                    .and_then(Value::as_f64)
+                    .unwrap_or_default(),
+            }
+        })
+        .collect())
 }
 
 /// What became of a check (or a cell), as the page colours it, ordered by

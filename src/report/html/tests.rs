@@ -445,3 +445,32 @@ fn a_host_probing_its_own_published_port_on_loopback_has_two_ends() {
         ]
     );
 }
+
+#[test]
+fn steps_make_a_timeline_and_a_shape_not_yet_known_never_breaks_the_page() {
+    let mut v: serde_json::Value = serde_json::from_str(FIXTURES[0].1).expect("json");
+    let check = v["checks"][3].clone();
+    let mut recovered = check.clone();
+    recovered["recovered_ms"] = serde_json::json!(1250.0);
+    v["steps"] = serde_json::json!([
+        { "title": "web leaves front", "actions": ["disconnect web from front"], "checks": [check] },
+        { "title": "web comes back", "do": [{ "connect": { "node": "web", "network": "front" } }],
+          "checks": [recovered, { "not": "a check" }], "duration_ms": "soon" },
+        42
+    ]);
+    let html = page(&v.to_string());
+    assert!(html.contains("<section id=\"steps\">"));
+    assert!(
+        html.contains("<h3>web leaves front</h3>")
+            && html.contains("<li>disconnect web from front</li>")
+    );
+    assert!(html.contains("{&quot;connect&quot;:{&quot;network&quot;:&quot;front&quot;,&quot;node&quot;:&quot;web&quot;}}"));
+    assert!(html.contains("Time to recover: tcp client → web:7000 is open: 1.25 s"));
+    assert_eq!(
+        html.matches("id=\"step-").count(),
+        5,
+        "3 steps, 2 check cards (the bad one left out)"
+    );
+    // Without steps, nothing of them.
+    assert!(!page(FIXTURES[0].1).contains("id=\"steps\""));
+}
