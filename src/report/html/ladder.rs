@@ -267,7 +267,17 @@ fn arrows(t: &Timeline, cols: &Columns, client_ips: &[String]) -> Vec<Arrow> {
             Layer::Udp { dns: Some(d), .. } => here.push((dns_label(d), "a-dns", Phase::Dns)),
             Layer::Udp { len, .. } => here.push((format!("UDP · {len} B"), "a-ctl", Phase::Data)),
             Layer::Icmp { text } | Layer::Other { text } => {
-                here.push((text.clone(), "a-alert", Phase::Other))
+                // An error report (unreachable, time exceeded) is an alarm;
+                // anything else (an echo) only keeps the phase it is in.
+                let alarm = ["unreachable", "exceeded", "problem"]
+                    .iter()
+                    .any(|w| text.to_lowercase().contains(w));
+                let phase = out.last().map(|a| a.phase).unwrap_or(Phase::Other);
+                here.push((
+                    text.clone(),
+                    if alarm { "a-alert" } else { "a-other" },
+                    phase,
+                ))
             }
             Layer::Tcp {
                 flags,
