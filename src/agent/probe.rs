@@ -16,8 +16,10 @@ use super::web_client;
 use crate::capture::{Filter, Recorder};
 use crate::vocab::{RecordType, Transport};
 
-/// How long a TCP probe waits for the agent's greeting once connected.
-const GREETING_WAIT: Duration = Duration::from_secs(1);
+/// The least time a TCP probe waits for the agent's greeting once
+/// connected, even when the connect took nearly all of its deadline: an
+/// agent greets at once, but a loaded machine may take a moment.
+const GREETING_WAIT: Duration = Duration::from_millis(500);
 /// UDP loses datagrams: resend this often while waiting for an answer.
 const UDP_RESEND: Duration = Duration::from_millis(250);
 
@@ -354,7 +356,7 @@ async fn tcp_recorded(
     }
     let left = deadline
         .saturating_sub(started.elapsed())
-        .min(GREETING_WAIT);
+        .max(GREETING_WAIT);
     let identity = match tokio::time::timeout(left, read_line(&mut stream)).await {
         Ok(Some(line)) => Identity::parse_greeting(&line),
         _ => None,
