@@ -118,9 +118,10 @@ fn the_man_pages_build() {
         let path = dir.path().join(page);
         assert!(path.is_file(), "{page} was not written");
         if installed("groff") {
+            // As man(1) runs it: -k, UTF-8 input (the help says `unix://…`);
             // -ww: every warning; -z: no output, just the checks.
             let out = Process::new("groff")
-                .args(["-man", "-Tutf8", "-ww", "-z"])
+                .args(["-k", "-man", "-Tutf8", "-ww", "-z"])
                 .arg(&path)
                 .output()
                 .expect("groff runs");
