@@ -89,20 +89,23 @@ mod tests {
             })
             .collect();
         pages.sort();
-        assert_eq!(
-            pages,
-            [
-                "netlab-completions.1",
-                "netlab-down.1",
-                "netlab-graph.1",
-                "netlab-labs.1",
-                "netlab-ls.1",
-                "netlab-run.1",
-                "netlab-up.1",
-                "netlab-validate.1",
-                "netlab-verify.1",
-                "netlab.1"
-            ]
+        // One page per visible command and netlab.1; none for the agent or
+        // for `man` itself.
+        let mut expected: Vec<String> = Cli::command()
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            .map(|c| format!("netlab-{}.1", c.get_name()))
+            .chain(["netlab.1".to_owned()])
+            .collect();
+        expected.sort();
+        assert_eq!(pages, expected);
+        for page in ["netlab-run.1", "netlab-verify.1", "netlab-completions.1"] {
+            assert!(pages.iter().any(|p| p == page), "{page} missing: {pages:?}");
+        }
+        assert!(
+            !pages
+                .iter()
+                .any(|p| p.contains("agent") || p == "netlab-man.1")
         );
         let main = std::fs::read_to_string(dir.path().join("netlab.1")).expect("netlab.1");
         assert!(main.starts_with(".ie \\n(.g .ds Aq"), "{main}");
