@@ -4,11 +4,12 @@
 //! classification is tested without any engine type.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use indexmap::IndexMap;
 
-use crate::lab::{Lab, Transport};
+use crate::lab::requires::EngineFacts;
+use crate::lab::{IpFamily, Lab, Transport};
 
 /// A lab as it runs: its stored definition, each node's container and each
 /// host's helper.
@@ -39,6 +40,8 @@ pub struct LiveHost {
     pub helper: Option<String>,
     /// The ID of the engine it is: two hosts on one engine share one.
     pub engine: String,
+    /// Its version and what follows from it, for `requires:`.
+    pub facts: EngineFacts,
 }
 
 impl LiveLab {
@@ -98,12 +101,34 @@ pub struct LiveNode {
     /// The gateway of each of those networks: how a container reaches the
     /// host (and so a node in host mode).
     pub gateways: IndexMap<String, Ipv4Addr>,
+    /// IPv6 address per lab network that has IPv6, in the same order.
+    pub addresses6: IndexMap<String, Ipv6Addr>,
+    /// The IPv6 gateway of each of those networks.
+    pub gateways6: IndexMap<String, Ipv6Addr>,
     /// Published ports as the engine mapped them (random ones resolved).
     pub ports: Vec<PublishedPort>,
     /// A foreign node's probe helper that still sits in the network
     /// namespace the node had before it restarted: it must be restarted
     /// before it can probe for the node.
     pub stale_helper: Option<String>,
+}
+
+impl LiveNode {
+    /// Its address of `family` on a lab network.
+    pub fn address(&self, network: &str, family: IpFamily) -> Option<IpAddr> {
+        match family {
+            IpFamily::V4 => self.addresses.get(network).map(|ip| IpAddr::V4(*ip)),
+            IpFamily::V6 => self.addresses6.get(network).map(|ip| IpAddr::V6(*ip)),
+        }
+    }
+
+    /// Every address it has, IPv4 first.
+    pub fn all_addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.addresses
+            .values()
+            .map(|ip| IpAddr::V4(*ip))
+            .chain(self.addresses6.values().map(|ip| IpAddr::V6(*ip)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! The words netlab's parts share: what an agent listens on, which DNS
-//! record a probe asks for, and which transport a port uses. The lab file,
+//! record a probe asks for, which transport a port uses and which address
+//! family a probe speaks. The lab file,
 //! the plan and the agent all speak them, so they belong to none of those.
 
 use serde::{Deserialize, Serialize};
@@ -104,5 +105,94 @@ impl<'de> Deserialize<'de> for Listener {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An IP address family: what a probe speaks and what an address is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpFamily {
+    V4,
+    V6,
+}
+
+impl IpFamily {
+    pub fn of(ip: std::net::IpAddr) -> IpFamily {
+        if ip.is_ipv4() {
+            IpFamily::V4
+        } else {
+            IpFamily::V6
+        }
+    }
+
+    /// `v4`, `v6`: the lab file's word.
+    pub fn word(self) -> &'static str {
+        match self {
+            IpFamily::V4 => "v4",
+            IpFamily::V6 => "v6",
+        }
+    }
+
+    /// `IPv4`, `IPv6`: the report's word.
+    pub fn name(self) -> &'static str {
+        match self {
+            IpFamily::V4 => "IPv4",
+            IpFamily::V6 => "IPv6",
+        }
+    }
+
+    /// Loopback of this family.
+    pub fn loopback(self) -> std::net::IpAddr {
+        match self {
+            IpFamily::V4 => std::net::Ipv4Addr::LOCALHOST.into(),
+            IpFamily::V6 => std::net::Ipv6Addr::LOCALHOST.into(),
+        }
+    }
+}
+
+/// `family:` of a check: one family, or both (each probed, both must
+/// hold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    V4,
+    V6,
+    Both,
+}
+
+impl Family {
+    /// The families probed, in report order.
+    pub fn members(self) -> &'static [IpFamily] {
+        match self {
+            Family::V4 => &[IpFamily::V4],
+            Family::V6 => &[IpFamily::V6],
+            Family::Both => &[IpFamily::V4, IpFamily::V6],
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Family::V4 => "v4",
+            Family::V6 => "v6",
+            Family::Both => "both",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Family> {
+        Some(match word {
+            "v4" => Family::V4,
+            "v6" => Family::V6,
+            "both" => Family::Both,
+            _ => return None,
+        })
+    }
+}
+
+impl From<IpFamily> for Family {
+    fn from(f: IpFamily) -> Family {
+        match f {
+            IpFamily::V4 => Family::V4,
+            IpFamily::V6 => Family::V6,
+        }
     }
 }

@@ -126,6 +126,7 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
             ca_pem,
             max_redirects,
             follow_only,
+            family,
         } => Observation::Http(
             web_client::http(
                 &web_client::HttpRequest {
@@ -136,6 +137,7 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
                     max_redirects: *max_redirects,
                     follow_only: follow_only.as_ref(),
                     recorder,
+                    family: family.unwrap_or(crate::vocab::IpFamily::V4),
                 },
                 deadline,
             )
@@ -158,12 +160,24 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
             transport,
             speak,
             also_external,
+            also,
         } => Observation::Published {
-            attempts: published(*ip, *port, *transport, speak, *also_external, deadline).await,
+            attempts: published(
+                SocketAddr::new(*ip, *port),
+                also,
+                *transport,
+                speak,
+                *also_external,
+                deadline,
+            )
+            .await,
         },
         ProbeKind::Bind { addr, transport } => Observation::Bind(bind(*addr, *transport)),
         ProbeKind::Interfaces => Observation::Interfaces {
             addresses: interfaces(),
+        },
+        ProbeKind::Routes6 => Observation::Routes6 {
+            prefixes: super::routes6::prefixes(),
         },
     }
 }
@@ -192,7 +206,7 @@ async fn dns_with_control(
     let control_name = control.map(|c| c.name.as_str()).unwrap_or(name);
     let control = async {
         match control {
-            Some(c) => Some(dns(config, opts, &c.name, RecordType::A, deadline).await),
+            Some(c) => Some(dns(config, opts, &c.name, c.record, deadline).await),
             None => None,
         }
     };
@@ -205,17 +219,19 @@ async fn dns_with_control(
     }
 }
 
-/// A published port tried at `ip` and, for a binding on all addresses, at
-/// this host's first external address too: each must lead to the node.
+/// A published port tried at `at` and, for a binding on all addresses, at
+/// this host's first external IPv4 address too, and at the bindings of
+/// the other family (`also`): each must lead to the node.
 async fn published(
-    ip: IpAddr,
-    port: u16,
+    at: SocketAddr,
+    also: &[SocketAddr],
     transport: Transport,
     speak: &Speak,
     also_external: bool,
     deadline: Duration,
 ) -> Vec<PortAttempt> {
-    let mut addrs = vec![SocketAddr::new(ip, port)];
+    let (ip, port) = (at.ip(), at.port());
+    let mut addrs = vec![at];
     if also_external {
         match external_address(&interfaces()) {
             Some(external) => addrs.push(SocketAddr::new(external, port)),
@@ -229,6 +245,7 @@ async fn published(
             }
         }
     }
+    addrs.extend(also.iter().copied());
     let attempts = addrs.into_iter().map(|addr| async move {
         let answer = match (transport, speak) {
             (Transport::Udp, _) => match udp(addr, deadline).await {
@@ -320,12 +337,16 @@ pub fn bind(addr: SocketAddr, transport: Transport) -> BindObservation {
     }
 }
 
-/// Every IPv4 address of every interface, loopback included.
+/// Every address of every interface, loopback included (IPv6 link-local
+/// ones left out: they need a zone to mean anything).
 pub fn interfaces() -> Vec<InterfaceAddress> {
     if_addrs::get_if_addrs()
         .map(|list| {
             list.into_iter()
-                .filter(|i| i.ip().is_ipv4())
+                .filter(|i| match i.ip() {
+                    IpAddr::V4(_) => true,
+                    IpAddr::V6(v6) => !v6.is_unicast_link_local(),
+                })
                 .map(|i| InterfaceAddress {
                     address: i.ip(),
                     interface: i.name,

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::RecordType;
+use crate::vocab::{IpFamily, RecordType};
 
 /// The first line an agent TCP listener sends, and the whole of a UDP reply
 /// prefix: `netlab-agent lab=<lab> node=<node>`.
@@ -149,6 +149,10 @@ pub enum ProbeKind {
         ca_pem: Option<String>,
         max_redirects: u32,
         follow_only: Option<FollowOnly>,
+        /// The family a name in the URL is resolved to (A or AAAA);
+        /// `None`: IPv4.
+        #[serde(default)]
+        family: Option<IpFamily>,
     },
     /// The MTU of the interface that holds `address`.
     Mtu {
@@ -175,14 +179,21 @@ pub enum ProbeKind {
         transport: crate::vocab::Transport,
         speak: Speak,
         also_external: bool,
+        /// Further bindings of the same port to try (the other family's).
+        #[serde(default)]
+        also: Vec<SocketAddr>,
     },
     /// Whether `addr` can be bound (a host port `up` is about to publish).
     Bind {
         addr: SocketAddr,
         transport: crate::vocab::Transport,
     },
-    /// The IPv4 addresses of this network namespace's interfaces.
+    /// The addresses of this network namespace's interfaces.
     Interfaces,
+    /// The IPv6 routes and addresses of this network namespace: what an
+    /// IPv6 subnet of a lab must not overlap on its Docker host, and
+    /// whether a gateway's address is still being checked for duplicates.
+    Routes6,
 }
 
 /// Where a redirect may lead: these names, these addresses, addresses in
@@ -227,6 +238,9 @@ pub enum Speak {
 pub struct DnsControl {
     pub name: String,
     pub needs_address: bool,
+    /// AAAA for a node with IPv6 addresses only.
+    #[serde(default)]
+    pub record: RecordType,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -275,6 +289,7 @@ pub enum Observation {
     Http(HttpObservation),
     Bind(BindObservation),
     Interfaces { addresses: Vec<InterfaceAddress> },
+    Routes6 { prefixes: Vec<Prefix6> },
     Published { attempts: Vec<PortAttempt> },
     PathMtu(PathMtuObservation),
 }
@@ -359,6 +374,19 @@ impl Reach {
 pub enum BindObservation {
     Free,
     Taken { message: String },
+}
+
+/// An IPv6 route of a namespace, or one of its addresses (`address`,
+/// with its prefix).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prefix6 {
+    pub prefix: ipnet::Ipv6Net,
+    pub interface: String,
+    pub address: bool,
+    /// An address still being checked for duplicates (DAD): nothing can
+    /// be sent from it yet.
+    #[serde(default)]
+    pub tentative: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -145,6 +145,7 @@ mod tests {
                     transport: crate::vocab::Transport::Tcp,
                     speak: crate::agent::protocol::Speak::Greeting,
                     also_external: false,
+                    also: vec!["[::1]:9".parse().expect("addr")],
                 },
             },
             Probe {

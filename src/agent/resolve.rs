@@ -13,7 +13,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType as HickoryRecordType};
 
 use super::protocol::DnsObservation;
-use crate::vocab::RecordType;
+use crate::vocab::{IpFamily, RecordType};
 
 /// A resolver that asks the server every time: no cache, one attempt, the
 /// probe's deadline, no hosts file — what the DNS server says now.
@@ -105,8 +105,13 @@ pub fn classify_dns_error(e: &NetError) -> DnsObservation {
     }
 }
 
-/// One address for a host: an IP literal, or the first A record.
-pub async fn first_address(host: &str, deadline: Duration) -> Result<IpAddr, String> {
+/// One address for a host: an IP literal, or the first A (IPv4) or AAAA
+/// (IPv6) record.
+pub async fn first_address(
+    host: &str,
+    family: IpFamily,
+    deadline: Duration,
+) -> Result<IpAddr, String> {
     if let Ok(ip) = host
         .trim_start_matches('[')
         .trim_end_matches(']')
@@ -115,7 +120,11 @@ pub async fn first_address(host: &str, deadline: Duration) -> Result<IpAddr, Str
         return Ok(ip);
     }
     let (config, opts) = system_resolver_config()?;
-    match dns(config, opts, host, RecordType::A, deadline).await {
+    let record = match family {
+        IpFamily::V4 => RecordType::A,
+        IpFamily::V6 => RecordType::Aaaa,
+    };
+    match dns(config, opts, host, record, deadline).await {
         DnsObservation::Answers { addresses } => addresses
             .first()
             .copied()

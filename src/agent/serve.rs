@@ -3,7 +3,7 @@
 //! sees "open" knows *which* node answered, not merely that something did.
 //! Runs as PID 1 in a scratch container, so it handles SIGTERM itself.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +37,7 @@ pub async fn serve(identity: Identity, listeners: Vec<Listener>) -> anyhow::Resu
     } else {
         None
     };
-    start(IpAddr::V4(Ipv4Addr::UNSPECIFIED), &listeners, identity, tls).await?;
+    start(IpAddr::V6(Ipv6Addr::UNSPECIFIED), &listeners, identity, tls).await?;
     {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
@@ -49,9 +49,54 @@ pub async fn serve(identity: Identity, listeners: Vec<Listener>) -> anyhow::Resu
     Ok(())
 }
 
+/// A socket bound to `addr`; on `[::]`, one that takes IPv4 too
+/// (IPV6_V6ONLY off), so a node answers in both families alike — or, in a
+/// network namespace without IPv6, one on `0.0.0.0`.
+fn socket(addr: SocketAddr, udp: bool) -> std::io::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let (kind, protocol) = if udp {
+        (Type::DGRAM, Protocol::UDP)
+    } else {
+        (Type::STREAM, Protocol::TCP)
+    };
+    let dual = addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+    let open = |addr: SocketAddr| -> std::io::Result<Socket> {
+        let socket = Socket::new(Domain::for_address(addr), kind, Some(protocol))?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(!dual)?;
+        }
+        if !udp {
+            socket.set_reuse_address(true)?;
+        }
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        if !udp {
+            socket.listen(1024)?;
+        }
+        Ok(socket)
+    };
+    match open(addr) {
+        // No IPv6 in this namespace (disabled, or no address to bind).
+        Err(e)
+            if dual
+                && matches!(
+                    e.raw_os_error(),
+                    Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL | libc::EPROTONOSUPPORT)
+                ) =>
+        {
+            open(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                addr.port(),
+            ))
+        }
+        other => other,
+    }
+}
+
 /// Binds every listener on `ip` and serves each in its own task. Returns
 /// the bound addresses (a port of 0 becomes the real one), in order. `tls`
-/// is the server configuration for `https` listeners.
+/// is the server configuration for `https` listeners. On `[::]` every
+/// listener answers IPv4 and IPv6 alike.
 pub async fn start(
     ip: IpAddr,
     listeners: &[Listener],
@@ -61,17 +106,15 @@ pub async fn start(
     let mut bound = Vec::with_capacity(listeners.len());
     for l in listeners {
         let addr = SocketAddr::new(ip, l.port);
-        if l.proto == ListenerProto::Udp {
-            let socket = UdpSocket::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {l}"))?;
+        let udp = l.proto == ListenerProto::Udp;
+        let raw = socket(addr, udp).with_context(|| format!("cannot listen on {l}"))?;
+        if udp {
+            let socket = UdpSocket::from_std(raw.into())?;
             bound.push(socket.local_addr()?);
             tokio::spawn(udp_loop(socket, identity.clone()));
             continue;
         }
-        let socket = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {l}"))?;
+        let socket = TcpListener::from_std(raw.into())?;
         bound.push(socket.local_addr()?);
         let identity = identity.clone();
         match l.proto {
@@ -137,6 +180,9 @@ where
     loop {
         match socket.accept().await {
             Ok((stream, peer)) => {
+                // An IPv4 client of a dual-stack socket shows as
+                // ::ffff:a.b.c.d: reported as the IPv4 address it is.
+                let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
                 tokio::spawn(handle(stream, peer.to_string()));
             }
             // Out of file descriptors and the like: wait instead of spinning.

@@ -870,6 +870,7 @@ mod web {
                     max_redirects: 10,
                     follow_only: None,
                     recorder: None,
+                    family: crate::vocab::IpFamily::V4,
                 },
                 Duration::from_secs(3),
             )
@@ -904,6 +905,7 @@ mod web {
                     max_redirects: 10,
                     follow_only: Some(&FollowOnly::default()),
                     recorder: None,
+                    family: crate::vocab::IpFamily::V4,
                 },
                 Duration::from_secs(3),
             )
@@ -931,6 +933,7 @@ mod web {
                 max_redirects: 10,
                 follow_only: None,
                 recorder: None,
+                family: crate::vocab::IpFamily::V4,
             },
             Duration::from_secs(3),
         )
@@ -953,6 +956,7 @@ mod web {
                 max_redirects: 1,
                 follow_only: None,
                 recorder: None,
+                family: crate::vocab::IpFamily::V4,
             },
             Duration::from_secs(3),
         )
@@ -982,6 +986,7 @@ mod web {
                 max_redirects: 10,
                 follow_only: None,
                 recorder: None,
+                family: crate::vocab::IpFamily::V4,
             },
             Duration::from_secs(3),
         )

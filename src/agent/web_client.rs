@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use super::protocol::*;
 use super::{redirect, resolve};
 use crate::capture::Recorder;
+use crate::vocab::IpFamily;
 
 /// The final body is kept up to this many bytes for the report.
 const MAX_BODY: usize = 64 * 1024;
@@ -320,12 +321,14 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// One request/answer over a fresh connection.
+#[allow(clippy::too_many_arguments)]
 async fn exchange(
     url: &url::Url,
     method: &str,
     body: Option<&str>,
     cookies: &str,
     tls: Option<&Arc<rustls::ClientConfig>>,
+    family: IpFamily,
     deadline: Duration,
     recorder: Option<&Recorder>,
 ) -> Result<Answer, String> {
@@ -333,7 +336,7 @@ async fn exchange(
     let port = url
         .port_or_known_default()
         .ok_or_else(|| format!("{url} has no port"))?;
-    let ip = resolve::first_address(host, deadline).await?;
+    let ip = resolve::first_address(host, family, deadline).await?;
     if let Some(r) = recorder {
         r.watch(SocketAddr::new(ip, port));
     }
@@ -345,7 +348,12 @@ async fn exchange(
     }
     let io: Box<dyn Io> = match (url.scheme(), tls) {
         ("https", Some(config)) => {
-            let name = ServerName::try_from(host.to_owned()).map_err(|e| format!("{host}: {e}"))?;
+            // An address literal is presented as an address, brackets off.
+            let name = match url.host() {
+                Some(url::Host::Ipv6(ip)) => ServerName::IpAddress(std::net::IpAddr::V6(ip).into()),
+                Some(url::Host::Ipv4(ip)) => ServerName::IpAddress(std::net::IpAddr::V4(ip).into()),
+                _ => ServerName::try_from(host.to_owned()).map_err(|e| format!("{host}: {e}"))?,
+            };
             let stream = tokio_rustls::TlsConnector::from(config.clone())
                 .connect(name, tcp)
                 .await
@@ -447,6 +455,8 @@ pub struct HttpRequest<'a> {
     pub follow_only: Option<&'a FollowOnly>,
     /// Told of every connection the exchange makes, when recording.
     pub recorder: Option<&'a Recorder>,
+    /// The family names are resolved to, on every hop.
+    pub family: IpFamily,
 }
 
 pub async fn http(request: &HttpRequest<'_>, deadline: Duration) -> HttpObservation {
@@ -458,6 +468,7 @@ pub async fn http(request: &HttpRequest<'_>, deadline: Duration) -> HttpObservat
         max_redirects,
         follow_only,
         recorder,
+        family,
     } = *request;
     let mut obs = HttpObservation::default();
     let work = async {
@@ -495,6 +506,7 @@ pub async fn http(request: &HttpRequest<'_>, deadline: Duration) -> HttpObservat
                 sent,
                 &cookies,
                 Some(&tls),
+                family,
                 deadline,
                 recorder,
             )

@@ -153,7 +153,10 @@ async fn apply(
     build::refuse_taken_host_ports(engines, lab, &changes.nodes.create, &helpers).await?;
     let swarm = build::ensure_swarm(engines, plan, &helpers).await?;
     let manager = swarm.as_ref().map(|(m, _)| m.as_str());
-    build::create_networks(engines, plan, &comes(&changes.networks), manager, cancel).await?;
+    let networks_in = comes(&changes.networks);
+    let plan = &super::ipv6::subnets(engines, plan, lab, &networks_in, &helpers).await?;
+    let until = std::time::Instant::now() + args.wait;
+    build::create_networks(engines, plan, &networks_in, manager, cancel).await?;
     let cas = Cas::of(record)?;
     build::create_nodes(
         engines,
@@ -164,7 +167,8 @@ async fn apply(
         args.wait,
         cancel,
     )
-    .await
+    .await?;
+    super::ipv6::wait_usable(engines, plan, &networks_in, &helpers, until).await
 }
 
 /// `changed: created db; recreated web; removed old; 3 unchanged`

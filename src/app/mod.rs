@@ -6,6 +6,7 @@ pub mod cancel;
 pub mod converge;
 pub mod down;
 pub mod hosts;
+pub mod ipv6;
 pub mod ls;
 pub mod outside;
 pub mod report;

@@ -12,7 +12,7 @@ use crate::cli::UpArgs;
 use crate::engine::image::{self, AgentImage};
 use crate::engine::record::{self, RECORD_VERSION, Record};
 use crate::engine::{Engine, EngineError, container, discover};
-use crate::lab::{Attachment, Lab};
+use crate::lab::{Attachment, IpFamily, Lab};
 use crate::live::LiveLab;
 use crate::plan::{
     self, LABEL_HOSTS, LABEL_LAB, LABEL_ROLE, Plan, PlanInputs, ROLE_CLAIM, ROLE_LOCK,
@@ -36,6 +36,7 @@ pub async fn up(
     cancel: &Cancel,
 ) -> Result<LiveLab, Failure> {
     let started = Instant::now();
+    super::ipv6::refuse_old_engines(engines, lab)?;
     let image = image::ensure_agent_image(&engines.all()).await?;
     if let Some(on) = &image.built_on {
         eprintln!("netlab: built agent image {} on {on}", image.tag);
@@ -187,8 +188,11 @@ async fn make(
     let networks: Vec<String> = lab.networks.keys().cloned().collect();
     let manager = swarm.as_ref().map(|(m, _)| m.as_str());
     let cas = Cas::of(record)?;
+    let plan = &super::ipv6::subnets(engines, plan, lab, &networks, &helpers).await?;
+    let until = Instant::now() + wait;
     build::create_networks(engines, plan, &networks, manager, cancel).await?;
-    build::create_nodes(engines, plan, &nodes, &cas, &image.tag, wait, cancel).await
+    build::create_nodes(engines, plan, &nodes, &cas, &image.tag, wait, cancel).await?;
+    super::ipv6::wait_usable(engines, plan, &networks, &helpers, until).await
 }
 
 /// The lab as it runs on its engines.
@@ -207,6 +211,7 @@ pub async fn live(engines: &Engines, record: &Record) -> Result<LiveLab, EngineE
     for (host, engine) in &engines.hosts {
         if let Some(h) = live.hosts.get_mut(host) {
             h.engine = engine.identity.clone();
+            h.facts = crate::lab::requires::EngineFacts::of_version(&engine.version);
         }
     }
     rejoin_probe_helpers(engines, &mut live).await;
@@ -250,11 +255,18 @@ fn summary(live: &LiveLab, engines: &Engines, took: Duration, what: &str) -> Str
     let mut rows = vec![header];
     for node in lab.nodes.values() {
         let running = live.nodes.get(&node.name);
+        // Both families where the network has both.
         let address = |net: &str| {
-            running
-                .and_then(|n| n.addresses.get(net))
+            let both: Vec<String> = [IpFamily::V4, IpFamily::V6]
+                .iter()
+                .filter_map(|f| running.and_then(|n| n.address(net, *f)))
                 .map(|ip| ip.to_string())
-                .unwrap_or_else(|| "-".into())
+                .collect();
+            if both.is_empty() {
+                "-".into()
+            } else {
+                both.join(" ")
+            }
         };
         // One row per network the node is on; the node's own columns on the first.
         let per_network: Vec<(String, String, String)> = match &node.attachment {

@@ -22,7 +22,7 @@ use crate::engine::record;
 use crate::engine::{Engine, attach, discover};
 use crate::exit;
 use crate::lab::{self, Lab, Source};
-use crate::lab::{CheckKind, Matrix};
+use crate::lab::{CheckKind, IpFamily, Matrix};
 use crate::live::LiveLab;
 use crate::report::progress::Progress;
 use crate::report::{
@@ -263,13 +263,6 @@ pub async fn verify(
     let steps = check::plan_steps(live);
     let mut outputs: HashMap<usize, ProbeOutput> = HashMap::new();
     let mut pending: Vec<usize> = (0..steps.len()).collect();
-    // The probe id of each check that sends one probe (not a matrix).
-    let single_id = |i: usize| -> Option<usize> {
-        match &steps[i] {
-            Step::Probe { probe, .. } => Some(probe.id),
-            _ => None,
-        }
-    };
     loop {
         let round = steps
             .iter()
@@ -293,7 +286,7 @@ pub async fn verify(
             let check = &live.lab.checks[i];
             check.retry
                 && started.elapsed() + Duration::from_millis(100) < check.timeout
-                && !matches!(single_id(i).and_then(|id| outputs.get(&id)), Some(Ok(r)) if check::judge(&check.kind, r, live).passed)
+                && !step_passed(&check.kind, &steps[i], &outputs, live)
         });
         if pending.is_empty() {
             break;
@@ -311,24 +304,31 @@ pub async fn verify(
             let mut why = None;
             let (status, observed, elapsed) = match step {
                 Step::Done(o) => (status_of(o), o.observed.clone(), Duration::ZERO),
-                Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
-                    Some(Ok(r)) => {
-                        let o = check::judge(&check.kind, &r, live);
-                        let took = elapsed(&r);
-                        // An error observed nothing of the network: no mechanism to name.
-                        if !o.error {
-                            why = check::why::explain(&check.kind, &r, live);
-                        }
-                        capture = r.capture.map(CaptureReport::from);
-                        (status_of(&o), o.observed, took)
+                Step::Probe { .. } => {
+                    let (o, took, recorded, said) =
+                        judge_probe(&check.kind, step, &mut outputs, live);
+                    capture = recorded;
+                    why = said;
+                    (status_of(&o), o.observed, took)
+                }
+                // Each family judged on its own, said with its address; the
+                // first recording is the check's.
+                Step::Families(parts) => {
+                    let mut judged = Vec::new();
+                    let mut whys = Vec::new();
+                    let mut took = Duration::ZERO;
+                    for (family, part) in parts {
+                        let (o, t, recorded, said) =
+                            judge_probe(&check.kind, part, &mut outputs, live);
+                        judged.push((check::family::part_words(*family, part), o));
+                        whys.extend(said);
+                        took = took.max(t);
+                        capture = capture.or(recorded);
                     }
-                    Some(Err(why)) => (Status::Error, why, Duration::ZERO),
-                    None => (
-                        Status::Error,
-                        "no result from the probe".into(),
-                        Duration::ZERO,
-                    ),
-                },
+                    let o = check::family::combine(judged);
+                    why = check::why::summarise(whys.iter());
+                    (status_of(&o), o.observed, took)
+                }
                 Step::Cells(cells) => match &check.kind {
                     CheckKind::Matrix(m) => {
                         let report = matrix_report(live, m, cells, &mut outputs);
@@ -354,6 +354,7 @@ pub async fn verify(
                 },
             };
             CheckReport {
+                family: check.family.map(|f| f.word()),
                 title: check.title.clone(),
                 kind: check.kind.kind_name(),
                 source: check.kind.source().to_string(),
@@ -382,20 +383,23 @@ pub async fn verify(
     })
 }
 
-/// A matrix's cells, each classified from its probe's output.
+/// A matrix's cells, each classified from its probe's output (a cell
+/// probed in each family gives one report per family).
 fn matrix_report(
     live: &LiveLab,
     m: &Matrix,
     steps: &[Step],
     outputs: &mut HashMap<usize, ProbeOutput>,
 ) -> MatrixReport {
-    let cells = m
-        .cells
-        .iter()
-        .zip(steps)
-        .map(|(cell, step)| {
+    let mut cells = Vec::new();
+    for (cell, step) in m.cells.iter().zip(steps) {
+        let parts: Vec<(Option<IpFamily>, &Step)> = match step {
+            Step::Families(parts) => parts.iter().map(|(f, s)| (Some(*f), s)).collect(),
+            other => vec![(None, other)],
+        };
+        for (family, part) in parts {
             let mut why = None;
-            let (result, elapsed, error) = match step {
+            let (result, elapsed, error) = match part {
                 Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
                     Some(Ok(r)) => {
                         why = check::why::explain_cell(live, m, cell, &r.observation);
@@ -417,15 +421,16 @@ fn matrix_report(
                     ),
                 },
                 Step::Done(o) => (check::matrix::undecided(o), Duration::ZERO, o.error),
-                Step::Cells(_) => (
+                Step::Cells(_) | Step::Families(_) => (
                     check::matrix::undecided(&check::Outcome::fail("a matrix inside a matrix")),
                     Duration::ZERO,
                     false,
                 ),
             };
-            CellReport {
+            cells.push(CellReport {
                 from: cell.from.to_string(),
                 to: cell.to.clone(),
+                family,
                 expected: cell.expect.symbol(),
                 observed: if error { '!' } else { result.observed },
                 passed: result.passed,
@@ -433,15 +438,79 @@ fn matrix_report(
                 elapsed,
                 why,
                 network: check::route::cell_route(live, m, cell).network,
-            }
-        })
-        .collect();
+            });
+        }
+    }
     MatrixReport {
         title: m.title.clone(),
         port: format!("{}/{}", m.port, m.transport.as_str()),
         sources: m.sources.iter().map(|s| s.to_string()).collect(),
         targets: m.targets.clone(),
         cells,
+    }
+}
+
+/// A probe's output judged: the verdict, how long the probe took, and its
+/// recording.
+type Judged = (
+    check::Outcome,
+    Duration,
+    Option<CaptureReport>,
+    Option<check::why::Why>,
+);
+
+/// A probe's output judged: the verdict, how long the probe took, its
+/// recording, and the mechanism that decided it (none for an error, which
+/// observed nothing of the network).
+fn judge_probe(
+    kind: &CheckKind,
+    step: &Step,
+    outputs: &mut HashMap<usize, ProbeOutput>,
+    live: &LiveLab,
+) -> Judged {
+    match step {
+        Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
+            Some(Ok(r)) => {
+                let o = check::judge(kind, &r, live);
+                let why = (!o.error)
+                    .then(|| check::why::explain(kind, &r, live))
+                    .flatten();
+                (o, elapsed(&r), r.capture.map(CaptureReport::from), why)
+            }
+            Some(Err(why)) => (check::Outcome::error(why), Duration::ZERO, None, None),
+            None => (
+                check::Outcome::error("no result from the probe"),
+                Duration::ZERO,
+                None,
+                None,
+            ),
+        },
+        Step::Done(o) => (o.clone(), Duration::ZERO, None, None),
+        Step::Cells(_) | Step::Families(_) => (
+            check::Outcome::error("a step of steps where one probe was expected"),
+            Duration::ZERO,
+            None,
+            None,
+        ),
+    }
+}
+
+/// Whether a check's probes so far show it passed (every family of it).
+fn step_passed(
+    kind: &CheckKind,
+    step: &Step,
+    outputs: &HashMap<usize, ProbeOutput>,
+    live: &LiveLab,
+) -> bool {
+    match step {
+        Step::Probe { probe, .. } => {
+            matches!(outputs.get(&probe.id), Some(Ok(r)) if check::judge(kind, r, live).passed)
+        }
+        Step::Families(parts) => parts
+            .iter()
+            .all(|(_, part)| step_passed(kind, part, outputs, live)),
+        Step::Done(o) => o.passed,
+        Step::Cells(_) => false,
     }
 }
 
@@ -462,6 +531,8 @@ fn pass_or_fail(passed: bool) -> Status {
 fn status_of(o: &check::Outcome) -> Status {
     if o.error {
         Status::Error
+    } else if o.skipped {
+        Status::Skipped
     } else {
         pass_or_fail(o.passed)
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use crate::agent::protocol::{DnsObservation, DnsReport, Reach, ResolverReach};
-use crate::lab::{DnsAnswer, DnsExpect};
+use crate::lab::{DnsAnswer, DnsExpect, IpFamily, RecordType};
 use crate::live::LiveLab;
 
 use super::Outcome;
@@ -27,10 +27,24 @@ fn describe_ip(live: &LiveLab, ip: IpAddr) -> String {
     }
 }
 
-/// The addresses a node name should resolve to from `from`: its addresses on
-/// the networks the two share.
-fn expected_addresses(live: &LiveLab, from: &str, answers: &[DnsAnswer]) -> BTreeSet<IpAddr> {
-    let from_nets = live.nodes.get(from).map(|n| &n.addresses);
+/// The addresses a node name should resolve to from `from`: its addresses
+/// of the record's family (A: IPv4, AAAA: IPv6) on the networks the two
+/// share.
+fn expected_addresses(
+    live: &LiveLab,
+    from: &str,
+    record: RecordType,
+    answers: &[DnsAnswer],
+) -> BTreeSet<IpAddr> {
+    let family = match record {
+        RecordType::A => IpFamily::V4,
+        RecordType::Aaaa => IpFamily::V6,
+    };
+    let shares = |net: &str| {
+        live.nodes
+            .get(from)
+            .is_some_and(|f| f.addresses.contains_key(net) || f.addresses6.contains_key(net))
+    };
     answers
         .iter()
         .flat_map(|a| -> Vec<IpAddr> {
@@ -40,10 +54,12 @@ fn expected_addresses(live: &LiveLab, from: &str, answers: &[DnsAnswer]) -> BTre
                     .nodes
                     .get(n)
                     .map(|node| {
-                        node.addresses
-                            .iter()
-                            .filter(|(net, _)| from_nets.is_some_and(|f| f.contains_key(*net)))
-                            .map(|(_, ip)| IpAddr::V4(*ip))
+                        let networks = node.addresses.keys().chain(node.addresses6.keys());
+                        networks
+                            .filter(|net| shares(net))
+                            .filter_map(|net| node.address(net, family))
+                            .collect::<BTreeSet<IpAddr>>()
+                            .into_iter()
                             .collect()
                     })
                     .unwrap_or_default(),
@@ -84,7 +100,13 @@ fn resolver_alive(control: Option<&DnsObservation>, needs_address: bool) -> bool
     }
 }
 
-pub(super) fn dns(live: &LiveLab, from: &str, expect: &DnsExpect, report: &DnsReport) -> Outcome {
+pub(super) fn dns(
+    live: &LiveLab,
+    from: &str,
+    record: RecordType,
+    expect: &DnsExpect,
+    report: &DnsReport,
+) -> Outcome {
     let o = &report.answer;
     let Some(observed) = dns_answer_words(live, o) else {
         return silence(live, from, expect, report);
@@ -94,7 +116,7 @@ pub(super) fn dns(live: &LiveLab, from: &str, expect: &DnsExpect, report: &DnsRe
         (DnsExpect::Unresolved, DnsObservation::Answers { .. }) => false,
         (DnsExpect::Unresolved, _) => true,
         (DnsExpect::Exactly(answers), DnsObservation::Answers { addresses }) => {
-            let want = expected_addresses(live, from, answers);
+            let want = expected_addresses(live, from, record, answers);
             let got: BTreeSet<IpAddr> = addresses.iter().copied().collect();
             if want != got {
                 let want: Vec<String> = want.iter().map(|ip| describe_ip(live, *ip)).collect();

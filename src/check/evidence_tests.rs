@@ -73,6 +73,8 @@ fn an_all_address_binding_covers_every_address_of_its_family() {
             timeout: Duration::from_secs(1),
             retry: false,
             capture: false,
+            family: None,
+            requires: Default::default(),
             kind: kind(check),
         }];
         plan_steps(&l).remove(0)
@@ -513,6 +515,8 @@ fn targets_outside_the_lab_are_refused_before_any_packet() {
             timeout: Duration::from_secs(1),
             retry: false,
             capture: false,
+            family: None,
+            requires: Default::default(),
             kind: kind(check),
         }];
     };

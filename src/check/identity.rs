@@ -98,7 +98,7 @@ pub fn answerer(
 pub fn owner_of_address(live: &LiveLab, ip: IpAddr) -> Option<String> {
     live.nodes
         .iter()
-        .find(|(_, n)| n.addresses.values().any(|a| IpAddr::V4(*a) == ip))
+        .find(|(_, n)| n.all_addresses().any(|a| a == ip))
         .map(|(name, _)| name.clone())
 }
 

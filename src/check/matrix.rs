@@ -5,42 +5,52 @@
 //! anything else — that must equal the expected one. Pure.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use super::{Outcome, Step, not_running, outcome, target};
+use super::{Outcome, Step, family, not_running, outcome, target};
 use crate::agent::protocol::{Observation, Probe, ProbeKind, TcpObservation, UdpObservation};
 use crate::lab::{
-    CheckKind, Matrix, MatrixCell, Source, Target, TargetHost, TcpExpect, Transport, UdpExpect,
+    Check, CheckKind, IpFamily, Matrix, MatrixCell, Source, Target, TargetHost, TcpExpect,
+    Transport, UdpExpect,
 };
 use crate::live::LiveLab;
 
-/// One step per checked cell, ids taken from `next_id`.
-pub fn cell_steps(live: &LiveLab, m: &Matrix, timeout: Duration, next_id: &mut usize) -> Vec<Step> {
-    let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+/// One step per checked cell, ids taken from `next_id`: a probe, or (when
+/// the check names a family, or the cell is reached over IPv6) one per
+/// family.
+pub fn cell_steps(live: &LiveLab, check: &Check, m: &Matrix, next_id: &mut usize) -> Vec<Step> {
+    let timeout_ms = u64::try_from(check.timeout.as_millis()).unwrap_or(u64::MAX);
     m.cells
         .iter()
         .map(|cell| {
-            let id = *next_id;
-            *next_id += 1;
-            if let Source::Node(n) = &cell.from
-                && let Some(why) = not_running(live, n)
-            {
-                return Step::Done(why);
-            }
-            match address(live, m, cell) {
-                Ok(addr) => Step::Probe {
-                    source: cell.from.clone(),
-                    probe: Probe {
-                        id,
-                        timeout_ms,
-                        capture: false,
-                        kind: match m.transport {
-                            Transport::Tcp => ProbeKind::Tcp { addr },
-                            Transport::Udp => ProbeKind::Udp { addr },
+            let families = family::of_cell(live, check, cell);
+            let mut one = |f: IpFamily| {
+                let id = *next_id;
+                *next_id += 1;
+                if let Source::Node(n) = &cell.from
+                    && let Some(why) = not_running(live, n)
+                {
+                    return Step::Done(why);
+                }
+                match address(live, m, cell, f) {
+                    Ok(addr) => Step::Probe {
+                        source: cell.from.clone(),
+                        probe: Probe {
+                            id,
+                            timeout_ms,
+                            capture: false,
+                            kind: match m.transport {
+                                Transport::Tcp => ProbeKind::Tcp { addr },
+                                Transport::Udp => ProbeKind::Udp { addr },
+                            },
                         },
                     },
-                },
-                Err(why) => Step::Done(Outcome::fail(why)),
+                    Err(why) => Step::Done(Outcome::fail(why)),
+                }
+            };
+            if family::said(check, &families) {
+                Step::Families(families.iter().map(|&f| (f, one(f))).collect())
+            } else {
+                one(IpFamily::V4)
             }
         })
         .collect()
@@ -56,8 +66,13 @@ fn target_of(m: &Matrix, cell: &MatrixCell) -> Target {
     }
 }
 
-fn address(live: &LiveLab, m: &Matrix, cell: &MatrixCell) -> Result<SocketAddr, String> {
-    target::resolve(live, &cell.from, &target_of(m, cell))
+fn address(
+    live: &LiveLab,
+    m: &Matrix,
+    cell: &MatrixCell,
+    family: IpFamily,
+) -> Result<SocketAddr, String> {
+    target::resolve(live, &cell.from, &target_of(m, cell), family)
 }
 
 /// What one cell showed.

@@ -3,6 +3,7 @@
 //! and whether a check passed needs no Docker and is unit-tested.
 
 mod dns;
+pub mod family;
 pub mod identity;
 pub mod matrix;
 pub mod outcome;
@@ -16,7 +17,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::agent::protocol::{DnsControl, Probe, ProbeBatch, ProbeKind, Speak};
-use crate::lab::{Attachment, Check, CheckKind, PortExpect, Source, Transport, Trust};
+use crate::lab::{
+    Attachment, Check, CheckKind, IpFamily, PortExpect, RecordType, Source, Transport, Trust,
+};
 use crate::live::LiveLab;
 use crate::vocab::ListenerProto;
 
@@ -36,6 +39,9 @@ pub enum Step {
     Done(Outcome),
     /// A matrix: one step per checked cell, in the matrix's cell order.
     Cells(Vec<Step>),
+    /// One step per address family, each said in the report; `family:
+    /// both` passes when each does.
+    Families(Vec<(IpFamily, Step)>),
 }
 
 impl Step {
@@ -45,6 +51,7 @@ impl Step {
             Step::Probe { source, probe } => vec![(source, probe)],
             Step::Done(_) => Vec::new(),
             Step::Cells(cells) => cells.iter().flat_map(Step::probes).collect(),
+            Step::Families(parts) => parts.iter().flat_map(|(_, s)| s.probes()).collect(),
         }
     }
 }
@@ -55,17 +62,52 @@ pub fn plan_steps(live: &LiveLab) -> Vec<Step> {
     live.lab
         .checks
         .iter()
-        .map(|check| match &check.kind {
-            CheckKind::Matrix(m) => {
-                Step::Cells(matrix::cell_steps(live, m, check.timeout, &mut next_id))
+        .map(|check| {
+            if let Some(why) = unmet_requirement(live, check) {
+                return Step::Done(Outcome::skipped(why));
             }
-            _ => {
-                let id = next_id;
-                next_id += 1;
-                step(live, id, check)
+            match &check.kind {
+                CheckKind::Matrix(m) => {
+                    Step::Cells(matrix::cell_steps(live, check, m, &mut next_id))
+                }
+                _ => {
+                    let families = family::of_check(live, check);
+                    let mut one = |f: IpFamily| {
+                        let id = next_id;
+                        next_id += 1;
+                        step(live, id, check, f)
+                    };
+                    if family::said(check, &families) {
+                        Step::Families(families.iter().map(|&f| (f, one(f))).collect())
+                    } else {
+                        one(IpFamily::V4)
+                    }
+                }
             }
         })
         .collect()
+}
+
+/// Why the engines a check runs on do not meet its `requires:`: the
+/// engine of its source's host, and of its target node's.
+fn unmet_requirement(live: &LiveLab, check: &Check) -> Option<String> {
+    if check.requires.is_empty() {
+        return None;
+    }
+    let mut hosts = vec![live.lab.host_of(&check.kind.source()).to_owned()];
+    if let Some(node) = check.kind.target_node().and_then(|n| live.lab.nodes.get(n))
+        && !hosts.contains(&node.host)
+    {
+        hosts.push(node.host.clone());
+    }
+    hosts.iter().find_map(|h| {
+        let facts = live
+            .hosts
+            .get(h)
+            .map(|l| l.facts.clone())
+            .unwrap_or_default();
+        check.requires.unmet(h, &facts)
+    })
 }
 
 /// Why a node cannot probe, if it cannot: its container is missing or not
@@ -81,7 +123,7 @@ pub(crate) fn not_running(live: &LiveLab, name: &str) -> Option<Outcome> {
     }
 }
 
-fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
+fn step(live: &LiveLab, id: usize, check: &Check, family: IpFamily) -> Step {
     let capture = check.capture;
     let timeout_ms = u64::try_from(check.timeout.as_millis()).unwrap_or(u64::MAX);
     let source = check.kind.source();
@@ -90,7 +132,7 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
     {
         return Step::Done(why);
     }
-    let kind = match probe_kind(live, check) {
+    let kind = match probe_kind(live, check, family) {
         Ok(kind) => kind,
         Err(outcome) => return Step::Done(outcome),
     };
@@ -105,10 +147,11 @@ fn step(live: &LiveLab, id: usize, check: &Check) -> Step {
     }
 }
 
-/// What to send, or the outcome when nothing needs sending.
-fn probe_kind(live: &LiveLab, check: &Check) -> Result<ProbeKind, Outcome> {
+/// What to send (in `family`, for the kinds that take one), or the outcome
+/// when nothing needs sending.
+fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKind, Outcome> {
     let address = |from: &Source, to: &crate::lab::Target| {
-        target::resolve(live, from, to).map_err(Outcome::fail)
+        target::resolve(live, from, to, family).map_err(Outcome::fail)
     };
     Ok(match &check.kind {
         CheckKind::Dns {
@@ -127,11 +170,14 @@ fn probe_kind(live: &LiveLab, check: &Check) -> Result<ProbeKind, Outcome> {
         CheckKind::Mtu {
             node, network, to, ..
         } => {
+            // IPv4 where the network has it, else IPv6.
             let address_of = |n: &str| {
                 live.nodes
                     .get(n)
-                    .and_then(|l| l.addresses.get(network))
-                    .map(|ip| std::net::IpAddr::V4(*ip))
+                    .and_then(|l| {
+                        l.address(network, IpFamily::V4)
+                            .or_else(|| l.address(network, IpFamily::V6))
+                    })
                     .ok_or_else(|| {
                         Outcome::fail(format!("node `{n}` has no address on network `{network}`"))
                     })
@@ -185,6 +231,7 @@ fn probe_kind(live: &LiveLab, check: &Check) -> Result<ProbeKind, Outcome> {
             // A redirect may lead only inside the lab: a lab file must not
             // steer a node or a host elsewhere.
             follow_only: (!live.allow_external).then(|| reach::follow_only(live, from)),
+            family: Some(family),
         },
         CheckKind::Spread {
             name,
@@ -218,9 +265,16 @@ fn dns_control(live: &LiveLab, from: &str) -> DnsControl {
         .nodes
         .get(from)
         .is_some_and(|n| matches!(n.attachment, Attachment::Networks(ref l) if !l.is_empty()));
+    // A node on IPv6-only networks has no A record of its own.
+    let record = if family::only_ipv6(live, &Source::Node(from.to_owned())) {
+        RecordType::Aaaa
+    } else {
+        RecordType::A
+    };
     DnsControl {
         name: from.to_owned(),
         needs_address: embedded,
+        record,
     }
 }
 
@@ -243,7 +297,14 @@ fn port_probe(
         return Err(Outcome::fail("not a port check"));
     };
     let speak = speak(live, node, *port, *transport);
-    let binding = target::port_binding(live, &check.kind);
+    let bindings = target::port_bindings(live, &check.kind);
+    let binding = bindings.first().cloned();
+    // The other family's binding (without `host_ip`), at its loopback.
+    let also: Vec<std::net::SocketAddr> = bindings
+        .iter()
+        .skip(1)
+        .map(target::reachable_from_host)
+        .collect();
     match (expect, binding) {
         (PortExpect::Unpublished, Some(b)) => Err(Outcome::fail(match host_ip {
             Some(ip) if *ip != b.host_ip => {
@@ -268,7 +329,10 @@ fn port_probe(
                 port: at.port(),
                 transport: *transport,
                 speak,
-                also_external: b.host_ip.is_unspecified() && host_ip.is_none(),
+                also_external: b.host_ip.is_unspecified()
+                    && b.host_ip.is_ipv4()
+                    && host_ip.is_none(),
+                also,
             })
         }
         // Nothing mapped: show that the node does not answer where it
@@ -283,6 +347,7 @@ fn port_probe(
                 transport: *transport,
                 speak,
                 also_external: false,
+                also: Vec::new(),
             })
         }
     }

@@ -20,7 +20,10 @@ pub struct Outcome {
     /// The probe could not observe anything (an agent or environment
     /// failure): neither a pass nor a failure of the network.
     pub error: bool,
-    /// What was seen, in words (`open, answered by web`).
+    /// Not run: the engine lacks what the check `requires:`.
+    pub skipped: bool,
+    /// What was seen, in words (`open, answered by web`); for a skipped
+    /// check, why it was not run.
     pub observed: String,
 }
 
@@ -29,7 +32,17 @@ impl Outcome {
         Outcome {
             passed,
             error: false,
+            skipped: false,
             observed: observed.into(),
+        }
+    }
+
+    pub fn skipped(why: impl Into<String>) -> Self {
+        Outcome {
+            passed: false,
+            error: false,
+            skipped: true,
+            observed: why.into(),
         }
     }
 
@@ -45,6 +58,7 @@ impl Outcome {
         Outcome {
             passed: false,
             error: true,
+            skipped: false,
             observed: observed.into(),
         }
     }
@@ -52,9 +66,15 @@ impl Outcome {
 
 pub fn classify(kind: &CheckKind, obs: &Observation, live: &LiveLab) -> Outcome {
     match (kind, obs) {
-        (CheckKind::Dns { from, expect, .. }, Observation::Dns(o)) => {
-            super::dns::dns(live, from, expect, o)
-        }
+        (
+            CheckKind::Dns {
+                from,
+                expect,
+                record,
+                ..
+            },
+            Observation::Dns(o),
+        ) => super::dns::dns(live, from, *record, expect, o),
         (CheckKind::Tcp { from, to, expect }, Observation::Tcp(o)) => {
             tcp(live, from, to, *expect, o)
         }
@@ -244,18 +264,39 @@ fn port(
     let seen = words.join("; ");
     match expect {
         PortExpect::Published => {
-            let mapping = super::target::port_binding(live, kind)
-                .map(|b| format!("published on {b}"))
-                .unwrap_or_else(|| "published".into());
+            let bindings = super::target::port_bindings(live, kind);
+            let mapping = if bindings.is_empty() {
+                "published".to_owned()
+            } else {
+                let list: Vec<String> = bindings.iter().map(|b| b.to_string()).collect();
+                format!("published on {}", list.join(" and "))
+            };
+            // Docker has given one container port different host ports
+            // per family: worth saying, as clients of either family differ.
+            let ports: Vec<u16> = bindings.iter().map(|b| b.host_port).collect();
+            let apart = if ports.windows(2).any(|w| w[0] != w[1]) {
+                format!(
+                    "; the engine gave IPv4 and IPv6 different host ports ({})",
+                    ports
+                        .iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else {
+                String::new()
+            };
             let all = !attempts.is_empty() && attempts.iter().all(is_node);
             if all {
                 let who = want.as_ref().map(identity::words).unwrap_or_default();
                 let extra = if attempts.len() > 1 {
-                    format!(" (also at {})", attempts[1].addr)
+                    let rest: Vec<String> =
+                        attempts[1..].iter().map(|a| a.addr.to_string()).collect();
+                    format!(" (also at {})", rest.join(", "))
                 } else {
                     String::new()
                 };
-                Outcome::pass(format!("{mapping}, answered by {who}{extra}"))
+                Outcome::pass(format!("{mapping}, answered by {who}{extra}{apart}"))
             } else {
                 let expected = want.as_ref().map(identity::words).unwrap_or_default();
                 Outcome::fail(format!(

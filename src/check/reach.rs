@@ -211,7 +211,7 @@ pub fn follow_only(live: &LiveLab, from: &Source) -> FollowOnly {
     let mut addresses: Vec<IpAddr> = live
         .nodes
         .values()
-        .flat_map(|n| n.addresses.values().map(|ip| IpAddr::V4(*ip)))
+        .flat_map(|n| n.all_addresses())
         .collect();
     names.sort();
     names.dedup();

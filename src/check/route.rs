@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::target;
 use crate::lab::{
-    Attachment, CheckKind, Matrix, MatrixCell, NetworkMode, Node, Source, Target, TargetHost,
-    Transport,
+    Attachment, CheckKind, IpFamily, Matrix, MatrixCell, NetworkMode, Node, Source, Target,
+    TargetHost, Transport,
 };
 use crate::live::{LiveLab, PublishedPort};
 
@@ -61,7 +61,11 @@ pub(crate) struct Route {
 }
 
 pub(crate) fn route(live: &LiveLab, from: &Source, to: &Target, transport: Transport) -> Route {
-    let addr = target::resolve(live, from, to).ok();
+    // The family a probe without `family:` speaks: IPv4 where the target
+    // has it, else IPv6.
+    let addr = target::resolve(live, from, to, IpFamily::V4)
+        .or_else(|_| target::resolve(live, from, to, IpFamily::V6))
+        .ok();
     let named = match &to.host {
         TargetHost::Node { node, .. } => Some(node.clone()),
         TargetHost::Ip(_) => None,
@@ -70,14 +74,9 @@ pub(crate) fn route(live: &LiveLab, from: &Source, to: &Target, transport: Trans
     let owner = addr.and_then(|a| {
         // The named node's own address first: bridge subnets repeat from
         // one engine to the next, so another node may hold the same one.
-        let own = named.as_deref().and_then(|n| {
-            live.nodes
-                .get(n)?
-                .addresses
-                .iter()
-                .find(|(_, ip)| IpAddr::V4(**ip) == a.ip())
-                .map(|(net, _)| (n.to_owned(), net.clone()))
-        });
+        let own = named
+            .as_deref()
+            .and_then(|n| network_of(live.nodes.get(n)?, a.ip()).map(|net| (n.to_owned(), net)));
         own.or_else(|| owner_of(live, a.ip(), here))
     });
     let published = match (from, addr, &owner) {
@@ -107,14 +106,26 @@ pub(crate) fn owner_of(live: &LiveLab, ip: IpAddr, host: &str) -> Option<(String
             if (node.host == host) != same_host {
                 return None;
             }
-            node.addresses
-                .iter()
-                .filter(|(net, _)| same_host || is_overlay(live, net))
-                .find(|(_, a)| IpAddr::V4(**a) == ip)
-                .map(|(net, _)| (name.clone(), net.clone()))
+            network_of(node, ip)
+                .filter(|net| same_host || is_overlay(live, net))
+                .map(|net| (name.clone(), net))
         })
     };
     holder(true).or_else(|| holder(false))
+}
+
+/// The lab network on which a node holds `ip`, in either family.
+fn network_of(node: &crate::live::LiveNode, ip: IpAddr) -> Option<String> {
+    node.addresses
+        .iter()
+        .find(|(_, a)| IpAddr::V4(**a) == ip)
+        .map(|(net, _)| net.clone())
+        .or_else(|| {
+            node.addresses6
+                .iter()
+                .find(|(_, a)| IpAddr::V6(**a) == ip)
+                .map(|(net, _)| net.clone())
+        })
 }
 
 fn is_overlay(live: &LiveLab, network: &str) -> bool {

@@ -11,10 +11,16 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::lab::reach::{Aim, aim};
-use crate::lab::{Attachment, CheckKind, NetworkMode, Source, Target, TargetHost};
+use crate::lab::{Attachment, CheckKind, IpFamily, NetworkMode, Source, Target, TargetHost};
 use crate::live::{LiveLab, PublishedPort};
 
-pub fn resolve(live: &LiveLab, from: &Source, to: &Target) -> Result<SocketAddr, String> {
+/// The address of `family` a probe from `from` aims at for `to`.
+pub fn resolve(
+    live: &LiveLab,
+    from: &Source,
+    to: &Target,
+    family: IpFamily,
+) -> Result<SocketAddr, String> {
     let ip = match &to.host {
         TargetHost::Ip(ip) => *ip,
         TargetHost::Node { node, network } => {
@@ -25,21 +31,22 @@ pub fn resolve(live: &LiveLab, from: &Source, to: &Target) -> Result<SocketAddr,
             let aimed = aim(live.lab.topology(), from, node, network.as_deref())
                 .map_err(|off| off.to_string())?;
             let ip = match aimed {
-                Aim::HostMode => host_mode_address(live, from, node, &target.host)?,
-                Aim::Networks(networks) => networks
-                    .iter()
-                    .find_map(|net| target.addresses.get(net).copied()),
+                Aim::HostMode => host_mode_address(live, from, node, &target.host, family)?,
+                Aim::Networks(networks) => {
+                    networks.iter().find_map(|net| target.address(net, family))
+                }
             };
-            IpAddr::V4(ip.ok_or_else(|| {
+            ip.ok_or_else(|| {
                 format!(
-                    "node `{node}` has no address{} (state: {})",
+                    "node `{node}` has no {} address{} (state: {})",
+                    family.name(),
                     network
                         .as_ref()
                         .map(|n| format!(" on network `{n}`"))
                         .unwrap_or_default(),
                     target.state
                 )
-            })?)
+            })?
         }
     };
     Ok(SocketAddr::new(ip, to.port))
@@ -53,7 +60,8 @@ fn host_mode_address(
     from: &Source,
     node: &str,
     target_host: &str,
-) -> Result<Option<Ipv4Addr>, String> {
+    family: IpFamily,
+) -> Result<Option<IpAddr>, String> {
     let source_host = live.lab.host_of(from);
     if source_host != target_host {
         return Err(format!(
@@ -67,12 +75,12 @@ fn host_mode_address(
             .is_some_and(|n| n.attachment == Attachment::Mode(NetworkMode::Host))
     };
     Ok(match from {
-        Source::Host(_) => Some(Ipv4Addr::LOCALHOST),
-        Source::Node(f) if is_host_mode(f) => Some(Ipv4Addr::LOCALHOST),
-        Source::Node(f) => live
-            .nodes
-            .get(f)
-            .and_then(|s| s.gateways.values().next().copied()),
+        Source::Host(_) => Some(family.loopback()),
+        Source::Node(f) if is_host_mode(f) => Some(family.loopback()),
+        Source::Node(f) => live.nodes.get(f).and_then(|s| match family {
+            IpFamily::V4 => s.gateways.values().next().map(|ip| IpAddr::V4(*ip)),
+            IpFamily::V6 => s.gateways6.values().next().map(|ip| IpAddr::V6(*ip)),
+        }),
     })
 }
 
@@ -113,6 +121,42 @@ pub fn port_binding(live: &LiveLab, kind: &CheckKind) -> Option<PublishedPort> {
     };
     // A binding to exactly that address first, then one that covers it.
     matching(true).or_else(|| matching(false))
+}
+
+/// The bindings a `port` check proves: the one at its `host_ip` when it
+/// names one; else the first of each family (IPv4, then IPv6) — an engine
+/// that publishes a port on both families must lead both to the node,
+/// also when it gave them different host ports.
+pub fn port_bindings(live: &LiveLab, kind: &CheckKind) -> Vec<PublishedPort> {
+    let CheckKind::Port {
+        node,
+        port,
+        transport,
+        host_ip,
+        host_port,
+        ..
+    } = kind
+    else {
+        return Vec::new();
+    };
+    if host_ip.is_some() {
+        return port_binding(live, kind).into_iter().collect();
+    }
+    let Some(n) = live.nodes.get(node) else {
+        return Vec::new();
+    };
+    let of = |v6: bool| {
+        n.ports
+            .iter()
+            .find(|b| {
+                b.container_port == *port
+                    && b.transport == *transport
+                    && b.host_ip.is_ipv6() == v6
+                    && host_port.is_none_or(|p| p == b.host_port)
+            })
+            .cloned()
+    };
+    of(false).into_iter().chain(of(true)).collect()
 }
 
 /// Where the host connects to reach a binding: loopback for "all addresses".

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 
 use super::*;
 use crate::agent::protocol::*;
-use crate::lab::{self, CheckKind};
+use crate::lab::{self, CheckKind, IpFamily};
 use crate::live::{LiveLab, LiveNode};
 
 /// web on front+back, client on front, outsider on back2, legacy-a/b on the default bridge.
@@ -39,6 +39,8 @@ pub(super) fn live() -> LiveLab {
             .collect(),
         ports: Vec::new(),
         stale_helper: None,
+        addresses6: IndexMap::new(),
+        gateways6: IndexMap::new(),
     };
     let nodes = HashMap::from([
         (
@@ -97,25 +99,40 @@ fn target_prefers_a_shared_network_then_the_first() {
     let l = live();
     let t = |s: &str| lab::notation::parse_target(s).expect("target");
     assert_eq!(
-        target::resolve(&l, &Source::Node("client".into()), &t("web:80")),
+        target::resolve(
+            &l,
+            &Source::Node("client".into()),
+            &t("web:80"),
+            IpFamily::V4
+        ),
         Ok("10.1.0.2:80".parse().expect("addr"))
     );
     assert_eq!(
-        target::resolve(&l, &Source::Node("outsider".into()), &t("web:80")),
+        target::resolve(
+            &l,
+            &Source::Node("outsider".into()),
+            &t("web:80"),
+            IpFamily::V4
+        ),
         Ok("10.1.0.2:80".parse().expect("addr"))
     );
     assert_eq!(
-        target::resolve(&l, &Source::Node("client".into()), &t("web@back:80")),
+        target::resolve(
+            &l,
+            &Source::Node("client".into()),
+            &t("web@back:80"),
+            IpFamily::V4
+        ),
         Ok("10.2.0.2:80".parse().expect("addr"))
     );
     assert_eq!(
-        target::resolve(&l, &Source::Host(None), &t("10.9.9.9:1")),
+        target::resolve(&l, &Source::Host(None), &t("10.9.9.9:1"), IpFamily::V4),
         Ok("10.9.9.9:1".parse().expect("addr"))
     );
     assert!(
-        target::resolve(&l, &Source::Host(None), &t("stopped:80"))
+        target::resolve(&l, &Source::Host(None), &t("stopped:80"), IpFamily::V4)
             .expect_err("no address")
-            .contains("has no address")
+            .contains("has no IPv4 address")
     );
 }
 
@@ -316,6 +333,8 @@ fn a_stopped_source_fails_without_probing_and_batches_group_by_source() {
             timeout: std::time::Duration::from_secs(1),
             retry: false,
             capture: false,
+            family: None,
+            requires: Default::default(),
             kind: kind("tcp: { from: client, to: web:7000, expect: open }"),
         },
         lab::Check {
@@ -323,6 +342,8 @@ fn a_stopped_source_fails_without_probing_and_batches_group_by_source() {
             timeout: std::time::Duration::from_secs(3),
             retry: false,
             capture: false,
+            family: None,
+            requires: Default::default(),
             kind: kind("dns: { from: client, name: web, expect: resolves }"),
         },
         lab::Check {
@@ -330,6 +351,8 @@ fn a_stopped_source_fails_without_probing_and_batches_group_by_source() {
             timeout: std::time::Duration::from_secs(1),
             retry: false,
             capture: false,
+            family: None,
+            requires: Default::default(),
             kind: kind("tcp: { from: stopped, to: web:7000, expect: open }"),
         },
         lab::Check {
@@ -337,6 +360,8 @@ fn a_stopped_source_fails_without_probing_and_batches_group_by_source() {
             timeout: std::time::Duration::from_secs(1),
             retry: false,
             capture: false,
+            family: None,
+            requires: Default::default(),
             kind: kind("tcp: { from: host, to: web:7000, expect: open }"),
         },
     ];
@@ -398,6 +423,8 @@ fn a_port_on_all_addresses_must_answer_on_loopback_and_an_external_address() {
         timeout: std::time::Duration::from_secs(1),
         retry: false,
         capture: false,
+        family: None,
+        requires: Default::default(),
         kind: kind("port: { node: web, port: 7000, expect: published }"),
     }];
     let steps = plan_steps(&l);
@@ -411,6 +438,7 @@ fn a_port_on_all_addresses_must_answer_on_loopback_and_an_external_address() {
                         port,
                         also_external,
                         speak,
+                        also,
                         ..
                     },
                 ..
@@ -422,6 +450,11 @@ fn a_port_on_all_addresses_must_answer_on_loopback_and_an_external_address() {
     assert_eq!(source, &Source::Host(None));
     assert_eq!((ip.to_string().as_str(), *port), ("127.0.0.1", 49153));
     assert!(*also_external, "0.0.0.0 must be shown beyond loopback");
+    assert_eq!(
+        also,
+        &vec!["[::1]:49153".parse::<std::net::SocketAddr>().expect("addr")],
+        "the IPv6 binding is proven as well"
+    );
     assert_eq!(speak, &Speak::Greeting);
     let k = &l.lab.checks[0].kind;
     let web = || PortAnswer::Answered {
@@ -437,6 +470,7 @@ fn a_port_on_all_addresses_must_answer_on_loopback_and_an_external_address() {
             attempts: vec![
                 attempt("127.0.0.1:49153", web()),
                 attempt("10.0.0.5:49153", web()),
+                attempt("[::1]:49153", web()),
             ],
         },
         &l,
@@ -445,9 +479,26 @@ fn a_port_on_all_addresses_must_answer_on_loopback_and_an_external_address() {
         (ok.passed, ok.observed.as_str()),
         (
             true,
-            "published on 0.0.0.0:49153→7000/tcp, answered by web of lab t (also at 10.0.0.5:49153)"
+            "published on 0.0.0.0:49153→7000/tcp and [::]:49153→7000/tcp, answered by web of lab t (also at 10.0.0.5:49153, [::1]:49153)"
         )
     );
+    let v6_elsewhere = classify(
+        k,
+        &Observation::Published {
+            attempts: vec![
+                attempt("127.0.0.1:49153", web()),
+                attempt("10.0.0.5:49153", web()),
+                attempt(
+                    "[::1]:49153",
+                    PortAnswer::Nothing {
+                        detail: "refused".into(),
+                    },
+                ),
+            ],
+        },
+        &l,
+    );
+    assert!(!v6_elsewhere.passed, "{}", v6_elsewhere.observed);
     let loopback_only = classify(
         k,
         &Observation::Published {
@@ -494,6 +545,8 @@ fn unpublished_is_probed_and_fails_when_the_node_answers_anyway() {
         timeout: std::time::Duration::from_secs(1),
         retry: false,
         capture: false,
+        family: None,
+        requires: Default::default(),
         kind: kind(y),
     };
     l.lab.checks = vec![
@@ -572,17 +625,19 @@ fn a_host_mode_node_is_loopback_from_the_host_and_the_gateway_from_a_container()
             state: "running".into(),
             addresses: IndexMap::new(),
             gateways: IndexMap::new(),
+            addresses6: IndexMap::new(),
+            gateways6: IndexMap::new(),
             ports: Vec::new(),
             stale_helper: None,
         },
     );
     let t = lab::notation::parse_target("h:47801").expect("target");
     assert_eq!(
-        target::resolve(&l, &Source::Host(None), &t),
+        target::resolve(&l, &Source::Host(None), &t, IpFamily::V4),
         Ok("127.0.0.1:47801".parse().expect("addr"))
     );
     assert_eq!(
-        target::resolve(&l, &Source::Node("client".into()), &t),
+        target::resolve(&l, &Source::Node("client".into()), &t, IpFamily::V4),
         Ok("10.1.0.1:47801".parse().expect("addr"))
     );
 }
@@ -707,6 +762,8 @@ fn a_matrix_probes_each_cell_and_reduces_each_answer_to_a_symbol() {
         timeout: std::time::Duration::from_secs(2),
         retry: false,
         capture: false,
+        family: None,
+        requires: Default::default(),
         kind: kind(
             "matrix: { port: 7000, expect: \"from\\\\to  web  client\\nclient   .    -\\noutsider x    r\\nstopped  .    .\\n\" }",
         ),
@@ -792,6 +849,8 @@ fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_and_never_across_
         gateways: IndexMap::new(),
         ports: Vec::new(),
         stale_helper: None,
+        addresses6: IndexMap::new(),
+        gateways6: IndexMap::new(),
     };
     l.nodes = HashMap::from([
         (
@@ -802,12 +861,12 @@ fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_and_never_across_
     ]);
     let t = lab::notation::parse_target("db:7000").expect("target");
     assert_eq!(
-        target::resolve(&l, &Source::Node("edge".into()), &t),
+        target::resolve(&l, &Source::Node("edge".into()), &t, IpFamily::V4),
         Ok("172.30.0.2:7000".parse().expect("addr")),
         "an overlay address would leave the host by its default route"
     );
     let on_overlay = lab::notation::parse_target("db@ov:7000").expect("target");
-    let refused = target::resolve(&l, &Source::Node("edge".into()), &on_overlay)
+    let refused = target::resolve(&l, &Source::Node("edge".into()), &on_overlay, IpFamily::V4)
         .expect_err("an overlay edge is not on is routed by no host");
     assert!(
         refused.contains("an overlay network is routed by no host"),
@@ -835,11 +894,13 @@ fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_and_never_across_
                 crate::live::LiveHost {
                     helper: None,
                     engine: e.into(),
+                    facts: Default::default(),
                 },
             )
         })
         .collect();
-    let refused = target::resolve(&l, &Source::Node("edge".into()), &t).expect_err("refused");
+    let refused =
+        target::resolve(&l, &Source::Node("edge".into()), &t, IpFamily::V4).expect_err("refused");
     assert!(
         refused.starts_with("`db` cannot be aimed at from edge: edge runs on host east and db on host west, and they share no network"),
         "{refused}"

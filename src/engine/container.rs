@@ -4,7 +4,7 @@
 //! ready, inspect, remove.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use bollard::models::{
@@ -43,10 +43,12 @@ fn agent_io(body: &mut ContainerCreateBody) {
 }
 
 fn endpoint_settings(e: &EndpointPlan) -> EndpointSettings {
+    let static_address = e.ipv4.is_some() || e.ipv6.is_some();
     EndpointSettings {
         aliases: Some(e.aliases.clone()),
-        ipam_config: e.ipv4.map(|ip| EndpointIpamConfig {
-            ipv4_address: Some(ip.to_string()),
+        ipam_config: static_address.then(|| EndpointIpamConfig {
+            ipv4_address: e.ipv4.map(|ip| ip.to_string()),
+            ipv6_address: e.ipv6.map(|ip| ip.to_string()),
             ..Default::default()
         }),
         ..Default::default()
@@ -486,10 +488,22 @@ pub fn gateways(inspect: &ContainerInspectResponse) -> HashMap<String, Ipv4Addr>
     endpoint_field(inspect, |ep| ep.gateway.as_deref())
 }
 
-fn endpoint_field(
+/// IPv6 address per engine network name (networks with IPv6 only).
+pub fn addresses6(inspect: &ContainerInspectResponse) -> HashMap<String, Ipv6Addr> {
+    endpoint_field(inspect, |ep| ep.global_ipv6_address.as_deref())
+}
+
+/// IPv6 gateway per engine network name.
+pub fn gateways6(inspect: &ContainerInspectResponse) -> HashMap<String, Ipv6Addr> {
+    endpoint_field(inspect, |ep| ep.ipv6_gateway.as_deref())
+}
+
+/// One field of every endpoint; an empty or unparsable one (an IPv6-only
+/// network's IPv4 address is "") is left out.
+fn endpoint_field<T: std::str::FromStr>(
     inspect: &ContainerInspectResponse,
     field: impl Fn(&EndpointSettings) -> Option<&str>,
-) -> HashMap<String, Ipv4Addr> {
+) -> HashMap<String, T> {
     inspect
         .network_settings
         .as_ref()

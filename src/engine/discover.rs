@@ -3,7 +3,6 @@
 //! `verify`, `down` and `ls` need no lab file and work after a crash.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
 
 use bollard::models::ContainerInspectResponse;
 use futures::{StreamExt, TryStreamExt};
@@ -173,6 +172,7 @@ pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result
                     LiveHost {
                         helper: host_helpers.get(h).cloned(),
                         engine: String::new(),
+                        facts: Default::default(),
                     },
                 )
             })
@@ -233,12 +233,15 @@ fn live_node(
         Some(Attachment::Mode(NetworkMode::Bridge)) => vec![("bridge".into(), "bridge".into())],
         _ => Vec::new(),
     };
-    let pick = |raw: &HashMap<String, Ipv4Addr>| -> IndexMap<String, Ipv4Addr> {
+    fn pick<T: Copy>(
+        engine_names: &[(String, String)],
+        raw: &HashMap<String, T>,
+    ) -> IndexMap<String, T> {
         engine_names
             .iter()
             .filter_map(|(lab_name, engine_name)| Some((lab_name.clone(), *raw.get(engine_name)?)))
             .collect()
-    };
+    }
     let probe_container = match spec {
         Some(n) if !n.is_agent() => probe_helpers.get(node).cloned(),
         _ => Some(id.to_owned()),
@@ -248,8 +251,10 @@ fn live_node(
         probe_container,
         running,
         state: state_word,
-        addresses: pick(&raw_addresses),
-        gateways: pick(&raw_gateways),
+        addresses: pick(&engine_names, &raw_addresses),
+        gateways: pick(&engine_names, &raw_gateways),
+        addresses6: pick(&engine_names, &container::addresses6(info)),
+        gateways6: pick(&engine_names, &container::gateways6(info)),
         ports: container::published_ports(info),
         stale_helper: None,
     }

@@ -9,13 +9,26 @@ use crate::lab::Driver;
 use crate::plan::{LABEL_LAB, NetworkPlan};
 
 pub async fn create(engine: &Engine, plan: &NetworkPlan) -> Result<String> {
-    let ipam = plan.subnet.map(|subnet| Ipam {
-        driver: Some("default".into()),
-        config: Some(vec![IpamConfig {
+    // A family without a subnet here gets one from the engine (IPv4); an
+    // IPv6 network always has one by now (`up` picks it).
+    let mut pools = Vec::new();
+    if let Some(subnet) = plan.subnet.filter(|_| plan.ipv4) {
+        pools.push(IpamConfig {
             subnet: Some(subnet.to_string()),
             gateway: plan.gateway.map(|g| g.to_string()),
             ..Default::default()
-        }]),
+        });
+    }
+    if let Some(subnet6) = plan.subnet6.filter(|_| plan.ipv6) {
+        pools.push(IpamConfig {
+            subnet: Some(subnet6.to_string()),
+            gateway: plan.gateway6.map(|g| g.to_string()),
+            ..Default::default()
+        });
+    }
+    let ipam = (!pools.is_empty()).then(|| Ipam {
+        driver: Some("default".into()),
+        config: Some(pools),
         ..Default::default()
     });
     let (driver, attachable) = match plan.driver {
@@ -28,6 +41,10 @@ pub async fn create(engine: &Engine, plan: &NetworkPlan) -> Result<String> {
         attachable,
         internal: Some(plan.internal),
         ipam,
+        enable_ipv6: plan.ipv6.then_some(true),
+        // Sent only to say "no": engines before API 1.48 do not know the
+        // field (`up` refuses an IPv6-only network on them first).
+        enable_ipv4: (!plan.ipv4).then_some(false),
         options: Some(plan.options.clone()),
         labels: Some(plan.labels.clone()),
         ..Default::default()

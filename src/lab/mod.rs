@@ -7,6 +7,7 @@ pub mod model;
 pub mod notation;
 pub mod raw;
 pub mod reach;
+pub mod requires;
 pub mod validate;
 pub mod wording;
 

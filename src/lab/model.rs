@@ -5,14 +5,15 @@
 //! serialised into the engine as a label, which is how `verify` and `down`
 //! work without the lab file.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
-pub use crate::vocab::{Listener, RecordType, Transport};
+pub use super::requires::Requires;
+pub use crate::vocab::{Family, IpFamily, Listener, RecordType, Transport};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lab {
@@ -64,6 +65,42 @@ pub struct Network {
     pub icc: bool,
     pub mtu: Option<u32>,
     pub options: IndexMap<String, String>,
+    /// IPv4 on the network (`ipv4: false`: IPv6 only, Docker 28+).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub ipv4: bool,
+    /// An IPv6 subnet beside (or instead of) the IPv4 one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ipv6: bool,
+    /// The IPv6 subnet (a ULA prefix); `None` with `ipv6`: netlab picks a
+    /// free one at `up`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Ipv6Net>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
+}
+
+impl Network {
+    /// Whether nodes get addresses of that family on it.
+    pub fn has(&self, family: IpFamily) -> bool {
+        match family {
+            IpFamily::V4 => self.ipv4,
+            IpFamily::V6 => self.ipv6,
+        }
+    }
+}
+
+// The new fields are left out of the stored lab at their defaults, so a
+// lab that does not use them hashes (and converges) as before.
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +162,8 @@ pub struct NetworkAttachment {
     pub network: String,
     pub aliases: Vec<String>,
     pub ipv4: Option<Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Addr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +239,14 @@ pub struct Check {
     /// Record the probe's own packets (tcp, tls and http checks).
     #[serde(default)]
     pub capture: bool,
+    /// The address family of tcp, udp, tls, http and matrix probes;
+    /// `None`: IPv4 where the target has an IPv4 address, else IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
+    /// What the engine must be for this check to say something there;
+    /// else it is skipped, with the reason.
+    #[serde(default, skip_serializing_if = "Requires::is_empty")]
+    pub requires: Requires,
     pub kind: CheckKind,
 }
 

@@ -42,6 +42,10 @@ pub struct RawNetwork {
     pub encrypted: Option<Span<bool>>,
     #[serde(default)]
     pub options: IndexMap<String, Scalar>,
+    pub ipv4: Option<Span<bool>>,
+    pub ipv6: Option<Span<bool>>,
+    pub subnet6: Option<Span<String>>,
+    pub gateway6: Option<Span<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -71,6 +75,7 @@ pub struct RawAttachment {
     #[serde(default)]
     pub aliases: Vec<Span<String>>,
     pub ipv4: Option<Span<String>>,
+    pub ipv6: Option<Span<String>>,
 }
 
 /// One entry of `checks:`: a map with exactly one kind key (`dns:`, `tcp:` ...).
@@ -103,7 +108,17 @@ pub struct RawCheckBody {
     pub ca: Option<Span<String>>,
     pub connections: Option<Span<u32>>,
     pub capture: Option<Span<bool>>,
+    pub family: Option<Span<String>>,
+    pub requires: Option<Span<RawRequires>>,
     pub expect: Option<Span<RawExpect>>,
+}
+
+/// `requires: { engine: ">=27", ip6tables: true }`
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequires {
+    pub engine: Option<Span<String>>,
+    pub ip6tables: Option<Span<bool>>,
 }
 
 impl RawCheckBody {
@@ -120,7 +135,8 @@ impl RawCheckBody {
             from => "from", to => "to", record_type => "type", node => "node", port => "port",
             host_ip => "host_ip", host_port => "host_port", network => "network", url => "url",
             method => "method", body => "body", ca => "ca", connections => "connections",
-            capture => "capture", expect => "expect");
+            capture => "capture", family => "family", requires => "requires",
+            expect => "expect");
         out
     }
 }

@@ -19,7 +19,10 @@ use std::net::IpAddr;
 
 use indexmap::IndexMap;
 
-use super::model::{Attachment, Driver, LOCAL_HOST, Lab, Network, NetworkMode, Node, Source};
+use super::model::{
+    Attachment, CheckKind, Driver, IpFamily, LOCAL_HOST, Lab, Network, NetworkMode, Node, Source,
+    TargetHost,
+};
 
 /// The parts of a lab these rules read: validation has them before the lab
 /// exists.
@@ -140,6 +143,48 @@ pub fn aim(lab: Topology, from: &Source, to: &str, network: Option<&str>) -> Res
     Ok(Aim::Networks(candidates))
 }
 
+/// The network whose `family` address of `to` a probe from `from` aims at
+/// (`None`: a node in host mode, its host's own address), or why there is
+/// none.
+pub fn aimed_network(
+    lab: Topology,
+    from: &Source,
+    to: &str,
+    network: Option<&str>,
+    family: IpFamily,
+) -> Result<Option<String>, String> {
+    match aim(lab, from, to, network).map_err(|off| off.message)? {
+        Aim::HostMode => Ok(None),
+        Aim::Networks(list) => list
+            .into_iter()
+            .find(|n| lab.networks.get(n).is_some_and(|net| net.has(family)))
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "node `{to}` has no {} address on a network {from} would reach it by",
+                    family.name()
+                )
+            }),
+    }
+}
+
+/// The family a check aims at when it names none: IPv4 where the target
+/// has it on the aimed network, else IPv6.
+pub fn default_family(lab: Topology, from: &Source, to: &TargetHost) -> IpFamily {
+    match to {
+        TargetHost::Ip(ip) => IpFamily::of(*ip),
+        TargetHost::Node { node, network } => {
+            if aimed_network(lab, from, node, network.as_deref(), IpFamily::V4).is_err()
+                && aimed_network(lab, from, node, network.as_deref(), IpFamily::V6).is_ok()
+            {
+                IpFamily::V6
+            } else {
+                IpFamily::V4
+            }
+        }
+    }
+}
+
 /// Why a node cannot be aimed at from a source, and what to write instead.
 fn refusal(
     lab: Topology,
@@ -201,18 +246,25 @@ pub fn address_verdict(lab: Topology, ip: IpAddr) -> Verdict {
     if ip.is_unspecified() || ip.is_multicast() {
         return Verdict::Outside(format!("{ip} is not the address of a host"));
     }
-    if lab
-        .networks
-        .values()
-        .any(|n| n.subnet.is_some_and(|s| ipnet::IpNet::V4(s).contains(&ip)))
-    {
+    if lab.networks.values().any(|n| {
+        n.subnet.is_some_and(|s| ipnet::IpNet::V4(s).contains(&ip))
+            || n.subnet6.is_some_and(|s| ipnet::IpNet::V6(s).contains(&ip))
+    }) {
         return Verdict::Inside;
     }
-    let undecided = lab.networks.values().any(|n: &Network| n.subnet.is_none())
-        || lab
-            .nodes
-            .values()
-            .any(|n| !matches!(n.attachment, Attachment::Networks(_)));
+    // A subnet of that family that the engine allocates (IPv4) or netlab
+    // picks (IPv6) is known only once the lab is up.
+    let family = IpFamily::of(ip);
+    let undecided = lab.networks.values().any(|n: &Network| {
+        n.has(family)
+            && match family {
+                IpFamily::V4 => n.subnet.is_none(),
+                IpFamily::V6 => n.subnet6.is_none(),
+            }
+    }) || lab
+        .nodes
+        .values()
+        .any(|n| !matches!(n.attachment, Attachment::Networks(_)));
     if undecided {
         Verdict::AtRunTime
     } else {
@@ -253,5 +305,22 @@ pub fn url_host_verdict(lab: Topology, from: &Source, host: &url::Host<&str>) ->
         url::Host::Domain(d) => Verdict::Outside(format!(
             "`{d}` is not a name of the lab (a node or an alias): it would be looked up and reached outside the lab"
         )),
+    }
+}
+
+impl CheckKind {
+    /// The node a check aims at, when it names one.
+    pub fn target_node(&self) -> Option<&str> {
+        match self {
+            CheckKind::Tcp { to, .. } | CheckKind::Udp { to, .. } | CheckKind::Tls { to, .. } => {
+                match &to.host {
+                    TargetHost::Node { node, .. } => Some(node),
+                    TargetHost::Ip(_) => None,
+                }
+            }
+            CheckKind::Port { node, .. } => Some(node),
+            CheckKind::Mtu { to, .. } => to.as_deref(),
+            _ => None,
+        }
     }
 }

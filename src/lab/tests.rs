@@ -776,7 +776,7 @@ fn expectations_that_cannot_show_anything_are_errors() {
             "dns: { from: client, name: web, type: AAAA, expect: [web] }"
         ))
         .2,
-        "lab nodes have IPv4 addresses only: an AAAA query for `web` can only come back empty, so this check cannot fail (or cannot pass)"
+        "no network of the lab has IPv6: an AAAA query for `web` can only come back empty, so this check cannot fail (or cannot pass)"
     );
     // `unresolved` could not fail: refused too, and the hint no longer
     // suggests it.

@@ -167,3 +167,9 @@ pub fn http_expect_words(e: &HttpExpect) -> String {
     }
     format!("{{{}}}", parts.join(", "))
 }
+
+/// `over IPv6`, `over IPv4 and IPv6`: the family a title names.
+pub fn over(family: Family) -> String {
+    let names: Vec<&str> = family.members().iter().map(|f| f.name()).collect();
+    format!("over {}", names.join(" and "))
+}

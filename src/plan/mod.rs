@@ -9,10 +9,10 @@
 //! which no name of the lab file can contain.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use indexmap::IndexMap;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use sha2::{Digest, Sha256};
 
 use crate::lab::{Attachment, CheckKind, Driver, Lab, Network, NetworkMode, Node, Transport};
@@ -99,6 +99,13 @@ pub struct NetworkPlan {
     pub internal: bool,
     pub subnet: Option<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
+    /// `false`: an IPv6-only network (Docker 28+).
+    pub ipv4: bool,
+    pub ipv6: bool,
+    /// The IPv6 subnet: the file's, or (when it has none) the one `up`
+    /// picks before the network is made.
+    pub subnet6: Option<Ipv6Net>,
+    pub gateway6: Option<Ipv6Addr>,
     /// Driver options, including icc and MTU.
     pub options: HashMap<String, String>,
     pub labels: HashMap<String, String>,
@@ -142,6 +149,7 @@ pub struct EndpointPlan {
     pub network: String,
     pub aliases: Vec<String>,
     pub ipv4: Option<Ipv4Addr>,
+    pub ipv6: Option<Ipv6Addr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -323,6 +331,10 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                 internal: n.internal,
                 subnet: n.subnet,
                 gateway: n.gateway,
+                ipv4: n.ipv4,
+                ipv6: n.ipv6,
+                subnet6: n.subnet6,
+                gateway6: n.gateway6,
                 options,
             }
         })
@@ -349,6 +361,7 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                                 network: network_name(&lab.name, &a.network),
                                 aliases,
                                 ipv4: a.ipv4,
+                                ipv6: a.ipv6,
                             }
                         })
                         .collect();
@@ -453,6 +466,7 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
 }
 
 mod changes;
+pub mod ula;
 pub use changes::{Changes, Delta, Running, changes};
 
 #[cfg(test)]

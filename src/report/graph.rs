@@ -37,6 +37,9 @@ fn attachment_label(node: &Node, network: &str) -> String {
             if let Some(ip) = a.ipv4 {
                 parts.push(ip.to_string());
             }
+            if let Some(ip) = a.ipv6 {
+                parts.push(ip.to_string());
+            }
             parts.join(", ")
         })
         .unwrap_or_default()
@@ -137,6 +140,14 @@ fn network_caption(lab: &Lab, name: &str) -> String {
         words.push("icc off".into());
     }
     if let Some(s) = n.subnet {
+        words.push(s.to_string());
+    }
+    match (n.ipv4, n.ipv6) {
+        (false, _) => words.push("IPv6 only".into()),
+        (true, true) => words.push("IPv6".into()),
+        (true, false) => {}
+    }
+    if let Some(s) = n.subnet6 {
         words.push(s.to_string());
     }
     format!("{name} · {}", words.join(", "))

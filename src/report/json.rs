@@ -15,6 +15,7 @@ struct Document<'a> {
     passed: usize,
     failed: usize,
     errors: usize,
+    skipped: usize,
     duration_ms: f64,
     checks: Vec<Check<'a>>,
     /// The lab as it ran: what `netlab report --html` draws.
@@ -37,6 +38,9 @@ struct Check<'a> {
     from: &'a str,
     target: &'a str,
     expectation: &'a str,
+    /// The `family:` the check names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    family: Option<&'a str>,
     observation: &'a str,
     outcome: &'static str,
     duration_ms: f64,
@@ -95,6 +99,10 @@ struct Cell<'a> {
     from: &'a str,
     to: &'a str,
     port: &'a str,
+    /// `v4` or `v6`, when the matrix names a family or the cell is reached
+    /// over IPv6.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    family: Option<&'static str>,
     expected: String,
     observed: String,
     outcome: &'static str,
@@ -140,6 +148,7 @@ pub fn render(report: &VerifyReport) -> String {
         passed: report.passed(),
         failed: report.failed(),
         errors: report.errors(),
+        skipped: report.skipped(),
         duration_ms: report.elapsed.as_secs_f64() * 1000.0,
         checks: report
             .checks
@@ -150,11 +159,13 @@ pub fn render(report: &VerifyReport) -> String {
                 from: &c.source,
                 target: &c.target,
                 expectation: &c.expectation,
+                family: c.family,
                 observation: &c.observed,
                 outcome: match c.status {
                     Status::Pass => "pass",
                     Status::Fail => "fail",
                     Status::Error => "error",
+                    Status::Skipped => "skipped",
                 },
                 duration_ms: c.elapsed.as_secs_f64() * 1000.0,
                 why: c.why.as_ref().map(|w| w.sentence.as_str()),
@@ -191,6 +202,7 @@ pub fn render(report: &VerifyReport) -> String {
                             from: &cell.from,
                             to: &cell.to,
                             port: &m.port,
+                            family: cell.family.map(|f| f.word()),
                             expected: cell.expected.to_string(),
                             observed: cell.observed.to_string(),
                             outcome: if cell.passed { "pass" } else { "fail" },

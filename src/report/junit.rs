@@ -31,8 +31,12 @@ fn cell_case(report: &VerifyReport, m: &MatrixReport, cell: &CellReport) -> Test
         .as_deref()
         .map(|t| format!("{t} "))
         .unwrap_or_default();
+    let over = cell
+        .family
+        .map(|f| format!(" over {}", f.name()))
+        .unwrap_or_default();
     let mut case = TestCase::new(
-        format!("matrix {title}{}→{}:{}", cell.from, cell.to, m.port),
+        format!("matrix {title}{}→{}:{}{over}", cell.from, cell.to, m.port),
         status,
     );
     case.set_classname(format!("{}.matrix", report.lab));
@@ -57,6 +61,13 @@ pub fn render(report: &VerifyReport) -> Result<String, quick_junit::SerializeErr
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(format!("expected {}, saw: {}", c.expectation, c.observed));
                 s.set_type(c.kind);
+                s
+            }
+            // Not run on this engine, and why.
+            Status::Skipped => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(c.observed.clone());
+                s.set_type("requires");
                 s
             }
             // Not a finding about the network: the engine or agent failed.

@@ -11,24 +11,33 @@ use super::colour::{Paint, paint};
 pub const LEGEND: &str =
     ". open (answered by that node)  x blocked  r refused  - not checked  ? other";
 
-/// Rows of symbols: (source, [(symbol, differs)]).
-type Grid = Vec<(String, Vec<(char, bool)>)>;
+/// Rows of symbols: (source, [(symbol, differs)]). A cell probed in
+/// each family shows one symbol where the families agree, `a/b` (IPv4,
+/// IPv6) where they differ.
+type Grid = Vec<(String, Vec<(String, bool)>)>;
 
 fn grids(m: &MatrixReport) -> (Grid, Grid) {
-    let cell = |from: &str, to: &str| m.cells.iter().find(|c| c.from == from && c.to == to);
     let mut expected = Vec::new();
     let mut observed = Vec::new();
     for from in &m.sources {
         let (mut e, mut o) = (Vec::new(), Vec::new());
         for to in &m.targets {
-            match cell(from, to) {
-                Some(c) => {
-                    e.push((c.expected, false));
-                    o.push((c.observed, !c.passed));
+            let cells: Vec<_> = m
+                .cells
+                .iter()
+                .filter(|c| c.from == *from && c.to == *to)
+                .collect();
+            match cells.first() {
+                Some(first) => {
+                    let mut seen: Vec<char> = cells.iter().map(|c| c.observed).collect();
+                    seen.dedup();
+                    let symbol: Vec<String> = seen.iter().map(char::to_string).collect();
+                    e.push((first.expected.to_string(), false));
+                    o.push((symbol.join("/"), cells.iter().any(|c| !c.passed)));
                 }
                 None => {
-                    e.push(('-', false));
-                    o.push(('-', false));
+                    e.push(("-".into(), false));
+                    o.push(("-".into(), false));
                 }
             }
         }
@@ -36,6 +45,12 @@ fn grids(m: &MatrixReport) -> (Grid, Grid) {
         observed.push((from.clone(), o));
     }
     (expected, observed)
+}
+
+/// Whether some cell shows its families apart (`a/b`).
+fn split(grid: &Grid) -> bool {
+    grid.iter()
+        .any(|(_, row)| row.iter().any(|(s, _)| s.chars().count() > 1))
 }
 
 /// One table's lines, each padded to the same width (without colour codes).
@@ -46,7 +61,20 @@ fn lines(m: &MatrixReport, grid: &Grid, color: bool) -> (Vec<String>, usize) {
         .chain(std::iter::once("from\\to".len()))
         .max()
         .unwrap_or(0);
-    let widths: Vec<usize> = m.targets.iter().map(|t| t.chars().count().max(2)).collect();
+    // A column fits its name, and each symbol with its mark.
+    let widths: Vec<usize> = m
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            grid.iter()
+                .filter_map(|(_, row)| row.get(i))
+                .map(|(s, _)| s.chars().count() + 1)
+                .chain([t.chars().count(), 2])
+                .max()
+                .unwrap_or(2)
+        })
+        .collect();
     let mut out = Vec::new();
     let mut header = format!("{:first$}", "from\\to");
     for (t, w) in m.targets.iter().zip(&widths) {
@@ -57,14 +85,13 @@ fn lines(m: &MatrixReport, grid: &Grid, color: bool) -> (Vec<String>, usize) {
     for (source, row) in grid {
         let mut line = format!("{source:first$}");
         for ((symbol, differs), w) in row.iter().zip(&widths) {
+            let len = symbol.chars().count();
             let text = match (differs, color) {
-                (true, true) => format!(
-                    "{}{}",
-                    paint(&symbol.to_string(), Paint::Red, true),
-                    " ".repeat(w - 1)
-                ),
-                (true, false) => format!("{symbol}*{}", " ".repeat(w - 2)),
-                (false, _) => format!("{symbol}{}", " ".repeat(w - 1)),
+                (true, true) => {
+                    format!("{}{}", paint(symbol, Paint::Red, true), " ".repeat(w - len))
+                }
+                (true, false) => format!("{symbol}*{}", " ".repeat(w - len - 1)),
+                (false, _) => format!("{symbol}{}", " ".repeat(w - len)),
             };
             let _ = write!(line, "  {text}");
         }
@@ -85,9 +112,18 @@ pub fn tables(m: &MatrixReport, color: bool) -> String {
     let mark = if color { "red" } else { "*" };
     let _ = writeln!(
         out,
-        "      {LEGEND}; {mark}: differs from the expected cell"
+        "      {LEGEND}; {mark}: differs from the expected cell{}",
+        families_legend(&observed)
     );
     out
+}
+
+fn families_legend(grid: &Grid) -> &'static str {
+    if split(grid) {
+        "; a/b: IPv4 a, IPv6 b"
+    } else {
+        ""
+    }
 }
 
 /// The table of a matrix whose cells all came out as expected, with the
@@ -99,7 +135,7 @@ pub fn observed_table(m: &MatrixReport) -> String {
     for row in rows {
         let _ = writeln!(out, "      {}", row.trim_end());
     }
-    let _ = writeln!(out, "      {LEGEND}");
+    let _ = writeln!(out, "      {LEGEND}{}", families_legend(&observed));
     out
 }
 
@@ -114,6 +150,7 @@ mod tests {
         CellReport {
             from: from.into(),
             to: to.into(),
+            family: None,
             expected,
             observed,
             passed: expected == observed,

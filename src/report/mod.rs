@@ -22,6 +22,8 @@ pub enum Status {
     Fail,
     /// The check could not be run: the engine or the agent failed.
     Error,
+    /// Not run: the engine lacks what the check `requires:`.
+    Skipped,
 }
 
 impl Status {
@@ -30,7 +32,7 @@ impl Status {
         let paint = match self {
             Status::Pass => colour::Paint::Green,
             Status::Fail => colour::Paint::Red,
-            Status::Error => colour::Paint::Yellow,
+            Status::Error | Status::Skipped => colour::Paint::Yellow,
         };
         colour::paint(self.word(), paint, colour)
     }
@@ -40,6 +42,7 @@ impl Status {
             Status::Pass => "PASS",
             Status::Fail => "FAIL",
             Status::Error => "ERROR",
+            Status::Skipped => "SKIPPED",
         }
     }
 }
@@ -53,6 +56,8 @@ pub struct CheckReport {
     pub target: String,
     /// What was expected, in words (`open`, `[web]`).
     pub expectation: String,
+    /// The `family:` the check names (`v4`, `v6`, `both`).
+    pub family: Option<&'static str>,
     pub status: Status,
     pub observed: String,
     pub elapsed: Duration,
@@ -109,6 +114,10 @@ pub struct MatrixReport {
 pub struct CellReport {
     pub from: String,
     pub to: String,
+    /// The family of this cell's probe, when the matrix names one or the
+    /// cell is reached over IPv6 (a cell of `family: both` has a report
+    /// per family).
+    pub family: Option<crate::vocab::IpFamily>,
     pub expected: char,
     pub observed: char,
     pub passed: bool,
@@ -154,6 +163,11 @@ impl VerifyReport {
     /// Checks that could not be run.
     pub fn errors(&self) -> usize {
         self.count(Status::Error)
+    }
+
+    /// Checks not run: their engine lacks what they require.
+    pub fn skipped(&self) -> usize {
+        self.count(Status::Skipped)
     }
 
     fn count(&self, status: Status) -> usize {
@@ -236,6 +250,9 @@ impl VerifyReport {
             }
         }
         let _ = write!(out, "{} passed, {} failed", self.passed(), self.failed());
+        if self.skipped() > 0 {
+            let _ = write!(out, ", {} skipped", self.skipped());
+        }
         if self.errors() > 0 {
             let _ = write!(out, ", {} could not run (errors)", self.errors());
         }
@@ -308,6 +325,7 @@ pub(crate) mod tests {
             source: "client".into(),
             target: "web:7000".into(),
             expectation: "open".into(),
+            family: None,
             status: if passed { Status::Pass } else { Status::Fail },
             observed: "open".into(),
             elapsed: Duration::from_millis(3),

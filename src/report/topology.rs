@@ -39,6 +39,16 @@ pub struct Network {
     pub mtu: Option<u32>,
     #[serde(default)]
     pub encrypted: bool,
+    /// Its IPv6 subnet (declared, or picked by `up`), on an IPv6 network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<String>,
+    /// `false`: an IPv6-only network.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub ipv4: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn yes() -> bool {
@@ -77,6 +87,8 @@ pub struct Attached {
     pub aliases: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address6: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -85,6 +97,20 @@ pub struct Port {
     pub host_port: u16,
     pub container_port: u16,
     pub transport: String,
+}
+
+/// The IPv6 subnet of a lab network as the engine has it: the one of the
+/// lab's subnets that holds a node's IPv6 address there.
+fn subnet6(live: &LiveLab, network: &str) -> Option<ipnet::Ipv6Net> {
+    live.nodes
+        .values()
+        .filter_map(|n| n.addresses6.get(network))
+        .find_map(|ip| {
+            live.subnets.iter().find_map(|s| match s {
+                ipnet::IpNet::V6(s) if s.contains(ip) => Some(*s),
+                _ => None,
+            })
+        })
 }
 
 pub fn of(live: &LiveLab) -> Topology {
@@ -122,6 +148,8 @@ pub fn of(live: &LiveLab) -> Topology {
                         ..
                     }
                 ),
+                subnet6: subnet6(live, &n.name).or(n.subnet6).map(|s| s.to_string()),
+                ipv4: n.ipv4,
             }
         })
         .collect();
@@ -135,6 +163,11 @@ pub fn of(live: &LiveLab) -> Topology {
                     .and_then(|r| r.addresses.get(net))
                     .map(|ip| ip.to_string())
             };
+            let address6 = |net: &str| {
+                running
+                    .and_then(|r| r.addresses6.get(net))
+                    .map(|ip| ip.to_string())
+            };
             let (mode, networks) = match &n.attachment {
                 Attachment::Networks(list) => (
                     None,
@@ -143,6 +176,7 @@ pub fn of(live: &LiveLab) -> Topology {
                             network: a.network.clone(),
                             aliases: a.aliases.clone(),
                             address: address(&a.network),
+                            address6: address6(&a.network),
                         })
                         .collect(),
                 ),
@@ -153,6 +187,7 @@ pub fn of(live: &LiveLab) -> Topology {
                             network: "bridge".into(),
                             aliases: Vec::new(),
                             address: Some(ip),
+                            address6: None,
                         })
                         .into_iter()
                         .collect(),

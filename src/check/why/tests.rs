@@ -99,6 +99,8 @@ fn live_of(yaml: &str, engines: &[(&str, &str)]) -> LiveLab {
                 state: "running".into(),
                 addresses,
                 gateways,
+                addresses6: IndexMap::new(),
+                gateways6: IndexMap::new(),
                 ports,
                 stale_helper: None,
             },
@@ -113,6 +115,7 @@ fn live_of(yaml: &str, engines: &[(&str, &str)]) -> LiveLab {
                     LiveHost {
                         helper: Some("h".into()),
                         engine: (*e).to_owned(),
+                        facts: Default::default(),
                     },
                 )
             })

@@ -99,15 +99,15 @@ impl Validator {
         // Without IPv6 networks, an AAAA query for a lab name always comes
         // back empty: `unresolved` could not fail, and anything else could
         // not pass.
-        if record == RecordType::Aaaa {
+        if record == RecordType::Aaaa && !super::ipv6::has_ipv6(cx.networks) {
             let lab_name = crate::lab::reach::is_lab_name(cx.topology(), &name);
             let names_nodes = matches!(&expect, DnsExpect::Exactly(list) if list.iter().any(|a| matches!(a, DnsAnswer::Node(_))));
             if lab_name || names_nodes {
                 let at = cx.place_of(&cx.body.record_type);
                 self.error(
                     &at,
-                    format!("lab nodes have IPv4 addresses only: an AAAA query for `{name}` can only come back empty, so this check cannot fail (or cannot pass)"),
-                    Some("ask type A".into()),
+                    format!("no network of the lab has IPv6: an AAAA query for `{name}` can only come back empty, so this check cannot fail (or cannot pass)"),
+                    Some("ask type A, or add `ipv6: true` to a network".into()),
                 );
                 return None;
             }

@@ -80,7 +80,7 @@ impl Validator {
         }
         let allowed: &[&str] = match kind {
             "dns" => &[
-                "title", "timeout", "retry", "from", "name", "type", "expect",
+                "title", "timeout", "retry", "from", "name", "type", "requires", "expect",
             ],
             "port" => &[
                 "title",
@@ -91,17 +91,19 @@ impl Validator {
                 "port",
                 "host_ip",
                 "host_port",
+                "requires",
                 "expect",
             ],
             "mtu" => &[
-                "title", "name", "timeout", "retry", "node", "network", "to", "expect",
+                "title", "name", "timeout", "retry", "node", "network", "to", "requires", "expect",
             ],
             "tls" => &[
-                "title", "timeout", "retry", "from", "to", "name", "ca", "capture", "expect",
+                "title", "timeout", "retry", "from", "to", "name", "ca", "capture", "family",
+                "requires", "expect",
             ],
             "http" => &[
                 "title", "name", "timeout", "retry", "from", "url", "method", "body", "capture",
-                "expect",
+                "family", "requires", "expect",
             ],
             "tcp" => &[
                 "title",
@@ -112,10 +114,16 @@ impl Validator {
                 "to",
                 "connections",
                 "capture",
+                "family",
+                "requires",
                 "expect",
             ],
-            "matrix" => &["title", "name", "timeout", "port", "expect"],
-            _ => &["title", "name", "timeout", "retry", "from", "to", "expect"],
+            "matrix" => &[
+                "title", "name", "timeout", "port", "family", "requires", "expect",
+            ],
+            _ => &[
+                "title", "name", "timeout", "retry", "from", "to", "family", "requires", "expect",
+            ],
         };
         for (field, loc) in cx.body.present_fields() {
             if !allowed.contains(&field) {
@@ -201,7 +209,18 @@ impl Validator {
                 cx.body.name.as_ref()
             })
             .map(|t| t.value.clone())
-            .unwrap_or_else(|| checked_kind.default_title());
+            .unwrap_or_else(|| {
+                let title = checked_kind.default_title();
+                match cx
+                    .body
+                    .family
+                    .as_ref()
+                    .and_then(|f| Family::parse(&f.value))
+                {
+                    Some(f) => format!("{title} {}", crate::lab::wording::over(f)),
+                    None => title,
+                }
+            });
         // `plaintext` is shown by the packets: it records them.
         let capture = cx.body.capture.as_ref().is_some_and(|c| c.value)
             || matches!(&checked_kind, CheckKind::Http { expect, .. } if expect.plaintext.is_some());
@@ -214,11 +233,18 @@ impl Validator {
                 Some("capture a plain tcp check to one node".into()),
             );
         }
+        let family = self.family_of(cx).ok()?;
+        if !self.family_fits_kind(cx, &checked_kind, family) {
+            return None;
+        }
+        let requires = self.requires_of(cx).ok()?;
         Some(Check {
             title,
             timeout,
             retry,
             capture,
+            family,
+            requires,
             kind: checked_kind,
         })
     }

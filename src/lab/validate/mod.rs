@@ -7,9 +7,11 @@
 mod check_kinds;
 mod checks;
 mod hosts;
+mod ipv6;
 mod matrix;
 mod networks;
 mod nodes;
+mod requires;
 
 use serde_saphyr::Location;
 

@@ -1,5 +1,5 @@
 //! Validation of `networks:`: names, drivers and their options, subnets
-//! (no overlaps), gateways and MTUs.
+//! (no overlaps), gateways and MTUs; IPv6 in `ipv6`.
 
 use std::net::Ipv4Addr;
 use std::str::FromStr;
@@ -21,6 +21,7 @@ impl Validator {
     ) -> IndexMap<String, Network> {
         let mut out = IndexMap::new();
         let mut subnets: Vec<(Ipv4Net, String)> = Vec::new();
+        let mut subnets6 = Vec::new();
         for (key, net) in raw {
             let name = key.value.clone();
             if RESERVED_NETWORK_NAMES.contains(&name.as_str()) {
@@ -140,6 +141,7 @@ impl Validator {
                     }
                 }
             });
+            let families = self.network_families(&name, key, net, driver, &mut subnets6);
             if let Some(mtu) = &net.mtu
                 && !(68..=65535).contains(&mtu.value)
             {
@@ -159,6 +161,10 @@ impl Validator {
                     gateway,
                     icc: net.icc.as_ref().is_none_or(|i| i.value),
                     mtu: net.mtu.as_ref().map(|m| m.value),
+                    ipv4: families.ipv4,
+                    ipv6: families.ipv6,
+                    subnet6: families.subnet6,
+                    gateway6: families.gateway6,
                     options: net
                         .options
                         .iter()

@@ -36,7 +36,7 @@ impl Validator {
                 hint: Some("add a `nodes:` map with at least one node".into()),
             });
         }
-        let mut static_ips: HashMap<Ipv4Addr, String> = HashMap::new();
+        let mut static_ips: HashMap<IpAddr, String> = HashMap::new();
         // Host ports are per Docker host: the same port on two hosts is fine.
         let mut host_bindings: HashMap<(String, Option<IpAddr>, u16, Transport), String> =
             HashMap::new();
@@ -194,7 +194,7 @@ impl Validator {
         key: &Span<String>,
         node: &RawNode,
         networks: &IndexMap<String, Network>,
-        static_ips: &mut HashMap<Ipv4Addr, String>,
+        static_ips: &mut HashMap<IpAddr, String>,
     ) -> Attachment {
         if let Some(mode) = &node.network_mode {
             let parsed = match mode.value.as_str() {
@@ -280,6 +280,11 @@ impl Validator {
                     return None;
                 };
                 match network.subnet {
+                    _ if !network.ipv4 => self.error(
+                        &ip.referenced,
+                        format!("network `{}` has `ipv4: false`: it gives no IPv4 address", network.name),
+                        Some("write the node's address as `ipv6:`".into()),
+                    ),
                     None => self.error(
                         &ip.referenced,
                         format!("a static address needs a subnet on network `{}`", network.name),
@@ -292,17 +297,22 @@ impl Validator {
                     ),
                     Some(_) if network.gateway == Some(addr) => self.error(&ip.referenced, format!("{addr} is the gateway of network `{}`", network.name), None),
                     Some(_) => {
-                        if let Some(other) = static_ips.insert(addr, node_name.to_owned()) {
+                        if let Some(other) = static_ips.insert(IpAddr::V4(addr), node_name.to_owned()) {
                             self.error(&ip.referenced, format!("{addr} is already the address of node `{other}`"), None);
                         }
                     }
                 }
                 Some(addr)
             });
+            let ipv6 = settings
+                .ipv6
+                .as_ref()
+                .and_then(|ip| self.static_ipv6(node_name, network, ip, static_ips));
             list.push(NetworkAttachment {
                 network: net_name.value.clone(),
                 aliases: settings.aliases.iter().map(|a| a.value.clone()).collect(),
                 ipv4,
+                ipv6,
             });
         }
         Attachment::Networks(list)
