@@ -422,3 +422,5 @@ pub fn batch_deadline(batch: &ProbeBatch) -> Duration {
 mod evidence_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ipv6;

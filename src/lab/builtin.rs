@@ -31,6 +31,8 @@ const LABS: &[(&str, &str)] = &[
         "overlay-multihost",
         include_str!("../../labs/overlay-multihost.yaml"),
     ),
+    ("dual-stack", include_str!("../../labs/dual-stack.yaml")),
+    ("ipv6-only", include_str!("../../labs/ipv6-only.yaml")),
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -225,3 +225,5 @@ fn hint_for_parse_error(rendered: String) -> String {
 mod fuzz;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ipv6;

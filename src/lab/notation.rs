@@ -21,7 +21,16 @@ pub fn parse_target(s: &str) -> Result<Target, (String, Option<String>)> {
             .ok_or_else(|| (format!("target `{s}` has an unclosed `[`"), None))?;
         (ip, port.strip_prefix(':').ok_or_else(no_port)?)
     } else {
-        s.rsplit_once(':').ok_or_else(no_port)?
+        let (host, port) = s.rsplit_once(':').ok_or_else(no_port)?;
+        // `fd0e::10:7000` is itself an IPv6 address: which part is the
+        // port cannot be told, so the address goes in brackets.
+        if host.contains(':') {
+            return Err((
+                format!("target `{s}`: an IPv6 address with a port is written in brackets"),
+                Some(format!("write it as [{host}]:{port}")),
+            ));
+        }
+        (host, port)
     };
     let port: u16 = port.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
         (
@@ -76,6 +85,11 @@ pub fn parse_port_mapping(s: &str) -> Result<PortMapping, String> {
                 Some(IpAddr::from_str(ip).map_err(|_| format!("`{ip}` is not an IP address"))?),
                 &spec[ip.len() + 1..],
             ),
+            _ if spec.contains("::") || parts.len() > 4 => {
+                return Err(
+                    "an IPv6 host address is written in brackets, e.g. \"[::1]:8080:80\"".into(),
+                );
+            }
             _ => return Err("too many `:`".into()),
         }
     };

@@ -4,12 +4,12 @@
 use super::diagnostic::Severity;
 use super::*;
 
-fn load_str(yaml: &str) -> Result<Loaded, LabError> {
+pub(super) fn load_str(yaml: &str) -> Result<Loaded, LabError> {
     load_source("lab.yaml", yaml.as_bytes(), Some("lab"))
 }
 
 /// (line, column, message) of every error, in file order.
-fn errors(yaml: &str) -> Vec<(u64, u64, String)> {
+pub(super) fn errors(yaml: &str) -> Vec<(u64, u64, String)> {
     match load_str(yaml) {
         Ok(_) => panic!("expected the lab to be invalid"),
         Err(LabError::Invalid(report)) => {
@@ -29,7 +29,7 @@ fn errors(yaml: &str) -> Vec<(u64, u64, String)> {
     }
 }
 
-fn one_error(yaml: &str) -> (u64, u64, String) {
+pub(super) fn one_error(yaml: &str) -> (u64, u64, String) {
     let e = errors(yaml);
     assert_eq!(e.len(), 1, "expected exactly one error, got {e:#?}");
     e.into_iter().next().unwrap_or_default()

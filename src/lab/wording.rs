@@ -12,8 +12,20 @@ impl CheckKind {
         let kind = self.kind_name();
         match self {
             CheckKind::Dns {
-                from, name, expect, ..
-            } => format!("{kind} {from} → {name} is {}", dns_words(expect, ",")),
+                from,
+                name,
+                expect,
+                record,
+            } => {
+                let asked = match record {
+                    RecordType::A => "",
+                    RecordType::Aaaa => " AAAA",
+                };
+                format!(
+                    "{kind} {from} → {name}{asked} is {}",
+                    dns_words(expect, ",")
+                )
+            }
             CheckKind::Http { from, .. } => format!("{kind} {from} {}", self.target_words()),
             CheckKind::Port {
                 node,

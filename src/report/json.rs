@@ -243,5 +243,32 @@ mod tests {
         assert_eq!(v["checks"][0]["observation"], "open");
         assert_eq!(v["checks"][0]["from"], "client");
         assert_eq!(v["checks"][0]["kind"], "tcp");
+        assert_eq!(v["skipped"], 0);
+        assert!(v["checks"][0].get("family").is_none());
+    }
+
+    #[test]
+    fn a_skipped_check_and_a_family_are_in_the_document() {
+        let mut report = super::super::tests::report(vec![check("a", true), check("b", true)]);
+        report.checks[1].status = Status::Skipped;
+        report.checks[1].observed = "needs Docker >=27; host local runs Docker 20.10.24".into();
+        report.checks[0].family = Some("both");
+        let v: serde_json::Value = serde_json::from_str(&render(&report)).expect("valid JSON");
+        assert_eq!(
+            (v["passed"].as_u64(), v["skipped"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(v["checks"][1]["outcome"], "skipped");
+        assert_eq!(v["checks"][0]["family"], "both");
+        assert!(
+            report.human().ends_with("1 passed, 0 failed, 1 skipped\n"),
+            "{}",
+            report.human()
+        );
+        assert!(
+            report.human().contains("\nSKIPPED  b  needs Docker"),
+            "{}",
+            report.human()
+        );
     }
 }

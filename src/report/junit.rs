@@ -121,4 +121,27 @@ mod tests {
             Some("expected open, saw: open")
         );
     }
+
+    #[test]
+    fn a_skipped_check_is_a_skipped_test_case_with_its_reason() {
+        let mut report = super::super::tests::report(vec![check("a", true), check("b", true)]);
+        report.checks[1].status = Status::Skipped;
+        report.checks[1].observed = "needs Docker >=27".into();
+        let xml = render(&report).expect("serialises");
+        let back = Report::deserialize_from_str(&xml).expect("parses back");
+        assert_eq!((back.tests, back.failures, back.errors), (2, 0, 0));
+        let case = back.test_suites[0]
+            .test_cases
+            .iter()
+            .find(|c| c.name.as_str() == "b")
+            .expect("case b");
+        let TestCaseStatus::Skipped { message, .. } = &case.status else {
+            panic!("b must be skipped: {:?}", case.status);
+        };
+        assert_eq!(
+            message.as_ref().map(|m| m.as_str()),
+            Some("needs Docker >=27")
+        );
+        assert!(xml.contains("<skipped"), "{xml}");
+    }
 }

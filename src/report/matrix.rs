@@ -206,6 +206,31 @@ mod tests {
     }
 
     #[test]
+    fn a_cell_of_both_families_shows_them_apart_only_where_they_differ() {
+        use crate::vocab::IpFamily;
+        let mut m = matrix();
+        m.cells = Vec::new();
+        for (to, v4, v6) in [("web", '.', '.'), ("app", 'x', '.')] {
+            for (family, seen) in [(IpFamily::V4, v4), (IpFamily::V6, v6)] {
+                let mut c = cell("web", to, 'x', seen);
+                c.expected = if to == "web" { '.' } else { 'x' };
+                c.passed = c.expected == seen;
+                c.family = Some(family);
+                m.cells.push(c);
+            }
+        }
+        assert_eq!(
+            tables(&m, false),
+            "      expected                 observed\n\
+             \x20     from\\to  web  app  db    from\\to  web  app   db\n\
+             \x20     web      .    x    -     web      .    x/.*  -\n\
+             \x20     app      -    -    -     app      -    -     -\n\
+             \x20     host     -    -    -     host     -    -     -\n\
+             \x20     . open (answered by that node)  x blocked  r refused  - not checked  ? other; *: differs from the expected cell; a/b: IPv4 a, IPv6 b\n"
+        );
+    }
+
+    #[test]
     fn on_a_terminal_the_marks_are_colour() {
         let text = tables(&matrix(), true);
         assert!(text.contains("\x1b[31;1m.\x1b[0m"), "{text}");

@@ -208,6 +208,7 @@ impl VerifyReport {
         let width =
             |f: fn(&CheckReport) -> &str| shown().map(|c| f(c).chars().count()).max().unwrap_or(0);
         let (title_w, observed_w) = (width(|c| &c.title), width(|c| &c.observed));
+        let status_w = width(|c| c.status.word());
         let mut out = String::new();
         if !quiet {
             let _ = writeln!(out, "{}", self.header());
@@ -219,7 +220,12 @@ impl VerifyReport {
             let _ = writeln!(
                 out,
                 "{}  {}  {}  {:>7}",
-                c.status.painted(color),
+                // Padded outside the colour codes, to the widest word.
+                format!(
+                    "{}{}",
+                    c.status.painted(color),
+                    " ".repeat(status_w.saturating_sub(c.status.word().len()))
+                ),
                 pad(&c.title, title_w),
                 pad(&c.observed, observed_w),
                 format_elapsed(c.elapsed),
@@ -397,7 +403,7 @@ pub(crate) mod tests {
         failing.checks[2].status = Status::Error;
         assert_eq!(
             failing.human_with(false, false, true),
-            "FAIL  b  open     3 ms\nERROR  c  open     3 ms\n1 passed, 1 failed, 1 could not run (errors)\n"
+            "FAIL   b  open     3 ms\nERROR  c  open     3 ms\n1 passed, 1 failed, 1 could not run (errors)\n"
         );
     }
 
