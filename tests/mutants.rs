@@ -27,24 +27,25 @@ struct Row {
     opposite: &'static str,
 }
 
-/// Nodes and networks every row runs in. web answers on front (alias www)
-/// and publishes 7000 on loopback (47501) and on every address (47502),
-/// 7001/udp on loopback (47503), and 9999, where nothing listens inside
-/// (47504: Docker's proxy completes the handshake for nobody). far is on
-/// another bridge. rogue's certificate comes from a CA nobody trusts.
+/// Nodes and networks every row runs in. web answers on front (alias www,
+/// dual-stack) and publishes 7000 on loopback (47501), on every address
+/// (47502) and on IPv6 loopback (47505), 7001/udp on loopback (47503), and
+/// 9999, where nothing listens inside (47504: Docker's proxy completes the
+/// handshake for nobody). far is on another bridge, IPv4 only: it has no
+/// IPv6 route at all. rogue's certificate comes from a CA nobody trusts.
 /// pool-1 and pool-2 share the alias pool.
 const WORLD: &str = "\
 name: t-mutants
 description: Every expectation of every check kind, true once and false once.
 networks:
-  front: {}
+  front: { ipv6: true }
   back: {}
 nodes:
   web:
     networks:
       front: { aliases: [www] }
     serve: [tcp:7000, udp:7001, http:80, https:443]
-    ports: [\"127.0.0.1:47501:7000\", \"47502:7000\", \"127.0.0.1:47503:7001/udp\", \"127.0.0.1:47504:9999\"]
+    ports: [\"127.0.0.1:47501:7000\", \"47502:7000\", \"127.0.0.1:47503:7001/udp\", \"127.0.0.1:47504:9999\", \"[::1]:47505:7000\"]
   client:
     networks: [front]
   rogue:
@@ -372,6 +373,132 @@ const ROWS: &[Row] = &[
         mutant: "tcp: { title: TITLE, from: client, to: www:7000, connections: 4, expect: spread }",
         opposite: "only web carries www",
     },
+    Row {
+        id: "35",
+        kind: "dns",
+        expectation: "[nodes] (AAAA)",
+        proves: "the AAAA answers are exactly those nodes' IPv6 addresses on the networks they share with the source",
+        twin: "dns: { title: TITLE, from: client, name: www, type: AAAA, expect: [web] }",
+        mutant: "dns: { title: TITLE, from: client, name: www, type: AAAA, expect: [client] }",
+        opposite: "www is web's alias, not client's",
+    },
+    Row {
+        id: "36",
+        kind: "dns",
+        expectation: "unresolved (AAAA)",
+        proves: "no IPv6 address came back, and why",
+        twin: "dns: { title: TITLE, from: far, name: web, type: AAAA, expect: unresolved }",
+        mutant: "dns: { title: TITLE, from: client, name: web, type: AAAA, expect: unresolved }",
+        opposite: "web has an IPv6 address on front, which client shares",
+    },
+    Row {
+        id: "37",
+        kind: "tcp",
+        expectation: "open (IPv6)",
+        proves: "the target node itself answered at its IPv6 address",
+        twin: "tcp: { title: TITLE, from: client, to: web:7000, family: v6, expect: open }",
+        mutant: "tcp: { title: TITLE, from: client, to: web:7002, family: v6, expect: open }",
+        opposite: "nothing listens on 7002: a reset over IPv6 too",
+    },
+    Row {
+        id: "38",
+        kind: "tcp",
+        expectation: "refused (IPv6)",
+        proves: "a reset came back over IPv6",
+        twin: "tcp: { title: TITLE, from: client, to: web:7002, family: v6, expect: refused }",
+        mutant: "tcp: { title: TITLE, from: client, to: web:7000, family: v6, expect: refused }",
+        opposite: "web listens on 7000 in both families",
+    },
+    Row {
+        id: "39",
+        kind: "tcp",
+        expectation: "blocked (IPv6)",
+        proves: "no answer over IPv6 before the deadline, or no route",
+        twin: "tcp: { title: TITLE, from: far, to: web:7000, family: v6, expect: blocked }",
+        mutant: "tcp: { title: TITLE, from: client, to: web:7000, family: v6, expect: blocked }",
+        opposite: "client and web talk over IPv6 on front",
+    },
+    Row {
+        id: "40",
+        kind: "tcp",
+        expectation: "open (both)",
+        proves: "the node answered over IPv4 and over IPv6, each probed",
+        twin: "tcp: { title: TITLE, from: client, to: web:7000, family: both, expect: open }",
+        mutant: "tcp: { title: TITLE, from: client, to: web:7002, family: both, expect: open }",
+        opposite: "nothing listens on 7002, in either family",
+    },
+    Row {
+        id: "41",
+        kind: "tcp",
+        expectation: "open (host over ::1)",
+        proves: "the node behind a port published on ::1 answered from the host over IPv6",
+        twin: "tcp: { title: TITLE, from: host, to: \"[::1]:47505\", expect: open }",
+        mutant: "tcp: { title: TITLE, from: host, to: \"[::1]:47504\", expect: open }",
+        opposite: "47504 is published on 127.0.0.1 only",
+    },
+    Row {
+        id: "42",
+        kind: "udp",
+        expectation: "open (IPv6)",
+        proves: "the target node's agent answered the datagram at its IPv6 address",
+        twin: "udp: { title: TITLE, from: client, to: web:7001, family: v6, expect: open }",
+        mutant: "udp: { title: TITLE, from: far, to: web:7001, family: v6, expect: open }",
+        opposite: "far has no IPv6 route",
+    },
+    Row {
+        id: "43",
+        kind: "udp",
+        expectation: "blocked (IPv6)",
+        proves: "no answer over IPv6 before the deadline, or no route",
+        twin: "udp: { title: TITLE, from: far, to: web:7001, family: v6, expect: blocked }",
+        mutant: "udp: { title: TITLE, from: client, to: web:7001, family: v6, expect: blocked }",
+        opposite: "client and web talk over IPv6 on front",
+    },
+    Row {
+        id: "44",
+        kind: "port",
+        expectation: "published (::1)",
+        proves: "the node answers at the host's IPv6 loopback",
+        twin: "port: { title: TITLE, node: web, port: 7000, host_ip: \"::1\", host_port: 47505, expect: published }",
+        mutant: "port: { title: TITLE, node: web, port: 7001, host_ip: \"::1\", expect: published }",
+        opposite: "7001/tcp is not published",
+    },
+    Row {
+        id: "45",
+        kind: "port",
+        expectation: "unpublished (::1)",
+        proves: "nothing is bound to the IPv6 address, an all-address binding included",
+        twin: "port: { title: TITLE, node: web, port: 443, host_ip: \"::1\", expect: unpublished }",
+        mutant: "port: { title: TITLE, node: web, port: 7000, host_ip: \"::1\", host_port: 47502, expect: unpublished }",
+        opposite: "47502 is bound to every IPv6 address too, ::1 included",
+    },
+    Row {
+        id: "46",
+        kind: "http",
+        expectation: "from_node (IPv6)",
+        proves: "that very node answered the request made to its IPv6 address (the name resolved as AAAA)",
+        twin: "http: { title: TITLE, from: client, url: \"http://web/whoami\", family: v6, expect: { from_node: web } }",
+        mutant: "http: { title: TITLE, from: client, url: \"http://web/whoami\", family: v6, expect: { from_node: pool-1 } }",
+        opposite: "web answered",
+    },
+    Row {
+        id: "47",
+        kind: "tls",
+        expectation: "verified (IPv6)",
+        proves: "the handshake over IPv6 completed on the lab CA and the name presented",
+        twin: "tls: { title: TITLE, from: client, to: web:443, family: v6, expect: verified }",
+        mutant: "tls: { title: TITLE, from: client, to: rogue:443, family: v6, expect: verified }",
+        opposite: "rogue's certificate comes from another CA",
+    },
+    Row {
+        id: "48",
+        kind: "matrix",
+        expectation: "both families",
+        proves: "every cell as expected over IPv4 and over IPv6, each probed",
+        twin: "matrix:\n      title: TITLE\n      port: 7000\n      family: both\n      expect: |\n        from\\to  web  rogue\n        client   .    r",
+        mutant: "matrix:\n      title: TITLE\n      port: 7000\n      family: both\n      expect: |\n        from\\to  web  rogue\n        client   x    r",
+        opposite: "client reaches web on 7000 in both families",
+    },
 ];
 
 /// Every kind and expectation the lab file offers (SPEC's table), each of
@@ -411,6 +538,20 @@ const EXPECTATIONS: &[(&str, &str)] = &[
     ("mtu", "path MTU (to:)"),
     ("tcp connections", "open"),
     ("tcp connections", "spread"),
+    ("dns", "[nodes] (AAAA)"),
+    ("dns", "unresolved (AAAA)"),
+    ("tcp", "open (IPv6)"),
+    ("tcp", "refused (IPv6)"),
+    ("tcp", "blocked (IPv6)"),
+    ("tcp", "open (both)"),
+    ("tcp", "open (host over ::1)"),
+    ("udp", "open (IPv6)"),
+    ("udp", "blocked (IPv6)"),
+    ("port", "published (::1)"),
+    ("port", "unpublished (::1)"),
+    ("http", "from_node (IPv6)"),
+    ("tls", "verified (IPv6)"),
+    ("matrix", "both families"),
 ];
 
 fn check(template: &str, title: &str) -> String {

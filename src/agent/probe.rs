@@ -305,6 +305,7 @@ fn udp_words(o: &UdpObservation) -> String {
         UdpObservation::Refused => "refused (ICMP port unreachable)".into(),
         UdpObservation::Timeout => "no answer before the deadline".into(),
         UdpObservation::Error { message } => format!("error: {message}"),
+        UdpObservation::Unreachable { message } => format!("unreachable ({message})"),
         UdpObservation::Answered { .. } | UdpObservation::Unrecognised { .. } => "answered".into(),
     }
 }
@@ -369,7 +370,7 @@ async fn tcp_recorded(
     let started = Instant::now();
     let mut stream = match tokio::time::timeout(deadline, TcpStream::connect(addr)).await {
         Err(_) => return TcpObservation::Timeout,
-        Ok(Err(e)) => return classify_tcp_error(&e),
+        Ok(Err(e)) => return classify_tcp_error(&e, addr),
         Ok(Ok(s)) => s,
     };
     if let (Some(r), Ok(local)) = (recorder, stream.local_addr()) {
@@ -403,7 +404,7 @@ async fn read_line(stream: &mut TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(line).into_owned())
 }
 
-fn classify_tcp_error(e: &std::io::Error) -> TcpObservation {
+fn classify_tcp_error(e: &std::io::Error, addr: SocketAddr) -> TcpObservation {
     use std::io::ErrorKind;
     match e.kind() {
         ErrorKind::ConnectionRefused => TcpObservation::Refused,
@@ -411,10 +412,30 @@ fn classify_tcp_error(e: &std::io::Error) -> TcpObservation {
         ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => TcpObservation::Unreachable {
             message: e.to_string(),
         },
+        ErrorKind::AddrNotAvailable if no_source_address(addr) => TcpObservation::Unreachable {
+            message: no_source_words(addr),
+        },
         _ => TcpObservation::Error {
             message: e.to_string(),
         },
     }
+}
+
+/// Whether this namespace has no address of `addr`'s family to send from
+/// (loopback aside): a node without IPv6 cannot reach an IPv6 address at
+/// all — a fact about the network, not a failure of the probe.
+fn no_source_address(addr: SocketAddr) -> bool {
+    if addr.ip().is_loopback() {
+        return false;
+    }
+    !interfaces()
+        .iter()
+        .any(|i| !i.address.is_loopback() && i.address.is_ipv4() == addr.is_ipv4())
+}
+
+fn no_source_words(addr: SocketAddr) -> String {
+    let family = if addr.is_ipv4() { "IPv4" } else { "IPv6" };
+    format!("no route: this node has no {family} address to send from")
 }
 
 pub async fn udp(addr: SocketAddr, deadline: Duration) -> UdpObservation {
@@ -430,7 +451,24 @@ pub async fn udp(addr: SocketAddr, deadline: Duration) -> UdpObservation {
             };
         }
     };
+    let unreachable = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::HostUnreachable
+        )
+    };
     if let Err(e) = socket.connect(addr).await {
+        // No route there (a node without IPv6 asked for an IPv6 address).
+        if unreachable(&e) {
+            return UdpObservation::Unreachable {
+                message: e.to_string(),
+            };
+        }
+        if e.kind() == std::io::ErrorKind::AddrNotAvailable && no_source_address(addr) {
+            return UdpObservation::Unreachable {
+                message: no_source_words(addr),
+            };
+        }
         return UdpObservation::Error {
             message: format!("cannot connect: {e}"),
         };
@@ -441,6 +479,9 @@ pub async fn udp(addr: SocketAddr, deadline: Duration) -> UdpObservation {
             if let Err(e) = socket.send(b"netlab-probe\n").await {
                 return match e.kind() {
                     std::io::ErrorKind::ConnectionRefused => UdpObservation::Refused,
+                    _ if unreachable(&e) => UdpObservation::Unreachable {
+                        message: e.to_string(),
+                    },
                     _ => UdpObservation::Error {
                         message: e.to_string(),
                     },

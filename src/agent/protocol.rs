@@ -552,6 +552,10 @@ pub enum UdpObservation {
     },
     /// ICMP port unreachable came back (connection refused on the socket).
     Refused,
+    /// No route to the address, or an ICMP host/network unreachable.
+    Unreachable {
+        message: String,
+    },
     /// Nothing came back before the deadline.
     Timeout,
     Error {

@@ -131,7 +131,10 @@ pub fn classify_cell(
             Transport::Tcp,
             Observation::Tcp(TcpObservation::Timeout | TcpObservation::Unreachable { .. }),
         )
-        | (Transport::Udp, Observation::Udp(UdpObservation::Timeout)) => 'x',
+        | (
+            Transport::Udp,
+            Observation::Udp(UdpObservation::Timeout | UdpObservation::Unreachable { .. }),
+        ) => 'x',
         _ => '?',
     };
     let reason = match (m.transport, obs) {

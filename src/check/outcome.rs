@@ -230,6 +230,10 @@ fn udp(
             expect == UdpExpect::Blocked,
             "blocked: no answer before the deadline",
         ),
+        UdpObservation::Unreachable { message } => Outcome::new(
+            expect == UdpExpect::Blocked,
+            format!("blocked: unreachable ({message})"),
+        ),
         UdpObservation::Error { message } => {
             Outcome::error(format!("the probe could not send: {message}"))
         }

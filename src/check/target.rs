@@ -124,9 +124,10 @@ pub fn port_binding(live: &LiveLab, kind: &CheckKind) -> Option<PublishedPort> {
 }
 
 /// The bindings a `port` check proves: the one at its `host_ip` when it
-/// names one; else the first of each family (IPv4, then IPv6) — an engine
-/// that publishes a port on both families must lead both to the node,
-/// also when it gave them different host ports.
+/// names one; else the first binding, and when that one is on every IPv4
+/// address, its IPv6 twin on every IPv6 address (the engine publishes a
+/// port without an address in both families) — the one on the same host
+/// port, or another one, which the engine has been seen to give.
 pub fn port_bindings(live: &LiveLab, kind: &CheckKind) -> Vec<PublishedPort> {
     let CheckKind::Port {
         node,
@@ -145,18 +146,31 @@ pub fn port_bindings(live: &LiveLab, kind: &CheckKind) -> Vec<PublishedPort> {
     let Some(n) = live.nodes.get(node) else {
         return Vec::new();
     };
-    let of = |v6: bool| {
-        n.ports
-            .iter()
-            .find(|b| {
-                b.container_port == *port
-                    && b.transport == *transport
-                    && b.host_ip.is_ipv6() == v6
-                    && host_port.is_none_or(|p| p == b.host_port)
-            })
-            .cloned()
+    let of_port = |b: &&PublishedPort| b.container_port == *port && b.transport == *transport;
+    let Some(first) = n
+        .ports
+        .iter()
+        .filter(of_port)
+        .find(|b| host_port.is_none_or(|p| p == b.host_port))
+    else {
+        return Vec::new();
     };
-    of(false).into_iter().chain(of(true)).collect()
+    if !(first.host_ip.is_ipv4() && first.host_ip.is_unspecified()) {
+        return vec![first.clone()];
+    }
+    let twins: Vec<&PublishedPort> = n
+        .ports
+        .iter()
+        .filter(of_port)
+        .filter(|b| b.host_ip.is_ipv6() && b.host_ip.is_unspecified())
+        .collect();
+    let twin = twins
+        .iter()
+        .find(|b| b.host_port == first.host_port)
+        .or(twins.first().filter(|_| host_port.is_none()));
+    std::iter::once(first.clone())
+        .chain(twin.map(|b| (*b).clone()))
+        .collect()
 }
 
 /// Where the host connects to reach a binding: loopback for "all addresses".
