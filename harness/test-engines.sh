@@ -20,13 +20,17 @@
 # machine's default network namespace with DOCKER_HOST pointing at the
 # engine's socket and has a deadline.
 #
-# Output: the table (PASS n/n or FAIL p/n and the wall time of each cell),
-# each engine's version and API version, the total wall time, then the FAIL
-# lines of the failing cells. Every cell's full output is kept in the log
-# directory (printed first).
+# Output: the table (PASS n/n or FAIL p/n and the wall time of each cell;
+# "(k skip)" when k checks were skipped because the engine lacks what they
+# `requires:`; SKIPPED with the version needed when netlab refused the lab
+# on that engine before creating anything, e.g. an IPv6-only network before
+# Docker 28), each engine's version and API version, the total wall time,
+# the skipped checks with their reasons, then the FAIL lines of the failing
+# cells. Every cell's full output is kept in the log directory (printed
+# first).
 #
-# Exit: 0 every cell passed, 1 some cell failed, 2 usage, 3 an engine could
-# not be set up, 130/143 interrupted.
+# Exit: 0 every cell passed or was skipped, 1 some cell failed, 2 usage, 3
+# an engine could not be set up, 130/143 interrupted.
 #
 # Environment: NETLAB_MATRIX_TIMEOUT (deadline of one cell in s, default 600),
 # NETLAB_MATRIX_LOGS (log directory; default a new /tmp/netlab-matrix.XXXXXX),
@@ -202,9 +206,9 @@ add_column() { KEYS+=("$1") LABELS+=("$2") HOSTS+=("$3"); }
 
 # One cell: `netlab run LAB` on one engine, with a deadline. Writes
 # LOG_DIR/KEY/LAB.log (the full output) and LAB.result ("rc passed failed
-# unrun seconds").
+# unrun seconds skipped").
 run_cell() {
-	local key=$1 host=$2 lab=$3 log=$LOG_DIR/$1/$3.log t rc line p=0 f=0 u=0
+	local key=$1 host=$2 lab=$3 log=$LOG_DIR/$1/$3.log t rc line p=0 f=0 u=0 k=0
 	local envs=(-u DOCKER_HOST -u DOCKER_CONTEXT -u NETLAB_HOSTS)
 	[[ -n $host ]] && envs+=("DOCKER_HOST=$host")
 	t=$(now)
@@ -215,14 +219,15 @@ run_cell() {
 	wait "$CELL"
 	rc=$?
 	CELL=""
-	# The report's last line: "N passed, M failed[, K could not run (...)]".
+	# The report's last line: "N passed, M failed[, K skipped][, E could not
+	# run (...)]".
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ could\ not\ run)? ]]; then
-		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} u=${BASH_REMATCH[4]:-0}
+	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)?(,\ ([0-9]+)\ could\ not\ run)? ]]; then
+		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} k=${BASH_REMATCH[4]:-0} u=${BASH_REMATCH[6]:-0}
 	else
 		p=-1
 	fi
-	echo "$rc $p $f $u $(elapsed "$t" "$(now)")" >"$LOG_DIR/$key/$lab.result"
+	echo "$rc $p $f $u $(elapsed "$t" "$(now)") $k" >"$LOG_DIR/$key/$lab.result"
 }
 
 # A column: its labs one after another. On SIGTERM (sent by cleanup) the
@@ -251,24 +256,42 @@ run_column() {
 	done
 }
 
-# "PASS 7/7  12.3s" / "FAIL 5/7  12.3s" / "TIMEOUT  600.0s" / "FAIL rc=3  1.0s"
+# The version a lab said it needs when netlab refused it on this engine
+# before creating anything (exit 2, "needs Docker 28 or newer"), if it did.
+needs_version() {
+	grep -oE 'needs Docker [0-9.]+ or newer' "$LOG_DIR/$1/$2.log" 2>/dev/null | head -n 1 |
+		sed -E 's/needs Docker ([0-9.]+) or newer/\1/'
+}
+
+# "PASS 7/7  12.3s" / "PASS 13/13 (2 skip) 40.1s" / "FAIL 5/7  12.3s" /
+# "SKIPPED needs Docker 28+" / "TIMEOUT  600.0s" / "FAIL rc=3  1.0s"
 cell_text() {
-	local r=$LOG_DIR/$1/$2.result rc p f u s n
+	local r=$LOG_DIR/$1/$2.result rc p f u s k n skip v
 	[[ -f $r ]] || {
 		echo "not run"
 		return
 	}
-	read -r rc p f u s <"$r"
+	read -r rc p f u s k <"$r"
+	k=${k:-0}
 	n=$((p + f + u))
+	skip=""
+	((k > 0)) && skip=" ($k skip)"
 	if ((rc == 124 || rc == 137)); then
 		echo "TIMEOUT ${s}s"
+	elif ((rc == 2)) && v=$(needs_version "$1" "$2") && [[ -n $v ]]; then
+		echo "SKIPPED needs Docker $v+"
 	elif ((p < 0)); then
 		echo "FAIL rc=$rc ${s}s"
 	elif ((rc == 0 && f == 0 && u == 0)); then
-		echo "PASS $p/$n ${s}s"
+		echo "PASS $p/$n$skip ${s}s"
 	else
-		echo "FAIL $p/$n ${s}s"
+		echo "FAIL $p/$n$skip ${s}s"
 	fi
+}
+
+# A cell that passed, or that netlab refused for the engine's version.
+cell_ok() {
+	[[ $1 == PASS* || $1 == SKIPPED* ]]
 }
 
 server_version() {
@@ -362,17 +385,17 @@ RUN_TIME=$(elapsed "$tr0" "$(now)")
 failed=0
 for key in "${KEYS[@]}"; do
 	for lab in "${LABS[@]}"; do
-		[[ $(cell_text "$key" "$lab") == PASS* ]] || failed=$((failed + 1))
+		cell_ok "$(cell_text "$key" "$lab")" || failed=$((failed + 1))
 	done
 done
 {
 	printf '%-18s' LAB
-	for i in "${!KEYS[@]}"; do printf ' | %-20s' "${LABELS[$i]}"; done
+	for i in "${!KEYS[@]}"; do printf ' | %-26s' "${LABELS[$i]}"; done
 	echo
 	for lab in "${LABS[@]}"; do
 		printf '%-18s' "$lab"
 		for key in "${KEYS[@]}"; do
-			printf ' | %-20s' "$(cell_text "$key" "$lab")"
+			printf ' | %-26s' "$(cell_text "$key" "$lab")"
 		done
 		echo
 	done
@@ -383,13 +406,28 @@ done
 	done
 	echo
 	echo "labs: ${RUN_TIME} s; total wall time: $(elapsed "$T0" "$(now)") s"
+	# What an engine lacks, said per check: the engine differences.
+	skipped=""
+	for i in "${!KEYS[@]}"; do
+		for lab in "${LABS[@]}"; do
+			log=$LOG_DIR/${KEYS[$i]}/$lab.log
+			grep -q '^SKIPPED' "$log" 2>/dev/null || continue
+			skipped+="== $lab on ${LABELS[$i]}"$'\n'
+			skipped+=$(grep '^SKIPPED' "$log" | sed -E 's/  +/  /g')$'\n'
+		done
+	done
+	if [[ -n $skipped ]]; then
+		echo
+		echo "skipped checks (the engine lacks what they require):"
+		printf '%s' "$skipped"
+	fi
 	if ((failed)); then
 		echo
 		echo "$failed failing cell(s):"
 		for i in "${!KEYS[@]}"; do
 			for lab in "${LABS[@]}"; do
 				c=$(cell_text "${KEYS[$i]}" "$lab")
-				[[ $c == PASS* ]] && continue
+				cell_ok "$c" && continue
 				log=$LOG_DIR/${KEYS[$i]}/$lab.log
 				echo "== $lab on ${LABELS[$i]}: $c ($log)"
 				if grep -q '^FAIL' "$log" 2>/dev/null; then

@@ -91,14 +91,24 @@ impl Engines {
         Engines::start_with(names, true)
     }
 
+    /// Starts engines of another Docker version: `kind` is a Debian suite
+    /// of the harness (`trixie`: 26.1, `sid`: 28.5).
+    pub fn start_kind(names: &[&str], kind: &str) -> Engines {
+        Engines::start_as(names, kind, false)
+    }
+
     fn start_with(names: &[&str], shared_key: bool) -> Engines {
+        Engines::start_as(names, "native", shared_key)
+    }
+
+    fn start_as(names: &[&str], kind: &str, shared_key: bool) -> Engines {
         let started: Vec<(String, Output)> = std::thread::scope(|s| {
             let handles: Vec<_> = names
                 .iter()
                 .map(|n| {
                     s.spawn(move || {
                         let out = Command::new(harness())
-                            .args(["start", n, "native"])
+                            .args(["start", n, kind])
                             .env(
                                 "NETLAB_ENGINE_SHARED_KEY",
                                 if shared_key { "1" } else { "0" },
