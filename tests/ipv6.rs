@@ -76,9 +76,9 @@ fn dual_stack_passes_and_every_report_says_what_the_engine_lacks() {
         .map(|c| c["observation"].as_str().unwrap_or_default())
         .collect();
     let why = if old {
-        "needs an engine that sets ip6tables rules; host local runs Docker "
+        "needs ip6tables rules (by default from Docker 27); host local: Docker "
     } else {
-        "shows an engine without ip6tables rules; host local runs Docker "
+        "shows an engine without ip6tables rules (by default from Docker 27); host local: Docker "
     };
     assert!(reasons.iter().all(|r| r.starts_with(why)), "{reasons:?}");
     // IPv6 addresses in the report: the address probed, the AAAA answer.

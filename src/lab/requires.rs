@@ -27,7 +27,7 @@ impl Requires {
 
     /// Why an engine does not meet this, if it does not.
     pub fn unmet(&self, host: &str, facts: &EngineFacts) -> Option<String> {
-        let runs = format!("host {host} runs Docker {}", facts.version);
+        let runs = format!("host {host}: Docker {}", facts.version);
         if let Some(req) = &self.engine
             && !req.matches(&facts.version)
         {
@@ -35,10 +35,10 @@ impl Requires {
         }
         match self.ip6tables {
             Some(true) if !facts.ip6tables => Some(format!(
-                "needs an engine that sets ip6tables rules; {runs}, which sets none unless its daemon is configured for it (the default from Docker 27)"
+                "needs ip6tables rules (by default from Docker 27); {runs}"
             )),
             Some(false) if facts.ip6tables => Some(format!(
-                "shows an engine without ip6tables rules; {runs}, which sets them (the default from Docker 27)"
+                "shows an engine without ip6tables rules (by default from Docker 27); {runs}"
             )),
             _ => None,
         }
@@ -190,9 +190,7 @@ mod tests {
         assert_eq!(needs.unmet("local", &new), None);
         let why = needs.unmet("local", &old).expect("unmet");
         assert!(
-            why.starts_with(
-                "needs an engine that sets ip6tables rules; host local runs Docker 20.10.24+dfsg1"
-            ),
+            why == "needs ip6tables rules (by default from Docker 27); host local: Docker 20.10.24+dfsg1",
             "{why}"
         );
         let shows_old = Requires {
@@ -202,7 +200,7 @@ mod tests {
         assert_eq!(shows_old.unmet("local", &old), None);
         assert_eq!(
             shows_old.unmet("local", &new).as_deref(),
-            Some("needs Docker <27; host local runs Docker 28.5.2+dfsg4")
+            Some("needs Docker <27; host local: Docker 28.5.2+dfsg4")
         );
         assert!(Requires::default().is_empty());
         assert_eq!(Requires::default().unmet("local", &old), None);

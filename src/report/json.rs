@@ -251,7 +251,7 @@ mod tests {
     fn a_skipped_check_and_a_family_are_in_the_document() {
         let mut report = super::super::tests::report(vec![check("a", true), check("b", true)]);
         report.checks[1].status = Status::Skipped;
-        report.checks[1].observed = "needs Docker >=27; host local runs Docker 20.10.24".into();
+        report.checks[1].observed = "needs Docker >=27; host local: Docker 20.10.24".into();
         report.checks[0].family = Some("both");
         let v: serde_json::Value = serde_json::from_str(&render(&report)).expect("valid JSON");
         assert_eq!(
