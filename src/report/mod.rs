@@ -217,15 +217,12 @@ impl VerifyReport {
             }
         }
         for c in shown() {
+            // Padded outside the colour codes, to the widest word.
+            let gap = " ".repeat(status_w.saturating_sub(c.status.word().len()));
             let _ = writeln!(
                 out,
-                "{}  {}  {}  {:>7}",
-                // Padded outside the colour codes, to the widest word.
-                format!(
-                    "{}{}",
-                    c.status.painted(color),
-                    " ".repeat(status_w.saturating_sub(c.status.word().len()))
-                ),
+                "{}{gap}  {}  {}  {:>7}",
+                c.status.painted(color),
                 pad(&c.title, title_w),
                 pad(&c.observed, observed_w),
                 format_elapsed(c.elapsed),

@@ -158,7 +158,7 @@ fn udp_seen(o: &UdpObservation) -> Option<Seen> {
     Some(match o {
         UdpObservation::Answered { .. } => Seen::Answered,
         UdpObservation::Refused => Seen::Refused,
-        UdpObservation::Timeout => Seen::Silent,
+        UdpObservation::Timeout | UdpObservation::Unreachable { .. } => Seen::Silent,
         UdpObservation::Unrecognised { .. } | UdpObservation::Error { .. } => return None,
     })
 }
