@@ -12,6 +12,8 @@ bridge networks:
   * `netlab verify` of 100 positive TCP checks over 10 nodes, alternating
     with `netlab verify --capture` of the same checks (what capture costs
     when on; without it, the figure is the "verify of 100 checks" target);
+  * the same 100 checks on the lab made dual-stack, over IPv6, against the
+    lab with IPv4 only, alternating (bench/dualstack.py: within 1.1x);
   * peak RSS of the netlab process (`/usr/bin/time`), the size of the
     agent image and the memory of a few running agent containers.
 
@@ -78,6 +80,7 @@ from benchlib import (
     fmt_ratio, in_parallel, lines, median, progress, ratio, remove_labelled, run, secs, table, timed,
     verdict,
 )
+import dualstack
 import more
 import twohost
 
@@ -545,7 +548,7 @@ def main() -> int:
     status = 0
     try:
         # Leftovers of an earlier, killed run would distort the numbers.
-        bench.labs |= {f"bench-{n}" for n in args.sizes} | {VERIFY_LAB} | more.LABS
+        bench.labs |= {f"bench-{n}" for n in args.sizes} | {VERIFY_LAB} | more.LABS | dualstack.LABS
         for problem in bench.cleanup():
             print(f"warning: {problem}", file=sys.stderr)
         bench.labs.clear()
@@ -553,6 +556,9 @@ def main() -> int:
         capture = measure_verify(bench, args.checks, args.repeat) if args.checks else None
         results = {n: measure_size(bench, n, args.repeat, 1 if args.checks else 0) for n in args.sizes}
         sections = []
+        if args.checks:
+            sections.append(dualstack.measure(bench, lab_yaml(VERIFY_LAB, VERIFY_NODES, args.checks),
+                                              VERIFY_NODES * args.checks, args.repeat))
         if args.checks and args.matrix:
             sections.append(more.measure_matrix(bench, args.matrix, args.repeat, icc=True))
         if args.checks and args.probers:
