@@ -24,15 +24,16 @@ fn engine_major() -> u32 {
         .unwrap_or(0)
 }
 
-/// The shipped dual-stack lab under another name, prefix and ports, so it
-/// can run beside the shipped one (the engine matrix uses the machine's
-/// engine too).
-fn dual_stack(name: &str, edit: impl Fn(String) -> String) -> LabGuard {
+/// The shipped dual-stack lab under another name, prefix (`fd0e:1ab:6N:`)
+/// and host ports (476N2, 476N3), so that copies run side by side and
+/// beside the shipped one (the engine matrix uses the machine's engine
+/// too).
+fn dual_stack(name: &str, n: u8, edit: impl Fn(String) -> String) -> LabGuard {
     LabGuard::from_shipped("dual-stack", name, |y| {
         edit(
-            y.replace("fd0e:1ab:60:", "fd0e:1ab:61:")
-                .replace("47602", "47622")
-                .replace("47603", "47623"),
+            y.replace("fd0e:1ab:60:", &format!("fd0e:1ab:6{n}:"))
+                .replace("47602", &format!("476{n}2"))
+                .replace("47603", &format!("476{n}3")),
         )
     })
 }
@@ -42,7 +43,7 @@ fn dual_stack_passes_and_every_report_says_what_the_engine_lacks() {
     if !docker_available() {
         return;
     }
-    let guard = dual_stack("t-dual", |y| y);
+    let guard = dual_stack("t-dual", 1, |y| y);
     let dir = tempfile::tempdir().expect("tmp");
     let junit = dir.path().join("report.xml");
     let out = netlab(&[
@@ -117,7 +118,7 @@ fn ipv6_crossing_between_bridges_fails_an_isolation_check_where_no_ip6tables_sto
     // The isolation check without its `requires:`: where the engine sets
     // no ip6tables rules, IPv6 crosses from one bridge to the other, and
     // the check must say so by failing.
-    let guard = dual_stack("t-dual-cross", |y| {
+    let guard = dual_stack("t-dual-cross", 2, |y| {
         y.replace(
             "family: v6, expect: blocked, requires: { ip6tables: true } }",
             "family: v6, expect: blocked }",
@@ -136,7 +137,7 @@ fn ipv6_crossing_between_bridges_fails_an_isolation_check_where_no_ip6tables_sto
     assert!(
         failed[0].contains("tcp outsider → web:7000 is blocked over IPv6")
             && failed[0]
-                .contains("IPv6 [fd0e:1ab:61::10]:7000: open, answered by web of lab t-dual-cross"),
+                .contains("IPv6 [fd0e:1ab:62::10]:7000: open, answered by web of lab t-dual-cross"),
         "{text}"
     );
     assert!(text.ends_with("13 passed, 1 failed, 1 skipped\n"), "{text}");
@@ -200,7 +201,7 @@ fn an_ipv6_only_lab_and_the_dual_stack_one_pass_on_docker_28() {
             .any(|l| l.starts_with("PASS  tcp host → 127.0.0.1:47611 is refused")),
         "{text}"
     );
-    let dual = dual_stack("t-dual28", |y| y);
+    let dual = dual_stack("t-dual28", 3, |y| y);
     let out = on(url, &["run", dual.path()]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
