@@ -558,7 +558,7 @@ def main() -> int:
         sections = []
         if args.checks:
             sections.append(dualstack.measure(bench, lab_yaml(VERIFY_LAB, VERIFY_NODES, args.checks),
-                                              VERIFY_NODES * args.checks, args.repeat))
+                                              VERIFY_NODES * args.checks, args.repeat, args.smoke))
         if args.checks and args.matrix:
             sections.append(more.measure_matrix(bench, args.matrix, args.repeat, icc=True))
         if args.checks and args.probers:
