@@ -57,7 +57,7 @@ fn a_node_that_dies_makes_its_own_checks_errors_and_the_others_still_run() {
     );
     assert!(line("tcp one → two:7000").starts_with("FAIL"), "{text}");
     assert!(
-        line("tcp one → two:7000").contains("node `two` has no address"),
+        line("tcp one → two:7000").contains("node `two` has no IPv4 address"),
         "{text}"
     );
     assert!(line("dns one → two").starts_with("FAIL"), "{text}");
