@@ -354,3 +354,24 @@ fn the_graph_shows_ipv6_networks_subnets_and_addresses() {
         stdout(&out)
     );
 }
+
+#[test]
+fn probes_over_ipv6_are_recorded_without_the_links_neighbour_discovery() {
+    if !docker_available() {
+        return;
+    }
+    let guard = LabGuard::from_yaml(
+        "t-cap6",
+        "name: t-cap6\nnetworks:\n  front: { ipv6: true }\nnodes:\n  web: { networks: [front], serve: [tcp:7000, http:80] }\n  client: { networks: [front] }\nchecks:\n  - tcp: { from: client, to: web:7000, family: v6, expect: open, capture: true }\n  - http: { from: client, url: \"http://web/echo\", method: POST, body: a=1, family: v6, expect: { plaintext: true } }\n",
+    );
+    let text = run_passes(&guard, 2);
+    let timelines: Vec<&str> = text.lines().filter(|l| l.contains('↳')).collect();
+    assert_eq!(timelines.len(), 2, "{text}");
+    assert!(
+        timelines[0].contains("↳ SYN → SYN/ACK → ACK → \"netlab-agent lab=t-cap6 node=web\""),
+        "{text}"
+    );
+    assert!(timelines[1].contains("DNS(web AAAA → fd"), "{text}");
+    assert!(timelines[1].contains("\"POST /echo HTTP/1.1\""), "{text}");
+    assert!(!text.contains("Neighbor"), "{text}");
+}

@@ -55,6 +55,10 @@ pub(super) fn classify(bytes: &[u8], filter: &Filter) -> Option<Match> {
     let (sport, dport, tcp) = match sliced.transport.as_ref() {
         Some(TransportSlice::Tcp(t)) => (t.source_port(), t.destination_port(), Some(t)),
         Some(TransportSlice::Udp(u)) => (u.source_port(), u.destination_port(), None),
+        // Neighbour discovery (router and neighbour solicitations and
+        // advertisements, redirects) is the link finding its way, not the
+        // probe's exchange: it is left out like ARP.
+        Some(TransportSlice::Icmpv6(i)) if (133..=137).contains(&i.type_u8()) => return None,
         Some(TransportSlice::Icmpv4(_)) | Some(TransportSlice::Icmpv6(_)) => {
             let to = filter.remotes.iter().any(|r| r.ip() == dip);
             let from = filter.remotes.iter().any(|r| r.ip() == sip);
@@ -199,6 +203,37 @@ mod tests {
             outgoing(&udp_packet([127, 0, 0, 11], [127, 0, 0, 1], 53, 5353)),
             Some(false)
         );
+    }
+
+    #[test]
+    fn neighbour_discovery_is_not_the_probes_but_an_icmpv6_error_is() {
+        let remote: std::net::Ipv6Addr = "fd0e:1ab:77::2".parse().expect("ip");
+        let local: std::net::Ipv6Addr = "fd0e:1ab:77::3".parse().expect("ip");
+        let filter = Filter {
+            remotes: vec![SocketAddr::new(IpAddr::V6(remote), 7000)],
+            dns_servers: Vec::new(),
+            dns: false,
+            dns_names: Vec::new(),
+        };
+        let icmp = |kind: etherparse::Icmpv6Type| {
+            let builder =
+                etherparse::PacketBuilder::ipv6(remote.octets(), local.octets(), 255).icmpv6(kind);
+            let mut out = Vec::new();
+            builder.write(&mut out, &[0u8; 20]).expect("packet");
+            out
+        };
+        let advert = icmp(etherparse::Icmpv6Type::NeighborAdvertisement(
+            etherparse::icmpv6::NeighborAdvertisementHeader {
+                router: false,
+                solicited: true,
+                r#override: true,
+            },
+        ));
+        assert!(classify(&advert, &filter).is_none());
+        let unreachable = icmp(etherparse::Icmpv6Type::DestinationUnreachable(
+            etherparse::icmpv6::DestUnreachableCode::Port,
+        ));
+        assert!(classify(&unreachable, &filter).is_some());
     }
 
     #[test]
