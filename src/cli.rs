@@ -156,4 +156,11 @@ pub enum AgentCommand {
         #[arg(long = "listen")]
         listeners: Vec<crate::vocab::Listener>,
     },
+    /// Impair (or clear) an interface of this network namespace (run by
+    /// netlab in a helper that joins a node's namespace).
+    Impair {
+        /// The request, as JSON.
+        #[arg(long)]
+        request: String,
+    },
 }

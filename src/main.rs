@@ -12,6 +12,7 @@ mod check;
 mod cli;
 mod engine;
 mod exit;
+mod impairment;
 mod lab;
 mod live;
 mod pki;
@@ -55,18 +56,28 @@ fn run_agent(command: AgentCommand) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let AgentCommand::Serve {
-        lab,
-        node,
-        host,
-        listeners,
-    } = command;
-    let identity = agent::protocol::Identity { lab, node, host };
-    match runtime.block_on(agent::serve(identity, listeners)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("netlab agent: {e:#}");
-            ExitCode::FAILURE
+    match command {
+        AgentCommand::Serve {
+            lab,
+            node,
+            host,
+            listeners,
+        } => {
+            let identity = agent::protocol::Identity { lab, node, host };
+            match runtime.block_on(agent::serve(identity, listeners)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("netlab agent: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        AgentCommand::Impair { request } => {
+            if runtime.block_on(agent::impair::command(&request)) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -157,6 +157,19 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
         ProbeKind::Interfaces => Observation::Interfaces {
             addresses: interfaces(),
         },
+        ProbeKind::Echo {
+            target,
+            count,
+            interval_us,
+        } => Observation::Echo(
+            super::echo::measure(
+                *target,
+                *count,
+                Duration::from_micros(*interval_us),
+                deadline,
+            )
+            .await,
+        ),
     }
 }
 

@@ -183,6 +183,13 @@ pub enum ProbeKind {
     },
     /// The IPv4 addresses of this network namespace's interfaces.
     Interfaces,
+    /// `count` ICMP echo requests to `target`, `interval_us` apart: the
+    /// round-trip time of each, and which got no reply.
+    Echo {
+        target: IpAddr,
+        count: u32,
+        interval_us: u64,
+    },
 }
 
 /// How a port's listener proves who it is: the agent's greeting (tcp, udp),
@@ -252,6 +259,26 @@ pub enum Observation {
     Interfaces { addresses: Vec<InterfaceAddress> },
     Published { attempts: Vec<PortAttempt> },
     PathMtu(PathMtuObservation),
+    Echo(EchoObservation),
+}
+
+/// A series of ICMP echo requests and what came back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EchoObservation {
+    pub target: Option<IpAddr>,
+    /// Requests sent.
+    pub sent: u32,
+    /// The round-trip time of every answered request, in microseconds,
+    /// in the order they were sent.
+    pub rtts_us: Vec<u64>,
+    /// Replies to a request already answered (netem `duplicate`).
+    pub duplicates: u32,
+    /// How long the last request was given to be answered, in milliseconds.
+    pub waited_ms: u64,
+    /// "ping socket" or "raw socket".
+    pub method: String,
+    /// Why the series could not be sent (no ICMP socket, no route).
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

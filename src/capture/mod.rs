@@ -21,14 +21,14 @@ mod packet_socket;
 pub mod pcap;
 pub mod pmtu;
 mod record;
-mod sockopt;
+pub(crate) mod sockopt;
 mod stream;
 mod timeline;
 mod tls;
 mod words;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 

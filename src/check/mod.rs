@@ -3,6 +3,7 @@
 //! and whether a check passed needs no Docker and is unit-tested.
 
 pub mod matrix;
+pub mod measure;
 pub mod outcome;
 pub mod target;
 
@@ -195,6 +196,20 @@ fn probe_kind(live: &LiveLab, check: &Check) -> Result<ProbeKind, Outcome> {
             port_probe(live, check, node, *expect)?
         }
         CheckKind::Matrix(_) => return Err(Outcome::fail("a matrix is probed cell by cell")),
+        CheckKind::Latency { echo, .. } | CheckKind::Loss { echo, .. } => {
+            let to = crate::lab::Target {
+                host: crate::lab::TargetHost::Node {
+                    node: echo.to.clone(),
+                    network: echo.network.clone(),
+                },
+                port: 0,
+            };
+            ProbeKind::Echo {
+                target: address(&echo.from, &to)?.ip(),
+                count: echo.count,
+                interval_us: u64::try_from(echo.interval.as_micros()).unwrap_or(u64::MAX),
+            }
+        }
     })
 }
 

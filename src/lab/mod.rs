@@ -3,15 +3,19 @@
 
 pub mod builtin;
 pub mod diagnostic;
+pub mod measure;
 pub mod model;
 pub mod notation;
 pub mod raw;
+pub mod raw_step;
+pub mod step;
 pub mod validate;
 pub mod wording;
 
 use std::path::{Path, PathBuf};
 
 pub use model::*;
+pub use step::{Action, LabState, Step};
 
 use diagnostic::Report;
 

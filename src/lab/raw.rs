@@ -27,6 +27,8 @@ pub struct RawLab {
     pub nodes: IndexMap<Span<String>, RawNode>,
     #[serde(default)]
     pub checks: Vec<Span<RawCheck>>,
+    #[serde(default)]
+    pub steps: Vec<Span<super::raw_step::RawStep>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -103,6 +105,8 @@ pub struct RawCheckBody {
     pub ca: Option<Span<String>>,
     pub connections: Option<Span<u32>>,
     pub capture: Option<Span<bool>>,
+    pub count: Option<Span<u32>>,
+    pub interval: Option<Span<String>>,
     pub expect: Option<Span<RawExpect>>,
 }
 
@@ -120,7 +124,7 @@ impl RawCheckBody {
             from => "from", to => "to", record_type => "type", node => "node", port => "port",
             host_ip => "host_ip", host_port => "host_port", network => "network", url => "url",
             method => "method", body => "body", ca => "ca", connections => "connections",
-            capture => "capture", expect => "expect");
+            capture => "capture", count => "count", interval => "interval", expect => "expect");
         out
     }
 }

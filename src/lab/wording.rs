@@ -41,6 +41,11 @@ impl CheckKind {
                 Some(t) => format!("{kind} {t} on {}", self.target_words()),
                 None => format!("{kind} on {}", self.target_words()),
             },
+            CheckKind::Latency { echo, expect } => format!(
+                "{kind} {} → {}: {expect}",
+                echo.from,
+                echo.target_words()
+            ),
             _ => format!(
                 "{kind} {} → {} is {}",
                 self.source(),
@@ -74,6 +79,7 @@ impl CheckKind {
                 Transport::Tcp => m.port.to_string(),
                 Transport::Udp => format!("{}/udp", m.port),
             },
+            CheckKind::Latency { echo, .. } | CheckKind::Loss { echo, .. } => echo.target_words(),
         }
     }
 
@@ -92,6 +98,8 @@ impl CheckKind {
             CheckKind::Http { expect, .. } => http_expect_words(expect),
             CheckKind::Mtu { expect, .. } => expect.to_string(),
             CheckKind::Matrix(m) => format!("{} cells", m.cells.len()),
+            CheckKind::Latency { expect, .. } => expect.to_string(),
+            CheckKind::Loss { expect, .. } => super::measure::percent_range_words(expect),
         }
     }
 

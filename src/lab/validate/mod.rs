@@ -8,8 +8,10 @@ mod check_kinds;
 mod checks;
 mod hosts;
 mod matrix;
+mod measure;
 mod networks;
 mod nodes;
+mod steps;
 
 use serde_saphyr::Location;
 
@@ -168,6 +170,7 @@ impl Validator {
         let nodes = self.nodes(&raw.nodes, &networks, &hosts);
         self.bridges_stay_on_one_host(&raw.networks, &networks, &nodes);
         let checks = self.checks(&raw.checks, &nodes, &networks, &hosts);
+        let steps = self.steps(&raw.steps, &nodes, &networks, &hosts);
         Some(Lab {
             name,
             description: raw
@@ -178,6 +181,7 @@ impl Validator {
             networks,
             nodes,
             checks,
+            steps,
         })
     }
 }
