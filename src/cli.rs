@@ -120,6 +120,9 @@ pub struct ReportArgs {
     /// every matrix, also of one that passed.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Check the steady state only: run none of the lab's steps.
+    #[arg(long)]
+    pub no_steps: bool,
 }
 
 /// The shortest deadline a check may have.

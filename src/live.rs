@@ -22,6 +22,8 @@ pub struct LiveLab {
     pub nodes: HashMap<String, LiveNode>,
     /// Per logical host that runs nodes.
     pub hosts: IndexMap<String, LiveHost>,
+    /// The agent image the lab runs (its helpers are made of it too).
+    pub agent_image: String,
 }
 
 /// A Docker host of the lab.

@@ -64,7 +64,11 @@ fn run_agent(command: AgentCommand) -> ExitCode {
             listeners,
         } => {
             let identity = agent::protocol::Identity { lab, node, host };
-            match runtime.block_on(agent::serve(identity, listeners)) {
+            let served = runtime.block_on(agent::serve(identity, listeners));
+            // The stdin reader blocks in a thread of the runtime's pool;
+            // waiting for it would hold `docker stop` for its whole grace.
+            runtime.shutdown_background();
+            match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("netlab agent: {e:#}");
@@ -73,7 +77,9 @@ fn run_agent(command: AgentCommand) -> ExitCode {
             }
         }
         AgentCommand::Impair { request } => {
-            if runtime.block_on(agent::impair::command(&request)) {
+            let ok = runtime.block_on(agent::impair::command(&request));
+            runtime.shutdown_background();
+            if ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -133,7 +133,9 @@ impl Pinger {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) =>
             {
                 Ok(None)
@@ -164,7 +166,12 @@ pub fn measure_blocking(
             return out;
         }
     };
-    out.method = if pinger.raw { "raw socket" } else { "ping socket" }.into();
+    out.method = if pinger.raw {
+        "raw socket"
+    } else {
+        "ping socket"
+    }
+    .into();
     let stop_at = started + deadline.saturating_sub(MARGIN);
     let n = usize::try_from(count).unwrap_or(usize::MAX);
     let mut sent_at: Vec<Option<Instant>> = vec![None; n];
@@ -237,7 +244,8 @@ pub fn measure_blocking(
             }
         }
     }
-    out.waited_ms = u64::try_from(Instant::now().duration_since(last_sent).as_millis()).unwrap_or(0);
+    out.waited_ms =
+        u64::try_from(Instant::now().duration_since(last_sent).as_millis()).unwrap_or(0);
     out.rtts_us = rtts
         .into_iter()
         .flatten()

@@ -67,7 +67,11 @@ pub fn teardown(rtnl: &mut Rtnl, index: u32) -> io::Result<bool> {
     match rtnl.delete_qdisc(index, netlink_packet_route::tc::TcHandle::CLSACT) {
         Ok(()) => {}
         // Gone with its interface, or never made.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)) => {}
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)
+            ) => {}
         Err(e) => return Err(e),
     }
     match rtnl.delete_link(veth) {
@@ -98,14 +102,25 @@ pub struct Emulator {
 
 /// Takes interface `index` (called `name`) over: makes the veth pair, opens
 /// both sockets, then installs the redirect (so no frame falls between).
-pub fn setup(rtnl: &mut Rtnl, index: u32, name: &str, impairment: Impairment) -> io::Result<Emulator> {
+pub fn setup(
+    rtnl: &mut Rtnl,
+    index: u32,
+    name: &str,
+    impairment: Impairment,
+) -> io::Result<Emulator> {
     let (a, b) = veth_names(index);
-    rtnl.add_veth_pair(&a, &b)?;
+    let stage =
+        |what: &'static str| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
+    rtnl.add_veth_pair(&a, &b)
+        .map_err(stage("making a veth pair"))?;
     let made = (|| {
-        let rx = packet_socket(index_of(&b)?)?;
-        let tx = packet_socket(index)?;
-        set_int(tx.as_raw_fd(), libc::SOL_PACKET, PACKET_QDISC_BYPASS, 1)?;
-        rtnl.redirect_egress(index, index_of(&a)?)?;
+        let rx =
+            packet_socket(index_of(&b)?).map_err(stage("opening a packet socket on the veth"))?;
+        let tx = packet_socket(index).map_err(stage("opening a packet socket on the interface"))?;
+        set_int(tx.as_raw_fd(), libc::SOL_PACKET, PACKET_QDISC_BYPASS, 1)
+            .map_err(stage("PACKET_QDISC_BYPASS"))?;
+        rtnl.redirect_egress(index, index_of(&a)?)
+            .map_err(stage("redirecting the interface's egress"))?;
         Ok::<_, io::Error>((rx, tx))
     })();
     match made {
@@ -248,7 +263,12 @@ impl Emulator {
                         Ok(_) => stats.sent += 1,
                         // The link went away for a moment (the node's
                         // peer restarted): that frame is lost.
-                        Err(e) if matches!(e.raw_os_error(), Some(libc::ENETDOWN | libc::ENXIO | libc::ENOBUFS | libc::EAGAIN)) => {
+                        Err(e)
+                            if matches!(
+                                e.raw_os_error(),
+                                Some(libc::ENETDOWN | libc::ENXIO | libc::ENOBUFS | libc::EAGAIN)
+                            ) =>
+                        {
                             stats.dropped += 1;
                         }
                         Err(e) => return Err(e),
@@ -326,9 +346,9 @@ impl Emulator {
         if n < 0 {
             let e = io::Error::last_os_error();
             return match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted => {
-                    Ok(None)
-                }
+                io::ErrorKind::WouldBlock
+                | io::ErrorKind::TimedOut
+                | io::ErrorKind::Interrupted => Ok(None),
                 _ => Err(e),
             };
         }
@@ -421,11 +441,17 @@ mod tests {
         assert!((16.0..20.0).contains(&doubled), "{doubled}");
         for f in fates.iter().filter(|f| !f.dropped) {
             for d in &f.delays {
-                assert!((Duration::from_millis(90)..=Duration::from_millis(110)).contains(d), "{d:?}");
+                assert!(
+                    (Duration::from_millis(90)..=Duration::from_millis(110)).contains(d),
+                    "{d:?}"
+                );
             }
         }
         let nothing = fate(&Impairment::default(), &mut rng);
-        assert_eq!((nothing.dropped, nothing.copies, nothing.delays[0]), (false, 1, Duration::ZERO));
+        assert_eq!(
+            (nothing.dropped, nothing.copies, nothing.delays[0]),
+            (false, 1, Duration::ZERO)
+        );
     }
 
     #[test]
@@ -449,8 +475,13 @@ mod tests {
         frame[6..8].copy_from_slice(&csum_start.to_le_bytes());
         frame[8..10].copy_from_slice(&6u16.to_le_bytes());
         frame.extend_from_slice(&[0u8; 14]);
-        frame.extend_from_slice(&[0x45, 0, 0, 36, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
-        frame.extend_from_slice(&[0x30, 0x39, 0x1b, 0x58, 0, 16, 0x12, 0x34, b'h', b'e', b'l', b'l', b'o', b'!', b'!', b'!']);
+        frame.extend_from_slice(&[
+            0x45, 0, 0, 36, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
+        frame.extend_from_slice(&[
+            0x30, 0x39, 0x1b, 0x58, 0, 16, 0x12, 0x34, b'h', b'e', b'l', b'l', b'o', b'!', b'!',
+            b'!',
+        ]);
         // What the kernel would send: the checksum finished.
         let mut expected = frame.clone();
         let sum = !ones_complement(&expected[VNET_HDR + 34..]);
@@ -469,5 +500,142 @@ mod tests {
         let mut gso = frame.clone();
         gso[1] = 1;
         assert!(!corrupt(&mut gso, &mut rng), "a GSO frame is not corrupted");
+    }
+}
+
+/// The emulator against the kernel (root only): two network namespaces
+/// joined by a veth pair, echo requests across, with and without it.
+#[cfg(test)]
+mod namespace_tests {
+    use std::net::IpAddr;
+    use std::process::Command;
+    use std::sync::Arc;
+
+    use super::*;
+
+    struct Namespaces(String, String);
+
+    impl Drop for Namespaces {
+        fn drop(&mut self) {
+            for n in [&self.0, &self.1] {
+                let _ = Command::new("ip").args(["netns", "del", n]).output();
+            }
+        }
+    }
+
+    fn ip(args: &[&str]) {
+        let out = Command::new("ip").args(args).output().expect("ip runs");
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs `f` in a thread inside namespace `name`.
+    fn inside<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/run/netns/{name}");
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).expect("netns file");
+            // SAFETY: setns on a valid namespace fd changes this thread only.
+            let r =
+                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "setns: {}", io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .expect("thread")
+    }
+
+    #[test]
+    fn delay_and_loss_are_seen_and_the_interface_is_given_back() {
+        if !crate::capture::test_support::running_as_root()
+            || Command::new("ip").arg("-V").output().is_err()
+        {
+            eprintln!("skipped: needs root and iproute2");
+            return;
+        }
+        let id = std::process::id();
+        let ns = Namespaces(format!("nltest{id}a"), format!("nltest{id}b"));
+        ip(&["netns", "add", &ns.0]);
+        ip(&["netns", "add", &ns.1]);
+        ip(&[
+            "link", "add", "v0", "netns", &ns.0, "type", "veth", "peer", "name", "v1", "netns",
+            &ns.1,
+        ]);
+        ip(&["-n", &ns.0, "addr", "add", "10.253.7.1/24", "dev", "v0"]);
+        ip(&["-n", &ns.1, "addr", "add", "10.253.7.2/24", "dev", "v1"]);
+        ip(&["-n", &ns.0, "link", "set", "v0", "up"]);
+        ip(&["-n", &ns.1, "link", "set", "v1", "up"]);
+        let peer: IpAddr = "10.253.7.2".parse().expect("ip");
+        let ping = |ns: &str, count: u32| {
+            inside(ns, move || {
+                crate::agent::echo::measure_blocking(
+                    peer,
+                    count,
+                    Duration::from_millis(10),
+                    Duration::from_secs(10),
+                )
+            })
+        };
+        let plain = ping(&ns.0, 20);
+        assert_eq!(plain.rtts_us.len(), 20, "{plain:?}");
+        let impairment = Impairment {
+            delay: Some(Duration::from_millis(30)),
+            loss: Some(crate::impairment::Percent(50.0)),
+            ..Impairment::default()
+        };
+        let emulator = inside(&ns.0, move || {
+            let mut rtnl = Rtnl::open().expect("rtnl");
+            let index = index_of("v0").expect("v0");
+            (
+                setup(&mut rtnl, index, "v0", impairment).expect("setup"),
+                index,
+            )
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let running = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (emulator, index) = emulator;
+                let stats = emulator.run(&stop);
+                (stats, index)
+            })
+        };
+        let slowed = ping(&ns.0, 200);
+        stop.store(true, Ordering::Relaxed);
+        let (stats, index) = running.join().expect("emulator thread");
+        let stats = stats.expect("ran");
+        let (removed, after) = inside(&ns.0, move || {
+            let mut rtnl = Rtnl::open().expect("rtnl");
+            let removed = teardown(&mut rtnl, index).expect("teardown");
+            (removed, is_redirected(index))
+        });
+        let answered = slowed.rtts_us.len();
+        assert!(
+            (60..=140).contains(&answered),
+            "about half of 200 lost: {answered}; {stats:?}"
+        );
+        let median = crate::lab::measure::RttStats::of(
+            &slowed
+                .rtts_us
+                .iter()
+                .map(|u| Duration::from_micros(*u))
+                .collect::<Vec<_>>(),
+        )
+        .expect("some")
+        .median;
+        assert!(
+            (Duration::from_millis(29)..Duration::from_millis(45)).contains(&median),
+            "{median:?}"
+        );
+        assert!(stats.dropped > 0 && stats.sent > 0, "{stats:?}");
+        assert!(removed && !after, "the redirect is gone");
+        let again = ping(&ns.0, 20);
+        assert_eq!(
+            again.rtts_us.len(),
+            20,
+            "the link is clean again: {again:?}"
+        );
     }
 }

@@ -64,8 +64,11 @@ pub struct InterfaceState {
 
 fn print(reply: &ImpairReply) {
     use std::io::Write as _;
-    let json = serde_json::to_string(reply)
-        .unwrap_or_else(|e| format!("{{\"state\":\"done\",\"interfaces\":[],\"error\":\"cannot encode the reply: {e}\"}}"));
+    let json = serde_json::to_string(reply).unwrap_or_else(|e| {
+        format!(
+            "{{\"state\":\"done\",\"interfaces\":[],\"error\":\"cannot encode the reply: {e}\"}}"
+        )
+    });
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{REPLY_PREFIX}{json}");
     let _ = out.flush();
@@ -165,7 +168,10 @@ fn prepare(request: &ImpairRequest) -> (ImpairReply, Option<(emulate::Emulator, 
     };
     if request.set.is_some() && targets.len() != 1 {
         return (
-            failed(format!("an impairment goes on one interface, not {}", targets.len())),
+            failed(format!(
+                "an impairment goes on one interface, not {}",
+                targets.len()
+            )),
             None,
         );
     }
@@ -221,11 +227,13 @@ fn state(rtnl: &mut Rtnl, index: u32) -> Result<String, String> {
     if emulate::is_redirected(index) {
         return Ok("netlab's emulator (left behind: its helper is gone)".into());
     }
-    Ok(match netem::root(rtnl, index).map_err(|e| format!("cannot list qdiscs: {e}"))? {
-        Root::Default => "no impairment".into(),
-        Root::Netem(i) => format!("netem {i}"),
-        Root::Other(kind) => format!("root qdisc {kind} (not netlab's)"),
-    })
+    Ok(
+        match netem::root(rtnl, index).map_err(|e| format!("cannot list qdiscs: {e}"))? {
+            Root::Default => "no impairment".into(),
+            Root::Netem(i) => format!("netem {i}"),
+            Root::Other(kind) => format!("root qdisc {kind} (not netlab's)"),
+        },
+    )
 }
 
 /// (name, index, address) of the interfaces asked for.
@@ -302,7 +310,10 @@ mod tests {
             stats: None,
             error: None,
         };
-        let line = format!("{REPLY_PREFIX}{}\n", serde_json::to_string(&reply).expect("json"));
+        let line = format!(
+            "{REPLY_PREFIX}{}\n",
+            serde_json::to_string(&reply).expect("json")
+        );
         assert_eq!(parse_reply(&line), Some(reply));
         assert_eq!(parse_reply("netlab-agent ready"), None);
     }

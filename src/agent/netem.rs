@@ -92,12 +92,23 @@ pub fn encode(i: &Impairment) -> Vec<u8> {
         out.extend_from_slice(&v.to_ne_bytes());
     }
     if let Some(d) = delay {
-        nla(&mut out, TCA_NETEM_LATENCY64, &i64::try_from(d).unwrap_or(i64::MAX).to_ne_bytes());
+        nla(
+            &mut out,
+            TCA_NETEM_LATENCY64,
+            &i64::try_from(d).unwrap_or(i64::MAX).to_ne_bytes(),
+        );
     }
     if let Some(j) = jitter {
-        nla(&mut out, TCA_NETEM_JITTER64, &i64::try_from(j).unwrap_or(i64::MAX).to_ne_bytes());
+        nla(
+            &mut out,
+            TCA_NETEM_JITTER64,
+            &i64::try_from(j).unwrap_or(i64::MAX).to_ne_bytes(),
+        );
     }
-    for (kind, p) in [(TCA_NETEM_REORDER, i.reorder), (TCA_NETEM_CORRUPT, i.corrupt)] {
+    for (kind, p) in [
+        (TCA_NETEM_REORDER, i.reorder),
+        (TCA_NETEM_CORRUPT, i.corrupt),
+    ] {
         if let Some(p) = p {
             let mut value = p.to_netem().to_ne_bytes().to_vec();
             value.extend_from_slice(&0u32.to_ne_bytes());
@@ -140,7 +151,8 @@ pub fn decode(bytes: &[u8]) -> Result<Impairment, String> {
         return Err(format!("netem options of {} bytes", bytes.len()));
     }
     let nonzero = |v: Option<u32>| v.filter(|v| *v != 0);
-    let duration_of_ticks = |t: Option<u32>| nonzero(t).map(|t| Duration::from_nanos(u64::from(t) * TICK_NS));
+    let duration_of_ticks =
+        |t: Option<u32>| nonzero(t).map(|t| Duration::from_nanos(u64::from(t) * TICK_NS));
     let mut out = Impairment {
         delay: duration_of_ticks(word(0)),
         jitter: duration_of_ticks(word(20)),
@@ -156,11 +168,23 @@ pub fn decode(bytes: &[u8]) -> Result<Impairment, String> {
             break;
         }
         let value = &bytes[at + 4..at + len];
-        let u64_of = |v: &[u8]| v.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_ne_bytes);
-        let u32_of = |v: &[u8]| v.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_ne_bytes);
+        let u64_of = |v: &[u8]| {
+            v.get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_ne_bytes)
+        };
+        let u32_of = |v: &[u8]| {
+            v.get(..4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_ne_bytes)
+        };
         match kind {
-            TCA_NETEM_LATENCY64 => out.delay = u64_of(value).filter(|v| *v != 0).map(Duration::from_nanos),
-            TCA_NETEM_JITTER64 => out.jitter = u64_of(value).filter(|v| *v != 0).map(Duration::from_nanos),
+            TCA_NETEM_LATENCY64 => {
+                out.delay = u64_of(value).filter(|v| *v != 0).map(Duration::from_nanos)
+            }
+            TCA_NETEM_JITTER64 => {
+                out.jitter = u64_of(value).filter(|v| *v != 0).map(Duration::from_nanos)
+            }
             TCA_NETEM_REORDER => out.reorder = nonzero(u32_of(value)).map(Percent::from_netem),
             TCA_NETEM_CORRUPT => out.corrupt = nonzero(u32_of(value)).map(Percent::from_netem),
             TCA_NETEM_RATE => {
@@ -213,7 +237,10 @@ mod tests {
             (back.corrupt, 0.5),
             (back.reorder, 25.0),
         ] {
-            assert!((got.expect("set").0 - want).abs() < 1e-6, "{got:?} vs {want}");
+            assert!(
+                (got.expect("set").0 - want).abs() < 1e-6,
+                "{got:?} vs {want}"
+            );
         }
     }
 
@@ -260,7 +287,9 @@ mod tests {
             let again = remove(&mut rtnl, lo)?;
             Ok(Some((before, after, removed, again)))
         });
-        let Some((before, after, removed, again)) = handle.join().expect("thread").expect("netlink") else {
+        let Some((before, after, removed, again)) =
+            handle.join().expect("thread").expect("netlink")
+        else {
             eprintln!("skipped: this kernel has no netem (the emulator's tests cover it)");
             return;
         };

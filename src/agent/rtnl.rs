@@ -7,8 +7,7 @@
 use std::ffi::CString;
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage,
-    NetlinkPayload,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
@@ -16,9 +15,8 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::tc::{
     TcAction, TcActionAttribute, TcActionGeneric, TcActionMirror, TcActionMirrorOption,
-    TcActionOption, TcActionType, TcAttribute, TcFilterU32, TcFilterU32Option, TcHandle,
-    TcMessage, TcMirror, TcMirrorActionType, TcOption, TcU32Key, TcU32Selector,
-    TcU32SelectorFlags,
+    TcActionOption, TcActionType, TcAttribute, TcFilterU32, TcFilterU32Option, TcHandle, TcMessage,
+    TcMirror, TcMirrorActionType, TcOption, TcU32Key, TcU32Selector, TcU32SelectorFlags,
 };
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
@@ -154,8 +152,7 @@ impl Rtnl {
                     .find_map(|a| match a {
                         TcAttribute::Options(list) => list.iter().find_map(|o| match o {
                             TcOption::Other(nla) => {
-                                let mut value =
-                                    vec![0u8; netlink_packet_core::Nla::value_len(nla)];
+                                let mut value = vec![0u8; netlink_packet_core::Nla::value_len(nla)];
                                 netlink_packet_core::Nla::emit_value(nla, &mut value);
                                 Some(value)
                             }
@@ -183,9 +180,11 @@ impl Rtnl {
         msg.header.handle = handle;
         msg.attributes.push(TcAttribute::Kind(kind.into()));
         if let Some(o) = options {
-            msg.attributes.push(TcAttribute::Other(
-                netlink_packet_core::DefaultNla::new(TCA_OPTIONS, o),
-            ));
+            msg.attributes
+                .push(TcAttribute::Other(netlink_packet_core::DefaultNla::new(
+                    TCA_OPTIONS,
+                    o,
+                )));
         }
         self.exchange(
             RouteNetlinkMessage::NewQueueDiscipline(msg),
@@ -233,9 +232,9 @@ impl Rtnl {
         let mut action = TcAction::default();
         action.attributes = vec![
             TcActionAttribute::Kind(TcActionMirror::KIND.into()),
-            TcActionAttribute::Options(vec![TcActionOption::Mirror(
-                TcActionMirrorOption::Parms(mirror),
-            )]),
+            TcActionAttribute::Options(vec![TcActionOption::Mirror(TcActionMirrorOption::Parms(
+                mirror,
+            ))]),
         ];
         let mut msg = TcMessage::with_index(ifindex(index)?);
         msg.header.parent = CLSACT_EGRESS;
@@ -254,15 +253,13 @@ impl Rtnl {
         .map(drop)
     }
 
-    /// A veth pair, both ends up, with no address.
+    /// A veth pair, both ends up, with no address. (Asking for "up" in
+    /// the request that makes it fails with ENOTCONN: an end cannot come up
+    /// before its peer exists. So: made down, then brought up.)
     pub fn add_veth_pair(&mut self, name: &str, peer: &str) -> std::io::Result<()> {
         let mut peer_msg = LinkMessage::default();
-        peer_msg.header.flags = LinkFlags::Up;
-        peer_msg.header.change_mask = LinkFlags::Up;
         peer_msg.attributes.push(LinkAttribute::IfName(peer.into()));
         let mut msg = LinkMessage::default();
-        msg.header.flags = LinkFlags::Up;
-        msg.header.change_mask = LinkFlags::Up;
         msg.attributes.push(LinkAttribute::IfName(name.into()));
         msg.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::Veth),
@@ -272,14 +269,14 @@ impl Rtnl {
             RouteNetlinkMessage::NewLink(msg),
             NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
         )?;
-        // The peer is made down whatever its header says: bring it up.
-        let peer_index = index_of(peer)?;
-        let mut up = LinkMessage::default();
-        up.header.index = peer_index;
-        up.header.flags = LinkFlags::Up;
-        up.header.change_mask = LinkFlags::Up;
-        self.exchange(RouteNetlinkMessage::SetLink(up), NLM_F_REQUEST | NLM_F_ACK)
-            .map(drop)
+        for end in [name, peer] {
+            let mut up = LinkMessage::default();
+            up.header.index = index_of(end)?;
+            up.header.flags = LinkFlags::Up;
+            up.header.change_mask = LinkFlags::Up;
+            self.exchange(RouteNetlinkMessage::SetLink(up), NLM_F_REQUEST | NLM_F_ACK)?;
+        }
+        Ok(())
     }
 
     pub fn delete_link(&mut self, index: u32) -> std::io::Result<()> {

@@ -25,7 +25,11 @@ pub struct EchoFigures {
 
 impl EchoFigures {
     pub fn of(o: &EchoObservation) -> EchoFigures {
-        let rtts: Vec<Duration> = o.rtts_us.iter().map(|us| Duration::from_micros(*us)).collect();
+        let rtts: Vec<Duration> = o
+            .rtts_us
+            .iter()
+            .map(|us| Duration::from_micros(*us))
+            .collect();
         let answered = u32::try_from(rtts.len()).unwrap_or(u32::MAX);
         let loss = if o.sent == 0 {
             100.0
@@ -73,8 +77,16 @@ impl EchoFigures {
     }
 }
 
+/// `101.2 ms`, `1.25 ms`, `0.048 ms`: three significant figures or so.
 fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    let v = d.as_secs_f64() * 1000.0;
+    if v < 1.0 {
+        format!("{v:.3} ms")
+    } else if v < 10.0 {
+        format!("{v:.2} ms")
+    } else {
+        format!("{v:.1} ms")
+    }
 }
 
 fn trim(v: f64) -> String {
@@ -133,10 +145,7 @@ pub fn loss(expect: &PercentRange, o: &EchoObservation) -> Outcome {
     if expect.contains(Percent(f.loss)) {
         Outcome::pass(words)
     } else {
-        Outcome::fail(format!(
-            "{words}; expected {}",
-            percent_range_words(expect)
-        ))
+        Outcome::fail(format!("{words}; expected {}", percent_range_words(expect)))
     }
 }
 
@@ -178,7 +187,11 @@ mod tests {
         // The mutant: a fast link expected, a slow one seen.
         let o = latency(&expect_median("..5ms"), &slow);
         assert!(!o.passed);
-        assert!(o.observed.ends_with("median 102.0 ms is not in ..5ms"), "{}", o.observed);
+        assert!(
+            o.observed.ends_with("median 102.0 ms is not in ..5ms"),
+            "{}",
+            o.observed
+        );
         let p95 = LatencyExpect {
             p95: Some(parse_duration_range("..120ms").expect("range")),
             ..LatencyExpect::default()
@@ -190,7 +203,12 @@ mod tests {
     fn no_reply_is_never_a_latency() {
         let o = latency(&expect_median("..5ms"), &series(10, &[]));
         assert!(!o.passed);
-        assert!(o.observed.contains("no echo reply: 0/10 answered (100% lost)"), "{}", o.observed);
+        assert!(
+            o.observed
+                .contains("no echo reply: 0/10 answered (100% lost)"),
+            "{}",
+            o.observed
+        );
         let mut broken = series(0, &[]);
         broken.error = Some("cannot send ICMP echo".into());
         let o = latency(&expect_median("..5ms"), &broken);
@@ -205,12 +223,21 @@ mod tests {
         let tenth_lost = series(100, &rtts);
         let o = loss(&parse_percent_range("5%..15%").expect("range"), &tenth_lost);
         assert!(o.passed, "{}", o.observed);
-        assert!(o.observed.starts_with("loss 10%: 90/100 answered (10% lost)"), "{}", o.observed);
+        assert!(
+            o.observed
+                .starts_with("loss 10%: 90/100 answered (10% lost)"),
+            "{}",
+            o.observed
+        );
         // The mutant: loss expected on a link that lost nothing.
         let clean = series(100, &vec![1u64; 100]);
         let o = loss(&parse_percent_range("20%..40%").expect("range"), &clean);
         assert!(!o.passed);
-        assert!(o.observed.contains("loss 0%") && o.observed.ends_with("expected 20%..40%"), "{}", o.observed);
+        assert!(
+            o.observed.contains("loss 0%") && o.observed.ends_with("expected 20%..40%"),
+            "{}",
+            o.observed
+        );
         // And none expected where a tenth was lost.
         assert!(!loss(&parse_percent_range("..1%").expect("range"), &tenth_lost).passed);
     }

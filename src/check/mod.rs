@@ -43,10 +43,15 @@ impl Step {
 }
 
 /// One step per check; probe ids are numbered through the whole verify.
+#[cfg(test)]
 pub fn plan_steps(live: &LiveLab) -> Vec<Step> {
+    plan_checks(live, &live.lab.checks)
+}
+
+/// One step per check of `checks` (the steady state's, or a step's).
+pub fn plan_checks(live: &LiveLab, checks: &[Check]) -> Vec<Step> {
     let mut next_id = 0;
-    live.lab
-        .checks
+    checks
         .iter()
         .map(|check| match &check.kind {
             CheckKind::Matrix(m) => {

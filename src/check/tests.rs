@@ -61,6 +61,7 @@ fn live() -> LiveLab {
         other_ca_pem: None,
         nodes,
         hosts: IndexMap::new(),
+        agent_image: String::new(),
     }
 }
 

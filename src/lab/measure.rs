@@ -73,10 +73,14 @@ pub struct LatencyExpect {
 impl LatencyExpect {
     /// (`median`, range) of each statistic given, in a fixed order.
     pub fn bounds(&self) -> Vec<(&'static str, DurationRange)> {
-        [("median", self.median), ("p95", self.p95), ("max", self.max)]
-            .into_iter()
-            .filter_map(|(w, r)| Some((w, r?)))
-            .collect()
+        [
+            ("median", self.median),
+            ("p95", self.p95),
+            ("max", self.max),
+        ]
+        .into_iter()
+        .filter_map(|(w, r)| Some((w, r?)))
+        .collect()
     }
 
     /// The highest finite bound: the longest a reply can be worth waiting for.
@@ -129,7 +133,11 @@ pub fn parse_range<T: PartialOrd + Copy>(
     };
     let parse = |s: &str| -> Result<Option<T>, String> {
         let s = s.trim();
-        if s.is_empty() { Ok(None) } else { end(s).map(Some) }
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            end(s).map(Some)
+        }
     };
     let range = Range {
         low: parse(low)?,
@@ -139,9 +147,9 @@ pub fn parse_range<T: PartialOrd + Copy>(
         (None, None) => Err(format!(
             "`{text}` has no end: it bounds nothing, so no run could miss it"
         )),
-        (Some(l), Some(h)) if l > h => Err(format!(
-            "`{text}` runs backwards: no run could meet it"
-        )),
+        (Some(l), Some(h)) if l > h => {
+            Err(format!("`{text}` runs backwards: no run could meet it"))
+        }
         _ => Ok(range),
     }
 }
@@ -251,7 +259,10 @@ mod tests {
         let loss = parse_percent_range("5%..15%").expect("valid");
         assert!(loss.contains(Percent(5.0)) && !loss.contains(Percent(15.1)));
         assert_eq!(percent_range_words(&loss), "5%..15%");
-        assert!(parse_percent_range("..0%").is_ok(), "no loss at all can fail");
+        assert!(
+            parse_percent_range("..0%").is_ok(),
+            "no loss at all can fail"
+        );
         assert!(parse_percent_range("100%..").is_ok(), "all lost can fail");
     }
 

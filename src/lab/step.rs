@@ -35,23 +35,37 @@ pub struct Step {
 pub enum Action {
     /// Joins a network: a network the node declares, with its aliases and
     /// static address, or another network of the lab, by its name alone.
-    Connect { node: String, network: String },
-    Disconnect { node: String, network: String },
+    Connect {
+        node: String,
+        network: String,
+    },
+    Disconnect {
+        node: String,
+        network: String,
+    },
     Stop {
         node: String,
         #[serde(with = "millis")]
         grace: Duration,
     },
-    Start { node: String },
+    Start {
+        node: String,
+    },
     Restart {
         node: String,
         #[serde(with = "millis")]
         grace: Duration,
     },
-    Pause { node: String },
-    Unpause { node: String },
+    Pause {
+        node: String,
+    },
+    Unpause {
+        node: String,
+    },
     /// SIGKILL: the node stops at once, as a crash would.
-    Kill { node: String },
+    Kill {
+        node: String,
+    },
     /// netem on the node's interface in that network, on what it sends.
     Impair {
         node: String,

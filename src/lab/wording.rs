@@ -41,11 +41,9 @@ impl CheckKind {
                 Some(t) => format!("{kind} {t} on {}", self.target_words()),
                 None => format!("{kind} on {}", self.target_words()),
             },
-            CheckKind::Latency { echo, expect } => format!(
-                "{kind} {} → {}: {expect}",
-                echo.from,
-                echo.target_words()
-            ),
+            CheckKind::Latency { echo, expect } => {
+                format!("{kind} {} → {}: {expect}", echo.from, echo.target_words())
+            }
             _ => format!(
                 "{kind} {} → {} is {}",
                 self.source(),

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use super::{CaptureReport, Status, VerifyReport};
+use super::{
+    ActionReport, CaptureReport, CheckReport, RestoreReport, Status, StepReport, VerifyReport,
+};
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -14,8 +16,62 @@ struct Document<'a> {
     passed: usize,
     failed: usize,
     errors: usize,
+    cancelled: usize,
     duration_ms: f64,
+    /// The steady state's checks (the steps' are under `steps`; the counts
+    /// above take them all).
     checks: Vec<Check<'a>>,
+    steps: Vec<Step<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restore: Option<Restore<'a>>,
+}
+
+#[derive(Serialize)]
+struct Step<'a> {
+    title: &'a str,
+    actions: Vec<Action<'a>>,
+    checks: Vec<Check<'a>>,
+    duration_ms: f64,
+}
+
+#[derive(Serialize)]
+struct Action<'a> {
+    action: &'a str,
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<&'a str>,
+    outcome: &'static str,
+    observation: &'a str,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    engine_ms: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Restore<'a> {
+    outcome: &'static str,
+    actions: Vec<Action<'a>>,
+    left: &'a [String],
+    duration_ms: f64,
+}
+
+/// The figures of a latency or loss check.
+#[derive(Serialize)]
+struct Measurement {
+    sent: u32,
+    answered: u32,
+    duplicates: u32,
+    loss_percent: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    median_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p95_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_ms: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -40,6 +96,12 @@ struct Check<'a> {
     cells: Option<Vec<Cell<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     capture: Option<Capture<'a>>,
+    /// A retry check of a step: milliseconds from the step's last action
+    /// until it passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovered_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    measurement: Option<Measurement>,
 }
 
 /// A recorded check's packets: the one-line summary and every entry.
@@ -97,54 +159,108 @@ pub fn render(report: &VerifyReport) -> String {
         failed: report.failed(),
         errors: report.errors(),
         duration_ms: report.elapsed.as_secs_f64() * 1000.0,
-        checks: report
-            .checks
-            .iter()
-            .map(|c| Check {
-                title: &c.title,
-                kind: c.kind,
-                from: &c.source,
-                target: &c.target,
-                expectation: &c.expectation,
-                observation: &c.observed,
-                outcome: match c.status {
-                    Status::Pass => "pass",
-                    Status::Fail => "fail",
-                    Status::Error => "error",
-                },
-                duration_ms: c.elapsed.as_secs_f64() * 1000.0,
-                capture: c.capture.as_ref().map(|cap| match cap {
-                    CaptureReport::Recorded { timeline, .. } => Capture {
-                        summary: Some(crate::capture::summary(timeline)),
-                        timeline: Some(timeline),
-                        unavailable: None,
-                    },
-                    CaptureReport::Unavailable { reason } => Capture {
-                        summary: None,
-                        timeline: None,
-                        unavailable: Some(reason),
-                    },
-                }),
-                cells: c.matrix.as_ref().map(|m| {
-                    m.cells
-                        .iter()
-                        .map(|cell| Cell {
-                            from: &cell.from,
-                            to: &cell.to,
-                            port: &m.port,
-                            expected: cell.expected.to_string(),
-                            observed: cell.observed.to_string(),
-                            outcome: if cell.passed { "pass" } else { "fail" },
-                            reason: &cell.reason,
-                            duration_ms: cell.elapsed.as_secs_f64() * 1000.0,
-                        })
-                        .collect()
-                }),
-            })
-            .collect(),
+        cancelled: report.cancelled_checks(),
+        checks: report.checks.iter().map(check).collect(),
+        steps: report.steps.iter().map(step).collect(),
+        restore: report.restore.as_ref().map(restore),
     };
     // Only strings and numbers: serialising cannot fail.
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn outcome(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Error => "error",
+        Status::Cancelled => "cancelled",
+    }
+}
+
+fn check(c: &CheckReport) -> Check<'_> {
+    Check {
+        title: &c.title,
+        kind: c.kind,
+        from: &c.source,
+        target: &c.target,
+        expectation: &c.expectation,
+        observation: &c.observed,
+        outcome: outcome(c.status),
+        duration_ms: ms(c.elapsed),
+        capture: c.capture.as_ref().map(|cap| match cap {
+            CaptureReport::Recorded { timeline, .. } => Capture {
+                summary: Some(crate::capture::summary(timeline)),
+                timeline: Some(timeline),
+                unavailable: None,
+            },
+            CaptureReport::Unavailable { reason } => Capture {
+                summary: None,
+                timeline: None,
+                unavailable: Some(reason),
+            },
+        }),
+        cells: c.matrix.as_ref().map(|m| {
+            m.cells
+                .iter()
+                .map(|cell| Cell {
+                    from: &cell.from,
+                    to: &cell.to,
+                    port: &m.port,
+                    expected: cell.expected.to_string(),
+                    observed: cell.observed.to_string(),
+                    outcome: if cell.passed { "pass" } else { "fail" },
+                    reason: &cell.reason,
+                    duration_ms: ms(cell.elapsed),
+                })
+                .collect()
+        }),
+        recovered_ms: c.recovered.map(ms),
+        measurement: c.measurement.map(|f| Measurement {
+            sent: f.sent,
+            answered: f.answered,
+            duplicates: f.duplicates,
+            loss_percent: f.loss,
+            min_ms: f.stats.map(|s| ms(s.min)),
+            median_ms: f.stats.map(|s| ms(s.median)),
+            p95_ms: f.stats.map(|s| ms(s.p95)),
+            max_ms: f.stats.map(|s| ms(s.max)),
+        }),
+    }
+}
+
+fn action(a: &ActionReport) -> Action<'_> {
+    Action {
+        action: a.verb,
+        text: &a.text,
+        node: a.node.as_deref(),
+        network: a.network.as_deref(),
+        outcome: a.status.word(),
+        observation: &a.observed,
+        duration_ms: ms(a.elapsed),
+        engine_ms: a.engine_elapsed.map(ms),
+    }
+}
+
+fn step(s: &StepReport) -> Step<'_> {
+    Step {
+        title: &s.title,
+        actions: s.actions.iter().map(action).collect(),
+        checks: s.checks.iter().map(check).collect(),
+        duration_ms: ms(s.elapsed),
+    }
+}
+
+fn restore(r: &RestoreReport) -> Restore<'_> {
+    Restore {
+        outcome: if r.complete() { "done" } else { "incomplete" },
+        actions: r.actions.iter().map(action).collect(),
+        left: &r.left,
+        duration_ms: ms(r.elapsed),
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@ pub mod json;
 pub mod junit;
 pub mod matrix;
 pub mod progress;
+pub mod steps;
+
+pub use steps::{ActionReport, ActionStatus, RestoreReport, StepReport};
 
 /// What became of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +22,8 @@ pub enum Status {
     Fail,
     /// The check could not be run: the engine or the agent failed.
     Error,
+    /// Ctrl-C (or SIGTERM) came before the check finished.
+    Cancelled,
 }
 
 impl Status {
@@ -27,6 +32,7 @@ impl Status {
             Status::Pass => "PASS",
             Status::Fail => "FAIL",
             Status::Error => "ERROR",
+            Status::Cancelled => "CANCELLED",
         }
     }
 }
@@ -47,6 +53,11 @@ pub struct CheckReport {
     pub matrix: Option<MatrixReport>,
     /// The probe's own packets, when they were recorded.
     pub capture: Option<CaptureReport>,
+    /// A `retry:` check of a step that passed: how long after the step's
+    /// last action it passed (its time to recover).
+    pub recovered: Option<Duration>,
+    /// The figures of a latency or loss check.
+    pub measurement: Option<crate::check::measure::EchoFigures>,
 }
 
 /// A recorded probe: its packets, decoded.
@@ -114,11 +125,25 @@ pub struct VerifyReport {
     pub engines: Vec<EngineInfo>,
     /// Said before the checks (e.g. hosts that share one engine).
     pub notes: Vec<String>,
+    /// The steady state's checks.
     pub checks: Vec<CheckReport>,
+    /// The steps that ran after it, each with its actions and checks.
+    pub steps: Vec<StepReport>,
+    /// How the lab was put back after its steps.
+    pub restore: Option<RestoreReport>,
+    /// Ctrl-C (or SIGTERM) came before the end.
+    pub cancelled: bool,
     pub elapsed: Duration,
 }
 
 impl VerifyReport {
+    /// Every check: the steady state's, then each step's.
+    pub fn all_checks(&self) -> impl Iterator<Item = &CheckReport> {
+        self.checks
+            .iter()
+            .chain(self.steps.iter().flat_map(|s| &s.checks))
+    }
+
     pub fn passed(&self) -> usize {
         self.count(Status::Pass)
     }
@@ -133,8 +158,13 @@ impl VerifyReport {
         self.count(Status::Error)
     }
 
+    /// Checks that Ctrl-C cut short.
+    pub fn cancelled_checks(&self) -> usize {
+        self.count(Status::Cancelled)
+    }
+
     fn count(&self, status: Status) -> usize {
-        self.checks.iter().filter(|c| c.status == status).count()
+        self.all_checks().filter(|c| c.status == status).count()
     }
 
     /// `lab x on Docker 20.10.24 (API 1.41) at unix:///…`
@@ -162,52 +192,35 @@ impl VerifyReport {
     /// packets one per line and shows the table of a matrix that passed.
     pub fn human_with(&self, color: bool, verbose: bool) -> String {
         let width = |f: fn(&CheckReport) -> &str| {
-            self.checks
-                .iter()
+            self.all_checks()
                 .map(|c| f(c).chars().count())
                 .max()
                 .unwrap_or(0)
         };
-        let (title_w, observed_w) = (width(|c| &c.title), width(|c| &c.observed));
+        let widths = (width(|c| &c.title), width(|c| &c.observed));
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.header());
         for note in &self.notes {
             let _ = writeln!(out, "{note}");
         }
         for c in &self.checks {
-            let _ = writeln!(
-                out,
-                "{}  {}  {}  {:>7}",
-                c.status.word(),
-                pad(&c.title, title_w),
-                pad(&c.observed, observed_w),
-                format_elapsed(c.elapsed),
-            );
-            if let Some(m) = &c.matrix {
-                if m.cells.iter().any(|cell| !cell.passed) {
-                    out.push_str(&matrix::tables(m, color));
-                } else if verbose {
-                    out.push_str(&matrix::observed_table(m));
-                }
+            check_lines(&mut out, c, widths, color, verbose);
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            steps::step_lines(&mut out, i + 1, step);
+            for c in &step.checks {
+                check_lines(&mut out, c, widths, color, verbose);
             }
-            match &c.capture {
-                Some(CaptureReport::Recorded { timeline, .. }) => {
-                    let _ = writeln!(out, "      ↳ {}", crate::capture::summary(timeline));
-                    if verbose {
-                        for line in crate::capture::verbose(timeline) {
-                            let _ = writeln!(out, "        {line}");
-                        }
-                    }
-                }
-                Some(CaptureReport::Unavailable { reason }) => {
-                    let _ = writeln!(out, "      ↳ capture unavailable: {reason}");
-                }
-                None => {}
-            }
+        }
+        if let Some(r) = &self.restore {
+            steps::restore_lines(&mut out, r);
         }
         let _ = write!(out, "{} passed, {} failed", self.passed(), self.failed());
         if self.errors() > 0 {
             let _ = write!(out, ", {} could not run (engine errors)", self.errors());
+        }
+        if self.cancelled_checks() > 0 {
+            let _ = write!(out, ", {} cancelled", self.cancelled_checks());
         }
         out.push('\n');
         out
@@ -216,6 +229,45 @@ impl VerifyReport {
     #[cfg(test)]
     pub fn human(&self) -> String {
         self.human_with(false, false)
+    }
+}
+
+/// One check's line, and under it its matrix or its packets.
+fn check_lines(
+    out: &mut String,
+    c: &CheckReport,
+    (title_w, observed_w): (usize, usize),
+    color: bool,
+    verbose: bool,
+) {
+    let _ = writeln!(
+        out,
+        "{}  {}  {}  {:>7}",
+        c.status.word(),
+        pad(&c.title, title_w),
+        pad(&c.observed, observed_w),
+        format_elapsed(c.elapsed),
+    );
+    if let Some(m) = &c.matrix {
+        if m.cells.iter().any(|cell| !cell.passed) {
+            out.push_str(&matrix::tables(m, color));
+        } else if verbose {
+            out.push_str(&matrix::observed_table(m));
+        }
+    }
+    match &c.capture {
+        Some(CaptureReport::Recorded { timeline, .. }) => {
+            let _ = writeln!(out, "      ↳ {}", crate::capture::summary(timeline));
+            if verbose {
+                for line in crate::capture::verbose(timeline) {
+                    let _ = writeln!(out, "        {line}");
+                }
+            }
+        }
+        Some(CaptureReport::Unavailable { reason }) => {
+            let _ = writeln!(out, "      ↳ capture unavailable: {reason}");
+        }
+        None => {}
     }
 }
 
@@ -292,6 +344,8 @@ pub(crate) mod tests {
             elapsed: Duration::from_millis(3),
             matrix: None,
             capture: None,
+            recovered: None,
+            measurement: None,
         }
     }
 
@@ -306,6 +360,9 @@ pub(crate) mod tests {
             }],
             notes: Vec::new(),
             checks,
+            steps: Vec::new(),
+            restore: None,
+            cancelled: false,
             elapsed: Duration::from_millis(1500),
         }
     }

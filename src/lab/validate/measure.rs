@@ -91,7 +91,10 @@ impl Validator {
         if to.value.contains(':') {
             self.error(
                 &to.referenced,
-                format!("`{}` names a port: {} measures ICMP echo round trips to a node", to.value, cx.kind.value),
+                format!(
+                    "`{}` names a port: {} measures ICMP echo round trips to a node",
+                    to.value, cx.kind.value
+                ),
                 Some("write the node (`web`) or the node on a network (`web@front`)".into()),
             );
             return None;

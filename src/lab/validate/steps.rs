@@ -454,9 +454,7 @@ impl Validator {
                 v.error(
                     &span.referenced,
                     format!("{what} needs a `delay`"),
-                    Some(
-                        "netem varies or reorders around a delay: add e.g. `delay: 100ms`".into(),
-                    ),
+                    Some("netem varies or reorders around a delay: add e.g. `delay: 100ms`".into()),
                 );
                 true
             } else {
@@ -474,7 +472,10 @@ impl Validator {
             self.error(
                 &span.referenced,
                 format!("jitter `{}` is larger than the delay", span.value),
-                Some("netem cannot send a packet before it arrives: keep jitter at most the delay".into()),
+                Some(
+                    "netem cannot send a packet before it arrives: keep jitter at most the delay"
+                        .into(),
+                ),
             );
             return None;
         }
@@ -535,7 +536,9 @@ impl Validator {
             } else if on_networks && s.networks.is_empty() {
                 self.error(
                     at,
-                    format!("node `{node}` is on no network at this point: it has no address to aim at"),
+                    format!(
+                        "node `{node}` is on no network at this point: it has no address to aim at"
+                    ),
                     Some("a dns check shows its name is gone".into()),
                 );
             }
