@@ -185,7 +185,7 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
     match number.parse::<f64>() {
         Ok(n) if n.is_finite() && n > 0.0 => {
             let bits = (n * bits_per_unit).round();
-            if bits < 8.0 || bits > 1e12 {
+            if !(8.0..=1e12).contains(&bits) {
                 Err(format!("`{text}` is out of range (8bit to 1000gbit)"))
             } else {
                 Ok(Rate(bits as u64))
@@ -200,8 +200,8 @@ pub fn format_duration(d: Duration) -> String {
     let ns = d.as_nanos();
     if ns == 0 {
         "0ms".into()
-    } else if ns % 1_000_000_000 == 0 {
-        format!("{}s", ns / 1_000_000_000)
+    } else if ns >= 1_000_000_000 {
+        format!("{}s", trim_number(ns as f64 / 1e9, 3))
     } else if ns >= 1_000_000 {
         format!("{}ms", trim_number(ns as f64 / 1e6, 3))
     } else {

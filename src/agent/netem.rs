@@ -134,7 +134,7 @@ fn nla(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
     out.extend_from_slice(&len.to_ne_bytes());
     out.extend_from_slice(&kind.to_ne_bytes());
     out.extend_from_slice(value);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }
@@ -187,10 +187,8 @@ pub fn decode(bytes: &[u8]) -> Result<Impairment, String> {
             }
             TCA_NETEM_REORDER => out.reorder = nonzero(u32_of(value)).map(Percent::from_netem),
             TCA_NETEM_CORRUPT => out.corrupt = nonzero(u32_of(value)).map(Percent::from_netem),
-            TCA_NETEM_RATE => {
-                if out.rate.is_none() {
-                    out.rate = nonzero(u32_of(value)).map(|b| Rate(u64::from(b) * 8));
-                }
+            TCA_NETEM_RATE if out.rate.is_none() => {
+                out.rate = nonzero(u32_of(value)).map(|b| Rate(u64::from(b) * 8));
             }
             TCA_NETEM_RATE64 => out.rate = u64_of(value).filter(|v| *v != 0).map(|b| Rate(b * 8)),
             _ => {}

@@ -340,7 +340,7 @@ pub async fn stop_and_remove(engine: &Engine, id: &str) -> Result<Option<ImpairR
         .filter_map(|c| c.ok())
         .map(|c| String::from_utf8_lossy(&c.into_bytes()).into_owned())
         .collect();
-    let last = text.lines().filter_map(impair::parse_reply).last();
+    let last = text.lines().rev().find_map(impair::parse_reply);
     container::remove(engine, id).await?;
     Ok(last)
 }

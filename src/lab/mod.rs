@@ -199,3 +199,5 @@ fn hint_for_parse_error(rendered: String) -> String {
 mod fuzz;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_steps;

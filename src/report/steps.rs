@@ -79,6 +79,10 @@ pub fn step_lines(out: &mut String, number: usize, step: &StepReport) {
 }
 
 fn action_line(out: &mut String, a: &ActionReport) {
+    if a.status == ActionStatus::NotRun {
+        let _ = writeln!(out, "  do  {} — not run", a.text);
+        return;
+    }
     let status = match a.status {
         ActionStatus::Done => String::new(),
         other => format!("{}: ", other.word().to_uppercase()),
