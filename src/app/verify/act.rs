@@ -211,6 +211,36 @@ pub fn declared_endpoint(lab: &Lab, node: &str, network: &str) -> (Vec<String>, 
     (aliases, declared.and_then(|a| a.ipv4))
 }
 
+/// Moves a node back to the address it had on a network before the steps
+/// (leave, then join again at that address, with its aliases).
+pub async fn return_to(scene: &Scene<'_>, node: &str, network: &str, ip: Ipv4Addr) -> ActionReport {
+    let started = Instant::now();
+    let engine = scene.engine_of(node);
+    let container = scene.container(node);
+    let engine_network = plan::network_name(&scene.lab().name, network);
+    let (aliases, _) = declared_endpoint(scene.lab(), node, network);
+    let moved = async {
+        fault::disconnect(engine, &container, &engine_network).await?;
+        fault::connect(engine, &container, &engine_network, aliases, Some(ip)).await
+    };
+    let outcome = tokio::time::timeout(CALL_DEADLINE * 2, moved).await;
+    let (status, observed) = match outcome {
+        Ok(Ok(())) => (ActionStatus::Done, String::new()),
+        Ok(Err(e)) => (ActionStatus::Error, format!("{e:#}")),
+        Err(_) => (ActionStatus::Error, "did not finish in time".into()),
+    };
+    ActionReport {
+        text: format!("return {node} to {ip} on {network}"),
+        verb: "connect",
+        node: Some(node.to_owned()),
+        network: Some(network.to_owned()),
+        status,
+        observed,
+        elapsed: started.elapsed(),
+        engine_elapsed: None,
+    }
+}
+
 fn was_at(scene: &Scene, node: &str, network: &str) -> Option<Ipv4Addr> {
     scene
         .live
@@ -309,14 +339,29 @@ async fn impair(
         set: Some(*impairment),
         emulate: forced_emulator(),
     };
-    run_helper(
+    // An impairment replaces the one before: an emulator of that link
+    // stops first, and says what it was.
+    let engine = scene.engine_of(node);
+    let mut replaced = Vec::new();
+    for h in fault::impair_helpers(engine, &scene.lab().name, Some(node), Some(network)).await? {
+        if let Some(last) = fault::stop_and_remove(engine, &h.id).await? {
+            replaced.extend(last.interfaces);
+        }
+    }
+    let mut reply = run_helper(
         scene,
         node,
         Some(network),
         plan_steps::impair_helper_name(&scene.lab().name, node, network),
         &request,
     )
-    .await
+    .await?;
+    for i in &mut reply.interfaces {
+        if let Some(r) = replaced.iter().find(|r| r.interface == i.interface) {
+            i.before.clone_from(&r.before);
+        }
+    }
+    Ok(reply)
 }
 
 /// Stops the node's emulators (on one network, or all), then a short-lived

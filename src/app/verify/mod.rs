@@ -198,7 +198,7 @@ pub async fn verify(
         }
         None => live.clone(),
     };
-    let steady = round::run(engines, &live, &live.lab.checks, false, cancel).await;
+    let steady = round::run(engines, &live, &live.lab.checks, None, cancel).await;
     let mut cancelled = steady.cancelled;
     let (step_reports, restore) = if options.run && !live.lab.steps.is_empty() {
         let ran = steps::run(engines, &live, cancelled, options.restore_on_cancel, cancel).await?;

@@ -41,14 +41,21 @@ pub struct Round {
     pub cancelled: bool,
 }
 
-/// Runs `checks` against `live`. In a step (`in_step`), a `retry:` check
-/// that passes reports its time to recover: from the start of the round
-/// (the end of the step's last action) to the end of the probe that passed.
+/// After which action, and since when, a step's checks count their time
+/// to recover.
+pub struct Since {
+    pub action: String,
+    pub at: Instant,
+}
+
+/// Runs `checks` against `live`. In a step (`since`), a `retry:` check
+/// that passes reports its time to recover: from when the engine carried
+/// out the step's last action to the end of the probe that passed.
 pub async fn run(
     engines: &Engines,
     live: &LiveLab,
     checks: &[Check],
-    in_step: bool,
+    since: Option<&Since>,
     cancel: &Cancel,
 ) -> Round {
     let started = Instant::now();
@@ -108,7 +115,14 @@ pub async fn run(
         .map(|(i, (check, step))| {
             // A check still retrying when Ctrl-C came did not finish.
             let unfinished = cancelled && check.retry && pending.contains(&i);
-            judge(live, check, step, &mut outputs, in_step, unfinished)
+            judge(
+                live,
+                check,
+                step,
+                &mut outputs,
+                since.map(|s| (s, started)),
+                unfinished,
+            )
         })
         .collect();
     Round {
@@ -131,12 +145,12 @@ fn judge(
     check: &Check,
     step: &Step,
     outputs: &mut HashMap<usize, (ProbeOutput, Duration)>,
-    in_step: bool,
+    since: Option<(&Since, Instant)>,
     unfinished: bool,
 ) -> CheckReport {
     let mut matrix = None;
     let mut capture = None;
-    let mut recovered = None;
+    let mut recovered: Option<(Duration, &str)> = None;
     let mut measurement = None;
     let cancelled = || {
         (
@@ -167,8 +181,12 @@ fn judge(
                         t,
                     )
                 } else {
-                    if in_step && check.retry && o.passed {
-                        recovered = Some(round_started + took);
+                    if let Some((since, round_began)) = since
+                        && check.retry
+                        && o.passed
+                    {
+                        let before = round_began.saturating_duration_since(since.at);
+                        recovered = Some((before + round_started + took, since.action.as_str()));
                     }
                     (pass_or_fail(o.passed), o.observed, took)
                 }
@@ -205,12 +223,13 @@ fn judge(
             ),
         },
     };
-    if let Some(r) = recovered {
+    if let Some((r, action)) = recovered {
         observed = format!(
-            "{observed}; passed {} after the step's last action",
+            "{observed}; recovered {} after `{action}` returned",
             crate::report::format_elapsed(r)
         );
     }
+    let recovered = recovered.map(|(r, _)| r);
     CheckReport {
         title: check.title.clone(),
         kind: check.kind.kind_name(),
@@ -219,7 +238,7 @@ fn judge(
         expectation: check.kind.expectation_words(),
         status,
         observed,
-        elapsed: recovered.unwrap_or(elapsed),
+        elapsed,
         matrix,
         capture,
         recovered,

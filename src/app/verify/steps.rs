@@ -85,6 +85,10 @@ pub async fn run(
             continue;
         }
         let started = Instant::now();
+        let mut since = round::Since {
+            action: "the step's start".into(),
+            at: started,
+        };
         let mut actions = Vec::new();
         for action in &step.actions {
             if cancelled || broken.is_some() {
@@ -96,6 +100,7 @@ pub async fn run(
                 live: &current,
                 known: &known,
             };
+            let began = Instant::now();
             let report = tokio::select! {
                 r = act::perform(&scene, action) => r,
                 () = cancel.cancelled() => {
@@ -107,6 +112,10 @@ pub async fn run(
                         ..unrun_action(action)
                     }
                 }
+            };
+            since = round::Since {
+                action: report.text.clone(),
+                at: began + report.engine_elapsed.unwrap_or(report.elapsed),
             };
             if report.status == ActionStatus::Done {
                 let _ = model.apply(action);
@@ -128,7 +137,7 @@ pub async fn run(
         } else if let Some(why) = &broken {
             unrun_checks(&step.checks, Status::Error, why)
         } else {
-            let round = round::run(engines, &current, &step.checks, true, cancel).await;
+            let round = round::run(engines, &current, &step.checks, Some(&since), cancel).await;
             cancelled |= round.cancelled;
             round.checks
         };
@@ -149,7 +158,8 @@ pub async fn run(
     );
     let restore = if !cancelled || restore_on_cancel {
         let now = refresh(engines, &current).await?;
-        let restored = restore(engines, &now, &impaired).await;
+        let before = addresses_of(live, &HashMap::new());
+        let restored = restore(engines, &now, &impaired, Some(&before)).await;
         if restored.complete()
             && let Err(e) = container::remove(&engines.home, &marker).await
         {
@@ -286,6 +296,7 @@ pub async fn restore(
     engines: &Engines,
     live: &LiveLab,
     impaired: &BTreeSet<String>,
+    before: Option<&HashMap<String, IndexMap<String, Ipv4Addr>>>,
 ) -> RestoreReport {
     let started = Instant::now();
     let declared = LabState::declared(&live.lab);
@@ -319,6 +330,29 @@ pub async fn restore(
                 current = fresh;
             }
         }
+        // A node whose address moved (it stopped, and another took its
+        // address) goes back to the one it had, where the network's subnet
+        // is declared (only there may an address be asked for): so the next
+        // verify sees the lab as this one did.
+        if let Some(before) = before {
+            let moved = moved_nodes(&current, before);
+            let scene = Scene {
+                engines,
+                live: &current,
+                known: &known,
+            };
+            let done: Vec<ActionReport> = futures::stream::iter(&moved)
+                .map(|(node, net, ip)| act::return_to(&scene, node, net, *ip))
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
+            reports.extend(done);
+            if !moved.is_empty()
+                && let Ok(fresh) = refresh(engines, &current).await
+            {
+                current = fresh;
+            }
+        }
         let mut left = sweep_helpers(engines, &live.lab.name).await;
         match refresh(engines, &current).await {
             Ok(now) => left.extend(differences(engines, &now).await),
@@ -341,6 +375,37 @@ pub async fn restore(
         left,
         elapsed: started.elapsed(),
     }
+}
+
+/// (node, network, address before) of every node that is on a declared
+/// network at another address than before the steps, where the address
+/// is the engine's choice and the network's subnet is declared.
+fn moved_nodes(
+    live: &LiveLab,
+    before: &HashMap<String, IndexMap<String, Ipv4Addr>>,
+) -> Vec<(String, String, Ipv4Addr)> {
+    let mut out = Vec::new();
+    for node in live.lab.nodes.values() {
+        for a in node.networks() {
+            let pinnable = a.ipv4.is_none()
+                && live
+                    .lab
+                    .networks
+                    .get(&a.network)
+                    .is_some_and(|n| n.subnet.is_some());
+            let was = before.get(&node.name).and_then(|b| b.get(&a.network));
+            let is = live
+                .nodes
+                .get(&node.name)
+                .and_then(|n| n.addresses.get(&a.network));
+            if let (true, Some(was), Some(is)) = (pinnable, was, is)
+                && was != is
+            {
+                out.push((node.name.clone(), a.network.clone(), *was));
+            }
+        }
+    }
+    out
 }
 
 /// Removes every impair helper of the lab still there; says which could
@@ -535,7 +600,7 @@ pub async fn recover(
         .filter(|n| !n.is_empty())
         .map(str::to_owned)
         .collect();
-    let restored = restore(engines, live, &impaired).await;
+    let restored = restore(engines, live, &impaired, None).await;
     let words = {
         let mut out = String::new();
         crate::report::steps::restore_lines(&mut out, &restored);
