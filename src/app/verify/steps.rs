@@ -300,34 +300,48 @@ pub async fn restore(
 ) -> RestoreReport {
     let started = Instant::now();
     let declared = LabState::declared(&live.lab);
-    let plan = plan_steps::restore(&declared, &state_of(live, impaired));
     let work = async {
         let mut reports = Vec::new();
         let mut current = live.clone();
         let known = addresses_of(live, &HashMap::new());
-        // Phase by phase (unpause, start, disconnect, connect, clear),
-        // each for all nodes at once.
-        let mut phases: Vec<Vec<&Action>> = Vec::new();
-        for a in &plan {
-            match phases.last_mut() {
-                Some(p) if p[0].verb() == a.verb() => p.push(a),
-                _ => phases.push(vec![a]),
-            }
-        }
-        for phase in phases {
+        let mut impaired = impaired.clone();
+        // Phase by phase (unpause, start, disconnect, connect, clear), each
+        // for all nodes at once, the way back planned again from what the
+        // engine shows after each (a stopped node shows its networks only
+        // once it runs again).
+        for _ in 0..8 {
+            let plan = plan_steps::restore(&declared, &state_of(&current, &impaired));
+            let Some(first) = plan.first() else {
+                break;
+            };
+            let phase: Vec<&Action> = plan
+                .iter()
+                .take_while(|a| a.verb() == first.verb())
+                .collect();
             let scene = Scene {
                 engines,
                 live: &current,
                 known: &known,
             };
-            let done: Vec<ActionReport> = futures::stream::iter(phase)
+            let done: Vec<ActionReport> = futures::stream::iter(phase.iter().copied())
                 .map(|a| act::perform(&scene, a))
                 .buffered(CONCURRENCY)
                 .collect()
                 .await;
+            let failed = done.iter().any(|r| r.status != ActionStatus::Done);
+            for a in &phase {
+                // A started node has a new namespace; a cleared one is clean.
+                if let Action::Start { node } | Action::Clear { node, .. } = a {
+                    impaired.remove(node);
+                }
+            }
             reports.extend(done);
-            if let Ok(fresh) = refresh(engines, &current).await {
-                current = fresh;
+            match refresh(engines, &current).await {
+                Ok(fresh) => current = fresh,
+                Err(_) => break,
+            }
+            if failed {
+                break;
             }
         }
         // A node whose address moved (it stopped, and another took its
