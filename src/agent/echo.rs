@@ -75,6 +75,10 @@ impl Pinger {
         socket
             .connect(&SockAddr::from(SocketAddr::new(target, 0)))
             .map_err(|e| format!("cannot connect the ICMP socket to {target}: {e}"))?;
+        // Waits are ppoll's (`wait_readable`); reads never block.
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| format!("cannot make the ICMP socket non-blocking: {e}"))?;
         Ok(Pinger {
             socket,
             raw,
@@ -126,8 +130,9 @@ impl Pinger {
 
     /// Waits up to `wait` for one datagram; `Ok(None)` when none came.
     fn receive(&self, buf: &mut [u8], wait: Duration) -> io::Result<Option<usize>> {
-        self.socket
-            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        if !wait_readable(std::os::fd::AsRawFd::as_raw_fd(&self.socket), wait)? {
+            return Ok(None);
+        }
         match (&self.socket).read(buf) {
             Ok(n) => Ok(Some(n)),
             Err(e)
@@ -252,6 +257,36 @@ pub fn measure_blocking(
         .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
         .collect();
     out
+}
+
+/// Waits until `fd` can be read, at most `wait`: `ppoll`, whose timer has
+/// the kernel's high resolution (a socket's receive timeout counts in
+/// jiffies, 4 ms on a 250 Hz kernel: too coarse to pace or time packets).
+pub fn wait_readable(fd: std::os::fd::RawFd, wait: Duration) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let timeout = libc::timespec {
+        tv_sec: libc::time_t::try_from(wait.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(wait.subsec_nanos()),
+    };
+    // SAFETY: one valid pollfd and a timespec, both live across the call;
+    // no signal mask is changed (null).
+    let n = unsafe { libc::ppoll(&mut pfd, 1, &timeout, std::ptr::null()) };
+    match n {
+        0 => Ok(false),
+        n if n > 0 => Ok(true),
+        _ => {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+    }
 }
 
 /// ICMP errors a connected socket reports for one request (the target's

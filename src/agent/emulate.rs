@@ -279,7 +279,7 @@ impl Emulator {
                 .peek()
                 .map(|h| h.at.saturating_duration_since(now))
                 .unwrap_or(IDLE_WAKE)
-                .clamp(Duration::from_micros(50), IDLE_WAKE);
+                .min(IDLE_WAKE);
             let Some(len) = self.receive(&mut buf, wait)? else {
                 continue;
             };
@@ -327,7 +327,9 @@ impl Emulator {
     /// One frame from the interface (with its vnet header), or `None`
     /// after `wait` with none, or for a frame that is not the interface's.
     fn receive(&self, buf: &mut [u8], wait: Duration) -> io::Result<Option<usize>> {
-        self.rx.set_read_timeout(Some(wait))?;
+        if !super::echo::wait_readable(self.rx.as_raw_fd(), wait)? {
+            return Ok(None);
+        }
         // SAFETY: a zeroed sockaddr_ll receives the sender's address; the
         // buffer and lengths are ours and live across the call.
         let (n, addr) = unsafe {
@@ -337,7 +339,7 @@ impl Emulator {
                 self.rx.as_raw_fd(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
-                0,
+                libc::MSG_DONTWAIT,
                 std::ptr::from_mut(&mut addr).cast(),
                 &mut len,
             );
