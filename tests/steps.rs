@@ -65,10 +65,13 @@ fn step_helpers(lab: &str) -> Vec<String> {
         .collect()
 }
 
+/// A node, and each of its networks with its aliases.
+type Declared = (&'static str, &'static [(&'static str, &'static [&'static str])]);
+
 /// The lab is as its file declares it: every node running and unpaused,
 /// on exactly its networks with its aliases, no impairment on any of its
 /// interfaces, no helper or marker of the steps left.
-fn assert_as_declared(lab: &str, nodes: &[(&str, &[(&str, &[&str])])]) {
+fn assert_as_declared(lab: &str, nodes: &[Declared]) {
     for (node, networks) in nodes {
         let name = format!("netlab_{lab}_{node}");
         let info = inspect(&name);
@@ -151,7 +154,7 @@ fn outcomes(doc: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-const DNS_NODES: &[(&str, &[(&str, &[&str])])] = &[
+const DNS_NODES: &[Declared] = &[
     ("app", &[("back", &[])]),
     ("db", &[("back", &["store"]), ("mgmt", &[])]),
     ("admin", &[("mgmt", &[])]),
@@ -423,7 +426,7 @@ steps:
       - tcp: { from: web, to: db:7000, expect: open }
 ";
 
-const CHANGED_NODES: &[(&str, &[(&str, &[&str])])] = &[
+const CHANGED_NODES: &[Declared] = &[
     ("web", &[("front", &["www"])]),
     ("client", &[("front", &[])]),
     ("db", &[("back", &["store"]), ("front", &[])]),
