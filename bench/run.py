@@ -570,7 +570,7 @@ def main() -> int:
         if args.two_host:
             sections.append(twohost.measure(bench, args.two_host, args.repeat))
         if args.checks and args.steps:
-            sections.append(steps.measure(bench, args.steps, args.repeat, args.smoke))
+            sections.append(steps.measure(bench, args.steps, args.repeat))
         agent_mb = agent_memory_mb(bench, max(args.sizes))
         image_mb = image_size_mb(bench.image)
         report(results, capture, args.checks, bench.image, image_mb, agent_mb, args.repeat, bench.foreign,

@@ -187,8 +187,9 @@ def step(doc: dict, title: str) -> dict:
     raise BenchFailure(f"no step {title!r} in the report")
 
 
-def measure(bench, nodes: int, repeat: int, smoke: bool) -> StepsResult:
-    result = StepsResult(nodes=nodes, probes=100 if smoke else LOSS_PROBES)
+def measure(bench, nodes: int, repeat: int) -> StepsResult:
+    # Scaled down (a smoke run), the loss series are shorter too.
+    result = StepsResult(nodes=nodes, probes=LOSS_PROBES if nodes >= FULL_NODES else 100)
     with failing_into(result):
         measure_impairments(bench, repeat, result)
         measure_actions(bench, repeat, result)

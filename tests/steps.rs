@@ -66,7 +66,10 @@ fn step_helpers(lab: &str) -> Vec<String> {
 }
 
 /// A node, and each of its networks with its aliases.
-type Declared = (&'static str, &'static [(&'static str, &'static [&'static str])]);
+type Declared = (
+    &'static str,
+    &'static [(&'static str, &'static [&'static str])],
+);
 
 /// The lab is as its file declares it: every node running and unpaused,
 /// on exactly its networks with its aliases, no impairment on any of its
@@ -550,6 +553,95 @@ fn a_verify_killed_during_its_steps_is_put_right_by_the_next_and_down_leaves_not
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(still_in_it, Vec::<String>::new(), "{web_netns} is gone");
+}
+
+/// An action the engine refuses (the network was left by hand meanwhile)
+/// ends the steps; the lab is put back, static address included.
+#[test]
+fn an_action_the_engine_refuses_ends_the_steps_and_the_lab_is_put_back() {
+    if !docker_available() {
+        return;
+    }
+    let yaml = "name: x
+networks:
+  back: { subnet: 10.213.43.0/24 }
+nodes:
+  db: { networks: { back: { aliases: [store], ipv4: 10.213.43.20 } }, serve: [tcp:7000] }
+  app: { networks: [back] }
+checks:
+  - dns: { from: app, name: store, expect: [10.213.43.20] }
+steps:
+  - title: a pause in which db leaves by hand
+    do:
+      - pause: app
+      - wait: 6s
+      - unpause: app
+      - disconnect: { node: db, network: back }
+    checks:
+      - dns: { from: app, name: store, expect: unresolved }
+  - title: never reached
+    do: [ { connect: { node: db, network: back } } ]
+    checks:
+      - dns: { from: app, name: store, expect: [db] }
+";
+    let guard = LabGuard::from_yaml("t-st-refused", yaml);
+    up(&guard);
+    let child = Command::new(netlab_bin())
+        .args(["verify", "t-st-refused"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn verify");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while inspect("netlab_t-st-refused_app")["State"]["Paused"] != true {
+        assert!(Instant::now() < deadline, "the step did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left = docker(&[
+        "network",
+        "disconnect",
+        "netlab_t-st-refused_back",
+        "netlab_t-st-refused_db",
+    ]);
+    assert!(left.status.success(), "{}", stderr(&left));
+    let out = child.wait_with_output().expect("verify");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("  do  disconnect db from back — ERROR: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("ERROR  dns app → store is unresolved"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not run: `disconnect db from back` failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  do  connect db to back — not run"),
+        "{text}"
+    );
+    assert!(
+        text.contains("connect db to back — the lab is as its file declares"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("1 passed, 0 failed, 2 could not run (engine errors)\n"),
+        "{text}"
+    );
+    let db = inspect("netlab_t-st-refused_db");
+    assert_eq!(
+        db["NetworkSettings"]["Networks"]["netlab_t-st-refused_back"]["IPAddress"], "10.213.43.20",
+        "back at its static address"
+    );
+    assert_as_declared(
+        "t-st-refused",
+        &[("db", &[("back", &["store"])]), ("app", &[("back", &[])])],
+    );
+    assert_eq!(netlab(&["down", "t-st-refused"]).status.code(), Some(0));
+    guard.assert_nothing_left();
 }
 
 #[test]

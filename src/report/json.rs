@@ -285,4 +285,48 @@ mod tests {
         assert_eq!(v["checks"][0]["from"], "client");
         assert_eq!(v["checks"][0]["kind"], "tcp");
     }
+
+    #[test]
+    fn steps_and_the_restore_are_their_own_groups() {
+        use super::super::{ActionReport, ActionStatus, RestoreReport, StepReport};
+        let mut report = super::super::tests::report(vec![check("steady", true)]);
+        let mut recovered = check("back", true);
+        recovered.recovered = Some(std::time::Duration::from_millis(1250));
+        report.steps = vec![StepReport {
+            title: "db restarts".into(),
+            actions: vec![ActionReport {
+                text: "restart db".into(),
+                verb: "restart",
+                node: Some("db".into()),
+                network: None,
+                status: ActionStatus::Done,
+                observed: "running".into(),
+                elapsed: std::time::Duration::from_millis(800),
+                engine_elapsed: Some(std::time::Duration::from_millis(700)),
+            }],
+            checks: vec![recovered, check("wrong", false)],
+            elapsed: std::time::Duration::from_millis(900),
+        }];
+        report.restore = Some(RestoreReport {
+            actions: Vec::new(),
+            left: Vec::new(),
+            elapsed: std::time::Duration::from_millis(10),
+        });
+        let v: serde_json::Value = serde_json::from_str(&render(&report)).expect("valid JSON");
+        assert_eq!(
+            v["checks"].as_array().map(Vec::len),
+            Some(1),
+            "the steady state's only"
+        );
+        assert_eq!(
+            (v["passed"].as_u64(), v["failed"].as_u64()),
+            (Some(2), Some(1)),
+            "every check counted"
+        );
+        assert_eq!(v["steps"][0]["title"], "db restarts");
+        assert_eq!(v["steps"][0]["actions"][0]["action"], "restart");
+        assert_eq!(v["steps"][0]["actions"][0]["engine_ms"], 700.0);
+        assert_eq!(v["steps"][0]["checks"][0]["recovered_ms"], 1250.0);
+        assert_eq!(v["restore"]["outcome"], "done");
+    }
 }

@@ -148,4 +148,49 @@ mod tests {
             Some("expected open, saw: open")
         );
     }
+
+    #[test]
+    fn each_step_is_a_suite_named_by_its_title() {
+        use super::super::{ActionReport, StepReport};
+        let mut report = super::super::tests::report(vec![check("steady", true)]);
+        let mut cancelled = check("late", true);
+        cancelled.status = Status::Cancelled;
+        report.steps = vec![StepReport {
+            title: "db leaves".into(),
+            actions: vec![ActionReport {
+                text: "disconnect db from back".into(),
+                verb: "disconnect",
+                node: Some("db".into()),
+                network: Some("back".into()),
+                status: ActionStatus::Error,
+                observed: "no such network".into(),
+                elapsed: std::time::Duration::from_millis(5),
+                engine_elapsed: None,
+            }],
+            checks: vec![check("gone", false), cancelled],
+            elapsed: std::time::Duration::from_millis(50),
+        }];
+        let xml = render(&report).expect("serialises");
+        let back = Report::deserialize_from_str(&xml).expect("parses back");
+        let names: Vec<&str> = back.test_suites.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["x", "db leaves"]);
+        let step = &back.test_suites[1];
+        assert_eq!(
+            step.test_cases.len(),
+            3,
+            "the failed action, and both checks"
+        );
+        assert!(matches!(
+            step.test_cases[0].status,
+            TestCaseStatus::NonSuccess {
+                kind: NonSuccessKind::Error,
+                ..
+            }
+        ));
+        assert!(matches!(
+            step.test_cases[2].status,
+            TestCaseStatus::Skipped { .. }
+        ));
+        assert_eq!((back.tests, back.failures, back.errors), (4, 1, 1));
+    }
 }
