@@ -34,6 +34,12 @@
 # default bridge and in host mode have a resolver, and Docker's embedded DNS
 # forwards names it does not know to it: every such name is NXDOMAIN.
 #
+# NETLAB_ENGINE_RESOLVER=none gives an engine a resolv.conf whose name
+# server it cannot reach (an offline machine) instead of the stub resolver.
+#
+# NETLAB_ENGINE_SHARED_KEY=1 gives native engines the machine's key.json
+# (one engine ID for all, as on cloned machines).
+#
 # Environment: NETLAB_ENGINE_CACHE (tree cache), NETLAB_ENGINE_NET (first three
 # octets of the /24, default 10.250.77), NETLAB_ENGINE_TIMEOUT (readiness
 # deadline in s, default 60), NETLAB_ENGINE_STORAGE (storage driver, default
@@ -73,6 +79,8 @@ usage: $0 COMMAND [ARGS]
   hosts N            start N native engines (east, west, north, south, host5, ...);
                      the last line is NETLAB_HOSTS=east=unix:///...,west=...
   hosts-down         stop the engines started by 'hosts'
+  need CMD:PKG ...   install the Debian packages of the commands that are missing
+                     (the tests' set-up: e.g. chromium:chromium)
 
 NAME: a lowercase letter, then up to 11 lowercase letters or digits.
 EOF
@@ -372,6 +380,12 @@ launch_native() {
 	local name=$1 s data=$DATA_ROOT/$1
 	s=$(state_of "$name")
 	mkdir -p "$s/etc-docker" "$data"
+	# NETLAB_ENGINE_SHARED_KEY=1: the machine's key.json, as on machines
+	# cloned from one image: every such engine reports the machine's
+	# engine ID (netlab must still tell them apart).
+	if [[ ${NETLAB_ENGINE_SHARED_KEY:-0} == 1 && -f /etc/docker/key.json ]]; then
+		cp /etc/docker/key.json "$s/etc-docker/key.json"
+	fi
 	mapfile -t args < <(dockerd_args "$name" "$data")
 	# shellcheck disable=SC2016 # the inner script expands its own arguments
 	setsid nsenter --net="/run/netns/netlab-$name" -- \
@@ -482,7 +496,14 @@ cmd_start() {
 	echo '{}' >"$s/daemon.json"
 	addr=$(alloc_addr)
 	echo "$addr" >"$s/addr"
-	echo "nameserver $NET.1" >"$s/resolv.conf"
+	case ${NETLAB_ENGINE_RESOLVER:-stub} in
+	stub) echo "nameserver $NET.1" >"$s/resolv.conf" ;;
+	# An upstream that cannot be reached, as on an offline CI runner: the
+	# engine's namespace has no route to it (no default route), and it is
+	# TEST-NET-1 besides, routed nowhere.
+	none) echo "nameserver 192.0.2.53" >"$s/resolv.conf" ;;
+	*) die "NETLAB_ENGINE_RESOLVER is stub or none, not '$NETLAB_ENGINE_RESOLVER'" ;;
+	esac
 	bridge_up
 	netns_up "$name" "$addr"
 	unlock
@@ -709,6 +730,7 @@ main() {
 	addr:1) cmd_addr "$1" ;;
 	hosts:1) cmd_hosts "$1" ;;
 	hosts-down:0) cmd_hosts_down ;;
+	need:*) need "$@" ;; # CMD:PACKAGE ...: install what is missing (tests' set-up)
 	start-host:1) cmd_start_host "$1" ;; # internal, for hosts
 	help:* | -h:* | --help:*) usage ;;
 	*)

@@ -4,12 +4,17 @@
 # usage: harness/test-engines.sh NETLAB_BINARY
 #
 # Engines (columns):
-#   20.10 local   the machine's own engine (DOCKER_HOST unset)
-#   20.10 netns   a copy of the machine's dockerd in a network namespace  (m20)
-#   26.1 netns    dockerd of Debian trixie's tree                         (t26)
-#   28.5 netns    dockerd of Debian sid's tree                            (t28)
-# The three netns engines are started here with engines.sh (names m20, t26,
-# t28, or m202, t262, ... when those are taken) and stopped again on exit,
+#   20.10 local    the machine's own engine (DOCKER_HOST unset)
+#   20.10 no-dns   a copy of the machine's dockerd in a network namespace  (m20)
+#   26.1 netns     dockerd of Debian trixie's tree                         (t26)
+#   26.1 no-dns    the same, without a reachable upstream resolver         (t26n)
+#   28.5 netns     dockerd of Debian sid's tree                            (t28)
+#   28.5 no-dns    the same, without a reachable upstream resolver         (t28n)
+# "netns" engines have an upstream resolver (a stub on the harness bridge
+# that answers NXDOMAIN); "no-dns" engines have none they can reach, as on
+# an offline CI runner (the machine's own engine has the machine's). The
+# netns engines are started here with engines.sh (names as above, or m202,
+# t262, ... when those are taken) and stopped again on exit,
 # also on failure and Ctrl-C. Each runs its labs one after another; the
 # columns run in parallel. Every `NETLAB_BINARY run LAB` runs from the
 # machine's default network namespace with DOCKER_HOST pointing at the
@@ -165,6 +170,14 @@ setup_bg() {
 	SETUP+=($!)
 }
 
+# The same, for an engine without a reachable upstream resolver.
+setup_bg_no_dns() {
+	local log=$LOG_DIR/engines/$1
+	shift
+	NETLAB_ENGINE_RESOLVER=none "$ENGINES" "$@" >"$log" 2>&1 </dev/null &
+	SETUP+=($!)
+}
+
 # Wait for the setup job PID; say what failed. An engine that "is already
 # running" (or running with another kind) is somebody else's: it was free a
 # moment ago. It is never used, nor stopped on exit.
@@ -296,33 +309,43 @@ T26=$(pick_name t26) || exit 3
 CLAIMED+=("$T26")
 T28=$(pick_name t28) || exit 3
 CLAIMED+=("$T28")
+T26N=$(pick_name t26n) || exit 3
+CLAIMED+=("$T26N")
+T28N=$(pick_name t28n) || exit 3
+CLAIMED+=("$T28N")
 
 # Set-up, in parallel: the trees (a few minutes each on a fresh machine, else
 # at once) along with the native engine, then the two tree engines.
 ts=$(now)
 say "checking (or building) the trees trixie and sid; starting $M20 (native)"
 STARTED+=("$M20")
-setup_bg "$M20.start.log" start "$M20" native
+setup_bg_no_dns "$M20.start.log" start "$M20" native
 setup_bg tree-trixie.log tree trixie
 setup_bg tree-sid.log tree sid
 ok=1
 setup_wait "${SETUP[1]}" tree-trixie.log "tree trixie" || ok=""
 setup_wait "${SETUP[2]}" tree-sid.log "tree sid" || ok=""
 if [[ -n $ok ]]; then
-	say "starting $T26 (trixie), $T28 (sid)"
-	STARTED+=("$T26" "$T28")
+	say "starting $T26, $T26N (trixie), $T28, $T28N (sid)"
+	STARTED+=("$T26" "$T28" "$T26N" "$T28N")
 	setup_bg "$T26.start.log" start "$T26" trixie
 	setup_bg "$T28.start.log" start "$T28" sid
+	setup_bg_no_dns "$T26N.start.log" start "$T26N" trixie
+	setup_bg_no_dns "$T28N.start.log" start "$T28N" sid
 	setup_wait "${SETUP[3]}" "$T26.start.log" "start of $T26 (trixie)" "$T26" || ok=""
 	setup_wait "${SETUP[4]}" "$T28.start.log" "start of $T28 (sid)" "$T28" || ok=""
+	setup_wait "${SETUP[5]}" "$T26N.start.log" "start of $T26N (trixie, no resolver)" "$T26N" || ok=""
+	setup_wait "${SETUP[6]}" "$T28N.start.log" "start of $T28N (sid, no resolver)" "$T28N" || ok=""
 fi
 setup_wait "${SETUP[0]}" "$M20.start.log" "start of $M20 (native)" "$M20" || ok=""
 SETUP=()
 [[ -n $ok ]] || exit 3
 say "engines ready in $(elapsed "$ts" "$(now)") s"
-add_column "$M20" "20.10 netns" "unix:///run/netlab-engines/$M20/docker.sock"
+add_column "$M20" "20.10 no-dns" "unix:///run/netlab-engines/$M20/docker.sock"
 add_column "$T26" "26.1 netns" "unix:///run/netlab-engines/$T26/docker.sock"
+add_column "$T26N" "26.1 no-dns" "unix:///run/netlab-engines/$T26N/docker.sock"
 add_column "$T28" "28.5 netns" "unix:///run/netlab-engines/$T28/docker.sock"
+add_column "$T28N" "28.5 no-dns" "unix:///run/netlab-engines/$T28N/docker.sock"
 
 say "running ${#LABS[@]} labs on ${#KEYS[@]} engines (deadline ${CELL_TIMEOUT} s a cell)"
 tr0=$(now)

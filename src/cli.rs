@@ -35,6 +35,9 @@ pub enum Command {
         /// The name the lab was brought up under (`up --name`).
         #[arg(long, env = "NETLAB_NAME")]
         name: Option<String>,
+        /// Let checks aim outside the lab (other addresses, names, redirects).
+        #[arg(long)]
+        allow_external: bool,
         #[command(flatten)]
         report: ReportArgs,
     },
@@ -48,9 +51,23 @@ pub enum Command {
     /// List the labs that are up.
     Ls,
     /// Parse and validate a lab file; never talks to Docker.
-    Validate { lab: String },
+    Validate {
+        lab: String,
+        /// Let checks aim outside the lab (other addresses, names, redirects).
+        #[arg(long)]
+        allow_external: bool,
+    },
     /// List the built-in labs.
     Labs,
+    /// Make the HTML page of a saved JSON report (`verify --output json`); never talks to Docker.
+    Report {
+        /// The JSON report (`-`: standard input).
+        #[arg(value_name = "REPORT.json")]
+        json: std::path::PathBuf,
+        /// Write the page to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: std::path::PathBuf,
+    },
     /// Print the topology as Mermaid or Graphviz DOT text; never talks to Docker.
     Graph {
         lab: String,
@@ -77,6 +94,11 @@ pub struct UpArgs {
     /// (optionally ?advertise=ADDR); repeatable. Also NETLAB_HOSTS.
     #[arg(long = "host", value_name = "NAME=ENGINE")]
     pub hosts: Vec<String>,
+    /// Let checks aim outside the lab: addresses that are not the lab's,
+    /// names it does not define, redirects off the lab. Without it such a
+    /// check is refused before any packet is sent.
+    #[arg(long)]
+    pub allow_external: bool,
     /// Print the summary on stderr (for `run`, whose stdout is the report).
     #[arg(skip)]
     pub summary_to_stderr: bool,
@@ -105,6 +127,10 @@ pub struct ReportArgs {
     /// Also write the report as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+    /// Also write the report as one self-contained HTML page to FILE: the
+    /// lab drawn, every check with why, matrices, packet ladders.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
     /// Deadline of every check, instead of each check's own `timeout:`
     /// (at least 200ms: a shorter one cannot tell blocked from slow).
     #[arg(long, value_parser = parse_timeout)]

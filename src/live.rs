@@ -20,10 +20,17 @@ pub struct LiveLab {
     /// The certificate of the CA that `ca: other` nodes use.
     pub other_ca_pem: Option<String>,
     pub nodes: HashMap<String, LiveNode>,
+    /// Each lab network's IPv4 subnet as the engine allocated it (declared
+    /// or not); for the report's picture of the lab.
+    pub network_subnets: HashMap<String, ipnet::Ipv4Net>,
     /// Per logical host that runs nodes.
     pub hosts: IndexMap<String, LiveHost>,
     /// The agent image the lab runs (its helpers are made of it too).
     pub agent_image: String,
+    /// The subnets of the lab's networks as the engines made them.
+    pub subnets: Vec<ipnet::IpNet>,
+    /// This verify may aim outside the lab (`--allow-external`).
+    pub allow_external: bool,
 }
 
 /// A Docker host of the lab.
@@ -56,8 +63,13 @@ impl LiveLab {
                 .ok_or_else(|| format!("node `{n}` has no container"))?
                 .probe_container
                 .clone()
-                .ok_or_else(|| {
-                    format!("the probe helper of node `{n}` is not running (run `netlab up` again)")
+                .ok_or_else(|| match self.nodes.get(n).and_then(|l| l.stale_helper.as_ref()) {
+                    Some(_) => format!(
+                        "the probe helper of node `{n}` is in the network namespace the node had before it restarted"
+                    ),
+                    None => format!(
+                        "the probe helper of node `{n}` is not running (run `netlab up` again)"
+                    ),
                 })?,
             Source::Host(_) => self
                 .hosts
@@ -90,6 +102,10 @@ pub struct LiveNode {
     pub gateways: IndexMap<String, Ipv4Addr>,
     /// Published ports as the engine mapped them (random ones resolved).
     pub ports: Vec<PublishedPort>,
+    /// A foreign node's probe helper that still sits in the network
+    /// namespace the node had before it restarted: it must be restarted
+    /// before it can probe for the node.
+    pub stale_helper: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

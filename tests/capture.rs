@@ -49,7 +49,7 @@ fn https_on_the_wire_shows_the_handshake_before_encrypted_data_and_no_plaintext(
         "{text}"
     );
     assert!(
-        text.contains("neither `POST /echo HTTP/1.1` nor the body crossed the wire readable"),
+        text.contains("`POST /echo HTTP/1.1` did not cross the wire readable (every byte the client sent was recorded"),
         "{text}"
     );
     let refused = summary_of(&text, "tcp client → web:8443 is refused");
@@ -100,7 +100,7 @@ fn a_foreign_image_and_the_host_are_recorded_through_their_helpers() {
     let guard = LabGuard::from_yaml(
         "t-wire-helpers",
         &format!(
-            "name: t-wire-helpers\nnetworks:\n  a: {{}}\nnodes:\n  web:\n    networks: [a]\n    serve: [tcp:7000, https:443]\n    ports: [\"127.0.0.1::443\"]\n  box:\n    image: {FOREIGN_IMAGE}\n    networks: [a]\nchecks:\n  - tcp: {{ from: box, to: web:7000, capture: true, expect: open }}\n  - http: {{ from: host, url: \"https://web/whoami\", expect: {{ status: 200 }} }}\n"
+            "name: t-wire-helpers\nnetworks:\n  a: {{}}\nnodes:\n  web:\n    networks: [a]\n    serve: [tcp:7000, https:443]\n    ports: [\"127.0.0.1::443\"]\n  box:\n    image: {FOREIGN_IMAGE}\n    networks: [a]\nchecks:\n  - tcp: {{ from: box, to: web:7000, capture: true, expect: open }}\n  - http: {{ from: host, url: \"https://127.0.0.1:1/whoami\", expect: {{ status: 200 }} }}\n"
         ),
     );
     // The published port is random: once `up` shows it, the file's http
@@ -119,7 +119,7 @@ fn a_foreign_image_and_the_host_are_recorded_through_their_helpers() {
         std::fs::read_to_string(&guard.file)
             .expect("read")
             .replace(
-                "  - http: { from: host, url: \"https://web/whoami\", expect: { status: 200 } }\n",
+                "  - http: { from: host, url: \"https://127.0.0.1:1/whoami\", expect: { status: 200 } }\n",
                 &format!("  - tls: {{ from: host, to: \"127.0.0.1:{port}\", name: web, capture: true, expect: verified }}\n"),
             ),
     )

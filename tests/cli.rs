@@ -223,3 +223,71 @@ fn help_documents_the_exit_codes() {
         .stdout(contains("2  the lab file or the command line is invalid"))
         .stdout(contains("3  the Docker engine failed"));
 }
+
+#[test]
+fn report_makes_the_page_of_a_saved_json_report_without_docker() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let page = dir.path().join("page.html");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/html");
+    offline()
+        .args([
+            "report",
+            "--html",
+            page.to_str().expect("utf-8"),
+            &format!("{data}/pass.json"),
+        ])
+        .assert()
+        .code(0)
+        .stderr(contains("wrote").and(contains("page.html")));
+    let golden = std::fs::read_to_string(format!("{data}/pass.html")).expect("golden");
+    assert_eq!(
+        std::fs::read_to_string(&page).expect("page"),
+        golden,
+        "the same bytes as the golden page"
+    );
+    // From standard input too.
+    offline()
+        .args(["report", "--html", page.to_str().expect("utf-8"), "-"])
+        .write_stdin(std::fs::read(format!("{data}/pass.json")).expect("json"))
+        .assert()
+        .code(0);
+    assert_eq!(std::fs::read_to_string(&page).expect("page"), golden);
+}
+
+#[test]
+fn report_refuses_what_is_not_a_json_report_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\n  \"lab\": \"x\",\n  \"checks\": [1]\n}\n").expect("write");
+    let page = dir.path().join("page.html");
+    offline()
+        .args([
+            "report",
+            "--html",
+            page.to_str().expect("utf-8"),
+            bad.to_str().expect("utf-8"),
+        ])
+        .assert()
+        .code(2)
+        .stderr(
+            contains(format!("{}:3:", bad.display())).and(contains("not a netlab JSON report")),
+        );
+    assert!(!page.exists(), "nothing is written");
+}
+
+#[test]
+fn an_html_page_that_cannot_be_written_is_refused_before_anything_runs() {
+    offline()
+        .args([
+            "run",
+            "bridge-basic",
+            "--html",
+            "/nonexistent-dir/page.html",
+        ])
+        .assert()
+        .code(2)
+        .stderr(
+            contains("cannot write the HTML page to /nonexistent-dir/page.html")
+                .and(contains("nothing was run")),
+        );
+}

@@ -198,6 +198,30 @@ fn a_node_of_a_foreign_image_probes_through_a_helper_that_goes_with_the_lab() {
     );
     let verify = netlab(&["verify", "t-foreign"]);
     assert_all_passed(&verify, 6);
+    // Restarted, the node has a new network namespace; its helper must
+    // probe from that one, not from the one the node had (where the
+    // positive checks would fail and a `blocked` would pass on nothing).
+    let node = Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            "label=io.netlab.lab=t-foreign",
+            "--filter",
+            "label=io.netlab.node=box",
+            "--filter",
+            "label=io.netlab.role=node",
+        ])
+        .output()
+        .expect("docker ps");
+    let node = stdout(&node).trim().to_owned();
+    let restarted = Command::new("docker")
+        .args(["restart", "-t", "1", &node])
+        .output()
+        .expect("docker restart");
+    assert!(restarted.status.success(), "{}", stderr(&restarted));
+    let verify = netlab(&["verify", "t-foreign"]);
+    assert_all_passed(&verify, 6);
     let down = netlab(&["down", "t-foreign"]);
     assert_eq!(down.status.code(), Some(0));
     assert!(

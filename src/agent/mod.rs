@@ -9,6 +9,7 @@ pub mod impair;
 pub mod netem;
 pub mod probe;
 pub mod protocol;
+pub mod reach;
 pub mod redirect;
 pub mod requests;
 pub mod resolve;

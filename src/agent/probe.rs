@@ -16,19 +16,20 @@ use super::web_client;
 use crate::capture::{Filter, Recorder};
 use crate::vocab::{RecordType, Transport};
 
-/// How long a TCP probe waits for the agent's greeting once connected.
-const GREETING_WAIT: Duration = Duration::from_secs(1);
+/// The least time a TCP probe waits for the agent's greeting once
+/// connected, even when the connect took nearly all of its deadline: an
+/// agent greets at once, but a loaded machine may take a moment.
+const GREETING_WAIT: Duration = Duration::from_millis(500);
 /// UDP loses datagrams: resend this often while waiting for an answer.
 const UDP_RESEND: Duration = Duration::from_millis(250);
 
 pub async fn run_batch(batch: &ProbeBatch) -> ProbeReport {
     let results = futures::future::join_all(batch.probes.iter().map(|p| async move {
-        let started = Instant::now();
-        let (observation, capture) = run_recorded(p).await;
+        let (observation, capture, took) = run_recorded(p).await;
         ProbeResult {
             id: p.id,
             observation,
-            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            elapsed_ms: took.as_secs_f64() * 1000.0,
             capture,
         }
     }))
@@ -38,9 +39,12 @@ pub async fn run_batch(batch: &ProbeBatch) -> ProbeReport {
 
 /// Runs a probe, recording its packets when asked: without a packet
 /// socket (no CAP_NET_RAW) it still runs, and says why there is no record.
-async fn run_recorded(probe: &Probe) -> (Observation, Option<CaptureResult>) {
+/// Returns how long the probe itself took (not its wait for its turn to
+/// be recorded).
+async fn run_recorded(probe: &Probe) -> (Observation, Option<CaptureResult>, Duration) {
     if !probe.capture {
-        return (run(probe, None).await, None);
+        let started = Instant::now();
+        return (run(probe, None).await, None, started.elapsed());
     }
     // Only an http probe looks names up; a tcp or tls probe knows its
     // address, and DNS of the namespace is not its own.
@@ -65,18 +69,21 @@ async fn run_recorded(probe: &Probe) -> (Observation, Option<CaptureResult>) {
     // One recording at a time: a packet socket sees the whole namespace,
     // and two recordings side by side would see each other's probe.
     let _turn = RECORDING.lock().await;
+    let started = Instant::now();
     match Recorder::start(filter) {
         Ok(recorder) => {
             let observation = run(probe, Some(&recorder)).await;
+            let took = started.elapsed();
             let capture = recorder.finish().await;
-            (observation, Some(CaptureResult::Recorded { capture }))
+            (observation, Some(CaptureResult::Recorded { capture }), took)
         }
-        Err(e) => (
-            run(probe, None).await,
-            Some(CaptureResult::Unavailable {
+        Err(e) => {
+            let observation = run(probe, None).await;
+            let unavailable = CaptureResult::Unavailable {
                 reason: e.to_string(),
-            }),
-        ),
+            };
+            (observation, Some(unavailable), started.elapsed())
+        }
     }
 }
 
@@ -101,12 +108,13 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
         ProbeKind::Udp { addr } => Observation::Udp(udp(*addr, deadline).await),
         ProbeKind::Mtu { address } => Observation::Mtu(mtu(*address)),
         ProbeKind::PathMtu { target } => {
-            Observation::PathMtu(
-                match crate::capture::pmtu::measure(*target, deadline).await {
+            Observation::PathMtu(match crate::capture::pmtu::icmp_available(*target) {
+                Err(message) => PathMtuObservation::Unavailable { message },
+                Ok(()) => match crate::capture::pmtu::measure(*target, deadline).await {
                     Ok(path) => PathMtuObservation::Measured { path },
                     Err(message) => PathMtuObservation::Failed { message },
                 },
-            )
+            })
         }
         ProbeKind::Tls { addr, sni, ca_pem } => Observation::Tls(
             web_client::tls(*addr, sni, ca_pem.as_deref(), deadline, recorder).await,
@@ -126,7 +134,7 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
                     body: body.as_deref(),
                     ca_pem: ca_pem.as_deref(),
                     max_redirects: *max_redirects,
-                    follow_only: follow_only.as_deref(),
+                    follow_only: follow_only.as_ref(),
                     recorder,
                 },
                 deadline,
@@ -173,8 +181,10 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
     }
 }
 
-/// The name asked, and beside it the control name: when the answer is
-/// silence, only a control that was answered shows the resolver is alive.
+/// The name asked, and beside it the control name and a query to each name
+/// server on a socket of its own: when the answer is silence, only a
+/// control that was answered shows the resolver alive, and only name
+/// servers that cannot be reached show there is none.
 async fn dns_with_control(
     name: &str,
     record: RecordType,
@@ -185,20 +195,27 @@ async fn dns_with_control(
         Ok(c) => c,
         Err(message) => {
             return DnsReport {
-                answer: DnsObservation::Error { message },
+                answer: DnsObservation::Unavailable { message },
                 control: None,
+                resolvers: super::reach::resolvers(name, deadline).await,
             };
         }
     };
     let answer = dns(config.clone(), opts.clone(), name, record, deadline);
+    let control_name = control.map(|c| c.name.as_str()).unwrap_or(name);
     let control = async {
         match control {
             Some(c) => Some(dns(config, opts, &c.name, RecordType::A, deadline).await),
             None => None,
         }
     };
-    let (answer, control) = tokio::join!(answer, control);
-    DnsReport { answer, control }
+    let resolvers = super::reach::resolvers(control_name, deadline);
+    let (answer, control, resolvers) = tokio::join!(answer, control, resolvers);
+    DnsReport {
+        answer,
+        control,
+        resolvers,
+    }
 }
 
 /// A published port tried at `ip` and, for a binding on all addresses, at
@@ -352,7 +369,7 @@ async fn tcp_recorded(
     }
     let left = deadline
         .saturating_sub(started.elapsed())
-        .min(GREETING_WAIT);
+        .max(GREETING_WAIT);
     let identity = match tokio::time::timeout(left, read_line(&mut stream)).await {
         Ok(Some(line)) => Identity::parse_greeting(&line),
         _ => None,

@@ -148,7 +148,7 @@ pub enum ProbeKind {
         body: Option<String>,
         ca_pem: Option<String>,
         max_redirects: u32,
-        follow_only: Option<Vec<String>>,
+        follow_only: Option<FollowOnly>,
     },
     /// The MTU of the interface that holds `address`.
     Mtu {
@@ -190,6 +190,31 @@ pub enum ProbeKind {
         count: u32,
         interval_us: u64,
     },
+}
+
+/// Where a redirect may lead: these names, these addresses, addresses in
+/// these subnets, and loopback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FollowOnly {
+    pub names: Vec<String>,
+    pub addresses: Vec<IpAddr>,
+    pub subnets: Vec<ipnet::IpNet>,
+}
+
+impl FollowOnly {
+    pub fn allows(&self, url: &url::Url) -> bool {
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            Some(url::Host::Domain(d)) => {
+                return self.names.iter().any(|n| n.eq_ignore_ascii_case(d));
+            }
+            None => return false,
+        };
+        ip.is_loopback()
+            || self.addresses.contains(&ip)
+            || self.subnets.iter().any(|s| s.contains(&ip))
+    }
 }
 
 /// How a port's listener proves who it is: the agent's greeting (tcp, udp),
@@ -284,8 +309,17 @@ pub struct EchoObservation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum PathMtuObservation {
-    Measured { path: crate::capture::pmtu::PathMtu },
-    Failed { message: String },
+    Measured {
+        path: crate::capture::pmtu::PathMtu,
+    },
+    /// The path gave no measurement (the target did not answer).
+    Failed {
+        message: String,
+    },
+    /// No ICMP socket could be opened here: nothing was observed.
+    Unavailable {
+        message: String,
+    },
 }
 
 /// One address a published port was tried at, and what answered there.
@@ -310,8 +344,41 @@ pub enum PortAnswer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnsReport {
     pub answer: DnsObservation,
-    /// The control name's answer: asked only when `answer` was silence.
+    /// The control name's answer.
     pub control: Option<DnsObservation>,
+    /// Each name server of the node's resolv.conf, and whether it can be
+    /// reached at all: what tells "no resolver here" from "a resolver that
+    /// says nothing". `None` when resolv.conf could not be read.
+    #[serde(default)]
+    pub resolvers: Option<Vec<ResolverReach>>,
+}
+
+/// One name server of a resolv.conf, asked one query on its own socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolverReach {
+    pub server: IpAddr,
+    pub reach: Reach,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Reach {
+    /// Something answered the query.
+    Answered,
+    /// No route, or an ICMP host/network unreachable came back.
+    Unreachable { message: String },
+    /// ICMP port unreachable: nothing listens on port 53 there.
+    Refused,
+    /// No answer and no error before the deadline.
+    Silent,
+}
+
+impl Reach {
+    /// Whether this proves nobody can answer there (as opposed to silence,
+    /// which proves nothing).
+    pub fn proves_absent(&self) -> bool {
+        matches!(self, Reach::Unreachable { .. } | Reach::Refused)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,8 +423,14 @@ pub enum TlsOutcome {
     WrongName {
         reason: String,
     },
-    /// The server does not speak TLS.
+    /// The server does not speak TLS: it answered with bytes that are not
+    /// TLS.
     NoTls {
+        reason: String,
+    },
+    /// The server hung up (EOF or reset) without sending a byte: that says
+    /// nothing about TLS (a proxy with nobody behind it does this).
+    Closed {
         reason: String,
     },
     Refused,
@@ -378,6 +451,10 @@ pub struct HttpHop {
     pub location: Option<String>,
     /// `x-netlab-node` of the answer: which node answered.
     pub node: Option<String>,
+    /// The whole identity the answer announced (`x-netlab-lab`,
+    /// `x-netlab-node`, `x-netlab-host`).
+    #[serde(default)]
+    pub identity: Option<Identity>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -433,9 +510,11 @@ pub enum DnsObservation {
     /// No answer before the deadline (Docker 20.10's embedded DNS on an
     /// internal network, or a resolver that is not there).
     Timeout,
-    /// Anything else: no resolv.conf, no server reachable, a malformed
-    /// answer.
+    /// Anything else on the wire: no server reachable, a malformed answer.
     Error { message: String },
+    /// The probe could not ask at all: no resolv.conf to read, no resolver
+    /// to build (an agent or environment failure, not an observation).
+    Unavailable { message: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

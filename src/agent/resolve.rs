@@ -50,7 +50,7 @@ pub async fn dns(
 ) -> DnsObservation {
     let resolver = match fresh_resolver(config, opts, deadline) {
         Ok(r) => r,
-        Err(message) => return DnsObservation::Error { message },
+        Err(message) => return DnsObservation::Unavailable { message },
     };
     let record_type = match record {
         RecordType::A => HickoryRecordType::A,

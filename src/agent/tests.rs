@@ -902,7 +902,7 @@ mod web {
                     body: None,
                     ca_pem: None,
                     max_redirects: 10,
-                    follow_only: Some(&[]),
+                    follow_only: Some(&FollowOnly::default()),
                     recorder: None,
                 },
                 Duration::from_secs(3),

@@ -157,9 +157,15 @@ fn classify_tls_error(e: &std::io::Error) -> TlsOutcome {
         ) => TlsOutcome::NoTls {
             reason: e.to_string(),
         },
-        _ if e.kind() == std::io::ErrorKind::UnexpectedEof => TlsOutcome::NoTls {
-            reason: "the server closed the connection during the handshake".into(),
-        },
+        _ if matches!(
+            e.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+        ) =>
+        {
+            TlsOutcome::Closed {
+                reason: format!("the server hung up during the handshake ({e})"),
+            }
+        }
         _ => TlsOutcome::Error {
             message: e.to_string(),
         },
@@ -310,20 +316,6 @@ pub async fn whoami(
         .unwrap_or_else(|_| Err("no answer before the deadline".into()))
 }
 
-/// A redirect from the host may go to loopback and to the hosts given.
-fn may_follow(url: &url::Url, allowed: &[String]) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => {
-            ip.is_loopback() || allowed.iter().any(|a| a == &ip.to_string())
-        }
-        Some(url::Host::Ipv6(ip)) => {
-            ip.is_loopback() || allowed.iter().any(|a| a == &ip.to_string())
-        }
-        Some(url::Host::Domain(d)) => d == "localhost" || allowed.iter().any(|a| a == d),
-        None => false,
-    }
-}
-
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
@@ -336,7 +328,7 @@ async fn exchange(
     tls: Option<&Arc<rustls::ClientConfig>>,
     deadline: Duration,
     recorder: Option<&Recorder>,
-) -> Result<(u16, Option<String>, Vec<String>, Option<String>, String), String> {
+) -> Result<Answer, String> {
     let host = url.host_str().ok_or_else(|| format!("{url} has no host"))?;
     let port = url
         .port_or_known_default()
@@ -403,6 +395,14 @@ async fn exchange(
     };
     let location = header("location");
     let node = header("x-netlab-node");
+    let identity = match (header("x-netlab-lab"), &node) {
+        (Some(lab), Some(node)) => Some(Identity {
+            lab,
+            node: node.clone(),
+            host: header("x-netlab-host"),
+        }),
+        _ => None,
+    };
     let set_cookies: Vec<String> = response
         .headers()
         .get_all("set-cookie")
@@ -416,7 +416,24 @@ async fn exchange(
         .await
         .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
         .unwrap_or_default();
-    Ok((status, location, set_cookies, node, body))
+    Ok(Answer {
+        status,
+        location,
+        set_cookies,
+        node,
+        identity,
+        body,
+    })
+}
+
+/// What one exchange brought back.
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    node: Option<String>,
+    identity: Option<Identity>,
+    body: String,
 }
 
 /// What an http probe asks.
@@ -426,8 +443,8 @@ pub struct HttpRequest<'a> {
     pub body: Option<&'a str>,
     pub ca_pem: Option<&'a str>,
     pub max_redirects: u32,
-    /// Hosts a redirect may lead to; `None`: any.
-    pub follow_only: Option<&'a [String]>,
+    /// Where a redirect may lead; `None`: anywhere (`--allow-external`).
+    pub follow_only: Option<&'a FollowOnly>,
     /// Told of every connection the exchange makes, when recording.
     pub recorder: Option<&'a Recorder>,
 }
@@ -465,7 +482,14 @@ pub async fn http(request: &HttpRequest<'_>, deadline: Duration) -> HttpObservat
             let host = url.host_str().unwrap_or_default().to_owned();
             let cookies = jar.get(&host).map(|c| c.join("; ")).unwrap_or_default();
             let sent = if send_body { body } else { None };
-            let (status, location, set_cookies, node, final_body) = match exchange(
+            let Answer {
+                status,
+                location,
+                set_cookies,
+                node,
+                identity,
+                body: final_body,
+            } = match exchange(
                 &url,
                 &method,
                 sent,
@@ -495,6 +519,7 @@ pub async fn http(request: &HttpRequest<'_>, deadline: Duration) -> HttpObservat
                 status,
                 location: location.clone(),
                 node,
+                identity,
             });
             obs.final_body = final_body;
             let (Some(next), Some(location)) = (redirect::next_hop(status, &method), location)
@@ -515,10 +540,10 @@ pub async fn http(request: &HttpRequest<'_>, deadline: Duration) -> HttpObservat
                 }
             };
             if let Some(allowed) = follow_only
-                && !may_follow(&url, allowed)
+                && !allowed.allows(&url)
             {
                 obs.note = Some(format!(
-                    "the redirect to {url} was not followed: from the host, netlab follows redirects only to loopback and the lab's own addresses"
+                    "the redirect to {url} was not followed: it leads outside the lab (netlab follows redirects to the lab's names, addresses and subnets and to loopback; `--allow-external` lifts this)"
                 ));
                 return;
             }

@@ -95,9 +95,10 @@ impl Engines {
     }
 }
 
-/// Two handles of one engine: the engine's own ID says so.
+/// Two handles of one engine: one address, or proven one engine
+/// (`engine::identity`); an engine ID alone does not say.
 pub fn same(a: &Engine, b: &Engine) -> bool {
-    (!a.id.is_empty() && a.id == b.id) || a.endpoint.url == b.endpoint.url
+    a.identity == b.identity || a.endpoint.url == b.endpoint.url
 }
 
 /// The default engine (DOCKER_HOST, DOCKER_CONTEXT, the current context,
@@ -164,7 +165,7 @@ pub async fn connect_reachable(
         }
     }
     let attempts = futures::future::join_all(urls.iter().map(|e| Engine::connect(e))).await;
-    let mut reached: Vec<Engine> = Vec::new();
+    let mut reached: Vec<Engine> = vec![home];
     let mut failed: Vec<(String, EngineError)> = Vec::new();
     for (endpoint, attempt) in urls.iter().zip(attempts) {
         match attempt {
@@ -172,6 +173,18 @@ pub async fn connect_reachable(
             Err(e) => failed.push((endpoint.url.clone(), e)),
         }
     }
+    // Endpoints that report one engine ID are one engine only if proven.
+    match crate::engine::identity::settle(&mut reached).await {
+        Ok(notes) => {
+            for note in notes {
+                eprintln!("netlab: note: {note}");
+            }
+        }
+        Err(e) => eprintln!(
+            "netlab: note: cannot tell whether two endpoints are one engine ({e:#}); netlab treats them as two"
+        ),
+    }
+    let home = reached.remove(0);
     let mut hosts = IndexMap::new();
     let mut unreachable = Vec::new();
     for (host, endpoint) in endpoints {

@@ -7,6 +7,8 @@ pub mod converge;
 pub mod down;
 pub mod hosts;
 pub mod ls;
+pub mod outside;
+pub mod report;
 pub mod run;
 pub mod select;
 pub mod up;
@@ -51,22 +53,40 @@ pub type CommandResult = Result<u8, Failure>;
 pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
     let context = cli.context.as_deref();
     match cli.command {
-        Command::Validate { lab } => validate(&lab),
+        Command::Validate {
+            lab,
+            allow_external,
+        } => validate(&lab, allow_external),
         Command::Labs => Ok(labs()),
+        Command::Report { json, html } => report::report_command(&json, &html),
         Command::Graph { lab, format } => {
-            print!("{}", crate::report::graph::render(&load(&lab)?.lab, format));
+            // Drawing sends nothing anywhere.
+            print!(
+                "{}",
+                crate::report::graph::render(&load(&lab, true)?.lab, format)
+            );
             Ok(exit::SUCCESS)
         }
         Command::Up(args) => {
-            let lab = load_named(&args.lab, args.name.as_deref())?;
+            let lab = load_named(&args.lab, args.name.as_deref(), args.allow_external)?;
             let engines = up::connect(&lab, &args, context).await?;
             up::up(&engines, &lab, &args, &cancel)
                 .await
                 .map(|_| exit::SUCCESS)
         }
-        Command::Verify { lab, name, report } => {
+        Command::Verify {
+            lab,
+            name,
+            allow_external,
+            report,
+        } => {
             let home = hosts::home(context).await?;
-            verify::verify_command(&home, lab.as_deref(), name.as_deref(), &report, &cancel).await
+            let target = verify::Target {
+                arg: lab.as_deref(),
+                name: name.as_deref(),
+                allow_external,
+            };
+            verify::verify_command(&home, &target, &report, &cancel).await
         }
         Command::Down { lab } => {
             let home = hosts::home(context).await?;
@@ -82,8 +102,8 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
 }
 
 /// Loads a lab and prints its warnings to stderr.
-pub fn load(arg: &str) -> Result<lab::Loaded, Failure> {
-    let loaded = lab::load(arg)?;
+pub fn load(arg: &str, allow_external: bool) -> Result<lab::Loaded, Failure> {
+    let loaded = lab::load_with(arg, lab::LoadOptions { allow_external })?;
     for w in &loaded.warnings {
         eprintln!("{w}\n");
     }
@@ -91,16 +111,20 @@ pub fn load(arg: &str) -> Result<lab::Loaded, Failure> {
 }
 
 /// Loads a lab under its own name, or under `--name`.
-pub fn load_named(arg: &str, name: Option<&str>) -> Result<lab::Lab, Failure> {
-    let mut lab = load(arg)?.lab;
+pub fn load_named(
+    arg: &str,
+    name: Option<&str>,
+    allow_external: bool,
+) -> Result<lab::Lab, Failure> {
+    let mut lab = load(arg, allow_external)?.lab;
     if let Some(name) = name {
         lab::rename(&mut lab, name).map_err(Failure::Usage)?;
     }
     Ok(lab)
 }
 
-fn validate(arg: &str) -> CommandResult {
-    let loaded = load(arg)?;
+fn validate(arg: &str, allow_external: bool) -> CommandResult {
+    let loaded = load(arg, allow_external)?;
     let lab = &loaded.lab;
     let hosts = if lab.is_multi_host() {
         format!("{}, ", count(lab.hosts.len(), "host"))

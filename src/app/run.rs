@@ -7,8 +7,12 @@ use super::{Cancel, CommandResult, Failure, down, load_named, up, verify};
 use crate::cli::RunArgs;
 
 pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> CommandResult {
-    verify::refuse_unwritable_junit(&args.report)?;
-    let lab = load_named(&args.up.lab, args.up.name.as_deref())?;
+    verify::refuse_unwritable_files(&args.report)?;
+    let lab = load_named(
+        &args.up.lab,
+        args.up.name.as_deref(),
+        args.up.allow_external,
+    )?;
     verify::refuse_no_checks(&lab)?;
     let engines = up::connect(&lab, &args.up, context).await?;
     let mut up_args = args.up.clone();
@@ -17,6 +21,7 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
     // `up` removes what it created when it fails.
     let mut live = up::up(&engines, &lab, &up_args, cancel).await?;
     verify::override_checks(&mut live, &args.report);
+    live.allow_external = args.up.allow_external;
     let options = verify::StepOptions {
         run: !args.report.no_steps,
         // Torn down right after, unless kept: no need to put it back first.

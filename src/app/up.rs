@@ -204,10 +204,36 @@ pub async fn live(engines: &Engines, record: &Record) -> Result<LiveLab, EngineE
     let mut live = discover::live(record, &refs).await?;
     for (host, engine) in &engines.hosts {
         if let Some(h) = live.hosts.get_mut(host) {
-            h.engine = engine.id.clone();
+            h.engine = engine.identity.clone();
         }
     }
+    rejoin_probe_helpers(engines, &mut live).await;
     Ok(live)
+}
+
+/// A foreign node that restarted has a new network namespace, and its probe
+/// helper still sits in the old one: restart the helper, which joins the
+/// node's namespace as it is now. One that cannot be restarted stays
+/// unusable, and the checks from its node are errors.
+async fn rejoin_probe_helpers(engines: &Engines, live: &mut LiveLab) {
+    let stale: Vec<(String, String, String)> = live
+        .nodes
+        .iter()
+        .filter_map(|(name, n)| Some((name.clone(), n.host.clone(), n.stale_helper.clone()?)))
+        .collect();
+    let restarts = stale.iter().map(|(node, host, helper)| async move {
+        let done = container::restart(engines.of(host), helper, Duration::from_secs(2)).await;
+        if let Err(e) = &done {
+            eprintln!("netlab: the probe helper of node `{node}` could not rejoin it: {e:#}");
+        }
+        (node, helper, done.is_ok())
+    });
+    for (node, helper, rejoined) in futures::future::join_all(restarts).await {
+        if let (true, Some(n)) = (rejoined, live.nodes.get_mut(node)) {
+            n.probe_container = Some(helper.clone());
+            n.stale_helper = None;
+        }
+    }
 }
 
 fn summary(live: &LiveLab, engines: &Engines, took: Duration, what: &str) -> String {

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 use super::dns::dns;
 use super::packet::{Parsed, parse};
-use super::record::CapturedPacket;
+use super::record::{Capture, CapturedPacket};
 use super::stream::{Flows, Relative};
 use super::timeline::{Direction, Entry, Layer, Timeline, Tls};
 use super::tls;
@@ -150,6 +150,43 @@ pub fn plaintext_seen(packets: &[CapturedPacket], needles: &[&[u8]]) -> bool {
         flows.add(i, &t);
     }
     flows.streams().any(|(_, stream)| contains(&stream.bytes))
+}
+
+/// Whether every byte this namespace sent over TCP was recorded, and over
+/// how many connections: each direction it sent on seen from its SYN to
+/// its FIN or RST with no hole, and nothing lost to the kernel, the cap or
+/// a short read. Only then does "not seen in the recording" mean "not
+/// sent".
+pub fn sent_bytes_whole(capture: &Capture) -> Result<usize, String> {
+    if capture.kernel_drops > 0 {
+        return Err(format!(
+            "the kernel dropped {} packets",
+            capture.kernel_drops
+        ));
+    }
+    if capture.over_cap > 0 {
+        return Err(format!(
+            "{} packets were over the recording's cap",
+            capture.over_cap
+        ));
+    }
+    if capture.cut > 0 {
+        return Err(format!("{} packets were recorded cut", capture.cut));
+    }
+    let mut flows = Flows::default();
+    let mut sent = std::collections::BTreeSet::new();
+    for (i, p) in capture.packets.iter().enumerate() {
+        if let Parsed::Tcp(t) = parse(&p.bytes) {
+            if p.outgoing {
+                sent.insert((t.src, t.dst));
+            }
+            flows.add(i, &t);
+        }
+    }
+    for half in &sent {
+        flows.whole(half)?;
+    }
+    Ok(sent.len())
 }
 
 /// The first line of a payload if it is printable ASCII (a request or

@@ -32,13 +32,14 @@ pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 
-pub use decode::{decode, plaintext_seen};
+pub use decode::{decode, plaintext_seen, sent_bytes_whole};
 pub use filter::Filter;
-pub use record::{Capture, Recorder};
 // The decoded parts, for tests that look inside a timeline.
 #[cfg(test)]
 pub use record::CapturedPacket;
+pub use record::{Capture, Recorder};
 pub use timeline::Timeline;
-#[cfg(test)]
-pub use timeline::{Direction, Entry, Layer, Tls};
+// The decoded parts, for renderings that draw a timeline (the report page)
+// and for tests that look inside one.
+pub use timeline::{Direction, Dns, Entry, Layer, Tls};
 pub use words::{summary, verbose};

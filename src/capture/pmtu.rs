@@ -81,6 +81,13 @@ pub struct PathMtu {
     pub probes: Vec<Probe>,
 }
 
+/// Whether this namespace can send ICMP echo to `target` at all (a ping
+/// or raw socket with Don't Fragment): when it cannot, nothing about the
+/// path can be observed.
+pub fn icmp_available(target: IpAddr) -> Result<(), String> {
+    Pinger::open(target).map(drop)
+}
+
 /// Measures from the current network namespace. Blocking work runs on
 /// tokio's blocking pool.
 pub async fn measure(target: IpAddr, deadline: Duration) -> Result<PathMtu, String> {

@@ -420,11 +420,12 @@ mod tests {
             .collect();
         assert_eq!(syns.len(), 1, "loopback: one copy of each packet");
         assert_eq!(syns[0].direction, Direction::Out);
+        // The count of bare ACKs depends on timing (delayed ACKs merge on
+        // a loaded machine): the exchange itself does not.
+        let words = summary(&t);
         assert!(
-            summary(&t)
-                .starts_with("SYN → SYN/ACK → ACK → \"hello plaintext\" ×2 → FIN ×2: 10 packets"),
-            "{}",
-            summary(&t)
+            words.starts_with("SYN → SYN/ACK → ACK → \"hello plaintext\" ×2 → FIN ×2: "),
+            "{words}"
         );
         assert!(plaintext_seen(&capture.packets, &[b"hello plaintext"]));
         // Offsets are non-decreasing (kernel timestamps, one clock).

@@ -32,6 +32,8 @@ struct HalfFlow {
     /// Sequence number of the SYN, or the first sequence number seen.
     isn: Option<u32>,
     syn_seen: bool,
+    /// Stream offset of the first FIN or RST: where the direction ended.
+    end: Option<u32>,
     segments: Vec<Segment>,
 }
 
@@ -65,6 +67,13 @@ impl Flows {
             half.isn = Some(t.seq);
         }
         let isn = *half.isn.get_or_insert(t.seq);
+        if half.end.is_none() && t.flags.iter().any(|f| f == "FIN" || f == "RST") {
+            let end = t
+                .seq
+                .wrapping_add(t.payload.len() as u32)
+                .wrapping_sub(half.data_base());
+            half.end = (end < u32::MAX / 2).then_some(end);
+        }
         if !t.payload.is_empty() {
             let offset = t.seq.wrapping_sub(half.data_base());
             // A payload starting before the base (it wrapped) is not
@@ -85,6 +94,36 @@ impl Flows {
                 None => t.ack_no,
             }),
         }
+    }
+
+    /// Whether every byte of a direction was recorded: its SYN and its FIN
+    /// (or RST) seen, and every byte between them reassembled without a
+    /// hole. The error says what is missing.
+    pub fn whole(&self, half: &Half) -> Result<(), String> {
+        let flow = self
+            .halves
+            .get(half)
+            .ok_or_else(|| format!("nothing of {} → {} was recorded", half.0, half.1))?;
+        if !flow.syn_seen {
+            return Err(format!(
+                "the SYN of {} → {} was not recorded",
+                half.0, half.1
+            ));
+        }
+        let Some(end) = flow.end else {
+            return Err(format!(
+                "the end (FIN or RST) of {} → {} was not recorded",
+                half.0, half.1
+            ));
+        };
+        let got = reassemble(flow).bytes.len();
+        if got as u64 != u64::from(end) {
+            return Err(format!(
+                "{} → {}: {got} of {end} bytes recorded",
+                half.0, half.1
+            ));
+        }
+        Ok(())
     }
 
     /// Each direction's reassembled stream.

@@ -94,7 +94,8 @@ fn trim(v: f64) -> String {
     text.strip_suffix(".0").map(str::to_owned).unwrap_or(text)
 }
 
-/// Why nothing was measured, if nothing was.
+/// Why nothing was measured, if nothing was: an error of the probe, not a
+/// finding about the network.
 fn unmeasured(o: &EchoObservation) -> Option<String> {
     o.error
         .as_ref()
@@ -104,7 +105,7 @@ fn unmeasured(o: &EchoObservation) -> Option<String> {
 
 pub fn latency(expect: &LatencyExpect, o: &EchoObservation) -> Outcome {
     if let Some(why) = unmeasured(o) {
-        return Outcome::fail(why);
+        return Outcome::error(why);
     }
     let f = EchoFigures::of(o);
     let Some(stats) = f.stats else {
@@ -135,7 +136,7 @@ pub fn latency(expect: &LatencyExpect, o: &EchoObservation) -> Outcome {
 
 pub fn loss(expect: &PercentRange, o: &EchoObservation) -> Outcome {
     if let Some(why) = unmeasured(o) {
-        return Outcome::fail(why);
+        return Outcome::error(why);
     }
     let f = EchoFigures::of(o);
     let mut words = format!("loss {}%: {}", trim(f.loss), f.answers());
@@ -212,7 +213,7 @@ mod tests {
         let mut broken = series(0, &[]);
         broken.error = Some("cannot send ICMP echo".into());
         let o = latency(&expect_median("..5ms"), &broken);
-        assert!(!o.passed && o.observed.starts_with("no echo request could be sent"));
+        assert!(!o.passed && o.error && o.observed.starts_with("no echo request could be sent"));
         assert!(!loss(&parse_percent_range("..50%").expect("range"), &broken).passed);
     }
 

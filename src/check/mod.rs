@@ -2,10 +2,16 @@
 //! from a `LiveLab`, the observations from the agent; deciding what to probe
 //! and whether a check passed needs no Docker and is unit-tested.
 
+mod dns;
+pub mod identity;
 pub mod matrix;
 pub mod measure;
 pub mod outcome;
+pub mod reach;
+pub mod route;
 pub mod target;
+mod web;
+pub mod why;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,7 +21,9 @@ use crate::lab::{Attachment, Check, CheckKind, PortExpect, Source, Transport, Tr
 use crate::live::LiveLab;
 use crate::vocab::ListenerProto;
 
-pub use outcome::{Outcome, classify};
+#[cfg(test)]
+pub use outcome::classify;
+pub use outcome::{Outcome, judge};
 
 /// What verify does for each check: send a probe from a source, or decide
 /// at once (its node is down, its target has no address, no port is
@@ -66,11 +74,12 @@ pub fn plan_checks(live: &LiveLab, checks: &[Check]) -> Vec<Step> {
         .collect()
 }
 
-/// Why a node cannot be probed, if it cannot.
+/// Why a node cannot probe, if it cannot: its container is missing or not
+/// running, so nothing can be observed from it (an error, not a failure).
 pub(crate) fn not_running(live: &LiveLab, name: &str) -> Option<Outcome> {
     match live.nodes.get(name) {
-        None => Some(Outcome::fail(format!("node `{name}` has no container"))),
-        Some(n) if !n.running => Some(Outcome::fail(format!(
+        None => Some(Outcome::error(format!("node `{name}` has no container"))),
+        Some(n) if !n.running => Some(Outcome::error(format!(
             "node `{name}` is not running: {}",
             n.state
         ))),
@@ -179,10 +188,9 @@ fn probe_kind(live: &LiveLab, check: &Check) -> Result<ProbeKind, Outcome> {
             body: body.clone(),
             ca_pem: live.ca_pem.clone(),
             max_redirects: MAX_REDIRECTS,
-            // From a host, a redirect may lead only to loopback and the
-            // lab's own addresses: a lab file must not steer the host
-            // elsewhere.
-            follow_only: matches!(from, Source::Host(_)).then(|| lab_addresses(live)),
+            // A redirect may lead only inside the lab: a lab file must not
+            // steer a node or a host elsewhere.
+            follow_only: (!live.allow_external).then(|| reach::follow_only(live, from)),
         },
         CheckKind::Spread {
             name,
@@ -195,8 +203,9 @@ fn probe_kind(live: &LiveLab, check: &Check) -> Result<ProbeKind, Outcome> {
             connections: *connections,
         },
         CheckKind::Port { node, expect, .. } => {
+            // A stopped node publishes nothing: that is the lab's state.
             if let Some(why) = not_running(live, node) {
-                return Err(why);
+                return Err(Outcome::fail(why.observed));
             }
             port_probe(live, check, node, *expect)?
         }
@@ -235,19 +244,6 @@ fn dns_control(live: &LiveLab, from: &str) -> DnsControl {
     }
 }
 
-/// Every address of every node, as text: where a redirect from the host may
-/// lead.
-fn lab_addresses(live: &LiveLab) -> Vec<String> {
-    let mut out: Vec<String> = live
-        .nodes
-        .values()
-        .flat_map(|n| n.addresses.values().map(|ip| ip.to_string()))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
 /// A `port` check: the binding the engine reports, then the port itself,
 /// probed from the node's Docker host.
 fn port_probe(
@@ -269,19 +265,30 @@ fn port_probe(
     let speak = speak(live, node, *port, *transport);
     let binding = target::port_binding(live, &check.kind);
     match (expect, binding) {
-        (PortExpect::Unpublished, Some(b)) => Err(Outcome::fail(format!("published on {b}"))),
+        (PortExpect::Unpublished, Some(b)) => Err(Outcome::fail(match host_ip {
+            Some(ip) if *ip != b.host_ip => {
+                format!("published on {b}, which listens on every address, {ip} included")
+            }
+            _ => format!("published on {b}"),
+        })),
         (PortExpect::Published, None) => Err(Outcome::fail(format!(
             "not published: the engine maps nothing for {}",
             check.kind.port_words()
         ))),
         (PortExpect::Published, Some(b)) => {
-            let at = target::reachable_from_host(&b);
+            // Where the check names an address, that address; else where
+            // the binding listens (loopback for all addresses, and an
+            // external address of the host as well).
+            let at = match host_ip {
+                Some(ip) if !ip.is_unspecified() => std::net::SocketAddr::new(*ip, b.host_port),
+                _ => target::reachable_from_host(&b),
+            };
             Ok(ProbeKind::Published {
                 ip: at.ip(),
                 port: at.port(),
                 transport: *transport,
                 speak,
-                also_external: b.host_ip.is_unspecified(),
+                also_external: b.host_ip.is_unspecified() && host_ip.is_none(),
             })
         }
         // Nothing mapped: show that the node does not answer where it
@@ -340,12 +347,33 @@ pub fn batches<'a>(steps: impl IntoIterator<Item = &'a Step>) -> BTreeMap<Source
     out
 }
 
-/// How long a batch may take: its slowest probe plus room for the engine
-/// to attach.
+/// How long a recording may outlast its probe: the recorder waits for the
+/// probe's connections to close (see `capture::record`).
+const RECORDING_LINGER: Duration = Duration::from_secs(1);
+
+/// How long a batch may take: its slowest unrecorded probe, or all its
+/// recorded probes one after another (an agent records one probe at a
+/// time: a packet socket sees the whole namespace), whichever is longer,
+/// plus room for the engine to attach.
 pub fn batch_deadline(batch: &ProbeBatch) -> Duration {
-    let slowest = batch.probes.iter().map(|p| p.timeout_ms).max().unwrap_or(0);
-    Duration::from_millis(slowest) + Duration::from_secs(10)
+    let ms = Duration::from_millis;
+    let slowest = batch
+        .probes
+        .iter()
+        .filter(|p| !p.capture)
+        .map(|p| ms(p.timeout_ms))
+        .max()
+        .unwrap_or_default();
+    let recorded: Duration = batch
+        .probes
+        .iter()
+        .filter(|p| p.capture)
+        .map(|p| ms(p.timeout_ms) + RECORDING_LINGER)
+        .sum();
+    slowest.max(recorded) + Duration::from_secs(10)
 }
 
+#[cfg(test)]
+mod evidence_tests;
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use crate::lab::{self, CheckKind};
 use crate::live::{LiveLab, LiveNode};
 
 /// web on front+back, client on front, outsider on back2, legacy-a/b on the default bridge.
-fn live() -> LiveLab {
+pub(super) fn live() -> LiveLab {
     let lab = lab::load_source(
         "t.yaml",
         b"networks:\n  front: {}\n  back: {}\n  back2: {}\nnodes:\n  web:\n    networks: [front, back]\n    serve: [tcp:7000]\n  client:\n    networks: [front]\n  outsider:\n    networks: [back2]\n  legacy:\n    network_mode: bridge\n  stopped:\n    networks: [front]\n",
@@ -38,6 +38,7 @@ fn live() -> LiveLab {
             .map(|(n, ip)| ((*n).to_owned(), Ipv4Addr::new(ip[0], ip[1], ip[2], 1)))
             .collect(),
         ports: Vec::new(),
+        stale_helper: None,
     };
     let nodes = HashMap::from([
         (
@@ -60,12 +61,19 @@ fn live() -> LiveLab {
         ca_pem: None,
         other_ca_pem: None,
         nodes,
+        network_subnets: HashMap::new(),
         hosts: IndexMap::new(),
+        subnets: vec![
+            "10.1.0.0/24".parse().expect("net"),
+            "10.2.0.0/24".parse().expect("net"),
+            "10.3.0.0/24".parse().expect("net"),
+        ],
+        allow_external: false,
         agent_image: String::new(),
     }
 }
 
-fn kind(yaml_check: &str) -> CheckKind {
+pub(super) fn kind(yaml_check: &str) -> CheckKind {
     let text = format!(
         "networks:\n  front: {{}}\n  back: {{}}\n  back2: {{}}\nnodes:\n  web:\n    networks: [front, back]\n    serve: [tcp:7000]\n  client:\n    networks: [front]\n  outsider:\n    networks: [back2]\n  legacy:\n    network_mode: bridge\n  stopped:\n    networks: [front]\nchecks:\n  - {yaml_check}\n"
     );
@@ -77,7 +85,7 @@ fn kind(yaml_check: &str) -> CheckKind {
         .kind
 }
 
-fn id(node: &str) -> Option<Identity> {
+pub(super) fn id(node: &str) -> Option<Identity> {
     Some(Identity {
         lab: "t".into(),
         node: node.into(),
@@ -192,6 +200,7 @@ fn dns_obs(answer: DnsObservation) -> Observation {
         control: Some(DnsObservation::Answers {
             addresses: vec![Ipv4Addr::new(10, 3, 0, 2).into()],
         }),
+        resolvers: None,
     })
 }
 
@@ -229,7 +238,13 @@ fn dns_unresolved_accepts_every_answer_of_no_address_but_says_which() {
 fn silence_from_a_resolver_that_answers_nothing_is_inconclusive_never_unresolved() {
     let l = live();
     let k = kind("dns: { from: outsider, name: web, expect: unresolved }");
-    let dead = |answer, control| Observation::Dns(DnsReport { answer, control });
+    let dead = |answer, control| {
+        Observation::Dns(DnsReport {
+            answer,
+            control,
+            resolvers: None,
+        })
+    };
     for obs in [
         dead(DnsObservation::Timeout, Some(DnsObservation::Timeout)),
         dead(DnsObservation::Timeout, None),
@@ -329,7 +344,7 @@ fn a_stopped_source_fails_without_probing_and_batches_group_by_source() {
     let steps = plan_steps(&l);
     assert_eq!(
         steps[2],
-        Step::Done(Outcome::fail(
+        Step::Done(Outcome::error(
             "node `stopped` is not running: exited (exit code 1)"
         ))
     );
@@ -343,7 +358,7 @@ fn a_stopped_source_fails_without_probing_and_batches_group_by_source() {
     );
 }
 
-fn with_ports(mut l: LiveLab) -> LiveLab {
+pub(super) fn with_ports(mut l: LiveLab) -> LiveLab {
     use crate::live::PublishedPort;
     let web = l.nodes.get_mut("web").expect("web");
     web.ports = vec![
@@ -559,6 +574,7 @@ fn a_host_mode_node_is_loopback_from_the_host_and_the_gateway_from_a_container()
             addresses: IndexMap::new(),
             gateways: IndexMap::new(),
             ports: Vec::new(),
+            stale_helper: None,
         },
     );
     let t = lab::notation::parse_target("h:47801").expect("target");
@@ -619,7 +635,7 @@ fn tls_outcomes_match_only_their_expectation_and_show_the_phases() {
     );
 }
 
-fn hop(method: &str, url: &str, status: u16, body_sent: bool) -> HttpHop {
+pub(super) fn hop(method: &str, url: &str, status: u16, body_sent: bool) -> HttpHop {
     HttpHop {
         url: url.into(),
         method: method.into(),
@@ -627,6 +643,11 @@ fn hop(method: &str, url: &str, status: u16, body_sent: bool) -> HttpHop {
         status,
         location: None,
         node: Some("web".into()),
+        identity: Some(Identity {
+            lab: "t".into(),
+            node: "web".into(),
+            host: None,
+        }),
     }
 }
 
@@ -751,7 +772,7 @@ fn a_matrix_probes_each_cell_and_reduces_each_answer_to_a_symbol() {
 }
 
 #[test]
-fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_not_its_overlay_one() {
+fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_and_never_across_hosts() {
     let mut l = live();
     l.lab = lab::load_source(
         "t.yaml",
@@ -771,6 +792,7 @@ fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_not_its_overlay_o
             .collect(),
         gateways: IndexMap::new(),
         ports: Vec::new(),
+        stale_helper: None,
     };
     l.nodes = HashMap::from([
         (
@@ -785,8 +807,16 @@ fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_not_its_overlay_o
         Ok("172.30.0.2:7000".parse().expect("addr")),
         "an overlay address would leave the host by its default route"
     );
-    // On another engine, the bridge address could be a node of the
-    // source's own host: the overlay address is the one that is unique.
+    let on_overlay = lab::notation::parse_target("db@ov:7000").expect("target");
+    let refused = target::resolve(&l, &Source::Node("edge".into()), &on_overlay)
+        .expect_err("an overlay edge is not on is routed by no host");
+    assert!(
+        refused.contains("an overlay network is routed by no host"),
+        "{refused}"
+    );
+    // On another host, no address of db is on a path edge has: its bridge
+    // address could be a node of edge's own host, its overlay address is
+    // routed by no host and would leave by the default route.
     for (name, host) in [("db", "west"), ("edge", "east")] {
         if let Some(n) = l.nodes.get_mut(name) {
             n.host = host.into();
@@ -810,8 +840,13 @@ fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_not_its_overlay_o
             )
         })
         .collect();
-    assert_eq!(
-        target::resolve(&l, &Source::Node("edge".into()), &t),
-        Ok("10.0.1.4:7000".parse().expect("addr"))
+    let refused = target::resolve(&l, &Source::Node("edge".into()), &t).expect_err("refused");
+    assert!(
+        refused.starts_with("`db` cannot be aimed at from edge: edge runs on host east and db on host west, and they share no network"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("expect `unresolved` from a dns check"),
+        "{refused}"
     );
 }

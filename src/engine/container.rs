@@ -397,6 +397,18 @@ async fn wait_running(engine: &Engine, id: &str, node: &str) -> Result<()> {
     }
 }
 
+/// Restarts a container (stopping it within `grace`).
+pub async fn restart(engine: &Engine, id: &str, grace: Duration) -> Result<()> {
+    let options = bollard::query_parameters::RestartContainerOptionsBuilder::default()
+        .t(i32::try_from(grace.as_secs()).unwrap_or(i32::MAX))
+        .build();
+    engine
+        .docker
+        .restart_container(id, Some(options))
+        .await
+        .ctx(|| format!("cannot restart container {id}"))
+}
+
 pub async fn inspect(engine: &Engine, id: &str) -> Result<ContainerInspectResponse> {
     engine
         .docker

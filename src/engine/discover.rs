@@ -112,7 +112,10 @@ pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result
             ca_pem: record.ca.as_ref().map(|c| c.cert_pem.clone()),
             other_ca_pem: record.other_ca.as_ref().map(|c| c.cert_pem.clone()),
             nodes: HashMap::new(),
+            network_subnets: HashMap::new(),
             hosts: IndexMap::new(),
+            subnets: Vec::new(),
+            allow_external: false,
             agent_image: record.agent_image.clone(),
         },
         objects,
@@ -120,8 +123,8 @@ pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result
     .await
 }
 
-/// `known` with its nodes and helpers as they are now (after a step
-/// changed them): inspected again.
+/// `known` with its nodes, helpers and networks as they are now (after a
+/// step changed them): inspected again.
 pub async fn inspect(known: LiveLab, objects: &[(&Engine, &LabObjects)]) -> Result<LiveLab> {
     let lab = &known.lab;
     let running_of = |role: &str, key: &str| -> HashMap<String, String> {
@@ -145,10 +148,21 @@ pub async fn inspect(known: LiveLab, objects: &[(&Engine, &LabObjects)]) -> Resu
             let probe_helpers = &probe_helpers;
             async move {
                 let info = container::inspect(engine, &id).await?;
-                Ok::<_, EngineError>((
-                    node.clone(),
-                    live_node(lab, &node, &id, &info, probe_helpers),
-                ))
+                let mut live = live_node(lab, &node, &id, &info, probe_helpers);
+                // A foreign node's helper joined the network namespace the
+                // node had when the helper started: after the node
+                // restarted, that namespace is gone (only loopback left).
+                if let (Some(helper), false) = (
+                    probe_helpers.get(&node),
+                    lab.nodes.get(&node).is_none_or(|n| n.is_agent()),
+                ) {
+                    let helper_info = container::inspect(engine, helper).await?;
+                    if started_at(&info) > started_at(&helper_info) {
+                        live.probe_container = None;
+                        live.stale_helper = Some(helper.clone());
+                    }
+                }
+                Ok::<_, EngineError>((node.clone(), live))
             }
         })
         .buffer_unordered(CONCURRENCY)
@@ -173,9 +187,38 @@ pub async fn inspect(known: LiveLab, objects: &[(&Engine, &LabObjects)]) -> Resu
         .collect();
     Ok(LiveLab {
         nodes: inspected.into_iter().collect(),
+        network_subnets: objects
+            .iter()
+            .flat_map(|(_, o)| &o.networks)
+            .filter_map(|n| {
+                let v4 = n.subnets.iter().find_map(|s| match s {
+                    ipnet::IpNet::V4(v4) => Some(*v4),
+                    ipnet::IpNet::V6(_) => None,
+                })?;
+                Some((n.labels.get(LABEL_NETWORK)?.clone(), v4))
+            })
+            .collect(),
         hosts,
+        subnets: {
+            let mut subnets: Vec<ipnet::IpNet> = objects
+                .iter()
+                .flat_map(|(_, o)| &o.networks)
+                .flat_map(|n| n.subnets.iter().copied())
+                .collect();
+            subnets.sort();
+            subnets.dedup();
+            subnets
+        },
         ..known
     })
+}
+
+/// When a container last started (the engine's RFC 3339 time).
+fn started_at(info: &ContainerInspectResponse) -> Option<std::time::SystemTime> {
+    info.state
+        .as_ref()
+        .and_then(|s| s.started_at.as_deref())
+        .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
 }
 
 fn live_node(
@@ -239,5 +282,6 @@ fn live_node(
         addresses: pick(&raw_addresses),
         gateways: pick(&raw_gateways),
         ports: container::published_ports(info),
+        stale_helper: None,
     }
 }

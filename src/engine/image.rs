@@ -79,7 +79,7 @@ pub async fn ensure_agent_image(engines: &[&Engine]) -> Result<AgentImage> {
     let lacking: Vec<&Engine> = engines
         .iter()
         .zip(&present)
-        .filter(|(e, p)| !**p && e.id != source.id)
+        .filter(|(e, p)| !**p && e.identity != source.identity)
         .map(|(e, _)| *e)
         .collect();
     let started = std::time::Instant::now();
@@ -157,8 +157,10 @@ async fn build(engine: &Engine, binary: &AgentBinary) -> Result<()> {
 const AGENT_IMAGES_KEPT: usize = 3;
 
 /// Agent images of older netlab builds beyond the newest few, unless a
-/// container still uses them (the engine refuses those, as it should).
-/// Best effort: a stale image wastes disk, it breaks nothing.
+/// container still uses them (the engine refuses those, as it should) or
+/// they are younger than an hour (another netlab build may be between its
+/// own image check and its first container right now). Best effort: a
+/// stale image wastes disk, it breaks nothing.
 async fn remove_stale_agent_images(engine: &Engine, current: &str) {
     let options = ListImagesOptionsBuilder::default()
         .filters(&HashMap::from([("label", vec![LABEL_AGENT_IMAGE])]))
@@ -170,8 +172,13 @@ async fn remove_stale_agent_images(engine: &Engine, current: &str) {
     let prefix = format!("{AGENT_REPOSITORY}:");
     // Only images that still carry an older agent tag: an untagged one may
     // be a concurrent `up`'s build whose tag just moved.
+    let an_hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64 - 3600)
+        .unwrap_or(0);
     let stale = images.iter().filter(|i| {
-        !i.repo_tags.is_empty()
+        i.created < an_hour_ago
+            && !i.repo_tags.is_empty()
             && i.repo_tags
                 .iter()
                 .all(|t| t.starts_with(&prefix) && t != current)

@@ -7,6 +7,7 @@ pub mod container;
 pub mod discover;
 pub mod endpoint;
 pub mod fault;
+pub mod identity;
 pub mod image;
 pub mod network;
 pub mod record;
@@ -59,8 +60,12 @@ pub struct Engine {
     pub endpoint: Endpoint,
     pub version: String,
     pub api_version: String,
-    /// The engine's own ID: two addresses of one engine have the same.
+    /// The engine's own ID, as it reports it: engines cloned from one
+    /// image report the same one (see `identity`).
     pub id: String,
+    /// Which engine this is as far as netlab can tell: its address, or the
+    /// address of an engine it was proven to be (`identity::settle`).
+    pub identity: String,
 }
 
 impl std::fmt::Debug for Engine {
@@ -111,6 +116,7 @@ impl Engine {
             version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
             id: info.id.unwrap_or_default(),
+            identity: endpoint.url.clone(),
             endpoint: endpoint.clone(),
             docker,
         })

@@ -59,6 +59,8 @@ pub struct Listed {
     pub id: String,
     pub overlay: bool,
     pub labels: HashMap<String, String>,
+    /// Its subnets, as the engine's IPAM has them.
+    pub subnets: Vec<ipnet::IpNet>,
 }
 
 /// Networks carrying `io.netlab.lab=<lab>` (or any lab when `lab` is None).
@@ -81,6 +83,13 @@ pub async fn list(engine: &Engine, lab: Option<&str>) -> Result<Vec<Listed>> {
             id: n.id.unwrap_or_default(),
             overlay: n.driver.as_deref() == Some("overlay"),
             labels: n.labels.unwrap_or_default(),
+            subnets: n
+                .ipam
+                .and_then(|i| i.config)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|c| c.subnet?.parse().ok())
+                .collect(),
         })
         .collect())
 }

@@ -8,6 +8,7 @@ pub mod model;
 pub mod notation;
 pub mod raw;
 pub mod raw_step;
+pub mod reach;
 pub mod step;
 pub mod validate;
 pub mod wording;
@@ -92,8 +93,21 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
+/// How a lab file is read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// `--allow-external`: checks may aim outside the lab (SPEC: "What a
+    /// lab may touch").
+    pub allow_external: bool,
+}
+
 /// `arg` is a path to a YAML file, or the name of a built-in lab.
 pub fn load(arg: &str) -> Result<Loaded, LabError> {
+    load_with(arg, LoadOptions::default())
+}
+
+/// As [`load`], with options.
+pub fn load_with(arg: &str, options: LoadOptions) -> Result<Loaded, LabError> {
     let path = Path::new(arg);
     if path.is_file() {
         let bytes = std::fs::read(path).map_err(|source| LabError::Io {
@@ -101,10 +115,15 @@ pub fn load(arg: &str) -> Result<Loaded, LabError> {
             source,
         })?;
         let stem = path.file_stem().and_then(|s| s.to_str());
-        return load_source(&path.display().to_string(), &bytes, stem);
+        return load_source_with(&path.display().to_string(), &bytes, stem, options);
     }
     match builtin::get(arg) {
-        Some(text) => load_source(&format!("labs/{arg}.yaml"), text.as_bytes(), Some(arg)),
+        Some(text) => load_source_with(
+            &format!("labs/{arg}.yaml"),
+            text.as_bytes(),
+            Some(arg),
+            options,
+        ),
         None if path.exists() => Err(LabError::Io {
             path: path.to_owned(),
             source: std::io::Error::other("not a regular file"),
@@ -117,6 +136,16 @@ pub fn load(arg: &str) -> Result<Loaded, LabError> {
 
 /// Parses and validates lab text; `file` names it in diagnostics.
 pub fn load_source(file: &str, bytes: &[u8], stem: Option<&str>) -> Result<Loaded, LabError> {
+    load_source_with(file, bytes, stem, LoadOptions::default())
+}
+
+/// As [`load_source`], with options.
+pub fn load_source_with(
+    file: &str,
+    bytes: &[u8],
+    stem: Option<&str>,
+    options: LoadOptions,
+) -> Result<Loaded, LabError> {
     if bytes.len() > MAX_LAB_FILE_BYTES {
         return Err(LabError::Parse(format!(
             "error: {file} is {} bytes; a lab file may have at most {MAX_LAB_FILE_BYTES}",
@@ -136,7 +165,7 @@ pub fn load_source(file: &str, bytes: &[u8], stem: Option<&str>) -> Result<Loade
             });
             LabError::Parse(hint_for_parse_error(rendered))
         })?;
-    let validation = validate::validate(raw, stem, text);
+    let validation = validate::validate(raw, stem, text, options);
     let report = Report {
         file: file.to_owned(),
         source: text.to_owned(),

@@ -323,6 +323,21 @@ impl CheckKind {
         ) || matches!(self, CheckKind::Matrix(m) if m.cells.iter().any(|c| c.expect != CellExpect::Open))
     }
 
+    /// Whether `retry:` can mean something: trying again until a positive
+    /// expectation holds. A negative one (an absence) and a TLS failure
+    /// (which a server not ready yet would also show) would pass on the
+    /// first unlucky try.
+    pub fn retry_allowed(&self) -> bool {
+        !self.expects_silence()
+            && !matches!(
+                self,
+                CheckKind::Tls {
+                    expect: TlsExpect::Untrusted | TlsExpect::WrongName | TlsExpect::NoTls,
+                    ..
+                }
+            )
+    }
+
     /// Where the probe runs.
     pub fn source(&self) -> Source {
         match self {
@@ -465,7 +480,11 @@ pub enum DnsAnswer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TcpExpect {
+    /// Answered by the node the target names (its greeting proves it).
     Open,
+    /// A TCP handshake completed, whoever completed it (a proxy, a foreign
+    /// server): says nothing about who answered.
+    Accepts,
     Refused,
     Blocked,
 }

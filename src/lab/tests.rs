@@ -653,7 +653,7 @@ fn naming_the_agent_image_is_the_same_as_leaving_it_out() {
 #[test]
 fn several_hosts_place_nodes_and_keep_each_bridge_on_one_host() {
     let ok = load_str(
-        "hosts: [east, west]\nnetworks:\n  ov: { driver: overlay }\n  lan: {}\nnodes:\n  web: { host: east, networks: [ov, lan], ports: [\"8080:80\"] }\n  db: { host: west, networks: [ov], ports: [\"8080:80\"] }\n  edge: { networks: [lan] }\nchecks:\n  - tcp: { from: host@west, to: db:80, expect: refused }\n  - port: { node: db, port: 80, expect: unpublished }\n",
+        "hosts: [east, west]\nnetworks:\n  ov: { driver: overlay }\n  lan: {}\nnodes:\n  web: { host: east, networks: [ov, lan], ports: [\"8080:80\"] }\n  db: { host: west, networks: [ov], ports: [\"8080:80\"] }\n  edge: { networks: [lan] }\nchecks:\n  - tcp: { from: host@east, to: web:80, expect: refused }\n  - port: { node: db, port: 80, expect: unpublished }\n",
     )
     .expect("the same host port on two hosts is fine")
     .lab;
@@ -665,9 +665,9 @@ fn several_hosts_place_nodes_and_keep_each_bridge_on_one_host() {
     );
     assert_eq!(
         ok.checks[0].kind.source(),
-        Source::Host(Some("west".into()))
+        Source::Host(Some("east".into()))
     );
-    assert_eq!(ok.checks[0].title, "tcp host@west → db:80 is refused");
+    assert_eq!(ok.checks[0].title, "tcp host@east → web:80 is refused");
     assert_eq!(
         ok.checks[1].kind.source(),
         Source::Host(Some("west".into()))
@@ -776,12 +776,14 @@ fn expectations_that_cannot_show_anything_are_errors() {
             "dns: { from: client, name: web, type: AAAA, expect: [web] }"
         ))
         .2,
-        "lab nodes have IPv4 addresses only: an AAAA query for `web` can only come back empty"
+        "lab nodes have IPv4 addresses only: an AAAA query for `web` can only come back empty, so this check cannot fail (or cannot pass)"
     );
-    load_str(&lab(
+    // `unresolved` could not fail: refused too, and the hint no longer
+    // suggests it.
+    let (_, _, message) = one_error(&lab(
         "dns: { from: client, name: web, type: AAAA, expect: unresolved }",
-    ))
-    .expect("no AAAA record is a fine thing to show");
+    ));
+    assert!(message.contains("cannot fail"), "{message}");
     assert_eq!(
         one_error(&lab("http: { from: client, url: http://web/whoami, method: POST, body: x, expect: { body_kept: true } }")).2,
         "`body_kept` is shown by the agent's /echo only, and this request does not end there"
@@ -957,4 +959,176 @@ fn matrix_headers_ports_and_open_cells_towards_foreign_images() {
         .2,
         "field `retry` does not apply to a matrix check"
     );
+}
+
+/// The paths a check may claim: a node is aimed at on a network the source
+/// shares with it, or on a bridge of the source's own host; never across
+/// hosts without a shared network, never at an overlay the source is not
+/// on (both would follow a default route out of the machine).
+#[test]
+fn a_target_off_every_path_of_its_source_is_refused_with_what_to_write_instead() {
+    let two_hosts = "hosts: [east, west]\nnetworks:\n  ov: { driver: overlay }\n  lan-east: {}\n  lan-west: {}\nnodes:\n  web: { host: east, networks: [ov, lan-east], serve: [tcp:7000] }\n  edge: { host: east, networks: [lan-east] }\n  db: { host: west, networks: [ov, lan-west], serve: [tcp:7000] }\n  worker: { host: west, networks: [lan-west] }\nchecks:\n";
+    let (line, column, message) = one_error(&format!(
+        "{two_hosts}  - tcp: {{ from: edge, to: db:7000, expect: blocked }}\n"
+    ));
+    assert_eq!((line, column), (12, 28));
+    assert_eq!(
+        message,
+        "`db` cannot be aimed at from edge: edge runs on host east and db on host west, and they share no network: no address of db is on a path from edge; one would be routed by east's default route, out of the machine"
+    );
+    let rendered = load_str(&format!(
+        "{two_hosts}  - tcp: {{ from: edge, to: db:7000, expect: blocked }}\n"
+    ))
+    .expect_err("invalid")
+    .to_string();
+    assert!(
+        rendered.contains("dns: { from: edge, name: db, expect: unresolved }"),
+        "{rendered}"
+    );
+    // The same from the other host's stack, and a cell of a matrix.
+    assert!(
+        one_error(&format!(
+            "{two_hosts}  - udp: {{ from: host@east, to: db:7000, expect: blocked }}\n"
+        ))
+        .2
+        .contains("host@east runs on host east and db on host west")
+    );
+    let matrix = format!(
+        "{two_hosts}  - matrix:\n      port: 7000\n      expect: |\n        from\\to  web  db\n        edge     .    x\n"
+    );
+    let (line, column, message) = one_error(&matrix);
+    assert_eq!((line, column), (16, 23));
+    assert!(
+        message.starts_with("cell edge → db: `db` cannot be aimed at"),
+        "{message}"
+    );
+    // Shared networks and a bridge on the same host are paths.
+    load_str(&format!(
+        "{two_hosts}  - tcp: {{ from: worker, to: db:7000, expect: open }}\n  - tcp: {{ from: edge, to: web:7000, expect: open }}\n  - tcp: {{ from: web, to: db:7000, expect: open }}\n  - matrix:\n      port: 7000\n      expect: |\n        from\\to  web  db\n        edge     .    -\n        worker   -    .\n"
+    ))
+    .expect("valid");
+    // One host: an overlay the source is not on is routed by nobody.
+    let one_host = "networks:\n  ov: { driver: overlay }\n  lan: {}\nnodes:\n  web: { networks: [ov, lan], serve: [tcp:7000] }\n  lonely: { networks: [ov], serve: [tcp:7000] }\n  edge: { networks: [lan] }\nchecks:\n";
+    assert!(
+        one_error(&format!(
+            "{one_host}  - tcp: {{ from: edge, to: web@ov:7000, expect: blocked }}\n"
+        ))
+        .2
+        .contains("edge is not on network `ov`, and an overlay network is routed by no host")
+    );
+    assert!(
+        one_error(&format!(
+            "{one_host}  - tcp: {{ from: host, to: lonely:7000, expect: blocked }}\n"
+        ))
+        .2
+        .contains("it is only on overlay networks")
+    );
+    load_str(&format!(
+        "{one_host}  - tcp: {{ from: edge, to: web:7000, expect: open }}\n  - tcp: {{ from: host, to: web:7000, expect: open }}\n"
+    ))
+    .expect("web's bridge address is on edge's host: a path");
+}
+
+/// SPEC "What a lab may touch": addresses and URL hosts outside the lab
+/// are refused unless `--allow-external`.
+#[test]
+fn targets_outside_the_lab_are_refused_unless_allowed() {
+    let declared = "networks:\n  front: { subnet: 10.213.7.0/24 }\nnodes:\n  web:\n    networks: [front]\n    serve: [tcp:7000, http:80]\n  client:\n    networks: [front]\nchecks:\n";
+    let with = |check: &str| format!("{declared}  - {check}\n");
+    let (line, column, message) = one_error(&with(
+        "tcp: { from: client, to: \"192.0.2.7:53\", expect: refused }",
+    ));
+    assert_eq!((line, column), (10, 30));
+    assert_eq!(
+        message,
+        "`192.0.2.7:53` is outside the lab: 192.0.2.7 is neither loopback nor in a subnet of the lab"
+    );
+    assert!(
+        load_str(&with(
+            "tcp: { from: client, to: \"192.0.2.7:53\", expect: refused }"
+        ))
+        .expect_err("invalid")
+        .to_string()
+        .contains("`--allow-external` lifts this")
+    );
+    let allowed = load_source_with(
+        "lab.yaml",
+        with("tcp: { from: client, to: \"192.0.2.7:53\", expect: refused }").as_bytes(),
+        Some("lab"),
+        LoadOptions {
+            allow_external: true,
+        },
+    );
+    assert!(allowed.is_ok(), "--allow-external lets it through");
+    assert_eq!(
+        one_error(&with(
+            "http: { from: client, url: \"http://example.com/\", expect: { status: 200 } }"
+        ))
+        .2,
+        "`http://example.com/` is outside the lab: `example.com` is not a name of the lab (a node or an alias): it would be looked up and reached outside the lab"
+    );
+    assert!(
+        one_error(&with(
+            "http: { from: host, url: \"http://web/whoami\", expect: { status: 200 } }"
+        ))
+        .2
+        .contains("host does not resolve the lab's names")
+    );
+    assert!(one_error(&with("http: { from: client, url: \"http://169.254.169.254/latest\", expect: { status: 200 } }"))
+        .2
+        .contains("169.254.169.254 is neither loopback nor in a subnet of the lab"));
+    load_str(&with(
+        "tcp: { from: client, to: \"10.213.7.9:7000\", expect: blocked }",
+    ))
+    .expect("an address in the lab's subnet");
+    load_str(&with(
+        "http: { from: host, url: \"http://127.0.0.1:8080/\", expect: { status: 200 } }",
+    ))
+    .expect("loopback");
+    load_str(&with(
+        "http: { from: client, url: \"http://web/whoami\", expect: { status: 200 } }",
+    ))
+    .expect("a lab name from a node that resolves it");
+    // Where Docker picks a subnet, only the running lab can tell.
+    load_str("networks:\n  front: {}\nnodes:\n  client:\n    networks: [front]\nchecks:\n  - tcp: { from: client, to: \"172.30.9.9:7000\", expect: blocked }\n")
+        .expect("decided at run time");
+}
+
+#[test]
+fn retry_is_refused_where_trying_again_proves_nothing() {
+    let lab = |check: &str| {
+        format!(
+            "{BASE}    serve: [https:443]\n  client:\n    networks: [front]\nchecks:\n  - {check}\n"
+        )
+    };
+    for expect in ["untrusted", "wrong-name", "no-tls"] {
+        let (_, _, message) = one_error(&lab(&format!(
+            "tls: {{ from: client, to: web:443, expect: {expect}, retry: true }}"
+        )));
+        assert_eq!(
+            message,
+            format!("`retry` applies to positive expectations; this check expects `{expect}`")
+        );
+    }
+    load_str(&lab(
+        "tls: { from: client, to: web:443, expect: verified, retry: true }",
+    ))
+    .expect("a verified handshake may be waited for");
+}
+
+#[test]
+fn accepts_is_the_expectation_for_servers_that_cannot_say_who_they_are() {
+    let foreign = "networks:\n  front: {}\nnodes:\n  box:\n    image: some/image\n    command: [sleep, \"3600\"]\n    networks: [front]\n  client:\n    networks: [front]\nchecks:\n";
+    let rendered = load_str(&format!(
+        "{foreign}  - tcp: {{ from: client, to: box:80, expect: open }}\n"
+    ))
+    .expect_err("open needs an identity")
+    .to_string();
+    assert!(rendered.contains("or expect `accepts`"), "{rendered}");
+    let lab = load_str(&format!(
+        "{foreign}  - tcp: {{ from: client, to: box:80, expect: accepts }}\n"
+    ))
+    .expect("valid")
+    .lab;
+    assert_eq!(lab.checks[0].title, "tcp client → box:80 is accepts");
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::{
     ActionReport, CaptureReport, CheckReport, RestoreReport, Status, StepReport, VerifyReport,
 };
+use crate::check::route::Endpoint;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -24,6 +25,9 @@ struct Document<'a> {
     steps: Vec<Step<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     restore: Option<Restore<'a>>,
+    /// The lab as it ran: what `netlab report --html` draws.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    topology: Option<&'a super::topology::Topology>,
 }
 
 #[derive(Serialize)]
@@ -94,14 +98,47 @@ struct Check<'a> {
     duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     cells: Option<Vec<Cell<'a>>>,
+    /// A matrix's rows and columns, in the table's order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    table: Option<Table<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     capture: Option<Capture<'a>>,
-    /// A retry check of a step: milliseconds from the step's last action
-    /// until it passed.
+    /// The Docker mechanism behind the outcome, in a sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<&'a str>,
+    /// From where to where, as structured fields.
+    endpoints: Endpoints<'a>,
+    /// The nodes and networks the check touches.
+    touches: Touches<'a>,
+    /// A retry check of a step: milliseconds from the engine's answer to
+    /// the step's last action until it passed (its time to recover).
     #[serde(skip_serializing_if = "Option::is_none")]
     recovered_ms: Option<f64>,
+    /// The figures of a latency or loss check.
     #[serde(skip_serializing_if = "Option::is_none")]
     measurement: Option<Measurement>,
+}
+
+#[derive(Serialize)]
+struct Table<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    port: &'a str,
+    rows: &'a [String],
+    columns: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Endpoints<'a> {
+    from: &'a Endpoint,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<&'a Endpoint>,
+}
+
+#[derive(Serialize)]
+struct Touches<'a> {
+    nodes: &'a [String],
+    networks: &'a [String],
 }
 
 /// A recorded check's packets: the one-line summary and every entry.
@@ -126,6 +163,14 @@ struct Cell<'a> {
     outcome: &'static str,
     reason: &'a str,
     duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<&'a str>,
+    /// The same, in a few words: cells of one cause share them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<&'a str>,
+    /// The lab network of the address the cell's probe aimed at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<&'a str>,
 }
 
 pub fn render(report: &VerifyReport) -> String {
@@ -163,6 +208,7 @@ pub fn render(report: &VerifyReport) -> String {
         checks: report.checks.iter().map(check).collect(),
         steps: report.steps.iter().map(step).collect(),
         restore: report.restore.as_ref().map(restore),
+        topology: report.topology.as_ref(),
     };
     // Only strings and numbers: serialising cannot fail.
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
@@ -191,6 +237,15 @@ fn check(c: &CheckReport) -> Check<'_> {
         observation: &c.observed,
         outcome: outcome(c.status),
         duration_ms: ms(c.elapsed),
+        why: c.why.as_ref().map(|w| w.sentence.as_str()),
+        endpoints: Endpoints {
+            from: &c.scope.from,
+            to: c.scope.to.as_ref(),
+        },
+        touches: Touches {
+            nodes: &c.scope.nodes,
+            networks: &c.scope.networks,
+        },
         capture: c.capture.as_ref().map(|cap| match cap {
             CaptureReport::Recorded { timeline, .. } => Capture {
                 summary: Some(crate::capture::summary(timeline)),
@@ -203,6 +258,12 @@ fn check(c: &CheckReport) -> Check<'_> {
                 unavailable: Some(reason),
             },
         }),
+        table: c.matrix.as_ref().map(|m| Table {
+            title: m.title.as_deref(),
+            port: &m.port,
+            rows: &m.sources,
+            columns: &m.targets,
+        }),
         cells: c.matrix.as_ref().map(|m| {
             m.cells
                 .iter()
@@ -214,7 +275,10 @@ fn check(c: &CheckReport) -> Check<'_> {
                     observed: cell.observed.to_string(),
                     outcome: if cell.passed { "pass" } else { "fail" },
                     reason: &cell.reason,
-                    duration_ms: ms(cell.elapsed),
+                    duration_ms: cell.elapsed.as_secs_f64() * 1000.0,
+                    why: cell.why.as_ref().map(|w| w.sentence.as_str()),
+                    cause: cell.why.as_ref().map(|w| w.short.as_str()),
+                    network: cell.network.as_deref(),
                 })
                 .collect()
         }),

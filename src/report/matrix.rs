@@ -117,6 +117,8 @@ mod tests {
             passed: expected == observed,
             reason: String::new(),
             elapsed: Duration::ZERO,
+            why: None,
+            network: None,
         }
     }
 

@@ -6,11 +6,13 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 pub mod graph;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod matrix;
 pub mod progress;
 pub mod steps;
+pub mod topology;
 
 pub use steps::{ActionReport, ActionStatus, RestoreReport, StepReport};
 
@@ -53,8 +55,13 @@ pub struct CheckReport {
     pub matrix: Option<MatrixReport>,
     /// The probe's own packets, when they were recorded.
     pub capture: Option<CaptureReport>,
-    /// A `retry:` check of a step that passed: how long after the step's
-    /// last action it passed (its time to recover).
+    /// The Docker mechanism behind the outcome, when the lab model
+    /// accounts for it.
+    pub why: Option<crate::check::why::Why>,
+    /// From where to where, and what of the lab it touches.
+    pub scope: crate::check::route::Scope,
+    /// A `retry:` check of a step that passed: how long after the engine
+    /// carried out the step's last action it passed (its time to recover).
     pub recovered: Option<Duration>,
     /// The figures of a latency or loss check.
     pub measurement: Option<crate::check::measure::EchoFigures>,
@@ -107,6 +114,9 @@ pub struct CellReport {
     pub passed: bool,
     pub reason: String,
     pub elapsed: Duration,
+    pub why: Option<crate::check::why::Why>,
+    /// The lab network of the address the cell's probe aimed at.
+    pub network: Option<String>,
 }
 
 /// One engine the lab ran on.
@@ -134,6 +144,8 @@ pub struct VerifyReport {
     /// Ctrl-C (or SIGTERM) came before the end.
     pub cancelled: bool,
     pub elapsed: Duration,
+    /// The lab as it ran, for reports that draw it.
+    pub topology: Option<topology::Topology>,
 }
 
 impl VerifyReport {
@@ -217,7 +229,7 @@ impl VerifyReport {
         }
         let _ = write!(out, "{} passed, {} failed", self.passed(), self.failed());
         if self.errors() > 0 {
-            let _ = write!(out, ", {} could not run (engine errors)", self.errors());
+            let _ = write!(out, ", {} could not run (errors)", self.errors());
         }
         if self.cancelled_checks() > 0 {
             let _ = write!(out, ", {} cancelled", self.cancelled_checks());
@@ -232,7 +244,8 @@ impl VerifyReport {
     }
 }
 
-/// One check's line, and under it its matrix or its packets.
+/// One check's line, and under it its why (with `-v`), its matrix or its
+/// packets.
 fn check_lines(
     out: &mut String,
     c: &CheckReport,
@@ -248,6 +261,9 @@ fn check_lines(
         pad(&c.observed, observed_w),
         format_elapsed(c.elapsed),
     );
+    if let (true, Some(why)) = (verbose, &c.why) {
+        let _ = writeln!(out, "      why: {}", why.short);
+    }
     if let Some(m) = &c.matrix {
         if m.cells.iter().any(|cell| !cell.passed) {
             out.push_str(&matrix::tables(m, color));
@@ -344,6 +360,8 @@ pub(crate) mod tests {
             elapsed: Duration::from_millis(3),
             matrix: None,
             capture: None,
+            why: None,
+            scope: Default::default(),
             recovered: None,
             measurement: None,
         }
@@ -360,10 +378,11 @@ pub(crate) mod tests {
             }],
             notes: Vec::new(),
             checks,
+            elapsed: Duration::from_millis(1500),
             steps: Vec::new(),
             restore: None,
             cancelled: false,
-            elapsed: Duration::from_millis(1500),
+            topology: None,
         }
     }
 
@@ -378,10 +397,26 @@ pub(crate) mod tests {
         assert!(r.human().contains("ERROR  a longer title"), "{}", r.human());
         assert!(
             r.human()
-                .ends_with("1 passed, 0 failed, 1 could not run (engine errors)\n"),
+                .ends_with("1 passed, 0 failed, 1 could not run (errors)\n"),
             "{}",
             r.human()
         );
+    }
+
+    #[test]
+    fn verbose_shows_why_in_a_few_words() {
+        let mut r = report(vec![check("tcp client → web:7000 is open", true)]);
+        r.checks[0].why = Some(crate::check::why::Why {
+            sentence: "`client` and `web` share the user-defined bridge `front`".into(),
+            short: "shared bridge front".into(),
+        });
+        assert!(
+            r.human_with(false, true)
+                .contains("is open  open     3 ms\n      why: shared bridge front\n"),
+            "{}",
+            r.human_with(false, true)
+        );
+        assert!(!r.human().contains("why:"), "only with -v");
     }
 
     #[test]

@@ -82,6 +82,16 @@ pub struct Engines {
 impl Engines {
     /// Starts one engine of the machine's own dockerd per name, in parallel.
     pub fn start(names: &[&str]) -> Engines {
+        Engines::start_with(names, false)
+    }
+
+    /// As `start`, every engine with the machine's key.json: all report the
+    /// machine engine's ID, as machines cloned from one image do.
+    pub fn start_cloned(names: &[&str]) -> Engines {
+        Engines::start_with(names, true)
+    }
+
+    fn start_with(names: &[&str], shared_key: bool) -> Engines {
         let started: Vec<(String, Output)> = std::thread::scope(|s| {
             let handles: Vec<_> = names
                 .iter()
@@ -89,6 +99,10 @@ impl Engines {
                     s.spawn(move || {
                         let out = Command::new(harness())
                             .args(["start", n, "native"])
+                            .env(
+                                "NETLAB_ENGINE_SHARED_KEY",
+                                if shared_key { "1" } else { "0" },
+                            )
                             .output()
                             .expect("harness runs");
                         ((*n).to_owned(), out)

@@ -22,6 +22,9 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
         std::fs::write(path, xml)
             .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
+    if let Some(path) = &options.html {
+        super::super::report::write_page(&json::render(report), path)?;
+    }
     if let Some(dir) = &options.pcap {
         write_pcaps(report, dir)?;
     }

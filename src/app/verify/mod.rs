@@ -22,22 +22,37 @@ use crate::report::{EngineInfo, VerifyReport};
 
 pub use emit::emit;
 
+/// Which lab `verify` means, and how far its checks may aim.
+pub struct Target<'a> {
+    /// The lab: its name, a built-in lab or a lab file.
+    pub arg: Option<&'a str>,
+    /// `--name`: the name it was brought up under.
+    pub name: Option<&'a str>,
+    pub allow_external: bool,
+}
+
 pub async fn verify_command(
     home: &Engine,
-    arg: Option<&str>,
-    name: Option<&str>,
+    target: &Target<'_>,
     options: &ReportArgs,
     cancel: &Cancel,
 ) -> CommandResult {
-    refuse_unwritable_junit(options)?;
+    let Target {
+        arg,
+        name,
+        allow_external,
+    } = *target;
+    refuse_unwritable_files(options)?;
     // One listing serves both: which lab is meant, and what it holds.
     let mut up = discover::labs(home, None).await?;
     // A lab file (or a built-in lab not up under its own name) brings the
     // checks to run: its own, not the stored ones.
     let file_lab = match arg {
-        Some(a) if std::path::Path::new(a).is_file() => Some(super::load_named(a, name)?),
+        Some(a) if std::path::Path::new(a).is_file() => {
+            Some(super::load_named(a, name, allow_external)?)
+        }
         Some(a) if !up.contains_key(a) && lab::builtin::get(a).is_some() => {
-            Some(super::load_named(a, name)?)
+            Some(super::load_named(a, name, allow_external)?)
         }
         _ => None,
     };
@@ -65,6 +80,7 @@ pub async fn verify_command(
     }
     let mut live = super::up::live(&engines, &record).await?;
     override_checks(&mut live, options);
+    live.allow_external = allow_external;
     let report = verify(
         &engines,
         &live,
@@ -88,19 +104,25 @@ fn not_up(name: &str) -> Failure {
     ))
 }
 
-/// A JUnit file that cannot be written is found out before anything runs.
-pub fn refuse_unwritable_junit(options: &ReportArgs) -> Result<(), Failure> {
-    if let Some(path) = &options.junit {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| {
-                Failure::Usage(format!(
-                    "cannot write the JUnit report to {}: {e}; nothing was run",
-                    path.display()
-                ))
-            })?;
+/// A JUnit or HTML file that cannot be written is found out before
+/// anything runs.
+pub fn refuse_unwritable_files(options: &ReportArgs) -> Result<(), Failure> {
+    for (path, what) in [
+        (&options.junit, "JUnit report"),
+        (&options.html, "HTML page"),
+    ] {
+        if let Some(path) = path {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| {
+                    Failure::Usage(format!(
+                        "cannot write the {what} to {}: {e}; nothing was run",
+                        path.display()
+                    ))
+                })?;
+        }
     }
     Ok(())
 }
@@ -186,6 +208,7 @@ pub async fn verify(
     cancel: &Cancel,
 ) -> Result<VerifyReport, Failure> {
     let started = std::time::Instant::now();
+    super::outside::refuse_outside(engines, live).await?;
     let mut notes: Vec<String> = engines
         .shared_engine_warning(&live.lab.used_hosts())
         .into_iter()
@@ -216,6 +239,7 @@ pub async fn verify(
         restore,
         cancelled,
         elapsed: started.elapsed(),
+        topology: Some(crate::report::topology::of(&live)),
     })
 }
 

@@ -95,7 +95,7 @@ pub async fn run(
             let check = &checks[i];
             check.retry
                 && started.elapsed() + Duration::from_millis(100) < check.timeout
-                && !matches!(single_id(i).and_then(|id| outputs.get(&id)), Some((Ok(r), _)) if check::classify(&check.kind, &r.observation, live).passed)
+                && !matches!(single_id(i).and_then(|id| outputs.get(&id)), Some((Ok(r), _)) if check::judge(&check.kind, r, live).passed)
         });
         if pending.is_empty() {
             break;
@@ -139,6 +139,14 @@ fn pass_or_fail(passed: bool) -> Status {
     if passed { Status::Pass } else { Status::Fail }
 }
 
+fn status_of(o: &check::Outcome) -> Status {
+    if o.error {
+        Status::Error
+    } else {
+        pass_or_fail(o.passed)
+    }
+}
+
 /// One check's report from its probes' outputs.
 fn judge(
     live: &LiveLab,
@@ -152,6 +160,7 @@ fn judge(
     let mut capture = None;
     let mut recovered: Option<(Duration, &str)> = None;
     let mut measurement = None;
+    let mut why = None;
     let cancelled = || {
         (
             Status::Cancelled,
@@ -160,13 +169,13 @@ fn judge(
         )
     };
     let (status, mut observed, elapsed) = match step {
-        Step::Done(o) => (pass_or_fail(o.passed), o.observed.clone(), Duration::ZERO),
+        Step::Done(o) => (status_of(o), o.observed.clone(), Duration::ZERO),
         Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
             Some((Ok(r), round_started)) => {
-                let mut o = check::classify(&check.kind, &r.observation, live);
-                if let Some(shown) = check::outcome::plaintext(&check.kind, r.capture.as_ref()) {
-                    o.passed &= shown.passed;
-                    o.observed = format!("{}; {}", o.observed, shown.observed);
+                let o = check::judge(&check.kind, &r, live);
+                // An error observed nothing of the network: no mechanism to name.
+                if !o.error {
+                    why = check::why::explain(&check.kind, &r, live);
                 }
                 if let Observation::Echo(e) = &r.observation {
                     measurement = Some(check::measure::EchoFigures::of(e));
@@ -188,7 +197,7 @@ fn judge(
                         let before = round_began.saturating_duration_since(since.at);
                         recovered = Some((before + round_started + took, since.action.as_str()));
                     }
-                    (pass_or_fail(o.passed), o.observed, took)
+                    (status_of(&o), o.observed, took)
                 }
             }
             Some((Err(why), _)) => (Status::Error, why, Duration::ZERO),
@@ -204,6 +213,7 @@ fn judge(
                     cancelled()
                 } else {
                     let report = matrix_report(live, m, cells, outputs);
+                    why = check::why::summarise(report.cells.iter().filter_map(|c| c.why.as_ref()));
                     let status = matrix_status(&report);
                     let words = check::matrix::summary(report.cells.iter().map(|c| c.passed));
                     let elapsed = report
@@ -241,6 +251,8 @@ fn judge(
         elapsed,
         matrix,
         capture,
+        why,
+        scope: check::route::scope(&check.kind, live),
         recovered,
         measurement,
     }
@@ -258,13 +270,17 @@ fn matrix_report(
         .iter()
         .zip(steps)
         .map(|(cell, step)| {
+            let mut why = None;
             let (result, elapsed, error) = match step {
                 Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
-                    Some((Ok(r), _)) => (
-                        check::matrix::classify_cell(live, m, cell, &r.observation),
-                        elapsed(&r),
-                        false,
-                    ),
+                    Some((Ok(r), _)) => {
+                        why = check::why::explain_cell(live, m, cell, &r.observation);
+                        (
+                            check::matrix::classify_cell(live, m, cell, &r.observation),
+                            elapsed(&r),
+                            false,
+                        )
+                    }
                     Some((Err(why), _)) => (
                         check::matrix::undecided(&check::Outcome::fail(why)),
                         Duration::ZERO,
@@ -276,7 +292,7 @@ fn matrix_report(
                         true,
                     ),
                 },
-                Step::Done(o) => (check::matrix::undecided(o), Duration::ZERO, false),
+                Step::Done(o) => (check::matrix::undecided(o), Duration::ZERO, o.error),
                 Step::Cells(_) => (
                     check::matrix::undecided(&check::Outcome::fail("a matrix inside a matrix")),
                     Duration::ZERO,
@@ -291,6 +307,8 @@ fn matrix_report(
                 passed: result.passed,
                 reason: result.reason,
                 elapsed,
+                why,
+                network: check::route::cell_route(live, m, cell).network,
             }
         })
         .collect();

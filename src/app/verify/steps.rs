@@ -55,7 +55,7 @@ pub async fn run(
         return Ok(Ran {
             steps: steps
                 .iter()
-                .map(|s| not_run(s, Status::Cancelled, "cancelled before this step"))
+                .map(|s| not_run(live, s, Status::Cancelled, "cancelled before this step"))
                 .collect(),
             restore: None,
             cancelled: true,
@@ -74,6 +74,7 @@ pub async fn run(
     for step in steps {
         if cancelled {
             reports.push(not_run(
+                &current,
                 step,
                 Status::Cancelled,
                 "cancelled before this step",
@@ -81,7 +82,7 @@ pub async fn run(
             continue;
         }
         if let Some(why) = &broken {
-            reports.push(not_run(step, Status::Error, why));
+            reports.push(not_run(&current, step, Status::Error, why));
             continue;
         }
         let started = Instant::now();
@@ -133,9 +134,14 @@ pub async fn run(
             }
         }
         let checks = if cancelled {
-            unrun_checks(&step.checks, Status::Cancelled, "cancelled before it ran")
+            unrun_checks(
+                &current,
+                &step.checks,
+                Status::Cancelled,
+                "cancelled before it ran",
+            )
         } else if let Some(why) = &broken {
-            unrun_checks(&step.checks, Status::Error, why)
+            unrun_checks(&current, &step.checks, Status::Error, why)
         } else {
             let round = round::run(engines, &current, &step.checks, Some(&since), cancel).await;
             cancelled |= round.cancelled;
@@ -195,7 +201,7 @@ fn unrun_action(action: &Action) -> ActionReport {
     }
 }
 
-fn unrun_checks(checks: &[Check], status: Status, why: &str) -> Vec<CheckReport> {
+fn unrun_checks(live: &LiveLab, checks: &[Check], status: Status, why: &str) -> Vec<CheckReport> {
     checks
         .iter()
         .map(|c| CheckReport {
@@ -209,17 +215,19 @@ fn unrun_checks(checks: &[Check], status: Status, why: &str) -> Vec<CheckReport>
             elapsed: Duration::ZERO,
             matrix: None,
             capture: None,
+            why: None,
+            scope: crate::check::route::scope(&c.kind, live),
             recovered: None,
             measurement: None,
         })
         .collect()
 }
 
-fn not_run(step: &crate::lab::Step, status: Status, why: &str) -> StepReport {
+fn not_run(live: &LiveLab, step: &crate::lab::Step, status: Status, why: &str) -> StepReport {
     StepReport {
         title: step.title.clone(),
         actions: step.actions.iter().map(unrun_action).collect(),
-        checks: unrun_checks(&step.checks, status, why),
+        checks: unrun_checks(live, &step.checks, status, why),
         elapsed: Duration::ZERO,
     }
 }

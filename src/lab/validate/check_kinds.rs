@@ -96,19 +96,18 @@ impl Validator {
             },
         };
         let (name, record, expect) = (name?, record?, expect?);
-        if record == RecordType::Aaaa && expect != DnsExpect::Unresolved {
-            let lab_name = cx.nodes.contains_key(&name)
-                || cx
-                    .nodes
-                    .values()
-                    .any(|n| n.networks().any(|a| a.aliases.contains(&name)));
+        // Without IPv6 networks, an AAAA query for a lab name always comes
+        // back empty: `unresolved` could not fail, and anything else could
+        // not pass.
+        if record == RecordType::Aaaa {
+            let lab_name = crate::lab::reach::is_lab_name(cx.topology(), &name);
             let names_nodes = matches!(&expect, DnsExpect::Exactly(list) if list.iter().any(|a| matches!(a, DnsAnswer::Node(_))));
             if lab_name || names_nodes {
                 let at = cx.place_of(&cx.body.record_type);
                 self.error(
                     &at,
-                    format!("lab nodes have IPv4 addresses only: an AAAA query for `{name}` can only come back empty"),
-                    Some("ask type A, or expect `unresolved`".into()),
+                    format!("lab nodes have IPv4 addresses only: an AAAA query for `{name}` can only come back empty, so this check cannot fail (or cannot pass)"),
+                    Some("ask type A".into()),
                 );
                 return None;
             }
@@ -132,16 +131,19 @@ impl Validator {
         let from = self.source_of(cx, true);
         let to = self.target_of(cx);
         let words: &[&str] = match transport {
-            Transport::Tcp => &["open", "refused", "blocked"],
+            Transport::Tcp => &["open", "accepts", "refused", "blocked"],
             Transport::Udp => &["open", "blocked"],
         };
         let expect = self.expect_word(cx, words);
         let (from, to, expect) = (from?, to?, expect?);
+        if !self.aimable(cx, &from, &to) {
+            return None;
+        }
         if expect == "open"
             && let TargetHost::Node { node, .. } = &to.host
             && let (Some(n), Some(span)) = (cx.nodes.get(node), &cx.body.to)
         {
-            self.require_identity(n, &span.referenced, "open");
+            self.require_identity(n, &span.referenced, "open", transport == Transport::Tcp);
         }
         Some(match transport {
             Transport::Tcp => CheckKind::Tcp {
@@ -149,6 +151,7 @@ impl Validator {
                 to,
                 expect: match expect.as_str() {
                     "open" => TcpExpect::Open,
+                    "accepts" => TcpExpect::Accepts,
                     "refused" => TcpExpect::Refused,
                     _ => TcpExpect::Blocked,
                 },
@@ -183,6 +186,9 @@ impl Validator {
         };
         let expect = self.expect_word(cx, &["verified", "untrusted", "wrong-name", "no-tls"]);
         let (from, to, trust, expect) = (from?, to?, trust?, expect?);
+        if !self.aimable(cx, &from, &to) {
+            return None;
+        }
         let name = match (&cx.body.name, &to.host) {
             (Some(n), _) => n.value.clone(),
             (None, TargetHost::Node { node, .. }) => node.clone(),
@@ -269,15 +275,30 @@ impl Validator {
             }
         };
         let expect = self.http_expect(cx);
-        let (url, expect) = (url?, expect?);
+        let (url, expect, from) = (url?, expect?, from?);
         self.http_expect_can_show(cx, &url, &expect)?;
+        self.url_inside(cx, &from, &url)?;
         Some(CheckKind::Http {
-            from: from?,
+            from,
             url,
             method: method?,
             body: cx.body.body.as_ref().map(|b| b.value.clone()),
             expect,
         })
+    }
+
+    /// The URL's host must be the lab's own (unless `--allow-external`).
+    fn url_inside(&mut self, cx: &CheckCx, from: &Source, url: &str) -> Option<()> {
+        use crate::lab::reach::{self, Verdict};
+        let parsed = url::Url::parse(url).ok()?;
+        let host = parsed.host()?;
+        match reach::url_host_verdict(cx.topology(), from, &host) {
+            Verdict::Outside(why) if !self.allow_external => {
+                self.outside(&cx.place_of(&cx.body.url), url, &why);
+                None
+            }
+            _ => Some(()),
+        }
     }
 
     /// `body_kept` and `session` are shown by certain agent paths only: an
@@ -620,7 +641,7 @@ impl Validator {
             PortExpect::Unpublished
         };
         if expect == PortExpect::Published {
-            self.require_identity(node, &node_span.referenced, "published");
+            self.require_identity(node, &node_span.referenced, "published", false);
         }
         Some(CheckKind::Port {
             node: node.name.clone(),

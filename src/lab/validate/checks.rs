@@ -195,7 +195,7 @@ impl Validator {
         if let Some(r) = &cx.body.retry
             && r.value
             && allowed.contains(&"retry")
-            && checked_kind.expects_silence()
+            && !checked_kind.retry_allowed()
         {
             self.error(
                 &r.referenced,
@@ -203,7 +203,11 @@ impl Validator {
                     "`retry` applies to positive expectations; this check expects `{}`",
                     checked_kind.expectation_words()
                 ),
-                Some("a negative passes only when every try is negative: remove `retry`".into()),
+                Some(if checked_kind.expects_silence() {
+                    "a negative passes only when every try is negative: remove `retry`".into()
+                } else {
+                    "a failed handshake is also what a server that is not ready yet shows, so trying until one comes proves nothing: remove `retry`".into()
+                }),
             );
         }
         // A matrix's `title:` names its table; the check's title says more.
@@ -374,7 +378,14 @@ impl Validator {
 
     /// `open` and `published` mean "that very node answered": only the agent
     /// announces who it is.
-    pub(super) fn require_identity(&mut self, node: &Node, at: &Location, expectation: &str) {
+    /// `accepts_instead`: the check may expect `accepts` instead (tcp).
+    pub(super) fn require_identity(
+        &mut self,
+        node: &Node,
+        at: &Location,
+        expectation: &str,
+        accepts_instead: bool,
+    ) {
         if !node.is_agent() {
             self.error(
                 at,
@@ -382,12 +393,51 @@ impl Validator {
                     "node `{}` runs a foreign image, so `{expectation}` cannot prove it answered",
                     node.name
                 ),
-                Some(
+                Some(if accepts_instead {
+                    "only the netlab agent announces its identity; target a node without `image:`, or expect `accepts` (a TCP handshake completed, nothing about who)".into()
+                } else {
                     "only the netlab agent announces its identity; target a node without `image:`"
-                        .into(),
-                ),
+                        .into()
+                }),
             );
         }
+    }
+
+    /// A target must be on a path the source has, and (unless
+    /// `--allow-external`) inside the lab. Reports at `to:` and says
+    /// whether the target may be probed.
+    pub(super) fn aimable(&mut self, cx: &CheckCx, from: &Source, to: &Target) -> bool {
+        use crate::lab::reach::{self, Verdict};
+        let at = cx.place_of(&cx.body.to);
+        match &to.host {
+            TargetHost::Node { node, network } => {
+                match reach::aim(cx.topology(), from, node, network.as_deref()) {
+                    Ok(_) => true,
+                    Err(off) => {
+                        self.error(&at, off.message, Some(off.hint));
+                        false
+                    }
+                }
+            }
+            TargetHost::Ip(ip) => match reach::address_verdict(cx.topology(), *ip) {
+                Verdict::Outside(why) if !self.allow_external => {
+                    self.outside(&at, &to.to_string(), &why);
+                    false
+                }
+                _ => true,
+            },
+        }
+    }
+
+    /// A target outside the lab, refused.
+    pub(super) fn outside(&mut self, at: &Location, target: &str, why: &str) {
+        self.error(
+            at,
+            format!("`{target}` is outside the lab: {why}"),
+            Some(
+                "a lab reaches its containers, their subnets, loopback and its published ports; `--allow-external` lifts this".into(),
+            ),
+        );
     }
 
     /// The check's `to:`, parsed and resolved against the lab.
@@ -441,6 +491,15 @@ pub(super) struct CheckCx<'a> {
 }
 
 impl CheckCx<'_> {
+    /// The lab as far as the rules of `lab::reach` read it.
+    pub fn topology(&self) -> crate::lab::reach::Topology<'_> {
+        crate::lab::reach::Topology {
+            nodes: self.nodes,
+            networks: self.networks,
+            hosts: &self.hosts.names,
+        }
+    }
+
     /// Where a problem about an optional field points: at the field when it
     /// is written, else at the check's kind.
     pub fn place_of<T>(&self, field: &Option<Span<T>>) -> Location {

@@ -93,6 +93,9 @@ impl Validator {
             }
             for (symbol, to) in symbols.iter().zip(&targets) {
                 match self.matrix_cell(cx, symbol, to, transport) {
+                    Some(Some(_)) if self.cell_off_path(cx, &source, to, symbol.at) => {
+                        ok = false;
+                    }
                     Some(Some(expect)) => cells.push(MatrixCell {
                         from: source.clone(),
                         to: to.clone(),
@@ -122,6 +125,23 @@ impl Validator {
             targets,
             cells,
         }))
+    }
+
+    /// A cell whose target has no address on a path from its row (a node
+    /// on another host sharing no network, one only on overlays the row is
+    /// not on): reported, and true.
+    fn cell_off_path(&mut self, cx: &CheckCx, from: &Source, to: &str, at: Option<Pos>) -> bool {
+        match crate::lab::reach::aim(cx.topology(), from, to, None) {
+            Ok(_) => false,
+            Err(off) => {
+                self.error_at(
+                    at,
+                    format!("cell {from} → {to}: {}", off.message),
+                    Some(format!("{}; or write `-` in this cell", off.hint)),
+                );
+                true
+            }
+        }
     }
 
     /// `port: 7000` or `port: 7001/udp`.

@@ -26,9 +26,15 @@ pub struct Validation {
 
 /// `file_stem` names the lab when the file has no `name:`; `source` is the
 /// file's text, for locations inside multi-line values (a matrix's table).
-pub fn validate(raw: RawLab, file_stem: Option<&str>, source: &str) -> Validation {
+pub fn validate(
+    raw: RawLab,
+    file_stem: Option<&str>,
+    source: &str,
+    options: super::LoadOptions,
+) -> Validation {
     let mut v = Validator {
         source: source.to_owned(),
+        allow_external: options.allow_external,
         ..Validator::default()
     };
     let lab = v.lab(raw, file_stem);
@@ -43,6 +49,8 @@ pub fn validate(raw: RawLab, file_stem: Option<&str>, source: &str) -> Validatio
 pub(super) struct Validator {
     diags: Vec<Diagnostic>,
     source: String,
+    /// Checks may aim outside the lab (`--allow-external`).
+    allow_external: bool,
 }
 
 fn pos(loc: &Location) -> Option<Pos> {

@@ -1,0 +1,135 @@
+//! Who must answer at a target for a check to say "that node answered":
+//! the node the target names, the node whose container address it is, or
+//! the node whose published port (or host-mode listener) it reaches on the
+//! source's Docker host. A proxy that completes a handshake for a port
+//! nobody serves says nothing about who answered; only the agent's greeting
+//! does. Pure.
+
+use std::net::IpAddr;
+
+use crate::agent::protocol::Identity;
+use crate::lab::{Attachment, NetworkMode, Source, TargetHost, Transport};
+use crate::live::{LiveLab, PublishedPort};
+
+/// Who stands behind a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answerer {
+    /// An agent node of this lab: its greeting is the proof.
+    Node(Identity),
+    /// A node of a foreign image: it cannot say who it is.
+    Foreign(String),
+    /// Nothing of the lab is known there.
+    Unknown,
+}
+
+/// The identity an agent node of this lab announces.
+pub fn identity_of(live: &LiveLab, node: &str) -> Option<Identity> {
+    let n = live.lab.nodes.get(node)?;
+    n.is_agent().then(|| Identity {
+        lab: live.lab.name.clone(),
+        host: live.lab.is_multi_host().then(|| n.host.clone()),
+        node: node.to_owned(),
+    })
+}
+
+fn named(live: &LiveLab, node: &str) -> Answerer {
+    match (identity_of(live, node), live.lab.nodes.contains_key(node)) {
+        (Some(id), _) => Answerer::Node(id),
+        (None, true) => Answerer::Foreign(node.to_owned()),
+        (None, false) => Answerer::Unknown,
+    }
+}
+
+/// Who answers at `host:port` for a probe from `from`.
+pub fn answerer(
+    live: &LiveLab,
+    from: &Source,
+    host: &TargetHost,
+    port: u16,
+    transport: Transport,
+) -> Answerer {
+    let ip = match host {
+        TargetHost::Node { node, .. } => return named(live, node),
+        TargetHost::Ip(ip) => *ip,
+    };
+    if let Some(owner) = owner_of_address(live, ip) {
+        return named(live, &owner);
+    }
+    // Not a container's address: the source's own Docker host answers
+    // there (loopback from the host or a host-mode node, any of the host's
+    // addresses from anywhere), through a published port or a host-mode
+    // node's listener.
+    let on_host_stack = !ip.is_loopback() || from_host_stack(live, from);
+    if !on_host_stack {
+        return match from {
+            // A container's loopback is the container itself.
+            Source::Node(n) => named(live, n),
+            Source::Host(_) => Answerer::Unknown,
+        };
+    }
+    let source_host = live.lab.host_of(from).to_owned();
+    let same_host = |node_host: &str| live.same_engine(&source_host, node_host);
+    for (name, node) in &live.nodes {
+        if !same_host(&node.host) {
+            continue;
+        }
+        if node
+            .ports
+            .iter()
+            .any(|b| b.host_port == port && b.transport == transport && covers(b, ip))
+        {
+            return named(live, name);
+        }
+    }
+    for (name, node) in &live.lab.nodes {
+        let host_mode = node.attachment == Attachment::Mode(NetworkMode::Host);
+        let serves = node
+            .serve
+            .iter()
+            .any(|l| l.port == port && l.proto.is_udp() == (transport == Transport::Udp));
+        if host_mode && serves && same_host(&node.host) {
+            return named(live, name);
+        }
+    }
+    Answerer::Unknown
+}
+
+/// The node whose container holds `ip` on one of its networks.
+pub fn owner_of_address(live: &LiveLab, ip: IpAddr) -> Option<String> {
+    live.nodes
+        .iter()
+        .find(|(_, n)| n.addresses.values().any(|a| IpAddr::V4(*a) == ip))
+        .map(|(name, _)| name.clone())
+}
+
+/// Probes from the host, or from a node in host mode, run in the Docker
+/// host's own network stack.
+fn from_host_stack(live: &LiveLab, from: &Source) -> bool {
+    match from {
+        Source::Host(_) => true,
+        Source::Node(n) => live
+            .lab
+            .nodes
+            .get(n)
+            .is_some_and(|n| n.attachment == Attachment::Mode(NetworkMode::Host)),
+    }
+}
+
+/// Whether a binding listens at `ip`: its own address, or every address of
+/// that family when it is bound to all of them.
+pub fn covers(binding: &PublishedPort, ip: IpAddr) -> bool {
+    binding.host_ip == ip
+        || (binding.host_ip.is_unspecified() && binding.host_ip.is_ipv4() == ip.is_ipv4())
+}
+
+/// `web of lab bridge-basic`, `db@west of lab overlay-multihost`.
+pub fn words(id: &Identity) -> String {
+    format!("{} of lab {}", id.node_at_host(), id.lab)
+}
+
+/// Whether a greeting names a node of this lab as it runs (the right
+/// host, too): evidence of who answered even where the target maps to no
+/// node netlab knows of.
+pub fn is_lab_node(live: &LiveLab, id: &Identity) -> bool {
+    identity_of(live, &id.node).as_ref() == Some(id)
+}
