@@ -628,7 +628,7 @@ steps:
         "{text}"
     );
     assert!(
-        text.ends_with("1 passed, 0 failed, 2 could not run (engine errors)\n"),
+        text.ends_with("1 passed, 0 failed, 2 could not run (errors)\n"),
         "{text}"
     );
     let db = inspect("netlab_t-st-refused_db");

@@ -28,7 +28,17 @@ pub fn resolve(live: &LiveLab, from: &Source, to: &Target) -> Result<SocketAddr,
                 Aim::HostMode => host_mode_address(live, from, node, &target.host)?,
                 Aim::Networks(networks) => networks
                     .iter()
-                    .find_map(|net| target.addresses.get(net).copied()),
+                    .find_map(|net| target.addresses.get(net).copied())
+                    .or_else(|| {
+                        // A step changed who is on which network: the
+                        // networks the two share now decide, and without
+                        // one, a bridge of the source's own host, as for
+                        // nodes that never shared one.
+                        network
+                            .is_none()
+                            .then(|| now_on_path(live, from, target))
+                            .flatten()
+                    }),
             };
             IpAddr::V4(ip.ok_or_else(|| {
                 format!(
@@ -43,6 +53,31 @@ pub fn resolve(live: &LiveLab, from: &Source, to: &Target) -> Result<SocketAddr,
         }
     };
     Ok(SocketAddr::new(ip, to.port))
+}
+
+/// The target's address on a network it shares with the source as they
+/// run now, else on a bridge of the source's own host.
+fn now_on_path(live: &LiveLab, from: &Source, target: &crate::live::LiveNode) -> Option<Ipv4Addr> {
+    let source = match from {
+        Source::Node(n) => live.nodes.get(n),
+        Source::Host(_) => None,
+    };
+    let shared = target
+        .addresses
+        .iter()
+        .find(|(net, _)| source.is_some_and(|s| s.addresses.contains_key(*net)));
+    let bridge_here = || {
+        let same_host = live.lab.host_of(from) == target.host;
+        target.addresses.iter().find(|(net, _)| {
+            same_host
+                && live
+                    .lab
+                    .networks
+                    .get(*net)
+                    .is_some_and(|n| n.driver == crate::lab::Driver::Bridge)
+        })
+    };
+    shared.or_else(bridge_here).map(|(_, ip)| *ip)
 }
 
 /// A node in host mode is its Docker host: loopback from that host (and
