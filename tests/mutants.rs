@@ -372,6 +372,42 @@ const ROWS: &[Row] = &[
         mutant: "tcp: { title: TITLE, from: client, to: www:7000, connections: 4, expect: spread }",
         opposite: "only web carries www",
     },
+    Row {
+        id: "35",
+        kind: "latency",
+        expectation: "median",
+        proves: "the median round trip of the ICMP echo series lies in the range",
+        twin: "latency: { title: TITLE, from: client, to: web, expect: { median: ..50ms } }",
+        mutant: "latency: { title: TITLE, from: client, to: web, expect: { median: 50ms.. } }",
+        opposite: "an unimpaired bridge answers in well under a millisecond",
+    },
+    Row {
+        id: "36",
+        kind: "latency",
+        expectation: "p95",
+        proves: "95% of the round trips took at most its upper end, and the 95th percentile at least its lower end",
+        twin: "latency: { title: TITLE, from: host, to: web, expect: { p95: ..500ms } }",
+        mutant: "latency: { title: TITLE, from: host, to: web, expect: { p95: 500ms.. } }",
+        opposite: "from the host too, web answers in well under a millisecond",
+    },
+    Row {
+        id: "37",
+        kind: "latency",
+        expectation: "max",
+        proves: "the slowest round trip lies in the range",
+        twin: "latency: { title: TITLE, from: client, to: web@front, expect: { max: ..1s } }",
+        mutant: "latency: { title: TITLE, from: client, to: web@front, expect: { max: 1s.. } }",
+        opposite: "no round trip on a bridge takes a second",
+    },
+    Row {
+        id: "38",
+        kind: "loss",
+        expectation: "range",
+        proves: "the share of echo requests that got no reply lies in the range",
+        twin: "loss: { title: TITLE, from: client, to: web, count: 100, expect: ..5% }",
+        mutant: "loss: { title: TITLE, from: client, to: web, count: 100, expect: 20%..40% }",
+        opposite: "an unimpaired bridge loses nothing",
+    },
 ];
 
 /// Every kind and expectation the lab file offers (SPEC's table), each of
@@ -411,6 +447,10 @@ const EXPECTATIONS: &[(&str, &str)] = &[
     ("mtu", "path MTU (to:)"),
     ("tcp connections", "open"),
     ("tcp connections", "spread"),
+    ("latency", "median"),
+    ("latency", "p95"),
+    ("latency", "max"),
+    ("loss", "range"),
 ];
 
 fn check(template: &str, title: &str) -> String {
