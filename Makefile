@@ -3,8 +3,9 @@ TARGET := x86_64-unknown-linux-gnu
 NETLAB := target/$(TARGET)/release/netlab
 NETLAB_DEBUG := target/$(TARGET)/debug/netlab
 HOSTS ?= 2
+PREFIX ?= $(HOME)/.local
 
-.PHONY: build run test lint unit bench bench-smoke hosts hosts-down test-engines
+.PHONY: build run test lint unit bench bench-smoke hosts hosts-down test-engines man install
 
 build:
 	cargo build --release --locked
@@ -15,12 +16,16 @@ run: build
 
 ## Formatting, lints, unit tests, the real-engine tests (two simulated hosts
 ## included), every built-in lab on Docker 20.10, 26.1 and 28.5, and a smoke
-## run of the benchmark (so it cannot rot).
-test: lint
-	cargo test --locked -- --test-threads 4
-	harness/test-engines.sh $(NETLAB_DEBUG)
-	@echo "== benchmark smoke run (debug build, 3 nodes): proves bench/run.py works; its targets apply to 'make bench' only"
-	python3 bench/run.py --sizes 3 --repeat 1 --checks 2 --netlab $(NETLAB_DEBUG)
+## run of the benchmark (so it cannot rot); at the end, the time of each
+## stage (harness/stages.sh), also when one failed.
+test:
+	@harness/stages.sh \
+	  "lint=make --no-print-directory lint" \
+	  "build tests=cargo test --locked --no-run" \
+	  "unit=cargo test --locked --bin netlab" \
+	  "engine tests=cargo test --locked --test '*' -- --test-threads 4" \
+	  "engine matrix=harness/test-engines.sh $(NETLAB_DEBUG)" \
+	  "benchmark smoke=echo 'debug build, 3 nodes: proves bench/run.py works; its targets apply to make bench only' && python3 bench/run.py --sizes 3 --repeat 1 --checks 2 --netlab $(NETLAB_DEBUG)"
 
 lint:
 	cargo fmt --check
@@ -29,6 +34,23 @@ lint:
 ## Pure tests only (no Docker).
 unit:
 	cargo test --locked --bin netlab
+
+## The man pages, from the same clap definitions as the command line.
+man: build
+	$(NETLAB) man target/man
+
+## netlab into $(PREFIX)/bin (~/.local/bin), with its man pages and the
+## completions of bash, zsh and fish where each shell looks for them.
+install: man
+	install -D -m 755 $(NETLAB) $(PREFIX)/bin/netlab
+	install -D -m 644 -t $(PREFIX)/share/man/man1 target/man/*.1
+	mkdir -p target/completions
+	$(NETLAB) completions bash > target/completions/netlab
+	$(NETLAB) completions zsh > target/completions/_netlab
+	$(NETLAB) completions fish > target/completions/netlab.fish
+	install -D -m 644 -t $(PREFIX)/share/bash-completion/completions target/completions/netlab
+	install -D -m 644 -t $(PREFIX)/share/zsh/site-functions target/completions/_netlab
+	install -D -m 644 -t $(HOME)/.config/fish/completions target/completions/netlab.fish
 
 ## Every built-in lab on each engine version, from this machine's namespace:
 ## a table of labs x engines (root; starts and stops the engines itself).

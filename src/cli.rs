@@ -4,10 +4,18 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+/// What `--version` says: netlab's version and the Docker Engine API
+/// versions it speaks, from 1.41 (Docker 20.10, the oldest engine tested) to
+/// the newest the bundled bollard knows (a test pins it to bollard's).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (Docker Engine API 1.41 to 1.53)"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "netlab",
-    version,
+    version = VERSION,
     about = "Turn a YAML lab file into real Docker networks and containers, and prove how they behave.",
     after_help = "<LAB> is a path to a YAML lab file or the name of a built-in lab (see `netlab labs`).\n\n\
 Exit codes:\n  0  every check passed (or the command succeeded)\n  1  at least one check failed\n  \
@@ -73,6 +81,18 @@ pub enum Command {
         lab: String,
         #[arg(long, value_enum, default_value_t = crate::report::graph::GraphFormat::Mermaid)]
         format: crate::report::graph::GraphFormat,
+    },
+    /// Print a completion script for SHELL on stdout (e.g. `netlab
+    /// completions bash > ~/.local/share/bash-completion/completions/netlab`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (netlab.1, netlab-up.1, ...) into DIR (`make man`).
+    #[command(hide = true)]
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: std::path::PathBuf,
     },
     /// Runs inside lab containers (the agent); not for direct use.
     #[command(hide = true, subcommand)]
@@ -146,6 +166,9 @@ pub struct ReportArgs {
     /// every matrix, also of one that passed.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Print only the checks that did not pass, and the closing line.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
     /// Check the steady state only: run none of the lab's steps.
     #[arg(long)]
     pub no_steps: bool,

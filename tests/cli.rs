@@ -12,7 +12,8 @@ use support::netlab_bin;
 
 fn offline() -> Command {
     let mut cmd = Command::new(netlab_bin());
-    cmd.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    cmd.env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env_remove("CLICOLOR_FORCE");
     cmd
 }
 

@@ -11,15 +11,17 @@ pub mod outside;
 pub mod report;
 pub mod run;
 pub mod select;
+pub mod shell;
 pub mod up;
 pub mod verify;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, RunArgs};
 use crate::engine::EngineError;
 use crate::exit;
 use crate::lab::{self, LabError};
+use crate::report::colour::{self, Paint};
 use crate::report::count;
 
 pub use cancel::Cancel;
@@ -52,6 +54,13 @@ pub type CommandResult = Result<u8, Failure>;
 
 pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
     let context = cli.context.as_deref();
+    crate::report::colour::apply_to_progress_bars();
+    match &cli.command {
+        Command::Verify { report, .. } | Command::Run(RunArgs { report, .. }) if report.quiet => {
+            crate::report::progress::hush();
+        }
+        _ => {}
+    }
     match cli.command {
         Command::Validate {
             lab,
@@ -97,6 +106,8 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
             let home = hosts::home(context).await?;
             ls::ls(&home).await
         }
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man { dir } => shell::man(&dir),
         Command::Agent(_) => Err(Failure::Usage("the agent runs on its own runtime".into())),
     }
 }
@@ -177,8 +188,13 @@ pub fn finish(outcome: CommandResult) -> ExitCode {
         Ok(code) => exit::code(code),
         Err(failure) => {
             match &failure {
-                Failure::Lab(LabError::Invalid(report)) => eprintln!("{report}"),
-                other => eprintln!("error: {other}"),
+                Failure::Lab(LabError::Invalid(report)) => {
+                    eprintln!("{}", report.render(colour::stderr()))
+                }
+                other => eprintln!(
+                    "{} {other}",
+                    colour::paint("error:", Paint::Red, colour::stderr())
+                ),
             }
             exit::code(failure.exit_code())
         }

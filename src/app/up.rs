@@ -74,7 +74,9 @@ pub async fn up(
     let (live, what) = result?;
     let text = summary(&live, engines, started.elapsed(), &what);
     if args.summary_to_stderr {
-        eprint!("{text}")
+        if !report::progress::hushed() {
+            eprint!("{text}")
+        }
     } else {
         print!("{text}")
     }

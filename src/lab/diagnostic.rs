@@ -64,11 +64,41 @@ impl Report {
     /// Renders one diagnostic, without colour so output is stable in tests
     /// and logs.
     pub fn render_one(&self, d: &Diagnostic) -> String {
+        self.render_one_with(d, false)
+    }
+
+    /// Every diagnostic and the count of errors; `colour` as rustc's
+    /// (the caller decides: `report::colour`).
+    pub fn render(&self, colour: bool) -> String {
+        let mut sorted: Vec<&Diagnostic> = self.items.iter().collect();
+        sorted.sort_by_key(|d| d.pos);
+        let mut out = String::new();
+        for d in sorted {
+            out.push_str(&self.render_one_with(d, colour));
+            out.push_str("\n\n");
+        }
+        let errors = self.errors();
+        if errors > 0 {
+            out.push_str(&format!(
+                "{}: {errors} error{} found; nothing was created",
+                self.file,
+                if errors == 1 { "" } else { "s" }
+            ));
+        }
+        out
+    }
+
+    fn render_one_with(&self, d: &Diagnostic, colour: bool) -> String {
         let level = match d.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let renderer = Renderer::plain().decor_style(DecorStyle::Ascii);
+        let renderer = if colour {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        }
+        .decor_style(DecorStyle::Ascii);
         let hint = d.hint.as_deref().map(|h| Level::HELP.message(h));
         let rendered = match d.pos.and_then(|p| self.line_span(p)) {
             Some((line_no, line_text, col_range)) => {
@@ -116,20 +146,6 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut sorted: Vec<&Diagnostic> = self.items.iter().collect();
-        sorted.sort_by_key(|d| d.pos);
-        for d in sorted {
-            writeln!(f, "{}\n", self.render_one(d))?;
-        }
-        let errors = self.errors();
-        if errors > 0 {
-            write!(
-                f,
-                "{}: {errors} error{} found; nothing was created",
-                self.file,
-                if errors == 1 { "" } else { "s" }
-            )?;
-        }
-        Ok(())
+        f.write_str(&self.render(false))
     }
 }

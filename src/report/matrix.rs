@@ -6,12 +6,10 @@
 use std::fmt::Write as _;
 
 use super::MatrixReport;
+use super::colour::{Paint, paint};
 
 pub const LEGEND: &str =
     ". open (answered by that node)  x blocked  r refused  - not checked  ? other";
-
-const RED: &str = "\x1b[31;1m";
-const RESET: &str = "\x1b[0m";
 
 /// Rows of symbols: (source, [(symbol, differs)]).
 type Grid = Vec<(String, Vec<(char, bool)>)>;
@@ -60,7 +58,11 @@ fn lines(m: &MatrixReport, grid: &Grid, color: bool) -> (Vec<String>, usize) {
         let mut line = format!("{source:first$}");
         for ((symbol, differs), w) in row.iter().zip(&widths) {
             let text = match (differs, color) {
-                (true, true) => format!("{RED}{symbol}{RESET}{}", " ".repeat(w - 1)),
+                (true, true) => format!(
+                    "{}{}",
+                    paint(&symbol.to_string(), Paint::Red, true),
+                    " ".repeat(w - 1)
+                ),
                 (true, false) => format!("{symbol}*{}", " ".repeat(w - 2)),
                 (false, _) => format!("{symbol}{}", " ".repeat(w - 1)),
             };

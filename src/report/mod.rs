@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+pub mod colour;
 pub mod graph;
 pub mod html;
 pub mod json;
@@ -29,6 +30,16 @@ pub enum Status {
 }
 
 impl Status {
+    /// The word in its colour, when `colour`.
+    pub fn painted(self, colour: bool) -> String {
+        let paint = match self {
+            Status::Pass => colour::Paint::Green,
+            Status::Fail => colour::Paint::Red,
+            Status::Error | Status::Cancelled => colour::Paint::Yellow,
+        };
+        colour::paint(self.word(), paint, colour)
+    }
+
     pub fn word(self) -> &'static str {
         match self {
             Status::Pass => "PASS",
@@ -199,32 +210,44 @@ impl VerifyReport {
         format!("lab {} on {}", self.lab, engines.join("; "))
     }
 
-    /// The report for a person; `color` marks differing matrix cells in
-    /// colour instead of with a `*`; `verbose` lists a recorded probe's
-    /// packets one per line and shows the table of a matrix that passed.
-    pub fn human_with(&self, color: bool, verbose: bool) -> String {
+    /// The report for a person; `color` paints the status words and
+    /// marks differing matrix cells in colour instead of with a `*`;
+    /// `verbose` lists a recorded probe's packets one per line and shows the
+    /// table of a matrix that passed; `quiet` shows only the checks that
+    /// did not pass (with the step they belong to), and the closing line.
+    pub fn human_with(&self, color: bool, verbose: bool, quiet: bool) -> String {
+        let shown = |c: &&CheckReport| !quiet || c.status != Status::Pass;
         let width = |f: fn(&CheckReport) -> &str| {
             self.all_checks()
+                .filter(shown)
                 .map(|c| f(c).chars().count())
                 .max()
                 .unwrap_or(0)
         };
         let widths = (width(|c| &c.title), width(|c| &c.observed));
         let mut out = String::new();
-        let _ = writeln!(out, "{}", self.header());
-        for note in &self.notes {
-            let _ = writeln!(out, "{note}");
+        if !quiet {
+            let _ = writeln!(out, "{}", self.header());
+            for note in &self.notes {
+                let _ = writeln!(out, "{note}");
+            }
         }
-        for c in &self.checks {
+        for c in self.checks.iter().filter(shown) {
             check_lines(&mut out, c, widths, color, verbose);
         }
         for (i, step) in self.steps.iter().enumerate() {
+            let quiet_about_it = quiet
+                && step.checks.iter().all(|c| c.status == Status::Pass)
+                && step.actions.iter().all(|a| a.status == ActionStatus::Done);
+            if quiet_about_it {
+                continue;
+            }
             steps::step_lines(&mut out, i + 1, step);
-            for c in &step.checks {
+            for c in step.checks.iter().filter(shown) {
                 check_lines(&mut out, c, widths, color, verbose);
             }
         }
-        if let Some(r) = &self.restore {
+        if let Some(r) = self.restore.as_ref().filter(|r| !quiet || !r.complete()) {
             steps::restore_lines(&mut out, r);
         }
         let _ = write!(out, "{} passed, {} failed", self.passed(), self.failed());
@@ -240,7 +263,7 @@ impl VerifyReport {
 
     #[cfg(test)]
     pub fn human(&self) -> String {
-        self.human_with(false, false)
+        self.human_with(false, false, false)
     }
 }
 
@@ -256,7 +279,7 @@ fn check_lines(
     let _ = writeln!(
         out,
         "{}  {}  {}  {:>7}",
-        c.status.word(),
+        c.status.painted(color),
         pad(&c.title, title_w),
         pad(&c.observed, observed_w),
         format_elapsed(c.elapsed),
@@ -289,15 +312,6 @@ fn check_lines(
 
 fn pad(s: &str, width: usize) -> String {
     format!("{s}{}", " ".repeat(width.saturating_sub(s.chars().count())))
-}
-
-/// Whether the report may use colour: stdout is a terminal, and neither
-/// `NO_COLOR` nor `CI` says otherwise.
-pub fn colour_on_stdout() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none()
-        && std::env::var_os("CI").is_none()
 }
 
 /// `1 network`, `2 networks`.
@@ -411,12 +425,37 @@ pub(crate) mod tests {
             short: "shared bridge front".into(),
         });
         assert!(
-            r.human_with(false, true)
+            r.human_with(false, true, false)
                 .contains("is open  open     3 ms\n      why: shared bridge front\n"),
             "{}",
-            r.human_with(false, true)
+            r.human_with(false, true, false)
         );
         assert!(!r.human().contains("why:"), "only with -v");
+    }
+
+    #[test]
+    fn quiet_shows_only_what_did_not_pass_and_the_closing_line() {
+        let passing = report(vec![check("a", true), check("a long title", true)]);
+        assert_eq!(
+            passing.human_with(false, false, true),
+            "2 passed, 0 failed\n"
+        );
+        let mut failing = report(vec![check("a long title", true), check("b", false)]);
+        failing.checks.push(check("c", false));
+        failing.checks[2].status = Status::Error;
+        assert_eq!(
+            failing.human_with(false, false, true),
+            "FAIL  b  open     3 ms\nERROR  c  open     3 ms\n1 passed, 1 failed, 1 could not run (errors)\n"
+        );
+    }
+
+    #[test]
+    fn status_words_are_painted_only_with_colour() {
+        let r = report(vec![check("a", true), check("b", false)]);
+        let text = r.human_with(true, false, false);
+        assert!(text.contains("\x1b[32mPASS\x1b[0m  a"), "{text:?}");
+        assert!(text.contains("\x1b[31;1mFAIL\x1b[0m  b"), "{text:?}");
+        assert!(!r.human().contains('\x1b'));
     }
 
     #[test]

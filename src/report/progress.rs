@@ -1,9 +1,10 @@
 //! Progress on stderr while netlab works: indicatif bars on a terminal;
 //! plain lines when stderr is not a terminal or `CI` is set, so logs stay
-//! readable. The report itself always goes to stdout.
+//! readable; nothing at all under `-q`. The report itself always goes to
+//! stdout.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,6 +17,19 @@ pub struct Progress {
     started: Instant,
 }
 
+/// Set once by `-q`: a process-wide switch, since progress is reported
+/// from deep inside `up` and `verify`.
+static HUSHED: AtomicBool = AtomicBool::new(false);
+
+/// From now on, no progress at all (`-q`).
+pub fn hush() {
+    HUSHED.store(true, Ordering::Relaxed);
+}
+
+pub fn hushed() -> bool {
+    HUSHED.load(Ordering::Relaxed)
+}
+
 fn on_terminal() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
 }
@@ -24,7 +38,7 @@ impl Progress {
     /// A stage of `total` steps (`0`: a stage of unknown length, a spinner).
     pub fn start(stage: impl Into<String>, total: u64) -> Progress {
         let stage = stage.into();
-        let bar = on_terminal().then(|| {
+        let bar = (on_terminal() && !hushed()).then(|| {
             let bar = if total == 0 {
                 ProgressBar::new_spinner()
             } else {
@@ -42,7 +56,7 @@ impl Progress {
             bar.enable_steady_tick(std::time::Duration::from_millis(100));
             bar
         });
-        if bar.is_none() {
+        if bar.is_none() && !hushed() {
             if total == 0 {
                 eprintln!("netlab: {stage}");
             } else {
@@ -70,7 +84,7 @@ impl Progress {
     pub fn finish(self) {
         match self.bar {
             Some(bar) => bar.finish_and_clear(),
-            None if self.total > 0 => eprintln!(
+            None if self.total > 0 && !hushed() => eprintln!(
                 "netlab: {} done: {}/{} in {}",
                 self.stage,
                 self.done.load(Ordering::Relaxed),

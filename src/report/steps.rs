@@ -206,4 +206,32 @@ restored in 410 ms: connect db to back — the lab is as its file declares\n\
         );
         assert!(!r.complete());
     }
+
+    #[test]
+    fn quiet_shows_only_what_did_not_pass_with_its_step() {
+        let mut r = report(vec![check("steady", true)]);
+        r.steps = vec![
+            StepReport {
+                title: "all fine".into(),
+                actions: vec![action("disconnect db from back", ActionStatus::Done, "")],
+                checks: vec![check("gone", true)],
+                elapsed: Duration::from_millis(30),
+            },
+            StepReport {
+                title: "one wrong".into(),
+                actions: vec![action("connect db to back", ActionStatus::Done, "")],
+                checks: vec![check("back", true), check("wrong", false)],
+                elapsed: Duration::from_millis(30),
+            },
+        ];
+        r.restore = Some(RestoreReport {
+            actions: Vec::new(),
+            left: Vec::new(),
+            elapsed: Duration::from_millis(5),
+        });
+        assert_eq!(
+            r.human_with(false, false, true),
+            "step 2: one wrong\n  do  connect db to back  (40 ms)\nFAIL  wrong  open     3 ms\n3 passed, 1 failed\n"
+        );
+    }
 }

@@ -17,6 +17,7 @@ pub fn netlab(args: &[&str]) -> Output {
     Command::new(netlab_bin())
         .args(args)
         .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
         .output()
         .expect("netlab runs")
 }

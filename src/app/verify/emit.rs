@@ -12,7 +12,7 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
     match options.output {
         OutputFormat::Human => print!(
             "{}",
-            report.human_with(report::colour_on_stdout(), options.verbose)
+            report.human_with(report::colour::stdout(), options.verbose, options.quiet)
         ),
         OutputFormat::Json => print!("{}", json::render(report)),
     }
