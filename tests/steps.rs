@@ -270,14 +270,16 @@ fn each_impairment_shows_its_effect() {
     assert_eq!(code, Some(0), "{doc:#}\n{err}");
     let delay = figures(&doc, "delay");
     assert!((45.0..70.0).contains(&f(&delay["median_ms"])), "{delay}");
-    // Jitter spreads the round trips: 40 ms between the fastest and the
-    // slowest of 60 (uniform over ±20 ms), where none are without it.
+    // Jitter spreads the round trips: up to 40 ms between the fastest and
+    // the slowest of 60 (uniform over ±20 ms).
     let jitter = figures(&doc, "jitter");
     assert!(
         f(&jitter["max_ms"]) - f(&jitter["min_ms"]) > 20.0,
         "{jitter}"
     );
-    assert!(f(&delay["max_ms"]) - f(&delay["min_ms"]) < 20.0, "{delay}");
+    // Without jitter they bunch (p95, not max: the first reply may wait
+    // for an ARP answer that is delayed too).
+    assert!(f(&delay["p95_ms"]) - f(&delay["min_ms"]) < 20.0, "{delay}");
     let loss = figures(&doc, "loss");
     assert!((20.0..40.0).contains(&f(&loss["loss_percent"])), "{loss}");
     // Duplicates arrive as second replies to one request: no loss.
