@@ -19,6 +19,9 @@ bridge networks:
 
 And, each with its goal (bench/more.py, bench/twohost.py):
 
+  * labs that change (bench/steps.py): the delay and loss an impairment
+    gives, measured, against what was set; each action's engine call
+    against the plain `docker` command; putting back 20 changed nodes;
   * `netlab verify` of a 20x20 reachability matrix (20 nodes on one bridge,
     one `matrix` check, every cell `.`), and of 100 nodes that each probe
     their neighbour (one tcp check each): wall time, and the CPU time
@@ -82,6 +85,7 @@ from benchlib import (
 )
 import dualstack
 import more
+import steps
 import twohost
 
 REPO = Path(__file__).resolve().parent.parent
@@ -470,7 +474,7 @@ def report(results, capture, checks, image, image_mb, agent_mb, repeat, foreign,
     print("\ntargets (issue \"Performance: measured against docker compose\"):")
     for ok, text in targets(results, verify_samples, checks, image_mb, agent_mb):
         print(f"  {verdict(ok)}  {text}")
-    print("\ntargets (verify at scale, negatives, converge, capture, two hosts):")
+    print("\ntargets (verify at scale, negatives, converge, capture, two hosts, steps):")
     for section in sections + ([capture] if capture else []):
         for ok, text in section.report_targets():
             print(f"  {verdict(ok)}  {text}")
@@ -523,6 +527,8 @@ SCALES = [
     ("probers", more.FULL_PROBERS, 10, "probing nodes, one tcp check each"),
     ("converge", more.FULL_CONVERGE, 6, "nodes of the converge lab"),
     ("two-host", twohost.FULL_NODES, 6, "nodes of the two-host row, half per engine (needs root)"),
+    ("steps", steps.FULL_NODES, 3, "nodes of the restore lab of the steps section (impairment accuracy and "
+     "action times run beside it)"),
 ]
 
 
@@ -548,7 +554,9 @@ def main() -> int:
     status = 0
     try:
         # Leftovers of an earlier, killed run would distort the numbers.
-        bench.labs |= {f"bench-{n}" for n in args.sizes} | {VERIFY_LAB} | more.LABS | dualstack.LABS
+        bench.labs |= (
+            {f"bench-{n}" for n in args.sizes} | {VERIFY_LAB} | more.LABS | dualstack.LABS | steps.LABS
+        )
         for problem in bench.cleanup():
             print(f"warning: {problem}", file=sys.stderr)
         bench.labs.clear()
@@ -569,6 +577,8 @@ def main() -> int:
             sections.append(more.measure_converge(bench, args.converge, args.repeat))
         if args.two_host:
             sections.append(twohost.measure(bench, args.two_host, args.repeat))
+        if args.checks and args.steps:
+            sections.append(steps.measure(bench, args.steps, args.repeat))
         agent_mb = agent_memory_mb(bench, max(args.sizes))
         image_mb = image_size_mb(bench.image)
         report(results, capture, args.checks, bench.image, image_mb, agent_mb, args.repeat, bench.foreign,

@@ -169,6 +169,9 @@ pub struct ReportArgs {
     /// Print only the checks that did not pass, and the closing line.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Check the steady state only: run none of the lab's steps.
+    #[arg(long)]
+    pub no_steps: bool,
 }
 
 /// The shortest deadline a check may have.
@@ -204,5 +207,12 @@ pub enum AgentCommand {
         /// tcp:PORT, udp:PORT, http:PORT or https:PORT; repeatable.
         #[arg(long = "listen")]
         listeners: Vec<crate::vocab::Listener>,
+    },
+    /// Impair (or clear) an interface of this network namespace (run by
+    /// netlab in a helper that joins a node's namespace).
+    Impair {
+        /// The request, as JSON.
+        #[arg(long)]
+        request: String,
     },
 }

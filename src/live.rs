@@ -26,6 +26,8 @@ pub struct LiveLab {
     pub network_subnets: HashMap<String, ipnet::Ipv4Net>,
     /// Per logical host that runs nodes.
     pub hosts: IndexMap<String, LiveHost>,
+    /// The agent image the lab runs (its helpers are made of it too).
+    pub agent_image: String,
     /// The subnets of the lab's networks as the engines made them.
     pub subnets: Vec<ipnet::IpNet>,
     /// This verify may aim outside the lab (`--allow-external`).

@@ -12,6 +12,7 @@ mod check;
 mod cli;
 mod engine;
 mod exit;
+mod impairment;
 mod lab;
 mod live;
 mod pki;
@@ -55,18 +56,34 @@ fn run_agent(command: AgentCommand) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let AgentCommand::Serve {
-        lab,
-        node,
-        host,
-        listeners,
-    } = command;
-    let identity = agent::protocol::Identity { lab, node, host };
-    match runtime.block_on(agent::serve(identity, listeners)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("netlab agent: {e:#}");
-            ExitCode::FAILURE
+    match command {
+        AgentCommand::Serve {
+            lab,
+            node,
+            host,
+            listeners,
+        } => {
+            let identity = agent::protocol::Identity { lab, node, host };
+            let served = runtime.block_on(agent::serve(identity, listeners));
+            // The stdin reader blocks in a thread of the runtime's pool;
+            // waiting for it would hold `docker stop` for its whole grace.
+            runtime.shutdown_background();
+            match served {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("netlab agent: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        AgentCommand::Impair { request } => {
+            let ok = runtime.block_on(agent::impair::command(&request));
+            runtime.shutdown_background();
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -62,7 +62,7 @@ fn a_lab_across_two_hosts() {
     // The shipped lab passes across two engines; netlab makes the swarm and
     // leaves it on both.
     let out = with_hosts(&engines, &["run", LAB]);
-    let text = assert_all_passed(&out, 12);
+    let text = assert_all_passed(&out, 17);
     assert!(
         text.contains("answered by web@east of lab overlay-multihost"),
         "{text}"
@@ -117,7 +117,7 @@ fn a_lab_across_two_hosts() {
         .current_dir("/")
         .output()
         .expect("runs");
-    assert_all_passed(&verify, 12);
+    assert_all_passed(&verify, 17);
     let ls = netlab(&["ls"]);
     assert!(
         stdout(&ls)
@@ -152,7 +152,7 @@ fn a_lab_across_two_hosts() {
         &format!("{}:2377", east.address()),
     ]);
     assert!(join.status.success(), "{}", stderr(&join));
-    assert_all_passed(&with_hosts(&engines, &["run", LAB]), 12);
+    assert_all_passed(&with_hosts(&engines, &["run", LAB]), 17);
     assert_eq!(
         (east.swarm_state(), west.swarm_state()),
         ("active".into(), "active".into())

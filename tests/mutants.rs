@@ -499,6 +499,42 @@ const ROWS: &[Row] = &[
         mutant: "matrix:\n      title: TITLE\n      port: 7000\n      family: both\n      expect: |\n        from\\to  web  rogue\n        client   x    r",
         opposite: "client reaches web on 7000 in both families",
     },
+    Row {
+        id: "49",
+        kind: "latency",
+        expectation: "median",
+        proves: "the median round trip of the ICMP echo series lies in the range",
+        twin: "latency: { title: TITLE, from: client, to: web, expect: { median: ..50ms } }",
+        mutant: "latency: { title: TITLE, from: client, to: web, expect: { median: 50ms.. } }",
+        opposite: "an unimpaired bridge answers in well under a millisecond",
+    },
+    Row {
+        id: "50",
+        kind: "latency",
+        expectation: "p95",
+        proves: "95% of the round trips took at most its upper end, and the 95th percentile at least its lower end",
+        twin: "latency: { title: TITLE, from: host, to: web, expect: { p95: ..500ms } }",
+        mutant: "latency: { title: TITLE, from: host, to: web, expect: { p95: 500ms.. } }",
+        opposite: "from the host too, web answers in well under a millisecond",
+    },
+    Row {
+        id: "51",
+        kind: "latency",
+        expectation: "max",
+        proves: "the slowest round trip lies in the range",
+        twin: "latency: { title: TITLE, from: client, to: web@front, expect: { max: ..1s } }",
+        mutant: "latency: { title: TITLE, from: client, to: web@front, expect: { max: 1s.. } }",
+        opposite: "no round trip on a bridge takes a second",
+    },
+    Row {
+        id: "52",
+        kind: "loss",
+        expectation: "range",
+        proves: "the share of echo requests that got no reply lies in the range",
+        twin: "loss: { title: TITLE, from: client, to: web, count: 100, expect: ..5% }",
+        mutant: "loss: { title: TITLE, from: client, to: web, count: 100, expect: 20%..40% }",
+        opposite: "an unimpaired bridge loses nothing",
+    },
 ];
 
 /// Every kind and expectation the lab file offers (SPEC's table), each of
@@ -552,6 +588,10 @@ const EXPECTATIONS: &[(&str, &str)] = &[
     ("http", "from_node (IPv6)"),
     ("tls", "verified (IPv6)"),
     ("matrix", "both families"),
+    ("latency", "median"),
+    ("latency", "p95"),
+    ("latency", "max"),
+    ("loss", "range"),
 ];
 
 fn check(template: &str, title: &str) -> String {

@@ -3,6 +3,10 @@
 //! `netlab agent probe` (a batch of probes, answered as JSON). Probes from
 //! the host run the same code in the netlab process.
 
+pub mod echo;
+pub mod emulate;
+pub mod impair;
+pub mod netem;
 pub mod probe;
 pub mod protocol;
 pub mod reach;
@@ -10,6 +14,7 @@ pub mod redirect;
 pub mod requests;
 pub mod resolve;
 pub mod routes6;
+pub mod rtnl;
 pub mod serve;
 pub mod web_client;
 pub mod web_server;

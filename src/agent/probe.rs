@@ -179,6 +179,19 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
         ProbeKind::Routes6 => Observation::Routes6 {
             prefixes: super::routes6::prefixes(),
         },
+        ProbeKind::Echo {
+            target,
+            count,
+            interval_us,
+        } => Observation::Echo(
+            super::echo::measure(
+                *target,
+                *count,
+                Duration::from_micros(*interval_us),
+                deadline,
+            )
+            .await,
+        ),
     }
 }
 

@@ -194,6 +194,13 @@ pub enum ProbeKind {
     /// IPv6 subnet of a lab must not overlap on its Docker host, and
     /// whether a gateway's address is still being checked for duplicates.
     Routes6,
+    /// `count` ICMP echo requests to `target`, `interval_us` apart: the
+    /// round-trip time of each, and which got no reply.
+    Echo {
+        target: IpAddr,
+        count: u32,
+        interval_us: u64,
+    },
 }
 
 /// Where a redirect may lead: these names, these addresses, addresses in
@@ -292,6 +299,26 @@ pub enum Observation {
     Routes6 { prefixes: Vec<Prefix6> },
     Published { attempts: Vec<PortAttempt> },
     PathMtu(PathMtuObservation),
+    Echo(EchoObservation),
+}
+
+/// A series of ICMP echo requests and what came back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EchoObservation {
+    pub target: Option<IpAddr>,
+    /// Requests sent.
+    pub sent: u32,
+    /// The round-trip time of every answered request, in microseconds,
+    /// in the order they were sent.
+    pub rtts_us: Vec<u64>,
+    /// Replies to a request already answered (netem `duplicate`).
+    pub duplicates: u32,
+    /// How long the last request was given to be answered, in milliseconds.
+    pub waited_ms: u64,
+    /// "ping socket" or "raw socket".
+    pub method: String,
+    /// Why the series could not be sent (no ICMP socket, no route).
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

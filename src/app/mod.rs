@@ -143,8 +143,16 @@ fn validate(arg: &str, allow_external: bool) -> CommandResult {
     } else {
         String::new()
     };
+    let steps = match lab.steps.len() {
+        0 => String::new(),
+        n => format!(
+            ", {} with {}",
+            count(n, "step"),
+            count(lab.steps.iter().map(|s| s.checks.len()).sum(), "check")
+        ),
+    };
     println!(
-        "{}: lab `{}` is valid ({hosts}{}, {}, {}{})",
+        "{}: lab `{}` is valid ({hosts}{}, {}, {}{steps}{})",
         arg,
         lab.name,
         count(lab.networks.len(), "network"),

@@ -22,7 +22,12 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
     let mut live = up::up(&engines, &lab, &up_args, cancel).await?;
     verify::override_checks(&mut live, &args.report);
     live.allow_external = args.up.allow_external;
-    let verified = verify::verify(&engines, &live, cancel).await;
+    let options = verify::StepOptions {
+        run: !args.report.no_steps,
+        // Torn down right after, unless kept: no need to put it back first.
+        restore_on_cancel: args.keep,
+    };
+    let verified = verify::verify(&engines, &live, options, cancel).await;
     if !args.keep || cancel.is_cancelled() {
         let teardown = down::remove_lab(&engines, &lab.name, false).await;
         if let Err(e) = teardown {
@@ -38,5 +43,10 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
             lab.name, lab.name
         );
     }
-    verify::emit(&verified?, &args.report)
+    let report = verified?;
+    let code = verify::emit(&report, &args.report)?;
+    if report.cancelled {
+        return Err(Failure::Interrupted(" during run".into()));
+    }
+    Ok(code)
 }

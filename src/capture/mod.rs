@@ -28,7 +28,7 @@ mod tls;
 mod words;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 

@@ -65,6 +65,14 @@ fn default_of(live: &LiveLab, kind: &CheckKind) -> IpFamily {
                 None => IpFamily::V4,
             }
         }
+        CheckKind::Latency { echo, .. } | CheckKind::Loss { echo, .. } => default_family(
+            lab,
+            &echo.from,
+            &TargetHost::Node {
+                node: echo.to.clone(),
+                network: echo.network.clone(),
+            },
+        ),
         _ => IpFamily::V4,
     }
 }

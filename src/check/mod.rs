@@ -6,6 +6,7 @@ mod dns;
 pub mod family;
 pub mod identity;
 pub mod matrix;
+pub mod measure;
 pub mod outcome;
 pub mod reach;
 pub mod route;
@@ -57,10 +58,15 @@ impl Step {
 }
 
 /// One step per check; probe ids are numbered through the whole verify.
+#[cfg(test)]
 pub fn plan_steps(live: &LiveLab) -> Vec<Step> {
+    plan_checks(live, &live.lab.checks)
+}
+
+/// One step per check of `checks` (the steady state's, or a step's).
+pub fn plan_checks(live: &LiveLab, checks: &[Check]) -> Vec<Step> {
     let mut next_id = 0;
-    live.lab
-        .checks
+    checks
         .iter()
         .map(|check| {
             if let Some(why) = unmet_requirement(live, check) {
@@ -251,6 +257,20 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
             port_probe(live, check, node, *expect)?
         }
         CheckKind::Matrix(_) => return Err(Outcome::fail("a matrix is probed cell by cell")),
+        CheckKind::Latency { echo, .. } | CheckKind::Loss { echo, .. } => {
+            let to = crate::lab::Target {
+                host: crate::lab::TargetHost::Node {
+                    node: echo.to.clone(),
+                    network: echo.network.clone(),
+                },
+                port: 0,
+            };
+            ProbeKind::Echo {
+                target: address(&echo.from, &to)?.ip(),
+                count: echo.count,
+                interval_us: u64::try_from(echo.interval.as_micros()).unwrap_or(u64::MAX),
+            }
+        }
     })
 }
 

@@ -99,6 +99,10 @@ pub fn classify(kind: &CheckKind, obs: &Observation, live: &LiveLab) -> Outcome 
             },
             Observation::Spread(o),
         ) => spread(live, name, *expect, *connections, o),
+        (CheckKind::Latency { expect, .. }, Observation::Echo(o)) => {
+            super::measure::latency(expect, o)
+        }
+        (CheckKind::Loss { expect, .. }, Observation::Echo(o)) => super::measure::loss(expect, o),
         (kind, other) => Outcome::error(format!(
             "the agent answered a {} check with {other:?}",
             kind.kind_name()

@@ -428,6 +428,22 @@ pub fn scope(kind: &CheckKind, live: &LiveLab) -> Scope {
                 networks: Vec::new(),
             }
         }
+        // An ICMP echo series goes where a connection to the node would.
+        CheckKind::Latency { echo, .. } | CheckKind::Loss { echo, .. } => {
+            let to = Target {
+                host: TargetHost::Node {
+                    node: echo.to.clone(),
+                    network: echo.network.clone(),
+                },
+                port: 0,
+            };
+            let r = route(live, &echo.from, &to, Transport::Tcp);
+            let mut s = by_route(live, &echo.from, &r, None);
+            if let Some(to) = &mut s.to {
+                to.port = None;
+            }
+            s
+        }
         CheckKind::Matrix(m) => {
             let mut touched = Touched::default();
             for cell in &m.cells {

@@ -32,9 +32,19 @@ pub fn resolve(
                 .map_err(|off| off.to_string())?;
             let ip = match aimed {
                 Aim::HostMode => host_mode_address(live, from, node, &target.host, family)?,
-                Aim::Networks(networks) => {
-                    networks.iter().find_map(|net| target.address(net, family))
-                }
+                Aim::Networks(networks) => networks
+                    .iter()
+                    .find_map(|net| target.address(net, family))
+                    .or_else(|| {
+                        // A step changed who is on which network: the
+                        // networks the two share now decide, and without
+                        // one, a bridge of the source's own host, as for
+                        // nodes that never shared one.
+                        network
+                            .is_none()
+                            .then(|| now_on_path(live, from, target, family))
+                            .flatten()
+                    }),
             };
             ip.ok_or_else(|| {
                 format!(
@@ -50,6 +60,41 @@ pub fn resolve(
         }
     };
     Ok(SocketAddr::new(ip, to.port))
+}
+
+/// The target's address on a network it shares with the source as they
+/// run now, else on a bridge of the source's own host.
+fn now_on_path(
+    live: &LiveLab,
+    from: &Source,
+    target: &crate::live::LiveNode,
+    family: IpFamily,
+) -> Option<IpAddr> {
+    let source = match from {
+        Source::Node(n) => live.nodes.get(n),
+        Source::Host(_) => None,
+    };
+    let networks: Vec<&String> = match family {
+        IpFamily::V4 => target.addresses.keys().collect(),
+        IpFamily::V6 => target.addresses6.keys().collect(),
+    };
+    let shared = networks
+        .iter()
+        .find(|net| source.is_some_and(|s| s.address(net, family).is_some()));
+    let same_host = live.lab.host_of(from) == target.host;
+    let bridge_here = || {
+        networks.iter().find(|net| {
+            same_host
+                && live
+                    .lab
+                    .networks
+                    .get(net.as_str())
+                    .is_some_and(|n| n.driver == crate::lab::Driver::Bridge)
+        })
+    };
+    shared
+        .or_else(bridge_here)
+        .and_then(|net| target.address(net, family))
 }
 
 /// A node in host mode is its Docker host: loopback from that host (and

@@ -71,6 +71,7 @@ pub(super) fn live() -> LiveLab {
             "10.3.0.0/24".parse().expect("net"),
         ],
         allow_external: false,
+        agent_image: String::new(),
     }
 }
 

@@ -99,6 +99,7 @@ fn live_with(checks: &str, version: &str) -> LiveLab {
             "fd0e:1ab:77::/64".parse().expect("net"),
         ],
         allow_external: false,
+        agent_image: String::new(),
     }
 }
 

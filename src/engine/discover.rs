@@ -105,7 +105,27 @@ pub async fn labs(engine: &Engine, only: Option<&str>) -> Result<BTreeMap<String
 /// uses (each engine once, with what it holds of the lab). Inspects every
 /// node container, concurrently.
 pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result<LiveLab> {
-    let lab = &record.lab;
+    inspect(
+        LiveLab {
+            lab: record.lab.clone(),
+            ca_pem: record.ca.as_ref().map(|c| c.cert_pem.clone()),
+            other_ca_pem: record.other_ca.as_ref().map(|c| c.cert_pem.clone()),
+            nodes: HashMap::new(),
+            network_subnets: HashMap::new(),
+            hosts: IndexMap::new(),
+            subnets: Vec::new(),
+            allow_external: false,
+            agent_image: record.agent_image.clone(),
+        },
+        objects,
+    )
+    .await
+}
+
+/// `known` with its nodes, helpers and networks as they are now (after a
+/// step changed them): inspected again.
+pub async fn inspect(known: LiveLab, objects: &[(&Engine, &LabObjects)]) -> Result<LiveLab> {
+    let lab = &known.lab;
     let running_of = |role: &str, key: &str| -> HashMap<String, String> {
         objects
             .iter()
@@ -147,10 +167,29 @@ pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result
         .buffer_unordered(CONCURRENCY)
         .try_collect()
         .await?;
+    let hosts = lab
+        .used_hosts()
+        .into_iter()
+        .map(|h| {
+            (
+                h.to_owned(),
+                LiveHost {
+                    helper: host_helpers.get(h).cloned(),
+                    engine: known
+                        .hosts
+                        .get(h)
+                        .map(|x| x.engine.clone())
+                        .unwrap_or_default(),
+                    facts: known
+                        .hosts
+                        .get(h)
+                        .map(|x| x.facts.clone())
+                        .unwrap_or_default(),
+                },
+            )
+        })
+        .collect();
     Ok(LiveLab {
-        lab: lab.clone(),
-        ca_pem: record.ca.as_ref().map(|c| c.cert_pem.clone()),
-        other_ca_pem: record.other_ca.as_ref().map(|c| c.cert_pem.clone()),
         nodes: inspected.into_iter().collect(),
         network_subnets: objects
             .iter()
@@ -163,20 +202,7 @@ pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result
                 Some((n.labels.get(LABEL_NETWORK)?.clone(), v4))
             })
             .collect(),
-        hosts: lab
-            .used_hosts()
-            .into_iter()
-            .map(|h| {
-                (
-                    h.to_owned(),
-                    LiveHost {
-                        helper: host_helpers.get(h).cloned(),
-                        engine: String::new(),
-                        facts: Default::default(),
-                    },
-                )
-            })
-            .collect(),
+        hosts,
         subnets: {
             let mut subnets: Vec<ipnet::IpNet> = objects
                 .iter()
@@ -187,7 +213,7 @@ pub async fn live(record: &Record, objects: &[(&Engine, &LabObjects)]) -> Result
             subnets.dedup();
             subnets
         },
-        allow_external: false,
+        ..known
     })
 }
 
@@ -225,10 +251,19 @@ fn live_node(
     // Keyed by lab network name (`bridge` for Docker's default), in the
     // node's declaration order.
     let spec = lab.nodes.get(node);
+    // Its declared networks first, then any other lab network a step
+    // connected it to.
     let engine_names: Vec<(String, String)> = match spec.map(|n| &n.attachment) {
         Some(Attachment::Networks(list)) => list
             .iter()
-            .map(|a| (a.network.clone(), plan::network_name(&lab.name, &a.network)))
+            .map(|a| a.network.as_str())
+            .chain(
+                lab.networks
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|n| !list.iter().any(|a| a.network == *n)),
+            )
+            .map(|n| (n.to_owned(), plan::network_name(&lab.name, n)))
             .collect(),
         Some(Attachment::Mode(NetworkMode::Bridge)) => vec![("bridge".into(), "bridge".into())],
         _ => Vec::new(),

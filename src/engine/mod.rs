@@ -6,6 +6,7 @@ pub mod attach;
 pub mod container;
 pub mod discover;
 pub mod endpoint;
+pub mod fault;
 pub mod identity;
 pub mod image;
 pub mod network;

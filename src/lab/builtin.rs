@@ -28,6 +28,14 @@ const LABS: &[(&str, &str)] = &[
     ),
     ("segmentation", include_str!("../../labs/segmentation.yaml")),
     (
+        "dns-follows-change",
+        include_str!("../../labs/dns-follows-change.yaml"),
+    ),
+    (
+        "impaired-link",
+        include_str!("../../labs/impaired-link.yaml"),
+    ),
+    (
         "overlay-multihost",
         include_str!("../../labs/overlay-multihost.yaml"),
     ),

@@ -3,17 +3,21 @@
 
 pub mod builtin;
 pub mod diagnostic;
+pub mod measure;
 pub mod model;
 pub mod notation;
 pub mod raw;
+pub mod raw_step;
 pub mod reach;
 pub mod requires;
+pub mod step;
 pub mod validate;
 pub mod wording;
 
 use std::path::{Path, PathBuf};
 
 pub use model::*;
+pub use step::{Action, LabState, Step};
 
 use diagnostic::Report;
 
@@ -227,3 +231,5 @@ mod fuzz;
 mod tests;
 #[cfg(test)]
 mod tests_ipv6;
+#[cfg(test)]
+mod tests_steps;

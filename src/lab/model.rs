@@ -25,6 +25,9 @@ pub struct Lab {
     pub networks: IndexMap<String, Network>,
     pub nodes: IndexMap<String, Node>,
     pub checks: Vec<Check>,
+    /// What happens after the steady state, in order (`steps:`).
+    #[serde(default)]
+    pub steps: Vec<super::step::Step>,
 }
 
 /// The one host of a lab whose file has no `hosts:`.
@@ -317,6 +320,16 @@ pub enum CheckKind {
         host_port: Option<u16>,
         expect: PortExpect,
     },
+    /// Round-trip times of a series of ICMP echo requests.
+    Latency {
+        echo: super::measure::Echo,
+        expect: super::measure::LatencyExpect,
+    },
+    /// The share of a series of ICMP echo requests that got no reply.
+    Loss {
+        echo: super::measure::Echo,
+        expect: super::measure::PercentRange,
+    },
 }
 
 impl CheckKind {
@@ -331,6 +344,8 @@ impl CheckKind {
             CheckKind::Mtu { .. } => "mtu",
             CheckKind::Tls { .. } => "tls",
             CheckKind::Http { .. } => "http",
+            CheckKind::Latency { .. } => "latency",
+            CheckKind::Loss { .. } => "loss",
         }
     }
 
@@ -383,6 +398,7 @@ impl CheckKind {
             CheckKind::Matrix(m) => m.sources.first().cloned().unwrap_or(Source::Host(None)),
             CheckKind::Spread { from, .. } => Source::Node(from.clone()),
             CheckKind::Mtu { node, .. } => Source::Node(node.clone()),
+            CheckKind::Latency { echo, .. } | CheckKind::Loss { echo, .. } => echo.from.clone(),
         }
     }
 }

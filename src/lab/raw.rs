@@ -27,6 +27,8 @@ pub struct RawLab {
     pub nodes: IndexMap<Span<String>, RawNode>,
     #[serde(default)]
     pub checks: Vec<Span<RawCheck>>,
+    #[serde(default)]
+    pub steps: Vec<Span<super::raw_step::RawStep>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -110,6 +112,8 @@ pub struct RawCheckBody {
     pub capture: Option<Span<bool>>,
     pub family: Option<Span<String>>,
     pub requires: Option<Span<RawRequires>>,
+    pub count: Option<Span<u32>>,
+    pub interval: Option<Span<String>>,
     pub expect: Option<Span<RawExpect>>,
 }
 
@@ -136,7 +140,7 @@ impl RawCheckBody {
             host_ip => "host_ip", host_port => "host_port", network => "network", url => "url",
             method => "method", body => "body", ca => "ca", connections => "connections",
             capture => "capture", family => "family", requires => "requires",
-            expect => "expect");
+            count => "count", interval => "interval", expect => "expect");
         out
     }
 }

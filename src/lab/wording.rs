@@ -53,6 +53,9 @@ impl CheckKind {
                 Some(t) => format!("{kind} {t} on {}", self.target_words()),
                 None => format!("{kind} on {}", self.target_words()),
             },
+            CheckKind::Latency { echo, expect } => {
+                format!("{kind} {} → {}: {expect}", echo.from, echo.target_words())
+            }
             _ => format!(
                 "{kind} {} → {} is {}",
                 self.source(),
@@ -86,6 +89,7 @@ impl CheckKind {
                 Transport::Tcp => m.port.to_string(),
                 Transport::Udp => format!("{}/udp", m.port),
             },
+            CheckKind::Latency { echo, .. } | CheckKind::Loss { echo, .. } => echo.target_words(),
         }
     }
 
@@ -104,6 +108,8 @@ impl CheckKind {
             CheckKind::Http { expect, .. } => http_expect_words(expect),
             CheckKind::Mtu { expect, .. } => expect.to_string(),
             CheckKind::Matrix(m) => format!("{} cells", m.cells.len()),
+            CheckKind::Latency { expect, .. } => expect.to_string(),
+            CheckKind::Loss { expect, .. } => super::measure::percent_range_words(expect),
         }
     }
 

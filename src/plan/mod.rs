@@ -37,6 +37,10 @@ pub const ROLE_HOST_HELPER: &str = "host";
 pub const ROLE_CLAIM: &str = "claim";
 /// Held while a netlab changes the lab: only one can create it.
 pub const ROLE_LOCK: &str = "lock";
+/// A helper that impairs one of a node's links (`impair` in a step).
+pub const ROLE_IMPAIR: &str = "impair";
+/// Held while a verify runs the lab's steps (see `plan::steps`).
+pub const ROLE_STEPS: &str = "steps";
 /// On the claim: the host bindings, `east=unix:///…,west=tcp://…`, so `ls`
 /// shows them without reading the record.
 pub const LABEL_HOSTS: &str = "io.netlab.hosts";
@@ -466,6 +470,7 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
 }
 
 mod changes;
+pub mod steps;
 pub mod ula;
 pub use changes::{Changes, Delta, Running, changes};
 

@@ -4,7 +4,7 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{CellReport, MatrixReport, Status, VerifyReport};
+use super::{ActionStatus, CellReport, MatrixReport, Status, VerifyReport};
 
 /// `matrix <title> <from>→<to>:<port>/<proto>`
 fn cell_case(report: &VerifyReport, m: &MatrixReport, cell: &CellReport) -> TestCase {
@@ -45,10 +45,47 @@ fn cell_case(report: &VerifyReport, m: &MatrixReport, cell: &CellReport) -> Test
     case
 }
 
+/// One suite for the steady state (named after the lab), one per step
+/// (named after its title).
 pub fn render(report: &VerifyReport) -> Result<String, quick_junit::SerializeError> {
     let mut suite = TestSuite::new(report.lab.as_str());
     suite.set_time(report.elapsed);
-    for c in &report.checks {
+    add_checks(&mut suite, report, &report.checks);
+    let mut junit = Report::new("netlab");
+    junit.set_time(report.elapsed);
+    junit.add_test_suite(suite);
+    for step in &report.steps {
+        let mut suite = TestSuite::new(step.title.as_str());
+        suite.set_time(step.elapsed);
+        // An action that failed is an error of its own: the step's checks
+        // were not run because of it.
+        for a in step
+            .actions
+            .iter()
+            .filter(|a| a.status == ActionStatus::Error)
+        {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            s.set_message(format!("{} failed: {}", a.text, a.observed));
+            s.set_type("engine");
+            let mut case = TestCase::new(format!("do: {}", a.text), s);
+            case.set_classname(format!("{}.step", report.lab));
+            case.set_time(a.elapsed);
+            suite.add_test_case(case);
+        }
+        let actions: Vec<String> = step
+            .actions
+            .iter()
+            .map(|a| format!("do: {} ({})", a.text, a.status.word()))
+            .collect();
+        suite.set_system_out(actions.join("\n"));
+        add_checks(&mut suite, report, &step.checks);
+        junit.add_test_suite(suite);
+    }
+    junit.to_string()
+}
+
+fn add_checks(suite: &mut TestSuite, report: &VerifyReport, checks: &[super::CheckReport]) {
+    for c in checks {
         if let Some(m) = &c.matrix {
             for cell in &m.cells {
                 suite.add_test_case(cell_case(report, m, cell));
@@ -77,6 +114,11 @@ pub fn render(report: &VerifyReport) -> Result<String, quick_junit::SerializeErr
                 s.set_type("engine");
                 s
             }
+            Status::Cancelled => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(format!("cancelled: {}", c.observed));
+                s
+            }
         };
         let mut case = TestCase::new(c.title.as_str(), status);
         case.set_classname(format!("{}.{}", report.lab, c.kind));
@@ -84,10 +126,6 @@ pub fn render(report: &VerifyReport) -> Result<String, quick_junit::SerializeErr
         case.set_system_out(format!("from {} to {}: {}", c.source, c.target, c.observed));
         suite.add_test_case(case);
     }
-    let mut junit = Report::new("netlab");
-    junit.set_time(report.elapsed);
-    junit.add_test_suite(suite);
-    junit.to_string()
 }
 
 #[cfg(test)]
@@ -143,5 +181,50 @@ mod tests {
             Some("needs Docker >=27")
         );
         assert!(xml.contains("<skipped"), "{xml}");
+    }
+
+    #[test]
+    fn each_step_is_a_suite_named_by_its_title() {
+        use super::super::{ActionReport, StepReport};
+        let mut report = super::super::tests::report(vec![check("steady", true)]);
+        let mut cancelled = check("late", true);
+        cancelled.status = Status::Cancelled;
+        report.steps = vec![StepReport {
+            title: "db leaves".into(),
+            actions: vec![ActionReport {
+                text: "disconnect db from back".into(),
+                verb: "disconnect",
+                node: Some("db".into()),
+                network: Some("back".into()),
+                status: ActionStatus::Error,
+                observed: "no such network".into(),
+                elapsed: std::time::Duration::from_millis(5),
+                engine_elapsed: None,
+            }],
+            checks: vec![check("gone", false), cancelled],
+            elapsed: std::time::Duration::from_millis(50),
+        }];
+        let xml = render(&report).expect("serialises");
+        let back = Report::deserialize_from_str(&xml).expect("parses back");
+        let names: Vec<&str> = back.test_suites.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["x", "db leaves"]);
+        let step = &back.test_suites[1];
+        assert_eq!(
+            step.test_cases.len(),
+            3,
+            "the failed action, and both checks"
+        );
+        assert!(matches!(
+            step.test_cases[0].status,
+            TestCaseStatus::NonSuccess {
+                kind: NonSuccessKind::Error,
+                ..
+            }
+        ));
+        assert!(matches!(
+            step.test_cases[2].status,
+            TestCaseStatus::Skipped { .. }
+        ));
+        assert_eq!((back.tests, back.failures, back.errors), (4, 1, 1));
     }
 }

@@ -12,7 +12,10 @@ pub mod json;
 pub mod junit;
 pub mod matrix;
 pub mod progress;
+pub mod steps;
 pub mod topology;
+
+pub use steps::{ActionReport, ActionStatus, RestoreReport, StepReport};
 
 /// What became of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub enum Status {
     Error,
     /// Not run: the engine lacks what the check `requires:`.
     Skipped,
+    /// Ctrl-C (or SIGTERM) came before the check finished.
+    Cancelled,
 }
 
 impl Status {
@@ -32,7 +37,7 @@ impl Status {
         let paint = match self {
             Status::Pass => colour::Paint::Green,
             Status::Fail => colour::Paint::Red,
-            Status::Error | Status::Skipped => colour::Paint::Yellow,
+            Status::Error | Status::Skipped | Status::Cancelled => colour::Paint::Yellow,
         };
         colour::paint(self.word(), paint, colour)
     }
@@ -43,6 +48,7 @@ impl Status {
             Status::Fail => "FAIL",
             Status::Error => "ERROR",
             Status::Skipped => "SKIPPED",
+            Status::Cancelled => "CANCELLED",
         }
     }
 }
@@ -70,6 +76,11 @@ pub struct CheckReport {
     pub why: Option<crate::check::why::Why>,
     /// From where to where, and what of the lab it touches.
     pub scope: crate::check::route::Scope,
+    /// A `retry:` check of a step that passed: how long after the engine
+    /// carried out the step's last action it passed (its time to recover).
+    pub recovered: Option<Duration>,
+    /// The figures of a latency or loss check.
+    pub measurement: Option<crate::check::measure::EchoFigures>,
 }
 
 /// A recorded probe: its packets, decoded.
@@ -144,13 +155,27 @@ pub struct VerifyReport {
     pub engines: Vec<EngineInfo>,
     /// Said before the checks (e.g. hosts that share one engine).
     pub notes: Vec<String>,
+    /// The steady state's checks.
     pub checks: Vec<CheckReport>,
+    /// The steps that ran after it, each with its actions and checks.
+    pub steps: Vec<StepReport>,
+    /// How the lab was put back after its steps.
+    pub restore: Option<RestoreReport>,
+    /// Ctrl-C (or SIGTERM) came before the end.
+    pub cancelled: bool,
     pub elapsed: Duration,
     /// The lab as it ran, for reports that draw it.
     pub topology: Option<topology::Topology>,
 }
 
 impl VerifyReport {
+    /// Every check: the steady state's, then each step's.
+    pub fn all_checks(&self) -> impl Iterator<Item = &CheckReport> {
+        self.checks
+            .iter()
+            .chain(self.steps.iter().flat_map(|s| &s.checks))
+    }
+
     pub fn passed(&self) -> usize {
         self.count(Status::Pass)
     }
@@ -170,8 +195,13 @@ impl VerifyReport {
         self.count(Status::Skipped)
     }
 
+    /// Checks that Ctrl-C cut short.
+    pub fn cancelled_checks(&self) -> usize {
+        self.count(Status::Cancelled)
+    }
+
     fn count(&self, status: Status) -> usize {
-        self.checks.iter().filter(|c| c.status == status).count()
+        self.all_checks().filter(|c| c.status == status).count()
     }
 
     /// `lab x on Docker 20.10.24 (API 1.41) at unix:///…`
@@ -198,17 +228,21 @@ impl VerifyReport {
     /// marks differing matrix cells in colour instead of with a `*`;
     /// `verbose` lists a recorded probe's packets one per line and shows the
     /// table of a matrix that passed; `quiet` shows only the checks that
-    /// did not pass, and the closing line.
+    /// did not pass (with the step they belong to), and the closing line.
     pub fn human_with(&self, color: bool, verbose: bool, quiet: bool) -> String {
-        let shown = || {
-            self.checks
-                .iter()
-                .filter(|c| !quiet || c.status != Status::Pass)
+        let shown = |c: &&CheckReport| !quiet || c.status != Status::Pass;
+        let width = |f: fn(&CheckReport) -> &str| {
+            self.all_checks()
+                .filter(shown)
+                .map(|c| f(c).chars().count())
+                .max()
+                .unwrap_or(0)
         };
-        let width =
-            |f: fn(&CheckReport) -> &str| shown().map(|c| f(c).chars().count()).max().unwrap_or(0);
-        let (title_w, observed_w) = (width(|c| &c.title), width(|c| &c.observed));
-        let status_w = width(|c| c.status.word());
+        let widths = (
+            width(|c| c.status.word()),
+            width(|c| &c.title),
+            width(|c| &c.observed),
+        );
         let mut out = String::new();
         if !quiet {
             let _ = writeln!(out, "{}", self.header());
@@ -216,41 +250,23 @@ impl VerifyReport {
                 let _ = writeln!(out, "{note}");
             }
         }
-        for c in shown() {
-            // Padded outside the colour codes, to the widest word.
-            let gap = " ".repeat(status_w.saturating_sub(c.status.word().len()));
-            let _ = writeln!(
-                out,
-                "{}{gap}  {}  {}  {:>7}",
-                c.status.painted(color),
-                pad(&c.title, title_w),
-                pad(&c.observed, observed_w),
-                format_elapsed(c.elapsed),
-            );
-            if let (true, Some(why)) = (verbose, &c.why) {
-                let _ = writeln!(out, "      why: {}", why.short);
+        for c in self.checks.iter().filter(shown) {
+            check_lines(&mut out, c, widths, color, verbose);
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            let quiet_about_it = quiet
+                && step.checks.iter().all(|c| c.status == Status::Pass)
+                && step.actions.iter().all(|a| a.status == ActionStatus::Done);
+            if quiet_about_it {
+                continue;
             }
-            if let Some(m) = &c.matrix {
-                if m.cells.iter().any(|cell| !cell.passed) {
-                    out.push_str(&matrix::tables(m, color));
-                } else if verbose {
-                    out.push_str(&matrix::observed_table(m));
-                }
+            steps::step_lines(&mut out, i + 1, step);
+            for c in step.checks.iter().filter(shown) {
+                check_lines(&mut out, c, widths, color, verbose);
             }
-            match &c.capture {
-                Some(CaptureReport::Recorded { timeline, .. }) => {
-                    let _ = writeln!(out, "      ↳ {}", crate::capture::summary(timeline));
-                    if verbose {
-                        for line in crate::capture::verbose(timeline) {
-                            let _ = writeln!(out, "        {line}");
-                        }
-                    }
-                }
-                Some(CaptureReport::Unavailable { reason }) => {
-                    let _ = writeln!(out, "      ↳ capture unavailable: {reason}");
-                }
-                None => {}
-            }
+        }
+        if let Some(r) = self.restore.as_ref().filter(|r| !quiet || !r.complete()) {
+            steps::restore_lines(&mut out, r);
         }
         let _ = write!(out, "{} passed, {} failed", self.passed(), self.failed());
         if self.skipped() > 0 {
@@ -259,6 +275,9 @@ impl VerifyReport {
         if self.errors() > 0 {
             let _ = write!(out, ", {} could not run (errors)", self.errors());
         }
+        if self.cancelled_checks() > 0 {
+            let _ = write!(out, ", {} cancelled", self.cancelled_checks());
+        }
         out.push('\n');
         out
     }
@@ -266,6 +285,51 @@ impl VerifyReport {
     #[cfg(test)]
     pub fn human(&self) -> String {
         self.human_with(false, false, false)
+    }
+}
+
+/// One check's line, and under it its why (with `-v`), its matrix or its
+/// packets.
+fn check_lines(
+    out: &mut String,
+    c: &CheckReport,
+    (status_w, title_w, observed_w): (usize, usize, usize),
+    color: bool,
+    verbose: bool,
+) {
+    // Padded outside the colour codes, to the widest word.
+    let gap = " ".repeat(status_w.saturating_sub(c.status.word().len()));
+    let _ = writeln!(
+        out,
+        "{}{gap}  {}  {}  {:>7}",
+        c.status.painted(color),
+        pad(&c.title, title_w),
+        pad(&c.observed, observed_w),
+        format_elapsed(c.elapsed),
+    );
+    if let (true, Some(why)) = (verbose, &c.why) {
+        let _ = writeln!(out, "      why: {}", why.short);
+    }
+    if let Some(m) = &c.matrix {
+        if m.cells.iter().any(|cell| !cell.passed) {
+            out.push_str(&matrix::tables(m, color));
+        } else if verbose {
+            out.push_str(&matrix::observed_table(m));
+        }
+    }
+    match &c.capture {
+        Some(CaptureReport::Recorded { timeline, .. }) => {
+            let _ = writeln!(out, "      ↳ {}", crate::capture::summary(timeline));
+            if verbose {
+                for line in crate::capture::verbose(timeline) {
+                    let _ = writeln!(out, "        {line}");
+                }
+            }
+        }
+        Some(CaptureReport::Unavailable { reason }) => {
+            let _ = writeln!(out, "      ↳ capture unavailable: {reason}");
+        }
+        None => {}
     }
 }
 
@@ -336,6 +400,8 @@ pub(crate) mod tests {
             capture: None,
             why: None,
             scope: Default::default(),
+            recovered: None,
+            measurement: None,
         }
     }
 
@@ -351,6 +417,9 @@ pub(crate) mod tests {
             notes: Vec::new(),
             checks,
             elapsed: Duration::from_millis(1500),
+            steps: Vec::new(),
+            restore: None,
+            cancelled: false,
             topology: None,
         }
     }

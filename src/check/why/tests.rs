@@ -126,6 +126,7 @@ fn live_of(yaml: &str, engines: &[(&str, &str)]) -> LiveLab {
         nodes,
         subnets: Vec::new(),
         network_subnets: HashMap::new(),
+        agent_image: String::new(),
         allow_external: false,
     }
 }

@@ -20,8 +20,9 @@ const MAX_CHECK_TIMEOUT: Duration = Duration::from_secs(300);
 /// The shortest deadline: before it, silence cannot be told from slowness.
 const MIN_CHECK_TIMEOUT: Duration = Duration::from_millis(200);
 
-pub(super) const CHECK_KINDS: &[&str] =
-    &["dns", "tcp", "udp", "port", "http", "tls", "mtu", "matrix"];
+pub(super) const CHECK_KINDS: &[&str] = &[
+    "dns", "tcp", "udp", "port", "http", "tls", "mtu", "matrix", "latency", "loss",
+];
 
 impl Validator {
     pub(super) fn checks(
@@ -31,6 +32,20 @@ impl Validator {
         networks: &IndexMap<String, Network>,
         hosts: &Hosts,
     ) -> Vec<Check> {
+        self.checks_located(raw, nodes, networks, hosts)
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect()
+    }
+
+    /// The valid checks, each with the place of its kind in the file.
+    pub(super) fn checks_located(
+        &mut self,
+        raw: &[Span<RawCheck>],
+        nodes: &IndexMap<String, Node>,
+        networks: &IndexMap<String, Network>,
+        hosts: &Hosts,
+    ) -> Vec<(Location, Check)> {
         let mut out = Vec::new();
         for entry in raw {
             let mut kinds = entry.value.0.iter();
@@ -61,7 +76,7 @@ impl Validator {
                 hosts,
             };
             if let Some(check) = self.check(&cx) {
-                out.push(check);
+                out.push((kind.referenced, check));
             }
         }
         out
@@ -121,6 +136,10 @@ impl Validator {
             "matrix" => &[
                 "title", "name", "timeout", "port", "family", "requires", "expect",
             ],
+            "latency" | "loss" => &[
+                "title", "name", "timeout", "retry", "from", "to", "count", "interval", "family",
+                "requires", "expect",
+            ],
             _ => &[
                 "title", "name", "timeout", "retry", "from", "to", "family", "requires", "expect",
             ],
@@ -177,8 +196,11 @@ impl Validator {
             "http" => self.http_check(cx),
             "port" => self.port_check(cx),
             "matrix" => self.matrix_check(cx),
+            "latency" => self.echo_check(cx, false),
+            "loss" => self.echo_check(cx, true),
             _ => self.transport_check(cx, Transport::Udp),
         }?;
+        let timeout = self.echo_timeout(cx, &checked_kind).unwrap_or(timeout);
         if let Some(r) = &cx.body.retry
             && r.value
             && allowed.contains(&"retry")

@@ -284,6 +284,13 @@ impl Validator {
                 };
                 self.family_fits(cx, &c.from, &to, family)
             }),
+            CheckKind::Latency { echo, .. } | CheckKind::Loss { echo, .. } => {
+                let to = TargetHost::Node {
+                    node: echo.to.clone(),
+                    network: echo.network.clone(),
+                };
+                self.family_fits(cx, &echo.from, &to, family)
+            }
             CheckKind::Spread { .. } => {
                 self.error(
                     &cx.place_of(&cx.body.family),

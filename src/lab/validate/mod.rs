@@ -9,9 +9,11 @@ mod checks;
 mod hosts;
 mod ipv6;
 mod matrix;
+mod measure;
 mod networks;
 mod nodes;
 mod requires;
+mod steps;
 
 use serde_saphyr::Location;
 
@@ -178,6 +180,7 @@ impl Validator {
         let nodes = self.nodes(&raw.nodes, &networks, &hosts);
         self.bridges_stay_on_one_host(&raw.networks, &networks, &nodes);
         let checks = self.checks(&raw.checks, &nodes, &networks, &hosts);
+        let steps = self.steps(&raw.steps, &nodes, &networks, &hosts);
         Some(Lab {
             name,
             description: raw
@@ -188,6 +191,7 @@ impl Validator {
             networks,
             nodes,
             checks,
+            steps,
         })
     }
 }

@@ -140,6 +140,27 @@ pub struct Step {
     pub duration_ms: f64,
 }
 
+/// An action of netlab's JSON (`{"text": "disconnect db from back",
+/// "outcome": "done", "observation": …}`) in words, with how it went when
+/// it did not go well; anything else as the JSON gave it.
+fn action_words(v: &serde_json::Value) -> String {
+    let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str);
+    match (field("text"), field("outcome")) {
+        (Some(text), Some("done") | None) => match field("observation") {
+            Some(o) if !o.is_empty() => format!("{text}: {o}"),
+            _ => text.to_owned(),
+        },
+        (Some(text), Some(outcome)) => match field("observation") {
+            Some(o) if !o.is_empty() => format!("{text} ({outcome}: {o})"),
+            _ => format!("{text} ({outcome})"),
+        },
+        _ => match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        },
+    }
+}
+
 fn lenient_steps<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Step>, D::Error> {
     use serde_json::Value;
     let steps = match Value::deserialize(d)? {
@@ -159,7 +180,7 @@ fn lenient_steps<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Step>, D:
                     .get("actions")
                     .or_else(|| step.get("do"))
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().map(text).collect())
+                    .map(|a| a.iter().map(action_words).collect())
                     .unwrap_or_default(),
                 checks: step
                     .get("checks")
@@ -195,7 +216,7 @@ impl Verdict {
         match outcome {
             "pass" => Verdict::Pass,
             "fail" => Verdict::Fail,
-            "skipped" | "skip" => Verdict::Skipped,
+            "skipped" | "skip" | "cancelled" => Verdict::Skipped,
             _ => Verdict::Error,
         }
     }

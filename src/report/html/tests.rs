@@ -474,3 +474,34 @@ fn steps_make_a_timeline_and_a_shape_not_yet_known_never_breaks_the_page() {
     // Without steps, nothing of them.
     assert!(!page(FIXTURES[0].1).contains("id=\"steps\""));
 }
+
+#[test]
+fn netlab_steps_show_each_action_in_words_and_a_cancelled_check_as_not_run() {
+    let mut v: serde_json::Value = serde_json::from_str(FIXTURES[0].1).expect("json");
+    let mut cancelled = v["checks"][3].clone();
+    cancelled["outcome"] = serde_json::json!("cancelled");
+    v["steps"] = serde_json::json!([{
+        "title": "db leaves back",
+        "actions": [
+            { "action": "disconnect", "text": "disconnect db from back", "outcome": "done",
+              "observation": "left back (was 10.0.0.2)", "duration_ms": 40.0 },
+            { "action": "wait", "text": "wait 30s", "outcome": "cancelled",
+              "observation": "Ctrl-C came while it ran", "duration_ms": 900.0 }
+        ],
+        "checks": [cancelled],
+        "duration_ms": 950.0
+    }]);
+    let html = page(&v.to_string());
+    assert!(
+        html.contains("<li>disconnect db from back: left back (was 10.0.0.2)</li>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<li>wait 30s (cancelled: Ctrl-C came while it ran)</li>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("class=\"step skip\""),
+        "a cancelled check is neither good nor bad"
+    );
+}

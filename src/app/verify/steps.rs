@@ -1,0 +1,648 @@
+//! A lab's steps, after its steady state: each step's actions in order
+//! (each bounded by its deadline), the lab inspected again, then the step's
+//! checks in parallel. An action that fails ends the steps (what the lab
+//! looks like is no longer known); a failed check does not.
+//!
+//! Afterwards — also after a failure, an engine error or Ctrl-C — the lab
+//! is put back as its file declares it: from what the engine shows (who is
+//! stopped, paused, on which networks) and which links the steps impaired,
+//! the way back (`plan::steps::restore`) is done phase by phase, each phase
+//! for all nodes at once, and then checked.
+//!
+//! While steps run, a marker (a container, created and never started) says
+//! so. A verify that finds one left by a netlab that is gone (killed during
+//! its steps) puts the lab back before anything else; one that finds the
+//! marker of a netlab still running refuses.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use indexmap::IndexMap;
+
+use super::super::hosts::Engines;
+use super::super::{Cancel, Failure};
+use super::act::{self, Scene};
+use super::round;
+use crate::engine::{CONCURRENCY, EngineError, container, discover, fault};
+use crate::lab::step::NodeState;
+use crate::lab::{Action, Check, LabState};
+use crate::live::LiveLab;
+use crate::plan::steps::{self as plan_steps, LABEL_IMPAIRED, LABEL_OWNER};
+use crate::plan::{LABEL_LAB, LABEL_ROLE, ROLE_STEPS};
+use crate::report::{ActionReport, ActionStatus, CheckReport, RestoreReport, Status, StepReport};
+
+/// How long putting the lab back may take in all.
+const RESTORE_DEADLINE: Duration = Duration::from_secs(180);
+
+pub struct Ran {
+    pub steps: Vec<StepReport>,
+    pub restore: Option<RestoreReport>,
+    pub cancelled: bool,
+}
+
+/// Runs the steps of `live.lab`; `cancelled` says Ctrl-C came before them.
+pub async fn run(
+    engines: &Engines,
+    live: &LiveLab,
+    cancelled: bool,
+    restore_on_cancel: bool,
+    cancel: &Cancel,
+) -> Result<Ran, Failure> {
+    let steps = &live.lab.steps;
+    if cancelled {
+        return Ok(Ran {
+            steps: steps
+                .iter()
+                .map(|s| not_run(live, s, Status::Cancelled, "cancelled before this step"))
+                .collect(),
+            restore: None,
+            cancelled: true,
+        });
+    }
+    let marker = take_marker(engines, live).await?;
+    let mut current = live.clone();
+    let mut known = addresses_of(&current, &HashMap::new());
+    // The lab as the actions that finished left it; a node whose impair or
+    // clear did not finish may be impaired or not.
+    let mut model = LabState::declared(&live.lab);
+    let mut uncertain: BTreeSet<String> = BTreeSet::new();
+    let mut reports = Vec::new();
+    let mut cancelled = false;
+    let mut broken: Option<String> = None;
+    for step in steps {
+        if cancelled {
+            reports.push(not_run(
+                &current,
+                step,
+                Status::Cancelled,
+                "cancelled before this step",
+            ));
+            continue;
+        }
+        if let Some(why) = &broken {
+            reports.push(not_run(&current, step, Status::Error, why));
+            continue;
+        }
+        let started = Instant::now();
+        let mut since = round::Since {
+            action: "the step's start".into(),
+            at: started,
+        };
+        let mut actions = Vec::new();
+        for action in &step.actions {
+            if cancelled || broken.is_some() {
+                actions.push(unrun_action(action));
+                continue;
+            }
+            let scene = Scene {
+                engines,
+                live: &current,
+                known: &known,
+            };
+            let began = Instant::now();
+            let report = tokio::select! {
+                r = act::perform(&scene, action) => r,
+                () = cancel.cancelled() => {
+                    cancelled = true;
+                    ActionReport {
+                        status: ActionStatus::Cancelled,
+                        observed: "Ctrl-C came while it ran".into(),
+                        elapsed: started.elapsed(),
+                        ..unrun_action(action)
+                    }
+                }
+            };
+            since = round::Since {
+                action: report.text.clone(),
+                at: began + report.engine_elapsed.unwrap_or(report.elapsed),
+            };
+            if report.status == ActionStatus::Done {
+                let _ = model.apply(action);
+            } else if let Action::Impair { node, .. } | Action::Clear { node, .. } = action {
+                uncertain.insert(node.clone());
+            }
+            if report.status == ActionStatus::Error {
+                broken = Some(format!("not run: `{}` failed", report.text));
+            }
+            actions.push(report);
+            // The next action and the checks see the lab as it is now.
+            if !cancelled && broken.is_none() && changes_the_lab(action) {
+                current = refresh(engines, &current).await?;
+                known = addresses_of(&current, &known);
+            }
+        }
+        let checks = if cancelled {
+            unrun_checks(
+                &current,
+                &step.checks,
+                Status::Cancelled,
+                "cancelled before it ran",
+            )
+        } else if let Some(why) = &broken {
+            unrun_checks(&current, &step.checks, Status::Error, why)
+        } else {
+            let round = round::run(engines, &current, &step.checks, Some(&since), cancel).await;
+            cancelled |= round.cancelled;
+            round.checks
+        };
+        reports.push(StepReport {
+            title: step.title.clone(),
+            actions,
+            checks,
+            elapsed: started.elapsed(),
+        });
+    }
+    let mut impaired = uncertain;
+    impaired.extend(
+        model
+            .nodes
+            .iter()
+            .filter(|(_, n)| !n.impaired.is_empty())
+            .map(|(name, _)| name.clone()),
+    );
+    let restore = if !cancelled || restore_on_cancel {
+        let now = refresh(engines, &current).await?;
+        let before = addresses_of(live, &HashMap::new());
+        let restored = restore(engines, &now, &impaired, Some(&before)).await;
+        if restored.complete()
+            && let Err(e) = container::remove(&engines.home, &marker).await
+        {
+            eprintln!("netlab: cannot remove the steps marker: {e:#}");
+        }
+        Some(restored)
+    } else {
+        // A `run` tears the lab down; the marker goes with it.
+        None
+    };
+    Ok(Ran {
+        steps: reports,
+        restore,
+        cancelled,
+    })
+}
+
+/// `wait` changes nothing the checks look at; every other action does.
+fn changes_the_lab(action: &Action) -> bool {
+    !matches!(action, Action::Wait { .. })
+}
+
+fn unrun_action(action: &Action) -> ActionReport {
+    ActionReport {
+        text: action.to_string(),
+        verb: action.verb(),
+        node: action.node().map(str::to_owned),
+        network: None,
+        status: ActionStatus::NotRun,
+        observed: String::new(),
+        elapsed: Duration::ZERO,
+        engine_elapsed: None,
+    }
+}
+
+fn unrun_checks(live: &LiveLab, checks: &[Check], status: Status, why: &str) -> Vec<CheckReport> {
+    checks
+        .iter()
+        .map(|c| CheckReport {
+            family: c.family.map(|f| f.word()),
+            title: c.title.clone(),
+            kind: c.kind.kind_name(),
+            source: c.kind.source().to_string(),
+            target: c.kind.target_words(),
+            expectation: c.kind.expectation_words(),
+            status,
+            observed: why.to_owned(),
+            elapsed: Duration::ZERO,
+            matrix: None,
+            capture: None,
+            why: None,
+            scope: crate::check::route::scope(&c.kind, live),
+            recovered: None,
+            measurement: None,
+        })
+        .collect()
+}
+
+fn not_run(live: &LiveLab, step: &crate::lab::Step, status: Status, why: &str) -> StepReport {
+    StepReport {
+        title: step.title.clone(),
+        actions: step.actions.iter().map(unrun_action).collect(),
+        checks: unrun_checks(live, &step.checks, status, why),
+        elapsed: Duration::ZERO,
+    }
+}
+
+/// The lab inspected again, on every engine it uses.
+async fn refresh(engines: &Engines, live: &LiveLab) -> Result<LiveLab, EngineError> {
+    let name = &live.lab.name;
+    let listed =
+        futures::future::try_join_all(engines.distinct().into_iter().map(|e| async move {
+            let objects = discover::labs(e, Some(name))
+                .await?
+                .remove(name)
+                .unwrap_or_default();
+            Ok::<_, EngineError>((e, objects))
+        }))
+        .await?;
+    let refs: Vec<_> = listed.iter().map(|(e, o)| (*e, o)).collect();
+    discover::inspect(live.clone(), &refs).await
+}
+
+/// Every node's addresses as seen now, over the ones seen before.
+fn addresses_of(
+    live: &LiveLab,
+    before: &HashMap<String, IndexMap<String, Ipv4Addr>>,
+) -> HashMap<String, IndexMap<String, Ipv4Addr>> {
+    let mut out = before.clone();
+    for (name, node) in &live.nodes {
+        let entry = out.entry(name.clone()).or_default();
+        for (net, ip) in &node.addresses {
+            entry.insert(net.clone(), *ip);
+        }
+    }
+    out
+}
+
+/// What the engine shows, as a `LabState`; the links of `impaired` nodes
+/// count as impaired (the engine does not show that).
+fn state_of(live: &LiveLab, impaired: &BTreeSet<String>) -> LabState {
+    LabState {
+        nodes: live
+            .lab
+            .nodes
+            .keys()
+            .map(|name| {
+                let n = live.nodes.get(name);
+                let networks: BTreeSet<String> = n
+                    .map(|n| {
+                        n.addresses
+                            .keys()
+                            .filter(|net| live.lab.networks.contains_key(*net))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let state = NodeState {
+                    running: n.is_some_and(|n| n.running),
+                    paused: n.is_some_and(|n| n.state == "paused"),
+                    impaired: if impaired.contains(name) {
+                        networks.clone()
+                    } else {
+                        BTreeSet::new()
+                    },
+                    networks,
+                };
+                (name.clone(), state)
+            })
+            .collect(),
+    }
+}
+
+/// Puts the lab back as its file declares it, then says what (if
+/// anything) is still not so. Never cancelled; bounded by a deadline.
+pub async fn restore(
+    engines: &Engines,
+    live: &LiveLab,
+    impaired: &BTreeSet<String>,
+    before: Option<&HashMap<String, IndexMap<String, Ipv4Addr>>>,
+) -> RestoreReport {
+    let started = Instant::now();
+    let declared = LabState::declared(&live.lab);
+    let work = async {
+        let mut reports = Vec::new();
+        let mut current = live.clone();
+        let known = addresses_of(live, &HashMap::new());
+        let mut impaired = impaired.clone();
+        // Phase by phase (unpause, start, disconnect, connect, clear), each
+        // for all nodes at once, the way back planned again from what the
+        // engine shows after each (a stopped node shows its networks only
+        // once it runs again).
+        for _ in 0..8 {
+            let plan = plan_steps::restore(&declared, &state_of(&current, &impaired));
+            let Some(first) = plan.first() else {
+                break;
+            };
+            let phase: Vec<&Action> = plan
+                .iter()
+                .take_while(|a| a.verb() == first.verb())
+                .collect();
+            let scene = Scene {
+                engines,
+                live: &current,
+                known: &known,
+            };
+            let done: Vec<ActionReport> = futures::stream::iter(phase.iter().copied())
+                .map(|a| act::perform(&scene, a))
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
+            let failed = done.iter().any(|r| r.status != ActionStatus::Done);
+            for a in &phase {
+                // A started node has a new namespace; a cleared one is clean.
+                if let Action::Start { node } | Action::Clear { node, .. } = a {
+                    impaired.remove(node);
+                }
+            }
+            reports.extend(done);
+            match refresh(engines, &current).await {
+                Ok(fresh) => current = fresh,
+                Err(_) => break,
+            }
+            if failed {
+                break;
+            }
+        }
+        // A node whose address moved (it stopped, and another took its
+        // address) goes back to the one it had, where the network's subnet
+        // is declared (only there may an address be asked for): so the next
+        // verify sees the lab as this one did.
+        if let Some(before) = before {
+            let moved = moved_nodes(&current, before);
+            let scene = Scene {
+                engines,
+                live: &current,
+                known: &known,
+            };
+            let done: Vec<ActionReport> = futures::stream::iter(&moved)
+                .map(|(node, net, ip)| act::return_to(&scene, node, net, *ip))
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
+            reports.extend(done);
+            if !moved.is_empty()
+                && let Ok(fresh) = refresh(engines, &current).await
+            {
+                current = fresh;
+            }
+        }
+        let mut left = sweep_helpers(engines, &live.lab.name).await;
+        match refresh(engines, &current).await {
+            Ok(now) => left.extend(differences(engines, &now).await),
+            Err(e) => left.push(format!("cannot inspect the lab afterwards: {e:#}")),
+        }
+        (reports, left)
+    };
+    let (actions, left) = match tokio::time::timeout(RESTORE_DEADLINE, work).await {
+        Ok(done) => done,
+        Err(_) => (
+            Vec::new(),
+            vec![format!(
+                "putting the lab back did not finish within {}s",
+                RESTORE_DEADLINE.as_secs()
+            )],
+        ),
+    };
+    RestoreReport {
+        actions,
+        left,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// (node, network, address before) of every node that is on a declared
+/// network at another address than before the steps, where the address
+/// is the engine's choice and the network's subnet is declared.
+fn moved_nodes(
+    live: &LiveLab,
+    before: &HashMap<String, IndexMap<String, Ipv4Addr>>,
+) -> Vec<(String, String, Ipv4Addr)> {
+    let mut out = Vec::new();
+    for node in live.lab.nodes.values() {
+        for a in node.networks() {
+            let pinnable = a.ipv4.is_none()
+                && live
+                    .lab
+                    .networks
+                    .get(&a.network)
+                    .is_some_and(|n| n.subnet.is_some());
+            let was = before.get(&node.name).and_then(|b| b.get(&a.network));
+            let is = live
+                .nodes
+                .get(&node.name)
+                .and_then(|n| n.addresses.get(&a.network));
+            if let (true, Some(was), Some(is)) = (pinnable, was, is)
+                && was != is
+            {
+                out.push((node.name.clone(), a.network.clone(), *was));
+            }
+        }
+    }
+    out
+}
+
+/// Removes every impair helper of the lab still there; says which could
+/// not be removed.
+async fn sweep_helpers(engines: &Engines, lab: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    for engine in engines.distinct() {
+        match fault::impair_helpers(engine, lab, None, None).await {
+            Ok(helpers) => {
+                for h in helpers {
+                    if let Err(e) = fault::stop_and_remove(engine, &h.id).await {
+                        left.push(format!("impair helper {} stays: {e:#}", h.id));
+                    }
+                }
+            }
+            Err(e) => left.push(format!("cannot list impair helpers: {e:#}")),
+        }
+    }
+    left
+}
+
+/// What differs from the file: nodes not running or paused, declared
+/// networks not joined (or with another address or without an alias),
+/// networks joined that are not declared.
+async fn differences(engines: &Engines, live: &LiveLab) -> Vec<String> {
+    let lab = &live.lab;
+    let mut out = Vec::new();
+    let declared = LabState::declared(lab);
+    let now = state_of(live, &BTreeSet::new());
+    for (name, want) in &declared.nodes {
+        let Some(is) = now.nodes.get(name) else {
+            continue;
+        };
+        if !is.running {
+            out.push(format!("node `{name}` is not running"));
+        } else if is.paused {
+            out.push(format!("node `{name}` is paused"));
+        }
+        for net in want.networks.difference(&is.networks) {
+            out.push(format!("node `{name}` is not on `{net}`"));
+        }
+        for net in is.networks.difference(&want.networks) {
+            out.push(format!(
+                "node `{name}` is on `{net}`, which it does not declare"
+            ));
+        }
+    }
+    // Aliases and static addresses, from the engine's own view of each
+    // endpoint.
+    let checks = lab
+        .nodes
+        .values()
+        .filter(|n| n.networks().next().is_some())
+        .map(|n| async move {
+            let engine = engines.of(&n.host);
+            let id = crate::plan::container_name(&lab.name, &n.name);
+            let Ok(info) = container::inspect(engine, &id).await else {
+                return vec![format!("cannot inspect node `{}`", n.name)];
+            };
+            let endpoints = info
+                .network_settings
+                .and_then(|s| s.networks)
+                .unwrap_or_default();
+            let mut out = Vec::new();
+            for a in n.networks() {
+                let Some(ep) = endpoints.get(&crate::plan::network_name(&lab.name, &a.network))
+                else {
+                    continue;
+                };
+                let aliases = ep.aliases.clone().unwrap_or_default();
+                for alias in std::iter::once(&n.name).chain(&a.aliases) {
+                    if !aliases.contains(alias) {
+                        out.push(format!(
+                            "node `{}` answers on `{}` without its alias {alias}",
+                            n.name, a.network
+                        ));
+                    }
+                }
+                if let Some(ip) = a.ipv4
+                    && ep.ip_address.as_deref() != Some(ip.to_string().as_str())
+                {
+                    out.push(format!(
+                        "node `{}` is on `{}` without its address {ip}",
+                        n.name, a.network
+                    ));
+                }
+            }
+            out
+        });
+    let found: Vec<Vec<String>> = futures::stream::iter(checks)
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    out.extend(found.into_iter().flatten());
+    out
+}
+
+/// `host:pid` of this netlab.
+fn owner() -> String {
+    format!("{}:{}", hostname(), std::process::id())
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into our buffer.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Whether `owner` (`host:pid`) is a netlab still running on this machine.
+fn alive(owner: &str) -> Option<bool> {
+    let (host, pid) = owner.rsplit_once(':')?;
+    if host != hostname() {
+        return None;
+    }
+    let pid: i32 = pid.parse().ok()?;
+    // SAFETY: signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    Some(r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
+async fn take_marker(engines: &Engines, live: &LiveLab) -> Result<String, Failure> {
+    let lab = &live.lab;
+    let impaired: Vec<&str> = lab
+        .steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .filter_map(|a| match a {
+            Action::Impair { node, .. } => Some(node.as_str()),
+            _ => None,
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let labels = [
+        (LABEL_LAB, lab.name.clone()),
+        (LABEL_ROLE, ROLE_STEPS.to_owned()),
+        (LABEL_OWNER, owner()),
+        (LABEL_IMPAIRED, impaired.join(",")),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .into();
+    let name = plan_steps::steps_marker_name(&lab.name);
+    container::create_marker(&engines.home, &name, labels, &live.agent_image)
+        .await?
+        .ok_or_else(|| {
+            Failure::Usage(format!(
+                "another verify of lab `{}` is running its steps right now\n  (hint: wait for it; `netlab verify --no-steps` checks the steady state)",
+                lab.name
+            ))
+        })
+}
+
+/// Puts the lab back if a verify was cut short during its steps (its
+/// marker is still there and its netlab is gone). Returns a note for the
+/// report and the lab as it is then.
+pub async fn recover(
+    engines: &Engines,
+    live: &LiveLab,
+) -> Result<Option<(String, LiveLab)>, Failure> {
+    let lab = &live.lab.name;
+    let marker = container::list(&engines.home, Some(lab))
+        .await?
+        .into_iter()
+        .find(|c| c.role() == ROLE_STEPS);
+    let Some(marker) = marker else {
+        return Ok(None);
+    };
+    let owner = marker.label(LABEL_OWNER).unwrap_or_default().to_owned();
+    match alive(&owner) {
+        Some(false) => {}
+        Some(true) => {
+            return Err(Failure::Usage(format!(
+                "lab `{lab}` is being changed by the steps of another verify (netlab {owner})\n  (hint: wait for it to finish; it puts the lab back)"
+            )));
+        }
+        None => {
+            return Err(Failure::Usage(format!(
+                "lab `{lab}` is marked as being changed by the steps of a verify on another machine ({owner})\n  (hint: if that verify is gone, `docker rm {}` and verify again: the lab is put back first)",
+                plan_steps::steps_marker_name(lab)
+            )));
+        }
+    }
+    let impaired: BTreeSet<String> = marker
+        .label(LABEL_IMPAIRED)
+        .unwrap_or_default()
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let restored = restore(engines, live, &impaired, None).await;
+    let words = {
+        let mut out = String::new();
+        crate::report::steps::restore_lines(&mut out, &restored);
+        out.trim_end().to_owned()
+    };
+    if !restored.complete() {
+        return Err(Failure::Engine(EngineError::new(
+            format!(
+                "the verify by netlab {owner} was cut short during the steps of lab `{lab}`, and the lab cannot be put back"
+            ),
+            anyhow::anyhow!(
+                "{words}\n  (hint: `netlab up` makes what differs again, `netlab down` removes the lab)"
+            ),
+        )));
+    }
+    container::remove(&engines.home, &marker.id).await?;
+    let now = refresh(engines, live).await?;
+    let note = format!(
+        "an earlier verify (netlab {owner}) was cut short during the steps; the lab was put back first: {words}"
+    );
+    Ok(Some((note, now)))
+}
