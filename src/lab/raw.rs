@@ -41,7 +41,7 @@ pub struct RawNetwork {
     pub attachable: Option<Span<bool>>,
     pub encrypted: Option<Span<bool>>,
     #[serde(default)]
-    pub options: IndexMap<String, Scalar>,
+    pub options: IndexMap<Span<String>, Span<Scalar>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -8,6 +8,7 @@ mod check_kinds;
 mod checks;
 mod hosts;
 mod matrix;
+mod network_options;
 mod networks;
 mod nodes;
 
