@@ -50,10 +50,7 @@ pub enum Command {
         report: ReportArgs,
     },
     /// Remove every resource of the lab (works without the lab file).
-    Down {
-        /// The lab (name, built-in or file); with none, the one lab that is up.
-        lab: Option<String>,
-    },
+    Down(DownArgs),
     /// Up, verify and down in one go; always tears down, also on failure or Ctrl-C.
     Run(RunArgs),
     /// List the labs that are up.
@@ -125,6 +122,27 @@ pub struct UpArgs {
     /// Refuse a lab that is already up instead of changing it (`run`).
     #[arg(skip)]
     pub fresh_only: bool,
+    /// Break the lab's lock when its holder cannot be seen to run (it is on
+    /// another machine); a lock whose holder is gone is broken anyway.
+    #[arg(long)]
+    pub break_lock: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DownArgs {
+    /// The lab (name, built-in or file); with none, the one lab that is up.
+    pub lab: Option<String>,
+    /// The name the lab was brought up under (`up --name`).
+    #[arg(long, env = "NETLAB_NAME")]
+    pub name: Option<String>,
+    /// Break the lab's lock when its holder cannot be seen to run (it is on
+    /// another machine); a lock whose holder is gone is broken anyway.
+    #[arg(long)]
+    pub break_lock: bool,
+    /// Remove the lab's record although engines of the lab cannot be
+    /// reached (what the lab has there stays): for engines gone for good.
+    #[arg(long)]
+    pub forget_unreachable: bool,
 }
 
 #[derive(Debug, Args)]

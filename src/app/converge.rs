@@ -3,6 +3,7 @@
 //! file dropped removed; the rest keep running untouched. A node whose
 //! network is made again is made again with it. The lab's record is updated
 //! (a changed check needs no new container), and `up` says what it did.
+//! When the last overlay network goes, a swarm netlab made for it goes too.
 
 use std::collections::HashMap;
 
@@ -77,11 +78,20 @@ pub async fn converge(
         let live = live(engines, &record).await?;
         return Ok((live, "is up to date (nothing changed)".into()));
     }
-    apply(
+    let removed_networks = apply(
         engines, &listed, lab, &plan, &changes, &record, image, args, cancel,
     )
     .await?;
     record::write(&engines.home, claim, &record).await?;
+    // The last overlay went: a swarm netlab made for it goes too.
+    let had_overlay = old
+        .lab
+        .networks
+        .values()
+        .any(|n| matches!(n.driver, crate::lab::Driver::Overlay { .. }));
+    if had_overlay && !plan.needs_swarm() {
+        super::down::release_swarm_of(&old_engines, &removed_networks, &lab.name).await?;
+    }
     let live = live(engines, &record).await?;
     Ok((live, describe(&changes)))
 }
@@ -97,7 +107,7 @@ async fn apply(
     image: &AgentImage,
     args: &UpArgs,
     cancel: &Cancel,
-) -> Result<(), Failure> {
+) -> Result<Vec<String>, Failure> {
     let goes = |d: &Delta| -> Vec<String> { d.recreate.iter().chain(&d.remove).cloned().collect() };
     let comes =
         |d: &Delta| -> Vec<String> { d.create.iter().chain(&d.recreate).cloned().collect() };
@@ -135,6 +145,10 @@ async fn apply(
         .collect();
     futures::future::try_join_all(doomed_networks.iter().map(|(e, id)| network::remove(e, id)))
         .await?;
+    let removed_networks: Vec<String> = doomed_networks
+        .iter()
+        .map(|(_, id)| (*id).to_owned())
+        .collect();
 
     let helpers_in = comes(&changes.helpers);
     let mut helpers: HashMap<String, String> =
@@ -164,7 +178,8 @@ async fn apply(
         args.wait,
         cancel,
     )
-    .await
+    .await?;
+    Ok(removed_networks)
 }
 
 /// `changed: created db; recreated web; removed old; 3 unchanged`

@@ -6,6 +6,7 @@ pub mod cancel;
 pub mod converge;
 pub mod down;
 pub mod hosts;
+pub mod lock;
 pub mod ls;
 pub mod outside;
 pub mod report;
@@ -97,9 +98,9 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
             };
             verify::verify_command(&home, &target, &report, &cancel).await
         }
-        Command::Down { lab } => {
+        Command::Down(args) => {
             let home = hosts::home(context).await?;
-            down::down_command(&home, lab.as_deref()).await
+            down::down_command(&home, &args).await
         }
         Command::Run(args) => run::run(&args, context, &cancel).await,
         Command::Ls => {

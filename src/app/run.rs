@@ -24,7 +24,9 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
     live.allow_external = args.up.allow_external;
     let verified = verify::verify(&engines, &live, cancel).await;
     if !args.keep || cancel.is_cancelled() {
-        let teardown = down::remove_lab(&engines, &lab.name, false).await;
+        let teardown = down::remove_lab(&engines, &lab.name, down::How::default())
+            .await
+            .and_then(|r| r.into_result(&lab.name, &engines.home));
         if let Err(e) = teardown {
             // A failed teardown outranks the checks: the user must know.
             if let Ok(report) = &verified {

@@ -7,16 +7,14 @@ use std::time::{Duration, Instant};
 
 use super::build::{self, Cas};
 use super::hosts::{self, Engines};
-use super::{Cancel, Failure, converge, down};
+use super::{Cancel, Failure, converge, down, lock};
 use crate::cli::UpArgs;
 use crate::engine::image::{self, AgentImage};
 use crate::engine::record::{self, RECORD_VERSION, Record};
 use crate::engine::{Engine, EngineError, container, discover};
 use crate::lab::{Attachment, Lab};
 use crate::live::LiveLab;
-use crate::plan::{
-    self, LABEL_HOSTS, LABEL_LAB, LABEL_ROLE, Plan, PlanInputs, ROLE_CLAIM, ROLE_LOCK,
-};
+use crate::plan::{self, LABEL_HOSTS, LABEL_LAB, LABEL_ROLE, Plan, PlanInputs, ROLE_CLAIM};
 use crate::report;
 
 /// The engines of the lab's hosts, bound by `--host` and `NETLAB_HOSTS`.
@@ -48,7 +46,7 @@ pub async fn up(
             report::format_elapsed(image.copy_time)
         );
     }
-    let lock = take_lock(&engines.home, &lab.name, &image.tag).await?;
+    let lock = lock::take(&engines.home, &lab.name, &image.tag, "up", args.break_lock).await?;
     let result = async {
         let objects = discover::labs(&engines.home, Some(&lab.name))
             .await?
@@ -68,9 +66,7 @@ pub async fn up(
         }
     }
     .await;
-    if let Err(e) = container::remove(&engines.home, &lock).await {
-        eprintln!("netlab: cannot release the lab's lock: {e:#}");
-    }
+    lock::release(&engines.home, &lock).await;
     let (live, what) = result?;
     let text = summary(&live, engines, started.elapsed(), &what);
     if args.summary_to_stderr {
@@ -81,19 +77,6 @@ pub async fn up(
         print!("{text}")
     }
     Ok(live)
-}
-
-/// The lock: a container only one netlab can create. Returns its id.
-async fn take_lock(home: &Engine, lab: &str, agent_image: &str) -> Result<String, Failure> {
-    let labels = [(LABEL_LAB, lab), (LABEL_ROLE, ROLE_LOCK)]
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .into();
-    match container::create_marker(home, &plan::lock_name(lab), labels, agent_image).await? {
-        Some(id) => Ok(id),
-        None => Err(Failure::Usage(format!(
-            "lab `{lab}` is being changed by another netlab right now\n  (hint: wait for it; if none is running (one was killed), `netlab down {lab}` removes the lab and its lock)"
-        ))),
-    }
 }
 
 pub fn inputs<'a>(
@@ -159,7 +142,14 @@ async fn fresh(
         Err(failure) => {
             eprintln!("netlab: removing what was created of lab `{}`", lab.name);
             // Removing the lab also leaves a swarm netlab made for it.
-            if let Err(e) = down::remove_lab(engines, &lab.name, plan.needs_swarm()).await {
+            let how = down::How {
+                release_swarm: plan.needs_swarm(),
+                ..down::How::default()
+            };
+            let removed = down::remove_lab(engines, &lab.name, how)
+                .await
+                .and_then(|r| r.into_result(&lab.name, &engines.home));
+            if let Err(e) = removed {
                 eprintln!("netlab: cleanup failed too: {e:#}");
             }
             Err(failure)

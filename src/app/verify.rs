@@ -70,6 +70,11 @@ pub async fn verify_command(
     };
     let wanted = file_lab.as_ref().map(|l| l.name.as_str()).or(name).or(arg);
     let lab_name = select::name_among(&up, wanted)?;
+    // A converge in progress: its checks would see a lab half-changed.
+    if up.get(&lab_name).is_some_and(|o| o.lock().is_some()) {
+        super::lock::wait_unlocked(home, &lab_name).await?;
+        up = discover::labs(home, Some(&lab_name)).await?;
+    }
     let objects = up.remove(&lab_name).ok_or_else(|| not_up(&lab_name))?;
     let claim = objects.claim().ok_or_else(|| {
         Failure::Usage(format!(
@@ -209,7 +214,10 @@ fn write_junit(report: &VerifyReport, path: &std::path::Path) -> Result<(), Stri
 /// by its owner alone. Returns what could not be written.
 fn write_pcaps(report: &VerifyReport, dir: &std::path::Path) -> Vec<String> {
     if let Err(e) = std::fs::create_dir_all(dir) {
-        return vec![format!("cannot make {} for the pcap files: {e}", dir.display())];
+        return vec![format!(
+            "cannot make {} for the pcap files: {e}",
+            dir.display()
+        )];
     }
     let mut written = 0;
     let mut problems = Vec::new();
@@ -221,8 +229,12 @@ fn write_pcaps(report: &VerifyReport, dir: &std::path::Path) -> Vec<String> {
         let wrote = report::file::create(&path, report::file::Readers::Owner)
             .map_err(|e| e.to_string())
             .and_then(|f| {
-                crate::capture::pcap::write_to(std::io::BufWriter::new(f), capture.started_at, &capture.packets)
-                    .and_then(|mut w| std::io::Write::flush(&mut w).map_err(|e| e.to_string()))
+                crate::capture::pcap::write_to(
+                    std::io::BufWriter::new(f),
+                    capture.started_at,
+                    &capture.packets,
+                )
+                .and_then(|mut w| std::io::Write::flush(&mut w).map_err(|e| e.to_string()))
             });
         match wrote {
             Ok(()) => written += 1,

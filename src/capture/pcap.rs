@@ -70,7 +70,8 @@ pub fn write_file(
     started_at: SystemTime,
     packets: &[CapturedPacket],
 ) -> Result<(), String> {
-    let file = std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let file = std::fs::File::create(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let mut w = write_to(BufWriter::new(file), started_at, packets)?;
     w.flush()
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
@@ -91,7 +92,8 @@ pub fn read_from<R: Read>(input: R) -> Result<(DataLink, Vec<TimedPacket>), Stri
 
 #[cfg(test)]
 pub fn read_file(path: &Path) -> Result<(DataLink, Vec<TimedPacket>), String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     read_from(BufReader::new(file))
 }
 

@@ -90,10 +90,7 @@ mod tests {
             assert!(err.to_string().contains("is a symbolic link"), "{err}");
             check_writable(&link, readers).expect_err("refused");
         }
-        assert_eq!(
-            std::fs::read_to_string(&target).expect("read"),
-            "keep me"
-        );
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "keep me");
     }
 
     #[test]
@@ -110,7 +107,11 @@ mod tests {
         let fresh = dir.path().join("b.pcap");
         create(&fresh, Readers::Owner).expect("create");
         assert_eq!(
-            std::fs::metadata(&fresh).expect("stat").permissions().mode() & 0o777,
+            std::fs::metadata(&fresh)
+                .expect("stat")
+                .permissions()
+                .mode()
+                & 0o777,
             0o600
         );
     }

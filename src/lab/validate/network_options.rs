@@ -388,8 +388,10 @@ mod tests {
         let front = &loaded.lab.networks["front"];
         assert_eq!((front.mtu, front.icc), (Some(1400), false));
         assert!(front.options.is_empty(), "{:?}", front.options);
-        let twice = lab("bridge", "      com.docker.network.driver.mtu: 1400\n")
-            .replace("    driver: bridge\n", "    driver: bridge\n    mtu: 1400\n");
+        let twice = lab("bridge", "      com.docker.network.driver.mtu: 1400\n").replace(
+            "    driver: bridge\n",
+            "    driver: bridge\n    mtu: 1400\n",
+        );
         let errors = diagnostics(&twice).expect_err("given twice");
         assert_eq!(
             errors[0].2,

@@ -176,7 +176,12 @@ impl Validator {
                     internal: net.internal.as_ref().is_some_and(|i| i.value),
                     subnet,
                     gateway,
-                    icc: net.icc.as_ref().map(|i| i.value).or(folded.icc).unwrap_or(true),
+                    icc: net
+                        .icc
+                        .as_ref()
+                        .map(|i| i.value)
+                        .or(folded.icc)
+                        .unwrap_or(true),
                     mtu: net.mtu.as_ref().map(|m| m.value).or(folded.mtu),
                     options,
                 },
