@@ -9,6 +9,7 @@ pub mod reach;
 pub mod redirect;
 pub mod requests;
 pub mod resolve;
+pub mod routes;
 pub mod serve;
 pub mod web_client;
 pub mod web_server;

@@ -165,6 +165,9 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
         ProbeKind::Interfaces => Observation::Interfaces {
             addresses: interfaces(),
         },
+        ProbeKind::Routes => Observation::Routes {
+            routes: super::routes::routes(),
+        },
     }
 }
 

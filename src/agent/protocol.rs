@@ -183,6 +183,9 @@ pub enum ProbeKind {
     },
     /// The IPv4 addresses of this network namespace's interfaces.
     Interfaces,
+    /// The routes and addresses of this network namespace (`up` refuses a
+    /// subnet that overlaps one of its Docker host's).
+    Routes,
 }
 
 /// Where a redirect may lead: these names, these addresses, addresses in
@@ -275,6 +278,7 @@ pub enum Observation {
     Http(HttpObservation),
     Bind(BindObservation),
     Interfaces { addresses: Vec<InterfaceAddress> },
+    Routes { routes: Vec<HostRoute> },
     Published { attempts: Vec<PortAttempt> },
     PathMtu(PathMtuObservation),
 }
@@ -359,6 +363,16 @@ impl Reach {
 pub enum BindObservation {
     Free,
     Taken { message: String },
+}
+
+/// A route of the main table, or an address with its prefix (`address`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRoute {
+    pub destination: ipnet::IpNet,
+    pub gateway: Option<IpAddr>,
+    pub interface: String,
+    #[serde(default)]
+    pub address: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

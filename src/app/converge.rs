@@ -111,10 +111,25 @@ async fn apply(
     let goes = |d: &Delta| -> Vec<String> { d.recreate.iter().chain(&d.remove).cloned().collect() };
     let comes =
         |d: &Delta| -> Vec<String> { d.create.iter().chain(&d.recreate).cloned().collect() };
-    // Containers first: a network with endpoints cannot go.
     let nodes_out = goes(&changes.nodes);
     let helpers_out = goes(&changes.helpers);
     let networks_out = goes(&changes.networks);
+    let networks_in = comes(&changes.networks);
+    // The host helpers that stay answer for their hosts before anything is
+    // removed: a new subnet that collides with a host's network changes
+    // nothing. (Hosts that get a helper only now are asked below.)
+    let mut helpers: HashMap<String, String> = HashMap::new();
+    for (_, o) in listed {
+        for c in o.containers.iter().filter(|c| c.role() == ROLE_HOST_HELPER) {
+            if let Some(h) = c.label(LABEL_HOST)
+                && !helpers_out.iter().any(|x| x == h)
+            {
+                helpers.entry(h.to_owned()).or_insert_with(|| c.id.clone());
+            }
+        }
+    }
+    super::host_subnets::refuse_host_overlaps(engines, plan, lab, &networks_in, &helpers).await?;
+    // Containers first: a network with endpoints cannot go.
     let doomed_containers: Vec<(&Engine, &str)> = listed
         .iter()
         .flat_map(|(e, o)| o.containers.iter().map(move |c| (*e, c)))
@@ -151,23 +166,17 @@ async fn apply(
         .collect();
 
     let helpers_in = comes(&changes.helpers);
-    let mut helpers: HashMap<String, String> =
-        build::create_helpers(engines, plan, &helpers_in, &image.tag, args.wait).await?;
-    for (_, o) in listed {
-        for c in o.containers.iter().filter(|c| c.role() == ROLE_HOST_HELPER) {
-            if let Some(h) = c.label(LABEL_HOST)
-                && !helpers_out.iter().any(|x| x == h)
-            {
-                helpers.entry(h.to_owned()).or_insert_with(|| c.id.clone());
-            }
-        }
+    let made = build::create_helpers(engines, plan, &helpers_in, &image.tag, args.wait).await?;
+    if !made.is_empty() {
+        super::host_subnets::refuse_host_overlaps(engines, plan, lab, &networks_in, &made).await?;
     }
+    helpers.extend(made);
     // New nodes must find their host ports free; a node made again takes
     // back the ports its old container just gave up.
     build::refuse_taken_host_ports(engines, lab, &changes.nodes.create, &helpers).await?;
     let swarm = build::ensure_swarm(engines, plan, &helpers).await?;
     let manager = swarm.as_ref().map(|(m, _)| m.as_str());
-    build::create_networks(engines, plan, &comes(&changes.networks), manager, cancel).await?;
+    build::create_networks(engines, plan, &networks_in, manager, cancel).await?;
     let cas = Cas::of(record)?;
     build::create_nodes(
         engines,

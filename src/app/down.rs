@@ -18,7 +18,7 @@ use indexmap::IndexMap;
 use super::hosts::{self, Engines};
 use super::lock;
 use super::select::name_among;
-use super::{CommandResult, Failure};
+use super::{Cancel, CommandResult, Failure};
 use crate::cli::DownArgs;
 use crate::engine::endpoint::{self, Endpoint, Env};
 use crate::engine::record::{self, Record};
@@ -453,9 +453,11 @@ async fn lock_image(home: &Engine, objects: &discover::LabObjects) -> Result<Str
     }
 }
 
-pub async fn down_command(home: &Engine, args: &DownArgs) -> CommandResult {
+pub async fn down_command(home: &Engine, args: &DownArgs, cancel: &Cancel) -> CommandResult {
     let up = discover::labs(home, None).await?;
     let name = which_lab(&up, args)?;
+    // A signal does not stop `down`: it is the clean-up.
+    cancel.working_on(&name);
     let Some(objects) = up.get(&name) else {
         println!("lab `{name}` is not up; nothing to remove");
         return Ok(exit::SUCCESS);

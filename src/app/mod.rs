@@ -5,6 +5,7 @@ pub mod build;
 pub mod cancel;
 pub mod converge;
 pub mod down;
+pub mod host_subnets;
 pub mod hosts;
 pub mod lock;
 pub mod ls;
@@ -79,6 +80,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
         }
         Command::Up(args) => {
             let lab = load_named(&args.lab, args.name.as_deref(), args.allow_external)?;
+            cancel.working_on(&lab.name);
             let engines = up::connect(&lab, &args, context).await?;
             up::up(&engines, &lab, &args, &cancel)
                 .await
@@ -100,7 +102,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
         }
         Command::Down(args) => {
             let home = hosts::home(context).await?;
-            down::down_command(&home, &args).await
+            down::down_command(&home, &args, &cancel).await
         }
         Command::Run(args) => run::run(&args, context, &cancel).await,
         Command::Ls => {

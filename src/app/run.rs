@@ -13,6 +13,7 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
         args.up.name.as_deref(),
         args.up.allow_external,
     )?;
+    cancel.working_on(&lab.name);
     verify::refuse_no_checks(&lab)?;
     let engines = up::connect(&lab, &args.up, context).await?;
     let mut up_args = args.up.clone();

@@ -172,9 +172,10 @@ async fn make(
     let hosts: Vec<String> = plan.host_helpers.iter().map(|h| h.host.clone()).collect();
     let helpers = build::create_helpers(engines, plan, &hosts, &image.tag, wait).await?;
     let nodes: Vec<String> = lab.nodes.keys().cloned().collect();
+    let networks: Vec<String> = lab.networks.keys().cloned().collect();
+    super::host_subnets::refuse_host_overlaps(engines, plan, lab, &networks, &helpers).await?;
     build::refuse_taken_host_ports(engines, lab, &nodes, &helpers).await?;
     let swarm = build::ensure_swarm(engines, plan, &helpers).await?;
-    let networks: Vec<String> = lab.networks.keys().cloned().collect();
     let manager = swarm.as_ref().map(|(m, _)| m.as_str());
     let cas = Cas::of(record)?;
     build::create_networks(engines, plan, &networks, manager, cancel).await?;
