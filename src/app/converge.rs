@@ -61,7 +61,7 @@ pub async fn converge(
     }
     let urls = engine_urls(engines);
     let plan = plan::plan(lab, &inputs(&urls, &image.tag));
-    let changes = plan::changes(&plan, &running);
+    let mut changes = plan::changes(&plan, &running);
     let mut record = Record {
         version: RECORD_VERSION,
         lab: lab.clone(),
@@ -70,7 +70,29 @@ pub async fn converge(
         other_ca: old.other_ca.clone(),
         agent_image: image.tag.clone(),
     };
-    build::complete_cas(&mut record)?;
+    let signing: Vec<String> = changes
+        .nodes
+        .create
+        .iter()
+        .chain(&changes.nodes.recreate)
+        .cloned()
+        .collect();
+    let (cas, again) = build::make_cas(&mut record, &plan, &signing)?;
+    // A CA made anew (no netlab keeps a CA's key) re-signs every https node.
+    let mut note = String::new();
+    if !again.is_empty() {
+        changes.nodes.unchanged.retain(|n| !again.contains(n));
+        changes.nodes.recreate.extend(again.iter().cloned());
+        note = "; a new CA signed every https node: netlab keeps no CA key".to_owned();
+    }
+    if record.ca != old.ca || record.other_ca != old.other_ca {
+        // The new CA first: nodes it signs may exist before the rest of the
+        // record is written.
+        let mut interim = old.clone();
+        interim.ca = record.ca.clone();
+        interim.other_ca = record.other_ca.clone();
+        record::write(&engines.home, claim, &interim).await?;
+    }
     if changes.is_empty() {
         if record != old {
             record::write(&engines.home, claim, &record).await?;
@@ -79,7 +101,7 @@ pub async fn converge(
         return Ok((live, "is up to date (nothing changed)".into()));
     }
     let removed_networks = apply(
-        engines, &listed, lab, &plan, &changes, &record, image, args, cancel,
+        engines, &listed, lab, &plan, &changes, &cas, image, args, cancel,
     )
     .await?;
     record::write(&engines.home, claim, &record).await?;
@@ -93,7 +115,12 @@ pub async fn converge(
         super::down::release_swarm_of(&old_engines, &removed_networks, &lab.name).await?;
     }
     let live = live(engines, &record).await?;
-    Ok((live, describe(&changes)))
+    let described = describe(&changes);
+    let described = match described.strip_suffix(')') {
+        Some(open) if !note.is_empty() => format!("{open}{note})"),
+        _ => described,
+    };
+    Ok((live, described))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -103,7 +130,7 @@ async fn apply(
     lab: &Lab,
     plan: &plan::Plan,
     changes: &Changes,
-    record: &Record,
+    cas: &Cas,
     image: &AgentImage,
     args: &UpArgs,
     cancel: &Cancel,
@@ -177,12 +204,11 @@ async fn apply(
     let swarm = build::ensure_swarm(engines, plan, &helpers).await?;
     let manager = swarm.as_ref().map(|(m, _)| m.as_str());
     build::create_networks(engines, plan, &networks_in, manager, cancel).await?;
-    let cas = Cas::of(record)?;
     build::create_nodes(
         engines,
         plan,
         &comes(&changes.nodes),
-        &cas,
+        cas,
         &image.tag,
         args.wait,
         cancel,

@@ -116,7 +116,8 @@ async fn fresh(
         other_ca: None,
         agent_image: image.tag.clone(),
     };
-    build::complete_cas(&mut record)?;
+    let nodes: Vec<String> = lab.nodes.keys().cloned().collect();
+    let (cas, _) = build::make_cas(&mut record, &plan, &nodes)?;
     let labels = [
         (LABEL_LAB, lab.name.as_str()),
         (LABEL_ROLE, ROLE_CLAIM),
@@ -134,7 +135,7 @@ async fn fresh(
         })?;
     let built = async {
         record::write(&engines.home, &claim, &record).await?;
-        make(engines, lab, &plan, &record, image, args.wait, cancel).await
+        make(engines, lab, &plan, &cas, image, args.wait, cancel).await
     }
     .await;
     match built {
@@ -164,7 +165,7 @@ async fn make(
     engines: &Engines,
     lab: &Lab,
     plan: &Plan,
-    record: &Record,
+    cas: &Cas,
     image: &AgentImage,
     wait: Duration,
     cancel: &Cancel,
@@ -177,9 +178,8 @@ async fn make(
     build::refuse_taken_host_ports(engines, lab, &nodes, &helpers).await?;
     let swarm = build::ensure_swarm(engines, plan, &helpers).await?;
     let manager = swarm.as_ref().map(|(m, _)| m.as_str());
-    let cas = Cas::of(record)?;
     build::create_networks(engines, plan, &networks, manager, cancel).await?;
-    build::create_nodes(engines, plan, &nodes, &cas, &image.tag, wait, cancel).await
+    build::create_nodes(engines, plan, &nodes, cas, &image.tag, wait, cancel).await
 }
 
 /// The lab as it runs on its engines.
