@@ -299,7 +299,11 @@ async fn join_all(
             join_token: Some(token.clone()),
             ..Default::default()
         };
-        if let Err(e) = member.engine.docker.join_swarm(request).await {
+        let joined_now = match member.engine.docker.join_swarm(request).await {
+            Ok(()) => mark_netlabs(m.engine, member.engine).await,
+            Err(e) => Err(EngineError::new("cannot join the swarm", e)),
+        };
+        if let Err(e) = joined_now {
             for &j in &joined {
                 let _ = leave(members[j].engine).await;
             }
@@ -308,13 +312,47 @@ async fn join_all(
                     "host {} ({}) cannot join the swarm of host {} at {manager_addr}",
                     member.host, member.engine.endpoint.url, m.host
                 ),
-                e,
+                anyhow::anyhow!("{e:#}"),
             )
             .into());
         }
         joined.push(i);
     }
     Ok(())
+}
+
+/// Labels a node netlab joined as netlab's, on the manager: a node of the
+/// swarm without that label (and not among the lab's engines) is someone
+/// else's, and keeps the swarm alive; one with it is netlab's own, also
+/// when its engine is gone.
+async fn mark_netlabs(manager: &Engine, member: &Engine) -> Result<()> {
+    let SwarmState::Active { node_id, .. } = state(member).await? else {
+        return Err(EngineError::new(
+            "the engine joined the swarm",
+            anyhow::anyhow!("but says it is in none"),
+        ));
+    };
+    let node = manager
+        .docker
+        .inspect_node(&node_id)
+        .await
+        .ctx(|| format!("cannot inspect swarm node {node_id}"))?;
+    let mut spec = node.spec.unwrap_or_default();
+    spec.labels
+        .get_or_insert_with(HashMap::new)
+        .insert(LABEL_SWARM.to_owned(), "true".to_owned());
+    let version = node.version.and_then(|v| v.index).unwrap_or_default();
+    manager
+        .docker
+        .update_node(
+            &node_id,
+            spec,
+            bollard::query_parameters::UpdateNodeOptions {
+                version: i64::try_from(version).unwrap_or_default(),
+            },
+        )
+        .await
+        .ctx(|| format!("cannot label swarm node {node_id} as netlab's"))
 }
 
 async fn leave(engine: &Engine) -> Result<()> {
@@ -411,6 +449,12 @@ pub async fn release_if_unused(
         nodes
             .iter()
             .filter(|n| n.id.as_deref().is_none_or(|id| !ours.contains(&id)))
+            .filter(|n| {
+                !n.spec
+                    .as_ref()
+                    .and_then(|s| s.labels.as_ref())
+                    .is_some_and(|l| l.contains_key(LABEL_SWARM))
+            })
             .map(|n| {
                 let name = n
                     .description
