@@ -18,15 +18,15 @@ pub fn routes() -> Vec<HostRoute> {
         .unwrap_or_default();
     if let Ok(list) = if_addrs::get_if_addrs() {
         for i in list {
-            if let if_addrs::IfAddr::V4(v4) = &i.addr {
-                if let Ok(net) = Ipv4Net::new(v4.ip, v4.prefixlen) {
-                    out.push(HostRoute {
-                        destination: IpNet::V4(net),
-                        gateway: None,
-                        interface: i.name.clone(),
-                        address: true,
-                    });
-                }
+            if let if_addrs::IfAddr::V4(v4) = &i.addr
+                && let Ok(net) = Ipv4Net::new(v4.ip, v4.prefixlen)
+            {
+                out.push(HostRoute {
+                    destination: IpNet::V4(net),
+                    gateway: None,
+                    interface: i.name.clone(),
+                    address: true,
+                });
             }
         }
     }

@@ -297,7 +297,6 @@ async fn join_all(
             data_path_addr: Some(address.to_string()),
             remote_addrs: Some(vec![listen_on(manager_addr)]),
             join_token: Some(token.clone()),
-            ..Default::default()
         };
         let joined_now = match member.engine.docker.join_swarm(request).await {
             Ok(()) => mark_netlabs(m.engine, member.engine).await,
@@ -432,7 +431,7 @@ pub async fn release_if_unused(
     }
     let mut foreign = Vec::new();
     for e in engines {
-        foreign.extend(locks_of_other_labs(e, own_lab).await?);
+        foreign.extend(locks_of_other_labs(e, own_lab, engines).await?);
     }
     let nodes = docker
         .list_nodes(None)
@@ -533,8 +532,15 @@ async fn foreign_contents(manager: &Engine, just_removed: &[String]) -> Result<V
     Ok(out)
 }
 
-/// Labs other than `own_lab` that a netlab is changing on this engine.
-async fn locks_of_other_labs(engine: &Engine, own_lab: &str) -> Result<Vec<String>> {
+/// Labs other than `own_lab` that a netlab is changing now (their lock is
+/// on `engine`) and whose record puts an overlay network on one of the
+/// swarm's engines (`swarm`): an `up` between making the swarm and making
+/// its overlay.
+async fn locks_of_other_labs(
+    engine: &Engine,
+    own_lab: &str,
+    swarm: &[&Engine],
+) -> Result<Vec<String>> {
     let role = format!("{LABEL_ROLE}={ROLE_LOCK}");
     let options = ListContainersOptionsBuilder::default()
         .all(true)
@@ -545,12 +551,38 @@ async fn locks_of_other_labs(engine: &Engine, own_lab: &str) -> Result<Vec<Strin
         .list_containers(Some(options))
         .await
         .ctx(|| "cannot list containers".into())?;
-    Ok(locks
+    let mut out = Vec::new();
+    for lab in locks
         .into_iter()
         .filter_map(|c| c.labels?.get(LABEL_LAB).cloned())
         .filter(|lab| lab != own_lab)
-        .map(|lab| format!("lab `{lab}`, which a netlab is changing now"))
-        .collect())
+    {
+        let objects = super::discover::labs(engine, Some(&lab))
+            .await?
+            .remove(&lab)
+            .unwrap_or_default();
+        // No record yet, or one that cannot be read: nothing says it needs
+        // this swarm.
+        let Some(claim) = objects.claim() else {
+            continue;
+        };
+        let Ok(record) = super::record::read(engine, &claim.id, &lab).await else {
+            continue;
+        };
+        let overlay = record
+            .lab
+            .networks
+            .values()
+            .any(|n| matches!(n.driver, crate::lab::Driver::Overlay { .. }));
+        let here = record
+            .engines
+            .values()
+            .any(|e| swarm.iter().any(|s| s.endpoint.url == e.url));
+        if overlay && here {
+            out.push(format!("lab `{lab}`, which a netlab is bringing up now"));
+        }
+    }
+    Ok(out)
 }
 
 /// The address a host advertises: its first external address.

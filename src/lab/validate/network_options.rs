@@ -280,7 +280,10 @@ mod tests {
     use crate::lab::diagnostic::Severity;
     use crate::lab::{LabError, load_source};
 
-    fn diagnostics(yaml: &str) -> Result<Vec<String>, Vec<(u64, u64, String, String)>> {
+    /// line, column, message, hint
+    type Located = (u64, u64, String, String);
+
+    fn diagnostics(yaml: &str) -> Result<Vec<String>, Vec<Located>> {
         match load_source("lab.yaml", yaml.as_bytes(), Some("lab")) {
             Ok(loaded) => Ok(loaded.warnings.iter().map(|w| w.to_string()).collect()),
             Err(LabError::Invalid(report)) => Err(report
