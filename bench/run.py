@@ -257,8 +257,19 @@ class Bench:
         CLI sends the removals all at once), then one `docker network rm`."""
         start = time.perf_counter()
         run(["docker", "rm", "-f", *[f"benchr{n}_{node(i)}" for i in range(n)]], "docker rm -f")
-        run(["docker", "network", "rm", *[f"benchr{n}_net-{k}" for k in range(min(n, NETWORKS))]],
-            "docker network rm")
+        # Docker 20.10 may still count an endpoint of a container `rm -f`
+        # has just removed ("has active endpoints"): a script tries again
+        # too, so the retries (up to 2 s) are timed.
+        nets = [f"benchr{n}_net-{k}" for k in range(min(n, NETWORKS))]
+        deadline = time.perf_counter() + 2
+        while nets:
+            code, _, err = run(["docker", "network", "rm", *nets], "docker network rm", check=False)
+            if code == 0:
+                break
+            nets = [net for net in nets if net in err]
+            if time.perf_counter() > deadline:
+                raise BenchFailure(f"docker network rm left {nets} after 2 s: {err.strip()}")
+            time.sleep(0.2)
         sample = Sample(time.perf_counter() - start)
         assert_gone(f"name=benchr{n}_", "docker rm -f / docker network rm")
         return sample

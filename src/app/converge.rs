@@ -112,7 +112,7 @@ pub async fn converge(
         .values()
         .any(|n| matches!(n.driver, crate::lab::Driver::Overlay { .. }));
     if had_overlay && !plan.needs_swarm() {
-        super::down::release_swarm_of(&old_engines, &removed_networks, &lab.name).await?;
+        super::teardown::release_swarm_of(&old_engines, &removed_networks, &lab.name).await?;
     }
     let live = live(engines, &record).await?;
     let described = describe(&changes);

@@ -14,6 +14,7 @@ pub mod report;
 pub mod run;
 pub mod select;
 pub mod shell;
+pub mod teardown;
 pub mod up;
 pub mod verify;
 

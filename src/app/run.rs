@@ -3,7 +3,7 @@
 //! interrupt. A lab that is already up is refused, not changed: `run` must
 //! not tear down a lab somebody else brought up.
 
-use super::{Cancel, CommandResult, Failure, down, load_named, up, verify};
+use super::{Cancel, CommandResult, Failure, load_named, teardown, up, verify};
 use crate::cli::RunArgs;
 
 pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> CommandResult {
@@ -25,7 +25,7 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
     live.allow_external = args.up.allow_external;
     let verified = verify::verify(&engines, &live, cancel).await;
     if !args.keep || cancel.is_cancelled() {
-        let teardown = down::remove_lab(&engines, &lab.name, down::How::default())
+        let teardown = teardown::remove_lab(&engines, &lab.name, teardown::How::default())
             .await
             .and_then(|r| r.into_result(&lab.name, &engines.home));
         if let Err(e) = teardown {

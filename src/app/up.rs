@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::build::{self, Cas};
 use super::hosts::{self, Engines};
-use super::{Cancel, Failure, converge, down, lock};
+use super::{Cancel, Failure, converge, lock, teardown};
 use crate::cli::UpArgs;
 use crate::engine::image::{self, AgentImage};
 use crate::engine::record::{self, RECORD_VERSION, Record};
@@ -143,11 +143,11 @@ async fn fresh(
         Err(failure) => {
             eprintln!("netlab: removing what was created of lab `{}`", lab.name);
             // Removing the lab also leaves a swarm netlab made for it.
-            let how = down::How {
+            let how = teardown::How {
                 release_swarm: plan.needs_swarm(),
-                ..down::How::default()
+                ..teardown::How::default()
             };
-            let removed = down::remove_lab(engines, &lab.name, how)
+            let removed = teardown::remove_lab(engines, &lab.name, how)
                 .await
                 .and_then(|r| r.into_result(&lab.name, &engines.home));
             if let Err(e) = removed {
