@@ -143,7 +143,10 @@ pub async fn remove_lab(engines: &Engines, name: &str, how: How) -> Result<Remov
     .await;
     let gone = futures::future::join_all(all.iter().zip(&objects).map(|(e, o)| async move {
         let ids: Vec<&str> = o.networks.iter().map(|n| n.id.as_str()).collect();
-        remove_networks(e, &ids).await.unwrap_or_default()
+        remove_networks(e, &ids)
+            .await
+            .map(|(gone, _)| gone)
+            .unwrap_or_default()
     }))
     .await;
     for (sweep, g) in sweeps.iter_mut().zip(gone) {
@@ -279,7 +282,10 @@ async fn finish(engine: &Engine, name: &str, mut sweep: Sweep, after_crash: bool
             .filter(|id| !sweep.networks.contains(*id))
             .collect();
         match remove_networks(engine, &networks).await {
-            Ok(gone) => sweep.networks.extend(gone),
+            Ok((gone, in_use)) => {
+                sweep.networks.extend(gone);
+                last_error = in_use.or(last_error);
+            }
             Err(e) => last_error = Some(format!("{e:#}")),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -289,8 +295,11 @@ async fn finish(engine: &Engine, name: &str, mut sweep: Sweep, after_crash: bool
 
 /// Removes networks; one still in use (an endpoint the engine has not let
 /// go yet, a swarm task of another engine) is left for the next pass.
-/// Returns the ids removed.
-async fn remove_networks(engine: &Engine, ids: &[&str]) -> Result<Vec<String>, EngineError> {
+/// Returns the ids removed, and why the others are still in use.
+async fn remove_networks(
+    engine: &Engine,
+    ids: &[&str],
+) -> Result<(Vec<String>, Option<String>), EngineError> {
     let results: Vec<(String, Result<(), EngineError>)> =
         futures::stream::iter(ids.iter().copied())
             .map(|id| async move { (id.to_owned(), network::remove(engine, id).await) })
@@ -298,14 +307,15 @@ async fn remove_networks(engine: &Engine, ids: &[&str]) -> Result<Vec<String>, E
             .collect()
             .await;
     let mut gone = Vec::new();
+    let mut in_use = None;
     for (id, result) in results {
         match result {
             Ok(()) => gone.push(id),
-            Err(e) if still_in_use(&e) => {}
+            Err(e) if still_in_use(&e) => in_use = Some(format!("{e:#}")),
             Err(e) => return Err(e),
         }
     }
-    Ok(gone)
+    Ok((gone, in_use))
 }
 
 fn still_in_use(e: &EngineError) -> bool {
