@@ -185,10 +185,10 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
     if let Some(path) = &options.junit {
         unwritten.extend(write_junit(report, path).err());
     }
-    if let Some(path) = &options.html {
-        if let Err(e) = super::report::write_page(&json::render(report), path) {
-            unwritten.push(e.to_string());
-        }
+    if let Some(path) = &options.html
+        && let Err(e) = super::report::write_page(&json::render(report), path)
+    {
+        unwritten.push(e.to_string());
     }
     if let Some(dir) = &options.pcap {
         unwritten.extend(write_pcaps(report, dir));
