@@ -135,22 +135,40 @@ pub async fn remove_lab(engines: &Engines, name: &str, how: How) -> Result<Remov
             }
         }
     }
-    // Errors are left to the second look, which tries again and says so.
-    futures::future::join_all(all.iter().zip(&objects).map(|(e, o)| async move {
+    // Each engine's containers, then at once its own (bridge) networks,
+    // which only its containers use; the overlays once every engine's
+    // containers are gone. Errors are left to the second look, which tries
+    // again and says so.
+    let networks = |o: &discover::LabObjects, overlay: bool| -> Vec<String> {
+        o.networks
+            .iter()
+            .filter(|n| n.overlay == overlay)
+            .map(|n| n.id.clone())
+            .collect()
+    };
+    let bridges = futures::future::join_all(all.iter().zip(&objects).map(|(e, o)| async move {
         let ids: Vec<&str> = removable(o).map(|c| c.id.as_str()).collect();
-        remove_all(&ids, |id| container::remove(e, id)).await
-    }))
-    .await;
-    let gone = futures::future::join_all(all.iter().zip(&objects).map(|(e, o)| async move {
-        let ids: Vec<&str> = o.networks.iter().map(|n| n.id.as_str()).collect();
+        let _ = remove_all(&ids, |id| container::remove(e, id)).await;
+        let ids = networks(o, false);
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         remove_networks(e, &ids)
             .await
             .map(|(gone, _)| gone)
             .unwrap_or_default()
     }))
     .await;
-    for (sweep, g) in sweeps.iter_mut().zip(gone) {
-        sweep.networks.extend(g);
+    let overlays = futures::future::join_all(all.iter().zip(&objects).map(|(e, o)| async move {
+        let ids = networks(o, true);
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        remove_networks(e, &ids)
+            .await
+            .map(|(gone, _)| gone)
+            .unwrap_or_default()
+    }))
+    .await;
+    for ((sweep, b), o) in sweeps.iter_mut().zip(bridges).zip(overlays) {
+        sweep.networks.extend(b);
+        sweep.networks.extend(o);
     }
     // Then look again until nothing is listed: whatever the first round
     // left, or a crashed `up` still made.
@@ -184,14 +202,22 @@ pub async fn remove_lab(engines: &Engines, name: &str, how: How) -> Result<Remov
         return Ok(out);
     }
     // The claim last (until it goes, `down` can find the rest), and with it
-    // the caller's lock.
+    // the caller's lock; meanwhile the swarm. Only a lab with an overlay
+    // network may end netlab's swarm: a bridge lab going down must not pull
+    // it from under an overlay lab coming up.
     let last: Vec<&str> = claim.iter().chain(&how.lock).map(String::as_str).collect();
-    remove_all(&last, |id| container::remove(&engines.home, id)).await?;
-    // Only a lab with an overlay network may end netlab's swarm: a bridge
-    // lab going down must not pull it from under an overlay lab coming up.
-    if had_overlay {
-        release_swarm_of(engines, &removed_networks, name).await?;
-    }
+    let (records, swarm) = tokio::join!(
+        remove_all(&last, |id| container::remove(&engines.home, id)),
+        async {
+            if had_overlay {
+                release_swarm_of(engines, &removed_networks, name).await
+            } else {
+                Ok(())
+            }
+        }
+    );
+    records?;
+    swarm?;
     Ok(out)
 }
 
