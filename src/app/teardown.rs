@@ -284,14 +284,25 @@ async fn finish(engine: &Engine, name: &str, mut sweep: Sweep, after_crash: bool
                 .map(|c| c.name.as_str())
                 .chain(objects.networks.iter().map(|n| n.name.as_str()))
                 .collect();
+            // Seen on Docker 20.10 under load: a network whose containers
+            // are all gone stays "in use" until the daemon restarts.
+            let stale = containers.is_empty()
+                && last_error
+                    .as_ref()
+                    .is_some_and(|e| e.contains("has active endpoints"));
             sweep.left = Some(format!(
-                "still lists {} after {}s of removal{}",
+                "still lists {} after {}s of removal{}{}",
                 names.join(", "),
                 SWEEP_DEADLINE.as_secs(),
                 last_error
                     .as_ref()
                     .map(|e| format!(" (last error: {e})"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                if stale {
+                    "; no container of the lab is left there, so the engine's count of the network's endpoints is stale (Docker 20.10 does this under load): it clears when that Docker daemon restarts"
+                } else {
+                    ""
+                }
             ));
             break;
         }
