@@ -7,8 +7,10 @@ bridge networks:
   * wall time of `netlab up`, `netlab verify` and `netlab down`;
   * the same lab as a docker-compose project: `docker-compose up -d` / `down`;
   * the same lab by hand ("raw"): `docker network create`, then every
-    `docker run -d` at once (8 at a time, netlab's own engine concurrency),
-    and `docker rm -f` / `docker network rm` for the way down;
+    `docker run -d` at once (8 at a time, netlab's own engine concurrency);
+    for the way down the fastest removal there is: one `docker rm -f` of
+    all the lab's containers (the CLI removes them all at once), then one
+    `docker network rm` of its networks;
   * `netlab verify` of 100 positive TCP checks over 10 nodes, alternating
     with `netlab verify --capture` of the same checks (what capture costs
     when on; without it, the figure is the "verify of 100 checks" target);
@@ -79,7 +81,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no bench/__pycache__ in the work tree
 
 from benchlib import (
-    BENCH_LABEL, CONCURRENCY, NETLAB_RSS_MB, PORT, BenchFailure, Sample, assert_gone, attempt, cmp,
+    BENCH_LABEL, CONCURRENCY, NETLAB_RSS_MB, PORT, BenchFailure, Sample, assert_gone, attempt, cmp, find,
     fmt_ratio, in_parallel, lines, median, progress, ratio, remove_labelled, run, secs, table, timed,
     verdict,
 )
@@ -95,10 +97,14 @@ VERIFY_NODES = 10
 VERIFY_LAB = "bench-verify"
 PIN = "netlab-bench-image-pin"
 
-# The targets of the issue "Performance: measured against docker compose".
+# The targets. The engine is the floor for every tool, so netlab is held to
+# the raw baselines (compose is shown, not a target: the old "2x faster than
+# compose" goal is retired). `down` is held to the fastest raw removal at
+# DOWN_SIZES (issue "A lab touches only itself, and `down` finishes what
+# `up` began").
 UP_VS_RAW = 1.2
-UP_VS_COMPOSE = 2.0
 DOWN_VS_RAW = 1.2
+DOWN_SIZES = (20, 50)
 VERIFY_100_SECONDS = 1.0
 AGENT_IMAGE_MB = 15
 AGENT_RSS_MB = 5
@@ -254,10 +260,23 @@ class Bench:
         return Sample(time.perf_counter() - start)
 
     def raw_down(self, n: int) -> Sample:
+        """The fastest removal: one `docker rm -f` of every container (the
+        CLI sends the removals all at once), then one `docker network rm`."""
         start = time.perf_counter()
-        in_parallel([["docker", "rm", "-f", f"benchr{n}_{node(i)}"] for i in range(n)], "docker rm -f")
-        in_parallel([["docker", "network", "rm", f"benchr{n}_net-{k}"] for k in range(min(n, NETWORKS))],
-                    "docker network rm")
+        run(["docker", "rm", "-f", *[f"benchr{n}_{node(i)}" for i in range(n)]], "docker rm -f")
+        # Docker 20.10 may still count an endpoint of a container `rm -f`
+        # has just removed ("has active endpoints"): a script tries again
+        # too, so the retries (up to 2 s) are timed.
+        nets = [f"benchr{n}_net-{k}" for k in range(min(n, NETWORKS))]
+        deadline = time.perf_counter() + 2
+        while nets:
+            code, _, err = run(["docker", "network", "rm", *nets], "docker network rm", check=False)
+            if code == 0:
+                break
+            nets = [net for net in nets if net in err]
+            if time.perf_counter() > deadline:
+                raise BenchFailure(f"docker network rm left {nets} after 2 s: {err.strip()}")
+            time.sleep(0.2)
         sample = Sample(time.perf_counter() - start)
         assert_gone(f"name=benchr{n}_", "docker rm -f / docker network rm")
         return sample
@@ -401,13 +420,26 @@ def samples_text(results: dict[int, dict[str, list[Sample]]]) -> str:
     return "\n".join(out)
 
 
+def down_targets(results) -> list[tuple[bool | None, str]]:
+    """netlab down against the fastest raw removal, at each of DOWN_SIZES
+    measured (else at the largest size, said so)."""
+    sizes = [n for n in DOWN_SIZES if n in results] or [max(results)]
+    out = []
+    for n in sizes:
+        m = {k: median(v) for k, v in results[n].items()}
+        down_raw = ratio(m["netlab_down"], m["raw_down"])
+        note = "" if n in DOWN_SIZES else f" (no run at {' or '.join(map(str, DOWN_SIZES))} nodes)"
+        out.append(cmp(down_raw, lambda x: x <= DOWN_VS_RAW,
+                       f"down ≤ {DOWN_VS_RAW}x the fastest raw removal at {n} nodes: netlab/raw = "
+                       f"{fmt_ratio(down_raw)} ({secs(m['netlab_down'])} vs {secs(m['raw_down'])}){note}"))
+    return out
+
+
 def targets(results, verify_samples, checks, image_mb, agent_mb) -> list[tuple[bool | None, str]]:
     size = TARGET_SIZE if TARGET_SIZE in results else max(results)
     at = f"at {size} nodes" + ("" if size == TARGET_SIZE else f" (no {TARGET_SIZE}-node run)")
     m = {k: median(v) for k, v in results[size].items()}
     up_raw = ratio(m["netlab_up"], m["raw_up"])
-    up_compose = ratio(m["compose_up"], m["netlab_up"])
-    down_raw = ratio(m["netlab_down"], m["raw_down"])
     verify = median(verify_samples)
     rss = peak_mb(results[size])
     agent = max(agent_mb) if agent_mb else None
@@ -416,10 +448,7 @@ def targets(results, verify_samples, checks, image_mb, agent_mb) -> list[tuple[b
     return [
         cmp(up_raw, lambda x: x <= UP_VS_RAW,
             f"up ≤ {UP_VS_RAW}x raw {at}: netlab/raw = {fmt_ratio(up_raw)}"),
-        cmp(up_compose, lambda x: x >= UP_VS_COMPOSE,
-            f"up ≥ {UP_VS_COMPOSE:.0f}x faster than compose {at}: compose/netlab = {fmt_ratio(up_compose)}"),
-        cmp(down_raw, lambda x: x <= DOWN_VS_RAW,
-            f"down ≤ {DOWN_VS_RAW}x raw {at}: netlab/raw = {fmt_ratio(down_raw)}"),
+        *down_targets(results),
         cmp(verify, lambda x: x < VERIFY_100_SECONDS,
             f"verify of {n_checks} checks < {VERIFY_100_SECONDS:.0f} s: {secs(verify)}"
             + ("" if n_checks == 100 else " (the target is about 100 checks)")),
@@ -449,7 +478,7 @@ def report(results, capture, checks, image, image_mb, agent_mb, repeat, foreign,
     print("\nnetlab up returns when every agent is ready (listeners bound, ready line seen);")
     print("docker-compose up -d and docker run -d return when the containers have started.")
     print(f"raw: docker network create, then every `docker run -d`, {CONCURRENCY} at a time;"
-          f" down: `docker rm -f` ({CONCURRENCY} at a time), then `docker network rm`.")
+          f" down: one `docker rm -f` of every container, then one `docker network rm`.")
     print(f"netlab verify per size: 1 TCP check per node; RSS: peak of up/verify/down (/usr/bin/time %M).")
     print("samples (s):\n" + samples_text(results))
     if verify_samples:
@@ -471,7 +500,7 @@ def report(results, capture, checks, image, image_mb, agent_mb, repeat, foreign,
         print(f"NOTE: {len(foreign)} other container(s) ran on this engine during the benchmark "
               f"({', '.join(sorted(foreign)[:6])}{', ...' if len(foreign) > 6 else ''}): "
               "they shared the CPUs, so these numbers are noisier than on an idle machine")
-    print("\ntargets (issue \"Performance: measured against docker compose\"):")
+    print("\ntargets (against the raw baselines measured in this run; compose is shown, not a target):")
     for ok, text in targets(results, verify_samples, checks, image_mb, agent_mb):
         print(f"  {verdict(ok)}  {text}")
     print("\ntargets (verify at scale, negatives, converge, capture, two hosts, steps):")
@@ -485,7 +514,7 @@ def report(results, capture, checks, image, image_mb, agent_mb, repeat, foreign,
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", default="10,25,50", help="lab sizes in nodes, comma-separated (default 10,25,50)")
+    p.add_argument("--sizes", default="10,20,50", help="lab sizes in nodes, comma-separated (default 10,20,50)")
     p.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported (default 3)")
     p.add_argument("--netlab", default=str(DEFAULT_NETLAB), help="the netlab executable (default: the release build)")
     p.add_argument("--checks", type=int, default=10,
@@ -552,6 +581,10 @@ def main() -> int:
         workdir = Path(scratch.name)
     bench = Bench(netlab=os.path.abspath(args.netlab), workdir=workdir)
     status = 0
+    # What an earlier run left and the engine will not remove (Docker 20.10
+    # can keep counting an endpoint of a network whose containers are gone:
+    # "has active endpoints" until the daemon restarts) is not this run's.
+    stale: set[str] = set()
     try:
         # Leftovers of an earlier, killed run would distort the numbers.
         bench.labs |= (
@@ -559,6 +592,10 @@ def main() -> int:
         )
         for problem in bench.cleanup():
             print(f"warning: {problem}", file=sys.stderr)
+        stale = set(sum(find(f"label={BENCH_LABEL}"), []))
+        if stale:
+            print(f"warning: the engine keeps {len(stale)} object(s) labelled {BENCH_LABEL} from an earlier run "
+                  f"({', '.join(sorted(stale))}); they are not counted against this run", file=sys.stderr)
         bench.labs.clear()
         warm_up(bench, min(args.sizes))
         capture = measure_verify(bench, args.checks, args.repeat) if args.checks else None
@@ -597,6 +634,12 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         problems = bench.cleanup()
+        try:
+            left = set(sum(find(f"label={BENCH_LABEL}"), []))
+        except BenchFailure:
+            left = {"?"}
+        if problems and stale and left <= stale:
+            problems = [p for p in problems if f"labelled {BENCH_LABEL}" not in p]
         for problem in problems:
             print(f"bench: cleanup: {problem}", file=sys.stderr)
         if problems:

@@ -12,8 +12,9 @@ The raw baseline does the same work as netlab on the same engines: an
 attachable overlay made on the manager, a bridge per engine, then every
 node as `docker create --network OVERLAY --network-alias NODE`, `docker
 network connect --alias NODE BRIDGE` and `docker start`, 8 nodes at a time
-per engine (both engines at once); down: `docker rm -f` 8 at a time, then
-`docker network rm` of the bridges and the overlay.
+per engine (both engines at once); down, the fastest removal there is: one
+`docker rm -f` of all of an engine's containers (both engines at once),
+then `docker network rm` of the bridges and the overlay.
 
 The swarm: the first, untimed `netlab up` makes its own (and its `down`
 leaves it: netlab's own swarm lifecycle, checked). Then the benchmark makes
@@ -41,6 +42,7 @@ from benchlib import (
 )
 
 UP_VS_RAW = 1.2
+DOWN_VS_RAW = 1.2
 FULL_NODES = 30
 ENGINES_SH = Path(__file__).resolve().parent.parent / "harness/engines.sh"
 LAB = "bench-hosts"
@@ -108,7 +110,7 @@ class TwoHostResult(Section):
             f"netlab/raw {fmt_ratio(ratio(nd, rd))}",
             f"  both: one overlay over both hosts + a bridge per host, every node on both, in a swarm made "
             f"beforehand (timed below); raw: docker create + network connect + start, {CONCURRENCY} nodes at a "
-            f"time per engine",
+            f"time per engine; raw down: one docker rm -f per engine, then docker network rm",
             f"  agent image copy to both engines (netlab's stderr, first up, not in the timed ups): "
             f"{self.image_copy or '-'}",
             f"  swarm (docker swarm init on east + docker swarm join of west, measured on their own): "
@@ -137,8 +139,10 @@ class TwoHostResult(Section):
                 f"two-host up ≤ {UP_VS_RAW}x raw, {self.n} nodes over 2 engines: netlab/raw = "
                 f"{fmt_ratio(ratio(nu, ru))} ({secs(nu)} vs {secs(ru)}, the same work in the same swarm; making "
                 f"the swarm, on its own: {secs(swarm)}){note}"),
-            ("info", f"  two-host down: netlab/raw = "
-                     f"{fmt_ratio(ratio(median(self.netlab_down), median(self.raw_down)))}"),
+            cmp(ratio(median(self.netlab_down), median(self.raw_down)), lambda x: x <= DOWN_VS_RAW,
+                f"two-host down ≤ {DOWN_VS_RAW}x the fastest raw removal, {self.n} nodes over 2 engines: "
+                f"netlab/raw = {fmt_ratio(ratio(median(self.netlab_down), median(self.raw_down)))} "
+                f"({secs(median(self.netlab_down))} vs {secs(median(self.raw_down))}){note}"),
             (not self.down_failures,
              f"  two-host netlab down succeeds (exit 0, nothing left): failed {len(self.down_failures)} of "
              f"{len(self.netlab_down) + 1} times" + (" (see above)" if self.down_failures else "")),
@@ -174,6 +178,12 @@ class Engines:
                 raise BenchFailure(f"engines.sh start printed no url=/addr=: {out!r}")
             self.urls[host], self.addrs[host] = url.group(1), addr.group(1)
         return time.perf_counter() - start
+
+    def restart(self) -> None:
+        """Restarts both dockerds with their state (harness pause/resume)."""
+        for name in self.names:
+            run(["bash", str(ENGINES_SH), "pause", name], f"engines.sh pause {name}", timeout=120)
+            run(["bash", str(ENGINES_SH), "resume", name], f"engines.sh resume {name}", timeout=180)
 
     def docker(self, host: str) -> tuple[str, ...]:
         return ("docker", "-H", self.urls[host])
@@ -221,8 +231,15 @@ def netlab_down(bench, engines: Engines, result: TwoHostResult, run_no: int | No
     left = leftovers(engines, in_swarm)
     if failure or left:
         result.down_failures.append(f"{what}: {failure or 'exit 0'}" + (f"; it left {left}" if left else ""))
-        run([bench.netlab, "down", LAB], f"a second netlab down {LAB}", check=False)
+        _, _, err = run([bench.netlab, "down", LAB], f"a second netlab down {LAB}", check=False)
         left = leftovers(engines, in_swarm)
+        if left and "endpoints is stale" in err:
+            # Docker 20.10's stale endpoint count clears only when its
+            # daemon restarts: these engines are the benchmark's own.
+            result.notes.append(f"{what}: restarted the engines to clear a stale endpoint count, as netlab advised")
+            engines.restart()
+            run([bench.netlab, "down", LAB], f"a third netlab down {LAB}", check=False)
+            left = leftovers(engines, in_swarm)
         if left:
             raise BenchFailure(f"after two netlab down {LAB}, {left} are left")
     return sample
@@ -292,8 +309,8 @@ def raw_down(engines: Engines, n: int, run_no: int, result: TwoHostResult) -> Sa
 
     def per_engine(h: str):
         d = engines.docker(h)
-        in_parallel([[*d, "rm", "-f", f"{RAW}_{hnode(i)}"] for i in range(n) if host_of(i) == h],
-                    f"docker rm -f ({h})")
+        run([*d, "rm", "-f", *[f"{RAW}_{hnode(i)}" for i in range(n) if host_of(i) == h]],
+            f"docker rm -f ({h})")
         remove_network(h, lan)
 
     start = time.perf_counter()

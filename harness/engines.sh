@@ -40,10 +40,17 @@
 # NETLAB_ENGINE_SHARED_KEY=1 gives native engines the machine's key.json
 # (one engine ID for all, as on cloned machines).
 #
+# Trees come from the Debian archive the machine's apt uses for its own
+# release (as `apt-get` would: its sources and its proxy), and hold the Docker
+# version README.md's table claims for each suite (ENGINE_VERSIONS below):
+# a tree that holds another is refused, naming both, so an archive that has
+# moved on fails clearly instead of testing an engine nobody claimed.
+#
 # Environment: NETLAB_ENGINE_CACHE (tree cache), NETLAB_ENGINE_NET (first three
-# octets of the /24, default 10.250.77), NETLAB_ENGINE_TIMEOUT (readiness
-# deadline in s, default 60), NETLAB_ENGINE_STORAGE (storage driver, default
-# vfs), NETLAB_DEBIAN_MIRROR (default http://deb.debian.org/debian).
+# octets of the /24, default 10.250.77; it must not be a network the machine
+# has), NETLAB_ENGINE_TIMEOUT (readiness deadline in s, default 60),
+# NETLAB_ENGINE_STORAGE (storage driver, default vfs), NETLAB_DEBIAN_MIRROR
+# (another Debian mirror than apt's).
 set -euo pipefail
 
 CACHE=${NETLAB_ENGINE_CACHE:-/var/cache/netlab-engines}
@@ -55,7 +62,12 @@ BRIDGE=netlab-br0
 NET=${NETLAB_ENGINE_NET:-10.250.77}
 DNS_PID=/run/netlab-engines-dns.pid
 DNS_LOG=/run/netlab-engines-dns.log
-MIRROR=${NETLAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Docker engine (docker.io's upstream version) each suite's tree must
+# hold: what README.md's table of tested engines claims.
+declare -A ENGINE_VERSIONS=([trixie]=26.1.5 [sid]=28.5.2)
+# How long to wait for a lock held by another run (a tree build takes
+# minutes).
+TREE_LOCK_TIMEOUT=1800
 READY_TIMEOUT=${NETLAB_ENGINE_TIMEOUT:-60}
 STOP_TIMEOUT=20
 STORAGE=${NETLAB_ENGINE_STORAGE:-vfs}
@@ -73,6 +85,9 @@ usage: $0 COMMAND [ARGS]
                      dockerd) or a suite (trixie, sid, ...); prints its URL
                      and its address on $BRIDGE
   stop NAME          stop engine NAME and delete all of its state (idempotent)
+  pause NAME         stop engine NAME's dockerd but keep its state (containers,
+                     networks, swarm), as a host that went down would
+  resume NAME        start a paused engine again with its state
   stop-all           stop every engine this harness started, also after a crash
   list               NAME KIND URL ADDRESS VERSION of each engine
   addr NAME          the engine's address on $BRIDGE
@@ -180,28 +195,71 @@ wait_foreign_build() {
 	done
 }
 
+# The Debian mirror apt uses for the machine's own release (not -security,
+# not -updates), as `apt-get indextargets` lists it; NETLAB_DEBIAN_MIRROR
+# overrides. apt's HTTP proxy, if it has one, is passed on to debootstrap.
+debian_mirror() {
+	local codename uri proxy
+	if [[ -n ${NETLAB_DEBIAN_MIRROR:-} ]]; then
+		echo "$NETLAB_DEBIAN_MIRROR"
+		return 0
+	fi
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	# shellcheck disable=SC2016 # apt expands $(…) in its own format
+	uri=$(apt-get indextargets --format '$(RELEASE) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null |
+		awk -v c="$codename" '$1 == c { print $2; exit }')
+	[[ -n $uri ]] || die "cannot tell which Debian mirror apt uses for '$codename' (apt-get indextargets lists none); set NETLAB_DEBIAN_MIRROR"
+	proxy=$(apt-config shell p Acquire::http::Proxy 2>/dev/null) && eval "$proxy"
+	if [[ -n ${p:-} && -z ${http_proxy:-} ]]; then export http_proxy=$p; fi
+	echo "${uri%/}"
+}
+
+# docker.io's version in a tree, from its dpkg database.
+tree_docker_version() {
+	awk '/^Package: /{p=$2} /^Version: /{ if (p == "docker.io") { print $2; exit } }' \
+		"$1/var/lib/dpkg/status" 2>/dev/null
+}
+
+# A tree must hold the Docker version README.md's table claims for its suite.
+tree_version_ok() {
+	local suite=$1 dir=$2 want have
+	want=${ENGINE_VERSIONS[$suite]:-}
+	[[ -n $want ]] || return 0
+	have=$(tree_docker_version "$dir")
+	[[ ${have%%+*} == "$want" || ${have%%[-~]*} == "$want" ]] && return 0
+	say "error: Debian $suite now carries docker.io ${have:-(none)}, but README.md's table and ENGINE_VERSIONS in $SELF claim Docker $want."
+	say "       The archive has moved on: update both (and re-run the engine matrix), or build the tree from an archive that still has $want (NETLAB_DEBIAN_MIRROR)."
+	return 1
+}
+
 ensure_tree() {
 	local suite=$1 dir=$CACHE/$1 partial=$CACHE/$1.partial t0
 	[[ $suite =~ ^[a-z]+$ ]] || die "bad suite '$suite'"
-	if tree_ready "$dir"; then tree_mountpoints "$dir"; return 0; fi
+	if tree_ready "$dir"; then
+		tree_version_ok "$suite" "$dir" || die "the cached tree $dir holds another Docker than claimed; remove it to build it anew"
+		tree_mountpoints "$dir"
+		return 0
+	fi
 	need debootstrap:debootstrap pgrep:procps
 	[[ -e /usr/share/debootstrap/scripts/$suite ]] || die "debootstrap knows no suite '$suite'"
 	mkdir -p "$CACHE"
 	# Our own builders serialise on a per-suite lock (fd 8).
 	exec 8>>"$CACHE/.$suite.lock"
-	flock 8
+	flock -w "$TREE_LOCK_TIMEOUT" 8 || die "another tree build of $suite held $CACHE/.$suite.lock for ${TREE_LOCK_TIMEOUT} s"
 	wait_foreign_build "$partial"
 	if ! tree_ready "$dir"; then
 		[[ -e $dir ]] && die "$dir exists but has no dockerd/containerd; remove it"
 		unmount_under "$partial"
 		rm -rf --one-file-system "$partial"
-		say "building $dir (debootstrap $suite, a few minutes; log $CACHE/$suite.log)"
+		local mirror
+		mirror=$(debian_mirror)
+		say "building $dir (debootstrap $suite from $mirror, a few minutes; log $CACHE/$suite.log)"
 		t0=$SECONDS
 		# In its own process group, so that an interrupted build can be
 		# stopped as a whole (debootstrap itself shrugs off SIGTERM while
 		# its children run); see on_exit.
 		setsid debootstrap --variant=minbase --include=docker.io,iproute2,ca-certificates \
-			"$suite" "$partial" "$MIRROR" >"$CACHE/$suite.log" 2>&1 </dev/null &
+			"$suite" "$partial" "$mirror" >"$CACHE/$suite.log" 2>&1 </dev/null &
 		BUILDING=$! BUILD_DIR=$partial
 		if ! wait "$BUILDING"; then
 			BUILDING=""
@@ -212,6 +270,10 @@ ensure_tree() {
 		BUILDING=""
 		unmount_under "$partial"
 		tree_ready "$partial" || die "debootstrap $suite finished without dockerd"
+		if ! tree_version_ok "$suite" "$partial"; then
+			rm -rf --one-file-system "$partial"
+			exit 1
+		fi
 		# The rename is what marks the tree finished.
 		mv "$partial" "$dir"
 		say "built $dir in $((SECONDS - t0)) s"
@@ -222,7 +284,20 @@ ensure_tree() {
 
 # ---------------------------------------------------------------- network
 
+# The engines' /24 must be no network the machine already has (its LAN, a
+# VPN, a route to elsewhere): the bridge would hide it. Caller holds the lock.
+check_subnet() {
+	local clash
+	ip link show "$BRIDGE" >/dev/null 2>&1 && return 0
+	clash=$({
+		ip -4 route show table all root "$NET.0/24"
+		ip -4 route show table all match "$NET.0/24" | grep -v '^default '
+	} 2>/dev/null | grep -v " dev $BRIDGE\( \|\$\)" | head -n 1) || true
+	[[ -z $clash ]] || die "the engines' subnet $NET.0/24 overlaps this machine's route '$clash'; choose another with NETLAB_ENGINE_NET (first three octets)"
+}
+
 bridge_up() {
+	check_subnet
 	if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
 		ip link add "$BRIDGE" type bridge
 		ip addr add "$NET.1/24" dev "$BRIDGE"
@@ -515,6 +590,12 @@ cmd_start() {
 		tail -n 25 "$s/dockerd.log" >&2 || true
 		exit 1 # the EXIT trap stops the engine
 	fi
+	local want=${ENGINE_VERSIONS[$kind]:-} have
+	if [[ -n $want ]]; then
+		have=$(server_version "$name" || echo '?')
+		[[ $have == "$want" || $have == "$want"[+-]* ]] ||
+			die "$name ($kind) runs Docker $have, not the $want README.md's table claims" # the EXIT trap stops it
+	fi
 	STARTING=""
 	say "$name ($kind) ready in $((SECONDS - t0)) s"
 	print_engine "$name"
@@ -597,6 +678,53 @@ stop_engine() {
 		rmdir "$STATE_ROOT" "$DATA_ROOT" 2>/dev/null || true
 	fi
 	unlock
+}
+
+# Stop dockerd (it stops its containers and its containerd) and keep every
+# other trace: state dir, data-root, netns, veth. `resume` starts it again.
+cmd_pause() {
+	local name=$1 s pid deadline
+	check_name "$name"
+	s=$(state_of "$name")
+	[[ -d $s ]] || die "no engine $name"
+	if pid=$(engine_pid "$name"); then
+		kill -TERM "$pid" 2>/dev/null || true
+		deadline=$((SECONDS + STOP_TIMEOUT))
+		while ((SECONDS < deadline)) && kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+		if kill -0 "$pid" 2>/dev/null; then
+			say "$name: dockerd ignored SIGTERM for ${STOP_TIMEOUT} s, killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	touch "$s/paused"
+	say "$name paused (its state is kept; \`$0 resume $name\` starts it again)"
+}
+
+cmd_resume() {
+	local name=$1 s kind pid t0=$SECONDS
+	check_name "$name"
+	s=$(state_of "$name")
+	[[ -f $s/paused ]] || die "$name is not paused"
+	if engine_pid "$name" >/dev/null; then
+		rm -f "$s/paused"
+		print_engine "$name"
+		return 0
+	fi
+	kind=$(cat "$s/kind")
+	if [[ $kind == native ]]; then
+		launch_native "$name"
+	else
+		ensure_tree "$kind"
+		launch_tree "$name" "$CACHE/$kind"
+	fi
+	pid=$!
+	if ! wait_ready "$name" "$pid"; then
+		tail -n 25 "$s/dockerd.log" >&2 || true
+		die "$name did not come back (still paused; \`$0 stop $name\` removes it)"
+	fi
+	rm -f "$s/paused"
+	say "$name resumed in $((SECONDS - t0)) s"
+	print_engine "$name"
 }
 
 cmd_stop() {
@@ -725,6 +853,8 @@ main() {
 	tree:1) ensure_tree "$1" && echo "$CACHE/$1" ;;
 	start:2) cmd_start "$1" "$2" ;;
 	stop:1) cmd_stop "$1" ;;
+	pause:1) cmd_pause "$1" ;;
+	resume:1) cmd_resume "$1" ;;
 	stop-all:0) cmd_stop_all ;;
 	list:0) cmd_list ;;
 	addr:1) cmd_addr "$1" ;;

@@ -33,7 +33,9 @@
 # an engine could not be set up, 130/143 interrupted.
 #
 # Environment: NETLAB_MATRIX_TIMEOUT (deadline of one cell in s, default 600),
-# NETLAB_MATRIX_LOGS (log directory; default a new /tmp/netlab-matrix.XXXXXX),
+# NETLAB_MATRIX_LOGS (log directory, kept; default a new
+# /tmp/netlab-matrix.XXXXXX, removed on exit when every cell passed and kept,
+# as the last line says, when one did not),
 # NETLAB_MATRIX_LABS (space-separated labs, default all built-in labs),
 # NETLAB_MATRIX_LOCAL=0 (leave out the machine's own engine), and those of
 # engines.sh.
@@ -78,6 +80,12 @@ command -v docker >/dev/null || {
 T0=$(date +%s.%N)
 LOG_DIR=${NETLAB_MATRIX_LOGS:-$(mktemp -d /tmp/netlab-matrix.XXXXXX)}
 mkdir -p "$LOG_DIR" || exit 2
+# A log directory of our own making goes again unless a cell failed.
+OWN_LOGS=""
+[[ -n ${NETLAB_MATRIX_LOGS:-} ]] || OWN_LOGS=$LOG_DIR
+# How long a column waits for its turn on the machine's engine: one cell of
+# another matrix run, and some.
+LOCAL_LOCK_TIMEOUT=$((CELL_TIMEOUT + 300))
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
@@ -119,6 +127,13 @@ cleanup() {
 	fi
 	for p in "${CLAIMED[@]}"; do rm -rf "${CLAIMS:?}/$p"; done
 	rmdir "$CLAIMS" 2>/dev/null || true
+	if [[ -n $OWN_LOGS ]]; then
+		if ((rc == 0)); then
+			rm -rf --one-file-system "${OWN_LOGS:?}"
+		else
+			say "logs kept in $OWN_LOGS (remove it when done)"
+		fi
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -244,9 +259,12 @@ run_column() {
 		if [[ $key == local ]]; then
 			exec 7>>"$LOCAL_LOCK"
 			# In the background, so that SIGTERM is not held up by the wait.
-			flock 7 &
+			flock -w "$LOCAL_LOCK_TIMEOUT" 7 &
 			CELL=$!
-			wait "$CELL" || exit 3
+			wait "$CELL" || {
+				say "$key: no turn on the machine's engine within ${LOCAL_LOCK_TIMEOUT} s ($LOCAL_LOCK)"
+				exit 3
+			}
 			CELL=""
 			run_cell "$key" "$host" "$lab"
 			exec 7>&-
@@ -306,7 +324,7 @@ server_version() {
 # ------------------------------------------------------------ main
 
 say "logs in $LOG_DIR"
-echo "logs: $LOG_DIR"
+echo "logs: $LOG_DIR${OWN_LOGS:+ (removed at the end when every cell passes)}"
 mkdir -p "$LOG_DIR/engines"
 
 if [[ -n ${NETLAB_MATRIX_LABS:-} ]]; then

@@ -50,10 +50,7 @@ pub enum Command {
         report: ReportArgs,
     },
     /// Remove every resource of the lab (works without the lab file).
-    Down {
-        /// The lab (name, built-in or file); with none, the one lab that is up.
-        lab: Option<String>,
-    },
+    Down(DownArgs),
     /// Up, verify and down in one go; always tears down, also on failure or Ctrl-C.
     Run(RunArgs),
     /// List the labs that are up.
@@ -102,8 +99,8 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct UpArgs {
     pub lab: String,
-    /// How long to wait for every node to be ready.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    /// How long to wait for every node to be ready (at most 1h).
+    #[arg(long, default_value = "60s", value_parser = parse_wait)]
     pub wait: Duration,
     /// Bring the lab up under this name instead of its own (so parallel CI
     /// jobs can share an engine).
@@ -125,6 +122,27 @@ pub struct UpArgs {
     /// Refuse a lab that is already up instead of changing it (`run`).
     #[arg(skip)]
     pub fresh_only: bool,
+    /// Break the lab's lock when its holder cannot be seen to run (it is on
+    /// another machine); a lock whose holder is gone is broken anyway.
+    #[arg(long)]
+    pub break_lock: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DownArgs {
+    /// The lab (name, built-in or file); with none, the one lab that is up.
+    pub lab: Option<String>,
+    /// The name the lab was brought up under (`up --name`).
+    #[arg(long, env = "NETLAB_NAME")]
+    pub name: Option<String>,
+    /// Break the lab's lock when its holder cannot be seen to run (it is on
+    /// another machine); a lock whose holder is gone is broken anyway.
+    #[arg(long)]
+    pub break_lock: bool,
+    /// Remove the lab's record although engines of the lab cannot be
+    /// reached (what the lab has there stays): for engines gone for good.
+    #[arg(long)]
+    pub forget_unreachable: bool,
 }
 
 #[derive(Debug, Args)]
@@ -152,7 +170,8 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub html: Option<std::path::PathBuf>,
     /// Deadline of every check, instead of each check's own `timeout:`
-    /// (at least 200ms: a shorter one cannot tell blocked from slow).
+    /// (200ms to 5m, as `timeout:`: a shorter one cannot tell blocked from
+    /// slow).
     #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
     /// Record the packets of every tcp, tls and http check (as `capture:
@@ -176,6 +195,10 @@ pub struct ReportArgs {
 
 /// The shortest deadline a check may have.
 pub const MIN_TIMEOUT: Duration = Duration::from_millis(200);
+/// The longest, as a check's own `timeout:`.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest `--wait`: every wait has a deadline a person would wait for.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
@@ -183,6 +206,17 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
         return Err(format!(
             "{s} is too short: silence before so short a deadline proves nothing (at least 200ms)"
         ));
+    }
+    if d > MAX_TIMEOUT {
+        return Err(format!("{s} is too long: a check's deadline is at most 5m"));
+    }
+    Ok(d)
+}
+
+fn parse_wait(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d > MAX_WAIT {
+        return Err(format!("{s} is too long: `up` waits at most 1h"));
     }
     Ok(d)
 }

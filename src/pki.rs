@@ -1,14 +1,20 @@
 //! The lab's certificate authorities: `up` makes one per lab, which signs a
 //! leaf certificate for every https node with the node name and its aliases
 //! as subject alternative names, and, when a node asks for it (`ca: other`),
-//! a second one that checks do not trust. Each leaf key goes straight into
-//! its own container; the CAs are kept in the lab's record in the engine, so
-//! `verify` trusts the lab CA without the lab file and a later `up` can sign
-//! a certificate for a node it adds.
+//! a second one that checks do not trust.
+//!
+//! A CA's key lives only in the netlab process that made it: it signs the
+//! leaves of that `up` and is dropped. The lab's record keeps the CA's
+//! certificate alone (so `verify` trusts it without the lab file); each
+//! leaf key goes straight into its own container. A CA can sign only the
+//! lab's names: its certificate carries X.509 name constraints that permit
+//! exactly the DNS names of the nodes it was made for and exclude every IP
+//! address, so even a stolen CA key could not vouch for another site.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    NameConstraints,
 };
 use serde::{Deserialize, Serialize};
 
@@ -17,11 +23,11 @@ pub struct LabCa {
     stored: StoredCa,
 }
 
-/// A CA as the record keeps it.
+/// A CA as the record keeps it: its certificate, never its key. (Records
+/// of older netlabs also hold a `key_pem`; it is not read.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredCa {
     pub cert_pem: String,
-    pub key_pem: String,
 }
 
 /// A node's certificate and key, PEM.
@@ -30,64 +36,63 @@ pub struct Leaf {
     pub key_pem: String,
 }
 
-fn ca_params(common_name: &str) -> Result<CertificateParams, rcgen::Error> {
+/// A name no lab node can have (RFC 6761's `.invalid`): what a CA that
+/// signs nothing permits (an empty list of permitted names is not valid
+/// X.509).
+const NO_NAME: &str = "netlab.invalid";
+
+fn ca_params(common_name: &str, names: &[String]) -> Result<CertificateParams, rcgen::Error> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common_name);
     dn.push(DnType::OrganizationName, "netlab");
     params.distinguished_name = dn;
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // No intermediate CAs: a leaf signed by this CA is the end of the chain.
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
+    let permitted: Vec<GeneralSubtree> = if names.is_empty() {
+        vec![GeneralSubtree::DnsName(NO_NAME.into())]
+    } else {
+        names
+            .iter()
+            .map(|n| GeneralSubtree::DnsName(n.clone()))
+            .collect()
+    };
+    params.name_constraints = Some(NameConstraints {
+        permitted_subtrees: permitted,
+        excluded_subtrees: vec![
+            GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])),
+            GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16])),
+        ],
+    });
     Ok(params)
 }
 
 impl LabCa {
-    /// The CA whose certificates the lab's checks trust.
-    pub fn generate(lab: &str) -> Result<LabCa, rcgen::Error> {
-        Self::generate_named(&format!("netlab lab CA {lab}"))
+    /// The CA whose certificates the lab's checks trust, for `names` (the
+    /// DNS names of the nodes it signs for).
+    pub fn generate(lab: &str, names: &[String]) -> Result<LabCa, rcgen::Error> {
+        Self::generate_named(&format!("netlab lab CA {lab}"), names)
     }
 
     /// A CA the lab's checks do not trust.
-    pub fn generate_other(lab: &str) -> Result<LabCa, rcgen::Error> {
-        Self::generate_named(&format!("netlab other CA {lab}"))
+    pub fn generate_other(lab: &str, names: &[String]) -> Result<LabCa, rcgen::Error> {
+        Self::generate_named(&format!("netlab other CA {lab}"), names)
     }
 
-    fn generate_named(common_name: &str) -> Result<LabCa, rcgen::Error> {
-        let params = ca_params(common_name)?;
+    fn generate_named(common_name: &str, names: &[String]) -> Result<LabCa, rcgen::Error> {
+        let params = ca_params(common_name, names)?;
         let key = KeyPair::generate()?;
         let cert = params.self_signed(&key)?;
         Ok(LabCa {
             stored: StoredCa {
                 cert_pem: cert.pem(),
-                key_pem: key.serialize_pem(),
             },
             issuer: Issuer::new(params, key),
-        })
-    }
-
-    /// A CA from the record. Signing needs only its name and key, which
-    /// the stored certificate and key give back as they were.
-    pub fn restore(stored: &StoredCa) -> Result<LabCa, rcgen::Error> {
-        let key = KeyPair::from_pem(&stored.key_pem)?;
-        use rustls::pki_types::pem::PemObject;
-        let der = rustls::pki_types::CertificateDer::from_pem_slice(stored.cert_pem.as_bytes())
-            .map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
-        let common_name = x509_parser::parse_x509_certificate(&der)
-            .ok()
-            .and_then(|(_, c)| {
-                c.subject()
-                    .iter_common_name()
-                    .next()
-                    .and_then(|cn| cn.as_str().ok().map(str::to_owned))
-            })
-            .ok_or(rcgen::Error::CouldNotParseCertificate)?;
-        Ok(LabCa {
-            issuer: Issuer::new(ca_params(&common_name)?, key),
-            stored: stored.clone(),
         })
     }
 
@@ -129,7 +134,7 @@ mod tests {
 
     #[test]
     fn leaves_name_the_node_and_its_aliases() {
-        let ca = LabCa::generate("t").expect("ca");
+        let ca = LabCa::generate("t", &names(&["web", "www"])).expect("ca");
         let leaf = ca.leaf(&["web".into(), "www".into()]).expect("leaf");
         let der = rustls_pemfile_der(&leaf.cert_pem);
         let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("x509");
@@ -171,10 +176,14 @@ mod tests {
             .map(|_| ())
     }
 
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|n| (*n).to_owned()).collect()
+    }
+
     #[test]
     fn a_leaf_verifies_against_its_ca_only_and_only_for_its_names() {
-        let ca = LabCa::generate("t").expect("ca");
-        let other = LabCa::generate("other").expect("ca");
+        let ca = LabCa::generate("t", &names(&["web"])).expect("ca");
+        let other = LabCa::generate("other", &names(&["web"])).expect("ca");
         let leaf = ca.leaf(&["web".into()]).expect("leaf");
         assert!(verify(&ca, &leaf, "web").is_ok());
         assert!(
@@ -197,13 +206,61 @@ mod tests {
     }
 
     #[test]
-    fn a_restored_ca_signs_leaves_that_verify_against_the_original_certificate() {
-        let ca = LabCa::generate("t").expect("ca");
-        let restored = LabCa::restore(ca.stored()).expect("restored");
-        let leaf = restored.leaf(&["web".into()]).expect("leaf");
-        verify(&ca, &leaf, "web").expect("a leaf of the restored CA verifies against the original");
-        let other = LabCa::generate_other("t").expect("other");
-        assert_ne!(other.cert_pem(), ca.cert_pem());
+    fn the_ca_can_sign_only_the_labs_names() {
+        let ca = LabCa::generate("t", &names(&["web", "www"])).expect("ca");
+        // The key signs anything; a client refuses what lies outside the
+        // CA's name constraints.
+        for outside in ["bank.example", "www.bank.example", "db"] {
+            let leaf = ca.leaf(&[outside.into()]).expect("leaf");
+            let refused = verify(&ca, &leaf, outside);
+            assert!(
+                matches!(
+                    &refused,
+                    Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(e)))
+                        if format!("{e:?}").contains("NameConstraintViolation")
+                ),
+                "{outside}: {refused:?}"
+            );
+        }
+        let sneaky = ca
+            .leaf(&["web".into(), "bank.example".into()])
+            .expect("leaf");
+        assert!(
+            verify(&ca, &sneaky, "web").is_err(),
+            "one name outside spoils the leaf"
+        );
+        let with_ip = {
+            let mut params = CertificateParams::new(vec!["web".to_owned()]).expect("params");
+            params
+                .subject_alt_names
+                .push(rcgen::SanType::IpAddress("10.0.0.1".parse().expect("ip")));
+            let key = KeyPair::generate().expect("key");
+            let cert = params.signed_by(&key, &ca.issuer).expect("signed");
+            Leaf {
+                cert_pem: cert.pem(),
+                key_pem: key.serialize_pem(),
+            }
+        };
+        assert!(
+            verify(&ca, &with_ip, "web").is_err(),
+            "no IP address is permitted"
+        );
+        let nothing = LabCa::generate("t", &[]).expect("ca");
+        let leaf = nothing.leaf(&["web".into()]).expect("leaf");
+        assert!(verify(&nothing, &leaf, "web").is_err());
+    }
+
+    #[test]
+    fn the_record_keeps_the_certificate_never_the_key() {
+        let ca = LabCa::generate("t", &names(&["web"])).expect("ca");
+        let json = serde_json::to_string(ca.stored()).expect("json");
+        assert!(!json.contains("PRIVATE KEY"), "{json}");
+        // A record of an older netlab, with a key, still reads.
+        let old: StoredCa = serde_json::from_str(
+            r#"{"cert_pem":"-----BEGIN CERTIFICATE-----","key_pem":"-----BEGIN PRIVATE KEY-----"}"#,
+        )
+        .expect("old record");
+        assert_eq!(old.cert_pem, "-----BEGIN CERTIFICATE-----");
     }
 
     fn rustls_pemfile_der(pem: &str) -> Vec<u8> {

@@ -292,3 +292,56 @@ fn an_html_page_that_cannot_be_written_is_refused_before_anything_runs() {
                 .and(contains("nothing was run")),
         );
 }
+
+#[test]
+fn deadlines_beyond_their_caps_are_refused_before_anything_is_made() {
+    offline()
+        .args(["up", "bridge-basic", "--wait", "100000000000h"])
+        .assert()
+        .code(2)
+        .stderr(contains("is too long: `up` waits at most 1h"));
+    offline()
+        .args(["run", "bridge-basic", "--timeout", "6m"])
+        .assert()
+        .code(2)
+        .stderr(contains("is too long: a check's deadline is at most 5m"));
+}
+
+#[test]
+fn a_junit_path_that_is_a_symbolic_link_is_refused_and_its_target_untouched() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = dir.path().join("precious");
+    std::fs::write(&target, "keep me").expect("write");
+    let link = dir.path().join("report.xml");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    offline()
+        .args(["run", "bridge-basic", "--junit"])
+        .arg(&link)
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "is a symbolic link; netlab does not write report files through links",
+        ));
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), "keep me");
+}
+
+#[test]
+fn a_network_option_that_adopts_a_host_interface_is_refused_where_it_stands() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let lab = dir.path().join("adopt.yaml");
+    std::fs::write(
+        &lab,
+        "networks:\n  lan:\n    options:\n      com.docker.network.bridge.name: eth0\nnodes:\n  a: { networks: [lan] }\n",
+    )
+    .expect("write");
+    offline()
+        .arg("up")
+        .arg(&lab)
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "network `lan`: option `com.docker.network.bridge.name` is not accepted",
+        ))
+        .stderr(contains("adopt.yaml:4:7"))
+        .stderr(contains("com.docker.network.bridge.enable_ip_masquerade"));
+}

@@ -123,3 +123,61 @@ fn up_again_recreates_only_what_changed() {
     assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
     guard.assert_nothing_left();
 }
+
+/// The lab's record as the claim holds it.
+fn record_text(lab: &str) -> String {
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            &format!("docker cp netlab_{lab}:/netlab-record.json - | tar -xO"),
+        ])
+        .output()
+        .expect("docker cp");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+const HTTPS: &str = "name: t-conv-ca\nnetworks:\n  n: {}\nnodes:\n  web: { networks: [n], serve: [https:443] }\n  client: { networks: [n] }\nchecks:\n  - tls: { from: client, to: web:443, expect: verified }\n";
+
+#[test]
+fn no_ca_key_is_kept_and_an_https_node_added_later_is_signed_by_a_new_ca() {
+    if !docker_available() {
+        return;
+    }
+    let guard = LabGuard::from_yaml("t-conv-ca", HTTPS);
+    up(&guard, HTTPS);
+    let first = node_ids("t-conv-ca");
+    let record = record_text("t-conv-ca");
+    assert!(record.contains("BEGIN CERTIFICATE"), "{record}");
+    assert!(
+        !record.contains("PRIVATE KEY"),
+        "the CA key must not be in the engine"
+    );
+
+    let grown = HTTPS
+        .replace(
+            "  client: { networks: [n] }\n",
+            "  client: { networks: [n] }\n  api: { networks: [n], serve: [https:443] }\n",
+        )
+        .replace(
+            "expect: verified }\n",
+            "expect: verified }\n  - tls: { from: client, to: api:443, expect: verified }\n",
+        );
+    let text = up(&guard, &grown);
+    assert!(
+        text.contains(
+            "changed (created node api; recreated node web; 1 node unchanged; a new CA signed every https node: netlab keeps no CA key)"
+        ),
+        "{text}"
+    );
+    let after = node_ids("t-conv-ca");
+    assert_ne!(after["web"], first["web"], "web re-signed by the new CA");
+    assert_eq!(after["client"], first["client"]);
+    assert_ne!(record_text("t-conv-ca"), record, "the new CA is recorded");
+    assert!(!record_text("t-conv-ca").contains("PRIVATE KEY"));
+    assert_all_passed(&netlab(&["verify", "t-conv-ca"]), 2);
+
+    let down = netlab(&["down", "t-conv-ca"]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    guard.assert_nothing_left();
+}

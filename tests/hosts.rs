@@ -56,8 +56,39 @@ fn a_lab_across_two_hosts() {
         id(&["info", "--format", "{{.ID}}"]),
         "the engines were meant to share the machine engine's ID"
     );
-    let _labs = [LAB, "t-mh-wrong", "t-mh-killed", "t-mh-late"]
+    let _labs = [LAB, "t-mh-wrong", "t-mh-killed", "t-mh-late", "t-mh-paused"]
         .map(|n| LabGuard::from_yaml(n, "nodes:\n  x: { network_mode: none }\n"));
+
+    // An image that merely carries the agent's tag is not run: planted on
+    // west, it is refused (exit 3) and nothing is made.
+    let tag = agent_tag();
+    let plant = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        plant.path().join("Dockerfile"),
+        "FROM scratch\nLABEL io.netlab.agent=true\n",
+    )
+    .expect("Dockerfile");
+    let built = west.docker(&[
+        "build",
+        "-q",
+        "-t",
+        &tag,
+        plant.path().to_str().expect("utf-8"),
+    ]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let out = with_hosts(&engines, &["up", LAB]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "image {tag} on {} is not netlab's build of this executable; refusing to run it",
+            west.url
+        )),
+        "{}",
+        stderr(&out)
+    );
+    nothing_left(&engines, LAB);
+    let removed = west.docker(&["rmi", &tag]);
+    assert!(removed.status.success(), "{}", stderr(&removed));
 
     // The shipped lab passes across two engines; netlab makes the swarm and
     // leaves it on both.
@@ -229,14 +260,24 @@ fn a_lab_across_two_hosts() {
         "{}",
         stdout(&out)
     );
-    // down removes what it can reach and says what it cannot.
+    // down removes what it can reach, says what it cannot, and keeps the
+    // record; an engine gone for good is given up on the user's word.
     let down = netlab(&["down", "t-mh-stopped"]);
+    assert_eq!(down.status.code(), Some(3), "{}", stderr(&down));
     assert!(
-        stderr(&down).contains("cannot be reached"),
+        stderr(&down).contains("host west (") && stderr(&down).contains("cannot be reached"),
         "{}",
         stderr(&down)
     );
     assert_eq!(east.leftovers("t-mh-stopped"), (Vec::new(), Vec::new()));
+    assert_eq!(leftovers("t-mh-stopped").0.len(), 1, "the claim stays");
+    let forget = netlab(&["down", "t-mh-stopped", "--forget-unreachable"]);
+    assert_eq!(forget.status.code(), Some(0), "{}", stderr(&forget));
+    assert!(
+        stderr(&forget).contains("forgot host west"),
+        "{}",
+        stderr(&forget)
+    );
     assert_eq!(leftovers("t-mh-stopped"), (Vec::new(), Vec::new()));
 
     // An engine that stops during `up`: exit 3, nothing left on the other.
@@ -260,6 +301,92 @@ fn a_lab_across_two_hosts() {
     let out = up.wait_with_output().expect("up");
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(east.leftovers("t-mh-late"), (Vec::new(), Vec::new()));
+    // What west held cannot be known: the record stays until given up.
+    let forget = netlab(&["down", "t-mh-late", "--forget-unreachable"]);
+    assert_eq!(forget.status.code(), Some(0), "{}", stderr(&forget));
     assert_eq!(leftovers("t-mh-late"), (Vec::new(), Vec::new()));
     assert_eq!(east.swarm_state(), "inactive");
+}
+
+/// The tag netlab gives the agent image of the binary under test.
+fn agent_tag() -> String {
+    let out = Command::new("sha256sum")
+        .arg(netlab_bin())
+        .output()
+        .expect("sha256sum");
+    let digest = stdout(&out);
+    format!(
+        "netlab/agent:{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        &digest[..12]
+    )
+}
+
+const PAUSED: &str = "name: t-mh-paused\nhosts: [east, west]\nnetworks:\n  lan-e: {}\n  lan-w: {}\nnodes:\n  a: { host: east, networks: [lan-e] }\n  b: { host: west, networks: [lan-w] }\n  c: { host: west, networks: [lan-w] }\n";
+
+#[test]
+fn down_keeps_the_record_while_an_engine_is_down_and_a_later_down_finishes() {
+    if !docker_available() || !engines_available() {
+        return;
+    }
+    let engines = Engines::start(&["mhpe", "mhpw"]);
+    let (east, west) = (engines.get("mhpe"), engines.get("mhpw"));
+    let lab = LabGuard::from_yaml("t-mh-paused", PAUSED);
+    let up = Command::new(netlab_bin())
+        .args(["up", lab.path()])
+        .arg("--host")
+        .arg(format!("east={}", east.url))
+        .arg("--host")
+        .arg(format!("west={}", west.url))
+        .output()
+        .expect("up");
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+
+    // West goes down with its state: `down` removes what east holds, keeps
+    // the record, exits 3 and says what remains where.
+    engines.pause("mhpw");
+    let down = netlab(&["down", "t-mh-paused"]);
+    assert_eq!(down.status.code(), Some(3), "{}", stderr(&down));
+    let said = stderr(&down);
+    assert!(
+        said.contains("error: lab `t-mh-paused` is only partly removed; its record stays on")
+            && said.contains(&format!("host west ({}) cannot be reached", west.url))
+            && said.contains("by the record it holds nodes b, c and network lan-w")
+            && said.contains("--forget-unreachable"),
+        "{said}"
+    );
+    assert_eq!(east.leftovers("t-mh-paused"), (Vec::new(), Vec::new()));
+    let claim = leftovers("t-mh-paused").0;
+    assert_eq!(claim.len(), 1, "the claim stays: {claim:?}");
+    let ls = netlab(&["ls"]);
+    assert!(
+        stdout(&ls).lines().any(|l| l.starts_with("t-mh-paused")),
+        "{}",
+        stdout(&ls)
+    );
+
+    // West is back: a second `down` finds it through the record and
+    // removes everything.
+    engines.resume("mhpw");
+    assert_eq!(
+        west.leftovers("t-mh-paused").0.len(),
+        3,
+        "b, c and west's host helper"
+    );
+    let down = netlab(&["down", "t-mh-paused"]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    assert!(
+        stdout(&down).contains("lab `t-mh-paused` removed: 2 nodes, 1 network"),
+        "{}",
+        stdout(&down)
+    );
+    for e in [east, west] {
+        assert_eq!(
+            e.leftovers("t-mh-paused"),
+            (Vec::new(), Vec::new()),
+            "{}",
+            e.name
+        );
+    }
+    assert_eq!(leftovers("t-mh-paused"), (Vec::new(), Vec::new()));
 }

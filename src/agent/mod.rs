@@ -13,6 +13,7 @@ pub mod reach;
 pub mod redirect;
 pub mod requests;
 pub mod resolve;
+pub mod routes;
 pub mod routes6;
 pub mod rtnl;
 pub mod serve;

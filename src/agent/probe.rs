@@ -192,6 +192,9 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
             )
             .await,
         ),
+        ProbeKind::Routes => Observation::Routes {
+            routes: super::routes::routes(),
+        },
     }
 }
 

@@ -201,6 +201,9 @@ pub enum ProbeKind {
         count: u32,
         interval_us: u64,
     },
+    /// The routes and addresses of this network namespace (`up` refuses a
+    /// subnet that overlaps one of its Docker host's).
+    Routes,
 }
 
 /// Where a redirect may lead: these names, these addresses, addresses in
@@ -297,6 +300,7 @@ pub enum Observation {
     Bind(BindObservation),
     Interfaces { addresses: Vec<InterfaceAddress> },
     Routes6 { prefixes: Vec<Prefix6> },
+    Routes { routes: Vec<HostRoute> },
     Published { attempts: Vec<PortAttempt> },
     PathMtu(PathMtuObservation),
     Echo(EchoObservation),
@@ -414,6 +418,16 @@ pub struct Prefix6 {
     /// be sent from it yet.
     #[serde(default)]
     pub tentative: bool,
+}
+
+/// A route of the main table, or an address with its prefix (`address`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRoute {
+    pub destination: ipnet::IpNet,
+    pub gateway: Option<IpAddr>,
+    pub interface: String,
+    #[serde(default)]
+    pub address: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -750,7 +750,7 @@ mod web {
 
     #[tokio::test]
     async fn a_handshake_verifies_against_the_lab_ca_and_reports_its_phases() {
-        let ca = LabCa::generate("lab-x").expect("ca");
+        let ca = LabCa::generate("lab-x", &["web".into(), "www".into()]).expect("ca");
         let addr = serve_https(&ca).await;
         let obs = web::tls(
             addr,
@@ -782,9 +782,9 @@ mod web {
 
     #[tokio::test]
     async fn untrusted_wrong_name_and_no_tls_are_told_apart() {
-        let ca = LabCa::generate("lab-x").expect("ca");
+        let ca = LabCa::generate("lab-x", &["web".into(), "www".into()]).expect("ca");
         let addr = serve_https(&ca).await;
-        let other = LabCa::generate("other").expect("ca");
+        let other = LabCa::generate("other", &["web".into(), "www".into()]).expect("ca");
         let untrusted = web::tls(
             addr,
             "web",
@@ -970,7 +970,7 @@ mod web {
 
     #[tokio::test]
     async fn http_follows_a_redirect_to_https_on_the_lab_ca() {
-        let ca = LabCa::generate("lab-x").expect("ca");
+        let ca = LabCa::generate("lab-x", &["web".into(), "www".into()]).expect("ca");
         let https = serve_https(&ca).await;
         let http = serve_one(ListenerProto::Http).await;
         // The hop to https reaches the listener by address, which the node's

@@ -65,45 +65,74 @@ where
         .unwrap_or(Ok(()))
 }
 
-/// The lab's CAs, from its record.
+/// The lab's CAs that can sign now: made by this process (a CA's key is
+/// never kept, see `pki`).
+#[derive(Default)]
 pub struct Cas {
     pub lab: Option<LabCa>,
     pub other: Option<LabCa>,
 }
 
-impl Cas {
-    pub fn of(record: &Record) -> Result<Cas, Failure> {
-        let restore = |c: &crate::pki::StoredCa| {
-            LabCa::restore(c)
-                .map_err(|e| Failure::Usage(format!("the lab's CA in its record is unusable: {e}")))
-        };
-        Ok(Cas {
-            lab: record.ca.as_ref().map(restore).transpose()?,
-            other: record.other_ca.as_ref().map(restore).transpose()?,
-        })
-    }
+/// The https nodes a CA signs for (`other`: the CA no check trusts).
+fn https_nodes(plan: &Plan, other: bool) -> impl Iterator<Item = &ContainerPlan> {
+    plan.containers
+        .iter()
+        .filter(move |c| c.serves_https && c.other_ca == other)
 }
 
-/// Makes the CAs a lab needs that `record` lacks.
-pub fn complete_cas(record: &mut Record) -> Result<(), Failure> {
+/// Makes the CAs `record` lacks, and makes anew a CA that must sign a leaf
+/// for one of `signing` (the nodes made now): its key is gone with the
+/// netlab that made it. A CA made anew signs for every https node of the
+/// plan, so the nodes it signs for besides `signing` must be made again;
+/// they are returned.
+pub fn make_cas(
+    record: &mut Record,
+    plan: &Plan,
+    signing: &[String],
+) -> Result<(Cas, Vec<String>), Failure> {
     let fail = |e: rcgen::Error| Failure::Usage(format!("cannot make the lab CA: {e}"));
-    if record.ca.is_none() && crate::plan::uses_tls(&record.lab) {
-        record.ca = Some(
-            LabCa::generate(&record.lab.name)
-                .map_err(fail)?
-                .stored()
-                .clone(),
+    let mut cas = Cas::default();
+    let mut again = Vec::new();
+    let lab_name = record.lab.name.clone();
+    for other in [false, true] {
+        let stored = if other {
+            &mut record.other_ca
+        } else {
+            &mut record.ca
+        };
+        let used = if other {
+            record.lab.nodes.values().any(|n| n.other_ca)
+        } else {
+            crate::plan::uses_tls(&record.lab)
+        };
+        let must_sign = https_nodes(plan, other).any(|c| signing.contains(&c.node));
+        if !(used && stored.is_none() || must_sign) {
+            continue;
+        }
+        let names: Vec<String> = https_nodes(plan, other)
+            .flat_map(|c| c.dns_names())
+            .collect::<indexmap::IndexSet<_>>()
+            .into_iter()
+            .collect();
+        let ca = if other {
+            LabCa::generate_other(&lab_name, &names)
+        } else {
+            LabCa::generate(&lab_name, &names)
+        }
+        .map_err(fail)?;
+        *stored = Some(ca.stored().clone());
+        again.extend(
+            https_nodes(plan, other)
+                .filter(|c| !signing.contains(&c.node))
+                .map(|c| c.node.clone()),
         );
+        if other {
+            cas.other = Some(ca);
+        } else {
+            cas.lab = Some(ca);
+        }
     }
-    if record.other_ca.is_none() && record.lab.nodes.values().any(|n| n.other_ca) {
-        record.other_ca = Some(
-            LabCa::generate_other(&record.lab.name)
-                .map_err(fail)?
-                .stored()
-                .clone(),
-        );
-    }
-    Ok(())
+    Ok((cas, again))
 }
 
 /// Sends a batch to an agent and returns its observations by probe id.
@@ -473,15 +502,18 @@ pub async fn create_nodes(
 }
 
 /// The files an https node needs: its certificate and key, signed by the
-/// lab CA (or the other CA, for `ca: other`). The key goes from this
-/// process straight into the container.
+/// lab CA (or the other CA, for `ca: other`) made by this process. The key
+/// goes from this process straight into the container.
 fn node_certificate(cas: &Cas, c: &ContainerPlan) -> Result<Vec<(String, Vec<u8>, u32)>, Failure> {
     if !c.serves_https {
         return Ok(Vec::new());
     }
     let ca = if c.other_ca { &cas.other } else { &cas.lab };
     let Some(ca) = ca else {
-        return Ok(Vec::new());
+        return Err(Failure::Usage(format!(
+            "node `{}` needs a certificate, and no CA of this netlab can sign it",
+            c.node
+        )));
     };
     let leaf = ca.leaf(&c.dns_names()).map_err(|e| {
         Failure::Usage(format!(

@@ -1,9 +1,16 @@
-//! Cancellation passed into the commands (the mini-redis shape): Ctrl-C or
-//! SIGTERM flips it, and `up`/`run` then stop starting new work, let calls in
-//! flight finish, and tear down what exists. Tests flip it by hand.
+//! Cancellation passed into the commands (the mini-redis shape): the first
+//! SIGINT, SIGTERM or SIGHUP flips it, and `up`/`run` then stop starting new
+//! work, let calls in flight finish, and tear down what exists. Tests flip
+//! it by hand.
+//!
+//! Later signals do not cut the clean-up short — CI runners send SIGINT and
+//! then SIGTERM a few seconds later, and a lab left half-removed on a shared
+//! engine is worse than a slow exit — with one exception: a second Ctrl-C
+//! typed at a terminal (the kernel, not a process, sent that SIGINT) leaves
+//! at once, and says what it left behind.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
@@ -16,6 +23,51 @@ pub struct Cancel {
 struct Inner {
     flag: AtomicBool,
     notify: Notify,
+    /// What a command is working on (`lab `web``), to say what an exit at
+    /// once leaves behind.
+    working_on: Mutex<Option<String>>,
+}
+
+/// Which signal arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT typed at a terminal (Ctrl-C).
+    TerminalInterrupt,
+    /// SIGINT sent by a process (`kill -INT`, a CI runner).
+    Interrupt,
+    Terminate,
+    HangUp,
+}
+
+impl Signal {
+    fn name(self) -> &'static str {
+        match self {
+            Signal::TerminalInterrupt | Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+            Signal::HangUp => "SIGHUP",
+        }
+    }
+}
+
+/// What to do on a signal, given how many came before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Response {
+    /// Stop starting work and clean up.
+    CleanUp,
+    /// Already cleaning up: go on.
+    KeepCleaning,
+    /// Leave now, saying what is left.
+    LeaveNow,
+}
+
+/// The first signal of any kind cancels; after it only a Ctrl-C typed at a
+/// terminal may leave at once.
+pub fn respond(signal: Signal, earlier: usize) -> Response {
+    match (earlier, signal) {
+        (0, _) => Response::CleanUp,
+        (_, Signal::TerminalInterrupt) => Response::LeaveNow,
+        _ => Response::KeepCleaning,
+    }
 }
 
 impl Cancel {
@@ -39,38 +91,104 @@ impl Cancel {
         }
     }
 
-    /// Cancels on the first Ctrl-C or SIGTERM.
+    /// Notes which lab the command changes, for the words of an exit at once.
+    pub fn working_on(&self, lab: &str) {
+        if let Ok(mut w) = self.inner.working_on.lock() {
+            *w = Some(lab.to_owned());
+        }
+    }
+
+    fn left_behind(&self) -> String {
+        match self.inner.working_on.lock().ok().and_then(|w| w.clone()) {
+            Some(lab) => {
+                format!("what lab `{lab}` had may still be there: `netlab down {lab}` removes it")
+            }
+            None => "nothing of a lab was being changed".to_owned(),
+        }
+    }
+
+    /// Cancels on the first SIGINT, SIGTERM or SIGHUP; leaves at once only
+    /// on a second Ctrl-C at a terminal.
     pub fn on_signals(&self) {
         let me = self.clone();
+        let mut signals = match Signals::new() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("netlab: cannot watch for signals ({e}); Ctrl-C will not clean up");
+                return;
+            }
+        };
         tokio::spawn(async move {
-            wait_for_signal().await;
-            eprintln!("netlab: interrupted; cleaning up (interrupt again to leave at once)");
-            me.cancel();
-            wait_for_signal().await;
-            std::process::exit(i32::from(crate::exit::INTERRUPTED));
+            let mut earlier = 0;
+            loop {
+                let signal = signals.next().await;
+                match respond(signal, earlier) {
+                    Response::CleanUp => {
+                        eprintln!(
+                            "netlab: {}: cleaning up (a second Ctrl-C at the terminal leaves at once)",
+                            signal.name()
+                        );
+                        me.cancel();
+                    }
+                    Response::KeepCleaning => eprintln!(
+                        "netlab: {} again: still cleaning up, so nothing is left behind",
+                        signal.name()
+                    ),
+                    Response::LeaveNow => {
+                        eprintln!(
+                            "netlab: interrupted again at the terminal: leaving at once; {}",
+                            me.left_behind()
+                        );
+                        std::process::exit(i32::from(crate::exit::INTERRUPTED));
+                    }
+                }
+                earlier += 1;
+            }
         });
     }
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
+/// SIGINT, SIGTERM and SIGHUP as one stream; a SIGINT says whether the
+/// kernel sent it for a terminal (si_code SI_KERNEL) or a process did.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hang_up: tokio::signal::unix::Signal,
+}
+
+/// How the latest SIGINT was sent: set in the signal handler (an atomic
+/// store is async-signal-safe), read when tokio delivers the signal.
+static SIGINT_FROM_TERMINAL: AtomicBool = AtomicBool::new(false);
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        // SAFETY: the action only stores into an atomic, which is
+        // async-signal-safe; it allocates nothing and takes no lock.
+        unsafe {
+            signal_hook_registry::register_sigaction(libc::SIGINT, |info: &libc::siginfo_t| {
+                SIGINT_FROM_TERMINAL.store(info.si_code == libc::SI_KERNEL, Ordering::SeqCst);
+            })?;
+        }
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hang_up: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.interrupt.recv() => {
+                if SIGINT_FROM_TERMINAL.load(Ordering::SeqCst) {
+                    Signal::TerminalInterrupt
+                } else {
+                    Signal::Interrupt
                 }
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            _ = self.terminate.recv() => Signal::Terminate,
+            _ = self.hang_up.recv() => Signal::HangUp,
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -96,5 +214,29 @@ mod tests {
         tokio::time::timeout(Duration::from_millis(50), c.cancelled())
             .await
             .expect("already cancelled");
+    }
+
+    #[test]
+    fn every_first_signal_cleans_up_and_only_a_terminal_ctrl_c_cuts_it_short() {
+        use Signal::*;
+        for first in [TerminalInterrupt, Interrupt, Terminate, HangUp] {
+            assert_eq!(respond(first, 0), Response::CleanUp, "{first:?}");
+        }
+        for later in [Interrupt, Terminate, HangUp] {
+            assert_eq!(respond(later, 1), Response::KeepCleaning, "{later:?}");
+            assert_eq!(respond(later, 5), Response::KeepCleaning, "{later:?}");
+        }
+        assert_eq!(respond(TerminalInterrupt, 1), Response::LeaveNow);
+    }
+
+    #[test]
+    fn an_exit_at_once_names_the_lab_it_leaves() {
+        let c = Cancel::default();
+        assert_eq!(c.left_behind(), "nothing of a lab was being changed");
+        c.working_on("web");
+        assert_eq!(
+            c.left_behind(),
+            "what lab `web` had may still be there: `netlab down web` removes it"
+        );
     }
 }

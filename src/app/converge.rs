@@ -3,6 +3,7 @@
 //! file dropped removed; the rest keep running untouched. A node whose
 //! network is made again is made again with it. The lab's record is updated
 //! (a changed check needs no new container), and `up` says what it did.
+//! When the last overlay network goes, a swarm netlab made for it goes too.
 
 use std::collections::HashMap;
 
@@ -60,7 +61,7 @@ pub async fn converge(
     }
     let urls = engine_urls(engines);
     let plan = plan::plan(lab, &inputs(&urls, &image.tag));
-    let changes = plan::changes(&plan, &running);
+    let mut changes = plan::changes(&plan, &running);
     let mut record = Record {
         version: RECORD_VERSION,
         lab: lab.clone(),
@@ -69,7 +70,29 @@ pub async fn converge(
         other_ca: old.other_ca.clone(),
         agent_image: image.tag.clone(),
     };
-    build::complete_cas(&mut record)?;
+    let signing: Vec<String> = changes
+        .nodes
+        .create
+        .iter()
+        .chain(&changes.nodes.recreate)
+        .cloned()
+        .collect();
+    let (cas, again) = build::make_cas(&mut record, &plan, &signing)?;
+    // A CA made anew (no netlab keeps a CA's key) re-signs every https node.
+    let mut note = String::new();
+    if !again.is_empty() {
+        changes.nodes.unchanged.retain(|n| !again.contains(n));
+        changes.nodes.recreate.extend(again.iter().cloned());
+        note = "; a new CA signed every https node: netlab keeps no CA key".to_owned();
+    }
+    if record.ca != old.ca || record.other_ca != old.other_ca {
+        // The new CA first: nodes it signs may exist before the rest of the
+        // record is written.
+        let mut interim = old.clone();
+        interim.ca = record.ca.clone();
+        interim.other_ca = record.other_ca.clone();
+        record::write(&engines.home, claim, &interim).await?;
+    }
     if changes.is_empty() {
         if record != old {
             record::write(&engines.home, claim, &record).await?;
@@ -77,13 +100,27 @@ pub async fn converge(
         let live = live(engines, &record).await?;
         return Ok((live, "is up to date (nothing changed)".into()));
     }
-    apply(
-        engines, &listed, lab, &plan, &changes, &record, image, args, cancel,
+    let removed_networks = apply(
+        engines, &listed, lab, &plan, &changes, &cas, image, args, cancel,
     )
     .await?;
     record::write(&engines.home, claim, &record).await?;
+    // The last overlay went: a swarm netlab made for it goes too.
+    let had_overlay = old
+        .lab
+        .networks
+        .values()
+        .any(|n| matches!(n.driver, crate::lab::Driver::Overlay { .. }));
+    if had_overlay && !plan.needs_swarm() {
+        super::teardown::release_swarm_of(&old_engines, &removed_networks, &lab.name).await?;
+    }
     let live = live(engines, &record).await?;
-    Ok((live, describe(&changes)))
+    let described = describe(&changes);
+    let described = match described.strip_suffix(')') {
+        Some(open) if !note.is_empty() => format!("{open}{note})"),
+        _ => described,
+    };
+    Ok((live, described))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -93,18 +130,33 @@ async fn apply(
     lab: &Lab,
     plan: &plan::Plan,
     changes: &Changes,
-    record: &Record,
+    cas: &Cas,
     image: &AgentImage,
     args: &UpArgs,
     cancel: &Cancel,
-) -> Result<(), Failure> {
+) -> Result<Vec<String>, Failure> {
     let goes = |d: &Delta| -> Vec<String> { d.recreate.iter().chain(&d.remove).cloned().collect() };
     let comes =
         |d: &Delta| -> Vec<String> { d.create.iter().chain(&d.recreate).cloned().collect() };
-    // Containers first: a network with endpoints cannot go.
     let nodes_out = goes(&changes.nodes);
     let helpers_out = goes(&changes.helpers);
     let networks_out = goes(&changes.networks);
+    let networks_in = comes(&changes.networks);
+    // The host helpers that stay answer for their hosts before anything is
+    // removed: a new subnet that collides with a host's network changes
+    // nothing. (Hosts that get a helper only now are asked below.)
+    let mut helpers: HashMap<String, String> = HashMap::new();
+    for (_, o) in listed {
+        for c in o.containers.iter().filter(|c| c.role() == ROLE_HOST_HELPER) {
+            if let Some(h) = c.label(LABEL_HOST)
+                && !helpers_out.iter().any(|x| x == h)
+            {
+                helpers.entry(h.to_owned()).or_insert_with(|| c.id.clone());
+            }
+        }
+    }
+    super::host_subnets::refuse_host_overlaps(engines, plan, lab, &networks_in, &helpers).await?;
+    // Containers first: a network with endpoints cannot go.
     let doomed_containers: Vec<(&Engine, &str)> = listed
         .iter()
         .flat_map(|(e, o)| o.containers.iter().map(move |c| (*e, c)))
@@ -135,40 +187,37 @@ async fn apply(
         .collect();
     futures::future::try_join_all(doomed_networks.iter().map(|(e, id)| network::remove(e, id)))
         .await?;
+    let removed_networks: Vec<String> = doomed_networks
+        .iter()
+        .map(|(_, id)| (*id).to_owned())
+        .collect();
 
     let helpers_in = comes(&changes.helpers);
-    let mut helpers: HashMap<String, String> =
-        build::create_helpers(engines, plan, &helpers_in, &image.tag, args.wait).await?;
-    for (_, o) in listed {
-        for c in o.containers.iter().filter(|c| c.role() == ROLE_HOST_HELPER) {
-            if let Some(h) = c.label(LABEL_HOST)
-                && !helpers_out.iter().any(|x| x == h)
-            {
-                helpers.entry(h.to_owned()).or_insert_with(|| c.id.clone());
-            }
-        }
+    let made = build::create_helpers(engines, plan, &helpers_in, &image.tag, args.wait).await?;
+    if !made.is_empty() {
+        super::host_subnets::refuse_host_overlaps(engines, plan, lab, &networks_in, &made).await?;
     }
+    helpers.extend(made);
     // New nodes must find their host ports free; a node made again takes
     // back the ports its old container just gave up.
     build::refuse_taken_host_ports(engines, lab, &changes.nodes.create, &helpers).await?;
     let swarm = build::ensure_swarm(engines, plan, &helpers).await?;
     let manager = swarm.as_ref().map(|(m, _)| m.as_str());
-    let networks_in = comes(&changes.networks);
     let plan = &super::ipv6::subnets(engines, plan, lab, &networks_in, &helpers).await?;
     let until = std::time::Instant::now() + args.wait;
     build::create_networks(engines, plan, &networks_in, manager, cancel).await?;
-    let cas = Cas::of(record)?;
     build::create_nodes(
         engines,
         plan,
         &comes(&changes.nodes),
-        &cas,
+        cas,
         &image.tag,
         args.wait,
         cancel,
     )
     .await?;
-    super::ipv6::wait_usable(engines, plan, &networks_in, &helpers, until).await
+    super::ipv6::wait_usable(engines, plan, &networks_in, &helpers, until).await?;
+    Ok(removed_networks)
 }
 
 /// `changed: created db; recreated web; removed old; 3 unchanged`

@@ -29,8 +29,13 @@ pub async fn ls(home: &Engine) -> CommandResult {
             .to_owned();
         // Other engines of the lab hold the rest of it.
         if objects.claim().is_some() {
-            let engines = recorded_engines(home, name, objects).await?;
-            for e in engines.distinct() {
+            let recorded = recorded_engines(home, name, objects).await?;
+            for (host, url, e) in &recorded.unreachable {
+                eprintln!(
+                    "netlab: host {host} ({url}) of lab `{name}` cannot be reached ({e:#}); its objects there are not counted"
+                );
+            }
+            for e in recorded.engines.distinct() {
                 if e.endpoint.url == home.endpoint.url {
                     continue;
                 }
@@ -39,13 +44,16 @@ pub async fn ls(home: &Engine) -> CommandResult {
                 }
             }
         }
-        Ok::<_, EngineError>((name, all, hosts, objects.lock().is_some()))
+        let lock = objects
+            .lock()
+            .map(|l| super::lock::holder_words(&l.labels));
+        Ok::<_, EngineError>((name, all, hosts, lock))
     }))
     .await?;
     for (name, objects, hosts, locked) in counted {
         let (total, running) = objects.node_counts();
-        let state = if locked {
-            "changing: a netlab holds its lock (if none runs, `netlab down`)".to_owned()
+        let state = if let Some(holder) = locked {
+            format!("changing: locked by {holder}")
         } else if objects.claim().is_none() {
             "partial: no record (run `netlab down`)".to_owned()
         } else if total == 0 {

@@ -5,14 +5,17 @@ pub mod build;
 pub mod cancel;
 pub mod converge;
 pub mod down;
+pub mod host_subnets;
 pub mod hosts;
 pub mod ipv6;
+pub mod lock;
 pub mod ls;
 pub mod outside;
 pub mod report;
 pub mod run;
 pub mod select;
 pub mod shell;
+pub mod teardown;
 pub mod up;
 pub mod verify;
 
@@ -79,6 +82,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
         }
         Command::Up(args) => {
             let lab = load_named(&args.lab, args.name.as_deref(), args.allow_external)?;
+            cancel.working_on(&lab.name);
             let engines = up::connect(&lab, &args, context).await?;
             up::up(&engines, &lab, &args, &cancel)
                 .await
@@ -98,9 +102,9 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
             };
             verify::verify_command(&home, &target, &report, &cancel).await
         }
-        Command::Down { lab } => {
+        Command::Down(args) => {
             let home = hosts::home(context).await?;
-            down::down_command(&home, lab.as_deref()).await
+            down::down_command(&home, &args, &cancel).await
         }
         Command::Run(args) => run::run(&args, context, &cancel).await,
         Command::Ls => {

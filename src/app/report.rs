@@ -42,7 +42,8 @@ fn write_page_named(json: &str, path: &Path, source: &str) -> Result<usize, Fail
             e.column()
         ))
     })?;
-    std::fs::write(path, &page)
+    crate::report::file::create(path, crate::report::file::Readers::Everyone)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, page.as_bytes()))
         .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
     Ok(page.len())
 }

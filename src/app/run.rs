@@ -3,7 +3,7 @@
 //! interrupt. A lab that is already up is refused, not changed: `run` must
 //! not tear down a lab somebody else brought up.
 
-use super::{Cancel, CommandResult, Failure, down, load_named, up, verify};
+use super::{Cancel, CommandResult, Failure, load_named, teardown, up, verify};
 use crate::cli::RunArgs;
 
 pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> CommandResult {
@@ -13,6 +13,7 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
         args.up.name.as_deref(),
         args.up.allow_external,
     )?;
+    cancel.working_on(&lab.name);
     verify::refuse_no_checks(&lab)?;
     let engines = up::connect(&lab, &args.up, context).await?;
     let mut up_args = args.up.clone();
@@ -29,7 +30,9 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
     };
     let verified = verify::verify(&engines, &live, options, cancel).await;
     if !args.keep || cancel.is_cancelled() {
-        let teardown = down::remove_lab(&engines, &lab.name, false).await;
+        let teardown = teardown::remove_lab(&engines, &lab.name, teardown::How::default())
+            .await
+            .and_then(|r| r.into_result(&lab.name, &engines.home));
         if let Err(e) = teardown {
             // A failed teardown outranks the checks: the user must know.
             if let Ok(report) = &verified {

@@ -7,16 +7,14 @@ use std::time::{Duration, Instant};
 
 use super::build::{self, Cas};
 use super::hosts::{self, Engines};
-use super::{Cancel, Failure, converge, down};
+use super::{Cancel, Failure, converge, lock, teardown};
 use crate::cli::UpArgs;
 use crate::engine::image::{self, AgentImage};
 use crate::engine::record::{self, RECORD_VERSION, Record};
 use crate::engine::{Engine, EngineError, container, discover};
 use crate::lab::{Attachment, IpFamily, Lab};
 use crate::live::LiveLab;
-use crate::plan::{
-    self, LABEL_HOSTS, LABEL_LAB, LABEL_ROLE, Plan, PlanInputs, ROLE_CLAIM, ROLE_LOCK,
-};
+use crate::plan::{self, LABEL_HOSTS, LABEL_LAB, LABEL_ROLE, Plan, PlanInputs, ROLE_CLAIM};
 use crate::report;
 
 /// The engines of the lab's hosts, bound by `--host` and `NETLAB_HOSTS`.
@@ -49,7 +47,7 @@ pub async fn up(
             report::format_elapsed(image.copy_time)
         );
     }
-    let lock = take_lock(&engines.home, &lab.name, &image.tag).await?;
+    let lock = lock::take(&engines.home, &lab.name, &image.tag, "up", args.break_lock).await?;
     let result = async {
         let objects = discover::labs(&engines.home, Some(&lab.name))
             .await?
@@ -69,9 +67,7 @@ pub async fn up(
         }
     }
     .await;
-    if let Err(e) = container::remove(&engines.home, &lock).await {
-        eprintln!("netlab: cannot release the lab's lock: {e:#}");
-    }
+    lock::release(&engines.home, &lock).await;
     let (live, what) = result?;
     let text = summary(&live, engines, started.elapsed(), &what);
     if args.summary_to_stderr {
@@ -82,19 +78,6 @@ pub async fn up(
         print!("{text}")
     }
     Ok(live)
-}
-
-/// The lock: a container only one netlab can create. Returns its id.
-async fn take_lock(home: &Engine, lab: &str, agent_image: &str) -> Result<String, Failure> {
-    let labels = [(LABEL_LAB, lab), (LABEL_ROLE, ROLE_LOCK)]
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .into();
-    match container::create_marker(home, &plan::lock_name(lab), labels, agent_image).await? {
-        Some(id) => Ok(id),
-        None => Err(Failure::Usage(format!(
-            "lab `{lab}` is being changed by another netlab right now\n  (hint: wait for it; if none is running (one was killed), `netlab down {lab}` removes the lab and its lock)"
-        ))),
-    }
 }
 
 pub fn inputs<'a>(
@@ -134,7 +117,8 @@ async fn fresh(
         other_ca: None,
         agent_image: image.tag.clone(),
     };
-    build::complete_cas(&mut record)?;
+    let nodes: Vec<String> = lab.nodes.keys().cloned().collect();
+    let (cas, _) = build::make_cas(&mut record, &plan, &nodes)?;
     let labels = [
         (LABEL_LAB, lab.name.as_str()),
         (LABEL_ROLE, ROLE_CLAIM),
@@ -152,7 +136,7 @@ async fn fresh(
         })?;
     let built = async {
         record::write(&engines.home, &claim, &record).await?;
-        make(engines, lab, &plan, &record, image, args.wait, cancel).await
+        make(engines, lab, &plan, &cas, image, args.wait, cancel).await
     }
     .await;
     match built {
@@ -160,7 +144,14 @@ async fn fresh(
         Err(failure) => {
             eprintln!("netlab: removing what was created of lab `{}`", lab.name);
             // Removing the lab also leaves a swarm netlab made for it.
-            if let Err(e) = down::remove_lab(engines, &lab.name, plan.needs_swarm()).await {
+            let how = teardown::How {
+                release_swarm: plan.needs_swarm(),
+                ..teardown::How::default()
+            };
+            let removed = teardown::remove_lab(engines, &lab.name, how)
+                .await
+                .and_then(|r| r.into_result(&lab.name, &engines.home));
+            if let Err(e) = removed {
                 eprintln!("netlab: cleanup failed too: {e:#}");
             }
             Err(failure)
@@ -175,7 +166,7 @@ async fn make(
     engines: &Engines,
     lab: &Lab,
     plan: &Plan,
-    record: &Record,
+    cas: &Cas,
     image: &AgentImage,
     wait: Duration,
     cancel: &Cancel,
@@ -183,15 +174,15 @@ async fn make(
     let hosts: Vec<String> = plan.host_helpers.iter().map(|h| h.host.clone()).collect();
     let helpers = build::create_helpers(engines, plan, &hosts, &image.tag, wait).await?;
     let nodes: Vec<String> = lab.nodes.keys().cloned().collect();
+    let networks: Vec<String> = lab.networks.keys().cloned().collect();
+    super::host_subnets::refuse_host_overlaps(engines, plan, lab, &networks, &helpers).await?;
     build::refuse_taken_host_ports(engines, lab, &nodes, &helpers).await?;
     let swarm = build::ensure_swarm(engines, plan, &helpers).await?;
-    let networks: Vec<String> = lab.networks.keys().cloned().collect();
     let manager = swarm.as_ref().map(|(m, _)| m.as_str());
-    let cas = Cas::of(record)?;
     let plan = &super::ipv6::subnets(engines, plan, lab, &networks, &helpers).await?;
     let until = Instant::now() + wait;
     build::create_networks(engines, plan, &networks, manager, cancel).await?;
-    build::create_nodes(engines, plan, &nodes, &cas, &image.tag, wait, cancel).await?;
+    build::create_nodes(engines, plan, &nodes, cas, &image.tag, wait, cancel).await?;
     super::ipv6::wait_usable(engines, plan, &networks, &helpers, until).await
 }
 

@@ -7,10 +7,10 @@
 //! which would be wrong for an IPv6 probe. Timestamps: the capture's
 //! wall-clock start plus each packet's offset, in nanoseconds.
 
-use std::fs::File;
+use std::io::Write;
 #[cfg(test)]
-use std::io::{BufReader, Read};
-use std::io::{BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read};
+#[cfg(test)]
 use std::path::Path;
 #[cfg(test)]
 use std::time::Duration;
@@ -62,13 +62,16 @@ pub fn write_to<W: Write>(
     Ok(writer.into_writer())
 }
 
-/// Writes `path` (created or truncated).
+/// Writes `path` (created or truncated); netlab itself writes pcaps
+/// through `report::file`, which refuses links.
+#[cfg(test)]
 pub fn write_file(
     path: &Path,
     started_at: SystemTime,
     packets: &[CapturedPacket],
 ) -> Result<(), String> {
-    let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let file = std::fs::File::create(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let mut w = write_to(BufWriter::new(file), started_at, packets)?;
     w.flush()
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
@@ -89,7 +92,8 @@ pub fn read_from<R: Read>(input: R) -> Result<(DataLink, Vec<TimedPacket>), Stri
 
 #[cfg(test)]
 pub fn read_file(path: &Path) -> Result<(DataLink, Vec<TimedPacket>), String> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     read_from(BufReader::new(file))
 }
 

@@ -423,6 +423,10 @@ pub async fn inspect(engine: &Engine, id: &str) -> Result<ContainerInspectRespon
 #[derive(Debug, Clone)]
 pub struct Listed {
     pub id: String,
+    /// The container's name, without the leading `/`.
+    pub name: String,
+    /// The image it was made from, by id.
+    pub image_id: String,
     pub labels: HashMap<String, String>,
     pub state: String,
 }
@@ -457,6 +461,12 @@ pub async fn list(engine: &Engine, lab: Option<&str>) -> Result<Vec<Listed>> {
         .into_iter()
         .map(|c| Listed {
             id: c.id.unwrap_or_default(),
+            name: c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .map(|n| n.trim_start_matches('/').to_owned())
+                .unwrap_or_default(),
+            image_id: c.image_id.unwrap_or_default(),
             labels: c.labels.unwrap_or_default(),
             state: c.state.map(|s| s.to_string()).unwrap_or_default(),
         })

@@ -16,21 +16,32 @@ use super::{Context, Engine, EngineError, Result};
 use crate::plan::{AGENT_BINARY_PATH, LABEL_AGENT_IMAGE};
 
 pub const AGENT_REPOSITORY: &str = "netlab/agent";
+/// On the agent image: the full SHA-256 (hex) of the executable inside.
+pub const LABEL_AGENT_DIGEST: &str = "io.netlab.agent.sha256";
 
 /// The executable that becomes the agent, and its image tag.
 pub struct AgentBinary {
     pub bytes: Vec<u8>,
     pub tag: String,
+    /// Its full SHA-256, hex.
+    pub digest: String,
 }
 
 impl AgentBinary {
     pub fn current() -> Result<AgentBinary> {
         let path = std::env::current_exe().ctx(|| "cannot locate the netlab executable".into())?;
         let bytes = std::fs::read(&path).ctx(|| format!("cannot read {}", path.display()))?;
-        let digest = Sha256::digest(&bytes);
-        let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let digest: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Ok(AgentBinary {
-            tag: format!("{AGENT_REPOSITORY}:{}-{short}", env!("CARGO_PKG_VERSION")),
+            tag: format!(
+                "{AGENT_REPOSITORY}:{}-{}",
+                env!("CARGO_PKG_VERSION"),
+                &digest[..12]
+            ),
+            digest,
             bytes,
         })
     }
@@ -47,11 +58,30 @@ pub struct AgentImage {
     pub copy_time: std::time::Duration,
 }
 
-async fn has_image(engine: &Engine, tag: &str) -> Result<bool> {
-    match engine.docker.inspect_image(tag).await {
-        Ok(_) => Ok(true),
-        Err(e) if super::is_not_found(&e) => Ok(false),
-        Err(e) => Err(EngineError::new(format!("cannot inspect image {tag}"), e)),
+/// Whether the engine has the agent image of `binary`: `false` when no
+/// image has its tag; an error when one has it but is not netlab's build of
+/// this executable.
+async fn has_image(engine: &Engine, binary: &AgentBinary) -> Result<bool> {
+    let tag = &binary.tag;
+    let image = match engine.docker.inspect_image(tag).await {
+        Ok(image) => image,
+        Err(e) if super::is_not_found(&e) => return Ok(false),
+        Err(e) => return Err(EngineError::new(format!("cannot inspect image {tag}"), e)),
+    };
+    let labels = image.config.and_then(|c| c.labels).unwrap_or_default();
+    match labels.get(LABEL_AGENT_DIGEST) {
+        Some(d) if *d == binary.digest => Ok(true),
+        found => Err(EngineError::new(
+            format!(
+                "image {tag} on {} is not netlab's build of this executable; refusing to run it",
+                engine.endpoint.url
+            ),
+            anyhow::anyhow!(
+                "its label {LABEL_AGENT_DIGEST} is {}, this netlab's SHA-256 is {}\n  (hint: remove it (`docker rmi {tag}`): netlab then builds its own)",
+                found.map_or("missing".to_owned(), |d| format!("`{d}`")),
+                binary.digest
+            ),
+        )),
     }
 }
 
@@ -60,7 +90,7 @@ async fn has_image(engine: &Engine, tag: &str) -> Result<bool> {
 pub async fn ensure_agent_image(engines: &[&Engine]) -> Result<AgentImage> {
     let binary = AgentBinary::current()?;
     let present =
-        futures::future::try_join_all(engines.iter().map(|e| has_image(e, &binary.tag))).await?;
+        futures::future::try_join_all(engines.iter().map(|e| has_image(e, &binary))).await?;
     let mut out = AgentImage {
         tag: binary.tag.clone(),
         ..AgentImage::default()
@@ -83,14 +113,15 @@ pub async fn ensure_agent_image(engines: &[&Engine]) -> Result<AgentImage> {
         .map(|(e, _)| *e)
         .collect();
     let started = std::time::Instant::now();
-    futures::future::try_join_all(lacking.iter().map(|to| copy(source, to, &binary.tag))).await?;
+    futures::future::try_join_all(lacking.iter().map(|to| copy(source, to, &binary))).await?;
     out.copy_time = started.elapsed();
     out.copied_to = lacking.iter().map(|e| e.endpoint.url.clone()).collect();
     Ok(out)
 }
 
 /// `docker save | docker load`, streamed from one engine to the other.
-async fn copy(from: &Engine, to: &Engine, tag: &str) -> Result<()> {
+async fn copy(from: &Engine, to: &Engine, binary: &AgentBinary) -> Result<()> {
+    let tag = binary.tag.as_str();
     let what = || {
         format!(
             "cannot copy the agent image {tag} from {} to {}",
@@ -108,7 +139,7 @@ async fn copy(from: &Engine, to: &Engine, tag: &str) -> Result<()> {
             return Err(EngineError::new(what(), anyhow::anyhow!(message)));
         }
     }
-    if !has_image(to, tag).await? {
+    if !has_image(to, binary).await? {
         return Err(EngineError::new(
             what(),
             anyhow::anyhow!("the engine took the image but does not list it"),
@@ -125,10 +156,10 @@ async fn build(engine: &Engine, binary: &AgentBinary) -> Result<()> {
         .t(&binary.tag)
         .rm(true)
         .forcerm(true)
-        .labels(&HashMap::from([(
-            LABEL_AGENT_IMAGE.to_owned(),
-            "true".to_owned(),
-        )]))
+        .labels(&HashMap::from([
+            (LABEL_AGENT_IMAGE.to_owned(), "true".to_owned()),
+            (LABEL_AGENT_DIGEST.to_owned(), binary.digest.clone()),
+        ]))
         .build();
     let mut stream =
         engine

@@ -74,6 +74,7 @@ fn explain_create_error(message: &str) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct Listed {
     pub id: String,
+    pub name: String,
     pub overlay: bool,
     pub labels: HashMap<String, String>,
     /// Its subnets, as the engine's IPAM has them.
@@ -98,6 +99,7 @@ pub async fn list(engine: &Engine, lab: Option<&str>) -> Result<Vec<Listed>> {
         .into_iter()
         .map(|n| Listed {
             id: n.id.unwrap_or_default(),
+            name: n.name.unwrap_or_default(),
             overlay: n.driver.as_deref() == Some("overlay"),
             labels: n.labels.unwrap_or_default(),
             subnets: n

@@ -2,18 +2,23 @@
 //! engines of several hosts. When none of them is in a swarm, `up` makes one
 //! (manager on the first, the others join as workers) and marks it as
 //! netlab's with a label; a swarm that already holds them all is used as it
-//! is. netlab leaves a swarm only when it made it and no lab still has an
-//! overlay network; a swarm the user made is never touched.
+//! is. netlab leaves a swarm only when it made it, no lab still has an
+//! overlay network in it or is being brought up, and it holds nothing netlab
+//! did not make (services, secrets, configs, networks, other nodes): then it
+//! says why it stays. A swarm the user made is never touched. The swarm
+//! listens on the advertised address only, not on every interface.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use bollard::models::{LocalNodeState, SwarmInitRequest, SwarmJoinRequest, SwarmSpec};
-use bollard::query_parameters::{LeaveSwarmOptionsBuilder, ListNetworksOptionsBuilder};
+use bollard::query_parameters::{
+    LeaveSwarmOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+};
 
 use super::{Context, Engine, EngineError, Result, network};
 use crate::agent::protocol::InterfaceAddress;
-use crate::plan::LABEL_LAB;
+use crate::plan::{LABEL_LAB, LABEL_ROLE, ROLE_LOCK};
 
 pub const LABEL_SWARM: &str = "io.netlab.swarm";
 const SWARM_PORT: u16 = 2377;
@@ -206,13 +211,20 @@ fn advertise(member: &Member) -> std::result::Result<IpAddr, SwarmError> {
     })
 }
 
+/// The swarm's management port on the advertised address alone: a lab on
+/// a laptop must not open 2377 on every network the laptop is on.
+fn listen_on(address: IpAddr) -> String {
+    std::net::SocketAddr::new(address, SWARM_PORT).to_string()
+}
+
 /// A new swarm: manager on the first member, the others join.
 async fn make(members: &[Member<'_>]) -> std::result::Result<Joined, SwarmError> {
     let first = &members[0];
     let address = advertise(first)?;
     let request = SwarmInitRequest {
-        listen_addr: Some(format!("0.0.0.0:{SWARM_PORT}")),
+        listen_addr: Some(listen_on(address)),
         advertise_addr: Some(address.to_string()),
+        data_path_addr: Some(address.to_string()),
         spec: Some(SwarmSpec {
             labels: Some(HashMap::from([(LABEL_SWARM.to_owned(), "true".to_owned())])),
             ..Default::default()
@@ -278,14 +290,19 @@ async fn join_all(
     let mut joined: Vec<usize> = Vec::new();
     for &i in which {
         let member = &members[i];
+        let address = advertise(member)?;
         let request = SwarmJoinRequest {
-            listen_addr: Some(format!("0.0.0.0:{SWARM_PORT}")),
-            advertise_addr: Some(advertise(member)?.to_string()),
-            remote_addrs: Some(vec![format!("{manager_addr}:{SWARM_PORT}")]),
+            listen_addr: Some(listen_on(address)),
+            advertise_addr: Some(address.to_string()),
+            data_path_addr: Some(address.to_string()),
+            remote_addrs: Some(vec![listen_on(manager_addr)]),
             join_token: Some(token.clone()),
-            ..Default::default()
         };
-        if let Err(e) = member.engine.docker.join_swarm(request).await {
+        let joined_now = match member.engine.docker.join_swarm(request).await {
+            Ok(()) => mark_netlabs(m.engine, member.engine).await,
+            Err(e) => Err(EngineError::new("cannot join the swarm", e)),
+        };
+        if let Err(e) = joined_now {
             for &j in &joined {
                 let _ = leave(members[j].engine).await;
             }
@@ -294,13 +311,47 @@ async fn join_all(
                     "host {} ({}) cannot join the swarm of host {} at {manager_addr}",
                     member.host, member.engine.endpoint.url, m.host
                 ),
-                e,
+                anyhow::anyhow!("{e:#}"),
             )
             .into());
         }
         joined.push(i);
     }
     Ok(())
+}
+
+/// Labels a node netlab joined as netlab's, on the manager: a node of the
+/// swarm without that label (and not among the lab's engines) is someone
+/// else's, and keeps the swarm alive; one with it is netlab's own, also
+/// when its engine is gone.
+async fn mark_netlabs(manager: &Engine, member: &Engine) -> Result<()> {
+    let SwarmState::Active { node_id, .. } = state(member).await? else {
+        return Err(EngineError::new(
+            "the engine joined the swarm",
+            anyhow::anyhow!("but says it is in none"),
+        ));
+    };
+    let node = manager
+        .docker
+        .inspect_node(&node_id)
+        .await
+        .ctx(|| format!("cannot inspect swarm node {node_id}"))?;
+    let mut spec = node.spec.unwrap_or_default();
+    spec.labels
+        .get_or_insert_with(HashMap::new)
+        .insert(LABEL_SWARM.to_owned(), "true".to_owned());
+    let version = node.version.and_then(|v| v.index).unwrap_or_default();
+    manager
+        .docker
+        .update_node(
+            &node_id,
+            spec,
+            bollard::query_parameters::UpdateNodeOptions {
+                version: i64::try_from(version).unwrap_or_default(),
+            },
+        )
+        .await
+        .ctx(|| format!("cannot label swarm node {node_id} as netlab's"))
 }
 
 async fn leave(engine: &Engine) -> Result<()> {
@@ -320,11 +371,29 @@ async fn leave(engine: &Engine) -> Result<()> {
     Ok(())
 }
 
-/// Leaves the swarm on every engine given if netlab made it and no lab has
-/// an overlay network left in it; workers first, the manager last. Returns
-/// whether it left. `just_removed` are network ids the caller removed a
-/// moment ago: the swarm may still list them for a while.
-pub async fn release_if_unused(engines: &[&Engine], just_removed: &[String]) -> Result<bool> {
+/// What `release_if_unused` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Release {
+    /// netlab's swarm was left on every engine.
+    Left,
+    /// No swarm netlab made, or a lab still needs it: nothing to say.
+    NotNeeded,
+    /// netlab's swarm stays: it holds what netlab did not make (or a lab is
+    /// being brought up); the words say what.
+    Kept(String),
+}
+
+/// Leaves the swarm on every engine given if netlab made it, no lab has an
+/// overlay network left in it or holds a lock (an `up` under way may be
+/// about to make one), and it holds nothing netlab did not make; workers
+/// first, the manager last. `just_removed` are network ids the caller
+/// removed a moment ago (the swarm may still list them for a while);
+/// `own_lab` is the caller's lab, whose lock may be held.
+pub async fn release_if_unused(
+    engines: &[&Engine],
+    just_removed: &[String],
+    own_lab: &str,
+) -> Result<Release> {
     // An engine that does not answer any more is no member to take care of.
     let states: Vec<SwarmState> = futures::future::join_all(engines.iter().map(|e| state(e)))
         .await
@@ -341,16 +410,16 @@ pub async fn release_if_unused(engines: &[&Engine], just_removed: &[String]) -> 
             }
         )
     }) else {
-        return Ok(false);
+        return Ok(Release::NotNeeded);
     };
+    let docker = &engines[manager].docker;
     let options = ListNetworksOptionsBuilder::default()
         .filters(&HashMap::from([
             ("label", vec![LABEL_LAB]),
             ("driver", vec!["overlay"]),
         ]))
         .build();
-    let overlays = engines[manager]
-        .docker
+    let overlays = docker
         .list_networks(Some(options))
         .await
         .ctx(|| "cannot list networks".into())?;
@@ -358,13 +427,46 @@ pub async fn release_if_unused(engines: &[&Engine], just_removed: &[String]) -> 
         .iter()
         .any(|n| n.id.as_ref().is_none_or(|id| !just_removed.contains(id)))
     {
-        return Ok(false);
+        return Ok(Release::NotNeeded);
     }
-    let nodes = engines[manager]
-        .docker
+    let mut foreign = Vec::new();
+    for e in engines {
+        foreign.extend(locks_of_other_labs(e, own_lab, engines).await?);
+    }
+    let nodes = docker
         .list_nodes(None)
         .await
         .ctx(|| "cannot list the swarm's nodes".into())?;
+    let ours: Vec<&str> = states
+        .iter()
+        .filter_map(|s| match s {
+            SwarmState::Active { node_id, .. } => Some(node_id.as_str()),
+            SwarmState::Inactive => None,
+        })
+        .collect();
+    foreign.extend(
+        nodes
+            .iter()
+            .filter(|n| n.id.as_deref().is_none_or(|id| !ours.contains(&id)))
+            .filter(|n| {
+                !n.spec
+                    .as_ref()
+                    .and_then(|s| s.labels.as_ref())
+                    .is_some_and(|l| l.contains_key(LABEL_SWARM))
+            })
+            .map(|n| {
+                let name = n
+                    .description
+                    .as_ref()
+                    .and_then(|d| d.hostname.clone())
+                    .unwrap_or_default();
+                format!("node `{name}`")
+            }),
+    );
+    foreign.extend(foreign_contents(engines[manager], just_removed).await?);
+    if !foreign.is_empty() {
+        return Ok(Release::Kept(foreign.join(", ")));
+    }
     for (i, s) in states.iter().enumerate() {
         if let SwarmState::Active {
             node_id,
@@ -377,7 +479,110 @@ pub async fn release_if_unused(engines: &[&Engine], just_removed: &[String]) -> 
         }
     }
     leave(engines[manager]).await?;
-    Ok(true)
+    Ok(Release::Left)
+}
+
+/// Services, secrets, configs and swarm networks netlab did not make
+/// (Docker's own `ingress` aside), in words.
+async fn foreign_contents(manager: &Engine, just_removed: &[String]) -> Result<Vec<String>> {
+    let docker = &manager.docker;
+    let what = || {
+        format!(
+            "cannot list what the swarm of {} holds",
+            manager.endpoint.url
+        )
+    };
+    let (services, secrets, configs, networks) = tokio::try_join!(
+        async { docker.list_services(None).await.ctx(what) },
+        async { docker.list_secrets(None).await.ctx(what) },
+        async { docker.list_configs(None).await.ctx(what) },
+        async {
+            let options = ListNetworksOptionsBuilder::default()
+                .filters(&HashMap::from([("scope", vec!["swarm"])]))
+                .build();
+            docker.list_networks(Some(options)).await.ctx(what)
+        },
+    )?;
+    let name_of =
+        |kind: &str, name: Option<String>| format!("{kind} `{}`", name.unwrap_or_default());
+    let mut out: Vec<String> = Vec::new();
+    out.extend(
+        services
+            .into_iter()
+            .map(|s| name_of("service", s.spec.and_then(|s| s.name))),
+    );
+    out.extend(
+        secrets
+            .into_iter()
+            .map(|s| name_of("secret", s.spec.and_then(|s| s.name))),
+    );
+    out.extend(
+        configs
+            .into_iter()
+            .map(|c| name_of("config", c.spec.and_then(|s| s.name))),
+    );
+    out.extend(
+        networks
+            .into_iter()
+            .filter(|n| n.name.as_deref() != Some("ingress"))
+            .filter(|n| !n.labels.as_ref().is_some_and(|l| l.contains_key(LABEL_LAB)))
+            .filter(|n| n.id.as_ref().is_none_or(|id| !just_removed.contains(id)))
+            .map(|n| name_of("network", n.name)),
+    );
+    Ok(out)
+}
+
+/// Labs other than `own_lab` that a netlab is changing now (their lock is
+/// on `engine`) and whose record puts an overlay network on one of the
+/// swarm's engines (`swarm`): an `up` between making the swarm and making
+/// its overlay.
+async fn locks_of_other_labs(
+    engine: &Engine,
+    own_lab: &str,
+    swarm: &[&Engine],
+) -> Result<Vec<String>> {
+    let role = format!("{LABEL_ROLE}={ROLE_LOCK}");
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&HashMap::from([("label", vec![role.as_str()])]))
+        .build();
+    let locks = engine
+        .docker
+        .list_containers(Some(options))
+        .await
+        .ctx(|| "cannot list containers".into())?;
+    let mut out = Vec::new();
+    for lab in locks
+        .into_iter()
+        .filter_map(|c| c.labels?.get(LABEL_LAB).cloned())
+        .filter(|lab| lab != own_lab)
+    {
+        let objects = super::discover::labs(engine, Some(&lab))
+            .await?
+            .remove(&lab)
+            .unwrap_or_default();
+        // No record yet, or one that cannot be read: nothing says it needs
+        // this swarm.
+        let Some(claim) = objects.claim() else {
+            continue;
+        };
+        let Ok(record) = super::record::read(engine, &claim.id, &lab).await else {
+            continue;
+        };
+        let overlay = record
+            .lab
+            .networks
+            .values()
+            .any(|n| matches!(n.driver, crate::lab::Driver::Overlay { .. }));
+        let here = record
+            .engines
+            .values()
+            .any(|e| swarm.iter().any(|s| s.endpoint.url == e.url));
+        if overlay && here {
+            out.push(format!("lab `{lab}`, which a netlab is bringing up now"));
+        }
+    }
+    Ok(out)
 }
 
 /// The address a host advertises: its first external address.

@@ -43,7 +43,7 @@ pub struct RawNetwork {
     pub attachable: Option<Span<bool>>,
     pub encrypted: Option<Span<bool>>,
     #[serde(default)]
-    pub options: IndexMap<String, Scalar>,
+    pub options: IndexMap<Span<String>, Span<Scalar>>,
     pub ipv4: Option<Span<bool>>,
     pub ipv6: Option<Span<bool>>,
     pub subnet6: Option<Span<String>>,

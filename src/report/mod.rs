@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 pub mod colour;
+pub mod file;
 pub mod graph;
 pub mod html;
 pub mod json;

@@ -151,6 +151,24 @@ impl Engines {
     pub fn stop(&self, name: &str) {
         let _ = Command::new(harness()).args(["stop", name]).output();
     }
+
+    /// Stops one engine's dockerd but keeps its state, as a host that went
+    /// down would; `resume` brings it back.
+    pub fn pause(&self, name: &str) {
+        let out = Command::new(harness())
+            .args(["pause", name])
+            .output()
+            .expect("harness runs");
+        assert!(out.status.success(), "pause {name}: {}", stderr(&out));
+    }
+
+    pub fn resume(&self, name: &str) {
+        let out = Command::new(harness())
+            .args(["resume", name])
+            .output()
+            .expect("harness runs");
+        assert!(out.status.success(), "resume {name}: {}", stderr(&out));
+    }
 }
 
 impl Drop for Engines {

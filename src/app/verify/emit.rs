@@ -1,9 +1,10 @@
 //! The report goes out: on stdout as text or JSON, to a JUnit file, and
 //! the recorded checks' packets to pcap files.
 
-use super::super::{CommandResult, Failure};
+use super::super::CommandResult;
 use super::exit_code;
 use crate::cli::{OutputFormat, ReportArgs};
+use crate::exit;
 use crate::report::{self, CaptureReport, VerifyReport, json, junit};
 
 /// Prints the report in the chosen format, writes JUnit if asked, and
@@ -16,47 +17,80 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
         ),
         OutputFormat::Json => print!("{}", json::render(report)),
     }
+    // The checks ran: a report file that cannot be written is said, and
+    // never hides their verdict (1 and 3 stay; a pass becomes 2).
+    let mut unwritten = Vec::new();
     if let Some(path) = &options.junit {
-        let xml = junit::render(report)
-            .map_err(|e| Failure::Usage(format!("cannot render JUnit XML: {e}")))?;
-        std::fs::write(path, xml)
-            .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
+        unwritten.extend(write_junit(report, path).err());
     }
-    if let Some(path) = &options.html {
-        super::super::report::write_page(&json::render(report), path)?;
+    if let Some(path) = &options.html
+        && let Err(e) = super::super::report::write_page(&json::render(report), path)
+    {
+        unwritten.push(e.to_string());
     }
     if let Some(dir) = &options.pcap {
-        write_pcaps(report, dir)?;
+        unwritten.extend(write_pcaps(report, dir));
     }
-    Ok(exit_code(report))
+    for problem in &unwritten {
+        eprintln!("netlab: {problem}");
+    }
+    Ok(match exit_code(report) {
+        exit::SUCCESS if !unwritten.is_empty() => exit::INVALID_INPUT,
+        verdict => verdict,
+    })
 }
 
-/// One pcap file per recorded check: `<lab>-<nn>-<title>.pcap`.
-fn write_pcaps(report: &VerifyReport, dir: &std::path::Path) -> Result<(), Failure> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Failure::Usage(format!("cannot make {}: {e}", dir.display())))?;
+fn write_junit(report: &VerifyReport, path: &std::path::Path) -> Result<(), String> {
+    use std::io::Write as _;
+    let xml = junit::render(report).map_err(|e| format!("cannot render JUnit XML: {e}"))?;
+    report::file::create(path, report::file::Readers::Everyone)
+        .and_then(|mut f| f.write_all(xml.as_bytes()))
+        .map_err(|e| format!("cannot write the JUnit report to {}: {e}", path.display()))
+}
+
+/// One pcap file per recorded check: `<lab>-<nn>-<title>.pcap`, readable
+/// by its owner alone. Returns what could not be written.
+fn write_pcaps(report: &VerifyReport, dir: &std::path::Path) -> Vec<String> {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return vec![format!(
+            "cannot make {} for the pcap files: {e}",
+            dir.display()
+        )];
+    }
     let mut written = 0;
+    let mut problems = Vec::new();
     for (i, c) in report.all_checks().enumerate() {
         let Some(CaptureReport::Recorded { capture, .. }) = &c.capture else {
             continue;
         };
         let path = dir.join(pcap_name(&report.lab, i + 1, &c.title));
-        crate::capture::pcap::write_file(&path, capture.started_at, &capture.packets)
-            .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
-        written += 1;
+        let wrote = report::file::create(&path, report::file::Readers::Owner)
+            .map_err(|e| e.to_string())
+            .and_then(|f| {
+                crate::capture::pcap::write_to(
+                    std::io::BufWriter::new(f),
+                    capture.started_at,
+                    &capture.packets,
+                )
+                .and_then(|mut w| std::io::Write::flush(&mut w).map_err(|e| e.to_string()))
+            });
+        match wrote {
+            Ok(()) => written += 1,
+            Err(e) => problems.push(format!("cannot write {}: {e}", path.display())),
+        }
     }
-    if written == 0 {
+    if written == 0 && problems.is_empty() {
         eprintln!(
             "netlab: --pcap wrote nothing: no check was recorded (add `capture: true`, or --capture)"
         );
-    } else {
+    } else if written > 0 {
         eprintln!(
             "netlab: wrote {} to {}",
             report::count(written, "pcap file"),
             dir.display()
         );
     }
-    Ok(())
+    problems
 }
 
 /// `https-redirect-03-tls-client-web-443-as-web-is-verified.pcap`

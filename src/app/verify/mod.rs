@@ -58,6 +58,11 @@ pub async fn verify_command(
     };
     let wanted = file_lab.as_ref().map(|l| l.name.as_str()).or(name).or(arg);
     let lab_name = select::name_among(&up, wanted)?;
+    // A converge in progress: its checks would see a lab half-changed.
+    if up.get(&lab_name).is_some_and(|o| o.lock().is_some()) {
+        super::lock::wait_unlocked(home, &lab_name).await?;
+        up = discover::labs(home, Some(&lab_name)).await?;
+    }
     let objects = up.remove(&lab_name).ok_or_else(|| not_up(&lab_name))?;
     let claim = objects.claim().ok_or_else(|| {
         Failure::Usage(format!(
@@ -105,17 +110,14 @@ fn not_up(name: &str) -> Failure {
 }
 
 /// A JUnit or HTML file that cannot be written is found out before
-/// anything runs.
+/// anything runs (also one that is a symbolic link: see `report::file`).
 pub fn refuse_unwritable_files(options: &ReportArgs) -> Result<(), Failure> {
     for (path, what) in [
         (&options.junit, "JUnit report"),
         (&options.html, "HTML page"),
     ] {
         if let Some(path) = path {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
+            crate::report::file::check_writable(path, crate::report::file::Readers::Everyone)
                 .map_err(|e| {
                     Failure::Usage(format!(
                         "cannot write the {what} to {}: {e}; nothing was run",

@@ -10,6 +10,7 @@ mod hosts;
 mod ipv6;
 mod matrix;
 mod measure;
+mod network_options;
 mod networks;
 mod nodes;
 mod requires;

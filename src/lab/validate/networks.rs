@@ -1,5 +1,6 @@
 //! Validation of `networks:`: names, drivers and their options, subnets
-//! (no overlaps), gateways and MTUs; IPv6 in `ipv6`.
+//! (no overlaps), gateways and MTUs; IPv6 in `ipv6`, `options:` in
+//! `network_options`.
 
 use std::net::Ipv4Addr;
 use std::str::FromStr;
@@ -142,6 +143,25 @@ impl Validator {
                 }
             });
             let families = self.network_families(&name, key, net, driver, &mut subnets6);
+            let given: Vec<&str> = [
+                ("icc", net.icc.is_some()),
+                ("mtu", net.mtu.is_some()),
+                ("encrypted", net.encrypted.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(f, given)| given.then_some(f))
+            .collect();
+            let (options, folded) = self.network_options(&name, driver, &net.options, &given);
+            let driver = match driver {
+                Driver::Overlay {
+                    attachable,
+                    encrypted,
+                } => Driver::Overlay {
+                    attachable,
+                    encrypted: encrypted || folded.encrypted == Some(true),
+                },
+                bridge => bridge,
+            };
             if let Some(mtu) = &net.mtu
                 && !(68..=65535).contains(&mtu.value)
             {
@@ -159,17 +179,18 @@ impl Validator {
                     internal: net.internal.as_ref().is_some_and(|i| i.value),
                     subnet,
                     gateway,
-                    icc: net.icc.as_ref().is_none_or(|i| i.value),
-                    mtu: net.mtu.as_ref().map(|m| m.value),
+                    icc: net
+                        .icc
+                        .as_ref()
+                        .map(|i| i.value)
+                        .or(folded.icc)
+                        .unwrap_or(true),
+                    mtu: net.mtu.as_ref().map(|m| m.value).or(folded.mtu),
+                    options,
                     ipv4: families.ipv4,
                     ipv6: families.ipv6,
                     subnet6: families.subnet6,
                     gateway6: families.gateway6,
-                    options: net
-                        .options
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.0.clone()))
-                        .collect(),
                 },
             );
         }
