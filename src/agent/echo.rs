@@ -17,7 +17,7 @@ use etherparse::{
     IcmpEchoHeader, Icmpv4Header, Icmpv4Slice, Icmpv4Type, Icmpv6Slice, Icmpv6Type, SlicedPacket,
     TransportSlice,
 };
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{SockAddr, Socket};
 
 use super::protocol::EchoObservation;
 
@@ -56,22 +56,7 @@ struct Pinger {
 impl Pinger {
     fn open(target: IpAddr) -> Result<Pinger, String> {
         let v6 = target.is_ipv6();
-        let (domain, proto) = if v6 {
-            (Domain::IPV6, Protocol::ICMPV6)
-        } else {
-            (Domain::IPV4, Protocol::ICMPV4)
-        };
-        let (socket, raw) = match Socket::new(domain, Type::DGRAM, Some(proto)) {
-            Ok(s) => (s, false),
-            Err(dgram) => match Socket::new(domain, Type::RAW, Some(proto)) {
-                Ok(s) => (s, true),
-                Err(raw) => {
-                    return Err(format!(
-                        "cannot send ICMP echo: ping socket: {dgram} (net.ipv4.ping_group_range); raw socket: {raw} (CAP_NET_RAW)"
-                    ));
-                }
-            },
-        };
+        let (socket, raw) = crate::capture::pmtu::icmp_socket(v6)?;
         socket
             .connect(&SockAddr::from(SocketAddr::new(target, 0)))
             .map_err(|e| format!("cannot connect the ICMP socket to {target}: {e}"))?;

@@ -81,6 +81,26 @@ pub struct PathMtu {
     pub probes: Vec<Probe>,
 }
 
+/// An ICMP echo socket of the family: a ping socket where the kernel
+/// allows one (`net.ipv4.ping_group_range`), else a raw socket
+/// (CAP_NET_RAW); `true` when it is raw.
+pub fn icmp_socket(v6: bool) -> Result<(Socket, bool), String> {
+    let (domain, proto) = if v6 {
+        (Domain::IPV6, Protocol::ICMPV6)
+    } else {
+        (Domain::IPV4, Protocol::ICMPV4)
+    };
+    match Socket::new(domain, Type::DGRAM, Some(proto)) {
+        Ok(s) => Ok((s, false)),
+        Err(dgram) => match Socket::new(domain, Type::RAW, Some(proto)) {
+            Ok(s) => Ok((s, true)),
+            Err(raw) => Err(format!(
+                "cannot send ICMP echo: ping socket: {dgram} (net.ipv4.ping_group_range); raw socket: {raw} (CAP_NET_RAW)"
+            )),
+        },
+    }
+}
+
 /// Whether this namespace can send ICMP echo to `target` at all (a ping
 /// or raw socket with Don't Fragment): when it cannot, nothing about the
 /// path can be observed.
@@ -107,22 +127,7 @@ struct Pinger {
 impl Pinger {
     fn open(target: IpAddr) -> Result<Pinger, String> {
         let v6 = target.is_ipv6();
-        let (domain, proto) = if v6 {
-            (Domain::IPV6, Protocol::ICMPV6)
-        } else {
-            (Domain::IPV4, Protocol::ICMPV4)
-        };
-        let (socket, raw) = match Socket::new(domain, Type::DGRAM, Some(proto)) {
-            Ok(s) => (s, false),
-            Err(dgram) => match Socket::new(domain, Type::RAW, Some(proto)) {
-                Ok(s) => (s, true),
-                Err(raw) => {
-                    return Err(format!(
-                        "cannot send ICMP echo: ping socket: {dgram} (net.ipv4.ping_group_range); raw socket: {raw} (CAP_NET_RAW)"
-                    ));
-                }
-            },
-        };
+        let (socket, raw) = icmp_socket(v6)?;
         let fd = socket.as_raw_fd();
         let r = if v6 {
             set_int(

@@ -276,10 +276,10 @@ fn judge(
             if missing {
                 cancelled()
             } else {
-                let o = if judged.len() == 1 {
-                    judged.remove(0).1
-                } else {
+                let o = if matches!(step, Step::Families(_)) {
                     check::family::combine(judged)
+                } else {
+                    judged.remove(0).1
                 };
                 why = if whys.len() == 1 {
                     whys.pop()
