@@ -137,7 +137,7 @@ fn of_two_racing_ups_one_wins_and_the_other_removes_nothing() {
         Some(l) => {
             assert_eq!(codes, [Some(0), Some(2)], "{}\n{}", stderr(&a), stderr(&b));
             assert!(
-                stderr(l).contains("lab `t-race` is being changed by another netlab"),
+                stderr(l).contains("lab `t-race` is being changed by "),
                 "{}",
                 stderr(l)
             );
