@@ -277,9 +277,19 @@ fn each_impairment_shows_its_effect() {
         f(&jitter["max_ms"]) - f(&jitter["min_ms"]) > 20.0,
         "{jitter}"
     );
-    // Without jitter they bunch (p95, not max: the first reply may wait
-    // for an ARP answer that is delayed too).
-    assert!(f(&delay["p95_ms"]) - f(&delay["min_ms"]) < 20.0, "{delay}");
+    // Without jitter they bunch: half of them within 10 ms of the fastest
+    // (with jitter about 20 ms). The median, not p95 or max: the first
+    // reply may wait for an ARP answer that is delayed too, and on two busy
+    // cores the emulator's tail spreads (p95 − min was 25.8 ms once, with
+    // the median 2.9 ms above the fastest).
+    assert!(
+        f(&delay["median_ms"]) - f(&delay["min_ms"]) < 10.0,
+        "{delay}"
+    );
+    assert!(
+        f(&jitter["median_ms"]) - f(&jitter["min_ms"]) > 10.0,
+        "{jitter}"
+    );
     let loss = figures(&doc, "loss");
     assert!((20.0..40.0).contains(&f(&loss["loss_percent"])), "{loss}");
     // Duplicates arrive as second replies to one request: no loss.
