@@ -392,6 +392,21 @@ pub async fn create_networks(
         .iter()
         .filter(|n| which.contains(&n.network))
         .collect();
+    // Not while another netlab's checks run on these engines: see
+    // `engine::turns`.
+    let on: Vec<&crate::engine::Engine> = list
+        .iter()
+        .map(|n| match (n.driver, manager) {
+            (Driver::Overlay { .. }, Some(m)) => engines.of(m),
+            _ => engines.of(&n.host),
+        })
+        .collect();
+    let _turn = crate::engine::turns::take(
+        &on,
+        crate::engine::turns::Kind::Networks,
+        crate::engine::turns::TURN_WAIT,
+    )
+    .await;
     let progress = Progress::start("networks", list.len() as u64);
     let created = all_bounded(list.iter().map(|n| {
         let host = match (n.driver, manager) {

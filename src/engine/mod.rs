@@ -12,6 +12,7 @@ pub mod image;
 pub mod network;
 pub mod record;
 pub mod swarm;
+pub mod turns;
 
 use std::time::Duration;
 

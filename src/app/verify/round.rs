@@ -76,7 +76,16 @@ pub async fn run(
             "checks",
             batches.values().map(|b| b.probes.len() as u64).sum(),
         );
+        // Not while another netlab makes networks on these engines: see
+        // `engine::turns`.
+        let turn = crate::engine::turns::take(
+            &engines.all(),
+            crate::engine::turns::Kind::Checks,
+            crate::engine::turns::TURN_WAIT,
+        )
+        .await;
         let (results, interrupted) = run_batches(engines, live, batches, &progress, cancel).await;
+        drop(turn);
         progress.finish();
         outputs.extend(results.into_iter().map(|(id, o)| (id, (o, round_started))));
         if interrupted {
