@@ -32,8 +32,8 @@ fn dual_stack(name: &str, n: u8, edit: impl Fn(String) -> String) -> LabGuard {
     LabGuard::from_shipped("dual-stack", name, |y| {
         edit(
             y.replace("fd0e:1ab:60:", &format!("fd0e:1ab:6{n}:"))
-                .replace("47602", &format!("476{n}2"))
-                .replace("47603", &format!("476{n}3")),
+                .replace("27602", &format!("276{n}2"))
+                .replace("27603", &format!("276{n}3")),
         )
     })
 }
@@ -198,7 +198,7 @@ fn an_ipv6_only_lab_and_the_dual_stack_one_pass_on_docker_28() {
     );
     assert!(
         text.lines()
-            .any(|l| l.starts_with("PASS  tcp host → 127.0.0.1:47611 is refused")),
+            .any(|l| l.starts_with("PASS  tcp host → 127.0.0.1:27611 is refused")),
         "{text}"
     );
     let dual = dual_stack("t-dual28", 3, |y| y);

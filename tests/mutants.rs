@@ -28,9 +28,9 @@ struct Row {
 }
 
 /// Nodes and networks every row runs in. web answers on front (alias www,
-/// dual-stack) and publishes 7000 on loopback (47501), on every address
-/// (47502) and on IPv6 loopback (47505), 7001/udp on loopback (47503), and
-/// 9999, where nothing listens inside (47504: Docker's proxy completes the
+/// dual-stack) and publishes 7000 on loopback (27501), on every address
+/// (27502) and on IPv6 loopback (27505), 7001/udp on loopback (27503), and
+/// 9999, where nothing listens inside (27504: Docker's proxy completes the
 /// handshake for nobody). far is on another bridge, IPv4 only: it has no
 /// IPv6 route at all. rogue's certificate comes from a CA nobody trusts.
 /// pool-1 and pool-2 share the alias pool.
@@ -45,7 +45,7 @@ nodes:
     networks:
       front: { aliases: [www] }
     serve: [tcp:7000, udp:7001, http:80, https:443]
-    ports: [\"127.0.0.1:47501:7000\", \"47502:7000\", \"127.0.0.1:47503:7001/udp\", \"127.0.0.1:47504:9999\", \"[::1]:47505:7000\"]
+    ports: [\"127.0.0.1:27501:7000\", \"27502:7000\", \"127.0.0.1:27503:7001/udp\", \"127.0.0.1:27504:9999\", \"[::1]:27505:7000\"]
   client:
     networks: [front]
   rogue:
@@ -108,18 +108,18 @@ const ROWS: &[Row] = &[
         kind: "tcp",
         expectation: "open (published port)",
         proves: "the node the engine maps that host port to answered, not Docker's proxy",
-        twin: "tcp: { title: TITLE, from: host, to: \"127.0.0.1:47501\", expect: open }",
-        mutant: "tcp: { title: TITLE, from: host, to: \"127.0.0.1:47504\", expect: open }",
-        opposite: "Docker's proxy completes the handshake on 47504, but nothing listens on 9999 inside web",
+        twin: "tcp: { title: TITLE, from: host, to: \"127.0.0.1:27501\", expect: open }",
+        mutant: "tcp: { title: TITLE, from: host, to: \"127.0.0.1:27504\", expect: open }",
+        opposite: "Docker's proxy completes the handshake on 27504, but nothing listens on 9999 inside web",
     },
     Row {
         id: "06",
         kind: "tcp",
         expectation: "accepts",
         proves: "a TCP handshake completed, and nothing about who completed it",
-        twin: "tcp: { title: TITLE, from: host, to: \"127.0.0.1:47504\", expect: accepts }",
-        mutant: "tcp: { title: TITLE, from: host, to: \"127.0.0.1:47599\", expect: accepts }",
-        opposite: "nothing is bound to 47599 on the host: reset",
+        twin: "tcp: { title: TITLE, from: host, to: \"127.0.0.1:27504\", expect: accepts }",
+        mutant: "tcp: { title: TITLE, from: host, to: \"127.0.0.1:27599\", expect: accepts }",
+        opposite: "nothing is bound to 27599 on the host: reset",
     },
     Row {
         id: "07",
@@ -171,7 +171,7 @@ const ROWS: &[Row] = &[
         kind: "port",
         expectation: "published (host_ip)",
         proves: "the node answers at that host address, through a binding to it or to every address",
-        twin: "port: { title: TITLE, node: web, port: 7000, host_ip: 127.0.0.1, host_port: 47502, expect: published }",
+        twin: "port: { title: TITLE, node: web, port: 7000, host_ip: 127.0.0.1, host_port: 27502, expect: published }",
         mutant: "port: { title: TITLE, node: web, port: 7001, host_ip: 127.0.0.1, expect: published }",
         opposite: "7001/tcp is not published",
     },
@@ -182,7 +182,7 @@ const ROWS: &[Row] = &[
         proves: "no mapping exists, and the node does not answer where it would be published",
         twin: "port: { title: TITLE, node: web, port: 443, expect: unpublished }",
         mutant: "port: { title: TITLE, node: web, port: 7000, expect: unpublished }",
-        opposite: "7000 is published on 47501 and 47502",
+        opposite: "7000 is published on 27501 and 27502",
     },
     Row {
         id: "14",
@@ -190,8 +190,8 @@ const ROWS: &[Row] = &[
         expectation: "unpublished (host_ip)",
         proves: "nothing is bound to that address, an all-address binding included",
         twin: "port: { title: TITLE, node: web, port: 443, host_ip: 127.0.0.1, expect: unpublished }",
-        mutant: "port: { title: TITLE, node: web, port: 7000, host_ip: 127.0.0.1, host_port: 47502, expect: unpublished }",
-        opposite: "47502 is bound to every address, 127.0.0.1 included",
+        mutant: "port: { title: TITLE, node: web, port: 7000, host_ip: 127.0.0.1, host_port: 27502, expect: unpublished }",
+        opposite: "27502 is bound to every address, 127.0.0.1 included",
     },
     Row {
         id: "15",
@@ -226,7 +226,7 @@ const ROWS: &[Row] = &[
         expectation: "no-tls",
         proves: "the server answered with bytes that are not TLS (a hang-up proves nothing)",
         twin: "tls: { title: TITLE, from: client, to: web:7000, expect: no-tls }",
-        mutant: "tls: { title: TITLE, from: host, to: \"127.0.0.1:47504\", name: web, expect: no-tls }",
+        mutant: "tls: { title: TITLE, from: host, to: \"127.0.0.1:27504\", name: web, expect: no-tls }",
         opposite: "Docker's proxy hangs up without a byte: no evidence either way",
     },
     Row {
@@ -432,9 +432,9 @@ const ROWS: &[Row] = &[
         kind: "tcp",
         expectation: "open (host over ::1)",
         proves: "the node behind a port published on ::1 answered from the host over IPv6",
-        twin: "tcp: { title: TITLE, from: host, to: \"[::1]:47505\", expect: open }",
-        mutant: "tcp: { title: TITLE, from: host, to: \"[::1]:47504\", expect: open }",
-        opposite: "47504 is published on 127.0.0.1 only",
+        twin: "tcp: { title: TITLE, from: host, to: \"[::1]:27505\", expect: open }",
+        mutant: "tcp: { title: TITLE, from: host, to: \"[::1]:27504\", expect: open }",
+        opposite: "27504 is published on 127.0.0.1 only",
     },
     Row {
         id: "42",
@@ -459,7 +459,7 @@ const ROWS: &[Row] = &[
         kind: "port",
         expectation: "published (::1)",
         proves: "the node answers at the host's IPv6 loopback",
-        twin: "port: { title: TITLE, node: web, port: 7000, host_ip: \"::1\", host_port: 47505, expect: published }",
+        twin: "port: { title: TITLE, node: web, port: 7000, host_ip: \"::1\", host_port: 27505, expect: published }",
         mutant: "port: { title: TITLE, node: web, port: 7001, host_ip: \"::1\", expect: published }",
         opposite: "7001/tcp is not published",
     },
@@ -469,8 +469,8 @@ const ROWS: &[Row] = &[
         expectation: "unpublished (::1)",
         proves: "nothing is bound to the IPv6 address, an all-address binding included",
         twin: "port: { title: TITLE, node: web, port: 443, host_ip: \"::1\", expect: unpublished }",
-        mutant: "port: { title: TITLE, node: web, port: 7000, host_ip: \"::1\", host_port: 47502, expect: unpublished }",
-        opposite: "47502 is bound to every IPv6 address too, ::1 included",
+        mutant: "port: { title: TITLE, node: web, port: 7000, host_ip: \"::1\", host_port: 27502, expect: unpublished }",
+        opposite: "27502 is bound to every IPv6 address too, ::1 included",
     },
     Row {
         id: "46",

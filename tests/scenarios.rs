@@ -73,7 +73,7 @@ fn port_mapping_passes_and_an_unpublished_port_is_not_published() {
         12,
     );
     assert!(
-        text.contains("published on 127.0.0.1:47180→80/tcp, answered by web of lab t-ports"),
+        text.contains("published on 127.0.0.1:27180→80/tcp, answered by web of lab t-ports"),
         "{text}"
     );
     let wrong = LabGuard::from_shipped("port-mapping", "t-ports-wrong", |y| {
