@@ -169,7 +169,9 @@ const NETWORK_SETTLE: Duration = Duration::from_secs(15);
 /// Runs an engine call again while it fails because a network it names is
 /// not known yet: a swarm makes an overlay network known to a node a little
 /// after it was created (seen on Docker 26 and 28 right after a new swarm,
-/// at create, connect and start).
+/// at create, connect and start), and Docker 20.10 goes on asking the swarm
+/// for an overlay that a converge has just replaced by a bridge of the same
+/// name ("Could not attach to network …: NotFound", status 500, at start).
 async fn settled<T, F, Fut>(call: F) -> std::result::Result<T, bollard::errors::Error>
 where
     F: Fn() -> Fut,
@@ -180,14 +182,19 @@ where
         match call().await {
             Err(e)
                 if tokio::time::Instant::now() < deadline
-                    && (e.to_string().contains("could not find a network matching")
-                        || (super::is_not_found(&e) && e.to_string().contains("network"))) =>
+                    && network_not_known_yet(&e.to_string(), super::is_not_found(&e)) =>
             {
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             other => return other,
         }
     }
+}
+
+fn network_not_known_yet(message: &str, not_found: bool) -> bool {
+    message.contains("could not find a network matching")
+        || (not_found && message.contains("network"))
+        || (message.contains("Could not attach to network") && message.contains("NotFound"))
 }
 
 /// Puts files into a container, as a tar extracted at `/`.
@@ -571,4 +578,27 @@ pub fn published_ports(inspect: &ContainerInspectResponse) -> Vec<PublishedPort>
         )
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::network_not_known_yet;
+
+    #[test]
+    fn a_network_the_engine_does_not_know_yet_is_waited_for_other_errors_are_not() {
+        assert!(network_not_known_yet(
+            "Docker responded with status code 500: Could not attach to network netlab_t-ov-conv_mesh: rpc error: code = NotFound desc = network netlab_t-ov-conv_mesh not found",
+            false
+        ));
+        assert!(network_not_known_yet(
+            "could not find a network matching network mode netlab_x_ov",
+            false
+        ));
+        assert!(network_not_known_yet("network netlab_x_ov not found", true));
+        assert!(!network_not_known_yet(
+            "Docker responded with status code 500: port is already allocated",
+            false
+        ));
+        assert!(!network_not_known_yet("No such image: netlab/agent", true));
+    }
 }
