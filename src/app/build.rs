@@ -392,28 +392,25 @@ pub async fn create_networks(
         .iter()
         .filter(|n| which.contains(&n.network))
         .collect();
-    // Not while another netlab's checks run on these engines: see
-    // `engine::turns`.
-    let on: Vec<&crate::engine::Engine> = list
+    // A bridge is made on its host, an overlay on the swarm manager's.
+    let made_on: Vec<&crate::engine::Engine> = list
         .iter()
         .map(|n| match (n.driver, manager) {
             (Driver::Overlay { .. }, Some(m)) => engines.of(m),
             _ => engines.of(&n.host),
         })
         .collect();
+    // Not while another netlab's checks run on these engines: see
+    // `engine::turns`.
     let _turn = crate::engine::turns::take(
-        &on,
+        &made_on,
         crate::engine::turns::Kind::Networks,
         crate::engine::turns::TURN_WAIT,
     )
     .await;
     let progress = Progress::start("networks", list.len() as u64);
-    let created = all_bounded(list.iter().map(|n| {
-        let host = match (n.driver, manager) {
-            (Driver::Overlay { .. }, Some(m)) => m,
-            _ => n.host.as_str(),
-        };
-        let engine = engines.of(host);
+    let created = all_bounded(list.iter().zip(&made_on).map(|(n, engine)| {
+        let engine = *engine;
         (engine.endpoint.url.clone(), async {
             if cancel.is_cancelled() {
                 return Err(interrupted());

@@ -348,20 +348,14 @@ pub async fn wait_ready(
         if !is_agent {
             return wait_running(engine, id, node).await;
         }
-        let options = LogsOptionsBuilder::default()
-            .follow(true)
-            .stdout(true)
-            .stderr(true)
-            .build();
-        let mut logs = engine.docker.logs(id, Some(options));
-        let mut seen = String::new();
-        while let Some(chunk) = logs.next().await {
-            let chunk = chunk.ctx(|| format!("cannot read the log of node `{node}`"))?;
-            seen.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-            if seen.lines().any(|l| l.trim() == READY_LINE) {
-                return Ok(());
-            }
-        }
+        let seen = match follow_log(engine, id, &format!("node `{node}`"), |l| {
+            (l.trim() == READY_LINE).then_some(())
+        })
+        .await?
+        {
+            Ok(()) => return Ok(()),
+            Err(seen) => seen,
+        };
         // The log ends when the container stops.
         let state = inspect(engine, id).await?.state.unwrap_or_default();
         Err(EngineError::new(
@@ -380,6 +374,32 @@ pub async fn wait_ready(
                 anyhow::anyhow!("raise the deadline with --wait, or look at `docker logs {id}`"),
             ))
         })
+}
+
+/// Follows a container's output (stdout and stderr) until a line gives
+/// what `find` looks for; when the output ends first (the container
+/// stopped), everything it said. `what` names the container in errors.
+pub async fn follow_log<T>(
+    engine: &Engine,
+    id: &str,
+    what: &str,
+    find: impl Fn(&str) -> Option<T>,
+) -> Result<std::result::Result<T, String>> {
+    let options = LogsOptionsBuilder::default()
+        .follow(true)
+        .stdout(true)
+        .stderr(true)
+        .build();
+    let mut logs = engine.docker.logs(id, Some(options));
+    let mut seen = String::new();
+    while let Some(chunk) = logs.next().await {
+        let chunk = chunk.ctx(|| format!("cannot read the log of {what}"))?;
+        seen.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        if let Some(found) = seen.lines().find_map(&find) {
+            return Ok(Ok(found));
+        }
+    }
+    Ok(Err(seen))
 }
 
 async fn wait_running(engine: &Engine, id: &str, node: &str) -> Result<()> {

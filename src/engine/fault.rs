@@ -290,24 +290,13 @@ pub async fn run_impair_helper(
 
 /// The first reply line in the helper's output; its log ends when it exits.
 async fn first_reply(engine: &Engine, id: &str) -> Result<ImpairReply> {
-    let options = LogsOptionsBuilder::default()
-        .follow(true)
-        .stdout(true)
-        .stderr(true)
-        .build();
-    let mut logs = engine.docker.logs(id, Some(options));
-    let mut seen = String::new();
-    while let Some(chunk) = logs.next().await {
-        let chunk = chunk.ctx(|| format!("cannot read the log of helper {id}"))?;
-        seen.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-        if let Some(reply) = seen.lines().find_map(impair::parse_reply) {
-            return Ok(reply);
-        }
+    match container::follow_log(engine, id, &format!("helper {id}"), impair::parse_reply).await? {
+        Ok(reply) => Ok(reply),
+        Err(seen) => Err(EngineError::new(
+            format!("the impair helper {id} exited without a reply"),
+            anyhow::anyhow!("its output:\n{}", seen.trim_end()),
+        )),
     }
-    Err(EngineError::new(
-        format!("the impair helper {id} exited without a reply"),
-        anyhow::anyhow!("its output:\n{}", seen.trim_end()),
-    ))
 }
 
 /// The impair helpers of a lab (of one node, and one network), running or not.
