@@ -9,8 +9,17 @@ pub mod engines;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The netlab under test: `NETLAB_TEST_BIN` when set (`make test` points
+/// it at this build without its debug info: the agent image is made of the
+/// file, and engines on vfs copy it into every container), else cargo's.
 pub fn netlab_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_netlab")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("NETLAB_TEST_BIN")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_netlab").to_owned())
+    })
 }
 
 pub fn netlab(args: &[&str]) -> Output {
