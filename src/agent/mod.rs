@@ -3,6 +3,7 @@
 //! `netlab agent probe` (a batch of probes, answered as JSON). Probes from
 //! the host run the same code in the netlab process.
 
+pub mod cert_subject;
 pub mod echo;
 pub mod emulate;
 pub mod impair;

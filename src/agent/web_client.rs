@@ -133,13 +133,6 @@ fn client_config(
     Ok((Arc::new(config), verifier))
 }
 
-/// `CN=web, O=netlab` of a DER certificate.
-fn subject(der: &[u8]) -> Option<String> {
-    x509_parser::parse_x509_certificate(der)
-        .ok()
-        .map(|(_, c)| c.subject().to_string())
-}
-
 fn classify_tls_error(e: &std::io::Error) -> TlsOutcome {
     let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
     match inner {
@@ -230,7 +223,7 @@ pub async fn tls(
             .seen
             .lock()
             .ok()
-            .and_then(|s| s.as_deref().and_then(subject));
+            .and_then(|s| s.as_deref().and_then(super::cert_subject::subject));
         let mut stream = match result {
             Ok(s) => s,
             Err(e) => {
