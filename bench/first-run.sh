@@ -63,6 +63,7 @@ image_bytes=$(docker image inspect --format '{{.Size}}' "$tag")
 
 printf 'commit             %s\n' "$commit"
 printf 'release profile    %s\n' "$(sed -n '/^\[profile.release\]/,/^$/p' Cargo.toml | tail -n +2 | grep -v '^#' | paste -sd' ')"
+printf 'netlab crate       %s\n' "$(sed -n '/^\[profile.release.package.netlab\]/,/^$/p' Cargo.toml | tail -n +2 | grep -v '^#' | paste -sd' ')"
 env | grep '^CARGO_PROFILE_' | sed 's/^/override           /' || true
 printf 'cores              %s\n' "$(nproc)"
 printf 'load before/after  %s / %s\n' "$load_before" "$load_after"
