@@ -15,6 +15,7 @@ use crate::agent::protocol::{
     BindObservation, Observation, Probe, ProbeBatch, ProbeKind, ReplyOutcome, TLS_DIR,
 };
 use crate::engine::record::Record;
+use crate::engine::refusal::Refusal;
 use crate::engine::swarm::{self, Member, SwarmError};
 use crate::engine::{CONCURRENCY, Engine, EngineError, attach, container, network};
 use crate::lab::{Attachment, Driver, Lab, NetworkMode, Transport};
@@ -418,7 +419,7 @@ pub async fn create_networks(
             let created = match network::create(engine, n).await {
                 // Another lab's `down` left netlab's swarm between our check and
                 // this call: say so; the next `up` makes the swarm again.
-                Err(e) if e.to_string().contains("not a swarm manager") => {
+                Err(e) if e.refusal() == Refusal::NotSwarmManager => {
                     Err(Failure::Engine(EngineError::new(
                         format!("cannot create network {}", n.name),
                         anyhow::anyhow!("the swarm went away meanwhile; run `netlab up` again"),

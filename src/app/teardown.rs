@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use super::hosts::Engines;
+use crate::engine::refusal::Refusal;
 use crate::engine::swarm::{self, Release};
 use crate::engine::{Engine, EngineError, container, discover, network};
 use crate::plan::{LABEL_NETWORK, ROLE_CLAIM, ROLE_LOCK, ROLE_NODE};
@@ -259,7 +260,7 @@ async fn finish(engine: &Engine, name: &str, mut sweep: Sweep, after_crash: bool
     }
     let deadline = Instant::now() + SWEEP_DEADLINE;
     let mut settled = false;
-    let mut last_error: Option<String> = None;
+    let mut last_error: Option<LastError> = None;
     loop {
         let objects = match list(engine, name).await {
             Ok(o) => o,
@@ -289,14 +290,14 @@ async fn finish(engine: &Engine, name: &str, mut sweep: Sweep, after_crash: bool
             let stale = containers.is_empty()
                 && last_error
                     .as_ref()
-                    .is_some_and(|e| e.contains("has active endpoints"));
+                    .is_some_and(|e| e.refusal == Refusal::NetworkHasEndpoints);
             sweep.left = Some(format!(
                 "still lists {} after {}s of removal{}{}",
                 names.join(", "),
                 SWEEP_DEADLINE.as_secs(),
                 last_error
                     .as_ref()
-                    .map(|e| format!(" (last error: {e})"))
+                    .map(|e| format!(" (last error: {})", e.text))
                     .unwrap_or_default(),
                 if stale {
                     "; no container of the lab is left there, so the engine's count of the network's endpoints is stale (Docker 20.10 does this under load): it clears when that Docker daemon restarts"
@@ -308,7 +309,7 @@ async fn finish(engine: &Engine, name: &str, mut sweep: Sweep, after_crash: bool
         }
         let ids: Vec<&str> = containers.iter().map(|c| c.id.as_str()).collect();
         if let Err(e) = remove_all(&ids, |id| container::remove(engine, id)).await {
-            last_error = Some(format!("{e:#}"));
+            last_error = Some(LastError::of(&e));
         }
         // Networks already removed may still be listed for a while (swarm
         // scope): wait for them, don't remove them twice.
@@ -323,7 +324,7 @@ async fn finish(engine: &Engine, name: &str, mut sweep: Sweep, after_crash: bool
                 sweep.networks.extend(gone);
                 last_error = in_use.or(last_error);
             }
-            Err(e) => last_error = Some(format!("{e:#}")),
+            Err(e) => last_error = Some(LastError::of(&e)),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -336,7 +337,7 @@ async fn finish(engine: &Engine, name: &str, mut sweep: Sweep, after_crash: bool
 async fn remove_networks(
     engine: &Engine,
     ids: &[&str],
-) -> Result<(Vec<String>, Option<String>), EngineError> {
+) -> Result<(Vec<String>, Option<LastError>), EngineError> {
     let results: Vec<(String, Result<(), EngineError>)> =
         futures::stream::iter(ids.iter().copied())
             .map(|id| async move { (id.to_owned(), network::remove(engine, id).await) })
@@ -348,16 +349,26 @@ async fn remove_networks(
     for (id, result) in results {
         match result {
             Ok(()) => gone.push(id),
-            Err(e) if still_in_use(&e) => in_use = Some(format!("{e:#}")),
+            Err(e) if e.refusal().is_network_in_use() => in_use = Some(LastError::of(&e)),
             Err(e) => return Err(e),
         }
     }
     Ok((gone, in_use))
 }
 
-fn still_in_use(e: &EngineError) -> bool {
-    let text = format!("{e:#}");
-    text.contains("in use by task") || text.contains("has active endpoints")
+/// The last error of a sweep: what to show, and what kind it was.
+struct LastError {
+    text: String,
+    refusal: Refusal,
+}
+
+impl LastError {
+    fn of(e: &EngineError) -> LastError {
+        LastError {
+            text: format!("{e:#}"),
+            refusal: e.refusal(),
+        }
+    }
 }
 
 async fn remove_all<'a, F, Fut>(ids: &[&'a str], remove: F) -> Result<(), EngineError>

@@ -17,6 +17,7 @@ use bollard::query_parameters::{
 };
 use futures::{StreamExt, TryStreamExt};
 
+use super::refusal::Refusal;
 use super::{Context, Engine, EngineError, Result};
 use crate::agent::protocol::READY_LINE;
 use crate::lab::Transport;
@@ -110,11 +111,7 @@ pub async fn create_and_start(
     })
     .await
     .map_err(|e| {
-        let hint = if e.to_string().contains("No such image") {
-            format!("\n  (hint: nothing can be pulled here; build {image} locally first)")
-        } else {
-            String::new()
-        };
+        let hint = Refusal::of(&e).hint_line();
         EngineError::new(
             format!(
                 "cannot create container {} for node `{}`",
@@ -152,13 +149,11 @@ pub async fn create_and_start(
     settled(|| engine.docker.start_container(&created.id, None))
         .await
         .map_err(|e| {
-            let msg = e.to_string();
-            let hint = if msg.contains("port is already allocated") || msg.contains("address already in use") {
-                "\n  (hint: a published host port is already taken on this machine; choose another in `ports:`)"
-            } else {
-                ""
-            };
-            EngineError::new(format!("cannot start node `{}`", plan.node), anyhow::anyhow!("{msg}{hint}"))
+            let hint = Refusal::of(&e).hint_line();
+            EngineError::new(
+                format!("cannot start node `{}`", plan.node),
+                anyhow::anyhow!("{e}{hint}"),
+            )
         })?;
     Ok(created.id)
 }
@@ -182,19 +177,13 @@ where
         match call().await {
             Err(e)
                 if tokio::time::Instant::now() < deadline
-                    && network_not_known_yet(&e.to_string(), super::is_not_found(&e)) =>
+                    && Refusal::of(&e) == Refusal::NetworkUnknown =>
             {
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             other => return other,
         }
     }
-}
-
-fn network_not_known_yet(message: &str, not_found: bool) -> bool {
-    message.contains("could not find a network matching")
-        || (not_found && message.contains("network"))
-        || (message.contains("Could not attach to network") && message.contains("NotFound"))
 }
 
 /// Puts files into a container, as a tar extracted at `/`.
@@ -510,7 +499,7 @@ pub async fn remove(engine: &Engine, id: &str) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if super::is_not_found(&e) => Ok(()),
         // Another remover (a concurrent `down`) got there first.
-        Err(e) if e.to_string().contains("is already in progress") => Ok(()),
+        Err(e) if Refusal::of(&e) == Refusal::RemovalInProgress => Ok(()),
         Err(e) => Err(EngineError::new(format!("cannot remove container {id}"), e)),
     }
 }
@@ -598,27 +587,4 @@ pub fn published_ports(inspect: &ContainerInspectResponse) -> Vec<PublishedPort>
         )
     });
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::network_not_known_yet;
-
-    #[test]
-    fn a_network_the_engine_does_not_know_yet_is_waited_for_other_errors_are_not() {
-        assert!(network_not_known_yet(
-            "Docker responded with status code 500: Could not attach to network netlab_t-ov-conv_mesh: rpc error: code = NotFound desc = network netlab_t-ov-conv_mesh not found",
-            false
-        ));
-        assert!(network_not_known_yet(
-            "could not find a network matching network mode netlab_x_ov",
-            false
-        ));
-        assert!(network_not_known_yet("network netlab_x_ov not found", true));
-        assert!(!network_not_known_yet(
-            "Docker responded with status code 500: port is already allocated",
-            false
-        ));
-        assert!(!network_not_known_yet("No such image: netlab/agent", true));
-    }
 }

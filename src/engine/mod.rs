@@ -11,6 +11,7 @@ pub mod identity;
 pub mod image;
 pub mod network;
 pub mod record;
+pub mod refusal;
 pub mod swarm;
 pub mod turns;
 

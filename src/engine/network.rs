@@ -4,6 +4,7 @@ use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::query_parameters::ListNetworksOptionsBuilder;
 use std::collections::HashMap;
 
+use super::refusal::Refusal;
 use super::{Context, Engine, EngineError, Result};
 use crate::lab::Driver;
 use crate::plan::{LABEL_LAB, NetworkPlan};
@@ -50,24 +51,13 @@ pub async fn create(engine: &Engine, plan: &NetworkPlan) -> Result<String> {
         ..Default::default()
     };
     let created = engine.docker.create_network(request).await.map_err(|e| {
-        let hint = explain_create_error(&e.to_string());
+        let hint = Refusal::of(&e).hint_line();
         EngineError::new(
             format!("cannot create network {}", plan.name),
             anyhow::anyhow!("{e}{hint}"),
         )
     })?;
     Ok(created.id)
-}
-
-/// Known failures that a user can fix, with the fix.
-fn explain_create_error(message: &str) -> &'static str {
-    if message.contains("could not find an available, non-overlapping IPv4 address pool") {
-        "\n  (hint: Docker's address pools are exhausted: remove unused networks with `docker network prune`, or give the lab's networks explicit `subnet:`s)"
-    } else if message.contains("overlaps with other one") || message.contains("Pool overlaps") {
-        "\n  (hint: a network in the engine already uses an overlapping subnet; choose another `subnet:`)"
-    } else {
-        ""
-    }
 }
 
 /// A lab network as the engine lists it.
@@ -120,7 +110,7 @@ pub async fn remove(engine: &Engine, id_or_name: &str) -> Result<()> {
     match engine.docker.remove_network(id_or_name).await {
         Ok(()) => Ok(()),
         Err(e) if super::is_not_found(&e) => Ok(()),
-        Err(e) if e.to_string().contains("not a swarm manager") => Ok(()),
+        Err(e) if Refusal::of(&e) == Refusal::NotSwarmManager => Ok(()),
         Err(e) => Err(EngineError::new(
             format!("cannot remove network {id_or_name}"),
             e,

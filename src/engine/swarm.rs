@@ -16,6 +16,7 @@ use bollard::query_parameters::{
     LeaveSwarmOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
 };
 
+use super::refusal::Refusal;
 use super::{Context, Engine, EngineError, Result, network};
 use crate::agent::protocol::InterfaceAddress;
 use crate::plan::{LABEL_LAB, LABEL_ROLE, ROLE_LOCK};
@@ -234,7 +235,7 @@ async fn make(members: &[Member<'_>]) -> std::result::Result<Joined, SwarmError>
     match first.engine.docker.init_swarm(request).await {
         Ok(_) => {}
         // Another `up` got there first: use its swarm.
-        Err(e) if e.to_string().contains("already part of a swarm") && members.len() == 1 => {
+        Err(e) if Refusal::of(&e) == Refusal::AlreadyInSwarm && members.len() == 1 => {
             return Ok(Joined::default());
         }
         Err(e) => {
