@@ -2,8 +2,8 @@
 //! names it: `CN=web, O=netlab`.
 //!
 //! Why not x509-parser: this one string was all netlab asked of it, and it
-//! brought ten crates (asn1-rs, der-parser, num-bigint, oid-registry, ...)
-//! into the agent image, which issue 21 wants under 15 MB. rustls-webpki
+//! brought a dozen crates (asn1-rs, der-parser, num-bigint, oid-registry,
+//! ...) into the agent image, which issue 21 wants under 15 MB. rustls-webpki
 //! already verifies the certificate; this only walks DER to the subject's
 //! RDNs and prints them as x509-parser did (the tests compare the two),
 //! but for a type it has no name for: `1.2.3.4=value` as RFC 4514 writes

@@ -497,7 +497,7 @@ pub async fn remove(engine: &Engine, id: &str) -> Result<()> {
         .build();
     match engine.docker.remove_container(id, Some(options)).await {
         Ok(()) => Ok(()),
-        Err(e) if super::is_not_found(&e) => Ok(()),
+        Err(e) if super::refusal::is_not_found(&e) => Ok(()),
         // Another remover (a concurrent `down`) got there first.
         Err(e) if Refusal::of(&e) == Refusal::RemovalInProgress => Ok(()),
         Err(e) => Err(EngineError::new(format!("cannot remove container {id}"), e)),

@@ -324,7 +324,7 @@ pub async fn stop_and_remove(engine: &Engine, id: &str) -> Result<Option<ImpairR
         .build();
     match engine.docker.stop_container(id, Some(options)).await {
         Ok(()) => {}
-        Err(e) if super::is_not_found(&e) => return Ok(None),
+        Err(e) if super::refusal::is_not_found(&e) => return Ok(None),
         // 304: it had stopped already.
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 304, ..

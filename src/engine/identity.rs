@@ -55,7 +55,7 @@ pub async fn same_engine(a: &Engine, b: &Engine) -> Result<bool> {
             removed?;
             Ok(true)
         }
-        Err(e) if super::is_not_found(&e) => {
+        Err(e) if super::refusal::is_not_found(&e) => {
             removed?;
             Ok(false)
         }

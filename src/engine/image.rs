@@ -65,7 +65,7 @@ async fn has_image(engine: &Engine, binary: &AgentBinary) -> Result<bool> {
     let tag = &binary.tag;
     let image = match engine.docker.inspect_image(tag).await {
         Ok(image) => image,
-        Err(e) if super::is_not_found(&e) => return Ok(false),
+        Err(e) if super::refusal::is_not_found(&e) => return Ok(false),
         Err(e) => return Err(EngineError::new(format!("cannot inspect image {tag}"), e)),
     };
     let labels = image.config.and_then(|c| c.labels).unwrap_or_default();

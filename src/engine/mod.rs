@@ -154,14 +154,3 @@ fn open(endpoint: &Endpoint) -> std::result::Result<Docker, bollard::errors::Err
         Docker::connect_with_http(url, REQUEST_TIMEOUT_S, version)
     }
 }
-
-/// True when the engine said 404 (the object is already gone).
-pub fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
-}

@@ -109,7 +109,7 @@ pub async fn list(engine: &Engine, lab: Option<&str>) -> Result<Vec<Listed>> {
 pub async fn remove(engine: &Engine, id_or_name: &str) -> Result<()> {
     match engine.docker.remove_network(id_or_name).await {
         Ok(()) => Ok(()),
-        Err(e) if super::is_not_found(&e) => Ok(()),
+        Err(e) if super::refusal::is_not_found(&e) => Ok(()),
         Err(e) if Refusal::of(&e) == Refusal::NotSwarmManager => Ok(()),
         Err(e) => Err(EngineError::new(
             format!("cannot remove network {id_or_name}"),

@@ -2,7 +2,8 @@
 //! status code and a sentence; this is the one place that reads those
 //! sentences, so a Docker that words one differently is one edit here (and
 //! one line in the tests below), and a kind the user can fix carries its
-//! hint. Callers decide on the kind, never on the text.
+//! hint. Callers decide on the kind (or on `is_not_found`, the status
+//! alone), never on the text.
 
 /// What went wrong, as far as netlab acts on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,13 +38,7 @@ pub enum Refusal {
 impl Refusal {
     /// The kind of a bollard error.
     pub fn of(e: &bollard::errors::Error) -> Refusal {
-        let status = match e {
-            bollard::errors::Error::DockerResponseServerError { status_code, .. } => {
-                Some(*status_code)
-            }
-            _ => None,
-        };
-        Refusal::of_message(status, &e.to_string())
+        Refusal::of_message(status(e), &e.to_string())
     }
 
     /// The kind of an engine's answer: its HTTP status where known, and
@@ -111,6 +106,20 @@ impl Refusal {
         self.hint()
             .map(|h| format!("\n  (hint: {h})"))
             .unwrap_or_default()
+    }
+}
+
+/// True when the engine said 404: the object is already gone (or was
+/// never there), whatever the words.
+pub fn is_not_found(e: &bollard::errors::Error) -> bool {
+    status(e) == Some(404)
+}
+
+/// The HTTP status of the engine's answer, where it gave one.
+fn status(e: &bollard::errors::Error) -> Option<u16> {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
     }
 }
 
