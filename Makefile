@@ -12,7 +12,7 @@ NETLAB_LEAN := target/$(TARGET)/debug/netlab-lean
 HOSTS ?= 2
 PREFIX ?= $(HOME)/.local
 
-.PHONY: build run test lint unit bench bench-smoke hosts hosts-down test-engines lean man install
+.PHONY: build run test lint unit bench bench-smoke hosts hosts-down test-engines test-pool-end lean man install
 
 build:
 	cargo build --release --locked
@@ -63,6 +63,12 @@ install: man
 ## a table of labs x engines (root; starts and stops the engines itself).
 test-engines: lean
 	harness/test-engines.sh $(NETLAB_LEAN)
+
+## The real-engine tests with the engine's pool rotation at its end: the
+## first network they make gets 172.31.0.0/16, the last of Docker's
+## default /16s (tests must not assume which subnet the engine picks).
+test-pool-end: lean
+	harness/pool-end.sh env NETLAB_TEST_BIN=$(CURDIR)/$(NETLAB_LEAN) cargo test --locked --test '*' -- --test-threads 4
 
 ## Start $(HOSTS) extra engines of this machine's dockerd (root), each in
 ## its own network namespace on a private bridge with no route out, and

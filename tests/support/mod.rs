@@ -238,3 +238,39 @@ pub fn run_fails_on(guard: &LabGuard, check_title: &str) -> String {
     guard.assert_nothing_left();
     text
 }
+
+/// An IPv4 address no lab on this engine can have, whatever subnets the
+/// engine has handed out before: the last host address of Docker's default
+/// bridge (`docker0`), whose subnet the engine holds for as long as it runs
+/// and so never allocates to another network. Docker walks its pools in
+/// turn, so a fixed "outside" address inside a pool (172.31.254.254 was
+/// one) is sometimes inside the lab. Were it ever probed, the packet would
+/// go to `docker0`, on this machine, never out of it.
+pub fn address_outside_every_lab() -> std::net::Ipv4Addr {
+    let out = Command::new("docker")
+        .args([
+            "network",
+            "inspect",
+            "bridge",
+            "--format",
+            "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+        ])
+        .output()
+        .expect("docker network inspect bridge");
+    assert!(
+        out.status.success(),
+        "this test needs Docker's default bridge network (dockerd without --bridge=none): {}",
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    let subnet = text
+        .split_whitespace()
+        .find_map(|s| s.parse::<ipnet::Ipv4Net>().ok())
+        .unwrap_or_else(|| panic!("the default bridge has no IPv4 subnet: {text:?}"));
+    assert!(
+        subnet.prefix_len() <= 30,
+        "the default bridge's subnet {subnet} has no host address to spare"
+    );
+    let last = u32::from(subnet.broadcast()) - 1;
+    std::net::Ipv4Addr::from(last)
+}
