@@ -111,7 +111,9 @@ fn targets_outside_the_lab_are_refused_before_anything_is_sent() {
     let target = address_outside_every_lab();
     let late = LabGuard::from_yaml(
         "t-outside-late",
-        &format!("name: t-outside-late\nnetworks:\n  a: {{}}\nnodes:\n  web:\n    networks: [a]\n    serve: [http:80]\n  client:\n    networks: [a]\nchecks:\n  - tcp: {{ from: client, to: \"{target}:7000\", expect: blocked }}\n"),
+        &format!(
+            "name: t-outside-late\nnetworks:\n  a: {{}}\nnodes:\n  web:\n    networks: [a]\n    serve: [http:80]\n  client:\n    networks: [a]\nchecks:\n  - tcp: {{ from: client, to: \"{target}:7000\", expect: blocked }}\n"
+        ),
     );
     let out = netlab(&["run", late.path()]);
     // The subnet the engine gave the lab, for whoever reads the log (see

@@ -535,6 +535,24 @@ const ROWS: &[Row] = &[
         mutant: "loss: { title: TITLE, from: client, to: web, count: 100, expect: 20%..40% }",
         opposite: "an unimpaired bridge loses nothing",
     },
+    Row {
+        id: "53",
+        kind: "tcp",
+        expectation: "open (http listener)",
+        proves: "the node serving `http:` on the port answered `GET /whoami` on the connection with its identity (a web listener greets nobody)",
+        twin: "tcp: { title: TITLE, from: client, to: web:80, expect: open }",
+        mutant: "tcp: { title: TITLE, from: client, to: rogue:80, expect: open }",
+        opposite: "rogue serves nothing on 80: reset",
+    },
+    Row {
+        id: "54",
+        kind: "tcp",
+        expectation: "open (https listener)",
+        proves: "the node serving `https:` on the port answered `GET /whoami` over TLS on its CA with its identity",
+        twin: "tcp: { title: TITLE, from: client, to: web:443, expect: open }",
+        mutant: "tcp: { title: TITLE, from: client, to: far:443, expect: open }",
+        opposite: "far is on another bridge",
+    },
 ];
 
 /// Every kind and expectation the lab file offers (SPEC's table), each of
@@ -545,6 +563,8 @@ const EXPECTATIONS: &[(&str, &str)] = &[
     ("dns", "unresolved"),
     ("tcp", "open"),
     ("tcp", "open (published port)"),
+    ("tcp", "open (http listener)"),
+    ("tcp", "open (https listener)"),
     ("tcp", "accepts"),
     ("tcp", "refused"),
     ("tcp", "blocked"),

@@ -49,7 +49,7 @@ async fn run_recorded(probe: &Probe) -> (Observation, Option<CaptureResult>, Dur
     // Only an http probe looks names up; a tcp or tls probe knows its
     // address, and DNS of the namespace is not its own.
     let (remotes, dns_names) = match &probe.kind {
-        ProbeKind::Tcp { addr } | ProbeKind::Tls { addr, .. } => (vec![*addr], Vec::new()),
+        ProbeKind::Tcp { addr, .. } | ProbeKind::Tls { addr, .. } => (vec![*addr], Vec::new()),
         ProbeKind::Http { url, .. } => (
             Vec::new(),
             url::Url::parse(url)
@@ -104,7 +104,9 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
             record,
             control,
         } => Observation::Dns(dns_with_control(name, *record, control.as_ref(), deadline).await),
-        ProbeKind::Tcp { addr } => Observation::Tcp(tcp_recorded(*addr, deadline, recorder).await),
+        ProbeKind::Tcp { addr, speak } => {
+            Observation::Tcp(tcp_recorded(*addr, speak, deadline, recorder).await)
+        }
         ProbeKind::Udp { addr } => Observation::Udp(udp(*addr, deadline).await),
         ProbeKind::Mtu { address } => Observation::Mtu(mtu(*address)),
         ProbeKind::PathMtu { target } => {
@@ -374,12 +376,15 @@ pub fn interfaces() -> Vec<InterfaceAddress> {
 }
 
 pub async fn tcp(addr: SocketAddr, deadline: Duration) -> TcpObservation {
-    tcp_recorded(addr, deadline, None).await
+    tcp_recorded(addr, &Speak::Greeting, deadline, None).await
 }
 
-/// A TCP probe; a recorder is told which connection is the probe's.
+/// A TCP probe; a recorder is told which connection is the probe's. A
+/// web listener sends no greeting: it is asked `GET /whoami` on the same
+/// connection (over TLS on the lab CA for https).
 async fn tcp_recorded(
     addr: SocketAddr,
+    speak: &Speak,
     deadline: Duration,
     recorder: Option<&Recorder>,
 ) -> TcpObservation {
@@ -395,10 +400,21 @@ async fn tcp_recorded(
     let left = deadline
         .saturating_sub(started.elapsed())
         .max(GREETING_WAIT);
-    let identity = match tokio::time::timeout(left, read_line(&mut stream)).await {
-        Ok(Some(line)) => Identity::parse_greeting(&line),
-        _ => None,
+    let tls = match speak {
+        Speak::Greeting => {
+            let identity = match tokio::time::timeout(left, read_line(&mut stream)).await {
+                Ok(Some(line)) => Identity::parse_greeting(&line),
+                _ => None,
+            };
+            return TcpObservation::Open { identity };
+        }
+        Speak::Http => None,
+        Speak::Https { sni, ca_pem } => Some((sni.as_str(), ca_pem.as_deref())),
     };
+    let identity = tokio::time::timeout(left, web_client::whoami_on(stream, addr, tls))
+        .await
+        .ok()
+        .and_then(Result::ok);
     TcpObservation::Open { identity }
 }
 

@@ -128,6 +128,10 @@ pub enum ProbeKind {
     },
     Tcp {
         addr: SocketAddr,
+        /// How the listener there says who it is: a web listener greets
+        /// nobody, and is asked `GET /whoami` on the connection.
+        #[serde(default)]
+        speak: Speak,
     },
     Udp {
         addr: SocketAddr,
@@ -233,12 +237,16 @@ impl FollowOnly {
 
 /// How a port's listener proves who it is: the agent's greeting (tcp, udp),
 /// `GET /whoami` (http), or that over TLS on the lab CA (https).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Speak {
+    #[default]
     Greeting,
     Http,
-    Https { sni: String, ca_pem: Option<String> },
+    Https {
+        sni: String,
+        ca_pem: Option<String>,
+    },
 }
 
 /// The name a DNS probe asks beside the real one, and what proves the

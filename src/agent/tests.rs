@@ -100,7 +100,10 @@ async fn tcp_open_names_the_node() {
         id: 1,
         timeout_ms: 2000,
         capture: false,
-        kind: ProbeKind::Tcp { addr },
+        kind: ProbeKind::Tcp {
+            addr,
+            speak: Speak::Greeting,
+        },
     })
     .await;
     assert_eq!(
@@ -144,7 +147,10 @@ async fn tcp_open_without_a_greeting_has_no_identity() {
         id: 1,
         timeout_ms: 1500,
         capture: false,
-        kind: ProbeKind::Tcp { addr },
+        kind: ProbeKind::Tcp {
+            addr,
+            speak: Speak::Greeting,
+        },
     })
     .await;
     assert_eq!(
@@ -160,7 +166,10 @@ async fn tcp_closed_port_is_refused() {
         id: 1,
         timeout_ms: 2000,
         capture: false,
-        kind: ProbeKind::Tcp { addr },
+        kind: ProbeKind::Tcp {
+            addr,
+            speak: Speak::Greeting,
+        },
     })
     .await;
     assert_eq!(seen, Observation::Tcp(TcpObservation::Refused));
@@ -272,7 +281,10 @@ async fn batch_keeps_order_and_runs_concurrently() {
                 id: 9,
                 timeout_ms: 300,
                 capture: false,
-                kind: ProbeKind::Tcp { addr: tcp },
+                kind: ProbeKind::Tcp {
+                    addr: tcp,
+                    speak: Speak::Greeting,
+                },
             },
             Probe {
                 id: 5,
@@ -360,7 +372,10 @@ async fn start_reports_every_bound_port_in_order() {
             id: 0,
             timeout_ms: 2000,
             capture: false,
-            kind: ProbeKind::Tcp { addr: bound[2] }
+            kind: ProbeKind::Tcp {
+                addr: bound[2],
+                speak: Speak::Greeting
+            }
         })
         .await,
         Observation::Tcp(TcpObservation::Open { identity: Some(_) })
@@ -557,7 +572,10 @@ async fn a_bad_client_does_not_take_the_listeners_down() {
             id: 0,
             timeout_ms: 2000,
             capture: false,
-            kind: ProbeKind::Tcp { addr: tcp }
+            kind: ProbeKind::Tcp {
+                addr: tcp,
+                speak: Speak::Greeting
+            }
         })
         .await,
         Observation::Tcp(TcpObservation::Open { identity: Some(_) })

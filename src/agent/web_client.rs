@@ -266,6 +266,22 @@ pub async fn whoami(
 ) -> Result<Identity, String> {
     let work = async {
         let tcp = TcpStream::connect(addr).await.map_err(|e| format!("{e}"))?;
+        whoami_on(tcp, addr, tls).await
+    };
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or_else(|_| Err("no answer before the deadline".into()))
+}
+
+/// `GET /whoami` on a connection already open to `addr` (the caller sets
+/// the deadline): a tcp probe of a web listener asks on the connection it
+/// opened, so a recording shows one connection.
+pub async fn whoami_on(
+    tcp: TcpStream,
+    addr: SocketAddr,
+    tls: Option<(&str, Option<&str>)>,
+) -> Result<Identity, String> {
+    {
         let (io, host): (Box<dyn Io>, String) = match tls {
             Some((sni, ca_pem)) => {
                 let (config, _) = client_config(ca_pem)?;
@@ -304,10 +320,7 @@ pub async fn whoami(
         }
         serde_json::from_slice::<Identity>(&body)
             .map_err(|_| "an HTTP server that is not an agent answered /whoami".to_owned())
-    };
-    tokio::time::timeout(deadline, work)
-        .await
-        .unwrap_or_else(|_| Err("no answer before the deadline".into()))
+    }
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}

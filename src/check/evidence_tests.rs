@@ -490,6 +490,7 @@ fn a_batch_waits_for_its_recorded_probes_one_after_another() {
         capture,
         kind: ProbeKind::Tcp {
             addr: "10.1.0.2:7000".parse().expect("addr"),
+            speak: Speak::Greeting,
         },
     };
     let batch = ProbeBatch {

@@ -48,12 +48,27 @@ pub fn answerer(
     port: u16,
     transport: Transport,
 ) -> Answerer {
+    match listener(live, from, host, port, transport) {
+        Some((node, _)) => named(live, &node),
+        None => Answerer::Unknown,
+    }
+}
+
+/// The node that answers at `host:port` for a probe from `from`, and the
+/// port it listens on itself: a published port leads to its container's.
+pub fn listener(
+    live: &LiveLab,
+    from: &Source,
+    host: &TargetHost,
+    port: u16,
+    transport: Transport,
+) -> Option<(String, u16)> {
     let ip = match host {
-        TargetHost::Node { node, .. } => return named(live, node),
+        TargetHost::Node { node, .. } => return Some((node.clone(), port)),
         TargetHost::Ip(ip) => *ip,
     };
     if let Some(owner) = owner_of_address(live, ip) {
-        return named(live, &owner);
+        return Some((owner, port));
     }
     // Not a container's address: the source's own Docker host answers
     // there (loopback from the host or a host-mode node, any of the host's
@@ -63,8 +78,8 @@ pub fn answerer(
     if !on_host_stack {
         return match from {
             // A container's loopback is the container itself.
-            Source::Node(n) => named(live, n),
-            Source::Host(_) => Answerer::Unknown,
+            Source::Node(n) => Some((n.clone(), port)),
+            Source::Host(_) => None,
         };
     }
     let source_host = live.lab.host_of(from).to_owned();
@@ -73,12 +88,12 @@ pub fn answerer(
         if !same_host(&node.host) {
             continue;
         }
-        if node
+        if let Some(b) = node
             .ports
             .iter()
-            .any(|b| b.host_port == port && b.transport == transport && covers(b, ip))
+            .find(|b| b.host_port == port && b.transport == transport && covers(b, ip))
         {
-            return named(live, name);
+            return Some((name.clone(), b.container_port));
         }
     }
     for (name, node) in &live.lab.nodes {
@@ -88,10 +103,10 @@ pub fn answerer(
             .iter()
             .any(|l| l.port == port && l.proto.is_udp() == (transport == Transport::Udp));
         if host_mode && serves && same_host(&node.host) {
-            return named(live, name);
+            return Some((name.clone(), port));
         }
     }
-    Answerer::Unknown
+    None
 }
 
 /// The node whose container holds `ip` on one of its networks.

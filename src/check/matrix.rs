@@ -39,7 +39,14 @@ pub fn cell_steps(live: &LiveLab, check: &Check, m: &Matrix, next_id: &mut usize
                             timeout_ms,
                             capture: false,
                             kind: match m.transport {
-                                Transport::Tcp => ProbeKind::Tcp { addr },
+                                Transport::Tcp => ProbeKind::Tcp {
+                                    addr,
+                                    speak: super::target_speak(
+                                        live,
+                                        &cell.from,
+                                        &target_of(m, cell),
+                                    ),
+                                },
                                 Transport::Udp => ProbeKind::Udp { addr },
                             },
                         },

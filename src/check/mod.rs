@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use crate::agent::protocol::{DnsControl, Probe, ProbeBatch, ProbeKind, Speak};
 use crate::lab::{
-    Attachment, Check, CheckKind, IpFamily, PortExpect, RecordType, Source, Transport, Trust,
+    Attachment, Check, CheckKind, IpFamily, PortExpect, RecordType, Source, Target, Transport,
+    Trust,
 };
 use crate::live::LiveLab;
 use crate::vocab::ListenerProto;
@@ -169,6 +170,7 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
         },
         CheckKind::Tcp { from, to, .. } => ProbeKind::Tcp {
             addr: address(from, to)?,
+            speak: target_speak(live, from, to),
         },
         CheckKind::Udp { from, to, .. } => ProbeKind::Udp {
             addr: address(from, to)?,
@@ -371,6 +373,14 @@ fn port_probe(
             })
         }
     }
+}
+
+/// How whoever answers at a tcp target proves who it is: a port the node
+/// serves as `http:` or `https:` greets nobody and is asked `GET /whoami`.
+pub fn target_speak(live: &LiveLab, from: &Source, to: &Target) -> Speak {
+    identity::listener(live, from, &to.host, to.port, Transport::Tcp)
+        .map(|(node, port)| speak(live, &node, port, Transport::Tcp))
+        .unwrap_or_default()
 }
 
 /// How the node's listener on `port` proves who it is.

@@ -801,7 +801,8 @@ fn a_matrix_probes_each_cell_and_reduces_each_answer_to_a_symbol() {
     assert_eq!(
         probe.kind,
         ProbeKind::Tcp {
-            addr: "10.1.0.2:7000".parse().expect("addr")
+            addr: "10.1.0.2:7000".parse().expect("addr"),
+            speak: Speak::Greeting,
         }
     );
     let cell = |i: usize| &m.cells[i];
