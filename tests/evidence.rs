@@ -147,3 +147,33 @@ fn targets_outside_the_lab_are_refused_before_anything_is_sent() {
         "{text}"
     );
 }
+
+/// Honest both ways: plain truths of a compose-like stack PASS — a service
+/// on a front and a back network, resolved from a peer on both (Docker's
+/// DNS answers one network's address), and web ports reached with `tcp`
+/// (an http/https listener greets nobody and is asked `GET /whoami`) —
+/// while a DNS list naming a node the source cannot be answered about
+/// FAILs instead of dropping it.
+#[test]
+fn true_expectations_of_a_two_network_stack_pass_and_a_false_list_fails() {
+    if !docker_available() {
+        return;
+    }
+    let lab = "name: t-two-nets\nnetworks:\n  front: {}\n  back: {}\n  other: {}\nnodes:\n  app:\n    networks: [front, back]\n    serve: [http:8000, https:443, tcp:7000]\n  web:\n    networks: [front, back]\n  far:\n    networks: [other]\nchecks:\n  - dns: { from: web, name: app, expect: [app] }\n  - tcp: { from: web, to: app:8000, expect: open }\n  - tcp: { from: web, to: app:443, expect: open }\n  - matrix: { port: 8000, expect: \"from\\\\to app\\nweb .\\n\" }\n";
+    let guard = LabGuard::from_yaml("t-two-nets", lab);
+    run_passes(&guard, 4);
+    let false_list = LabGuard::from_yaml(
+        "t-two-nets-list",
+        &format!(
+            "{}  - dns: {{ title: both, from: web, name: app, expect: [app, far] }}\n",
+            lab.replace("t-two-nets", "t-two-nets-list")
+        ),
+    );
+    let text = run_fails_on(&false_list, "both");
+    assert!(
+        text.contains(
+            "the named nodes do not all have an address of that family on one network with it"
+        ),
+        "{text}"
+    );
+}

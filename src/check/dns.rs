@@ -27,45 +27,72 @@ fn describe_ip(live: &LiveLab, ip: IpAddr) -> String {
     }
 }
 
-/// The addresses a node name should resolve to from `from`: its addresses
-/// of the record's family (A: IPv4, AAAA: IPv6) on the networks the two
-/// share.
-fn expected_addresses(
+/// The answers a list of nodes and addresses may get from `from`, one per
+/// network of the source: Docker's embedded DNS answers a name with the
+/// addresses it has on one network — the first of the source's networks
+/// that knows it — never with several networks' at once. A network is a
+/// choice only when every named node has an address of the record's family
+/// (A: IPv4, AAAA: IPv6) there: a node the source cannot be answered about
+/// on it makes that choice impossible instead of dropping out of it.
+fn expected_answers(
     live: &LiveLab,
     from: &str,
     record: RecordType,
     answers: &[DnsAnswer],
-) -> BTreeSet<IpAddr> {
+) -> Vec<(Option<String>, BTreeSet<IpAddr>)> {
     let family = match record {
         RecordType::A => IpFamily::V4,
         RecordType::Aaaa => IpFamily::V6,
     };
-    let shares = |net: &str| {
-        live.nodes
-            .get(from)
-            .is_some_and(|f| f.addresses.contains_key(net) || f.addresses6.contains_key(net))
-    };
-    answers
+    let literal: BTreeSet<IpAddr> = answers
         .iter()
-        .flat_map(|a| -> Vec<IpAddr> {
-            match a {
-                DnsAnswer::Ip(ip) => vec![*ip],
-                DnsAnswer::Node(n) => live
-                    .nodes
-                    .get(n)
-                    .map(|node| {
-                        let networks = node.addresses.keys().chain(node.addresses6.keys());
-                        networks
-                            .filter(|net| shares(net))
-                            .filter_map(|net| node.address(net, family))
-                            .collect::<BTreeSet<IpAddr>>()
-                            .into_iter()
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+        .filter_map(|a| match a {
+            DnsAnswer::Ip(ip) => Some(*ip),
+            DnsAnswer::Node(_) => None,
+        })
+        .collect();
+    let named: Vec<&str> = answers
+        .iter()
+        .filter_map(|a| match a {
+            DnsAnswer::Node(n) => Some(n.as_str()),
+            DnsAnswer::Ip(_) => None,
+        })
+        .collect();
+    if named.is_empty() {
+        return vec![(None, literal)];
+    }
+    let Some(source) = live.nodes.get(from) else {
+        return Vec::new();
+    };
+    let mut networks: Vec<&String> = Vec::new();
+    for net in source.addresses.keys().chain(source.addresses6.keys()) {
+        if !networks.contains(&net) {
+            networks.push(net);
+        }
+    }
+    networks
+        .into_iter()
+        .filter_map(|net| {
+            let mut want = literal.clone();
+            for n in &named {
+                want.insert(live.nodes.get(*n)?.address(net, family)?);
             }
+            Some((Some(net.clone()), want))
         })
         .collect()
+}
+
+/// `10.1.0.3 (web) on front or 10.2.0.3 (web) on back`.
+fn choices_words(live: &LiveLab, choices: &[(Option<String>, BTreeSet<IpAddr>)]) -> String {
+    let one = |(net, want): &(Option<String>, BTreeSet<IpAddr>)| {
+        let list: Vec<String> = want.iter().map(|ip| describe_ip(live, *ip)).collect();
+        match net {
+            Some(net) if choices.len() > 1 => format!("{} on {net}", list.join(", ")),
+            _ => list.join(", "),
+        }
+    };
+    let all: Vec<String> = choices.iter().map(one).collect();
+    all.join(" or ")
 }
 
 /// What a DNS answer says, in the report's words; `None` for silence.
@@ -116,18 +143,19 @@ pub(super) fn dns(
         (DnsExpect::Unresolved, DnsObservation::Answers { .. }) => false,
         (DnsExpect::Unresolved, _) => true,
         (DnsExpect::Exactly(answers), DnsObservation::Answers { addresses }) => {
-            let want = expected_addresses(live, from, record, answers);
+            let choices = expected_answers(live, from, record, answers);
             let got: BTreeSet<IpAddr> = addresses.iter().copied().collect();
-            if want != got {
-                let want: Vec<String> = want.iter().map(|ip| describe_ip(live, *ip)).collect();
+            if !choices.iter().any(|(_, want)| *want == got) {
                 return Outcome::new(
                     false,
                     format!(
                         "{observed}; expected {}",
-                        if want.is_empty() {
-                            "no address (the named nodes share no network with the source)".into()
+                        if choices.is_empty() {
+                            format!(
+                                "an answer Docker's DNS cannot give {from}: the named nodes do not all have an address of that family on one network with it (it answers from one network)"
+                            )
                         } else {
-                            want.join(", ")
+                            choices_words(live, &choices)
                         }
                     ),
                 );

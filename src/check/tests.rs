@@ -211,6 +211,59 @@ fn dns_exact_set_is_the_addresses_on_shared_networks() {
     assert!(!classify(&k, &dns_obs(DnsObservation::NxDomain), &l).passed);
 }
 
+#[test]
+fn dns_answers_from_one_network_of_those_the_two_share() {
+    // client and web share front and back: Docker's DNS answers web's
+    // address on one of them (the first of client's networks), never both.
+    let mut l = live();
+    if let Some(client) = l.nodes.get_mut("client") {
+        client
+            .addresses
+            .insert("back".to_owned(), Ipv4Addr::new(10, 2, 0, 3));
+    }
+    let k = kind("dns: { from: client, name: web, expect: [web] }");
+    let answers = |ips: &[[u8; 4]]| {
+        dns_obs(DnsObservation::Answers {
+            addresses: ips.iter().map(|i| Ipv4Addr::from(*i).into()).collect(),
+        })
+    };
+    for one in [[10, 1, 0, 2], [10, 2, 0, 2]] {
+        let o = classify(&k, &answers(&[one]), &l);
+        assert!(o.passed, "{}", o.observed);
+    }
+    let both = classify(&k, &answers(&[[10, 1, 0, 2], [10, 2, 0, 2]]), &l);
+    assert!(!both.passed);
+    assert!(
+        both.observed
+            .ends_with("expected 10.1.0.2 (web) on front or 10.2.0.2 (web) on back"),
+        "{}",
+        both.observed
+    );
+}
+
+#[test]
+fn a_named_node_the_source_cannot_be_answered_about_makes_the_list_false() {
+    // outsider shares no network with client: the list [web, outsider]
+    // cannot be Docker's answer, and web's address alone must not pass.
+    let l = live();
+    let k = kind("dns: { from: client, name: web, expect: [web, outsider] }");
+    let o = classify(
+        &k,
+        &dns_obs(DnsObservation::Answers {
+            addresses: vec![Ipv4Addr::new(10, 1, 0, 2).into()],
+        }),
+        &l,
+    );
+    assert!(!o.passed, "{}", o.observed);
+    assert!(
+        o.observed.contains(
+            "the named nodes do not all have an address of that family on one network with it"
+        ),
+        "{}",
+        o.observed
+    );
+}
+
 fn dns_obs(answer: DnsObservation) -> Observation {
     Observation::Dns(DnsReport {
         answer,
