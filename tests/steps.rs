@@ -783,3 +783,37 @@ fn a_step_that_cannot_happen_is_refused_before_anything_is_made() {
     assert!(err.contains("bad.yaml:6:"), "{err}");
     assert!(err.contains("nothing was created"), "{err}");
 }
+
+/// Slow answers are not lost: with 1.5 s of delay every echo reply comes
+/// in before the check's deadline, and the series waits for it (it once
+/// stopped a second after its last request and called them all lost,
+/// so `loss: 50%..` PASSed and a true median FAILed with "no echo reply").
+/// The first requests wait for ARP, which is delayed too: their round
+/// trips are up to twice the delay.
+#[test]
+fn slow_echo_replies_are_counted_not_lost() {
+    if !docker_available() {
+        return;
+    }
+    let guard = LabGuard::from_yaml(
+        "t-st-slow",
+        "name: t-st-slow
+networks:
+  lan: {}
+nodes:
+  web: { networks: [lan] }
+  client: { networks: [lan] }
+steps:
+  - title: a slow link
+    do: [ { impair: { node: web, network: lan, delay: 1500ms } } ]
+    checks:
+      - loss: { title: none lost, from: client, to: web, count: 4, interval: 100ms, timeout: 6s, expect: ..10% }
+      - latency: { title: slow median, from: client, to: web, count: 4, interval: 100ms, timeout: 6s, expect: { median: 1.4s..3.5s } }
+",
+    );
+    let text = run_passes(&guard, 2);
+    assert!(
+        text.contains("0% lost") || text.contains("0.0% lost"),
+        "{text}"
+    );
+}

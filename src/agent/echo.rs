@@ -6,8 +6,11 @@
 //! path-MTU probe does. Replies are matched to requests by sequence
 //! number; a reply to a request already answered is counted as a
 //! duplicate, not a second answer. After the last request the probe
-//! lingers for late replies: at least a second, or three times the
-//! slowest round trip seen, never past its deadline.
+//! waits for late replies until every request is answered or the check's
+//! deadline comes: a reply is lost only when it did not come in the time
+//! the check gives (with 3 s of delay every reply arrives, and a linger
+//! of a second had counted them all lost). The default deadline leaves
+//! the series a second, or twice the highest round trip it expects.
 
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
@@ -23,8 +26,6 @@ use super::protocol::EchoObservation;
 
 /// Bytes of payload in each request (ping's default).
 const PAYLOAD: usize = 56;
-/// Late replies are waited for at least this long after the last request.
-const LINGER: Duration = Duration::from_secs(1);
 /// The probe stops this long before its deadline, to report in time.
 const MARGIN: Duration = Duration::from_millis(200);
 
@@ -169,7 +170,6 @@ pub fn measure_blocking(
     let mut buf = vec![0u8; 2048];
     let mut next = 0usize;
     let mut last_sent = started;
-    let mut slowest = Duration::ZERO;
     loop {
         let now = Instant::now();
         if now >= stop_at {
@@ -196,17 +196,13 @@ pub fn measure_blocking(
                 out.sent += 1;
                 continue;
             }
-        } else {
-            let linger = LINGER.max(slowest * 3);
-            let all_in = rtts.iter().all(Option::is_some);
-            if all_in || now >= last_sent + linger {
-                break;
-            }
+        } else if rtts.iter().all(Option::is_some) {
+            break;
         }
         let wake = if next < n {
             started + interval * u32::try_from(next).unwrap_or(u32::MAX)
         } else {
-            last_sent + LINGER.max(slowest * 3)
+            stop_at
         };
         let wait = wake.min(stop_at).saturating_duration_since(now);
         match pinger.receive(&mut buf, wait) {
@@ -222,9 +218,7 @@ pub fn measure_blocking(
                     out.duplicates += 1;
                     continue;
                 }
-                let rtt = at.elapsed();
-                slowest = slowest.max(rtt);
-                *slot = Some(rtt);
+                *slot = Some(at.elapsed());
             }
             Ok(None) => {}
             Err(e) if is_transient(&e) => {}
