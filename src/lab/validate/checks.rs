@@ -462,7 +462,13 @@ impl Validator {
     /// broadcast or a multicast address, nor the network or broadcast
     /// address of a lab subnet. Refused even with `--allow-external`: no
     /// probe to such an address says anything about one host.
-    pub(super) fn one_host(&mut self, cx: &CheckCx, at: &Location, target: &str, ip: IpAddr) -> Option<()> {
+    pub(super) fn one_host(
+        &mut self,
+        cx: &CheckCx,
+        at: &Location,
+        target: &str,
+        ip: IpAddr,
+    ) -> Option<()> {
         let subnets = cx
             .networks
             .values()

@@ -11,12 +11,12 @@ use indexmap::IndexMap;
 use super::hosts::Hosts;
 use super::networks::{first_host, last_host, usable_host};
 use super::{Validator, did_you_mean, is_valid_name, space};
-use serde_saphyr::Location;
 use crate::lab::diagnostic::{Diagnostic, Severity};
 use crate::lab::model::*;
 use crate::lab::notation::parse_port_mapping;
 use crate::lab::raw::*;
 use crate::vocab::ListenerProto;
+use serde_saphyr::Location;
 
 /// `host` is the machine netlab runs on, in `from:` and `to:`.
 const RESERVED_NODE_NAMES: &[&str] = &["host"];

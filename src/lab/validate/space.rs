@@ -116,7 +116,10 @@ pub fn not_one_host(ip: IpAddr) -> Option<String> {
 
 /// Why `ip` names no single host in one of the lab's subnets: the
 /// network's own address or its broadcast address.
-pub fn subnet_edge(lab_subnets: impl IntoIterator<Item = (Ipv4Net, String)>, ip: IpAddr) -> Option<String> {
+pub fn subnet_edge(
+    lab_subnets: impl IntoIterator<Item = (Ipv4Net, String)>,
+    ip: IpAddr,
+) -> Option<String> {
     let IpAddr::V4(v4) = ip else {
         return None;
     };
@@ -126,9 +129,13 @@ pub fn subnet_edge(lab_subnets: impl IntoIterator<Item = (Ipv4Net, String)>, ip:
             return None;
         }
         if v4 == sn.network() {
-            Some(format!("{v4} is the network address of subnet {sn} (network `{name}`)"))
+            Some(format!(
+                "{v4} is the network address of subnet {sn} (network `{name}`)"
+            ))
         } else if v4 == sn.broadcast() {
-            Some(format!("{v4} is the broadcast address of subnet {sn} (network `{name}`)"))
+            Some(format!(
+                "{v4} is the broadcast address of subnet {sn} (network `{name}`)"
+            ))
         } else {
             None
         }
