@@ -290,3 +290,19 @@ fn gateways_and_fixed_addresses_stay_inside_their_subnet_never_at_its_edges() {
         );
     }
 }
+
+#[test]
+fn a_networks_host_binding_address_must_be_one_hosts() {
+    let with = |ip: &str| {
+        format!(
+            "networks:\n  front:\n    options: {{ com.docker.network.bridge.host_binding_ipv4: \"{ip}\" }}\nnodes:\n  web:\n    networks: [front]\n"
+        )
+    };
+    let (line, _, message) = one_error(&with("255.255.255.255"));
+    assert_eq!(line, 3);
+    assert!(
+        message.contains("takes one address of the host: 255.255.255.255 is the broadcast address"),
+        "{message}"
+    );
+    load_str(&with("127.0.0.1")).expect("loopback is the host's");
+}
