@@ -60,3 +60,32 @@ fn a_public_subnet_is_refused_and_allow_external_says_it_takes_it() {
         stdout(&allowed)
     );
 }
+
+#[test]
+fn a_lab_that_allow_external_let_take_public_space_says_so_in_its_report() {
+    if !docker_available() {
+        return;
+    }
+    // 198.51.100.0/24 is documentation space: public by the rule, routed
+    // nowhere, so the lab shadows nothing the host uses.
+    let lab = LabGuard::from_yaml(
+        "t-lb-note",
+        "name: t-lb-note\nnetworks:\n  lan: { subnet: 198.51.100.0/24 }\nnodes:\n  a:\n    networks: [lan]\n    serve: [tcp:7000]\n  b: { networks: [lan] }\nchecks:\n  - tcp: { from: b, to: a:7000, expect: open }\n",
+    );
+    let refused = netlab(&["run", lab.path()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    lab.assert_nothing_left();
+    let out = netlab(&["run", "--allow-external", lab.path(), "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    let note = "--allow-external: subnet 198.51.100.0/24 of network `lan` is public space; while the lab is up, the Docker host's own traffic to it goes into the lab";
+    assert!(
+        doc["notes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|v| v == note)),
+        "{doc}"
+    );
+    assert_eq!(doc["passed"], 1, "{doc}");
+    lab.assert_nothing_left();
+}
