@@ -1,4 +1,6 @@
-//! Which IPv4 space a lab may take, and which addresses name no host.
+//! What a lab may take of its Docker host: which IPv4 space, which
+//! addresses (one host's, not a broadcast or multicast group), and how many
+//! host ports.
 //!
 //! A lab's subnet becomes a route of the Docker host for as long as the lab
 //! is up: a subnet in public space would send the host's own traffic to
