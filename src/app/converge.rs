@@ -156,6 +156,8 @@ async fn apply(
         }
     }
     super::host_subnets::refuse_host_overlaps(engines, plan, lab, &networks_in, &helpers).await?;
+    let nodes_in = comes(&changes.nodes);
+    super::host_bindings::refuse_foreign_bindings(engines, lab, &nodes_in, &helpers).await?;
     // Containers first: a network with endpoints cannot go.
     let doomed_containers: Vec<(&Engine, &str)> = listed
         .iter()
@@ -196,6 +198,7 @@ async fn apply(
     let made = build::create_helpers(engines, plan, &helpers_in, &image.tag, args.wait).await?;
     if !made.is_empty() {
         super::host_subnets::refuse_host_overlaps(engines, plan, lab, &networks_in, &made).await?;
+        super::host_bindings::refuse_foreign_bindings(engines, lab, &nodes_in, &made).await?;
     }
     helpers.extend(made);
     // New nodes must find their host ports free; a node made again takes

@@ -5,6 +5,7 @@ pub mod build;
 pub mod cancel;
 pub mod converge;
 pub mod down;
+pub mod host_bindings;
 pub mod host_subnets;
 pub mod hosts;
 pub mod ipv6;

@@ -175,6 +175,7 @@ async fn make(
     let helpers = build::create_helpers(engines, plan, &hosts, &image.tag, wait).await?;
     let nodes: Vec<String> = lab.nodes.keys().cloned().collect();
     let networks: Vec<String> = lab.networks.keys().cloned().collect();
+    super::host_bindings::refuse_foreign_bindings(engines, lab, &nodes, &helpers).await?;
     super::host_subnets::refuse_host_overlaps(engines, plan, lab, &networks, &helpers).await?;
     build::refuse_taken_host_ports(engines, lab, &nodes, &helpers).await?;
     let swarm = build::ensure_swarm(engines, plan, &helpers).await?;

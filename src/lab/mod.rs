@@ -232,4 +232,6 @@ mod tests;
 #[cfg(test)]
 mod tests_ipv6;
 #[cfg(test)]
+mod tests_space;
+#[cfg(test)]
 mod tests_steps;

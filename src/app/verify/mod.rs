@@ -215,6 +215,8 @@ pub async fn verify(
         .shared_engine_warning(&live.lab.used_hosts())
         .into_iter()
         .collect();
+    // A lab `--allow-external` let take public space says so in every report.
+    notes.extend(lab::validate::space::public_subnet_notes(&live.lab));
     let recovered = steps::recover(engines, live).await?;
     let live = match recovered {
         Some((note, refreshed)) => {

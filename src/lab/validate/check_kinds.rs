@@ -292,6 +292,14 @@ impl Validator {
         use crate::lab::reach::{self, Verdict};
         let parsed = url::Url::parse(url).ok()?;
         let host = parsed.host()?;
+        let ip = match host {
+            url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+            url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+            url::Host::Domain(_) => None,
+        };
+        if let Some(ip) = ip {
+            self.one_host(cx, &cx.place_of(&cx.body.url), url, ip)?;
+        }
         match reach::url_host_verdict(cx.topology(), from, &host) {
             Verdict::Outside(why) if !self.allow_external => {
                 self.outside(&cx.place_of(&cx.body.url), url, &why);
@@ -623,7 +631,7 @@ impl Validator {
             }
         };
         let host_ip = cx.body.host_ip.as_ref().and_then(|ip| {
-            IpAddr::from_str(&ip.value)
+            let parsed = IpAddr::from_str(&ip.value)
                 .map_err(|_| {
                     self.error(
                         &ip.referenced,
@@ -631,7 +639,16 @@ impl Validator {
                         None,
                     )
                 })
-                .ok()
+                .ok()?;
+            if let Some(why) = super::space::not_one_host(parsed) {
+                self.error(
+                    &ip.referenced,
+                    format!("host_ip {parsed} is no host's address: {why}"),
+                    Some("a port is published on 0.0.0.0, loopback or one address of the Docker host".into()),
+                );
+                return None;
+            }
+            Some(parsed)
         });
         let expect = self.expect_word(cx, &["published", "unpublished"]);
         let ((node_span, node), (port, transport), expect) = (node?, port?, expect?);

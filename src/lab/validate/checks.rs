@@ -3,6 +3,7 @@
 //! target, a one-word expectation). Each kind's own rules are in
 //! `check_kinds`.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -446,6 +447,7 @@ impl Validator {
                     }
                 }
             }
+            TargetHost::Ip(ip) if self.one_host(cx, &at, &to.to_string(), *ip).is_none() => false,
             TargetHost::Ip(ip) => match reach::address_verdict(cx.topology(), *ip) {
                 Verdict::Outside(why) if !self.allow_external => {
                     self.outside(&at, &to.to_string(), &why);
@@ -453,6 +455,39 @@ impl Validator {
                 }
                 _ => true,
             },
+        }
+    }
+
+    /// A target address must be one host's: not the unspecified,
+    /// broadcast or a multicast address, nor the network or broadcast
+    /// address of a lab subnet. Refused even with `--allow-external`: no
+    /// probe to such an address says anything about one host.
+    pub(super) fn one_host(
+        &mut self,
+        cx: &CheckCx,
+        at: &Location,
+        target: &str,
+        ip: IpAddr,
+    ) -> Option<()> {
+        let subnets = cx
+            .networks
+            .values()
+            .filter_map(|n| Some((n.subnet?, n.name.clone())));
+        let why = if ip.is_unspecified() {
+            Some(format!("{ip} is the unspecified address"))
+        } else {
+            super::space::not_one_host(ip).or_else(|| super::space::subnet_edge(subnets, ip))
+        };
+        match why {
+            Some(why) => {
+                self.error(
+                    at,
+                    format!("`{target}` names no single host: {why}"),
+                    Some("aim a check at a node, or at one address of a host".into()),
+                );
+                None
+            }
+            None => Some(()),
         }
     }
 

@@ -14,6 +14,7 @@ mod network_options;
 mod networks;
 mod nodes;
 mod requires;
+pub mod space;
 mod steps;
 
 use serde_saphyr::Location;

@@ -243,7 +243,14 @@ fn value_problem(kind: Value, text: &str) -> Option<String> {
     let ok = match kind {
         Value::Bool => matches!(text, "true" | "false"),
         Value::Mtu => text.parse::<u32>().is_ok_and(|m| (68..=65535).contains(&m)),
-        Value::Ip => text.parse::<IpAddr>().is_ok(),
+        // A host binding address names one address of the host (or all).
+        Value::Ip => match text.parse::<IpAddr>() {
+            Ok(ip) => match super::space::not_one_host(ip) {
+                Some(why) => return Some(format!("takes one address of the host: {why}")),
+                None => true,
+            },
+            Err(_) => false,
+        },
         Value::IfacePrefix => {
             (1..=10).contains(&text.len())
                 && text.starts_with(|c: char| c.is_ascii_lowercase())

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
+use super::space::{Space, private_words, space_of};
 use super::{Validator, did_you_mean, is_valid_name};
 use crate::lab::model::*;
 use crate::lab::raw::*;
@@ -89,6 +90,9 @@ impl Validator {
                 );
             }
             let subnet = net.subnet.as_ref().and_then(|s| self.subnet(s));
+            if let (Some(sn), Some(span)) = (subnet, &net.subnet) {
+                self.subnet_space(&name, sn, span);
+            }
             if let Some(sn) = subnet {
                 if let Some((_, other)) = subnets
                     .iter()
@@ -195,6 +199,40 @@ impl Validator {
             );
         }
         out
+    }
+
+    /// A subnet is private space; public space only with
+    /// `--allow-external`, said as a warning (SPEC: "What a lab may touch").
+    fn subnet_space(&mut self, name: &str, sn: Ipv4Net, span: &Span<String>) {
+        let why = "a lab's subnet becomes a route of the Docker host while the lab is up";
+        match space_of(sn) {
+            Space::Private => {}
+            Space::Never(what) => self.error(
+                &span.referenced,
+                format!("subnet {sn} of network `{name}` is in {what}"),
+                Some(format!(
+                    "{why}; choose a subnet in private space ({})",
+                    private_words()
+                )),
+            ),
+            Space::Public if self.allow_external => self.warning(
+                &span.referenced,
+                format!(
+                    "subnet {sn} of network `{name}` is public space: `--allow-external` lets the lab take it"
+                ),
+                Some(format!(
+                    "{why}: the host's own traffic to {sn} goes into the lab"
+                )),
+            ),
+            Space::Public => self.error(
+                &span.referenced,
+                format!("subnet {sn} of network `{name}` is public space, not private"),
+                Some(format!(
+                    "{why}, and the host's own traffic to {sn} would go into the lab; choose a subnet in private space ({}), or give `--allow-external` if the lab means it",
+                    private_words()
+                )),
+            ),
+        }
     }
 
     fn subnet(&mut self, s: &Span<String>) -> Option<Ipv4Net> {

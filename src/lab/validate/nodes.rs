@@ -10,12 +10,13 @@ use indexmap::IndexMap;
 
 use super::hosts::Hosts;
 use super::networks::{first_host, last_host, usable_host};
-use super::{Validator, did_you_mean, is_valid_name};
+use super::{Validator, did_you_mean, is_valid_name, space};
 use crate::lab::diagnostic::{Diagnostic, Severity};
 use crate::lab::model::*;
 use crate::lab::notation::parse_port_mapping;
 use crate::lab::raw::*;
 use crate::vocab::ListenerProto;
+use serde_saphyr::Location;
 
 /// `host` is the machine netlab runs on, in `from:` and `to:`.
 const RESERVED_NODE_NAMES: &[&str] = &["host"];
@@ -40,6 +41,8 @@ impl Validator {
         // Host ports are per Docker host: the same port on two hosts is fine.
         let mut host_bindings: HashMap<(String, Option<IpAddr>, u16, Transport), String> =
             HashMap::new();
+        // Host ports the lab publishes so far, against `PORTS_PER_LAB`.
+        let mut published: u32 = 0;
         for (key, node) in raw {
             let name = key.value.clone();
             if RESERVED_NODE_NAMES.contains(&name.as_str()) {
@@ -67,6 +70,7 @@ impl Validator {
                     let mapping = parse_port_mapping(&p.value.0)
                         .map_err(|e| self.error(&p.referenced, format!("invalid port mapping `{}`: {e}", p.value), Some("compose short syntax: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/udp], e.g. \"127.0.0.1:8080:80\"".into())))
                         .ok()?;
+                    self.port_limits(&p.referenced, &p.value.0, &mapping, &mut published)?;
                     if let Some(hp) = mapping.host_ports {
                         for port in hp.iter() {
                             let key_ = (host.clone(), mapping.host_ip, port, mapping.transport);
@@ -186,6 +190,58 @@ impl Validator {
             );
         }
         out
+    }
+
+    /// A `ports:` entry publishes on an address that can be one host's and
+    /// no more host ports than `space::PORTS_PER_ENTRY` (the lab no more
+    /// than `space::PORTS_PER_LAB`); `None` when it does not.
+    fn port_limits(
+        &mut self,
+        at: &Location,
+        entry: &str,
+        mapping: &PortMapping,
+        published: &mut u32,
+    ) -> Option<()> {
+        let hint = "publish on 0.0.0.0 (every address of the Docker host), on loopback, or on one address the Docker host has";
+        if let Some(why) = mapping.host_ip.and_then(space::not_one_host) {
+            self.error(
+                at,
+                format!("port mapping `{entry}` publishes on an address that is no host's: {why}"),
+                Some(hint.into()),
+            );
+            return None;
+        }
+        // Without a host port, Docker picks one for each container port.
+        let ports = mapping.host_ports.unwrap_or(mapping.container_ports).len();
+        let ports = u32::try_from(ports).unwrap_or(u32::MAX);
+        let why = "Docker starts one docker-proxy process per published port";
+        if ports > space::PORTS_PER_ENTRY {
+            self.error(
+                at,
+                format!(
+                    "port mapping `{entry}` publishes {ports} host ports; one entry may publish at most {}",
+                    space::PORTS_PER_ENTRY
+                ),
+                Some(format!("{why}: publish the ports the lab uses, not a whole range")),
+            );
+            return None;
+        }
+        let before = *published;
+        *published += ports;
+        // Said once, at the entry that goes over.
+        if *published > space::PORTS_PER_LAB && before <= space::PORTS_PER_LAB {
+            self.error(
+                at,
+                format!(
+                    "with port mapping `{entry}` the lab publishes {} host ports; a lab may publish at most {}",
+                    *published,
+                    space::PORTS_PER_LAB
+                ),
+                Some(format!("{why}: publish the ports the lab uses")),
+            );
+            return None;
+        }
+        Some(())
     }
 
     fn attachment(
