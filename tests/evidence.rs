@@ -159,9 +159,9 @@ fn true_expectations_of_a_two_network_stack_pass_and_a_false_list_fails() {
     if !docker_available() {
         return;
     }
-    let lab = "name: t-two-nets\nnetworks:\n  front: {}\n  back: {}\n  other: {}\nnodes:\n  app:\n    networks: [front, back]\n    serve: [http:8000, https:443, tcp:7000]\n  web:\n    networks: [front, back]\n  far:\n    networks: [other]\nchecks:\n  - dns: { from: web, name: app, expect: [app] }\n  - tcp: { from: web, to: app:8000, expect: open }\n  - tcp: { from: web, to: app:443, expect: open }\n  - matrix: { port: 8000, expect: \"from\\\\to app\\nweb .\\n\" }\n";
+    let lab = "name: t-two-nets\nnetworks:\n  front: {}\n  back: {}\n  other: {}\nnodes:\n  app:\n    networks: [front, back]\n    serve: [http:8000, https:443, tcp:7000]\n  web:\n    networks: [front, back]\n  far:\n    networks: [other]\nchecks:\n  - dns: { from: web, name: app, expect: [app] }\n  - tcp: { from: web, to: app:8000, expect: open }\n  - tcp: { from: web, to: app:443, expect: open }\n  - matrix: { port: 8000, expect: \"from\\\\to app\\nweb .\\n\" }\n  - tcp: { from: web, to: app:443, connections: 3, expect: open }\n";
     let guard = LabGuard::from_yaml("t-two-nets", lab);
-    run_passes(&guard, 4);
+    run_passes(&guard, 5);
     let false_list = LabGuard::from_yaml(
         "t-two-nets-list",
         &format!(

@@ -149,8 +149,11 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
             name,
             port,
             connections,
+            speak,
         } => Observation::Spread(match system_resolver_config() {
-            Ok((config, opts)) => spread(config, opts, name, *port, *connections, deadline).await,
+            Ok((config, opts)) => {
+                spread(config, opts, name, *port, *connections, speak, deadline).await
+            }
             Err(message) => SpreadObservation {
                 answered: Vec::new(),
                 failures: vec![message],
@@ -584,6 +587,7 @@ pub async fn spread(
     name: &str,
     port: u16,
     connections: u32,
+    speak: &Speak,
     deadline: Duration,
 ) -> SpreadObservation {
     let mut out = SpreadObservation::default();
@@ -615,7 +619,7 @@ pub async fn spread(
                     _ => None,
                 })
                 .ok_or_else(|| "no address in the answer".to_owned())?;
-            match tcp(SocketAddr::new(first, port), left).await {
+            match tcp_recorded(SocketAddr::new(first, port), speak, left, None).await {
                 TcpObservation::Open { identity: Some(id) } => Ok(id),
                 other => Err(format!("{first}: {other:?}")),
             }

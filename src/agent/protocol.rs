@@ -173,6 +173,10 @@ pub enum ProbeKind {
         name: String,
         port: u16,
         connections: u32,
+        /// How the name's carriers say who they are on `port` (a web
+        /// listener is asked `GET /whoami`).
+        #[serde(default)]
+        speak: Speak,
     },
     /// A published port, from the Docker host it is published on: at `ip`
     /// and, with `also_external`, at the host's first address that is not

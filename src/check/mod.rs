@@ -250,6 +250,7 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
             name: name.clone(),
             port: *port,
             connections: *connections,
+            speak: carriers_speak(live, name, *port),
         },
         CheckKind::Port { node, expect, .. } => {
             // A stopped node publishes nothing: that is the lab's state.
@@ -381,6 +382,23 @@ pub fn target_speak(live: &LiveLab, from: &Source, to: &Target) -> Speak {
     identity::listener(live, from, &to.host, to.port, Transport::Tcp)
         .map(|(node, port)| speak(live, &node, port, Transport::Tcp))
         .unwrap_or_default()
+}
+
+/// How the nodes that carry `name` prove who they are on `port`: as the
+/// first of them that serves it does, presenting `name` over TLS (the lab
+/// CA's certificates name each https node's aliases too).
+fn carriers_speak(live: &LiveLab, name: &str, port: u16) -> Speak {
+    let first = route::carriers(live, name)
+        .into_iter()
+        .find(|n| n.serve.iter().any(|l| l.port == port && !l.proto.is_udp()));
+    match first.map(|n| speak(live, &n.name, port, Transport::Tcp)) {
+        Some(Speak::Https { ca_pem, .. }) => Speak::Https {
+            sni: name.to_owned(),
+            ca_pem,
+        },
+        Some(other) => other,
+        None => Speak::Greeting,
+    }
 }
 
 /// How the node's listener on `port` proves who it is.
