@@ -56,11 +56,11 @@ pub async fn recorded_engines(
         Ok(r) => (r.engines.clone(), Some(r)),
         Err(e) => match claim.label(LABEL_HOSTS).map(bindings_of) {
             Some(Ok(bound)) if !bound.is_empty() => {
-                eprintln!("netlab: {e:#}; using the engines its claim names");
+                crate::text::say!("netlab: {e:#}; using the engines its claim names");
                 (bound, None)
             }
             _ => {
-                eprintln!("netlab: {e:#}; removing what the default engine holds of it");
+                crate::text::say!("netlab: {e:#}; removing what the default engine holds of it");
                 return Ok(alone());
             }
         },
@@ -236,7 +236,7 @@ async fn down_locked(
             .unwrap_or_default();
         let line = format!("host {host} ({url}) cannot be reached ({e:#}){holds}");
         if args.forget_unreachable && !removed.claim_kept {
-            eprintln!("netlab: forgot {line}: whatever is there stays (--forget-unreachable)");
+            crate::text::say!("netlab: forgot {line}: whatever is there stays (--forget-unreachable)");
         } else {
             removed.remaining.push(line);
         }

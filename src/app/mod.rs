@@ -27,6 +27,7 @@ use crate::exit;
 use crate::lab::{self, LabError};
 use crate::report::colour::{self, Paint};
 use crate::report::count;
+use crate::text::safe::{for_terminal, on_one_line};
 
 pub use cancel::Cancel;
 
@@ -121,7 +122,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
 pub fn load(arg: &str, allow_external: bool) -> Result<lab::Loaded, Failure> {
     let loaded = lab::load_with(arg, lab::LoadOptions { allow_external })?;
     for w in &loaded.warnings {
-        eprintln!("{w}\n");
+        eprintln!("{}\n", for_terminal(w));
     }
     Ok(loaded)
 }
@@ -157,8 +158,8 @@ fn validate(arg: &str, allow_external: bool) -> CommandResult {
     };
     println!(
         "{}: lab `{}` is valid ({hosts}{}, {}, {}{steps}{})",
-        arg,
-        lab.name,
+        on_one_line(arg),
+        on_one_line(&lab.name),
         count(lab.networks.len(), "network"),
         count(lab.nodes.len(), "node"),
         count(lab.checks.len(), "check"),
@@ -196,9 +197,11 @@ pub fn finish(outcome: CommandResult) -> ExitCode {
                 Failure::Lab(LabError::Invalid(report)) => {
                     eprintln!("{}", report.render(colour::stderr()))
                 }
+                // Docker's sentences and the values a file quoted are in it.
                 other => eprintln!(
-                    "{} {other}",
-                    colour::paint("error:", Paint::Red, colour::stderr())
+                    "{} {}",
+                    colour::paint("error:", Paint::Red, colour::stderr()),
+                    for_terminal(&other.to_string())
                 ),
             }
             exit::code(failure.exit_code())

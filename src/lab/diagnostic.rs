@@ -8,6 +8,8 @@ use annotate_snippets::renderer::DecorStyle;
 use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
 use serde_saphyr::Location;
 
+use crate::text::safe::for_terminal;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     Error,
@@ -81,7 +83,7 @@ impl Report {
         if errors > 0 {
             out.push_str(&format!(
                 "{}: {errors} error{} found; nothing was created",
-                self.file,
+                for_terminal(&self.file),
                 if errors == 1 { "" } else { "s" }
             ));
         }
@@ -99,15 +101,25 @@ impl Report {
             Renderer::plain()
         }
         .decor_style(DecorStyle::Ascii);
-        let hint = d.hint.as_deref().map(|h| Level::HELP.message(h));
+        // annotate-snippets shows C0 controls and most bidi controls itself,
+        // but not C1 (U+009B) nor the marks; netlab's one rule goes first.
+        let message = for_terminal(&d.message);
+        let file = for_terminal(&self.file);
+        let hint = d.hint.as_deref().map(for_terminal);
+        let hint = hint.as_deref().map(|h| Level::HELP.message(h));
         let rendered = match d.pos.and_then(|p| self.line_span(p)) {
             Some((line_no, line_text, col_range)) => {
-                let mut group = level.primary_title(d.message.as_str()).element(
-                    Snippet::source(line_text)
+                // The caret stays under its token when a character before
+                // it is shown as several (`\u{9b}`).
+                let start = for_terminal(&line_text[..col_range.start]).len();
+                let token = for_terminal(&line_text[col_range.clone()]).len();
+                let line_text = for_terminal(line_text);
+                let mut group = level.primary_title(message.as_ref()).element(
+                    Snippet::source(line_text.as_ref())
                         .line_start(line_no)
-                        .path(self.file.as_str())
+                        .path(file.as_ref())
                         .fold(false)
-                        .annotation(AnnotationKind::Primary.span(col_range)),
+                        .annotation(AnnotationKind::Primary.span(start..start + token)),
                 );
                 if let Some(h) = hint {
                     group = group.element(h);
@@ -116,8 +128,8 @@ impl Report {
             }
             None => {
                 let mut group = level
-                    .primary_title(d.message.as_str())
-                    .element(annotate_snippets::Origin::path(self.file.as_str()));
+                    .primary_title(message.as_ref())
+                    .element(annotate_snippets::Origin::path(file.as_ref()));
                 if let Some(h) = hint {
                     group = group.element(h);
                 }

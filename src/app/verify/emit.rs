@@ -32,7 +32,7 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
         unwritten.extend(write_pcaps(report, dir));
     }
     for problem in &unwritten {
-        eprintln!("netlab: {problem}");
+        crate::text::say!("netlab: {problem}");
     }
     Ok(match exit_code(report) {
         exit::SUCCESS if !unwritten.is_empty() => exit::INVALID_INPUT,
@@ -80,11 +80,11 @@ fn write_pcaps(report: &VerifyReport, dir: &std::path::Path) -> Vec<String> {
         }
     }
     if written == 0 && problems.is_empty() {
-        eprintln!(
+        crate::text::say!(
             "netlab: --pcap wrote nothing: no check was recorded (add `capture: true`, or --capture)"
         );
     } else if written > 0 {
-        eprintln!(
+        crate::text::say!(
             "netlab: wrote {} to {}",
             report::count(written, "pcap file"),
             dir.display()
