@@ -114,7 +114,9 @@ impl Cancel {
         let mut signals = match Signals::new() {
             Ok(s) => s,
             Err(e) => {
-                crate::text::say!("netlab: cannot watch for signals ({e}); Ctrl-C will not clean up");
+                crate::text::say!(
+                    "netlab: cannot watch for signals ({e}); Ctrl-C will not clean up"
+                );
                 return;
             }
         };

@@ -236,7 +236,9 @@ async fn down_locked(
             .unwrap_or_default();
         let line = format!("host {host} ({url}) cannot be reached ({e:#}){holds}");
         if args.forget_unreachable && !removed.claim_kept {
-            crate::text::say!("netlab: forgot {line}: whatever is there stays (--forget-unreachable)");
+            crate::text::say!(
+                "netlab: forgot {line}: whatever is there stays (--forget-unreachable)"
+            );
         } else {
             removed.remaining.push(line);
         }

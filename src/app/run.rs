@@ -43,7 +43,8 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
     } else {
         crate::text::say!(
             "netlab: lab `{}` left up (--keep); `netlab down {}` removes it",
-            lab.name, lab.name
+            lab.name,
+            lab.name
         );
     }
     let report = verified?;

@@ -222,7 +222,9 @@ async fn rejoin_probe_helpers(engines: &Engines, live: &mut LiveLab) {
     let restarts = stale.iter().map(|(node, host, helper)| async move {
         let done = container::restart(engines.of(host), helper, Duration::from_secs(2)).await;
         if let Err(e) = &done {
-            crate::text::say!("netlab: the probe helper of node `{node}` could not rejoin it: {e:#}");
+            crate::text::say!(
+                "netlab: the probe helper of node `{node}` could not rejoin it: {e:#}"
+            );
         }
         (node, helper, done.is_ok())
     });

@@ -41,6 +41,27 @@ pub fn on_one_line(s: &str) -> Cow<'_, str> {
     shown(s, Lines::Shown)
 }
 
+/// JSON text (as serde_json writes it: C0 controls already escaped) with
+/// DEL, C1 and bidi controls written as `\uXXXX` escapes too: the same
+/// data for a JSON reader, nothing a terminal acts on for a person who
+/// prints it. These characters can only stand inside strings.
+pub fn json_for_terminal(json: &str) -> Cow<'_, str> {
+    // Outside strings serde_json writes only these three as whitespace.
+    let raw = |c: char| (c.is_control() && !matches!(c, '\n' | '\t' | '\r')) || reorders(c);
+    if !json.chars().any(raw) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if raw(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Lines {
     Kept,
@@ -185,6 +206,23 @@ mod tests {
     fn already_safe_text_stays_as_it_is() {
         let once = on_one_line("\x1b]0;t\x07\u{9b}\u{202e}\n").into_owned();
         assert_eq!(on_one_line(&once), once);
+    }
+
+    #[test]
+    fn json_keeps_its_data_and_loses_the_raw_characters() {
+        let value = "a\x1b]0;t\x07\u{9b}2J\u{202e}b\x7f\u{85}";
+        let json =
+            serde_json::to_string(&serde_json::json!({ "observed": value })).unwrap_or_default();
+        let safe = json_for_terminal(&json);
+        assert!(inert(&safe), "{safe}");
+        assert!(
+            safe.contains("\\u009b") && safe.contains("\\u202e"),
+            "{safe}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap_or_default();
+        assert_eq!(back["observed"], value);
+        let plain = "{\"a\": \"b\"}\n";
+        assert!(matches!(json_for_terminal(plain), Cow::Borrowed(_)));
     }
 
     #[test]

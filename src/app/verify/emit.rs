@@ -15,7 +15,10 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
             "{}",
             report.human_with(report::colour::stdout(), options.verbose, options.quiet)
         ),
-        OutputFormat::Json => print!("{}", json::render(report)),
+        OutputFormat::Json => print!(
+            "{}",
+            crate::text::safe::json_for_terminal(&json::render(report))
+        ),
     }
     // The checks ran: a report file that cannot be written is said, and
     // never hides their verdict (1 and 3 stay; a pass becomes 2).
