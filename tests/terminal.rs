@@ -78,7 +78,7 @@ steps:
     do:
       - pause: web
     checks:
-      - tcp: {{ name: "paused {HOSTILE}", from: box, to: web:7000, expect: blocked, timeout: 1s }}
+      - tcp: {{ name: "paused {HOSTILE}", from: box, to: web:7000, expect: accepts, timeout: 1s }}
 "#
     );
     LabGuard::from_yaml(name, &yaml)
@@ -152,8 +152,9 @@ fn run_shows_an_impostors_greeting_and_the_labs_strings_and_sends_none_raw() {
     let text = String::from_utf8_lossy(&bytes).into_owned();
     assert_inert(&bytes);
     assert_eq!(code, Some(0), "{text}");
-    // Each source arrived, shown: the check's name, the step's title and
+    // Each source arrived, shown: the checks' names, the step's title and
     // the impostor's greeting (its node and lab words).
+    assert!(text.contains(&format!("paused {SHOWN}")), "{text}");
     assert!(text.contains(&format!("check {SHOWN}")), "{text}");
     assert!(text.contains(&format!("step 1: step {SHOWN}")), "{text}");
     assert!(
