@@ -193,18 +193,46 @@ pub fn finish(outcome: CommandResult) -> ExitCode {
     match outcome {
         Ok(code) => exit::code(code),
         Err(failure) => {
-            match &failure {
-                Failure::Lab(LabError::Invalid(report)) => {
-                    eprintln!("{}", report.render(colour::stderr()))
-                }
-                // Docker's sentences and the values a file quoted are in it.
-                other => eprintln!(
-                    "{} {}",
-                    colour::paint("error:", Paint::Red, colour::stderr()),
-                    for_terminal(&other.to_string())
-                ),
-            }
+            eprintln!("{}", said(&failure, colour::stderr()));
             exit::code(failure.exit_code())
         }
+    }
+}
+
+/// What a failure says on stderr.
+fn said(failure: &Failure, colour: bool) -> String {
+    match failure {
+        Failure::Lab(LabError::Invalid(report)) => report.render(colour),
+        // Docker's sentences and the values a file quoted are in it.
+        other => format!(
+            "{} {}",
+            colour::paint("error:", Paint::Red, colour),
+            for_terminal(&other.to_string())
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockers_sentence_in_an_error_is_shown_not_sent() {
+        let docker = anyhow::anyhow!(
+            "Docker responded with status code 404: No such image: \x1b]0;owned\x07\x1b[2J\u{9b}2J\0\u{202e}olleh"
+        );
+        let failure = Failure::Engine(EngineError::new("cannot create node `web`", docker));
+        let text = said(&failure, true);
+        assert_eq!(
+            text,
+            "\x1b[31;1merror:\x1b[0m cannot create node `web`: Docker responded with status code 404: No such image: ␛]0;owned␇␛[2J\\u{9b}2J␀\\u{202e}olleh"
+        );
+        let usage = Failure::Usage(
+            "bad.json:1:2: not a netlab JSON report: unknown variant `\x1b[2J`\n  (hint: …)".into(),
+        );
+        assert_eq!(
+            said(&usage, false),
+            "error: bad.json:1:2: not a netlab JSON report: unknown variant `␛[2J`\n  (hint: …)"
+        );
     }
 }
