@@ -74,11 +74,10 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
         Command::Labs => Ok(labs()),
         Command::Report { json, html } => report::report_command(&json, &html),
         Command::Graph { lab, format } => {
-            // Drawing sends nothing anywhere.
-            print!(
-                "{}",
-                crate::report::graph::render(&load(&lab, true)?.lab, format)
-            );
+            // Drawing sends nothing anywhere. The drawing quotes the lab's
+            // strings, and is read on a terminal as often as it is piped.
+            let drawing = crate::report::graph::render(&load(&lab, true)?.lab, format);
+            print!("{}", for_terminal(&drawing));
             Ok(exit::SUCCESS)
         }
         Command::Up(args) => {

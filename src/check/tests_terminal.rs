@@ -124,8 +124,8 @@ fn an_http_answers_node_header_and_reason_are_shown_not_sent() {
 
 #[test]
 fn an_impostors_greeting_is_shown_not_sent() {
-    let greeting = format!("netlab-agent lab=\x1b]0;owned\x07 node=\x1b[2J\u{9b}\0\u{202e}olleh");
-    let identity = Identity::parse_greeting(&greeting).expect("it parses as a greeting");
+    let greeting = "netlab-agent lab=\x1b]0;owned\x07 node=\x1b[2J\u{9b}\0\u{202e}olleh";
+    let identity = Identity::parse_greeting(greeting).expect("it parses as a greeting");
     let observation = Observation::Tcp(TcpObservation::Open {
         identity: Some(identity),
     });
