@@ -148,7 +148,7 @@ fn run_shows_an_impostors_greeting_and_the_labs_strings_and_sends_none_raw() {
     }
     ensure_foreign_image();
     let guard = lab("t-sa-run");
-    let (code, bytes) = through_pty(&["run", guard.path()]);
+    let (code, bytes) = through_pty(&["run", "--keep", guard.path()]);
     let text = String::from_utf8_lossy(&bytes).into_owned();
     assert_inert(&bytes);
     assert_eq!(code, Some(0), "{text}");
@@ -163,5 +163,18 @@ fn run_shows_an_impostors_greeting_and_the_labs_strings_and_sends_none_raw() {
         ),
         "{text}"
     );
+
+    // JSON printed on the terminal: the same data, as escapes.
+    let (code, bytes) = through_pty(&["verify", "t-sa-run", "--output", "json"]);
+    let json = String::from_utf8_lossy(&bytes).into_owned();
+    assert_inert(&bytes);
+    assert_eq!(code, Some(0), "{json}");
+    assert!(
+        json.contains(r"check \u001b]0;owned-title\u0007 \u001b[2J \u001b]52;c;b3duZWQ=\u0007 \u009b2J \u0000 \u202eolleh"),
+        "{json}"
+    );
+
+    let (code, bytes) = through_pty(&["down", "t-sa-run"]);
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&bytes));
     guard.assert_nothing_left();
 }
