@@ -22,7 +22,8 @@
 //! (an error and its hint). `on_one_line` also shows them (␊, ␉): a field of
 //! the report stays on its line, so a banner cannot forge a line of the
 //! report after it, and a tab cannot break the report's columns, which are
-//! counted in characters.
+//! counted in characters. `in_columns` is for a line of a lab file under a
+//! caret, where every character must stay one so the column is the file's.
 //!
 //! Nothing here is for JSON, JUnit or HTML: their writers escape by their
 //! own rules, and their data stays as it arrived.
@@ -39,6 +40,25 @@ pub fn for_terminal(s: &str) -> Cow<'_, str> {
 /// tabs shown too.
 pub fn on_one_line(s: &str) -> Cow<'_, str> {
     shown(s, Lines::Shown)
+}
+
+/// `s` as a line of source under a caret: one character for each of its
+/// characters, so columns counted in the file still point where they did.
+/// C0 controls get their pictures as in `for_terminal`; the characters that
+/// would take several (C1, bidi controls) show as U+FFFD, as
+/// annotate-snippets and rustc show bidi controls in source.
+pub fn in_columns(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| needs_showing(c, Lines::Kept)) {
+        return Cow::Borrowed(s);
+    }
+    s.chars()
+        .map(|c| match (needs_showing(c, Lines::Kept), picture(c)) {
+            (false, _) => c,
+            (true, Some(picture)) => picture,
+            (true, None) => '\u{fffd}',
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// JSON text (as serde_json writes it: C0 controls already escaped) with
@@ -223,6 +243,16 @@ mod tests {
         assert_eq!(back["observed"], value);
         let plain = "{\"a\": \"b\"}\n";
         assert!(matches!(json_for_terminal(plain), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_source_line_keeps_its_columns() {
+        let line = "a\x1b[2J\u{9b}\u{202e}\tz";
+        let shown = in_columns(line);
+        assert_eq!(shown, "a␛[2J\u{fffd}\u{fffd}\tz");
+        assert_eq!(shown.chars().count(), line.chars().count());
+        assert!(inert(&shown));
+        assert!(matches!(in_columns("plain: text"), Cow::Borrowed(_)));
     }
 
     #[test]
