@@ -25,8 +25,10 @@
 //! counted in characters. `in_columns` is for a line of a lab file under a
 //! caret, where every character must stay one so the column is the file's.
 //!
-//! Nothing here is for JSON, JUnit or HTML: their writers escape by their
-//! own rules, and their data stays as it arrived.
+//! JUnit and HTML escape by their own rules, and their data stays as it
+//! arrived. JSON on stdout goes through `json_for_terminal`, which writes as
+//! `\uXXXX` escapes what serde_json leaves raw (DEL, C1, bidi controls):
+//! the same data for any JSON reader.
 
 use std::borrow::Cow;
 
