@@ -18,6 +18,7 @@ mod live;
 mod pki;
 mod plan;
 mod report;
+mod text;
 mod vocab;
 
 use std::process::ExitCode;

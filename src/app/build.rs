@@ -369,12 +369,12 @@ pub async fn ensure_swarm(
         } else {
             format!("a swarm of {}", hosts.join(", "))
         };
-        eprintln!(
+        crate::text::say!(
             "netlab: initialised {what} for the overlay networks (netlab leaves it again when no lab needs it)"
         );
     } else if !joined.joined.is_empty() {
         let names: Vec<&str> = joined.joined.iter().map(|i| hosts[*i].as_str()).collect();
-        eprintln!("netlab: joined {} to netlab's swarm", names.join(", "));
+        crate::text::say!("netlab: joined {} to netlab's swarm", names.join(", "));
     }
     Ok(Some((hosts[joined.manager].clone(), joined.made)))
 }

@@ -114,7 +114,9 @@ impl Cancel {
         let mut signals = match Signals::new() {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("netlab: cannot watch for signals ({e}); Ctrl-C will not clean up");
+                crate::text::say!(
+                    "netlab: cannot watch for signals ({e}); Ctrl-C will not clean up"
+                );
                 return;
             }
         };
@@ -124,18 +126,18 @@ impl Cancel {
                 let signal = signals.next().await;
                 match respond(signal, earlier) {
                     Response::CleanUp => {
-                        eprintln!(
+                        crate::text::say!(
                             "netlab: {}: cleaning up (a second Ctrl-C at the terminal leaves at once)",
                             signal.name()
                         );
                         me.cancel();
                     }
-                    Response::KeepCleaning => eprintln!(
+                    Response::KeepCleaning => crate::text::say!(
                         "netlab: {} again: still cleaning up, so nothing is left behind",
                         signal.name()
                     ),
                     Response::LeaveNow => {
-                        eprintln!(
+                        crate::text::say!(
                             "netlab: interrupted again at the terminal: leaving at once; {}",
                             me.left_behind()
                         );

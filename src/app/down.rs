@@ -24,6 +24,8 @@ use crate::exit;
 use crate::lab::{Driver, Lab};
 use crate::plan::LABEL_HOSTS;
 use crate::report::count;
+// The name may be the one lab the engine holds, read from its labels.
+use crate::text::safe::on_one_line;
 
 /// A lab's engines as its record names them.
 pub struct Recorded {
@@ -56,11 +58,11 @@ pub async fn recorded_engines(
         Ok(r) => (r.engines.clone(), Some(r)),
         Err(e) => match claim.label(LABEL_HOSTS).map(bindings_of) {
             Some(Ok(bound)) if !bound.is_empty() => {
-                eprintln!("netlab: {e:#}; using the engines its claim names");
+                crate::text::say!("netlab: {e:#}; using the engines its claim names");
                 (bound, None)
             }
             _ => {
-                eprintln!("netlab: {e:#}; removing what the default engine holds of it");
+                crate::text::say!("netlab: {e:#}; removing what the default engine holds of it");
                 return Ok(alone());
             }
         },
@@ -177,7 +179,7 @@ pub async fn down_command(home: &Engine, args: &DownArgs, cancel: &Cancel) -> Co
     // A signal does not stop `down`: it is the clean-up.
     cancel.working_on(&name);
     let Some(objects) = up.get(&name) else {
-        println!("lab `{name}` is not up; nothing to remove");
+        println!("lab `{}` is not up; nothing to remove", on_one_line(&name));
         return Ok(exit::SUCCESS);
     };
     let image = lock_image(home, objects).await?;
@@ -236,7 +238,9 @@ async fn down_locked(
             .unwrap_or_default();
         let line = format!("host {host} ({url}) cannot be reached ({e:#}){holds}");
         if args.forget_unreachable && !removed.claim_kept {
-            eprintln!("netlab: forgot {line}: whatever is there stays (--forget-unreachable)");
+            crate::text::say!(
+                "netlab: forgot {line}: whatever is there stays (--forget-unreachable)"
+            );
         } else {
             removed.remaining.push(line);
         }
@@ -247,10 +251,10 @@ async fn down_locked(
         count(removed.networks, "network")
     );
     if removed.remaining.is_empty() {
-        println!("lab `{name}` removed: {counts}");
+        println!("lab `{}` removed: {counts}", on_one_line(name));
         return Ok(exit::SUCCESS);
     }
-    println!("lab `{name}` partly removed: {counts}");
+    println!("lab `{}` partly removed: {counts}", on_one_line(name));
     let hint = if recorded.unreachable.is_empty() {
         format!("\n  (hint: `netlab down {name}` tries again)")
     } else {

@@ -177,10 +177,10 @@ pub async fn connect_reachable(
     match crate::engine::identity::settle(&mut reached).await {
         Ok(notes) => {
             for note in notes {
-                eprintln!("netlab: note: {note}");
+                crate::text::say!("netlab: note: {note}");
             }
         }
-        Err(e) => eprintln!(
+        Err(e) => crate::text::say!(
             "netlab: note: cannot tell whether two endpoints are one engine ({e:#}); netlab treats them as two"
         ),
     }

@@ -245,7 +245,7 @@ pub async fn wait_usable(
             }
             if Instant::now() >= deadline {
                 let list: Vec<String> = tentative.iter().map(|p| words(p)).collect();
-                eprintln!(
+                crate::text::say!(
                     "netlab: {} still in duplicate address detection; IPv6 through it may fail for a moment",
                     list.join(", ")
                 );

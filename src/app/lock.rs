@@ -213,14 +213,14 @@ pub async fn take(
                 )));
             }
             Standing::Gone(why) => {
-                eprintln!(
+                crate::text::say!(
                     "netlab: broke the lock of lab `{lab}` held by {}: {why}",
                     holder.words()
                 );
                 broke_stale = true;
             }
             Standing::Unknown if break_lock => {
-                eprintln!(
+                crate::text::say!(
                     "netlab: broke the lock of lab `{lab}` held by {} (--break-lock)",
                     holder.words()
                 );
@@ -243,7 +243,7 @@ pub async fn take(
 /// Releases a lock this process holds; a failure is said, not fatal.
 pub async fn release(home: &Engine, lock: &Lock) {
     if let Err(e) = container::remove(home, &lock.id).await {
-        eprintln!("netlab: cannot release the lab's lock: {e:#}");
+        crate::text::say!("netlab: cannot release the lab's lock: {e:#}");
     }
 }
 
@@ -276,7 +276,7 @@ pub async fn wait_unlocked(home: &Engine, lab: &str) -> Result<(), Failure> {
             )));
         }
         if !said {
-            eprintln!(
+            crate::text::say!(
                 "netlab: lab `{lab}` is being changed by {}; waiting for it (at most {}s)",
                 holder.words(),
                 VERIFY_WAIT.as_secs()

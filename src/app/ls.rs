@@ -31,7 +31,7 @@ pub async fn ls(home: &Engine) -> CommandResult {
         if objects.claim().is_some() {
             let recorded = recorded_engines(home, name, objects).await?;
             for (host, url, e) in &recorded.unreachable {
-                eprintln!(
+                crate::text::say!(
                     "netlab: host {host} ({url}) of lab `{name}` cannot be reached ({e:#}); its objects there are not counted"
                 );
             }

@@ -28,6 +28,7 @@ use crate::exit;
 use crate::lab::{self, LabError};
 use crate::report::colour::{self, Paint};
 use crate::report::count;
+use crate::text::safe::{for_terminal, on_one_line};
 
 pub use cancel::Cancel;
 
@@ -74,11 +75,10 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
         Command::Labs => Ok(labs()),
         Command::Report { json, html } => report::report_command(&json, &html),
         Command::Graph { lab, format } => {
-            // Drawing sends nothing anywhere.
-            print!(
-                "{}",
-                crate::report::graph::render(&load(&lab, true)?.lab, format)
-            );
+            // Drawing sends nothing anywhere. The drawing quotes the lab's
+            // strings, and is read on a terminal as often as it is piped.
+            let drawing = crate::report::graph::render(&load(&lab, true)?.lab, format);
+            print!("{}", for_terminal(&drawing));
             Ok(exit::SUCCESS)
         }
         Command::Up(args) => {
@@ -122,7 +122,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
 pub fn load(arg: &str, allow_external: bool) -> Result<lab::Loaded, Failure> {
     let loaded = lab::load_with(arg, lab::LoadOptions { allow_external })?;
     for w in &loaded.warnings {
-        eprintln!("{w}\n");
+        eprintln!("{}\n", for_terminal(w));
     }
     Ok(loaded)
 }
@@ -158,8 +158,8 @@ fn validate(arg: &str, allow_external: bool) -> CommandResult {
     };
     println!(
         "{}: lab `{}` is valid ({hosts}{}, {}, {}{steps}{})",
-        arg,
-        lab.name,
+        on_one_line(arg),
+        on_one_line(&lab.name),
         count(lab.networks.len(), "network"),
         count(lab.nodes.len(), "node"),
         count(lab.checks.len(), "check"),
@@ -193,16 +193,46 @@ pub fn finish(outcome: CommandResult) -> ExitCode {
     match outcome {
         Ok(code) => exit::code(code),
         Err(failure) => {
-            match &failure {
-                Failure::Lab(LabError::Invalid(report)) => {
-                    eprintln!("{}", report.render(colour::stderr()))
-                }
-                other => eprintln!(
-                    "{} {other}",
-                    colour::paint("error:", Paint::Red, colour::stderr())
-                ),
-            }
+            eprintln!("{}", said(&failure, colour::stderr()));
             exit::code(failure.exit_code())
         }
+    }
+}
+
+/// What a failure says on stderr.
+fn said(failure: &Failure, colour: bool) -> String {
+    match failure {
+        Failure::Lab(LabError::Invalid(report)) => report.render(colour),
+        // Docker's sentences and the values a file quoted are in it.
+        other => format!(
+            "{} {}",
+            colour::paint("error:", Paint::Red, colour),
+            for_terminal(&other.to_string())
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockers_sentence_in_an_error_is_shown_not_sent() {
+        let docker = anyhow::anyhow!(
+            "Docker responded with status code 404: No such image: \x1b]0;owned\x07\x1b[2J\u{9b}2J\0\u{202e}olleh"
+        );
+        let failure = Failure::Engine(EngineError::new("cannot create node `web`", docker));
+        let text = said(&failure, true);
+        assert_eq!(
+            text,
+            "\x1b[31;1merror:\x1b[0m cannot create node `web`: Docker responded with status code 404: No such image: ␛]0;owned␇␛[2J\\u{9b}2J␀\\u{202e}olleh"
+        );
+        let usage = Failure::Usage(
+            "bad.json:1:2: not a netlab JSON report: unknown variant `\x1b[2J`\n  (hint: …)".into(),
+        );
+        assert_eq!(
+            said(&usage, false),
+            "error: bad.json:1:2: not a netlab JSON report: unknown variant `␛[2J`\n  (hint: …)"
+        );
     }
 }

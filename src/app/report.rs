@@ -21,7 +21,7 @@ pub fn report_command(json: &Path, page: &Path) -> CommandResult {
             .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", json.display())))?
     };
     let bytes = write_page_named(&text, page, &json.display().to_string())?;
-    eprintln!(
+    crate::text::say!(
         "netlab: wrote {} ({} KB)",
         page.display(),
         bytes.div_ceil(1024)

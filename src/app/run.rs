@@ -41,9 +41,10 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
             return Err(Failure::from(e));
         }
     } else {
-        eprintln!(
+        crate::text::say!(
             "netlab: lab `{}` left up (--keep); `netlab down {}` removes it",
-            lab.name, lab.name
+            lab.name,
+            lab.name
         );
     }
     let report = verified?;

@@ -394,9 +394,11 @@ pub async fn release_swarm_of(
 ) -> Result<(), EngineError> {
     match swarm::release_if_unused(&engines.distinct(), just_removed, lab).await? {
         Release::Left => {
-            eprintln!("netlab: left the swarm netlab had initialised (no lab needs it any more)")
+            crate::text::say!(
+                "netlab: left the swarm netlab had initialised (no lab needs it any more)"
+            )
         }
-        Release::Kept(what) => eprintln!(
+        Release::Kept(what) => crate::text::say!(
             "netlab: kept the swarm netlab had initialised: it holds {what}, which netlab did not make (or still needs); leave it yourself when it is no longer needed (`docker swarm leave --force`)"
         ),
         Release::NotNeeded => {}

@@ -37,10 +37,10 @@ pub async fn up(
     super::ipv6::refuse_old_engines(engines, lab)?;
     let image = image::ensure_agent_image(&engines.all()).await?;
     if let Some(on) = &image.built_on {
-        eprintln!("netlab: built agent image {} on {on}", image.tag);
+        crate::text::say!("netlab: built agent image {} on {on}", image.tag);
     }
     if !image.copied_to.is_empty() {
-        eprintln!(
+        crate::text::say!(
             "netlab: copied agent image {} to {} in {}",
             image.tag,
             image.copied_to.join(", "),
@@ -72,10 +72,10 @@ pub async fn up(
     let text = summary(&live, engines, started.elapsed(), &what);
     if args.summary_to_stderr {
         if !report::progress::hushed() {
-            eprint!("{text}")
+            eprint!("{}", crate::text::safe::for_terminal(&text))
         }
     } else {
-        print!("{text}")
+        print!("{}", crate::text::safe::for_terminal(&text))
     }
     Ok(live)
 }
@@ -142,7 +142,7 @@ async fn fresh(
     match built {
         Ok(()) => Ok(live(engines, &record).await?),
         Err(failure) => {
-            eprintln!("netlab: removing what was created of lab `{}`", lab.name);
+            crate::text::say!("netlab: removing what was created of lab `{}`", lab.name);
             // Removing the lab also leaves a swarm netlab made for it.
             let how = teardown::How {
                 release_swarm: plan.needs_swarm(),
@@ -152,7 +152,7 @@ async fn fresh(
                 .await
                 .and_then(|r| r.into_result(&lab.name, &engines.home));
             if let Err(e) = removed {
-                eprintln!("netlab: cleanup failed too: {e:#}");
+                crate::text::say!("netlab: cleanup failed too: {e:#}");
             }
             Err(failure)
         }
@@ -223,7 +223,9 @@ async fn rejoin_probe_helpers(engines: &Engines, live: &mut LiveLab) {
     let restarts = stale.iter().map(|(node, host, helper)| async move {
         let done = container::restart(engines.of(host), helper, Duration::from_secs(2)).await;
         if let Err(e) = &done {
-            eprintln!("netlab: the probe helper of node `{node}` could not rejoin it: {e:#}");
+            crate::text::say!(
+                "netlab: the probe helper of node `{node}` could not rejoin it: {e:#}"
+            );
         }
         (node, helper, done.is_ok())
     });

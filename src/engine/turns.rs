@@ -60,7 +60,7 @@ pub async fn take(engines: &[&Engine], kind: Kind, wait: Duration) -> Turn {
     for (path, engine) in paths {
         match acquire(&path, kind, until).await {
             Ok(Some(file)) => files.push(file),
-            Ok(None) => eprintln!("{}", late_words(kind, engine, wait)),
+            Ok(None) => crate::text::say!("{}", late_words(kind, engine, wait)),
             // No lock file can be had (a read-only temporary directory):
             // no turns, as before they existed.
             Err(_) => {}

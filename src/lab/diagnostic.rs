@@ -8,6 +8,8 @@ use annotate_snippets::renderer::DecorStyle;
 use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
 use serde_saphyr::Location;
 
+use crate::text::safe::{for_terminal, in_columns};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     Error,
@@ -81,7 +83,7 @@ impl Report {
         if errors > 0 {
             out.push_str(&format!(
                 "{}: {errors} error{} found; nothing was created",
-                self.file,
+                for_terminal(&self.file),
                 if errors == 1 { "" } else { "s" }
             ));
         }
@@ -99,15 +101,25 @@ impl Report {
             Renderer::plain()
         }
         .decor_style(DecorStyle::Ascii);
-        let hint = d.hint.as_deref().map(|h| Level::HELP.message(h));
+        // annotate-snippets shows C0 controls and most bidi controls itself,
+        // but not C1 (U+009B) nor the marks; netlab's one rule goes first.
+        let message = for_terminal(&d.message);
+        let file = for_terminal(&self.file);
+        let hint = d.hint.as_deref().map(for_terminal);
+        let hint = hint.as_deref().map(|h| Level::HELP.message(h));
         let rendered = match d.pos.and_then(|p| self.line_span(p)) {
             Some((line_no, line_text, col_range)) => {
-                let mut group = level.primary_title(d.message.as_str()).element(
-                    Snippet::source(line_text)
+                // One character shown for each, so the column stays the
+                // file's; the span is in bytes, and pictures take three.
+                let start = in_columns(&line_text[..col_range.start]).len();
+                let token = in_columns(&line_text[col_range.clone()]).len();
+                let line_text = in_columns(line_text);
+                let mut group = level.primary_title(message.as_ref()).element(
+                    Snippet::source(line_text.as_ref())
                         .line_start(line_no)
-                        .path(self.file.as_str())
+                        .path(file.as_ref())
                         .fold(false)
-                        .annotation(AnnotationKind::Primary.span(col_range)),
+                        .annotation(AnnotationKind::Primary.span(start..start + token)),
                 );
                 if let Some(h) = hint {
                     group = group.element(h);
@@ -116,8 +128,8 @@ impl Report {
             }
             None => {
                 let mut group = level
-                    .primary_title(d.message.as_str())
-                    .element(annotate_snippets::Origin::path(self.file.as_str()));
+                    .primary_title(message.as_ref())
+                    .element(annotate_snippets::Origin::path(file.as_ref()));
                 if let Some(h) = hint {
                     group = group.element(h);
                 }
@@ -147,5 +159,54 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render(false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_from_the_file_is_shown_and_the_caret_stays_under_its_token() {
+        // Column 27 (1-based, in characters) is `nobody`, after an 8-bit
+        // CSI.
+        let report = Report {
+            file: "lab\u{202e}.yaml".into(),
+            source: "  - tcp: { name: \u{9b}2J, to: nobody }\n".into(),
+            items: vec![Diagnostic {
+                severity: Severity::Error,
+                message: "undefined node `\x1b]0;owned\x07`".into(),
+                pos: Some(Pos {
+                    line: 1,
+                    column: 27,
+                }),
+                hint: Some("not \x1b[2J".into()),
+            }],
+        };
+        let text = report.render(false);
+        assert!(
+            !text
+                .chars()
+                .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("error: undefined node `␛]0;owned␇`"),
+            "{text}"
+        );
+        assert!(text.contains("--> lab\\u{202e}.yaml:1:27"), "{text}");
+        assert!(text.contains("name: \u{fffd}2J, to: nobody"), "{text}");
+        assert!(text.contains("not ␛[2J"), "{text}");
+        let line = text
+            .lines()
+            .find(|l| l.contains("nobody"))
+            .unwrap_or_default();
+        let caret = text.lines().find(|l| l.contains('^')).unwrap_or_default();
+        let column = |l: &str, i: Option<usize>| i.map(|i| l[..i].chars().count());
+        assert_eq!(
+            column(line, line.find("nobody")),
+            column(caret, caret.find('^')),
+            "{text}"
+        );
     }
 }

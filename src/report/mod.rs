@@ -5,6 +5,11 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+// Every string a check, an engine or the lab file supplied goes through
+// this on its way into the human report (text/safe.rs says why); the
+// status words and colour codes are netlab's own.
+use crate::text::safe::on_one_line as safe;
+
 pub mod colour;
 pub mod file;
 pub mod graph;
@@ -217,12 +222,15 @@ impl VerifyReport {
                     String::new()
                 };
                 format!(
-                    "{host}Docker {} (API {}) at {}",
-                    e.version, e.api_version, e.address
+                    "{}Docker {} (API {}) at {}",
+                    safe(&host),
+                    safe(&e.version),
+                    safe(&e.api_version),
+                    safe(&e.address)
                 )
             })
             .collect();
-        format!("lab {} on {}", self.lab, engines.join("; "))
+        format!("lab {} on {}", safe(&self.lab), engines.join("; "))
     }
 
     /// The report for a person; `color` paints the status words and
@@ -235,7 +243,7 @@ impl VerifyReport {
         let width = |f: fn(&CheckReport) -> &str| {
             self.all_checks()
                 .filter(shown)
-                .map(|c| f(c).chars().count())
+                .map(|c| safe(f(c)).chars().count())
                 .max()
                 .unwrap_or(0)
         };
@@ -248,7 +256,7 @@ impl VerifyReport {
         if !quiet {
             let _ = writeln!(out, "{}", self.header());
             for note in &self.notes {
-                let _ = writeln!(out, "{note}");
+                let _ = writeln!(out, "{}", safe(note));
             }
         }
         for c in self.checks.iter().filter(shown) {
@@ -304,12 +312,12 @@ fn check_lines(
         out,
         "{}{gap}  {}  {}  {:>7}",
         c.status.painted(color),
-        pad(&c.title, title_w),
-        pad(&c.observed, observed_w),
+        pad(&safe(&c.title), title_w),
+        pad(&safe(&c.observed), observed_w),
         format_elapsed(c.elapsed),
     );
     if let (true, Some(why)) = (verbose, &c.why) {
-        let _ = writeln!(out, "      why: {}", why.short);
+        let _ = writeln!(out, "      why: {}", safe(&why.short));
     }
     if let Some(m) = &c.matrix {
         if m.cells.iter().any(|cell| !cell.passed) {
@@ -320,15 +328,15 @@ fn check_lines(
     }
     match &c.capture {
         Some(CaptureReport::Recorded { timeline, .. }) => {
-            let _ = writeln!(out, "      ↳ {}", crate::capture::summary(timeline));
+            let _ = writeln!(out, "      ↳ {}", safe(&crate::capture::summary(timeline)));
             if verbose {
                 for line in crate::capture::verbose(timeline) {
-                    let _ = writeln!(out, "        {line}");
+                    let _ = writeln!(out, "        {}", safe(&line));
                 }
             }
         }
         Some(CaptureReport::Unavailable { reason }) => {
-            let _ = writeln!(out, "      ↳ capture unavailable: {reason}");
+            let _ = writeln!(out, "      ↳ capture unavailable: {}", safe(reason));
         }
         None => {}
     }
@@ -354,6 +362,11 @@ pub fn format_elapsed(d: Duration) -> String {
 
 /// Left-aligned columns, two spaces apart.
 pub fn table(rows: &[Vec<String>]) -> String {
+    // `ls` lists what the engine holds, labels and all.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|cell| safe(cell).into_owned()).collect())
+        .collect();
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|i| {
@@ -365,7 +378,7 @@ pub fn table(rows: &[Vec<String>]) -> String {
         })
         .collect();
     let mut out = String::new();
-    for r in rows {
+    for r in &rows {
         let line: Vec<String> = r
             .iter()
             .enumerate()

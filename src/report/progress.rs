@@ -37,7 +37,8 @@ fn on_terminal() -> bool {
 impl Progress {
     /// A stage of `total` steps (`0`: a stage of unknown length, a spinner).
     pub fn start(stage: impl Into<String>, total: u64) -> Progress {
-        let stage = stage.into();
+        // Stages and steps name checks by their titles, from the lab file.
+        let stage = crate::text::safe::on_one_line(&stage.into()).into_owned();
         let bar = (on_terminal() && !hushed()).then(|| {
             let bar = if total == 0 {
                 ProgressBar::new_spinner()
@@ -58,9 +59,9 @@ impl Progress {
         });
         if bar.is_none() && !hushed() {
             if total == 0 {
-                eprintln!("netlab: {stage}");
+                crate::text::say!("netlab: {stage}");
             } else {
-                eprintln!("netlab: {stage} ({total})");
+                crate::text::say!("netlab: {stage} ({total})");
             }
         }
         Progress {
@@ -77,14 +78,14 @@ impl Progress {
         self.done.fetch_add(1, Ordering::Relaxed);
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            bar.set_message(what.to_owned());
+            bar.set_message(crate::text::safe::on_one_line(what).into_owned());
         }
     }
 
     pub fn finish(self) {
         match self.bar {
             Some(bar) => bar.finish_and_clear(),
-            None if self.total > 0 && !hushed() => eprintln!(
+            None if self.total > 0 && !hushed() => crate::text::say!(
                 "netlab: {} done: {}/{} in {}",
                 self.stage,
                 self.done.load(Ordering::Relaxed),

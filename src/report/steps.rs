@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{CheckReport, format_elapsed};
+use super::{CheckReport, format_elapsed, safe};
 
 /// How an action went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl RestoreReport {
 
 /// `step 2/4: db comes back` and one line per action.
 pub fn step_lines(out: &mut String, number: usize, step: &StepReport) {
-    let _ = writeln!(out, "step {number}: {}", step.title);
+    let _ = writeln!(out, "step {number}: {}", safe(&step.title));
     for a in &step.actions {
         action_line(out, a);
     }
@@ -80,7 +80,7 @@ pub fn step_lines(out: &mut String, number: usize, step: &StepReport) {
 
 fn action_line(out: &mut String, a: &ActionReport) {
     if a.status == ActionStatus::NotRun {
-        let _ = writeln!(out, "  do  {} — not run", a.text);
+        let _ = writeln!(out, "  do  {} — not run", safe(&a.text));
         return;
     }
     let status = match a.status {
@@ -90,12 +90,12 @@ fn action_line(out: &mut String, a: &ActionReport) {
     let observed = if a.observed.is_empty() {
         String::new()
     } else {
-        format!(" — {status}{}", a.observed)
+        format!(" — {status}{}", safe(&a.observed))
     };
     let _ = writeln!(
         out,
         "  do  {}{observed}  ({})",
-        a.text,
+        safe(&a.text),
         format_elapsed(a.elapsed)
     );
 }
@@ -108,8 +108,13 @@ pub fn restore_lines(out: &mut String, r: &RestoreReport) {
         r.actions
             .iter()
             .map(|a| match a.status {
-                ActionStatus::Done => a.text.clone(),
-                other => format!("{} ({}: {})", a.text, other.word(), a.observed),
+                ActionStatus::Done => safe(&a.text).into_owned(),
+                other => format!(
+                    "{} ({}: {})",
+                    safe(&a.text),
+                    other.word(),
+                    safe(&a.observed)
+                ),
             })
             .collect::<Vec<_>>()
             .join("; ")
@@ -117,7 +122,7 @@ pub fn restore_lines(out: &mut String, r: &RestoreReport) {
     let verdict = if r.complete() {
         "the lab is as its file declares".to_owned()
     } else {
-        format!("NOT as declared: {}", r.left.join("; "))
+        format!("NOT as declared: {}", safe(&r.left.join("; ")))
     };
     let _ = writeln!(
         out,

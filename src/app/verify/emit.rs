@@ -15,7 +15,10 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
             "{}",
             report.human_with(report::colour::stdout(), options.verbose, options.quiet)
         ),
-        OutputFormat::Json => print!("{}", json::render(report)),
+        OutputFormat::Json => print!(
+            "{}",
+            crate::text::safe::json_for_terminal(&json::render(report))
+        ),
     }
     // The checks ran: a report file that cannot be written is said, and
     // never hides their verdict (1 and 3 stay; a pass becomes 2).
@@ -32,7 +35,7 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
         unwritten.extend(write_pcaps(report, dir));
     }
     for problem in &unwritten {
-        eprintln!("netlab: {problem}");
+        crate::text::say!("netlab: {problem}");
     }
     Ok(match exit_code(report) {
         exit::SUCCESS if !unwritten.is_empty() => exit::INVALID_INPUT,
@@ -80,11 +83,11 @@ fn write_pcaps(report: &VerifyReport, dir: &std::path::Path) -> Vec<String> {
         }
     }
     if written == 0 && problems.is_empty() {
-        eprintln!(
+        crate::text::say!(
             "netlab: --pcap wrote nothing: no check was recorded (add `capture: true`, or --capture)"
         );
     } else if written > 0 {
-        eprintln!(
+        crate::text::say!(
             "netlab: wrote {} to {}",
             report::count(written, "pcap file"),
             dir.display()

@@ -169,7 +169,7 @@ pub async fn run(
         if restored.complete()
             && let Err(e) = container::remove(&engines.home, &marker).await
         {
-            eprintln!("netlab: cannot remove the steps marker: {e:#}");
+            crate::text::say!("netlab: cannot remove the steps marker: {e:#}");
         }
         Some(restored)
     } else {
