@@ -116,3 +116,20 @@ fn on_several_hosts_the_port_must_be_the_lab_s_on_the_probing_host() {
         "{message}"
     );
 }
+
+#[test]
+fn a_udp_matrix_sends_to_a_host_mode_node_only_on_a_port_it_serves() {
+    let lab = "networks:\n  front: {}\nnodes:\n  client:\n    networks: [front]\n    serve: [udp:9000]\n  edge:\n    network_mode: host\n    serve: [udp:9000]\nchecks:\n";
+    let cells = |port: &str| {
+        format!(
+            "{lab}  - matrix:\n      port: {port}\n      expect: |\n        from\\to  client  edge\n        host     .       .\n"
+        )
+    };
+    load_str(&cells("9000/udp")).expect("edge serves 9000/udp");
+    let (_, _, message) = one_error(&cells("9001/udp"));
+    assert_eq!(
+        message,
+        "cell host → edge aims outside the lab: node `edge` shares its host's network stack and serves nothing on 9001/udp: a payload there could reach another service of the host"
+    );
+    load_str(&cells("9001")).expect("a tcp matrix sends no payload");
+}

@@ -84,4 +84,31 @@ impl Validator {
             None => true,
         }
     }
+
+    /// A udp matrix cell sends a datagram to its column's node: to a node in
+    /// host mode, only on a port it serves. Reported, and true, when not.
+    pub(super) fn cell_payload_off(
+        &mut self,
+        cx: &CheckCx,
+        from: &Source,
+        to: &str,
+        port: u16,
+        at: Option<crate::lab::diagnostic::Pos>,
+    ) -> bool {
+        let Some(why) = (!self.allow_external)
+            .then(|| cx.nodes.get(to))
+            .flatten()
+            .and_then(|n| own_ports::host_mode_refusal(n, port, Transport::Udp))
+        else {
+            return false;
+        };
+        self.error_at(
+            at,
+            format!("cell {from} → {to} aims outside the lab: {why}"),
+            Some(
+                "serve the port on that node, or write `-` in this cell; `--allow-external` lifts this".into(),
+            ),
+        );
+        true
+    }
 }
