@@ -216,3 +216,26 @@ fn follow_only_without_loopback_reads_as_any_loopback_port() {
     assert_eq!(back, from_host);
     assert!(back.loopback.is_some_and(|p| p.len() == 3));
 }
+
+#[test]
+fn a_step_s_checks_are_judged_before_any_packet_too() {
+    let mut l = with_ports(live());
+    with(
+        &mut l,
+        "http: { from: host, url: \"http://127.0.0.1:49153/\", expect: { status: 200 } }",
+    );
+    let mut step_check = l.lab.checks[0].clone();
+    step_check.kind = kind(
+        "",
+        "http: { from: host, url: \"http://127.0.0.1:2375/\", expect: { status: 200 } }",
+    );
+    step_check.title = "in a step".into();
+    l.lab.steps = vec![lab::Step {
+        title: "later".into(),
+        actions: Vec::new(),
+        checks: vec![step_check],
+    }];
+    let refused = reach::refusals(&l, &Default::default());
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].title, "in a step");
+}

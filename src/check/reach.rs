@@ -80,7 +80,9 @@ type Judged<'a> = (&'a Check, String, Box<dyn Fn(&HostAddresses) -> Place + 'a>)
 /// to judge it once the hosts' addresses are known.
 fn targets(live: &LiveLab) -> Vec<Judged<'_>> {
     let mut out: Vec<Judged<'_>> = Vec::new();
-    for check in &live.lab.checks {
+    // A step's checks run later, but are judged now, before any packet.
+    let steps = live.lab.steps.iter().flat_map(|s| &s.checks);
+    for check in live.lab.checks.iter().chain(steps) {
         match &check.kind {
             // A tcp probe sends nothing: a SYN, and for `open` a handshake
             // and the greeting read; it may knock at any loopback port, as
