@@ -262,25 +262,9 @@ pub fn loopback_ports(live: &LiveLab, host: &str) -> Vec<OwnPort> {
         .lab
         .nodes
         .values()
-        .filter(|n| own_ports::is_host_mode(n) && live.same_engine(host, &n.host))
+        .filter(|n| live.same_engine(host, &n.host))
     {
-        for listener in &node.serve {
-            let transport = if listener.proto.is_udp() {
-                Transport::Udp
-            } else {
-                Transport::Tcp
-            };
-            for ip in [
-                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-            ] {
-                own.push(OwnPort {
-                    ip,
-                    port: listener.port,
-                    transport,
-                });
-            }
-        }
+        own.extend(own_ports::host_mode_ports(node));
     }
     own.sort_by_key(|p| (p.port, p.ip, p.transport.as_str()));
     own.dedup();

@@ -62,23 +62,32 @@ fn declared(lab: Topology, host: &str) -> (Vec<OwnPort>, Vec<OwnPort>) {
                 }
             }
         }
-        if is_host_mode(node) {
-            // The agent listens on every address of both families.
-            for listener in &node.serve {
-                let transport = if listener.proto.is_udp() {
-                    Transport::Udp
-                } else {
-                    Transport::Tcp
-                };
-                fixed.extend(EVERY_ADDRESS.iter().map(|ip| OwnPort {
-                    ip: *ip,
-                    port: listener.port,
-                    transport,
-                }));
-            }
-        }
+        fixed.extend(host_mode_ports(node));
     }
     (fixed, picked)
+}
+
+/// The listeners of a node in host mode, as ports of its host's stack (the
+/// agent listens on every address of both families); none for another node.
+pub fn host_mode_ports(node: &Node) -> Vec<OwnPort> {
+    if !is_host_mode(node) {
+        return Vec::new();
+    }
+    node.serve
+        .iter()
+        .flat_map(|listener| {
+            let transport = if listener.proto.is_udp() {
+                Transport::Udp
+            } else {
+                Transport::Tcp
+            };
+            EVERY_ADDRESS.map(|ip| OwnPort {
+                ip,
+                port: listener.port,
+                transport,
+            })
+        })
+        .collect()
 }
 
 /// Whether a payload from `from` to loopback `ip:port` stays in the lab:
