@@ -137,7 +137,7 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
                     body: body.as_deref(),
                     ca_pem: ca_pem.as_deref(),
                     max_redirects: *max_redirects,
-                    follow_only: follow_only.as_ref(),
+                    follow_only: follow_only.as_deref(),
                     recorder,
                     family: family.unwrap_or(crate::vocab::IpFamily::V4),
                 },

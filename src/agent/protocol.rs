@@ -10,7 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{IpFamily, RecordType};
+use crate::loopback::OwnPort;
+use crate::vocab::{IpFamily, RecordType, Transport};
 
 /// The first line an agent TCP listener sends, and the whole of a UDP reply
 /// prefix: `netlab-agent lab=<lab> node=<node>`.
@@ -152,7 +153,8 @@ pub enum ProbeKind {
         body: Option<String>,
         ca_pem: Option<String>,
         max_redirects: u32,
-        follow_only: Option<FollowOnly>,
+        // Boxed: every planned probe is as large as its largest kind.
+        follow_only: Option<Box<FollowOnly>>,
         /// The family a name in the URL is resolved to (A or AAAA);
         /// `None`: IPv4.
         #[serde(default)]
@@ -215,27 +217,49 @@ pub enum ProbeKind {
 }
 
 /// Where a redirect may lead: these names, these addresses, addresses in
-/// these subnets, and loopback.
+/// these subnets, and loopback — on a Docker host's own stack, only its
+/// loopback ports that are the lab's (`loopback`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct FollowOnly {
     pub names: Vec<String>,
     pub addresses: Vec<IpAddr>,
     pub subnets: Vec<ipnet::IpNet>,
+    /// `None`: any loopback port (a container's loopback is its own);
+    /// `Some`: the probe runs on a host's stack, whose loopback holds other
+    /// services too, so only these ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loopback: Option<Vec<OwnPort>>,
 }
 
 impl FollowOnly {
+    #[cfg(test)]
     pub fn allows(&self, url: &url::Url) -> bool {
+        self.refusal(url, IpFamily::V4).is_none()
+    }
+
+    /// Why a redirect to `url` (names resolved to `family`) is not
+    /// followed, or `None`.
+    pub fn refusal(&self, url: &url::Url, family: IpFamily) -> Option<String> {
+        const OUTSIDE: &str = "it leads outside the lab (netlab follows redirects to the lab's names, addresses and subnets and to loopback)";
         let ip = match url.host() {
             Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
             Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
-            Some(url::Host::Domain(d)) => {
-                return self.names.iter().any(|n| n.eq_ignore_ascii_case(d));
+            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => {
+                crate::loopback::localhost(family)
             }
-            None => return false,
+            Some(url::Host::Domain(d)) => {
+                let named = self.names.iter().any(|n| n.eq_ignore_ascii_case(d));
+                return (!named).then(|| OUTSIDE.to_owned());
+            }
+            None => return Some(OUTSIDE.to_owned()),
         };
-        ip.is_loopback()
-            || self.addresses.contains(&ip)
-            || self.subnets.iter().any(|s| s.contains(&ip))
+        if crate::loopback::is_loopback(ip) {
+            let own = self.loopback.as_deref()?;
+            let port = url.port_or_known_default().unwrap_or(80);
+            return crate::loopback::refusal(own, ip, port, Transport::Tcp);
+        }
+        let inside = self.addresses.contains(&ip) || self.subnets.iter().any(|s| s.contains(&ip));
+        (!inside).then(|| OUTSIDE.to_owned())
     }
 }
 

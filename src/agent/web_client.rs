@@ -557,11 +557,9 @@ pub async fn http(request: &HttpRequest<'_>, deadline: Duration) -> HttpObservat
                     return;
                 }
             };
-            if let Some(allowed) = follow_only
-                && !allowed.allows(&url)
-            {
+            if let Some(why) = follow_only.and_then(|allowed| allowed.refusal(&url, family)) {
                 obs.note = Some(format!(
-                    "the redirect to {url} was not followed: it leads outside the lab (netlab follows redirects to the lab's names, addresses and subnets and to loopback; `--allow-external` lifts this)"
+                    "the redirect to {url} was not followed: {why}; `--allow-external` lifts this"
                 ));
                 return;
             }

@@ -238,7 +238,7 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
             max_redirects: MAX_REDIRECTS,
             // A redirect may lead only inside the lab: a lab file must not
             // steer a node or a host elsewhere.
-            follow_only: (!live.allow_external).then(|| reach::follow_only(live, from)),
+            follow_only: (!live.allow_external).then(|| Box::new(reach::follow_only(live, from))),
             family: Some(family),
         },
         CheckKind::Spread {
@@ -468,6 +468,8 @@ pub fn batch_deadline(batch: &ProbeBatch) -> Duration {
 
 #[cfg(test)]
 mod evidence_tests;
+#[cfg(test)]
+mod loopback_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

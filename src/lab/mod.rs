@@ -6,6 +6,7 @@ pub mod diagnostic;
 pub mod measure;
 pub mod model;
 pub mod notation;
+pub mod own_ports;
 pub mod raw;
 pub mod raw_step;
 pub mod reach;
@@ -233,5 +234,7 @@ mod tests;
 mod tests_ipv6;
 #[cfg(test)]
 mod tests_space;
+#[cfg(test)]
+mod tests_loopback;
 #[cfg(test)]
 mod tests_steps;

@@ -45,7 +45,7 @@ impl Lab {
 
 impl Topology<'_> {
     /// The logical host a probe from `source` runs on (as [`Lab::host_of`]).
-    fn host_of<'s>(&'s self, source: &'s Source) -> &'s str {
+    pub(crate) fn host_of<'s>(&'s self, source: &'s Source) -> &'s str {
         let first = self.hosts.first().map(String::as_str).unwrap_or(LOCAL_HOST);
         match source {
             Source::Node(n) => self.nodes.get(n).map(|n| n.host.as_str()).unwrap_or(first),

@@ -583,7 +583,12 @@ fn tls_checks_take_a_name_a_ca_and_one_of_four_outcomes() {
 
 #[test]
 fn http_checks_take_a_url_a_method_and_a_map_of_expectations() {
-    let lab = |check: &str| format!("{BASE}checks:\n  - {check}\n");
+    // From the host, a loopback URL needs a port the lab publishes there.
+    let lab = |check: &str| {
+        format!(
+            "{BASE}    ports: [\"127.0.0.1:8080:80\"]\n    serve: [http:80]\nchecks:\n  - {check}\n"
+        )
+    };
     let ok = load_str(&lab("http: { from: host, url: \"http://127.0.0.1:8080/redirect/307?to=/echo\", method: post, body: x, expect: { redirects: [307], final_method: POST, body_kept: true, from_node: web, status: 200, final_url: /echo } }"))
         .expect("valid")
         .lab;
@@ -1082,9 +1087,9 @@ fn targets_outside_the_lab_are_refused_unless_allowed() {
     ))
     .expect("an address in the lab's subnet");
     load_str(&with(
-        "http: { from: host, url: \"http://127.0.0.1:8080/\", expect: { status: 200 } }",
+        "http: { from: client, url: \"http://127.0.0.1:8080/\", expect: { status: 200 } }",
     ))
-    .expect("loopback");
+    .expect("a container's own loopback");
     load_str(&with(
         "http: { from: client, url: \"http://web/whoami\", expect: { status: 200 } }",
     ))

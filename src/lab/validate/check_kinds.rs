@@ -139,6 +139,11 @@ impl Validator {
         if !self.aimable(cx, &from, &to) {
             return None;
         }
+        // A udp probe sends a datagram; a tcp one sends nothing (see
+        // `check::reach`).
+        if transport == Transport::Udp && !self.payload_stays(cx, &from, &to, transport) {
+            return None;
+        }
         if expect == "open"
             && let TargetHost::Node { node, .. } = &to.host
             && let (Some(n), Some(span)) = (cx.nodes.get(node), &cx.body.to)
@@ -186,7 +191,7 @@ impl Validator {
         };
         let expect = self.expect_word(cx, &["verified", "untrusted", "wrong-name", "no-tls"]);
         let (from, to, trust, expect) = (from?, to?, trust?, expect?);
-        if !self.aimable(cx, &from, &to) {
+        if !self.aimable(cx, &from, &to) || !self.payload_stays(cx, &from, &to, Transport::Tcp) {
             return None;
         }
         let name = match (&cx.body.name, &to.host) {
@@ -305,7 +310,7 @@ impl Validator {
                 self.outside(&cx.place_of(&cx.body.url), url, &why);
                 None
             }
-            _ => Some(()),
+            _ => self.url_payload_stays(cx, from, url).then_some(()),
         }
     }
 

@@ -96,6 +96,12 @@ impl Validator {
                     Some(Some(_)) if self.cell_off_path(cx, &source, to, symbol.at) => {
                         ok = false;
                     }
+                    Some(Some(_))
+                        if transport == Transport::Udp
+                            && self.cell_payload_off(cx, &source, to, port, symbol.at) =>
+                    {
+                        ok = false;
+                    }
                     Some(Some(expect)) => cells.push(MatrixCell {
                         from: source.clone(),
                         to: to.clone(),

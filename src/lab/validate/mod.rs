@@ -8,6 +8,7 @@ mod check_kinds;
 mod checks;
 mod hosts;
 mod ipv6;
+mod loopback;
 mod matrix;
 mod measure;
 mod network_options;
