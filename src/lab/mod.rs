@@ -233,8 +233,8 @@ mod tests;
 #[cfg(test)]
 mod tests_ipv6;
 #[cfg(test)]
-mod tests_space;
-#[cfg(test)]
 mod tests_loopback;
+#[cfg(test)]
+mod tests_space;
 #[cfg(test)]
 mod tests_steps;
