@@ -33,17 +33,20 @@ impl Validator {
         networks: &IndexMap<String, Network>,
         hosts: &Hosts,
     ) -> Vec<Check> {
-        self.checks_located(raw, nodes, networks, hosts)
+        self.checks_located(raw, nodes, None, networks, hosts)
             .into_iter()
             .map(|(_, c)| c)
             .collect()
     }
 
     /// The valid checks, each with the place of its kind in the file.
+    /// `paths`: the nodes on the networks they are on where the checks run
+    /// (a step's actions move them), when that is not `nodes`.
     pub(super) fn checks_located(
         &mut self,
         raw: &[Span<RawCheck>],
         nodes: &IndexMap<String, Node>,
+        paths: Option<&IndexMap<String, Node>>,
         networks: &IndexMap<String, Network>,
         hosts: &Hosts,
     ) -> Vec<(Location, Check)> {
@@ -73,6 +76,7 @@ impl Validator {
                 kind,
                 body,
                 nodes,
+                paths: paths.unwrap_or(nodes),
                 networks,
                 hosts,
             };
@@ -439,7 +443,7 @@ impl Validator {
         let at = cx.place_of(&cx.body.to);
         match &to.host {
             TargetHost::Node { node, network } => {
-                match reach::aim(cx.topology(), from, node, network.as_deref()) {
+                match reach::aim(cx.paths(), from, node, network.as_deref()) {
                     Ok(_) => true,
                     Err(off) => {
                         self.error(&at, off.message, Some(off.hint));
@@ -548,6 +552,9 @@ pub(super) struct CheckCx<'a> {
     pub kind: &'a Span<String>,
     pub body: &'a RawCheckBody,
     pub nodes: &'a IndexMap<String, Node>,
+    /// The nodes on the networks they are on when the check runs: what a
+    /// path is decided by.
+    pub paths: &'a IndexMap<String, Node>,
     pub networks: &'a IndexMap<String, Network>,
     pub hosts: &'a Hosts,
 }
@@ -559,6 +566,15 @@ impl CheckCx<'_> {
             nodes: self.nodes,
             networks: self.networks,
             hosts: &self.hosts.names,
+        }
+    }
+
+    /// The lab as the paths of its checks are decided: each node on the
+    /// networks it is on when the check runs.
+    pub fn paths(&self) -> crate::lab::reach::Topology<'_> {
+        crate::lab::reach::Topology {
+            nodes: self.paths,
+            ..self.topology()
         }
     }
 
