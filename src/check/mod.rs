@@ -454,3 +454,5 @@ mod evidence_tests;
 mod tests;
 #[cfg(test)]
 mod tests_ipv6;
+#[cfg(test)]
+mod tests_moved;

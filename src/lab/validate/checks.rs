@@ -442,6 +442,7 @@ impl Validator {
         use crate::lab::reach::{self, Verdict};
         let at = cx.place_of(&cx.body.to);
         match &to.host {
+            TargetHost::Node { node, .. } if cx.left_every_network(node) => true,
             TargetHost::Node { node, network } => {
                 match reach::aim(cx.paths(), from, node, network.as_deref()) {
                     Ok(_) => true,
@@ -576,6 +577,17 @@ impl CheckCx<'_> {
             nodes: self.paths,
             ..self.topology()
         }
+    }
+
+    /// Whether a step's actions took `node` off every network it was on:
+    /// `fits_state` says so, in those words, and no path to it is judged.
+    pub fn left_every_network(&self, node: &str) -> bool {
+        let on_none = |nodes: &IndexMap<String, Node>| {
+            nodes
+                .get(node)
+                .is_some_and(|n| matches!(&n.attachment, Attachment::Networks(l) if l.is_empty()))
+        };
+        on_none(self.paths) && !on_none(self.nodes)
     }
 
     /// Where a problem about an optional field points: at the field when it

@@ -121,14 +121,7 @@ impl Validator {
                         .collect(),
                 )
             });
-            // A node on no network at this point keeps the file's: a check
-            // aimed at it is refused by `fits_state`, in those words.
-            let paths = reach::moved(nodes, networks, |n| {
-                state
-                    .node(n)
-                    .map(|s| s.networks.clone())
-                    .filter(|on| !on.is_empty())
-            });
+            let paths = reach::moved(nodes, networks, |n| Some(state.node(n)?.networks.clone()));
             let checks = self.checks_located(&s.checks, &joined, Some(&paths), networks, hosts);
             for (at, check) in &checks {
                 self.fits_state(at, &check.kind, &state, nodes);
