@@ -203,3 +203,36 @@ fn a_node_on_no_network_now_is_on_no_path() {
         "{refused}"
     );
 }
+
+#[test]
+fn the_family_a_check_names_none_of_follows_the_network_shared_now() {
+    let yaml = "networks:
+  front: {}
+  only6: { ipv6: true, ipv4: false }
+nodes:
+  web:
+    networks: [front, only6]
+    serve: [tcp:7000]
+  client:
+    networks: [front]
+checks:
+  - tcp: { from: client, to: web:7000, expect: blocked }
+";
+    let six = |last: u16| std::net::Ipv6Addr::new(0xfd0e, 0, 0, 0, 0, 0, 0, last);
+    let mut web = node(&[("front", [10, 1, 0, 2])]);
+    web.addresses6 = [("only6".to_owned(), six(2))].into_iter().collect();
+    let before = live(
+        yaml,
+        &[
+            ("web", web.clone()),
+            ("client", node(&[("front", [10, 1, 0, 3])])),
+        ],
+    );
+    assert_eq!(aimed(&before), vec![ip("10.1.0.2")]);
+    // `disconnect` from front, `connect` to only6: the one network shared
+    // now has IPv6 only, so the check speaks IPv6 to web's address there.
+    let mut client = node(&[]);
+    client.addresses6 = [("only6".to_owned(), six(3))].into_iter().collect();
+    let after = live(yaml, &[("web", web), ("client", client)]);
+    assert_eq!(aimed(&after), vec![IpAddr::V6(six(2))]);
+}
