@@ -236,3 +236,25 @@ checks:
     let after = live(yaml, &[("web", web), ("client", client)]);
     assert_eq!(aimed(&after), vec![IpAddr::V6(six(2))]);
 }
+
+#[test]
+fn the_report_shows_the_network_a_moved_node_was_reached_over() {
+    // client joined back: the check touched back only, not front, which
+    // the packet no longer leaves by.
+    let l = live(
+        LAB,
+        &[
+            (
+                "web",
+                node(&[("side", [10, 3, 0, 2]), ("back", [10, 2, 0, 2])]),
+            ),
+            (
+                "client",
+                node(&[("front", [10, 1, 0, 3]), ("back", [10, 2, 0, 3])]),
+            ),
+        ],
+    );
+    let scope = route::scope(&l.lab.checks[0].kind, &l);
+    assert_eq!(scope.networks, ["back"]);
+    assert_eq!(scope.nodes, ["web", "client"]);
+}
