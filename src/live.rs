@@ -8,8 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use indexmap::IndexMap;
 
+use crate::lab::reach::Topology;
 use crate::lab::requires::EngineFacts;
-use crate::lab::{IpFamily, Lab, Transport};
+use crate::lab::{IpFamily, Lab, Node, Transport};
 
 /// A lab as it runs: its stored definition, each node's container and each
 /// host's helper.
@@ -51,6 +52,34 @@ impl LiveLab {
     pub fn same_engine(&self, a: &str, b: &str) -> bool {
         a == b
             || matches!((self.hosts.get(a), self.hosts.get(b)), (Some(x), Some(y)) if x.engine == y.engine)
+    }
+}
+
+impl LiveLab {
+    /// The lab's nodes on the networks they are on as they run now (a step
+    /// may have connected or disconnected them); a node that is not running
+    /// shows no networks, so it keeps the file's.
+    pub fn nodes_now(&self) -> IndexMap<String, Node> {
+        crate::lab::reach::moved(&self.lab.nodes, &self.lab.networks, |name| {
+            let n = self.nodes.get(name).filter(|n| n.running)?;
+            Some(
+                n.addresses
+                    .keys()
+                    .chain(n.addresses6.keys())
+                    .filter(|net| self.lab.networks.contains_key(*net))
+                    .cloned()
+                    .collect(),
+            )
+        })
+    }
+
+    /// What `lab::reach` reads, with `nodes` from [`LiveLab::nodes_now`].
+    pub fn topology_of<'a>(&'a self, nodes: &'a IndexMap<String, Node>) -> Topology<'a> {
+        Topology {
+            nodes,
+            networks: &self.lab.networks,
+            hosts: &self.lab.hosts,
+        }
     }
 }
 
@@ -122,6 +151,14 @@ impl LiveNode {
             IpFamily::V4 => self.addresses.get(network).map(|ip| IpAddr::V4(*ip)),
             IpFamily::V6 => self.addresses6.get(network).map(|ip| IpAddr::V6(*ip)),
         }
+    }
+
+    /// The networks it has an address on, of either family.
+    pub fn all_networks(&self) -> impl Iterator<Item = &str> + '_ {
+        self.addresses
+            .keys()
+            .chain(self.addresses6.keys())
+            .map(String::as_str)
     }
 
     /// Every address it has, IPv4 first.

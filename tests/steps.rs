@@ -817,3 +817,78 @@ steps:
         "{text}"
     );
 }
+
+/// web on side and back, client on front; a step connects client to back.
+/// Before it no network is shared and web is aimed at on side; after it,
+/// every check must aim at back, which they share now: the twins PASS,
+/// the mutants (`blocked`, `x`, a lossy link) FAIL.
+const MOVED: &str = "name: x
+networks:
+  front: {}
+  back: {}
+  side: {}
+nodes:
+  web: { networks: [side, back], serve: [tcp:7000] }
+  client: { networks: [front] }
+checks:
+  - tcp: { title: apart at first, from: client, to: web:7000, expect: blocked, timeout: 2s }
+steps:
+  - title: client joins back
+    do: [ { connect: { node: client, network: back } } ]
+    checks:
+      - tcp: { title: reached over back, from: client, to: web:7000, expect: open }
+      - tcp: { title: still blocked, from: client, to: web:7000, expect: blocked, timeout: 2s }
+      - matrix:
+          title: cell open
+          port: 7000
+          expect: |
+            from\\to  web
+            client    .
+      - matrix:
+          title: cell blocked
+          port: 7000
+          timeout: 2s
+          expect: |
+            from\\to  web
+            client    x
+      - latency: { title: near, from: client, to: web, count: 10, expect: { median: ..50ms } }
+      - loss: { title: all lost, from: client, to: web, count: 10, expect: 90%.. }
+";
+
+#[test]
+fn after_a_step_connects_a_node_its_checks_aim_at_the_network_shared_now() {
+    if !docker_available() {
+        return;
+    }
+    let guard = LabGuard::from_yaml("t-sa2-moved", MOVED);
+    up(&guard);
+    let (code, doc, err) = verify_json("t-sa2-moved", &[]);
+    assert_eq!(code, Some(1), "{doc:#}\n{err}");
+    let seen: Vec<String> = outcomes(&doc)
+        .into_iter()
+        .map(|(t, o)| format!("{t}: {o}"))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "apart at first: pass",
+            "reached over back: pass",
+            "still blocked: fail",
+            "matrix cell open on 7000: pass",
+            "matrix cell blocked on 7000: fail",
+            "near: pass",
+            "all lost: fail",
+        ],
+        "{doc:#}"
+    );
+    assert_eq!(doc["restore"]["outcome"], "done");
+    assert_as_declared(
+        "t-sa2-moved",
+        &[
+            ("web", &[("side", &[]), ("back", &[])]),
+            ("client", &[("front", &[])]),
+        ],
+    );
+    assert_eq!(netlab(&["down", "t-sa2-moved"]).status.code(), Some(0));
+    guard.assert_nothing_left();
+}

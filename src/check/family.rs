@@ -33,7 +33,7 @@ pub fn of_cell(live: &LiveLab, check: &Check, cell: &MatrixCell) -> Vec<IpFamily
     match check.family {
         Some(f) => f.members().to_vec(),
         None => vec![default_family(
-            live.lab.topology(),
+            live.topology_of(&live.nodes_now()),
             &cell.from,
             &TargetHost::Node {
                 node: cell.to.clone(),
@@ -44,7 +44,9 @@ pub fn of_cell(live: &LiveLab, check: &Check, cell: &MatrixCell) -> Vec<IpFamily
 }
 
 fn default_of(live: &LiveLab, kind: &CheckKind) -> IpFamily {
-    let lab = live.lab.topology();
+    // Decided where the nodes are now, as the address is.
+    let nodes = live.nodes_now();
+    let lab = live.topology_of(&nodes);
     match kind {
         CheckKind::Tcp { from, to, .. }
         | CheckKind::Udp { from, to, .. }

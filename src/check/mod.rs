@@ -475,4 +475,6 @@ mod tests;
 #[cfg(test)]
 mod tests_ipv6;
 #[cfg(test)]
+mod tests_moved;
+#[cfg(test)]
 mod tests_terminal;

@@ -224,7 +224,8 @@ impl Touched {
         self.node(r.node.as_deref());
         self.network(r.network.as_deref());
         let from_nets = match from {
-            Source::Node(f) => live.lab.nodes.get(f).map(networks_of).unwrap_or_default(),
+            // Where the source is now (a step may have moved it).
+            Source::Node(f) => live.nodes_now().get(f).map(networks_of).unwrap_or_default(),
             Source::Host(_) => Vec::new(),
         };
         if r.network.as_ref().is_none_or(|n| !from_nets.contains(n)) {
@@ -267,8 +268,7 @@ fn by_name(live: &LiveLab, from: &str, name: &str, port: Option<u16>) -> Scope {
         touched.node(Some(&c.name));
     }
     let own = live
-        .lab
-        .nodes
+        .nodes_now()
         .get(from)
         .map(networks_of)
         .unwrap_or_default();

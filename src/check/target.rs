@@ -1,7 +1,9 @@
 //! Which address a `to:` means, seen from a given source.
 //!
-//! `to: web:7000` is web's address on a network it shares with `from`; if
-//! they share none, web's address on a bridge of the source's own host
+//! `to: web:7000` is web's address on a network it shares with `from` as
+//! the two run now (a step may have connected or disconnected either: the
+//! file's choice holds only while the running lab agrees); if they share
+//! none, web's address on a bridge of the source's own host
 //! (that is how isolation is shown at layers 3/4, not merely by a missing
 //! DNS name). Anything else is on no path of the source and refused (see
 //! `lab::reach::aim`). A node in host mode is its Docker host itself:
@@ -28,26 +30,21 @@ pub fn resolve(
                 .nodes
                 .get(node)
                 .ok_or_else(|| format!("node `{node}` has no container"))?;
-            let aimed = aim(live.lab.topology(), from, node, network.as_deref())
+            // Where the two are now: a step may have moved either.
+            let nodes = live.nodes_now();
+            let aimed = aim(live.topology_of(&nodes), from, node, network.as_deref())
                 .map_err(|off| off.to_string())?;
             let ip = match aimed {
                 Aim::HostMode => host_mode_address(live, from, node, &target.host, family)?,
-                Aim::Networks(networks) => networks
-                    .iter()
-                    .find_map(|net| target.address(net, family))
-                    .or_else(|| {
-                        // A step changed who is on which network: the
-                        // networks the two share now decide, and without
-                        // one, a bridge of the source's own host, as for
-                        // nodes that never shared one.
-                        network
-                            .is_none()
-                            .then(|| now_on_path(live, from, target, family))
-                            .flatten()
-                    }),
+                Aim::Networks(networks) => {
+                    networks.iter().find_map(|net| target.address(net, family))
+                }
             };
-            ip.ok_or_else(|| {
-                format!(
+            ip.ok_or_else(|| match network {
+                Some(n) if target.running && !target.all_networks().any(|on| on == n) => {
+                    format!("node `{node}` is not on network `{n}` now")
+                }
+                _ => format!(
                     "node `{node}` has no {} address{} (state: {})",
                     family.name(),
                     network
@@ -55,46 +52,11 @@ pub fn resolve(
                         .map(|n| format!(" on network `{n}`"))
                         .unwrap_or_default(),
                     target.state
-                )
+                ),
             })?
         }
     };
     Ok(SocketAddr::new(ip, to.port))
-}
-
-/// The target's address on a network it shares with the source as they
-/// run now, else on a bridge of the source's own host.
-fn now_on_path(
-    live: &LiveLab,
-    from: &Source,
-    target: &crate::live::LiveNode,
-    family: IpFamily,
-) -> Option<IpAddr> {
-    let source = match from {
-        Source::Node(n) => live.nodes.get(n),
-        Source::Host(_) => None,
-    };
-    let networks: Vec<&String> = match family {
-        IpFamily::V4 => target.addresses.keys().collect(),
-        IpFamily::V6 => target.addresses6.keys().collect(),
-    };
-    let shared = networks
-        .iter()
-        .find(|net| source.is_some_and(|s| s.address(net, family).is_some()));
-    let same_host = live.lab.host_of(from) == target.host;
-    let bridge_here = || {
-        networks.iter().find(|net| {
-            same_host
-                && live
-                    .lab
-                    .networks
-                    .get(net.as_str())
-                    .is_some_and(|n| n.driver == crate::lab::Driver::Bridge)
-        })
-    };
-    shared
-        .or_else(bridge_here)
-        .and_then(|net| target.address(net, family))
 }
 
 /// A node in host mode is its Docker host: loopback from that host (and

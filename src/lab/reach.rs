@@ -20,8 +20,8 @@ use std::net::IpAddr;
 use indexmap::IndexMap;
 
 use super::model::{
-    Attachment, CheckKind, Driver, IpFamily, LOCAL_HOST, Lab, Network, NetworkMode, Node, Source,
-    TargetHost,
+    Attachment, CheckKind, Driver, IpFamily, LOCAL_HOST, Lab, Network, NetworkAttachment,
+    NetworkMode, Node, Source, TargetHost,
 };
 
 /// The parts of a lab these rules read: validation has them before the lab
@@ -53,6 +53,38 @@ impl Topology<'_> {
             Source::Host(None) => first,
         }
     }
+}
+
+/// `nodes` moved onto the networks they are on now (`now` says which, or
+/// `None` to keep what the file declares): steps connect and disconnect
+/// nodes, and a check in a step aims where they are then. A network kept
+/// keeps its aliases and addresses; one joined is listed after them, in
+/// the lab's order of networks.
+pub fn moved(
+    nodes: &IndexMap<String, Node>,
+    networks: &IndexMap<String, Network>,
+    now: impl Fn(&str) -> Option<std::collections::BTreeSet<String>>,
+) -> IndexMap<String, Node> {
+    nodes
+        .iter()
+        .map(|(name, node)| {
+            let mut node = node.clone();
+            if let (Attachment::Networks(list), Some(on)) = (&node.attachment, now(name)) {
+                let kept = list.iter().filter(|a| on.contains(&a.network)).cloned();
+                let joined = networks
+                    .keys()
+                    .filter(|n| on.contains(*n) && !list.iter().any(|a| &a.network == *n))
+                    .map(|n| NetworkAttachment {
+                        network: n.clone(),
+                        aliases: Vec::new(),
+                        ipv4: None,
+                        ipv6: None,
+                    });
+                node.attachment = Attachment::Networks(kept.chain(joined).collect());
+            }
+            (name.clone(), node)
+        })
+        .collect()
 }
 
 /// How a probe from a source may aim at a node.
@@ -199,7 +231,9 @@ fn refusal(
         Some(net) => format!("`{to}@{net}`"),
         None => format!("`{to}`"),
     };
-    let why = if !same_host {
+    let why = if lab.nodes.get(to).is_some_and(|n| networks_of(n).is_empty()) {
+        format!("{to} is on no network: it has no address to aim at")
+    } else if !same_host {
         format!(
             "{from} runs on host {source_host} and {to} on host {target_host}, and they share no network: no address of {to} is on a path from {from}; one would be routed by {source_host}'s default route, out of the machine"
         )

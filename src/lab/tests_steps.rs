@@ -566,3 +566,73 @@ fn latency_and_loss_expectations_that_cannot_fail_or_cannot_be_met_are_refused()
         );
     }
 }
+
+#[test]
+fn a_steps_checks_are_judged_where_its_actions_leave_the_nodes() {
+    // client is on front (IPv4 only); web also on six, which has IPv6.
+    let lab = |actions: &str| {
+        format!(
+            "networks:
+  front: {{}}
+  six: {{ ipv6: true }}
+nodes:
+  web:
+    networks: [front, six]
+    serve: [tcp:7000]
+  client:
+    networks: [front]
+steps:
+  - do:
+      {actions}
+    checks:
+      - tcp: {{ from: client, to: web:7000, family: v6, expect: open }}
+      - mtu: {{ node: client, network: six, expect: 1500 }}
+"
+        )
+    };
+    // Without the connect there is no IPv6 path and client is not on six.
+    let refused = errors(&lab("- wait: 1s"));
+    assert_eq!(refused.len(), 2, "{refused:#?}");
+    assert!(
+        refused[0]
+            .2
+            .starts_with("node `web` has no IPv6 address on a network"),
+        "{refused:#?}"
+    );
+    assert!(
+        refused[1]
+            .2
+            .starts_with("node `client` is not on network `six`"),
+        "{refused:#?}"
+    );
+    // A network the file does not declare for client, joined by the step.
+    load_str(&lab("- connect: { node: client, network: six }")).expect("valid once connected");
+}
+
+#[test]
+fn a_disconnect_takes_the_path_away_from_the_checks_after_it() {
+    let lab = |actions: &str| {
+        format!(
+            "hosts: [east, west]
+networks:
+  ov: {{ driver: overlay }}
+nodes:
+  a: {{ host: east, networks: [ov] }}
+  b: {{ host: west, networks: [ov], serve: [tcp:7000] }}
+steps:
+  - do:
+      {actions}
+    checks:
+      - tcp: {{ from: a, to: b:7000, expect: blocked }}
+"
+        )
+    };
+    load_str(&lab("- wait: 1s")).expect("the overlay is a path");
+    // Off the overlay, no address of b is on a path of a: one would
+    // follow a's default route out of the machine.
+    let (_, _, got) = one_error(&lab("- disconnect: { node: a, network: ov }"));
+    assert!(
+        got.starts_with("`b` cannot be aimed at from a: a runs on host east and b on host west, and they share no network"),
+        "{got}"
+    );
+}

@@ -119,9 +119,12 @@ pub(crate) fn why(
             ),
         });
     }
-    let target = route.node.as_deref().and_then(|n| live.lab.nodes.get(n));
+    // Explained where the two are now, as the probe aimed (a step may
+    // have moved either).
+    let now = live.nodes_now();
+    let target = route.node.as_deref().and_then(|n| now.get(n));
     let source_node = match from {
-        Source::Node(n) => live.lab.nodes.get(n),
+        Source::Node(n) => now.get(n),
         Source::Host(_) => None,
     };
     let from_host = live.lab.host_of(from);
@@ -365,7 +368,8 @@ fn apart(
     seen: Seen,
 ) -> Option<Why> {
     let (a, b) = (code(&source.name), code(to_node));
-    let target = live.lab.nodes.get(to_node)?;
+    let now = live.nodes_now();
+    let target = now.get(to_node)?;
     let joined = list(source_nets.iter().map(|n| code(n)));
     if seen != Seen::Silent {
         // An answer across networks: nothing the lab declares explains it.

@@ -760,3 +760,18 @@ fn a_matrix_lists_its_causes_once_each() {
     assert_eq!(m.short, "shared bridge front; icc off on quiet");
     assert!(summarise([].iter()).is_none());
 }
+
+#[test]
+fn a_network_joined_by_a_step_is_explained_as_shared() {
+    // `connect: { node: a, network: front }`: a reaches web over front now.
+    let mut l = one();
+    if let Some(a) = l.nodes.get_mut("a") {
+        a.addresses
+            .insert("front".into(), Ipv4Addr::new(10, 1, 0, 99));
+    }
+    let s = says(&l, "tcp: { from: a, to: web:7000, expect: open }", open());
+    assert!(
+        s.contains("`a` and `web` share the user-defined bridge `front`"),
+        "{s}"
+    );
+}

@@ -33,17 +33,20 @@ impl Validator {
         networks: &IndexMap<String, Network>,
         hosts: &Hosts,
     ) -> Vec<Check> {
-        self.checks_located(raw, nodes, networks, hosts)
+        self.checks_located(raw, nodes, None, networks, hosts)
             .into_iter()
             .map(|(_, c)| c)
             .collect()
     }
 
     /// The valid checks, each with the place of its kind in the file.
+    /// `paths`: the nodes on the networks they are on where the checks run
+    /// (a step's actions move them), when that is not `nodes`.
     pub(super) fn checks_located(
         &mut self,
         raw: &[Span<RawCheck>],
         nodes: &IndexMap<String, Node>,
+        paths: Option<&IndexMap<String, Node>>,
         networks: &IndexMap<String, Network>,
         hosts: &Hosts,
     ) -> Vec<(Location, Check)> {
@@ -73,6 +76,7 @@ impl Validator {
                 kind,
                 body,
                 nodes,
+                paths: paths.unwrap_or(nodes),
                 networks,
                 hosts,
             };
@@ -438,8 +442,9 @@ impl Validator {
         use crate::lab::reach::{self, Verdict};
         let at = cx.place_of(&cx.body.to);
         match &to.host {
+            TargetHost::Node { node, .. } if cx.left_every_network(node) => true,
             TargetHost::Node { node, network } => {
-                match reach::aim(cx.topology(), from, node, network.as_deref()) {
+                match reach::aim(cx.paths(), from, node, network.as_deref()) {
                     Ok(_) => true,
                     Err(off) => {
                         self.error(&at, off.message, Some(off.hint));
@@ -548,6 +553,9 @@ pub(super) struct CheckCx<'a> {
     pub kind: &'a Span<String>,
     pub body: &'a RawCheckBody,
     pub nodes: &'a IndexMap<String, Node>,
+    /// The nodes on the networks they are on when the check runs: what a
+    /// path is decided by.
+    pub paths: &'a IndexMap<String, Node>,
     pub networks: &'a IndexMap<String, Network>,
     pub hosts: &'a Hosts,
 }
@@ -560,6 +568,26 @@ impl CheckCx<'_> {
             networks: self.networks,
             hosts: &self.hosts.names,
         }
+    }
+
+    /// The lab as the paths of its checks are decided: each node on the
+    /// networks it is on when the check runs.
+    pub fn paths(&self) -> crate::lab::reach::Topology<'_> {
+        crate::lab::reach::Topology {
+            nodes: self.paths,
+            ..self.topology()
+        }
+    }
+
+    /// Whether a step's actions took `node` off every network it was on:
+    /// `fits_state` says so, in those words, and no path to it is judged.
+    pub fn left_every_network(&self, node: &str) -> bool {
+        let on_none = |nodes: &IndexMap<String, Node>| {
+            nodes
+                .get(node)
+                .is_some_and(|n| matches!(&n.attachment, Attachment::Networks(l) if l.is_empty()))
+        };
+        on_none(self.paths) && !on_none(self.nodes)
     }
 
     /// Where a problem about an optional field points: at the field when it

@@ -137,7 +137,10 @@ impl Validator {
     /// on another host sharing no network, one only on overlays the row is
     /// not on): reported, and true.
     fn cell_off_path(&mut self, cx: &CheckCx, from: &Source, to: &str, at: Option<Pos>) -> bool {
-        match crate::lab::reach::aim(cx.topology(), from, to, None) {
+        if cx.left_every_network(to) {
+            return false;
+        }
+        match crate::lab::reach::aim(cx.paths(), from, to, None) {
             Ok(_) => false,
             Err(off) => {
                 self.error_at(

@@ -17,6 +17,7 @@ use crate::impairment::{Impairment, parse_duration, parse_percent, parse_rate};
 use crate::lab::model::*;
 use crate::lab::raw::Span;
 use crate::lab::raw_step::*;
+use crate::lab::reach;
 use crate::lab::step::{Action, DEFAULT_STOP_GRACE, LabState, Step};
 
 const VERBS: &[&str] = &[
@@ -104,7 +105,24 @@ impl Validator {
                 }
                 actions.push(action);
             }
-            let checks = self.checks_located(&s.checks, nodes, networks, hosts);
+            // A step's checks are judged where its actions leave the nodes:
+            // a network joined may be named (`web@back`, an `mtu` there), and
+            // paths (which address is aimed at, which families it has) are
+            // those of that moment. Being on a network *only* in the file
+            // is left to `fits_state`, which says "at this point".
+            let joined = reach::moved(nodes, networks, |n| {
+                let now = state.node(n)?;
+                let declared = nodes.get(n).into_iter().flat_map(|d| d.networks());
+                Some(
+                    now.networks
+                        .iter()
+                        .cloned()
+                        .chain(declared.map(|a| a.network.clone()))
+                        .collect(),
+                )
+            });
+            let paths = reach::moved(nodes, networks, |n| Some(state.node(n)?.networks.clone()));
+            let checks = self.checks_located(&s.checks, &joined, Some(&paths), networks, hosts);
             for (at, check) in &checks {
                 self.fits_state(at, &check.kind, &state, nodes);
             }
