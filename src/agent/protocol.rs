@@ -294,6 +294,21 @@ pub struct ProbeBatch {
     pub probes: Vec<Probe>,
 }
 
+impl ProbeBatch {
+    /// One probe (id 0) that lists the addresses of the network namespace
+    /// it runs in: a host helper's answer is its Docker host's addresses.
+    pub fn interfaces() -> Self {
+        ProbeBatch {
+            probes: vec![Probe {
+                id: 0,
+                timeout_ms: 2000,
+                capture: false,
+                kind: ProbeKind::Interfaces,
+            }],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeReport {
     pub results: Vec<ProbeResult>,

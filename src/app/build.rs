@@ -333,14 +333,7 @@ pub async fn ensure_swarm(
         let advertise = match (engine.endpoint.advertise, helpers.get(host)) {
             (Some(a), _) => Some(a),
             (None, Some(helper)) => {
-                let batch = ProbeBatch {
-                    probes: vec![Probe {
-                        id: 0,
-                        timeout_ms: 2000,
-                        capture: false,
-                        kind: ProbeKind::Interfaces,
-                    }],
-                };
+                let batch = ProbeBatch::interfaces();
                 match ask(engine, helper, &batch, Duration::from_secs(20))
                     .await?
                     .remove(&0)

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::Failure;
 use super::build::ask;
 use super::hosts::Engines;
-use crate::agent::protocol::{Observation, Probe, ProbeBatch, ProbeKind};
+use crate::agent::protocol::{Observation, ProbeBatch};
 use crate::lab::{Lab, PortMapping};
 
 /// One `ports:` entry that names an address its host does not have.
@@ -125,14 +125,7 @@ pub async fn refuse_foreign_bindings(
         let Some(helper) = helpers.get(host) else {
             continue;
         };
-        let batch = ProbeBatch {
-            probes: vec![Probe {
-                id: 0,
-                timeout_ms: 2000,
-                capture: false,
-                kind: ProbeKind::Interfaces,
-            }],
-        };
+        let batch = ProbeBatch::interfaces();
         let addresses: Vec<IpAddr> =
             match ask(engines.of(host), helper, &batch, Duration::from_secs(20))
                 .await?

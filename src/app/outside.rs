@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::Failure;
 use super::hosts::Engines;
-use crate::agent::protocol::{Observation, Probe, ProbeBatch, ProbeKind, ReplyOutcome};
+use crate::agent::protocol::{Observation, ProbeBatch, ReplyOutcome};
 use crate::check::reach::{self, HostAddresses};
 use crate::engine::attach;
 use crate::lab::Source;
@@ -51,14 +51,7 @@ async fn host_addresses(
     host: &str,
 ) -> Option<Vec<std::net::IpAddr>> {
     let (_, helper) = live.probe_site(&Source::Host(Some(host.to_owned()))).ok()?;
-    let batch = ProbeBatch {
-        probes: vec![Probe {
-            id: 0,
-            timeout_ms: 2000,
-            capture: false,
-            kind: ProbeKind::Interfaces,
-        }],
-    };
+    let batch = ProbeBatch::interfaces();
     let reply = tokio::time::timeout(ASK_DEADLINE, attach::ask(engines.of(host), &helper, &batch))
         .await
         .ok()?
