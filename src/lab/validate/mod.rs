@@ -6,6 +6,7 @@
 
 mod check_kinds;
 mod checks;
+mod dns_check;
 mod hosts;
 mod ipv6;
 mod loopback;
