@@ -1137,3 +1137,19 @@ fn accepts_is_the_expectation_for_servers_that_cannot_say_who_they_are() {
     .lab;
     assert_eq!(lab.checks[0].title, "tcp client → box:80 is accepts");
 }
+
+#[test]
+fn a_dns_list_naming_a_node_the_source_shares_no_network_with_is_refused() {
+    let (line, column, message) = one_error(
+        "networks:\n  a: {}\n  b: {}\nnodes:\n  web: { networks: [a] }\n  far: { networks: [b] }\n  client: { networks: [a] }\nchecks:\n  - dns: { from: client, name: web, expect: [web, far] }\n",
+    );
+    assert_eq!((line, column), (9, 51), "{message}");
+    assert!(
+        message.contains("`far` shares no network with `client` where this check runs"),
+        "{message}"
+    );
+    // After a step connects far to a, the same list is Docker's answer.
+    assert!(
+        load_str("networks:\n  a: {}\n  b: {}\nnodes:\n  web: { networks: [a] }\n  far: { networks: [b] }\n  client: { networks: [a] }\nsteps:\n  - title: far joins a\n    do: [ { connect: { node: far, network: a } } ]\n    checks:\n      - dns: { from: client, name: web, expect: [web] }\n      - dns: { from: client, name: far, expect: [far] }\n").is_ok()
+    );
+}

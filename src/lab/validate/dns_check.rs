@@ -73,6 +73,7 @@ impl Validator {
                         if let Ok(ip) = IpAddr::from_str(&item.value.0) {
                             answers.push(DnsAnswer::Ip(ip));
                         } else if cx.nodes.contains_key(&item.value.0) {
+                            self.answerable(cx, from.as_ref(), item);
                             answers.push(DnsAnswer::Node(item.value.0.clone()));
                         } else {
                             self.error(
@@ -123,5 +124,32 @@ impl Validator {
             record,
             expect,
         })
+    }
+
+    /// A node in a dns list must share a network with the source where the
+    /// check runs: Docker's DNS answers a node's address only on a network
+    /// of the asker, so a list naming one that shares none can never be
+    /// the answer (it would not drop out of the list: the check would FAIL
+    /// on every run).
+    fn answerable(&mut self, cx: &CheckCx, from: Option<&Source>, item: &Span<Scalar>) {
+        let Some(Source::Node(asker)) = from else {
+            return;
+        };
+        let named = &item.value.0;
+        let shares = match (cx.paths.get(asker), cx.paths.get(named)) {
+            (Some(a), Some(b)) => a.networks().any(|n| b.is_on(&n.network)),
+            _ => true,
+        };
+        if !shares {
+            self.error(
+                &item.referenced,
+                format!(
+                    "`{named}` shares no network with `{asker}` where this check runs: Docker's DNS answers a node's address only on a network of the node that asks, so this list can never be the answer"
+                ),
+                Some(format!(
+                    "leave `{named}` out, or show it is not answered with `dns: {{ from: {asker}, name: {named}, expect: unresolved }}`"
+                )),
+            );
+        }
     }
 }
