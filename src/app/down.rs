@@ -175,6 +175,12 @@ async fn lock_image(home: &Engine, objects: &discover::LabObjects) -> Result<Str
 
 pub async fn down_command(home: &Engine, args: &DownArgs, cancel: &Cancel) -> CommandResult {
     let up = discover::labs(home, None).await?;
+    // With nothing up, a `down` without a name has nothing to do: a CI
+    // job's clean-up step succeeds.
+    if up.is_empty() && args.lab.is_none() && args.name.is_none() {
+        println!("no lab is up; nothing to remove");
+        return Ok(exit::SUCCESS);
+    }
     let name = which_lab(&up, args)?;
     // A signal does not stop `down`: it is the clean-up.
     cancel.working_on(&name);

@@ -19,7 +19,9 @@ pub fn name_among(
             .map(|l| l.lab.name)
             .unwrap_or_else(|_| arg.to_owned())),
         None => match up.keys().collect::<Vec<_>>().as_slice() {
-            [] => Err(Failure::Usage("no lab is up".into())),
+            [] => Err(Failure::Usage(
+                "no lab is up\n  (hint: `netlab up <lab>` first, or `netlab run <lab>` for up, verify and down in one go; `netlab labs` lists the built-in labs)".into(),
+            )),
             [one] => Ok((*one).clone()),
             several => Err(Failure::Usage(format!(
                 "several labs are up ({}); name one",
@@ -30,5 +32,33 @@ pub fn name_among(
                     .join(", ")
             ))),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_nothing_up_the_error_says_how_to_bring_a_lab_up() {
+        let none = BTreeMap::new();
+        let Err(Failure::Usage(message)) = name_among(&none, None) else {
+            panic!("nothing is up: an error");
+        };
+        assert!(message.starts_with("no lab is up\n"), "{message}");
+        assert!(message.contains("`netlab up <lab>` first"), "{message}");
+        assert!(message.contains("`netlab labs`"), "{message}");
+    }
+
+    #[test]
+    fn the_one_lab_up_is_meant_and_several_must_be_named() {
+        let mut up = BTreeMap::new();
+        up.insert("a".to_owned(), discover::LabObjects::default());
+        assert_eq!(name_among(&up, None).ok().as_deref(), Some("a"));
+        up.insert("b".to_owned(), discover::LabObjects::default());
+        let Err(Failure::Usage(message)) = name_among(&up, None) else {
+            panic!("two are up: an error");
+        };
+        assert_eq!(message, "several labs are up (a, b); name one");
     }
 }
