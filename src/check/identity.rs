@@ -148,3 +148,36 @@ pub fn words(id: &Identity) -> String {
 pub fn is_lab_node(live: &LiveLab, id: &Identity) -> bool {
     identity_of(live, &id.node).as_ref() == Some(id)
 }
+
+/// Why a check from a Docker host's own stack proves nothing here: what
+/// answers at its target (a port published, or a host-mode listener, on
+/// loopback or a host address) belongs to a node of *another* logical
+/// host of the lab, reached only because both hosts are bound to one
+/// engine. On two engines the same check sees the other host's stack
+/// without it — so it is skipped with the reason, whatever it expects,
+/// rather than PASS or FAIL on an artefact of the set-up.
+pub fn one_engine_for_two_hosts(live: &LiveLab, kind: &crate::lab::CheckKind) -> Option<String> {
+    use crate::lab::CheckKind;
+    let (from, to, transport) = match kind {
+        CheckKind::Tcp { from, to, .. } | CheckKind::Tls { from, to, .. } => {
+            (from, to, Transport::Tcp)
+        }
+        CheckKind::Udp { from, to, .. } => (from, to, Transport::Udp),
+        _ => return None,
+    };
+    let TargetHost::Ip(ip) = to.host else {
+        return None;
+    };
+    if !matches!(from, Source::Host(_)) || owner_of_address(live, ip).is_some() {
+        return None;
+    }
+    let source_host = live.lab.host_of(from);
+    let (node, _) = listener(live, from, &to.host, to.port, transport)?;
+    let node_host = &live.lab.nodes.get(&node)?.host;
+    (node_host != source_host && live.same_engine(source_host, node_host)).then(|| {
+        format!(
+            "hosts {source_host} and {node_host} are one engine here: {} on {source_host}'s own stack is {node}'s (on {node_host}); bind them to two engines (`--host`, or `make hosts`) to check what {source_host} itself sees",
+            std::net::SocketAddr::new(ip, to.port)
+        )
+    })
+}

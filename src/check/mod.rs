@@ -70,7 +70,9 @@ pub fn plan_checks(live: &LiveLab, checks: &[Check]) -> Vec<Step> {
     checks
         .iter()
         .map(|check| {
-            if let Some(why) = unmet_requirement(live, check) {
+            if let Some(why) = unmet_requirement(live, check)
+                .or_else(|| identity::one_engine_for_two_hosts(live, &check.kind))
+            {
                 return Step::Done(Outcome::skipped(why));
             }
             match &check.kind {

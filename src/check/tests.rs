@@ -975,3 +975,70 @@ fn a_node_sharing_no_network_is_aimed_at_by_its_bridge_address_and_never_across_
         "{refused}"
     );
 }
+
+#[test]
+fn a_check_between_two_hosts_on_one_engine_is_skipped_with_the_reason() {
+    use crate::live::{LiveHost, PublishedPort};
+    let lab = lab::load_source(
+        "t.yaml",
+        b"hosts: [east, west]\nnetworks:\n  ov: { driver: overlay }\nnodes:\n  web: { host: east, networks: [ov], ports: [\"127.0.0.1:27380:80\"], serve: [http:80] }\n  db: { host: west, networks: [ov] }\nchecks:\n  - tcp: { from: host@west, to: \"127.0.0.1:27380\", expect: refused }\n  - tcp: { from: host@east, to: \"127.0.0.1:27380\", expect: open }\n",
+        Some("t"),
+    )
+    .expect("valid")
+    .lab;
+    let node = |host: &str, ip: [u8; 4], ports: Vec<PublishedPort>| LiveNode {
+        host: host.into(),
+        probe_container: Some("id".into()),
+        running: true,
+        state: "running".into(),
+        addresses: IndexMap::from([("ov".to_owned(), Ipv4Addr::from(ip))]),
+        gateways: IndexMap::new(),
+        ports,
+        stale_helper: None,
+        addresses6: IndexMap::new(),
+        gateways6: IndexMap::new(),
+    };
+    let published = PublishedPort {
+        container_port: 80,
+        transport: lab::Transport::Tcp,
+        host_ip: "127.0.0.1".parse().expect("ip"),
+        host_port: 27380,
+    };
+    let host = |engine: &str| LiveHost {
+        helper: Some("helper".into()),
+        engine: engine.into(),
+        ..LiveHost::default()
+    };
+    let mut l = LiveLab {
+        lab,
+        ca_pem: None,
+        other_ca_pem: None,
+        nodes: HashMap::from([
+            (
+                "web".to_owned(),
+                node("east", [10, 0, 1, 4], vec![published]),
+            ),
+            ("db".to_owned(), node("west", [10, 0, 1, 2], Vec::new())),
+        ]),
+        network_subnets: HashMap::new(),
+        hosts: IndexMap::from([
+            ("east".to_owned(), host("one")),
+            ("west".to_owned(), host("one")),
+        ]),
+        subnets: vec!["10.0.1.0/24".parse().expect("net")],
+        allow_external: false,
+        agent_image: String::new(),
+    };
+    let skipped =
+        |l: &LiveLab, i: usize| identity::one_engine_for_two_hosts(l, &l.lab.checks[i].kind);
+    let why = skipped(&l, 0).expect("west's loopback is east's on one engine");
+    assert!(
+        why.starts_with("hosts west and east are one engine here: 127.0.0.1:27380 on west's own stack is web's (on east)"),
+        "{why}"
+    );
+    // East's own port, from east: a check like any other.
+    assert_eq!(skipped(&l, 1), None);
+    // On two engines, west's stack has nothing of east's: checked, not skipped.
+    l.hosts.insert("west".to_owned(), host("two"));
+    assert_eq!(skipped(&l, 0), None);
+}
