@@ -185,8 +185,9 @@ pub struct ReportArgs {
     /// every matrix, also of one that passed.
     #[arg(short, long)]
     pub verbose: bool,
-    /// Print only the checks that did not pass, and the closing line.
-    #[arg(short, long, conflicts_with = "verbose")]
+    /// Print only the checks that did not pass, and the closing line (with
+    /// `-v`, each of them in detail).
+    #[arg(short, long)]
     pub quiet: bool,
     /// Check the steady state only: run none of the lab's steps.
     #[arg(long)]

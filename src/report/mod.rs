@@ -316,8 +316,28 @@ fn check_lines(
         pad(&safe(&c.observed), observed_w),
         format_elapsed(c.elapsed),
     );
-    if let (true, Some(why)) = (verbose, &c.why) {
-        let _ = writeln!(out, "      why: {}", safe(&why.short));
+    // A FAIL says why without `-v`: it is what the reader needs first. A
+    // matrix's says it of the cells that differ, not of all of them.
+    let failed = matches!(c.status, Status::Fail);
+    match (&c.matrix, failed && !verbose) {
+        (Some(m), true) => {
+            for cell in m.cells.iter().filter(|cell| !cell.passed) {
+                if let Some(why) = &cell.why {
+                    let _ = writeln!(
+                        out,
+                        "      why: {} → {}: {}",
+                        safe(&cell.from),
+                        safe(&cell.to),
+                        safe(&why.short)
+                    );
+                }
+            }
+        }
+        _ => {
+            if let (true, Some(why)) = (verbose || failed, &c.why) {
+                let _ = writeln!(out, "      why: {}", safe(&why.short));
+            }
+        }
     }
     if let Some(m) = &c.matrix {
         if m.cells.iter().any(|cell| !cell.passed) {
@@ -468,7 +488,70 @@ pub(crate) mod tests {
             "{}",
             r.human_with(false, true, false)
         );
-        assert!(!r.human().contains("why:"), "only with -v");
+        assert!(!r.human().contains("why:"), "a PASS: only with -v");
+    }
+
+    #[test]
+    fn quiet_and_verbose_show_only_what_failed_in_detail() {
+        let mut r = report(vec![check("a", true), check("b", false)]);
+        r.checks[1].why = Some(crate::check::why::Why {
+            sentence: "`client` and `far` are on different user-defined bridges".into(),
+            short: "bridges isolated".into(),
+        });
+        assert_eq!(
+            r.human_with(false, true, true),
+            "FAIL  b  open     3 ms\n      why: bridges isolated\n1 passed, 1 failed\n"
+        );
+    }
+
+    #[test]
+    fn a_failed_matrix_says_why_of_the_cells_that_differ_only() {
+        let cell = |to: &str, expected: char, observed: char, why: &str| CellReport {
+            from: "web".into(),
+            to: to.into(),
+            family: None,
+            expected,
+            observed,
+            passed: expected == observed,
+            reason: String::new(),
+            elapsed: Duration::ZERO,
+            why: Some(crate::check::why::Why {
+                sentence: String::new(),
+                short: why.into(),
+            }),
+            network: None,
+        };
+        let mut r = report(vec![check("matrix on 7000", false)]);
+        r.checks[0].matrix = Some(MatrixReport {
+            title: None,
+            port: "7000/tcp".into(),
+            sources: vec!["web".into()],
+            targets: vec!["app".into(), "db".into()],
+            cells: vec![
+                cell("app", '.', '.', "shared bridge front"),
+                cell("db", '.', 'x', "internal back: no way in"),
+            ],
+        });
+        let text = r.human();
+        assert!(
+            text.contains("\n      why: web → db: internal back: no way in\n"),
+            "{text}"
+        );
+        assert!(!text.contains("shared bridge front"), "{text}");
+    }
+
+    #[test]
+    fn a_fail_says_why_without_verbose() {
+        let mut r = report(vec![check("tcp client → far:7000 is open", false)]);
+        r.checks[0].why = Some(crate::check::why::Why {
+            sentence: "`client` and `far` are on different user-defined bridges".into(),
+            short: "bridges isolated: front ↛ back".into(),
+        });
+        let text = r.human();
+        assert!(
+            text.contains("\n      why: bridges isolated: front ↛ back\n"),
+            "{text}"
+        );
     }
 
     #[test]
