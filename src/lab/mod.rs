@@ -72,11 +72,8 @@ const MAX_LAB_FILE_BYTES: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
-    #[error(
-        "no lab file `{arg}` and no built-in lab of that name\n  (hint: built-in labs are: {})",
-        builtin::names().join(", ")
-    )]
-    NotFound { arg: String },
+    #[error("no lab file `{arg}` and no built-in lab of that name\n  (hint: {hint})")]
+    NotFound { arg: String, hint: String },
     #[error("cannot read lab file {path}: {source}")]
     Io {
         path: PathBuf,
@@ -132,7 +129,26 @@ pub fn load_with(arg: &str, options: LoadOptions) -> Result<Loaded, LabError> {
         }),
         None => Err(LabError::NotFound {
             arg: arg.to_owned(),
+            hint: not_found_hint(arg),
         }),
+    }
+}
+
+/// What a lab argument that names nothing probably meant: the file with a
+/// YAML extension beside it, or the nearest built-in lab, else the list.
+fn not_found_hint(arg: &str) -> String {
+    let beside = ["yaml", "yml"]
+        .iter()
+        .map(|ext| format!("{arg}.{ext}"))
+        .find(|f| Path::new(f).is_file());
+    if let Some(file) = beside {
+        return format!("did you mean the file `{file}`?");
+    }
+    match validate::closest(arg, builtin::names()) {
+        Some(name) => {
+            format!("did you mean the built-in lab `{name}`? `netlab labs` lists them all")
+        }
+        None => format!("built-in labs are: {}", builtin::names().join(", ")),
     }
 }
 

@@ -1153,3 +1153,29 @@ fn a_dns_list_naming_a_node_the_source_shares_no_network_with_is_refused() {
         load_str("networks:\n  a: {}\n  b: {}\nnodes:\n  web: { networks: [a] }\n  far: { networks: [b] }\n  client: { networks: [a] }\nsteps:\n  - title: far joins a\n    do: [ { connect: { node: far, network: a } } ]\n    checks:\n      - dns: { from: client, name: web, expect: [web] }\n      - dns: { from: client, name: far, expect: [far] }\n").is_ok()
     );
 }
+
+#[test]
+fn a_lab_argument_that_names_nothing_says_what_was_probably_meant() {
+    let typo = load("bridge-basics").map(|_| ()).expect_err("no such lab");
+    assert!(
+        typo.to_string()
+            .contains("did you mean the built-in lab `bridge-basic`?"),
+        "{typo}"
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("mylab.yaml"), "nodes:\n  a: {}\n").expect("write");
+    let bare = dir.path().join("mylab").display().to_string();
+    let err = load(&bare)
+        .map(|_| ())
+        .expect_err("no file without the extension");
+    assert!(
+        err.to_string()
+            .contains(&format!("did you mean the file `{bare}.yaml`?")),
+        "{err}"
+    );
+    let far = load("zzz").map(|_| ()).expect_err("nothing near");
+    assert!(
+        far.to_string().contains("built-in labs are: bridge-basic"),
+        "{far}"
+    );
+}

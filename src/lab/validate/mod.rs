@@ -79,7 +79,7 @@ pub fn is_valid_lab_name(name: &str) -> bool {
     is_valid_name(name, 40, false)
 }
 
-pub(super) fn closest<'a>(
+pub(crate) fn closest<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
