@@ -1179,3 +1179,16 @@ fn a_lab_argument_that_names_nothing_says_what_was_probably_meant() {
         "{far}"
     );
 }
+
+#[test]
+fn one_typo_in_a_network_name_is_one_error() {
+    let all = errors(
+        "networks:\n  private: {}\nnodes:\n  web:\n    networks: [privat]\n    serve: [tcp:7000]\n  client:\n    networks: [private]\nchecks:\n  - tcp: { from: client, to: web:7000, expect: open }\n  - dns: { from: client, name: web, expect: [web] }\n  - tcp: { from: web, to: client:7000, expect: refused }\n",
+    );
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].0, 5);
+    assert!(
+        all[0].2.contains("joins undefined network `privat`"),
+        "{all:?}"
+    );
+}

@@ -443,6 +443,14 @@ impl Validator {
         let at = cx.place_of(&cx.body.to);
         match &to.host {
             TargetHost::Node { node, .. } if cx.left_every_network(node) => true,
+            // A node whose networks have an error already: a path rule
+            // would only repeat it.
+            TargetHost::Node { node, .. }
+                if self.unsettled.contains(node)
+                    || matches!(from, Source::Node(n) if self.unsettled.contains(n)) =>
+            {
+                true
+            }
             TargetHost::Node { node, network } => {
                 match reach::aim(cx.paths(), from, node, network.as_deref()) {
                     Ok(_) => true,

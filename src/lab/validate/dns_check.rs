@@ -136,6 +136,9 @@ impl Validator {
             return;
         };
         let named = &item.value.0;
+        if self.unsettled.contains(asker) || self.unsettled.contains(named) {
+            return;
+        }
         let shares = match (cx.paths.get(asker), cx.paths.get(named)) {
             (Some(a), Some(b)) => a.networks().any(|n| b.is_on(&n.network)),
             _ => true,

@@ -57,6 +57,9 @@ pub(super) struct Validator {
     source: String,
     /// Checks may aim outside the lab (`--allow-external`).
     allow_external: bool,
+    /// Nodes whose networks already have an error (an undefined network):
+    /// the rules about paths to and from them would only repeat it.
+    unsettled: std::collections::HashSet<String>,
 }
 
 fn pos(loc: &Location) -> Option<Pos> {

@@ -305,6 +305,7 @@ impl Validator {
                         || Some("define it under `networks:` at the top of the file".into()),
                     ),
                 );
+                self.unsettled.insert(node_name.to_owned());
                 continue;
             };
             if list
