@@ -181,7 +181,10 @@ pub fn load_source_with(
             let rendered = e.render_with_options(serde_saphyr::render_options! {
                 source_name: Some(file),
             });
-            LabError::Parse(hint_for_parse_error(rendered))
+            LabError::Parse(format!(
+                "{}\n\n{file}: 1 error found; nothing was created",
+                hint_for_parse_error(without_repeated_place(rendered), text).trim_end()
+            ))
         })?;
     let validation = validate::validate(raw, stem, text, options);
     let report = Report {
@@ -210,9 +213,55 @@ fn parse_options() -> serde_saphyr::Options {
     }
 }
 
+/// serde-saphyr's first line says `error: line 6 column 5: MESSAGE`; the
+/// caller adds `error: ` and the snippet below names the place, so the
+/// line keeps only the message.
+fn without_repeated_place(rendered: String) -> String {
+    let Some((first, rest)) = rendered.split_once('\n') else {
+        return rendered;
+    };
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    let message = match message.strip_prefix("line ") {
+        Some(after) => after
+            .split_once(": ")
+            .filter(|(place, _)| place.contains(" column "))
+            .map(|(_, m)| m)
+            .unwrap_or(message),
+        None => message,
+    };
+    format!("{message}\n{rest}")
+}
+
+/// The line and column serde-saphyr's snippet points at (` --> file:6:12`).
+fn snippet_place(rendered: &str) -> Option<(usize, usize)> {
+    let arrow = rendered
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("--> "))?;
+    let mut parts = arrow.rsplitn(3, ':');
+    let column = parts.next()?.trim().parse().ok()?;
+    let line = parts.next()?.trim().parse().ok()?;
+    Some((line, column))
+}
+
 /// serde-saphyr lists the expected fields; add a "did you mean" for the
-/// common case of a typo in a field name.
-fn hint_for_parse_error(rendered: String) -> String {
+/// common case of a typo in a field name, and for a scalar where a list
+/// belongs, the list to write.
+fn hint_for_parse_error(rendered: String, text: &str) -> String {
+    if rendered.contains("expected sequence start")
+        && let Some((line, _)) = snippet_place(&rendered)
+        && let Some((key, value)) = text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .and_then(|l| l.split_once(':'))
+    {
+        let (key, value) = (key.trim().trim_start_matches("- "), value.trim());
+        if !key.is_empty() && !value.is_empty() {
+            return format!(
+                "{}\n  = help: `{key}` takes a list: write `{key}: [{value}]`",
+                rendered.trim_end()
+            );
+        }
+    }
     let Some(start) = rendered.find("unknown field `") else {
         return rendered;
     };

@@ -1192,3 +1192,20 @@ fn one_typo_in_a_network_name_is_one_error() {
         "{all:?}"
     );
 }
+
+#[test]
+fn a_yaml_error_says_error_once_names_its_place_once_and_counts() {
+    let typo = parse_error("nodes:\n  web:\n    servee: [tcp:7000]\n");
+    assert!(typo.starts_with("unknown field `servee`"), "{typo}");
+    assert!(!typo.contains("error: line"), "{typo}");
+    assert!(typo.contains("did you mean `serve`?"), "{typo}");
+    assert!(
+        typo.ends_with("lab.yaml: 1 error found; nothing was created"),
+        "{typo}"
+    );
+    let scalar = parse_error("nodes:\n  web:\n    serve: tcp:5432\n");
+    assert!(
+        scalar.contains("= help: `serve` takes a list: write `serve: [tcp:5432]`"),
+        "{scalar}"
+    );
+}
