@@ -15,6 +15,7 @@ mod exit;
 mod impairment;
 mod lab;
 mod live;
+mod model;
 mod pki;
 mod plan;
 mod report;
