@@ -177,6 +177,10 @@ pub struct FuzzArgs {
     /// At most this many runs to shrink a disagreement.
     #[arg(long, default_value_t = 30)]
     pub shrink_runs: u32,
+    /// Flip the first matrix cell's prediction: the run must disagree
+    /// (for netlab's own tests).
+    #[arg(long, hide = true)]
+    pub mutant: bool,
 }
 
 /// How `verify` and `run` report, and how long checks may take.

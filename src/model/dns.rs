@@ -42,8 +42,9 @@ impl DnsPrediction {
 /// Whether `node` answers to `name` on `network`: its own name (an alias
 /// netlab gives it on each network) or one of its aliases there.
 fn carries(node: &Node, network: &str, name: &str) -> bool {
-    node.networks()
-        .any(|a| a.network == network && (node.name == name || a.aliases.iter().any(|al| al == name)))
+    node.networks().any(|a| {
+        a.network == network && (node.name == name || a.aliases.iter().any(|al| al == name))
+    })
 }
 
 /// What `name` resolves to from node `from`, for records of `family`.
@@ -86,15 +87,23 @@ pub fn resolve(lab: &Lab, from: &str, name: &str, family: IpFamily) -> DnsPredic
     if choices.is_empty() {
         let internal_only = own.iter().all(|a| facts(lab, &a.network).internal);
         let why = if internal_only {
-            format!("nothing on `{from}`'s networks answers to `{name}`, and an internal network has no way to an outside resolver")
+            format!(
+                "nothing on `{from}`'s networks answers to `{name}`, and an internal network has no way to an outside resolver"
+            )
         } else {
-            format!("nothing on `{from}`'s networks answers to `{name}`: Docker's embedded DNS knows names per network")
+            format!(
+                "nothing on `{from}`'s networks answers to `{name}`: Docker's embedded DNS knows names per network"
+            )
         };
         return DnsPrediction::Unresolved(why);
     }
     let reason = format!(
         "Docker's embedded DNS answers `{name}` with its carriers' addresses on one network `{from}` shares with them ({})",
-        choices.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(" or ")
+        choices
+            .iter()
+            .map(|(n, _)| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(" or ")
     );
     DnsPrediction::OneOf { choices, reason }
 }

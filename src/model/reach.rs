@@ -56,21 +56,37 @@ pub fn listens(node: &Node, port: u16, transport: Transport) -> bool {
 }
 
 /// Open when the target listens, else refused, for a packet that arrived.
-fn arrived(target: &Node, port: u16, transport: Transport, network: Option<&str>, how: String) -> ReachPrediction {
+fn arrived(
+    target: &Node,
+    port: u16,
+    transport: Transport,
+    network: Option<&str>,
+    how: String,
+) -> ReachPrediction {
     if listens(target, port, transport) {
         predicted(Reach::Open, network, how)
     } else {
         predicted(
             Reach::Refused,
             network,
-            format!("{how}; nothing listens on {port}/{} in `{}`", transport.as_str(), target.name),
+            format!(
+                "{how}; nothing listens on {port}/{} in `{}`",
+                transport.as_str(),
+                target.name
+            ),
         )
     }
 }
 
 /// What a probe from `from` to `to:port` finds (family: IPv4, the family a
 /// probe without `family:` speaks where the target has it).
-pub fn reach(lab: &Lab, from: &Source, to: &str, port: u16, transport: Transport) -> ReachPrediction {
+pub fn reach(
+    lab: &Lab,
+    from: &Source,
+    to: &str,
+    port: u16,
+    transport: Transport,
+) -> ReachPrediction {
     let Some(target) = lab.nodes.get(to) else {
         return predicted(Reach::Blocked, None, format!("no node `{to}`"));
     };
@@ -97,7 +113,9 @@ pub fn reach(lab: &Lab, from: &Source, to: &str, port: u16, transport: Transport
             let how = if from_host_stack {
                 format!("`{to}` runs in host mode: the host's own stack, reached on loopback")
             } else {
-                format!("`{to}` runs in host mode: the host's own stack, reached at the gateway of the source's network")
+                format!(
+                    "`{to}` runs in host mode: the host's own stack, reached at the gateway of the source's network"
+                )
             };
             return arrived(target, port, transport, None, how);
         }
@@ -109,14 +127,20 @@ pub fn reach(lab: &Lab, from: &Source, to: &str, port: u16, transport: Transport
     let net = facts(lab, &network);
     if from_host_stack {
         if net.overlay {
-            return predicted(Reach::Blocked, Some(&network), format!("the overlay `{network}` is routed by no host"));
+            return predicted(
+                Reach::Blocked,
+                Some(&network),
+                format!("the overlay `{network}` is routed by no host"),
+            );
         }
         return arrived(
             target,
             port,
             transport,
             Some(&network),
-            format!("the Docker host routes to every bridge it holds, internal ones included: `{to}` on `{network}` directly"),
+            format!(
+                "the Docker host routes to every bridge it holds, internal ones included: `{to}` on `{network}` directly"
+            ),
         );
     }
     let Some(source) = source else {
@@ -139,13 +163,21 @@ pub fn reach(lab: &Lab, from: &Source, to: &str, port: u16, transport: Transport
 }
 
 /// Source and target on one network.
-fn shared(target: &Node, network: &str, net: NetFacts, port: u16, transport: Transport) -> ReachPrediction {
+fn shared(
+    target: &Node,
+    network: &str,
+    net: NetFacts,
+    port: u16,
+    transport: Transport,
+) -> ReachPrediction {
     let what = describe(network, net);
     if !net.icc {
         return predicted(
             Reach::Blocked,
             Some(network),
-            format!("both on {what}, where icc is off: Docker drops traffic between its containers"),
+            format!(
+                "both on {what}, where icc is off: Docker drops traffic between its containers"
+            ),
         );
     }
     let how = if net.default_bridge {
@@ -160,11 +192,22 @@ fn shared(target: &Node, network: &str, net: NetFacts, port: u16, transport: Tra
 
 /// Source and target share no network: the target's address is on a
 /// bridge of the source's host.
-fn apart(lab: &Lab, source: &Node, source_nets: &[String], to: &str, network: &str, net: NetFacts) -> ReachPrediction {
+fn apart(
+    lab: &Lab,
+    source: &Node,
+    source_nets: &[String],
+    to: &str,
+    network: &str,
+    net: NetFacts,
+) -> ReachPrediction {
     let a = &source.name;
-    let all_internal = !source_nets.is_empty() && source_nets.iter().all(|n| facts(lab, n).internal);
+    let all_internal =
+        !source_nets.is_empty() && source_nets.iter().all(|n| facts(lab, n).internal);
     let reason = if net.internal {
-        format!("`{to}` is reached on {}, which `{a}` does not join: Docker drops traffic between an internal network and any other", describe(network, net))
+        format!(
+            "`{to}` is reached on {}, which `{a}` does not join: Docker drops traffic between an internal network and any other",
+            describe(network, net)
+        )
     } else if all_internal {
         format!("`{a}` is only on internal networks, which have no route out")
     } else {
@@ -198,24 +241,43 @@ pub fn published(lab: &Lab, node: &str, port: u16, transport: Transport) -> (Por
         .iter()
         .any(|p| p.transport == transport && p.container_ports.iter().any(|c| c == port));
     if !declared {
-        return (PortExpect::Unpublished, format!("`{node}` declares no mapping of {port}/{}", transport.as_str()));
+        return (
+            PortExpect::Unpublished,
+            format!(
+                "`{node}` declares no mapping of {port}/{}",
+                transport.as_str()
+            ),
+        );
     }
     match mode(n) {
         Some(NetworkMode::Host) => {
-            return (PortExpect::Unpublished, "host mode: no NAT, the port is the host's own".into());
+            return (
+                PortExpect::Unpublished,
+                "host mode: no NAT, the port is the host's own".into(),
+            );
         }
-        Some(NetworkMode::None) => return (PortExpect::Unpublished, "network mode none: nothing to forward to".into()),
+        Some(NetworkMode::None) => {
+            return (
+                PortExpect::Unpublished,
+                "network mode none: nothing to forward to".into(),
+            );
+        }
         _ => {}
     }
     let nets = networks_of(n);
     if !nets.is_empty() && nets.iter().all(|net| facts(lab, net).internal) {
         return (
             PortExpect::Unpublished,
-            format!("`{node}` is only on internal networks: Docker publishes no port of an internal network"),
+            format!(
+                "`{node}` is only on internal networks: Docker publishes no port of an internal network"
+            ),
         );
     }
     (
         PortExpect::Published,
-        format!("Docker publishes {port}/{} of `{node}` on the host by NAT (or its userland proxy)", transport.as_str()),
+        format!(
+            "Docker publishes {port}/{} of `{node}` on the host by NAT (or its userland proxy)",
+            transport.as_str()
+        ),
     )
 }

@@ -93,10 +93,23 @@ pub struct NodeSpec {
 /// and what the shrinker keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
-    Cell { from: Source, to: String },
-    Dns { from: String, name: String, family: IpFamily },
-    Port { node: String },
-    Tcp { from: Source, to: String, port: u16 },
+    Cell {
+        from: Source,
+        to: String,
+    },
+    Dns {
+        from: String,
+        name: String,
+        family: IpFamily,
+    },
+    Port {
+        node: String,
+    },
+    Tcp {
+        from: Source,
+        to: String,
+        port: u16,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +120,9 @@ pub struct Spec {
     /// `Some`: only this check (a shrunk lab); `None`: every check the
     /// generator writes.
     pub only: Option<Probe>,
+    /// A mutant model: the matrix's first cell says the opposite of the
+    /// prediction, so the run must disagree (proves the harness can fail).
+    pub mutant: bool,
 }
 
 impl Spec {
@@ -122,11 +138,13 @@ pub fn generate(seed: u64) -> Spec {
     let mut octets: Vec<u8> = Vec::new();
     let networks: Vec<NetSpec> = (0..1 + rng.below(3))
         .map(|i| {
-            let subnet = (!rng.one_in(3)).then(|| loop {
-                let o = u8::try_from(rng.below(256)).unwrap_or(0);
-                if !octets.contains(&o) {
-                    octets.push(o);
-                    break o;
+            let subnet = (!rng.one_in(3)).then(|| {
+                loop {
+                    let o = u8::try_from(rng.below(256)).unwrap_or(0);
+                    if !octets.contains(&o) {
+                        octets.push(o);
+                        break o;
+                    }
                 }
             });
             NetSpec {
@@ -189,9 +207,10 @@ pub fn generate(seed: u64) -> Spec {
                         // Docker's default bridge when a node joins none
                         // of the lab's: a node must be somewhere.
                         list.push(AttachSpec {
-                            network: networks[usize::try_from(rng.below(networks.len() as u64)).unwrap_or(0)]
-                                .name
-                                .clone(),
+                            network: networks
+                                [usize::try_from(rng.below(networks.len() as u64)).unwrap_or(0)]
+                            .name
+                            .clone(),
                             aliases: Vec::new(),
                             ipv4: None,
                         });
@@ -201,8 +220,9 @@ pub fn generate(seed: u64) -> Spec {
             };
             let serves = !rng.one_in(5);
             let http = rng.one_in(4);
-            let publish = (matches!(attach, Attach::Networks(_) | Attach::Bridge) && serves && rng.one_in(3))
-                .then(|| host_port(&mut rng));
+            let publish =
+                (matches!(attach, Attach::Networks(_) | Attach::Bridge) && serves && rng.one_in(3))
+                    .then(|| host_port(&mut rng));
             let host_listen = (attach == Attach::Host).then(|| host_port(&mut rng));
             NodeSpec {
                 name,
@@ -219,6 +239,16 @@ pub fn generate(seed: u64) -> Spec {
         networks,
         nodes,
         only: None,
+        mutant: false,
+    }
+}
+
+/// A YAML flow map: `{}`, or `{ a: 1, b: 2 }`.
+fn braces(fields: &[String]) -> String {
+    if fields.is_empty() {
+        "{}".to_owned()
+    } else {
+        format!("{{ {} }}", fields.join(", "))
     }
 }
 
@@ -249,7 +279,7 @@ fn render_topology(spec: &Spec) -> String {
         if n.ipv6 {
             fields.push("ipv6: true".to_owned());
         }
-        let _ = writeln!(y, "  {}: {{ {} }}", n.name, fields.join(", "));
+        let _ = writeln!(y, "  {}: {}", n.name, braces(&fields));
     }
     y.push_str("nodes:\n");
     for node in &spec.nodes {
@@ -267,11 +297,14 @@ fn render_topology(spec: &Spec) -> String {
                     }
                     if let (Some(o), Some(net)) = (
                         a.ipv4,
-                        spec.networks.iter().find(|n| n.name == a.network).and_then(|n| n.subnet),
+                        spec.networks
+                            .iter()
+                            .find(|n| n.name == a.network)
+                            .and_then(|n| n.subnet),
                     ) {
                         fields.push(format!("ipv4: 10.214.{net}.{o}"));
                     }
-                    let _ = writeln!(y, "      {}: {{ {} }}", a.network, fields.join(", "));
+                    let _ = writeln!(y, "      {}: {}", a.network, braces(&fields));
                 }
             }
         }
@@ -318,7 +351,12 @@ fn probes(spec: &Spec, lab: &Lab) -> Vec<Probe> {
     // many slow `unresolved` lookups.
     let mut rng = Rng::new(spec.seed ^ 0x00d5_5eed);
     let mut names: Vec<String> = lab.nodes.keys().cloned().collect();
-    names.extend(ALIASES.iter().map(|a| (*a).to_owned()).filter(|a| lab::reach::is_lab_name(lab.topology(), a)));
+    names.extend(
+        ALIASES
+            .iter()
+            .map(|a| (*a).to_owned())
+            .filter(|a| lab::reach::is_lab_name(lab.topology(), a)),
+    );
     let askers: Vec<&NodeSpec> = spec
         .nodes
         .iter()
@@ -328,7 +366,9 @@ fn probes(spec: &Spec, lab: &Lab) -> Vec<Probe> {
         if askers.is_empty() || names.is_empty() {
             break;
         }
-        let from = askers[usize::try_from(rng.below(askers.len() as u64)).unwrap_or(0)].name.clone();
+        let from = askers[usize::try_from(rng.below(askers.len() as u64)).unwrap_or(0)]
+            .name
+            .clone();
         let name = names[usize::try_from(rng.below(names.len() as u64)).unwrap_or(0)].clone();
         let probe = Probe::Dns {
             from,
@@ -347,8 +387,12 @@ fn probes(spec: &Spec, lab: &Lab) -> Vec<Probe> {
                 port,
             });
         }
-        if n.publish.is_some() || matches!(n.attach, Attach::Networks(_) | Attach::Bridge) && n.serves && rng.one_in(3) {
-            out.push(Probe::Port { node: n.name.clone() });
+        if n.publish.is_some()
+            || matches!(n.attach, Attach::Networks(_) | Attach::Bridge) && n.serves && rng.one_in(3)
+        {
+            out.push(Probe::Port {
+                node: n.name.clone(),
+            });
         }
     }
     out
@@ -442,7 +486,7 @@ pub fn title(probe: &Probe) -> String {
 
 /// The matrix of the given cells on 7000, each as the model predicts,
 /// with the model's reason for every cell in a comment.
-fn render_matrix(lab: &Lab, cells: &[(Source, String)], y: &mut String) {
+fn render_matrix(lab: &Lab, cells: &[(Source, String)], mutant: bool, y: &mut String) {
     if cells.is_empty() {
         return;
     }
@@ -456,19 +500,36 @@ fn render_matrix(lab: &Lab, cells: &[(Source, String)], y: &mut String) {
             cols.push(t.clone());
         }
     }
-    let width = rows.iter().map(|r| r.to_string().len()).max().unwrap_or(4).max(7) + 2;
+    let width = rows
+        .iter()
+        .map(|r| r.to_string().len())
+        .max()
+        .unwrap_or(4)
+        .max(7)
+        + 2;
     let mut table = format!("{:<width$}", "from\\to");
     for c in &cols {
         let _ = write!(table, " {c:<3}");
     }
+    table = table.trim_end().to_owned();
     table.push('\n');
+    let mut flip = mutant;
     for r in &rows {
         let _ = write!(table, "{:<width$}", r.to_string());
         for c in &cols {
             let symbol = if cells.iter().any(|(f, t)| f == r && t == c) {
                 let p = model::reach(lab, r, c, PORT, Transport::Tcp);
-                let _ = writeln!(y, "  # {r} -> {c}: {} ({})", p.reach.symbol(), one_line(&p.reason));
-                p.reach.symbol()
+                let _ = writeln!(
+                    y,
+                    "  # {r} -> {c}: {} ({})",
+                    p.reach.symbol(),
+                    one_line(&p.reason)
+                );
+                match (std::mem::take(&mut flip), p.reach.symbol()) {
+                    (true, '.') => 'x',
+                    (true, _) => '.',
+                    (false, s) => s,
+                }
             } else {
                 '-'
             };
@@ -477,7 +538,10 @@ fn render_matrix(lab: &Lab, cells: &[(Source, String)], y: &mut String) {
         table = table.trim_end().to_owned();
         table.push('\n');
     }
-    let _ = writeln!(y, "  - matrix:\n      title: reach {PORT}\n      port: {PORT}\n      expect: |");
+    let _ = writeln!(
+        y,
+        "  - matrix:\n      title: reach {PORT}\n      port: {PORT}\n      expect: |"
+    );
     for line in table.lines() {
         let _ = writeln!(y, "        {line}");
     }
@@ -500,7 +564,7 @@ pub fn render(spec: &Spec) -> Result<String, RenderError> {
             _ => None,
         })
         .collect();
-    render_matrix(&lab, &cells, &mut y);
+    render_matrix(&lab, &cells, spec.mutant, &mut y);
     for p in &chosen {
         render_check(&lab, p, &mut y);
     }

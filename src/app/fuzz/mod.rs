@@ -51,7 +51,8 @@ pub async fn fuzz(args: &FuzzArgs, context: Option<&str>, cancel: &Cancel) -> Co
         if cancel.is_cancelled() {
             break;
         }
-        let spec = generate::generate(seed);
+        let mut spec = generate::generate(seed);
+        spec.mutant = args.mutant;
         let started = Instant::now();
         let outcome = run_spec(&spec, &dir, context, cancel).await?;
         runs.push(started.elapsed());
@@ -83,8 +84,12 @@ pub async fn fuzz(args: &FuzzArgs, context: Option<&str>, cancel: &Cancel) -> Co
         // The first disagreement is shrunk: the others of the seed are
         // often the same mechanism seen from another node.
         if let Some(first) = outcome.disagreements.first() {
-            let small = shrink_to(&spec, &first.probe, args.shrink_runs, &dir, context, cancel).await?;
-            println!("  smallest lab that still shows `{}`:", generate::title(&first.probe));
+            let small =
+                shrink_to(&spec, &first.probe, args.shrink_runs, &dir, context, cancel).await?;
+            println!(
+                "  smallest lab that still shows `{}`:",
+                generate::title(&first.probe)
+            );
             match generate::render(&small) {
                 Ok(text) => {
                     let path = dir.join(format!("t-fz-{seed}-shrunk.yaml"));
@@ -168,7 +173,10 @@ async fn run_spec(
     cancel: &Cancel,
 ) -> Result<Outcome, Failure> {
     let text = generate::render(spec).map_err(|e| {
-        Failure::Usage(format!("seed {}: the generated lab is invalid: {e}", spec.seed))
+        Failure::Usage(format!(
+            "seed {}: the generated lab is invalid: {e}",
+            spec.seed
+        ))
     })?;
     let path: PathBuf = dir.join(format!("{}.yaml", spec.lab_name()));
     std::fs::write(&path, &text)
@@ -220,7 +228,9 @@ fn source_of(word: &str) -> Source {
 /// Every FAIL as a disagreement (matrix: every differing cell), every
 /// ERROR as an error.
 fn sort(spec: &Spec, report: &VerifyReport) -> Outcome {
-    let lab = generate::render(spec).ok().and_then(|t| generate::load(&t).ok());
+    let lab = generate::render(spec)
+        .ok()
+        .and_then(|t| generate::load(&t).ok());
     let mut out = Outcome::default();
     for check in report.all_checks() {
         out.checks += check.matrix.as_ref().map_or(1, |m| m.cells.len());
@@ -233,11 +243,19 @@ fn sort(spec: &Spec, report: &VerifyReport) -> Outcome {
                         to: cell.to.clone(),
                     };
                     if !matches!(cell.observed, '.' | 'x' | 'r') {
-                        out.errors.push(format!("{}: {}", generate::title(&probe), cell.reason));
+                        out.errors
+                            .push(format!("{}: {}", generate::title(&probe), cell.reason));
                         continue;
                     }
                     let why = lab.as_ref().map(|l| {
-                        crate::model::reach(l, &source_of(&cell.from), &cell.to, generate::PORT, Transport::Tcp).reason
+                        crate::model::reach(
+                            l,
+                            &source_of(&cell.from),
+                            &cell.to,
+                            generate::PORT,
+                            Transport::Tcp,
+                        )
+                        .reason
                     });
                     out.disagreements.push(Disagreement {
                         probe,
@@ -252,11 +270,16 @@ fn sort(spec: &Spec, report: &VerifyReport) -> Outcome {
                     expected: check.expectation.clone(),
                     observed: check.observed.clone(),
                 }),
-                None => out.errors.push(format!("{} failed: {}", check.title, check.observed)),
+                None => out
+                    .errors
+                    .push(format!("{} failed: {}", check.title, check.observed)),
             },
-            (status, _) => out
-                .errors
-                .push(format!("{} {}: {}", check.title, status.word(), check.observed)),
+            (status, _) => out.errors.push(format!(
+                "{} {}: {}",
+                check.title,
+                status.word(),
+                check.observed
+            )),
         }
     }
     out
