@@ -2,6 +2,8 @@
 //! probe from a node (or a Docker host) to a node's address, aimed by the
 //! same rule as the probe (`lab::reach::aim`).
 
+use std::net::IpAddr;
+
 use super::{NetFacts, facts, mode, networks_of};
 use crate::lab::reach::{Aim, aim};
 use crate::lab::{Lab, NetworkMode, Node, PortExpect, Source, Transport};
@@ -231,20 +233,46 @@ fn describe(network: &str, net: NetFacts) -> String {
     }
 }
 
-/// Whether a node's container port is published on its host, and why.
-pub fn published(lab: &Lab, node: &str, port: u16, transport: Transport) -> (PortExpect, String) {
+/// Whether a mapping's host address covers `at`: the same address, or
+/// every address (no `host_ip`, or the unspecified one of its family).
+fn covers(mapped: Option<IpAddr>, at: Option<IpAddr>) -> bool {
+    match (mapped, at) {
+        (_, None) | (None, _) => true,
+        (Some(m), Some(a)) => m == a || m.is_unspecified() && m.is_ipv4() == a.is_ipv4(),
+    }
+}
+
+/// Whether a node's container port is published on its host (at
+/// `host_ip`, when given), and why.
+pub fn published(
+    lab: &Lab,
+    node: &str,
+    port: u16,
+    transport: Transport,
+    host_ip: Option<IpAddr>,
+) -> (PortExpect, String) {
     let Some(n) = lab.nodes.get(node) else {
         return (PortExpect::Unpublished, format!("no node `{node}`"));
     };
-    let declared = n
+    let mapped: Vec<&crate::lab::PortMapping> = n
         .ports
         .iter()
-        .any(|p| p.transport == transport && p.container_ports.iter().any(|c| c == port));
-    if !declared {
+        .filter(|p| p.transport == transport && p.container_ports.iter().any(|c| c == port))
+        .collect();
+    if mapped.is_empty() {
         return (
             PortExpect::Unpublished,
             format!(
                 "`{node}` declares no mapping of {port}/{}",
+                transport.as_str()
+            ),
+        );
+    }
+    if !mapped.iter().any(|p| covers(p.host_ip, host_ip)) {
+        return (
+            PortExpect::Unpublished,
+            format!(
+                "`{node}` maps {port}/{} on another host address: Docker binds a published port only where it is declared",
                 transport.as_str()
             ),
         );

@@ -167,14 +167,14 @@ fn embedded_dns_answers_per_network_and_only_on_user_networks() {
 fn ports_are_published_except_on_internal_only_nodes() {
     let l = lab(THREE_BRIDGES);
     assert_eq!(
-        published(&l, "legacy", 7000, Transport::Tcp).0,
+        published(&l, "legacy", 7000, Transport::Tcp, None).0,
         PortExpect::Published
     );
-    let (expect, why) = published(&l, "sealed", 7000, Transport::Tcp);
+    let (expect, why) = published(&l, "sealed", 7000, Transport::Tcp, None);
     assert_eq!(expect, PortExpect::Unpublished);
     assert!(why.contains("internal"), "{why}");
     assert_eq!(
-        published(&l, "web", 7000, Transport::Tcp).0,
+        published(&l, "web", 7000, Transport::Tcp, None).0,
         PortExpect::Unpublished
     );
 }

@@ -10,6 +10,7 @@
 //! leave than the rest of a generated lab takes to run.
 
 use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::lab::{self, IpFamily, Lab, PortExpect, Source, Transport};
 use crate::model::{self, DnsPrediction};
@@ -83,8 +84,10 @@ pub struct NodeSpec {
     /// Serves tcp:7000 (else a probe there is refused).
     pub serves: bool,
     pub http: bool,
-    /// Publishes 7000 at 127.0.0.1:this.
+    /// Publishes 7000 at this host port, on `host_ip` (`None`: every
+    /// address of the host).
     pub publish: Option<u16>,
+    pub host_ip: Option<IpAddr>,
     /// A host-mode node's own port (7000 on the host is not netlab's).
     pub host_listen: Option<u16>,
 }
@@ -102,8 +105,11 @@ pub enum Probe {
         name: String,
         family: IpFamily,
     },
+    /// A published port, looked for at `host_ip` (`None`: wherever it is
+    /// mapped).
     Port {
         node: String,
+        host_ip: Option<IpAddr>,
     },
     Tcp {
         from: Source,
@@ -223,8 +229,14 @@ pub fn generate(seed: u64) -> Spec {
             let publish =
                 (matches!(attach, Attach::Networks(_) | Attach::Bridge) && serves && rng.one_in(3))
                     .then(|| host_port(&mut rng));
+            let host_ip = match rng.below(4) {
+                0 => None,
+                1 => Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+                _ => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            };
             let host_listen = (attach == Attach::Host).then(|| host_port(&mut rng));
             NodeSpec {
+                host_ip,
                 name,
                 attach,
                 serves,
@@ -319,8 +331,17 @@ fn render_topology(spec: &Spec) -> String {
             serve = vec![format!("tcp:{p}")];
         }
         let _ = writeln!(y, "    serve: [{}]", serve.join(", "));
-        if let Some(p) = node.publish {
-            let _ = writeln!(y, "    ports: [\"127.0.0.1:{p}:{PORT}\"]");
+        match (node.publish, node.host_ip) {
+            (Some(p), Some(IpAddr::V6(ip))) => {
+                let _ = writeln!(y, "    ports: [\"[{ip}]:{p}:{PORT}\"]");
+            }
+            (Some(p), Some(ip)) => {
+                let _ = writeln!(y, "    ports: [\"{ip}:{p}:{PORT}\"]");
+            }
+            (Some(p), None) => {
+                let _ = writeln!(y, "    ports: [\"{p}:{PORT}\"]");
+            }
+            (None, _) => {}
         }
     }
     y
@@ -360,8 +381,14 @@ fn probes(spec: &Spec, lab: &Lab) -> Vec<Probe> {
     let askers: Vec<&NodeSpec> = spec
         .nodes
         .iter()
-        .filter(|n| matches!(n.attach, Attach::Networks(_) | Attach::None))
+        .filter(|n| {
+            matches!(
+                n.attach,
+                Attach::Networks(_) | Attach::None | Attach::Bridge
+            )
+        })
         .collect();
+    let dual_stack = spec.networks.iter().any(|n| n.ipv6);
     for _ in 0..6 {
         if askers.is_empty() || names.is_empty() {
             break;
@@ -370,11 +397,13 @@ fn probes(spec: &Spec, lab: &Lab) -> Vec<Probe> {
             .name
             .clone();
         let name = names[usize::try_from(rng.below(names.len() as u64)).unwrap_or(0)].clone();
-        let probe = Probe::Dns {
-            from,
-            name,
-            family: IpFamily::V4,
+        // AAAA where the lab has IPv6: Docker answers them per network too.
+        let family = if dual_stack && rng.one_in(2) {
+            IpFamily::V6
+        } else {
+            IpFamily::V4
         };
+        let probe = Probe::Dns { from, name, family };
         if !out.contains(&probe) {
             out.push(probe);
         }
@@ -390,8 +419,16 @@ fn probes(spec: &Spec, lab: &Lab) -> Vec<Probe> {
         if n.publish.is_some()
             || matches!(n.attach, Attach::Networks(_) | Attach::Bridge) && n.serves && rng.one_in(3)
         {
+            // Where it is mapped, or at the other loopback: published at
+            // its host address, and not at others.
+            let host_ip = match rng.below(3) {
+                0 => None,
+                1 => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                _ => Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+            };
             out.push(Probe::Port {
                 node: n.name.clone(),
+                host_ip,
             });
         }
     }
@@ -438,8 +475,8 @@ fn render_check(lab: &Lab, probe: &Probe, y: &mut String) {
                 title(probe)
             );
         }
-        Probe::Port { node } => {
-            let (expect, reason) = model::published(lab, node, PORT, Transport::Tcp);
+        Probe::Port { node, host_ip } => {
+            let (expect, reason) = model::published(lab, node, PORT, Transport::Tcp, *host_ip);
             let word = match expect {
                 PortExpect::Published => "published",
                 PortExpect::Unpublished => "unpublished",
@@ -447,8 +484,11 @@ fn render_check(lab: &Lab, probe: &Probe, y: &mut String) {
             let _ = writeln!(y, "  # {}", one_line(&reason));
             let _ = writeln!(
                 y,
-                "  - port: {{ title: \"{}\", node: {node}, port: {PORT}, expect: {word} }}",
-                title(probe)
+                "  - port: {{ title: \"{}\", node: {node}, port: {PORT}{}, expect: {word} }}",
+                title(probe),
+                host_ip
+                    .map(|ip| format!(", host_ip: \"{ip}\""))
+                    .unwrap_or_default()
             );
         }
         Probe::Tcp { from, to, port } => {
@@ -479,7 +519,10 @@ pub fn title(probe: &Probe) -> String {
     match probe {
         Probe::Cell { from, to } => format!("cell {from} {to}"),
         Probe::Dns { from, name, family } => format!("dns {from} {name} {}", family.name()),
-        Probe::Port { node } => format!("port {node}"),
+        Probe::Port { node, host_ip } => match host_ip {
+            Some(ip) => format!("port {node} at {ip}"),
+            None => format!("port {node}"),
+        },
         Probe::Tcp { from, to, port } => format!("tcp {from} {to}:{port}"),
     }
 }

@@ -12,7 +12,7 @@ fn named(probe: &Probe) -> Vec<&str> {
             Source::Host(_) => vec![to.as_str()],
         },
         Probe::Dns { from, name, .. } => vec![from.as_str(), name.as_str()],
-        Probe::Port { node } => vec![node.as_str()],
+        Probe::Port { node, .. } => vec![node.as_str()],
     }
 }
 
