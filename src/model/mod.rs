@@ -17,7 +17,7 @@ pub mod reach;
 mod tests;
 
 pub use dns::{DnsPrediction, resolve};
-pub use reach::{Reach, published, reach};
+pub use reach::{Reach, published, reach, reach_family};
 
 use crate::lab::{Attachment, Driver, Lab, NetworkMode, Node};
 

@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 
 use super::{NetFacts, facts, mode, networks_of};
-use crate::lab::reach::{Aim, aim};
-use crate::lab::{Lab, NetworkMode, Node, PortExpect, Source, Transport};
+use crate::lab::reach::{Aim, aim, aimed_network};
+use crate::lab::{IpFamily, Lab, NetworkMode, Node, PortExpect, Source, Transport};
 
 /// A probe's fate, as a matrix cell names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +89,28 @@ pub fn reach(
     port: u16,
     transport: Transport,
 ) -> ReachPrediction {
+    reach_family(lab, from, to, port, transport, IpFamily::V4, true)
+}
+
+/// The engine's side of IPv6: whether it sets ip6tables rules (Docker's
+/// default from 27 on). Without them Docker 20.10 enforces none of its
+/// IPv6 rules: a packet the host routes is delivered, between bridges, on
+/// an icc-off bridge and into or out of an internal network alike (seen
+/// with `netlab fuzz` on Docker 20.10.24).
+pub fn reach_family(
+    lab: &Lab,
+    from: &Source,
+    to: &str,
+    port: u16,
+    transport: Transport,
+    family: IpFamily,
+    ip6tables: bool,
+) -> ReachPrediction {
+    if family == IpFamily::V6 {
+        if let Some(p) = reach_v6(lab, from, to, port, transport, ip6tables) {
+            return p;
+        }
+    }
     let Some(target) = lab.nodes.get(to) else {
         return predicted(Reach::Blocked, None, format!("no node `{to}`"));
     };
@@ -121,7 +143,13 @@ pub fn reach(
             };
             return arrived(target, port, transport, None, how);
         }
-        Aim::Networks(list) => match list.into_iter().next() {
+        // The first network where the target has an address of the family
+        // (Docker's default bridge: IPv4 only).
+        Aim::Networks(list) => match list.into_iter().find(|n| {
+            lab.networks
+                .get(n)
+                .map_or(family == IpFamily::V4, |net| net.has(family))
+        }) {
             Some(n) => n,
             None => return predicted(Reach::Blocked, None, format!("`{to}` has no address")),
         },
@@ -162,6 +190,50 @@ pub fn reach(
         return shared(target, &network, net, port, transport);
     }
     apart(lab, source, &source_nets, to, &network, net)
+}
+
+/// The IPv6 cases that differ from IPv4: a source without an IPv6 route,
+/// and an engine without ip6tables rules. `None`: as IPv4.
+fn reach_v6(
+    lab: &Lab,
+    from: &Source,
+    to: &str,
+    port: u16,
+    transport: Transport,
+    ip6tables: bool,
+) -> Option<ReachPrediction> {
+    let target = lab.nodes.get(to)?;
+    let source = match from {
+        Source::Node(n) => Some(lab.nodes.get(n)?),
+        Source::Host(_) => None,
+    };
+    let network = aimed_network(lab.topology(), from, to, None, IpFamily::V6).unwrap_or_default();
+    let in_container = source.is_some_and(|s| {
+        !matches!(mode(s), Some(NetworkMode::Host | NetworkMode::None)) && s.name != to
+    });
+    if in_container {
+        let source = source?;
+        let v6 = networks_of(source)
+            .iter()
+            .any(|n| lab.networks.get(n).is_some_and(|n| n.ipv6));
+        if !v6 {
+            return Some(predicted(
+                Reach::Blocked,
+                network.as_deref(),
+                format!("`{}` has no IPv6 address, so no IPv6 route", source.name),
+            ));
+        }
+        if !ip6tables {
+            return Some(arrived(
+                target,
+                port,
+                transport,
+                network.as_deref(),
+                "an engine without ip6tables rules enforces none of Docker's IPv6 isolation (between bridges, icc, internal): the host routes the packet".into(),
+            ));
+        }
+    }
+    None
 }
 
 /// Source and target on one network.

@@ -96,9 +96,11 @@ pub struct NodeSpec {
 /// and what the shrinker keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
+    /// A matrix cell on 7000, over `family`.
     Cell {
         from: Source,
         to: String,
+        family: IpFamily,
     },
     Dns {
         from: String,
@@ -365,6 +367,17 @@ fn probes(spec: &Spec, lab: &Lab) -> Vec<Probe> {
             out.push(Probe::Cell {
                 from: from.clone(),
                 to,
+                family: IpFamily::V4,
+            });
+        }
+    }
+    // Over IPv6: the nodes every path reaches by an IPv6 address.
+    for from in &sources {
+        for to in matrix_targets_v6(spec) {
+            out.push(Probe::Cell {
+                from: from.clone(),
+                to,
+                family: IpFamily::V6,
             });
         }
     }
@@ -445,6 +458,23 @@ fn matrix_targets(spec: &Spec) -> Vec<String> {
         .collect()
 }
 
+/// Nodes only on IPv6-enabled networks: whichever of them a probe aims
+/// at, it has an IPv6 address there.
+fn matrix_targets_v6(spec: &Spec) -> Vec<String> {
+    spec.nodes
+        .iter()
+        .filter(|n| match &n.attach {
+            Attach::Networks(list) => list.iter().all(|a| {
+                spec.networks
+                    .iter()
+                    .any(|net| net.name == a.network && net.ipv6)
+            }),
+            _ => false,
+        })
+        .map(|n| n.name.clone())
+        .collect()
+}
+
 fn source_word(s: &Source) -> String {
     s.to_string()
 }
@@ -509,7 +539,7 @@ fn render_check(lab: &Lab, probe: &Probe, y: &mut String) {
     }
 }
 
-fn one_line(s: &str) -> String {
+pub(super) fn one_line(s: &str) -> String {
     s.replace('\n', " ")
 }
 
@@ -517,76 +547,18 @@ fn one_line(s: &str) -> String {
 /// to its probe.
 pub fn title(probe: &Probe) -> String {
     match probe {
-        Probe::Cell { from, to } => format!("cell {from} {to}"),
+        Probe::Cell {
+            from,
+            to,
+            family: IpFamily::V4,
+        } => format!("cell {from} {to}"),
+        Probe::Cell { from, to, family } => format!("cell {from} {to} {}", family.name()),
         Probe::Dns { from, name, family } => format!("dns {from} {name} {}", family.name()),
         Probe::Port { node, host_ip } => match host_ip {
             Some(ip) => format!("port {node} at {ip}"),
             None => format!("port {node}"),
         },
         Probe::Tcp { from, to, port } => format!("tcp {from} {to}:{port}"),
-    }
-}
-
-/// The matrix of the given cells on 7000, each as the model predicts,
-/// with the model's reason for every cell in a comment.
-fn render_matrix(lab: &Lab, cells: &[(Source, String)], mutant: bool, y: &mut String) {
-    if cells.is_empty() {
-        return;
-    }
-    let mut rows: Vec<Source> = Vec::new();
-    let mut cols: Vec<String> = Vec::new();
-    for (f, t) in cells {
-        if !rows.contains(f) {
-            rows.push(f.clone());
-        }
-        if !cols.contains(t) {
-            cols.push(t.clone());
-        }
-    }
-    let width = rows
-        .iter()
-        .map(|r| r.to_string().len())
-        .max()
-        .unwrap_or(4)
-        .max(7)
-        + 2;
-    let mut table = format!("{:<width$}", "from\\to");
-    for c in &cols {
-        let _ = write!(table, " {c:<3}");
-    }
-    table = table.trim_end().to_owned();
-    table.push('\n');
-    let mut flip = mutant;
-    for r in &rows {
-        let _ = write!(table, "{:<width$}", r.to_string());
-        for c in &cols {
-            let symbol = if cells.iter().any(|(f, t)| f == r && t == c) {
-                let p = model::reach(lab, r, c, PORT, Transport::Tcp);
-                let _ = writeln!(
-                    y,
-                    "  # {r} -> {c}: {} ({})",
-                    p.reach.symbol(),
-                    one_line(&p.reason)
-                );
-                match (std::mem::take(&mut flip), p.reach.symbol()) {
-                    (true, '.') => 'x',
-                    (true, _) => '.',
-                    (false, s) => s,
-                }
-            } else {
-                '-'
-            };
-            let _ = write!(table, " {symbol:<3}");
-        }
-        table = table.trim_end().to_owned();
-        table.push('\n');
-    }
-    let _ = writeln!(
-        y,
-        "  - matrix:\n      title: reach {PORT}\n      port: {PORT}\n      expect: |"
-    );
-    for line in table.lines() {
-        let _ = writeln!(y, "        {line}");
     }
 }
 
@@ -600,14 +572,20 @@ pub fn render(spec: &Spec) -> Result<String, RenderError> {
     let chosen = probes_of(spec, &lab);
     let mut y = topology;
     y.push_str("checks:\n");
-    let cells: Vec<(Source, String)> = chosen
-        .iter()
-        .filter_map(|p| match p {
-            Probe::Cell { from, to } => Some((from.clone(), to.clone())),
-            _ => None,
-        })
-        .collect();
-    render_matrix(&lab, &cells, spec.mutant, &mut y);
+    for family in [IpFamily::V4, IpFamily::V6] {
+        let cells: Vec<(Source, String)> = chosen
+            .iter()
+            .filter_map(|p| match p {
+                Probe::Cell {
+                    from,
+                    to,
+                    family: f,
+                } if *f == family => Some((from.clone(), to.clone())),
+                _ => None,
+            })
+            .collect();
+        super::matrix::render(&lab, &cells, family, spec.mutant, &mut y);
+    }
     for p in &chosen {
         render_check(&lab, p, &mut y);
     }

@@ -7,6 +7,7 @@
 //! reported as such: it says nothing about the model.
 
 pub mod generate;
+mod matrix;
 pub mod shrink;
 #[cfg(test)]
 mod tests;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use super::{Cancel, CommandResult, Failure, load_named, teardown, up, verify};
 use crate::cli::{FuzzArgs, UpArgs};
 use crate::exit;
-use crate::lab::{Source, Transport};
+use crate::lab::{IpFamily, Source, Transport};
 use crate::report::{Status, VerifyReport};
 use generate::{Probe, Spec};
 
@@ -238,9 +239,11 @@ fn sort(spec: &Spec, report: &VerifyReport) -> Outcome {
             (Status::Pass | Status::Skipped, _) => {}
             (Status::Fail, Some(m)) => {
                 for cell in m.cells.iter().filter(|c| !c.passed) {
+                    let family = cell.family.unwrap_or(IpFamily::V4);
                     let probe = Probe::Cell {
                         from: source_of(&cell.from),
                         to: cell.to.clone(),
+                        family,
                     };
                     if !matches!(cell.observed, '.' | 'x' | 'r') {
                         out.errors
@@ -248,12 +251,17 @@ fn sort(spec: &Spec, report: &VerifyReport) -> Outcome {
                         continue;
                     }
                     let why = lab.as_ref().map(|l| {
-                        crate::model::reach(
+                        // The engine that ran it meets the matrix's
+                        // `requires:`; without one, both agree.
+                        let ip6tables = !check.title.contains("without ip6tables");
+                        crate::model::reach_family(
                             l,
                             &source_of(&cell.from),
                             &cell.to,
                             generate::PORT,
                             Transport::Tcp,
+                            family,
+                            ip6tables,
                         )
                         .reason
                     });

@@ -7,7 +7,7 @@ use crate::lab::Source;
 /// The nodes a probe names: never dropped, or the probe would be gone.
 fn named(probe: &Probe) -> Vec<&str> {
     match probe {
-        Probe::Cell { from, to } | Probe::Tcp { from, to, .. } => match from {
+        Probe::Cell { from, to, .. } | Probe::Tcp { from, to, .. } => match from {
             Source::Node(n) => vec![n.as_str(), to.as_str()],
             Source::Host(_) => vec![to.as_str()],
         },
