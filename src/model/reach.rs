@@ -106,10 +106,10 @@ pub fn reach_family(
     family: IpFamily,
     ip6tables: bool,
 ) -> ReachPrediction {
-    if family == IpFamily::V6 {
-        if let Some(p) = reach_v6(lab, from, to, port, transport, ip6tables) {
-            return p;
-        }
+    if family == IpFamily::V6
+        && let Some(p) = reach_v6(lab, from, to, port, transport, ip6tables)
+    {
+        return p;
     }
     let Some(target) = lab.nodes.get(to) else {
         return predicted(Reach::Blocked, None, format!("no node `{to}`"));
