@@ -178,3 +178,55 @@ fn ports_are_published_except_on_internal_only_nodes() {
         PortExpect::Unpublished
     );
 }
+
+const DUAL: &str = r#"
+name: m6
+networks:
+  one: { ipv6: true }
+  two: { ipv6: true }
+  cold: { ipv6: true, icc: false }
+  vault: { ipv6: true, internal: true }
+nodes:
+  a: { networks: [one], serve: [tcp:7000] }
+  b: { networks: [two], serve: [tcp:7000] }
+  c: { networks: [cold], serve: [tcp:7000] }
+  d: { networks: [cold], serve: [tcp:7000] }
+  e: { networks: [vault], serve: [tcp:7000] }
+  legacy: { network_mode: bridge }
+checks:
+  - tcp: { from: a, to: b:7000, expect: blocked }
+"#;
+
+#[test]
+fn without_ip6tables_docker_enforces_none_of_its_ipv6_rules() {
+    let l = lab(DUAL);
+    let v6 = |from: &str, to: &str, ip6tables: bool| {
+        super::reach_family(
+            &l,
+            &node(from),
+            to,
+            7000,
+            Transport::Tcp,
+            IpFamily::V6,
+            ip6tables,
+        )
+        .reach
+    };
+    for (from, to) in [("a", "b"), ("c", "d"), ("a", "e"), ("e", "a")] {
+        assert_eq!(v6(from, to, true), Reach::Blocked, "{from} -> {to}");
+        assert_eq!(v6(from, to, false), Reach::Open, "{from} -> {to}");
+    }
+    // The default bridge has no IPv6 here: no route, with or without.
+    assert_eq!(v6("legacy", "a", false), Reach::Blocked);
+    let p = super::reach_family(
+        &l,
+        &node("a"),
+        "b",
+        7000,
+        Transport::Tcp,
+        IpFamily::V6,
+        false,
+    );
+    assert!(p.reason.contains("ip6tables"), "{}", p.reason);
+    assert_eq!(p.network.as_deref(), Some("two"));
+}
