@@ -179,7 +179,12 @@ async fn run_spec(
             spec.seed
         ))
     })?;
-    let path: PathBuf = dir.join(format!("{}.yaml", spec.lab_name()));
+    // A shrinking run writes beside the generated lab, not over it.
+    let file = match spec.only {
+        Some(_) => format!("{}-try.yaml", spec.lab_name()),
+        None => format!("{}.yaml", spec.lab_name()),
+    };
+    let path: PathBuf = dir.join(file);
     std::fs::write(&path, &text)
         .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
     let arg = path.display().to_string();
