@@ -97,6 +97,9 @@ pub fn reach(
 /// IPv6 rules: a packet the host routes is delivered, between bridges, on
 /// an icc-off bridge and into or out of an internal network alike (seen
 /// with `netlab fuzz` on Docker 20.10.24).
+///
+/// `to` is a node, or `node@network` as a check writes it: that node's
+/// address on that network.
 pub fn reach_family(
     lab: &Lab,
     from: &Source,
@@ -106,8 +109,12 @@ pub fn reach_family(
     family: IpFamily,
     ip6tables: bool,
 ) -> ReachPrediction {
+    let (to, via) = match to.split_once('@') {
+        Some((node, net)) => (node, Some(net)),
+        None => (to, None),
+    };
     if family == IpFamily::V6
-        && let Some(p) = reach_v6(lab, from, to, port, transport, ip6tables)
+        && let Some(p) = reach_v6(lab, from, to, via, port, transport, ip6tables)
     {
         return p;
     }
@@ -128,7 +135,7 @@ pub fn reach_family(
     }
     // A probe from a host-mode node runs in its host's own stack.
     let from_host_stack = source.is_none() || source_mode == Some(NetworkMode::Host);
-    let aimed = match aim(lab.topology(), from, to, None) {
+    let aimed = match aim(lab.topology(), from, to, via) {
         Ok(a) => a,
         Err(off) => return predicted(Reach::Blocked, None, off.message),
     };
@@ -198,6 +205,7 @@ fn reach_v6(
     lab: &Lab,
     from: &Source,
     to: &str,
+    via: Option<&str>,
     port: u16,
     transport: Transport,
     ip6tables: bool,
@@ -207,7 +215,7 @@ fn reach_v6(
         Source::Node(n) => Some(lab.nodes.get(n)?),
         Source::Host(_) => None,
     };
-    let network = aimed_network(lab.topology(), from, to, None, IpFamily::V6).unwrap_or_default();
+    let network = aimed_network(lab.topology(), from, to, via, IpFamily::V6).unwrap_or_default();
     let in_container = source.is_some_and(|s| {
         !matches!(mode(s), Some(NetworkMode::Host | NetworkMode::None)) && s.name != to
     });

@@ -421,6 +421,37 @@ fn probes(spec: &Spec, lab: &Lab) -> Vec<Probe> {
             out.push(probe);
         }
     }
+    // A node's address on each network named (`node@network`), from a
+    // node that may or may not share that network.
+    let targets: Vec<(String, String)> = lab
+        .nodes
+        .values()
+        .flat_map(|n| n.networks().map(|a| (n.name.clone(), a.network.clone())))
+        .collect();
+    let from_nodes: Vec<Source> = sources
+        .iter()
+        .filter(|s| matches!(s, Source::Node(_)))
+        .cloned()
+        .collect();
+    for _ in 0..3 {
+        if targets.is_empty() || from_nodes.is_empty() {
+            break;
+        }
+        let (to, net) = &targets[usize::try_from(rng.below(targets.len() as u64)).unwrap_or(0)];
+        let from = &from_nodes[usize::try_from(rng.below(from_nodes.len() as u64)).unwrap_or(0)];
+        // Only a path the check may claim: validation refuses the rest.
+        if lab::reach::aim(lab.topology(), from, to, Some(net)).is_err() {
+            continue;
+        }
+        let probe = Probe::Tcp {
+            from: from.clone(),
+            to: format!("{to}@{net}"),
+            port: PORT,
+        };
+        if !out.contains(&probe) {
+            out.push(probe);
+        }
+    }
     for n in &spec.nodes {
         if let Some(port) = n.host_listen {
             out.push(Probe::Tcp {

@@ -7,10 +7,14 @@ use crate::lab::Source;
 /// The nodes a probe names: never dropped, or the probe would be gone.
 fn named(probe: &Probe) -> Vec<&str> {
     match probe {
-        Probe::Cell { from, to, .. } | Probe::Tcp { from, to, .. } => match from {
-            Source::Node(n) => vec![n.as_str(), to.as_str()],
-            Source::Host(_) => vec![to.as_str()],
-        },
+        Probe::Cell { from, to, .. } | Probe::Tcp { from, to, .. } => {
+            // `node@network`: the node.
+            let to = to.split('@').next().unwrap_or(to);
+            match from {
+                Source::Node(n) => vec![n.as_str(), to],
+                Source::Host(_) => vec![to],
+            }
+        }
         Probe::Dns { from, name, .. } => vec![from.as_str(), name.as_str()],
         Probe::Port { node, .. } => vec![node.as_str()],
     }
