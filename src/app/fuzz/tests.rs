@@ -37,3 +37,34 @@ fn shrunk_candidates_keep_the_probe_and_are_smaller() {
         }
     }
 }
+
+#[test]
+fn a_fail_is_a_disagreement_of_its_probe_and_an_error_is_not() {
+    use crate::report::Status;
+    use crate::report::tests::{check, report};
+    let spec = generate(1);
+    let lab = load(&render(&spec).unwrap_or_default()).expect("seed 1 loads");
+    let probes = super::generate::probes_of(&spec, &lab);
+    let dns = probes
+        .iter()
+        .find(|p| matches!(p, Probe::Dns { .. }))
+        .expect("seed 1 looks a name up")
+        .clone();
+    let title = super::generate::title(&dns);
+    let mut failed = check(&title, false);
+    failed.observed = "resolved to 10.0.0.9".into();
+    let mut erred = check("port n2", false);
+    erred.status = Status::Error;
+    let mut skipped = check("reach 7000 over IPv6 with ip6tables", false);
+    skipped.status = Status::Skipped;
+    let outcome = super::sort(
+        &spec,
+        &report(vec![failed, erred, skipped, check("x", true)]),
+    );
+    assert_eq!(outcome.disagreements.len(), 1);
+    assert_eq!(outcome.disagreements[0].probe, dns);
+    assert_eq!(outcome.disagreements[0].observed, "resolved to 10.0.0.9");
+    assert_eq!(outcome.errors.len(), 1, "{:?}", outcome.errors);
+    assert!(outcome.errors[0].contains("ERROR"), "{:?}", outcome.errors);
+    assert_eq!(outcome.checks, 3);
+}
