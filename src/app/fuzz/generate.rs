@@ -46,9 +46,11 @@ impl Rng {
 /// The application port every agent node serves (or, for refused cells,
 /// does not).
 pub const PORT: u16 = 7000;
-/// Host ports of generated labs: 27600-27999.
-const HOST_PORT_BASE: u16 = 27600;
-const HOST_PORTS: u16 = 400;
+/// Host ports of generated labs: 27900-27999, the part of netlab's test
+/// range (27600-27999) no other engine test uses, as tests run side by
+/// side (tests/ipv6.rs takes 276xx, the host-network lab 27801-27802).
+const HOST_PORT_BASE: u16 = 27900;
+const HOST_PORTS: u16 = 100;
 const ALIASES: [&str; 3] = ["a1", "a2", "a3"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
