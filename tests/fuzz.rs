@@ -4,13 +4,20 @@
 
 mod support;
 
+use std::sync::Mutex;
+
 use support::{LabGuard, docker_available, netlab, stderr, stdout};
+
+/// Generated labs of different seeds may pick the same 10.214.X.0/24
+/// subnet, and a seed's lab has one name: the runs here take turns.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 #[test]
 fn generated_labs_of_seeds_1_to_5_agree_with_the_engine() {
     if !docker_available() {
         return;
     }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // Guards remove whatever a failed run left of the labs, which are named
     // `t-fz-<seed>`.
     let guards: Vec<LabGuard> = (1..=5)
@@ -49,6 +56,7 @@ fn a_mutant_model_disagrees_and_is_shrunk_to_a_small_lab() {
     if !docker_available() {
         return;
     }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let _guard = LabGuard::from_yaml("t-fz-3", "name: x\n");
     let out_dir = tempfile::tempdir().expect("temp dir");
     let out_path = out_dir.path().to_str().expect("utf-8 path");
