@@ -85,6 +85,20 @@ pub async fn fuzz(args: &FuzzArgs, context: Option<&str>, cancel: &Cancel) -> Co
         // The first disagreement is shrunk: the others of the seed are
         // often the same mechanism seen from another node.
         if let Some(first) = outcome.disagreements.first() {
+            // Shrinking a disagreement that does not come back shrinks
+            // nothing: the lab, run again, must show it first.
+            let again = run_spec(&spec, &dir, context, cancel).await?;
+            if !again.disagreements.iter().any(|d| d.probe == first.probe) {
+                println!(
+                    "  `{}` did not disagree again on a second run: flaky, not shrunk (the lab is {})",
+                    generate::title(&first.probe),
+                    dir.join(format!("{}.yaml", spec.lab_name())).display()
+                );
+                if !args.keep_going {
+                    break;
+                }
+                continue;
+            }
             let small =
                 shrink_to(&spec, &first.probe, args.shrink_runs, &dir, context, cancel).await?;
             println!(
