@@ -79,6 +79,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = crate::report::graph::GraphFormat::Mermaid)]
         format: crate::report::graph::GraphFormat,
     },
+    /// Generate random labs from seeds, write their checks from netlab's model
+    /// of Docker networking, run them, and report every disagreement with
+    /// its seed and a shrunk lab (exit 1; 3 when checks only erred).
+    Fuzz(FuzzArgs),
     /// Print a completion script for SHELL on stdout (e.g. `netlab
     /// completions bash > ~/.local/share/bash-completion/completions/netlab`).
     Completions {
@@ -154,6 +158,29 @@ pub struct RunArgs {
     pub keep: bool,
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FuzzArgs {
+    /// The first seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How many seeds, from the first on.
+    #[arg(long, default_value_t = 1)]
+    pub count: u64,
+    /// Go on after a seed with disagreements.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Keep the generated labs (and shrunk ones) in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// At most this many runs to shrink a disagreement.
+    #[arg(long, default_value_t = 30)]
+    pub shrink_runs: u32,
+    /// Flip the first matrix cell's prediction: the run must disagree
+    /// (for netlab's own tests).
+    #[arg(long, hide = true)]
+    pub mutant: bool,
 }
 
 /// How `verify` and `run` report, and how long checks may take.

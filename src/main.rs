@@ -16,6 +16,7 @@ mod impairment;
 mod lab;
 mod live;
 mod loopback;
+mod model;
 mod pki;
 mod plan;
 mod report;

@@ -5,6 +5,7 @@ pub mod build;
 pub mod cancel;
 pub mod converge;
 pub mod down;
+pub mod fuzz;
 pub mod host_bindings;
 pub mod host_subnets;
 pub mod hosts;
@@ -108,6 +109,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
             down::down_command(&home, &args, &cancel).await
         }
         Command::Run(args) => run::run(&args, context, &cancel).await,
+        Command::Fuzz(args) => fuzz::fuzz(&args, context, &cancel).await,
         Command::Ls => {
             let home = hosts::home(context).await?;
             ls::ls(&home).await

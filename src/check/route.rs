@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::target;
 use crate::lab::{
-    Attachment, CheckKind, IpFamily, Matrix, MatrixCell, NetworkMode, Node, Source, Target,
-    TargetHost, Transport,
+    CheckKind, IpFamily, Matrix, MatrixCell, Node, Source, Target, TargetHost, Transport,
 };
 use crate::live::{LiveLab, PublishedPort};
 
@@ -168,11 +167,7 @@ pub(crate) fn carriers<'a>(live: &'a LiveLab, name: &str) -> Vec<&'a Node> {
 
 /// The networks a node joins, `bridge` for Docker's default one.
 pub(crate) fn networks_of(node: &Node) -> Vec<String> {
-    match &node.attachment {
-        Attachment::Networks(list) => list.iter().map(|a| a.network.clone()).collect(),
-        Attachment::Mode(NetworkMode::Bridge) => vec!["bridge".into()],
-        Attachment::Mode(_) => Vec::new(),
-    }
+    crate::model::networks_of(node)
 }
 
 fn source_endpoint(live: &LiveLab, source: &Source) -> Endpoint {

@@ -419,7 +419,7 @@ pub fn table(rows: &[Vec<String>]) -> String {
 pub(crate) mod tests {
     use super::*;
 
-    pub(super) fn check(title: &str, passed: bool) -> CheckReport {
+    pub(crate) fn check(title: &str, passed: bool) -> CheckReport {
         CheckReport {
             title: title.into(),
             kind: "tcp",
@@ -439,7 +439,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub(super) fn report(checks: Vec<CheckReport>) -> VerifyReport {
+    pub(crate) fn report(checks: Vec<CheckReport>) -> VerifyReport {
         VerifyReport {
             lab: "x".into(),
             engines: vec![EngineInfo {

@@ -6,7 +6,7 @@
 
 use super::{Why, code, list};
 use crate::check::route::{Route, networks_of};
-use crate::lab::{Attachment, Driver, NetworkMode, Node, Source, Transport};
+use crate::lab::{NetworkMode, Node, Source, Transport};
 use crate::live::LiveLab;
 use crate::vocab::ListenerProto;
 
@@ -21,7 +21,8 @@ pub(crate) enum Seen {
     Silent,
 }
 
-/// What the lab file says of a network (`bridge`: Docker's default one).
+/// What the lab file says of a network (`bridge`: Docker's default one),
+/// as the model reads it (`model::facts`).
 struct Net<'a> {
     name: &'a str,
     default_bridge: bool,
@@ -31,21 +32,13 @@ struct Net<'a> {
 }
 
 fn net<'a>(live: &'a LiveLab, name: &'a str) -> Net<'a> {
-    match live.lab.networks.get(name) {
-        Some(n) => Net {
-            name,
-            default_bridge: false,
-            overlay: matches!(n.driver, Driver::Overlay { .. }),
-            internal: n.internal,
-            icc: n.icc,
-        },
-        None => Net {
-            name,
-            default_bridge: name == "bridge",
-            overlay: false,
-            internal: false,
-            icc: true,
-        },
+    let f = crate::model::facts(&live.lab, name);
+    Net {
+        name,
+        default_bridge: f.default_bridge,
+        overlay: f.overlay,
+        internal: f.internal,
+        icc: f.icc,
     }
 }
 
@@ -65,10 +58,7 @@ impl Net<'_> {
 }
 
 fn mode(node: &Node) -> Option<NetworkMode> {
-    match node.attachment {
-        Attachment::Mode(m) => Some(m),
-        Attachment::Networks(_) => None,
-    }
+    crate::model::mode(node)
 }
 
 /// `nothing listens on 7000/tcp in `cache``.

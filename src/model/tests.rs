@@ -1,0 +1,232 @@
+//! Hand-written small labs whose Docker answers are known (Docker 20.10 and
+//! later), held against the model's predictions.
+
+use super::{DnsPrediction, Reach, published, reach, resolve};
+use crate::lab::{self, IpFamily, Lab, PortExpect, Source, Transport};
+
+fn lab(yaml: &str) -> Lab {
+    match lab::load_source("t.yaml", yaml.as_bytes(), None) {
+        Ok(l) => l.lab,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+const THREE_BRIDGES: &str = r#"
+name: m
+networks:
+  front: {}
+  back: { icc: false }
+  vault: { internal: true }
+nodes:
+  web: { networks: { front: { aliases: [www, pool] }, back: {} }, serve: [tcp:7000] }
+  app: { networks: { back: { aliases: [pool] } }, serve: [tcp:7000] }
+  db: { networks: [vault], serve: [tcp:7000] }
+  idle: { networks: [front, vault] }
+  legacy: { network_mode: bridge, serve: [tcp:7000], ports: ["127.0.0.1:27601:7000"] }
+  boxed: { network_mode: none }
+  hosted: { network_mode: host, serve: [tcp:27602] }
+  sealed: { networks: [vault], serve: [tcp:7000], ports: ["127.0.0.1:27603:7000"] }
+checks:
+  - tcp: { from: web, to: app:7000, expect: blocked }
+"#;
+
+fn node(n: &str) -> Source {
+    Source::Node(n.into())
+}
+
+fn cell(l: &Lab, from: Source, to: &str) -> Reach {
+    reach(l, &from, to, 7000, Transport::Tcp).reach
+}
+
+#[test]
+fn a_shared_user_bridge_forwards_and_a_port_nobody_serves_is_refused() {
+    let l = lab(THREE_BRIDGES);
+    let p = reach(&l, &node("idle"), "web", 7000, Transport::Tcp);
+    assert_eq!(p.reach, Reach::Open);
+    assert_eq!(p.network.as_deref(), Some("front"));
+    assert!(
+        p.reason.contains("user-defined bridge `front`"),
+        "{}",
+        p.reason
+    );
+    let p = reach(&l, &node("web"), "idle", 7000, Transport::Tcp);
+    assert_eq!(p.reach, Reach::Refused);
+    assert!(
+        p.reason.contains("nothing listens on 7000/tcp in `idle`"),
+        "{}",
+        p.reason
+    );
+}
+
+#[test]
+fn icc_off_blocks_between_containers_of_that_bridge_only() {
+    let l = lab(THREE_BRIDGES);
+    let p = reach(&l, &node("web"), "app", 7000, Transport::Tcp);
+    assert_eq!(p.reach, Reach::Blocked);
+    assert!(p.reason.contains("icc is off"), "{}", p.reason);
+    // The host is no container of the bridge.
+    assert_eq!(cell(&l, Source::Host(None), "app"), Reach::Open);
+    // A node aiming at its own address never crosses the bridge.
+    assert_eq!(cell(&l, node("app"), "app"), Reach::Open);
+}
+
+#[test]
+fn internal_networks_keep_traffic_within_and_the_host_routes_into_them() {
+    let l = lab(THREE_BRIDGES);
+    assert_eq!(cell(&l, node("idle"), "db"), Reach::Open);
+    let p = reach(&l, &node("web"), "db", 7000, Transport::Tcp);
+    assert_eq!(p.reach, Reach::Blocked);
+    assert!(
+        p.reason.contains("internal network `vault`"),
+        "{}",
+        p.reason
+    );
+    let p = reach(&l, &node("db"), "web", 7000, Transport::Tcp);
+    assert_eq!(p.reach, Reach::Blocked);
+    assert!(
+        p.reason.contains("only on internal networks"),
+        "{}",
+        p.reason
+    );
+    assert_eq!(cell(&l, Source::Host(None), "db"), Reach::Open);
+}
+
+#[test]
+fn bridges_are_isolated_from_each_other_and_from_the_default_bridge() {
+    let l = lab(THREE_BRIDGES);
+    let p = reach(&l, &node("legacy"), "web", 7000, Transport::Tcp);
+    assert_eq!(p.reach, Reach::Blocked);
+    assert!(p.reason.contains("isolation rules"), "{}", p.reason);
+    assert_eq!(cell(&l, node("web"), "legacy"), Reach::Blocked);
+    assert_eq!(cell(&l, Source::Host(None), "legacy"), Reach::Open);
+}
+
+#[test]
+fn host_mode_is_the_hosts_stack_and_none_has_no_route() {
+    let l = lab(THREE_BRIDGES);
+    let p = reach(&l, &Source::Host(None), "hosted", 27602, Transport::Tcp);
+    assert_eq!(p.reach, Reach::Open);
+    assert!(p.reason.contains("host mode"), "{}", p.reason);
+    assert_eq!(cell(&l, node("hosted"), "web"), Reach::Open);
+    let p = reach(&l, &node("boxed"), "web", 7000, Transport::Tcp);
+    assert_eq!(p.reach, Reach::Blocked);
+    assert!(p.reason.contains("none"), "{}", p.reason);
+}
+
+#[test]
+fn embedded_dns_answers_per_network_and_only_on_user_networks() {
+    let l = lab(THREE_BRIDGES);
+    // `pool` is web's alias on front and app's on back: web, on both,
+    // gets one network's carrier, never both at once.
+    match resolve(&l, "web", "pool", IpFamily::V4) {
+        DnsPrediction::OneOf { choices, .. } => assert_eq!(
+            choices,
+            vec![
+                ("front".to_owned(), vec!["web".to_owned()]),
+                ("back".to_owned(), vec!["app".to_owned()]),
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        resolve(&l, "web", "pool", IpFamily::V4).certain_nodes(),
+        None
+    );
+    assert_eq!(
+        resolve(&l, "idle", "www", IpFamily::V4).certain_nodes(),
+        Some(&["web".to_owned()][..])
+    );
+    // icc off does not stop the DNS.
+    assert_eq!(
+        resolve(&l, "app", "web", IpFamily::V4).certain_nodes(),
+        Some(&["web".to_owned()][..])
+    );
+    for (from, name) in [
+        ("db", "web"),
+        ("legacy", "web"),
+        ("boxed", "web"),
+        ("hosted", "web"),
+        ("app", "db"),
+    ] {
+        assert!(
+            matches!(
+                resolve(&l, from, name, IpFamily::V4),
+                DnsPrediction::Unresolved(_)
+            ),
+            "{from} -> {name}"
+        );
+    }
+    // No AAAA records on an IPv4-only network.
+    assert!(matches!(
+        resolve(&l, "idle", "web", IpFamily::V6),
+        DnsPrediction::Unresolved(_)
+    ));
+}
+
+#[test]
+fn ports_are_published_except_on_internal_only_nodes() {
+    let l = lab(THREE_BRIDGES);
+    assert_eq!(
+        published(&l, "legacy", 7000, Transport::Tcp, None).0,
+        PortExpect::Published
+    );
+    let (expect, why) = published(&l, "sealed", 7000, Transport::Tcp, None);
+    assert_eq!(expect, PortExpect::Unpublished);
+    assert!(why.contains("internal"), "{why}");
+    assert_eq!(
+        published(&l, "web", 7000, Transport::Tcp, None).0,
+        PortExpect::Unpublished
+    );
+}
+
+const DUAL: &str = r#"
+name: m6
+networks:
+  one: { ipv6: true }
+  two: { ipv6: true }
+  cold: { ipv6: true, icc: false }
+  vault: { ipv6: true, internal: true }
+nodes:
+  a: { networks: [one], serve: [tcp:7000] }
+  b: { networks: [two], serve: [tcp:7000] }
+  c: { networks: [cold], serve: [tcp:7000] }
+  d: { networks: [cold], serve: [tcp:7000] }
+  e: { networks: [vault], serve: [tcp:7000] }
+  legacy: { network_mode: bridge }
+checks:
+  - tcp: { from: a, to: b:7000, expect: blocked }
+"#;
+
+#[test]
+fn without_ip6tables_docker_enforces_none_of_its_ipv6_rules() {
+    let l = lab(DUAL);
+    let v6 = |from: &str, to: &str, ip6tables: bool| {
+        super::reach_family(
+            &l,
+            &node(from),
+            to,
+            7000,
+            Transport::Tcp,
+            IpFamily::V6,
+            ip6tables,
+        )
+        .reach
+    };
+    for (from, to) in [("a", "b"), ("c", "d"), ("a", "e"), ("e", "a")] {
+        assert_eq!(v6(from, to, true), Reach::Blocked, "{from} -> {to}");
+        assert_eq!(v6(from, to, false), Reach::Open, "{from} -> {to}");
+    }
+    // The default bridge has no IPv6 here: no route, with or without.
+    assert_eq!(v6("legacy", "a", false), Reach::Blocked);
+    let p = super::reach_family(
+        &l,
+        &node("a"),
+        "b",
+        7000,
+        Transport::Tcp,
+        IpFamily::V6,
+        false,
+    );
+    assert!(p.reason.contains("ip6tables"), "{}", p.reason);
+    assert_eq!(p.network.as_deref(), Some("two"));
+}
