@@ -166,7 +166,14 @@ async fn shrink_to(
                 continue;
             }
             runs += 1;
-            let outcome = run_spec(&candidate, dir, context, cancel).await?;
+            let outcome = match run_spec(&candidate, dir, context, cancel).await {
+                Ok(outcome) => outcome,
+                // A smaller lab validation refuses (a check left on no path,
+                // a family its networks lost) is no candidate; it used to
+                // end the whole run with exit 2.
+                Err(Failure::Lab(_)) => continue,
+                Err(e) => return Err(e),
+            };
             if outcome.disagreements.iter().any(|d| &d.probe == probe) {
                 best = candidate;
                 continue 'outer;
