@@ -177,6 +177,11 @@ pub struct FuzzArgs {
     /// At most this many runs to shrink a disagreement.
     #[arg(long, default_value_t = 30)]
     pub shrink_runs: u32,
+    /// Write the generated labs into --out and run nothing (no engine is
+    /// needed): each is an ordinary lab whose checks carry `requires:`
+    /// where engines differ, for `netlab run` on any engine.
+    #[arg(long, requires = "out")]
+    pub write_only: bool,
     /// Flip the first matrix cell's prediction: the run must disagree
     /// (for netlab's own tests).
     #[arg(long, hide = true)]

@@ -8,7 +8,7 @@
 //! default bridge, host mode and none have no embedded DNS: lab names do
 //! not resolve there.
 
-use super::{facts, mode};
+use super::{EngineSide, facts, mode};
 use crate::lab::{Attachment, IpFamily, Lab, NetworkMode, Node};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +47,37 @@ fn carries(node: &Node, network: &str, name: &str) -> bool {
     })
 }
 
-/// What `name` resolves to from node `from`, for records of `family`.
-pub fn resolve(lab: &Lab, from: &str, name: &str, family: IpFamily) -> DnsPrediction {
+/// The key Docker sorts a container's endpoints by, and so the order in
+/// which its embedded DNS asks the networks (docs/docker-dns.md): not
+/// internal first, then IPv4+IPv6 before IPv4 only before neither, then
+/// the network's name in byte order (every lab network's Docker name has
+/// the same prefix, so the lab's names sort alike).
+fn docker_order<'a>(lab: &Lab, network: &'a str) -> (bool, u8, &'a str) {
+    let (internal, class) = match lab.networks.get(network) {
+        Some(n) => (
+            n.internal,
+            if n.ipv4 && n.ipv6 {
+                0
+            } else if n.ipv4 {
+                1
+            } else {
+                2
+            },
+        ),
+        None => (false, 1),
+    };
+    (internal, class, network)
+}
+
+/// What `name` resolves to from node `from`, for records of `family`, on
+/// an engine like `side`.
+pub fn resolve(
+    lab: &Lab,
+    from: &str,
+    name: &str,
+    family: IpFamily,
+    side: EngineSide,
+) -> DnsPrediction {
     let Some(source) = lab.nodes.get(from) else {
         return DnsPrediction::Unresolved(format!("no node `{from}`"));
     };
@@ -71,6 +100,20 @@ pub fn resolve(lab: &Lab, from: &str, name: &str, family: IpFamily) -> DnsPredic
     let Attachment::Networks(own) = &source.attachment else {
         return DnsPrediction::Unresolved("no network".into());
     };
+    if family == IpFamily::V6 && side.aaaa_ends_at_first_network() {
+        let first = own
+            .iter()
+            .filter(|a| lab.nodes.values().any(|n| carries(n, &a.network, name)))
+            .min_by_key(|a| docker_order(lab, &a.network));
+        if let Some(first) = first
+            && !lab.networks.get(&first.network).is_some_and(|n| n.ipv6)
+        {
+            return DnsPrediction::Unresolved(format!(
+                "Docker 28 asks `{from}`'s networks in its order and the first that knows `{name}`, `{}`, has no IPv6: the AAAA answer is empty and no other network is asked",
+                first.network
+            ));
+        }
+    }
     let choices: Vec<(String, Vec<String>)> = own
         .iter()
         .filter(|a| lab.networks.get(&a.network).is_some_and(|n| n.has(family)))

@@ -19,6 +19,55 @@ mod tests;
 pub use dns::{DnsPrediction, resolve};
 pub use reach::{Reach, published, reach, reach_family};
 
+/// What the model needs to know of the engine, where Docker versions
+/// differ (each seen with `netlab fuzz`; README, "Generated labs").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineSide {
+    /// Whether the engine sets ip6tables rules (Docker's default from 27).
+    pub ip6tables: bool,
+    /// The engine's major version (20 for 20.10).
+    pub major: u32,
+}
+
+impl EngineSide {
+    /// Docker 27 and later with their defaults.
+    pub const NEW: EngineSide = EngineSide {
+        ip6tables: true,
+        major: 28,
+    };
+    /// Docker 20.10 as Debian runs it: no ip6tables rules.
+    pub const OLD: EngineSide = EngineSide {
+        ip6tables: false,
+        major: 20,
+    };
+
+    /// The side of an engine as netlab found it (its version and whether
+    /// it sets ip6tables rules); an unreadable version counts as new.
+    pub fn of(facts: &EngineFacts) -> EngineSide {
+        EngineSide {
+            ip6tables: facts.ip6tables,
+            major: crate::lab::requires::major_minor(&facts.version).map_or(28, |(m, _)| m),
+        }
+    }
+
+    /// Whether a container whose only IPv6 networks are internal still
+    /// gets an IPv6 default route: Docker 20.10 gives it one (seeds 1-200
+    /// agree), 26.1 does not (seeds 33, 78, 85). 21-25 were not measured;
+    /// the line is drawn at the first version seen without it.
+    pub fn internal_v6_default_route(self) -> bool {
+        self.major < 26
+    }
+
+    /// Whether an AAAA question ends at the first network (in Docker's
+    /// order) that knows the name, with an empty answer when the name has
+    /// no IPv6 address there: Docker 28.5 does (seed 107); 20.10 and 26.1
+    /// go on to the next network that knows it.
+    pub fn aaaa_ends_at_first_network(self) -> bool {
+        self.major >= 28
+    }
+}
+
+use crate::lab::requires::EngineFacts;
 use crate::lab::{Attachment, Driver, Lab, NetworkMode, Node};
 
 /// What the lab says of one network a node is on (`bridge`: Docker's

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use super::{NetFacts, facts, mode, networks_of};
+use super::{EngineSide, NetFacts, facts, mode, networks_of};
 use crate::lab::reach::{Aim, aim, aimed_network};
 use crate::lab::{IpFamily, Lab, NetworkMode, Node, PortExpect, Source, Transport};
 
@@ -89,14 +89,25 @@ pub fn reach(
     port: u16,
     transport: Transport,
 ) -> ReachPrediction {
-    reach_family(lab, from, to, port, transport, IpFamily::V4, true)
+    reach_family(
+        lab,
+        from,
+        to,
+        port,
+        transport,
+        IpFamily::V4,
+        EngineSide::NEW,
+    )
 }
 
-/// The engine's side of IPv6: whether it sets ip6tables rules (Docker's
-/// default from 27 on). Without them Docker 20.10 enforces none of its
-/// IPv6 rules: a packet the host routes is delivered, between bridges, on
-/// an icc-off bridge and into or out of an internal network alike (seen
-/// with `netlab fuzz` on Docker 20.10.24).
+/// The engine's side of IPv6 (`side`): whether it sets ip6tables rules
+/// (Docker's default from 27 on). Without them Docker 20.10 enforces none
+/// of its IPv6 rules: a packet the host routes is delivered, between
+/// bridges, on an icc-off bridge and into or out of an internal network
+/// alike (seen with `netlab fuzz` on Docker 20.10.24). From 26.1 a
+/// container whose IPv6 networks are all internal has no IPv6 default
+/// route, so without ip6tables a packet still crosses between networks
+/// only where both ends have one.
 ///
 /// `to` is a node, or `node@network` as a check writes it: that node's
 /// address on that network.
@@ -107,14 +118,14 @@ pub fn reach_family(
     port: u16,
     transport: Transport,
     family: IpFamily,
-    ip6tables: bool,
+    side: EngineSide,
 ) -> ReachPrediction {
     let (to, via) = match to.split_once('@') {
         Some((node, net)) => (node, Some(net)),
         None => (to, None),
     };
     if family == IpFamily::V6
-        && let Some(p) = reach_v6(lab, from, to, via, port, transport, ip6tables)
+        && let Some(p) = reach_v6(lab, from, to, via, port, transport, side)
     {
         return p;
     }
@@ -201,6 +212,7 @@ pub fn reach_family(
 
 /// The IPv6 cases that differ from IPv4: a source without an IPv6 route,
 /// and an engine without ip6tables rules. `None`: as IPv4.
+#[allow(clippy::too_many_arguments)]
 fn reach_v6(
     lab: &Lab,
     from: &Source,
@@ -208,7 +220,7 @@ fn reach_v6(
     via: Option<&str>,
     port: u16,
     transport: Transport,
-    ip6tables: bool,
+    side: EngineSide,
 ) -> Option<ReachPrediction> {
     let target = lab.nodes.get(to)?;
     let source = match from {
@@ -231,7 +243,29 @@ fn reach_v6(
                 format!("`{}` has no IPv6 address, so no IPv6 route", source.name),
             ));
         }
-        if !ip6tables {
+        if !side.ip6tables {
+            let on_link = network
+                .as_deref()
+                .is_some_and(|n| networks_of(source).iter().any(|s| s == n));
+            if !on_link && !side.internal_v6_default_route() {
+                for end in [source, target] {
+                    if !has_v6_default_route(lab, end) {
+                        return Some(predicted(
+                            Reach::Blocked,
+                            network.as_deref(),
+                            format!(
+                                "`{}`'s IPv6 networks are all internal: Docker 26 and later give it no IPv6 default route, so the packet {} (no ip6tables rules needed)",
+                                end.name,
+                                if std::ptr::eq(end, source) {
+                                    "has no way out"
+                                } else {
+                                    "gets no reply back"
+                                }
+                            ),
+                        ));
+                    }
+                }
+            }
             return Some(arrived(
                 target,
                 port,
@@ -242,6 +276,18 @@ fn reach_v6(
         }
     }
     None
+}
+
+/// Whether a node in a container of its own has an IPv6 default route: a
+/// non-internal network with IPv6 (host mode: the host's own).
+fn has_v6_default_route(lab: &Lab, node: &Node) -> bool {
+    match mode(node) {
+        Some(NetworkMode::Host) => true,
+        Some(_) => false,
+        None => networks_of(node)
+            .iter()
+            .any(|n| lab.networks.get(n).is_some_and(|n| n.ipv6 && !n.internal)),
+    }
 }
 
 /// Source and target on one network.

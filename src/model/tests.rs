@@ -1,7 +1,7 @@
 //! Hand-written small labs whose Docker answers are known (Docker 20.10 and
 //! later), held against the model's predictions.
 
-use super::{DnsPrediction, Reach, published, reach, resolve};
+use super::{DnsPrediction, EngineSide, Reach, published, reach, resolve};
 use crate::lab::{self, IpFamily, Lab, PortExpect, Source, Transport};
 
 fn lab(yaml: &str) -> Lab {
@@ -118,7 +118,7 @@ fn embedded_dns_answers_per_network_and_only_on_user_networks() {
     let l = lab(THREE_BRIDGES);
     // `pool` is web's alias on front and app's on back: web, on both,
     // gets one network's carrier, never both at once.
-    match resolve(&l, "web", "pool", IpFamily::V4) {
+    match resolve(&l, "web", "pool", IpFamily::V4, EngineSide::OLD) {
         DnsPrediction::OneOf { choices, .. } => assert_eq!(
             choices,
             vec![
@@ -129,16 +129,16 @@ fn embedded_dns_answers_per_network_and_only_on_user_networks() {
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        resolve(&l, "web", "pool", IpFamily::V4).certain_nodes(),
+        resolve(&l, "web", "pool", IpFamily::V4, EngineSide::OLD).certain_nodes(),
         None
     );
     assert_eq!(
-        resolve(&l, "idle", "www", IpFamily::V4).certain_nodes(),
+        resolve(&l, "idle", "www", IpFamily::V4, EngineSide::OLD).certain_nodes(),
         Some(&["web".to_owned()][..])
     );
     // icc off does not stop the DNS.
     assert_eq!(
-        resolve(&l, "app", "web", IpFamily::V4).certain_nodes(),
+        resolve(&l, "app", "web", IpFamily::V4, EngineSide::OLD).certain_nodes(),
         Some(&["web".to_owned()][..])
     );
     for (from, name) in [
@@ -150,7 +150,7 @@ fn embedded_dns_answers_per_network_and_only_on_user_networks() {
     ] {
         assert!(
             matches!(
-                resolve(&l, from, name, IpFamily::V4),
+                resolve(&l, from, name, IpFamily::V4, EngineSide::OLD),
                 DnsPrediction::Unresolved(_)
             ),
             "{from} -> {name}"
@@ -158,7 +158,7 @@ fn embedded_dns_answers_per_network_and_only_on_user_networks() {
     }
     // No AAAA records on an IPv4-only network.
     assert!(matches!(
-        resolve(&l, "idle", "web", IpFamily::V6),
+        resolve(&l, "idle", "web", IpFamily::V6, EngineSide::OLD),
         DnsPrediction::Unresolved(_)
     ));
 }
@@ -200,7 +200,7 @@ checks:
 #[test]
 fn without_ip6tables_docker_enforces_none_of_its_ipv6_rules() {
     let l = lab(DUAL);
-    let v6 = |from: &str, to: &str, ip6tables: bool| {
+    let v6 = |from: &str, to: &str, side: EngineSide| {
         super::reach_family(
             &l,
             &node(from),
@@ -208,16 +208,20 @@ fn without_ip6tables_docker_enforces_none_of_its_ipv6_rules() {
             7000,
             Transport::Tcp,
             IpFamily::V6,
-            ip6tables,
+            side,
         )
         .reach
     };
     for (from, to) in [("a", "b"), ("c", "d"), ("a", "e"), ("e", "a")] {
-        assert_eq!(v6(from, to, true), Reach::Blocked, "{from} -> {to}");
-        assert_eq!(v6(from, to, false), Reach::Open, "{from} -> {to}");
+        assert_eq!(
+            v6(from, to, EngineSide::NEW),
+            Reach::Blocked,
+            "{from} -> {to}"
+        );
+        assert_eq!(v6(from, to, EngineSide::OLD), Reach::Open, "{from} -> {to}");
     }
     // The default bridge has no IPv6 here: no route, with or without.
-    assert_eq!(v6("legacy", "a", false), Reach::Blocked);
+    assert_eq!(v6("legacy", "a", EngineSide::OLD), Reach::Blocked);
     let p = super::reach_family(
         &l,
         &node("a"),
@@ -225,8 +229,77 @@ fn without_ip6tables_docker_enforces_none_of_its_ipv6_rules() {
         7000,
         Transport::Tcp,
         IpFamily::V6,
-        false,
+        EngineSide::OLD,
     );
     assert!(p.reason.contains("ip6tables"), "{}", p.reason);
     assert_eq!(p.network.as_deref(), Some("two"));
+}
+
+/// Docker 26.1 without ip6tables (seeds 33, 78, 85): a container whose IPv6
+/// networks are all internal has no IPv6 default route, so IPv6 neither
+/// leaves nor enters an internal network across bridges; on one network
+/// it still flows.
+#[test]
+fn from_docker_26_internal_ipv6_has_no_default_route() {
+    let l = lab(DUAL);
+    let docker26 = EngineSide {
+        ip6tables: false,
+        major: 26,
+    };
+    let v6 = |from: &str, to: &str, side: EngineSide| {
+        super::reach_family(
+            &l,
+            &node(from),
+            to,
+            7000,
+            Transport::Tcp,
+            IpFamily::V6,
+            side,
+        )
+    };
+    for (from, to) in [("a", "e"), ("e", "a")] {
+        let p = v6(from, to, docker26);
+        assert_eq!(p.reach, Reach::Blocked, "{from} -> {to}");
+        assert!(p.reason.contains("default route"), "{}", p.reason);
+        assert_eq!(v6(from, to, EngineSide::OLD).reach, Reach::Open);
+    }
+    // Between two non-internal bridges nothing changed.
+    assert_eq!(v6("a", "b", docker26).reach, Reach::Open);
+    assert_eq!(v6("c", "d", docker26).reach, Reach::Open);
+}
+
+/// Docker 28.5 (seed 107): an AAAA question ends at the first network in
+/// Docker's order that knows the name, empty when it has no IPv6 there;
+/// older engines go on to the next network.
+#[test]
+fn docker_28_answers_aaaa_from_the_first_network_that_knows_the_name() {
+    let l = lab(r#"
+name: m28
+networks:
+  plain: {}
+  sealed: { ipv6: true, internal: true }
+  open6: { ipv6: true }
+nodes:
+  a: { networks: [plain, sealed] }
+  b: { networks: [plain, sealed] }
+  c: { networks: [plain, open6] }
+  d: { networks: [plain, open6] }
+checks:
+  - dns: { from: a, name: b, expect: [b] }
+"#);
+    let docker28 = EngineSide::NEW;
+    // `plain` sorts before the internal `sealed`.
+    match resolve(&l, "a", "b", IpFamily::V6, docker28) {
+        DnsPrediction::Unresolved(why) => assert!(why.contains("`plain`"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        resolve(&l, "a", "b", IpFamily::V6, EngineSide::OLD).certain_nodes(),
+        Some(&["b".to_owned()][..])
+    );
+    // A dual-stack network that is not internal sorts before `plain`.
+    assert_eq!(
+        resolve(&l, "c", "d", IpFamily::V6, docker28).certain_nodes(),
+        Some(&["d".to_owned()][..])
+    );
 }

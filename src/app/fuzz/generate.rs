@@ -12,6 +12,7 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::sides::{self, distinct};
 use crate::lab::{self, IpFamily, Lab, PortExpect, Source, Transport};
 use crate::model::{self, DnsPrediction};
 
@@ -418,8 +419,16 @@ fn probes(spec: &Spec, lab: &Lab) -> Vec<Probe> {
         } else {
             IpFamily::V4
         };
+        // A node on Docker's default bridge asks the host's resolver,
+        // which is not the lab's: where it is silent (an offline runner)
+        // the lookup proves nothing and the check is rightly inconclusive.
+        // The draw is kept so every seed's other choices stay as they were.
+        let on_default_bridge = spec
+            .nodes
+            .iter()
+            .any(|n| n.name == from && matches!(n.attach, Attach::Bridge));
         let probe = Probe::Dns { from, name, family };
-        if !out.contains(&probe) {
+        if !on_default_bridge && !out.contains(&probe) {
             out.push(probe);
         }
     }
@@ -518,25 +527,39 @@ fn render_check(lab: &Lab, probe: &Probe, y: &mut String) {
     match probe {
         Probe::Cell { .. } => {}
         Probe::Dns { from, name, family } => {
-            let p = model::resolve(lab, from, name, *family);
-            let expect = match (&p, p.certain_nodes()) {
-                (DnsPrediction::Unresolved(_), _) => "unresolved".to_owned(),
-                (_, Some(nodes)) => format!("[{}]", nodes.join(", ")),
-                (_, None) => "resolves".to_owned(),
+            let variants = match family {
+                IpFamily::V4 => &sides::AAAA[1..],
+                IpFamily::V6 => &sides::AAAA[..],
             };
-            let reason = match &p {
-                DnsPrediction::Unresolved(r) | DnsPrediction::OneOf { reason: r, .. } => r,
+            let predict = |side| {
+                let p = model::resolve(lab, from, name, *family, side);
+                let expect = match (&p, p.certain_nodes()) {
+                    (DnsPrediction::Unresolved(_), _) => "unresolved".to_owned(),
+                    (_, Some(nodes)) => format!("[{}]", nodes.join(", ")),
+                    (_, None) => "resolves".to_owned(),
+                };
+                let (DnsPrediction::Unresolved(reason) | DnsPrediction::OneOf { reason, .. }) = p;
+                (expect, reason)
             };
-            let kind = match family {
-                IpFamily::V4 => "",
-                IpFamily::V6 => ", type: AAAA",
-            };
-            let _ = writeln!(y, "  # {}", one_line(reason));
-            let _ = writeln!(
-                y,
-                "  - dns: {{ title: \"{}\", from: {from}, name: {name}{kind}, expect: {expect} }}",
-                title(probe)
-            );
+            for (variant, (expect, reason)) in distinct(variants, predict, |(e, _)| e.clone()) {
+                let kind = match family {
+                    IpFamily::V4 => "",
+                    IpFamily::V6 => ", type: AAAA",
+                };
+                let (suffix, requires) = match variant {
+                    Some(v) => (
+                        format!(", {}", v.title),
+                        format!(", requires: {}", v.requires),
+                    ),
+                    None => (String::new(), String::new()),
+                };
+                let _ = writeln!(y, "  # {}", one_line(&reason));
+                let _ = writeln!(
+                    y,
+                    "  - dns: {{ title: \"{}{suffix}\", from: {from}, name: {name}{kind}, expect: {expect}{requires} }}",
+                    title(probe)
+                );
+            }
         }
         Probe::Port { node, host_ip } => {
             let (expect, reason) = model::published(lab, node, PORT, Transport::Tcp, *host_ip);

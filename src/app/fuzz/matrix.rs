@@ -1,22 +1,24 @@
 //! The generated `matrix` checks: every cell as the model predicts, with
 //! the model's reason for each in a comment. Over IPv6 the prediction
-//! depends on whether the engine sets ip6tables rules; where it does, the
-//! matrix is written twice, each with the `requires:` that picks it, so
-//! every engine runs the one that is its own.
+//! depends on the engine (ip6tables rules, Docker's version: `sides`);
+//! where it does, the matrix is written once per kind of engine, each with
+//! the `requires:` that picks it, so every engine runs the one that is its
+//! own.
 
 use std::fmt::Write as _;
 
 use super::generate::{PORT, one_line};
+use super::sides::{self, distinct};
 use crate::lab::{IpFamily, Lab, Source, Transport};
-use crate::model;
+use crate::model::{self, EngineSide};
 
-/// The table of the cells as the model predicts them (`ip6tables`: the
-/// engine's), and a comment line per cell.
+/// The table of the cells as the model predicts them on an engine like
+/// `side`, and a comment line per cell.
 fn table(
     lab: &Lab,
     cells: &[(Source, String)],
     family: IpFamily,
-    ip6tables: bool,
+    side: EngineSide,
     mutant: bool,
 ) -> (String, String) {
     let mut rows: Vec<Source> = Vec::new();
@@ -48,7 +50,7 @@ fn table(
         let _ = write!(table, "{:<width$}", r.to_string());
         for c in &cols {
             let symbol = if cells.iter().any(|(f, t)| f == r && t == c) {
-                let p = model::reach_family(lab, r, c, PORT, Transport::Tcp, family, ip6tables);
+                let p = model::reach_family(lab, r, c, PORT, Transport::Tcp, family, side);
                 let _ = writeln!(
                     comments,
                     "  # {r} -> {c}: {} ({})",
@@ -94,29 +96,27 @@ pub fn render(
     }
     match family {
         IpFamily::V4 => {
-            let (t, comments) = table(lab, cells, family, true, mutant);
+            let (t, comments) = table(lab, cells, family, EngineSide::NEW, mutant);
             y.push_str(&comments);
             write_matrix(y, &format!("reach {PORT}"), "", &t);
         }
         IpFamily::V6 => {
-            let with = table(lab, cells, family, true, false);
-            let without = table(lab, cells, family, false, false);
             let title = format!("reach {PORT} over IPv6");
-            if with.0 == without.0 {
-                y.push_str(&with.1);
-                write_matrix(y, &title, "\n      family: v6", &with.0);
-                return;
-            }
-            for ((t, comments), ip6tables, how) in
-                [(with, true, "with"), (without, false, "without")]
-            {
+            for (variant, (t, comments)) in distinct(
+                &sides::REACH_V6,
+                |side| table(lab, cells, family, side, false),
+                |(t, _)| t.clone(),
+            ) {
                 y.push_str(&comments);
-                write_matrix(
-                    y,
-                    &format!("{title} {how} ip6tables"),
-                    &format!("\n      family: v6\n      requires: {{ ip6tables: {ip6tables} }}"),
-                    &t,
-                );
+                match variant {
+                    None => write_matrix(y, &title, "\n      family: v6", &t),
+                    Some(v) => write_matrix(
+                        y,
+                        &format!("{title} {}", v.title),
+                        &format!("\n      family: v6\n      requires: {}", v.requires),
+                        &t,
+                    ),
+                }
             }
         }
     }

@@ -9,6 +9,7 @@
 pub mod generate;
 mod matrix;
 pub mod shrink;
+mod sides;
 #[cfg(test)]
 mod tests;
 
@@ -54,6 +55,11 @@ pub async fn fuzz(args: &FuzzArgs, context: Option<&str>, cancel: &Cancel) -> Co
         }
         let mut spec = generate::generate(seed);
         spec.mutant = args.mutant;
+        if args.write_only {
+            let path = write_lab(&spec, &dir)?;
+            println!("seed {seed}: {}", path.display());
+            continue;
+        }
         let started = Instant::now();
         let outcome = run_spec(&spec, &dir, context, cancel).await?;
         runs.push(started.elapsed());
@@ -120,6 +126,9 @@ pub async fn fuzz(args: &FuzzArgs, context: Option<&str>, cancel: &Cancel) -> Co
         if !args.keep_going {
             break;
         }
+    }
+    if args.write_only {
+        return Ok(exit::SUCCESS);
     }
     let total: Duration = runs.iter().sum();
     let per = if runs.is_empty() {
@@ -194,20 +203,7 @@ async fn run_spec(
     context: Option<&str>,
     cancel: &Cancel,
 ) -> Result<Outcome, Failure> {
-    let text = generate::render(spec).map_err(|e| {
-        Failure::Usage(format!(
-            "seed {}: the generated lab is invalid: {e}",
-            spec.seed
-        ))
-    })?;
-    // A shrinking run writes beside the generated lab, not over it.
-    let file = match spec.only {
-        Some(_) => format!("{}-try.yaml", spec.lab_name()),
-        None => format!("{}.yaml", spec.lab_name()),
-    };
-    let path: PathBuf = dir.join(file);
-    std::fs::write(&path, &text)
-        .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
+    let path = write_lab(spec, dir)?;
     let arg = path.display().to_string();
     let lab = load_named(&arg, None, false)?;
     cancel.working_on(&lab.name);
@@ -245,6 +241,25 @@ async fn run_spec(
     Ok(sort(spec, &report))
 }
 
+/// The spec's lab file in `dir` (a shrinking run's beside the generated
+/// lab, not over it).
+fn write_lab(spec: &Spec, dir: &std::path::Path) -> Result<PathBuf, Failure> {
+    let text = generate::render(spec).map_err(|e| {
+        Failure::Usage(format!(
+            "seed {}: the generated lab is invalid: {e}",
+            spec.seed
+        ))
+    })?;
+    let file = match spec.only {
+        Some(_) => format!("{}-try.yaml", spec.lab_name()),
+        None => format!("{}.yaml", spec.lab_name()),
+    };
+    let path: PathBuf = dir.join(file);
+    std::fs::write(&path, &text)
+        .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
+    Ok(path)
+}
+
 fn source_of(word: &str) -> Source {
     match word {
         "host" => Source::Host(None),
@@ -280,8 +295,8 @@ fn sort(spec: &Spec, report: &VerifyReport) -> Outcome {
                     }
                     let why = lab.as_ref().map(|l| {
                         // The engine that ran it meets the matrix's
-                        // `requires:`; without one, both agree.
-                        let ip6tables = !check.title.contains("without ip6tables");
+                        // `requires:`; without one, all agree.
+                        let side = sides::side_of(&check.title);
                         crate::model::reach_family(
                             l,
                             &source_of(&cell.from),
@@ -289,7 +304,7 @@ fn sort(spec: &Spec, report: &VerifyReport) -> Outcome {
                             generate::PORT,
                             Transport::Tcp,
                             family,
-                            ip6tables,
+                            side,
                         )
                         .reason
                     });
@@ -324,7 +339,12 @@ fn sort(spec: &Spec, report: &VerifyReport) -> Outcome {
 /// The generated probe whose check carries `title`.
 fn probe_of(spec: &Spec, lab: Option<&crate::lab::Lab>, title: &str) -> Option<Probe> {
     let lab = lab?;
-    generate::probes_of(spec, lab)
-        .into_iter()
-        .find(|p| generate::title(p) == title)
+    generate::probes_of(spec, lab).into_iter().find(|p| {
+        let bare = generate::title(p);
+        // A check written per engine carries `, <which>` after it.
+        title == bare
+            || title
+                .strip_prefix(bare.as_str())
+                .is_some_and(|rest| rest.starts_with(", "))
+    })
 }

@@ -389,7 +389,13 @@ fn matrix_report(
             let (result, elapsed, error) = match part {
                 Step::Probe { probe, .. } => match outputs.remove(&probe.id) {
                     Some((Ok(r), _)) => {
-                        why = check::why::explain_cell(live, m, cell, &r.observation);
+                        why = check::why::explain_cell(
+                            live,
+                            m,
+                            cell,
+                            family.unwrap_or(IpFamily::V4),
+                            &r.observation,
+                        );
                         (
                             check::matrix::classify_cell(live, m, cell, &r.observation),
                             elapsed(&r),

@@ -21,8 +21,10 @@ use crate::agent::protocol::{
     UdpObservation,
 };
 use crate::check::route::{self, Route, carriers, networks_of};
+use crate::lab::IpFamily;
 use crate::lab::{CheckKind, Driver, Matrix, MatrixCell, PortExpect, Source, Transport, Trust};
 use crate::live::LiveLab;
+use crate::model::{self, EngineSide};
 use path::Seen;
 
 /// How the sentences name Docker's resolver on user-defined networks.
@@ -108,11 +110,15 @@ pub fn explain(kind: &CheckKind, result: &ProbeResult, live: &LiveLab) -> Option
     }
 }
 
-/// Why one matrix cell came out as it did.
+/// Why one matrix cell came out as it did. Where what was seen is what
+/// netlab's model of Docker predicts (`model::reach`, for the lab as it is
+/// now, on an engine like this one), the model's reason is the sentence;
+/// where it is not, only what the path shows is said.
 pub fn explain_cell(
     live: &LiveLab,
     m: &Matrix,
     cell: &MatrixCell,
+    family: IpFamily,
     obs: &Observation,
 ) -> Option<Why> {
     let seen = match obs {
@@ -121,7 +127,50 @@ pub fn explain_cell(
         _ => return None,
     };
     let r = route::cell_route(live, m, cell);
-    path::why(live, &cell.from, &r, m.transport, seen)
+    let on_path = path::why(live, &cell.from, &r, m.transport, seen);
+    match model_reason(live, m, cell, family, seen) {
+        Some(sentence) => {
+            let short = on_path.map_or_else(
+                || sentence.split(':').next().unwrap_or_default().to_owned(),
+                |w| w.short,
+            );
+            Some(Why::new(sentence, short))
+        }
+        None => on_path,
+    }
+}
+
+/// The model's reason for a cell, when the model predicts what was seen.
+fn model_reason(
+    live: &LiveLab,
+    m: &Matrix,
+    cell: &MatrixCell,
+    family: IpFamily,
+    seen: Seen,
+) -> Option<String> {
+    let mut now = live.lab.clone();
+    now.nodes = live.nodes_now();
+    let host = live.lab.host_of(&cell.from);
+    let side = live
+        .hosts
+        .get(host)
+        .map_or(EngineSide::NEW, |h| EngineSide::of(&h.facts));
+    let p = crate::model::reach_family(
+        &now,
+        &cell.from,
+        &cell.to,
+        m.port,
+        m.transport,
+        family,
+        side,
+    );
+    let agrees = matches!(
+        (p.reach, seen),
+        (model::Reach::Open, Seen::Answered)
+            | (model::Reach::Refused, Seen::Refused)
+            | (model::Reach::Blocked, Seen::Silent)
+    );
+    agrees.then_some(p.reason)
 }
 
 /// A matrix as a whole: the distinct causes of its cells, in the order

@@ -775,3 +775,40 @@ fn a_network_joined_by_a_step_is_explained_as_shared() {
         "{s}"
     );
 }
+
+/// A matrix cell's sentence is the model's reason where the model predicts
+/// what was seen; where it does not, the model is not quoted.
+#[test]
+fn a_matrix_cell_is_explained_by_the_model_where_it_agrees() {
+    let l = one();
+    let m = match kind_in(
+        ONE_HOST,
+        "matrix: { port: 7000, expect: \"from\\\\to web db\\nclient . x\\n\" }",
+    ) {
+        CheckKind::Matrix(m) => m,
+        other => panic!("{other:?}"),
+    };
+    let cell = |to: &str| m.cells.iter().find(|c| c.to == to).cloned().expect("cell");
+    let model = |to: &str| {
+        crate::model::reach_family(
+            &l.lab,
+            &Source::Node("client".into()),
+            to,
+            7000,
+            Transport::Tcp,
+            IpFamily::V4,
+            EngineSide::NEW,
+        )
+        .reason
+    };
+    let agreeing = explain_cell(&l, &m, &cell("db"), IpFamily::V4, &silent()).expect("a why");
+    assert_eq!(agreeing.sentence, model("db"));
+    let db_open = sentence(explain_cell(&l, &m, &cell("db"), IpFamily::V4, &open()));
+    assert_ne!(
+        db_open,
+        model("db"),
+        "the model said blocked; open was seen"
+    );
+    let web = explain_cell(&l, &m, &cell("web"), IpFamily::V4, &open()).expect("a why");
+    assert_eq!(web.sentence, model("web"));
+}
