@@ -182,6 +182,11 @@ pub struct FuzzArgs {
     /// where engines differ, for `netlab run` on any engine.
     #[arg(long, requires = "out")]
     pub write_only: bool,
+    /// Put an attachable overlay in each generated lab (labs `t-fzo-N`):
+    /// the engine must be, or become, a swarm manager; much faster when it
+    /// is one already.
+    #[arg(long)]
+    pub overlays: bool,
     /// Flip the first matrix cell's prediction: the run must disagree
     /// (for netlab's own tests).
     #[arg(long, hide = true)]

@@ -47,26 +47,23 @@ fn carries(node: &Node, network: &str, name: &str) -> bool {
     })
 }
 
-/// The key Docker sorts a container's endpoints by, and so the order in
-/// which its embedded DNS asks the networks (docs/docker-dns.md): not
-/// internal first, then IPv4+IPv6 before IPv4 only before neither, then
-/// the network's name in byte order (every lab network's Docker name has
-/// the same prefix, so the lab's names sort alike).
-fn docker_order<'a>(lab: &Lab, network: &'a str) -> (bool, u8, &'a str) {
-    let (internal, class) = match lab.networks.get(network) {
-        Some(n) => (
-            n.internal,
-            if n.ipv4 && n.ipv6 {
-                0
-            } else if n.ipv4 {
-                1
-            } else {
-                2
-            },
-        ),
-        None => (false, 1),
+/// The order in which Docker's embedded DNS asks a container's networks
+/// (docs/docker-dns.md): in swarm mode (which overlays need) the overlays
+/// first, then the local networks; each group in the order Docker sorts a
+/// container's endpoints: not internal first, then IPv4+IPv6 before IPv4
+/// only before neither, then the network's name in byte order (every lab
+/// network's Docker name has the same prefix, so the lab's names sort
+/// alike). Overlays first was seen on Docker 28.5 (overlay seed 38: an
+/// IPv4-only overlay answered AAAA before a dual-stack bridge).
+fn docker_order<'a>(lab: &Lab, network: &'a str) -> (bool, bool, u8, &'a str) {
+    let f = facts(lab, network);
+    let class = match lab.networks.get(network) {
+        Some(n) if n.ipv4 && n.ipv6 => 0,
+        Some(n) if n.ipv4 => 1,
+        Some(_) => 2,
+        None => 1,
     };
-    (internal, class, network)
+    (!f.overlay, f.internal, class, network)
 }
 
 /// What `name` resolves to from node `from`, for records of `family`, on

@@ -58,6 +58,13 @@ impl EngineSide {
         self.major < 26
     }
 
+    /// Whether a node on an internal network whose other networks are all
+    /// overlays gets its ports published: not on Docker 20.10 (overlay
+    /// seed 5), yes on 26.1 and 28.5; the line is drawn at 26 as above.
+    pub fn publishes_beside_internal_bridge(self) -> bool {
+        self.major >= 26
+    }
+
     /// Whether an AAAA question ends at the first network (in Docker's
     /// order) that knows the name, with an empty answer when the name has
     /// no IPv6 address there: Docker 28.5 does (seed 107); 20.10 and 26.1

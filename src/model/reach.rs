@@ -376,6 +376,7 @@ pub fn published(
     port: u16,
     transport: Transport,
     host_ip: Option<IpAddr>,
+    side: EngineSide,
 ) -> (PortExpect, String) {
     let Some(n) = lab.nodes.get(node) else {
         return (PortExpect::Unpublished, format!("no node `{node}`"));
@@ -424,6 +425,18 @@ pub fn published(
             PortExpect::Unpublished,
             format!(
                 "`{node}` is only on internal networks: Docker publishes no port of an internal network"
+            ),
+        );
+    }
+    let overlays_and_internal = nets.iter().all(|net| {
+        let f = facts(lab, net);
+        f.overlay || f.internal
+    }) && nets.iter().any(|net| facts(lab, net).internal);
+    if overlays_and_internal && !side.publishes_beside_internal_bridge() {
+        return (
+            PortExpect::Unpublished,
+            format!(
+                "`{node}` is on an internal network and otherwise only on overlays: Docker 20.10 then publishes none of its ports (26.1 does)"
             ),
         );
     }

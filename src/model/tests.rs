@@ -167,14 +167,14 @@ fn embedded_dns_answers_per_network_and_only_on_user_networks() {
 fn ports_are_published_except_on_internal_only_nodes() {
     let l = lab(THREE_BRIDGES);
     assert_eq!(
-        published(&l, "legacy", 7000, Transport::Tcp, None).0,
+        published(&l, "legacy", 7000, Transport::Tcp, None, EngineSide::NEW).0,
         PortExpect::Published
     );
-    let (expect, why) = published(&l, "sealed", 7000, Transport::Tcp, None);
+    let (expect, why) = published(&l, "sealed", 7000, Transport::Tcp, None, EngineSide::NEW);
     assert_eq!(expect, PortExpect::Unpublished);
     assert!(why.contains("internal"), "{why}");
     assert_eq!(
-        published(&l, "web", 7000, Transport::Tcp, None).0,
+        published(&l, "web", 7000, Transport::Tcp, None, EngineSide::NEW).0,
         PortExpect::Unpublished
     );
 }
@@ -301,5 +301,59 @@ checks:
     assert_eq!(
         resolve(&l, "c", "d", IpFamily::V6, docker28).certain_nodes(),
         Some(&["d".to_owned()][..])
+    );
+}
+
+/// Docker 20.10 (overlay seed 5, shrunk): a node on an internal bridge and
+/// an overlay has no published port; 26.1 and 28.5 publish it.
+#[test]
+fn docker_20_publishes_nothing_of_a_node_on_internal_and_overlay_networks() {
+    let l = lab(r#"
+name: mov
+networks:
+  back: { internal: true }
+  ov: { driver: overlay }
+nodes:
+  n5: { networks: [back, ov], serve: [tcp:7000], ports: ["27925:7000"] }
+  n6: { networks: [ov], serve: [tcp:7000], ports: ["27926:7000"] }
+checks:
+  - port: { node: n5, port: 7000, expect: published }
+"#);
+    let old = published(&l, "n5", 7000, Transport::Tcp, None, EngineSide::OLD);
+    assert_eq!(old.0, PortExpect::Unpublished, "{}", old.1);
+    assert!(old.1.contains("20.10"), "{}", old.1);
+    let new = published(&l, "n5", 7000, Transport::Tcp, None, EngineSide::NEW);
+    assert_eq!(new.0, PortExpect::Published);
+    // Only an overlay: published on every engine seen.
+    for side in [EngineSide::OLD, EngineSide::NEW] {
+        assert_eq!(
+            published(&l, "n6", 7000, Transport::Tcp, None, side).0,
+            PortExpect::Published
+        );
+    }
+}
+
+/// Docker 28.5 (overlay seed 38, shrunk): in swarm mode the embedded DNS
+/// asks a container's overlays before its bridges, so an IPv4-only
+/// overlay ends an AAAA question before a dual-stack bridge is asked.
+#[test]
+fn docker_28_asks_overlays_first() {
+    let l = lab(r#"
+name: m38
+networks:
+  net1: { ipv6: true }
+  ov: { driver: overlay }
+nodes:
+  n1: { networks: [net1, ov] }
+checks:
+  - dns: { from: n1, name: n1, expect: [n1] }
+"#);
+    match resolve(&l, "n1", "n1", IpFamily::V6, EngineSide::NEW) {
+        DnsPrediction::Unresolved(why) => assert!(why.contains("`ov`"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        resolve(&l, "n1", "n1", IpFamily::V6, EngineSide::OLD).certain_nodes(),
+        Some(&["n1".to_owned()][..])
     );
 }

@@ -6,8 +6,11 @@
 //! loader, so a generated lab is one `netlab validate` accepts. The checks
 //! are then predicted by `model` from that loaded lab and appended.
 //!
-//! Overlays are left out: a single-node swarm takes longer to make and
-//! leave than the rest of a generated lab takes to run.
+//! Overlays only with `--overlays` (`generate_with`): a single-node swarm
+//! takes longer to make and leave than the rest of a generated lab takes
+//! to run, unless the engine is in a swarm already (netlab then uses it
+//! and leaves it as it was). Their choices come from a second random
+//! stream, so a seed's lab without overlays is the same either way.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -62,6 +65,8 @@ pub struct NetSpec {
     /// The third octet of 10.214.X.0/24; `None`: Docker allocates.
     pub subnet: Option<u8>,
     pub ipv6: bool,
+    /// An attachable overlay (single engine: needs a swarm).
+    pub overlay: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,8 +143,62 @@ pub struct Spec {
 
 impl Spec {
     pub fn lab_name(&self) -> String {
-        format!("t-fz-{}", self.seed)
+        if self.networks.iter().any(|n| n.overlay) {
+            format!("t-fzo-{}", self.seed)
+        } else {
+            format!("t-fz-{}", self.seed)
+        }
     }
+}
+
+/// A random lab within netlab's model; with `overlays`, an attachable
+/// overlay `ov` (internal one time in four) joined by about half of the
+/// nodes on networks, some of them by an alias, and no other network.
+pub fn generate_with(seed: u64, overlays: bool) -> Spec {
+    let mut spec = generate(seed);
+    if !overlays {
+        return spec;
+    }
+    let mut rng = Rng::new(seed ^ 0x0ae7_1a75_0000_0000);
+    let taken: Vec<u8> = spec.networks.iter().filter_map(|n| n.subnet).collect();
+    let subnet = (!rng.one_in(3)).then(|| {
+        loop {
+            let o = u8::try_from(rng.below(256)).unwrap_or(0);
+            if !taken.contains(&o) {
+                break o;
+            }
+        }
+    });
+    spec.networks.push(NetSpec {
+        name: "ov".into(),
+        icc: true,
+        internal: rng.one_in(4),
+        subnet,
+        ipv6: false,
+        overlay: true,
+    });
+    let mut joined = 0;
+    for node in &mut spec.nodes {
+        if let Attach::Networks(list) = &mut node.attach
+            && (rng.one_in(2) || joined == 0)
+        {
+            joined += 1;
+            let aliases = if rng.one_in(3) {
+                vec![ALIASES[usize::try_from(rng.below(3)).unwrap_or(0)].to_owned()]
+            } else {
+                Vec::new()
+            };
+            if rng.one_in(3) {
+                list.clear();
+            }
+            list.push(AttachSpec {
+                network: "ov".into(),
+                aliases,
+                ipv4: None,
+            });
+        }
+    }
+    spec
 }
 
 /// A random lab within netlab's model.
@@ -164,6 +223,7 @@ pub fn generate(seed: u64) -> Spec {
                 internal: rng.one_in(4),
                 subnet,
                 ipv6: dual_stack && !rng.one_in(3),
+                overlay: false,
             }
         })
         .collect();
@@ -284,6 +344,9 @@ fn render_topology(spec: &Spec) -> String {
     }
     for n in &spec.networks {
         let mut fields = Vec::new();
+        if n.overlay {
+            fields.push("driver: overlay".to_owned());
+        }
         if !n.icc {
             fields.push("icc: false".to_owned());
         }
@@ -365,8 +428,18 @@ fn probes(spec: &Spec, lab: &Lab) -> Vec<Probe> {
     let mut out = Vec::new();
     let mut sources: Vec<Source> = lab.nodes.keys().map(|n| Source::Node(n.clone())).collect();
     sources.push(Source::Host(None));
+    // From a node only on overlays, validation refuses a cell no overlay
+    // carries (its default route leaves the machine); other labs have no
+    // such cell, and their checks stay as they were.
+    let overlays = spec.networks.iter().any(|n| n.overlay);
+    let aimable = |from: &Source, to: &str| {
+        !overlays || lab::reach::aim(lab.topology(), from, to, None).is_ok()
+    };
     for from in &sources {
         for to in matrix_targets(spec) {
+            if !aimable(from, &to) {
+                continue;
+            }
             out.push(Probe::Cell {
                 from: from.clone(),
                 to,
@@ -377,6 +450,9 @@ fn probes(spec: &Spec, lab: &Lab) -> Vec<Probe> {
     // Over IPv6: the nodes every path reaches by an IPv6 address.
     for from in &sources {
         for to in matrix_targets_v6(spec) {
+            if !aimable(from, &to) {
+                continue;
+            }
             out.push(Probe::Cell {
                 from: from.clone(),
                 to,
@@ -546,13 +622,7 @@ fn render_check(lab: &Lab, probe: &Probe, y: &mut String) {
                     IpFamily::V4 => "",
                     IpFamily::V6 => ", type: AAAA",
                 };
-                let (suffix, requires) = match variant {
-                    Some(v) => (
-                        format!(", {}", v.title),
-                        format!(", requires: {}", v.requires),
-                    ),
-                    None => (String::new(), String::new()),
-                };
+                let (suffix, requires) = sides::marks(variant);
                 let _ = writeln!(y, "  # {}", one_line(&reason));
                 let _ = writeln!(
                     y,
@@ -562,20 +632,23 @@ fn render_check(lab: &Lab, probe: &Probe, y: &mut String) {
             }
         }
         Probe::Port { node, host_ip } => {
-            let (expect, reason) = model::published(lab, node, PORT, Transport::Tcp, *host_ip);
-            let word = match expect {
-                PortExpect::Published => "published",
-                PortExpect::Unpublished => "unpublished",
-            };
-            let _ = writeln!(y, "  # {}", one_line(&reason));
-            let _ = writeln!(
-                y,
-                "  - port: {{ title: \"{}\", node: {node}, port: {PORT}{}, expect: {word} }}",
-                title(probe),
-                host_ip
-                    .map(|ip| format!(", host_ip: \"{ip}\""))
-                    .unwrap_or_default()
-            );
+            let predict = |side| model::published(lab, node, PORT, Transport::Tcp, *host_ip, side);
+            for (variant, (expect, reason)) in distinct(&sides::PUBLISH, predict, |(e, _)| *e) {
+                let word = match expect {
+                    PortExpect::Published => "published",
+                    PortExpect::Unpublished => "unpublished",
+                };
+                let (suffix, requires) = sides::marks(variant);
+                let _ = writeln!(y, "  # {}", one_line(&reason));
+                let _ = writeln!(
+                    y,
+                    "  - port: {{ title: \"{}{suffix}\", node: {node}, port: {PORT}{}, expect: {word}{requires} }}",
+                    title(probe),
+                    host_ip
+                        .map(|ip| format!(", host_ip: \"{ip}\""))
+                        .unwrap_or_default()
+                );
+            }
         }
         Probe::Tcp { from, to, port } => {
             let p = model::reach(lab, from, to, *port, Transport::Tcp);

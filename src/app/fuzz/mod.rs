@@ -53,7 +53,7 @@ pub async fn fuzz(args: &FuzzArgs, context: Option<&str>, cancel: &Cancel) -> Co
         if cancel.is_cancelled() {
             break;
         }
-        let mut spec = generate::generate(seed);
+        let mut spec = generate::generate_with(seed, args.overlays);
         spec.mutant = args.mutant;
         if args.write_only {
             let path = write_lab(&spec, &dir)?;
@@ -113,7 +113,7 @@ pub async fn fuzz(args: &FuzzArgs, context: Option<&str>, cancel: &Cancel) -> Co
             );
             match generate::render(&small) {
                 Ok(text) => {
-                    let path = dir.join(format!("t-fz-{seed}-shrunk.yaml"));
+                    let path = dir.join(format!("{}-shrunk.yaml", spec.lab_name()));
                     let _ = std::fs::write(&path, &text);
                     for line in text.lines() {
                         println!("    {line}");

@@ -52,15 +52,42 @@ pub const AAAA: [Variant; 2] = [
     },
 ];
 
+/// Published ports: a node on an internal bridge and overlays (Docker 26).
+pub const PUBLISH: [Variant; 2] = [
+    Variant {
+        side: EngineSide::OLD,
+        title: "Docker <26",
+        requires: "{ engine: \"<26\" }",
+    },
+    Variant {
+        side: EngineSide::NEW,
+        title: "Docker >=26",
+        requires: "{ engine: \">=26\" }",
+    },
+];
+
 /// The engine a check was written for, read back from its title (the
 /// longest variant title it ends with; one without: every engine agrees).
 pub fn side_of(title: &str) -> EngineSide {
     REACH_V6
         .iter()
         .chain(AAAA.iter())
+        .chain(PUBLISH.iter())
         .filter(|v| title.ends_with(v.title))
         .max_by_key(|v| v.title.len())
         .map_or(EngineSide::NEW, |v| v.side)
+}
+
+/// What a check written for `variant` adds after its title and after its
+/// expectation (nothing for a check every engine runs).
+pub fn marks(variant: Option<&Variant>) -> (String, String) {
+    match variant {
+        Some(v) => (
+            format!(", {}", v.title),
+            format!(", requires: {}", v.requires),
+        ),
+        None => (String::new(), String::new()),
+    }
 }
 
 /// The variants whose predictions differ (as `key` sees them), each with

@@ -1,4 +1,4 @@
-use super::generate::{Probe, generate, load, render};
+use super::generate::{Probe, generate, generate_with, load, render};
 use super::shrink::candidates;
 
 #[test]
@@ -15,6 +15,20 @@ fn every_generated_lab_of_seeds_0_to_200_validates() {
         let lab = load(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
         assert_eq!(lab.name, format!("t-fz-{seed}"));
         assert!(!lab.checks.is_empty(), "seed {seed} has no checks");
+    }
+}
+
+#[test]
+fn overlays_add_one_network_and_keep_the_rest_of_the_seed() {
+    for seed in 0..200 {
+        let plain = generate(seed);
+        let spec = generate_with(seed, true);
+        let text = render(&spec).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let lab = load(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
+        assert_eq!(lab.name, format!("t-fzo-{seed}"));
+        assert!(text.contains("driver: overlay"), "{text}");
+        assert_eq!(spec.networks[..plain.networks.len()], plain.networks[..]);
+        assert_eq!(generate_with(seed, false), plain);
     }
 }
 
