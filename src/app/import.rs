@@ -38,7 +38,11 @@ fn project_name(dir: &Path) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
         .collect();
-    if name.is_empty() { "project".into() } else { name }
+    if name.is_empty() {
+        "project".into()
+    } else {
+        name
+    }
 }
 
 pub fn import(args: &ImportArgs) -> CommandResult {
@@ -55,7 +59,13 @@ pub fn import(args: &ImportArgs) -> CommandResult {
             .files
             .first()
             .and_then(|f| f.parent())
-            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
             .unwrap_or(Path::new("."))
             .to_owned(),
     };
@@ -63,7 +73,12 @@ pub fn import(args: &ImportArgs) -> CommandResult {
     let vars = Vars::new(dotenv.as_deref(), std::env::vars());
     let mut profiles = args.profiles.clone();
     if let Ok(env) = std::env::var("COMPOSE_PROFILES") {
-        profiles.extend(env.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned));
+        profiles.extend(
+            env.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
     }
     let project = args
         .project_name

@@ -73,7 +73,9 @@ pub fn substitute(text: &str, vars: &Vars, out: &mut Outcome) -> Result<String, 
             result.push('$');
             rest = after;
         } else if let Some(after) = rest.strip_prefix('{') {
-            let end = closing(after).ok_or_else(|| format!("invalid interpolation format for `{text}`: a `${{` is not closed"))?;
+            let end = closing(after).ok_or_else(|| {
+                format!("invalid interpolation format for `{text}`: a `${{` is not closed")
+            })?;
             let expr = &after[..end];
             result.push_str(&expand(expr, vars, out)?);
             rest = &after[end + 1..];
@@ -179,7 +181,11 @@ fn required(name: &str, message: &str) -> String {
 }
 
 /// Substitutes in every string value of a tree; the error names where.
-pub fn tree(node: &mut Node, vars: &Vars, out: &mut Outcome) -> Result<(), (super::value::Pos, String)> {
+pub fn tree(
+    node: &mut Node,
+    vars: &Vars,
+    out: &mut Outcome,
+) -> Result<(), (super::value::Pos, String)> {
     match &mut node.value {
         Value::Str(s) => {
             *s = substitute(s, vars, out).map_err(|e| (node.at, e))?;

@@ -10,10 +10,10 @@ pub mod findings;
 pub mod interpolate;
 pub mod merge;
 pub mod read;
-pub mod value;
-pub mod write;
 #[cfg(test)]
 mod tests;
+pub mod value;
+pub mod write;
 
 use std::fmt;
 
@@ -145,7 +145,10 @@ pub fn import(files: &[File], options: &Options) -> Result<Imported, Refused> {
         let mut tree = match value::parse(i, &f.name, &f.text) {
             Ok(t) => t,
             Err(rendered) => {
-                let at = Pos { file: i, ..Pos::default() };
+                let at = Pos {
+                    file: i,
+                    ..Pos::default()
+                };
                 return Err(refuse(msgs, Message::error(at, rendered)));
             }
         };
@@ -159,11 +162,17 @@ pub fn import(files: &[File], options: &Options) -> Result<Imported, Refused> {
         }
     }
     let Some(root) = merged else {
-        return Err(refuse(msgs, Message::error(Pos::default(), "no compose file")));
+        return Err(refuse(
+            msgs,
+            Message::error(Pos::default(), "no compose file"),
+        ));
     };
     for name in &vars_out.unset {
         msgs.warn(
-            Pos { file: 0, ..Pos::default() },
+            Pos {
+                file: 0,
+                ..Pos::default()
+            },
             format!("the variable {name} is not set; an empty string is used (as compose does)"),
         );
     }
@@ -179,7 +188,10 @@ pub fn import(files: &[File], options: &Options) -> Result<Imported, Refused> {
     let lab = match crate::lab::load_source("the imported lab", topology.as_bytes(), None) {
         Ok(loaded) => loaded.lab,
         Err(e) => {
-            let m = Message::error(Pos::default(), format!("the compose project does not fit a lab:\n{e}"));
+            let m = Message::error(
+                Pos::default(),
+                format!("the compose project does not fit a lab:\n{e}"),
+            );
             return Err(refuse(msgs, m));
         }
     };

@@ -66,22 +66,90 @@ pub struct Attach {
 
 /// Service keys with no bearing on the network.
 const DROPPED: &[&str] = &[
-    "image", "build", "volumes", "volumes_from", "environment", "env_file", "healthcheck",
-    "depends_on", "restart", "command", "entrypoint", "secrets", "configs", "labels", "deploy",
-    "logging", "user", "working_dir", "stdin_open", "tty", "init", "stop_signal",
-    "stop_grace_period", "ulimits", "tmpfs", "read_only", "shm_size", "develop", "platform",
-    "pull_policy", "annotations", "attach", "cpus", "cpu_shares", "cpu_count", "cpuset",
-    "mem_limit", "mem_reservation", "memswap_limit", "pids_limit", "security_opt", "devices",
-    "group_add", "ipc", "pid", "isolation", "oom_score_adj", "runtime", "scale", "blkio_config",
-    "cgroup", "cgroup_parent", "device_cgroup_rules", "storage_opt", "credential_spec",
-    "post_start", "pre_stop", "expose_ports", "privileged", "oom_kill_disable", "uts",
-    "models", "gpus", "label_file", "provider", "use_api_socket", "container_name",
+    "image",
+    "build",
+    "volumes",
+    "volumes_from",
+    "environment",
+    "env_file",
+    "healthcheck",
+    "depends_on",
+    "restart",
+    "command",
+    "entrypoint",
+    "secrets",
+    "configs",
+    "labels",
+    "deploy",
+    "logging",
+    "user",
+    "working_dir",
+    "stdin_open",
+    "tty",
+    "init",
+    "stop_signal",
+    "stop_grace_period",
+    "ulimits",
+    "tmpfs",
+    "read_only",
+    "shm_size",
+    "develop",
+    "platform",
+    "pull_policy",
+    "annotations",
+    "attach",
+    "cpus",
+    "cpu_shares",
+    "cpu_count",
+    "cpuset",
+    "mem_limit",
+    "mem_reservation",
+    "memswap_limit",
+    "pids_limit",
+    "security_opt",
+    "devices",
+    "group_add",
+    "ipc",
+    "pid",
+    "isolation",
+    "oom_score_adj",
+    "runtime",
+    "scale",
+    "blkio_config",
+    "cgroup",
+    "cgroup_parent",
+    "device_cgroup_rules",
+    "storage_opt",
+    "credential_spec",
+    "post_start",
+    "pre_stop",
+    "expose_ports",
+    "privileged",
+    "oom_kill_disable",
+    "uts",
+    "models",
+    "gpus",
+    "label_file",
+    "provider",
+    "use_api_socket",
+    "container_name",
 ];
 
 /// Service keys that bear on the network but that netlab cannot make.
 const NOT_HONOURED: &[&str] = &[
-    "sysctls", "cap_add", "cap_drop", "dns", "dns_search", "dns_opt", "mac_address",
-    "domainname", "hostname", "extra_hosts", "external_links", "userns_mode", "extends",
+    "sysctls",
+    "cap_add",
+    "cap_drop",
+    "dns",
+    "dns_search",
+    "dns_opt",
+    "mac_address",
+    "domainname",
+    "hostname",
+    "extra_hosts",
+    "external_links",
+    "userns_mode",
+    "extends",
 ];
 
 const TOP_LEVEL: &[&str] = &[
@@ -100,7 +168,10 @@ pub fn read(
     msgs: &mut Messages,
 ) -> Result<Project, Message> {
     if !root.is_map() {
-        return Err(err(root.at, "a compose file is a mapping (services:, networks: …)"));
+        return Err(err(
+            root.at,
+            "a compose file is a mapping (services:, networks: …)",
+        ));
     }
     let mut dropped: Vec<String> = Vec::new();
     for (key, _) in root.entries() {
@@ -132,7 +203,9 @@ pub fn read(
     };
     if let Some(nets) = root.get("networks") {
         for (key, def) in nets.entries() {
-            project.networks.insert(key.name.clone(), read_network(def, msgs)?);
+            project
+                .networks
+                .insert(key.name.clone(), read_network(def, msgs)?);
         }
     }
     let Some(services) = root.get("services") else {
@@ -143,7 +216,10 @@ pub fn read(
     }
     for (key, def) in services.entries() {
         if !def.is_map() {
-            return Err(err(def.at, format!("service `{}` must be a mapping", key.name)));
+            return Err(err(
+                def.at,
+                format!("service `{}` must be a mapping", key.name),
+            ));
         }
         let wanted: Vec<String> = def
             .get("profiles")
@@ -176,7 +252,10 @@ pub fn read(
             } else if !project.networks.contains_key(&a.network) {
                 return Err(err(
                     a.at,
-                    format!("service `{name}` refers to undefined network `{}`", a.network),
+                    format!(
+                        "service `{name}` refers to undefined network `{}`",
+                        a.network
+                    ),
                 ));
             }
         }
@@ -187,7 +266,9 @@ pub fn read(
             if !project.services.contains_key(target) {
                 return Err(err(
                     *at,
-                    format!("service `{name}` depends on undefined service `{target}` (network_mode)"),
+                    format!(
+                        "service `{name}` depends on undefined service `{target}` (network_mode)"
+                    ),
                 ));
             }
         }
@@ -213,10 +294,7 @@ pub fn read(
     if !dropped.is_empty() {
         msgs.note(
             root.at,
-            format!(
-                "dropped, no bearing on the network: {}",
-                dropped.join(", ")
-            ),
+            format!("dropped, no bearing on the network: {}", dropped.join(", ")),
         );
     }
     Ok(project)
@@ -291,17 +369,24 @@ fn read_service(
         ..Service::default()
     };
     if def.get("image").is_none() && def.get("build").is_none() {
-        return Err(err(at, format!("service `{name}` has neither an image nor a build context specified")));
+        return Err(err(
+            at,
+            format!("service `{name}` has neither an image nor a build context specified"),
+        ));
     }
     if let (Some(_), Some(n)) = (def.get("network_mode"), def.get("networks")) {
-        return Err(err(n.at, format!("service `{name}` declares mutually exclusive `network_mode` and `networks`")));
+        return Err(err(
+            n.at,
+            format!("service `{name}` declares mutually exclusive `network_mode` and `networks`"),
+        ));
     }
     for (key, v) in def.entries() {
         let k = key.name.as_str();
         match k {
             "networks" => {
                 for (net, settings) in v.entries() {
-                    s.networks.push(read_attach(&net.name, settings, net.at, msgs));
+                    s.networks
+                        .push(read_attach(&net.name, settings, net.at, msgs));
                 }
             }
             "network_mode" => {
@@ -349,11 +434,17 @@ fn read_service(
             "profiles" => {}
             _ if k.starts_with("x-") => {}
             _ if NOT_HONOURED.contains(&k) => {
-                msgs.warn(key.at, format!("`{k}` bears on the network but netlab cannot honour it; left out"));
+                msgs.warn(
+                    key.at,
+                    format!("`{k}` bears on the network but netlab cannot honour it; left out"),
+                );
             }
             _ if DROPPED.contains(&k) => dropped.push(k.to_owned()),
             _ => {
-                return Err(err(key.at, format!("service `{name}`: additional property `{k}` is not allowed")));
+                return Err(err(
+                    key.at,
+                    format!("service `{name}`: additional property `{k}` is not allowed"),
+                ));
             }
         }
     }
@@ -372,7 +463,10 @@ fn read_attach(network: &str, settings: &Node, at: Pos, msgs: &mut Messages) -> 
             "ipv4_address" => a.ipv4 = v.scalar(),
             "ipv6_address" => a.ipv6 = v.scalar(),
             "priority" | "gw_priority" => {}
-            other => msgs.warn(key.at, format!("`{other}` of a network attachment is not honoured")),
+            other => msgs.warn(
+                key.at,
+                format!("`{other}` of a network attachment is not honoured"),
+            ),
         }
     }
     a
@@ -381,7 +475,10 @@ fn read_attach(network: &str, settings: &Node, at: Pos, msgs: &mut Messages) -> 
 /// One `ports:` entry, short (`"127.0.0.1:8080:80/udp"`) or long syntax.
 fn read_port(p: &Node, msgs: &mut Messages) -> Result<Vec<(PortMapping, Pos)>, Message> {
     if p.is_map() {
-        let target = p.get("target").and_then(Node::scalar).ok_or_else(|| err(p.at, "a port in long syntax needs `target`"))?;
+        let target = p
+            .get("target")
+            .and_then(Node::scalar)
+            .ok_or_else(|| err(p.at, "a port in long syntax needs `target`"))?;
         let mut spec = String::new();
         if let Some(ip) = p.get("host_ip").and_then(Node::scalar) {
             match IpAddr::from_str(&ip) {
@@ -407,7 +504,9 @@ fn read_port(p: &Node, msgs: &mut Messages) -> Result<Vec<(PortMapping, Pos)>, M
         }
         return short(&spec, p, msgs);
     }
-    let text = p.scalar().ok_or_else(|| err(p.at, "a port is a string, a number or a mapping"))?;
+    let text = p
+        .scalar()
+        .ok_or_else(|| err(p.at, "a port is a string, a number or a mapping"))?;
     short(&text, p, msgs)
 }
 

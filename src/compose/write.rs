@@ -107,7 +107,12 @@ fn port_text(m: &PortMapping, any_host_port: bool) -> String {
 }
 
 /// The topology (no checks yet) and the header comment.
-pub fn topology(project: &Project, options: &Options, files: &[String], msgs: &mut Messages) -> String {
+pub fn topology(
+    project: &Project,
+    options: &Options,
+    files: &[String],
+    msgs: &mut Messages,
+) -> String {
     let names = names(project);
     let mut y = String::new();
     let _ = writeln!(
@@ -116,8 +121,11 @@ pub fn topology(project: &Project, options: &Options, files: &[String], msgs: &m
         files.join(", "),
         project.name
     );
-    let findings: Vec<&super::Message> =
-        msgs.0.iter().filter(|m| m.level == Level::Finding).collect();
+    let findings: Vec<&super::Message> = msgs
+        .0
+        .iter()
+        .filter(|m| m.level == Level::Finding)
+        .collect();
     if !findings.is_empty() {
         let _ = writeln!(y, "# Findings:");
         for f in findings {
@@ -200,18 +208,30 @@ pub fn topology(project: &Project, options: &Options, files: &[String], msgs: &m
             None => {
                 y.push_str("    networks:\n");
                 for a in &s.networks {
-                    let mut aliases: Vec<String> = a.aliases.iter().filter(|al| alias_ok(al)).cloned().collect();
+                    let mut aliases: Vec<String> = a
+                        .aliases
+                        .iter()
+                        .filter(|al| alias_ok(al))
+                        .cloned()
+                        .collect();
                     if cname != node && alias_ok(cname) && !aliases.contains(cname) {
                         aliases.push(cname.clone());
                     }
                     for bad in a.aliases.iter().filter(|al| !alias_ok(al)) {
-                        msgs.warn(a.at, format!("alias `{bad}` is not a name the lab can carry; left out"));
+                        msgs.warn(
+                            a.at,
+                            format!("alias `{bad}` is not a name the lab can carry; left out"),
+                        );
                     }
                     let mut fields = Vec::new();
                     if !aliases.is_empty() {
                         fields.push(format!(
                             "aliases: [{}]",
-                            aliases.iter().map(|a| quoted(a)).collect::<Vec<_>>().join(", ")
+                            aliases
+                                .iter()
+                                .map(|a| quoted(a))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ));
                     }
                     if let Some(ip) = &a.ipv4 {
@@ -242,16 +262,29 @@ pub fn topology(project: &Project, options: &Options, files: &[String], msgs: &m
                 new
             });
             if serve.len() > MAX_SERVED {
-                msgs.warn(s.at, format!("`{cname}` declares {} ports; the agent serves the first {MAX_SERVED}", serve.len()));
+                msgs.warn(
+                    s.at,
+                    format!(
+                        "`{cname}` declares {} ports; the agent serves the first {MAX_SERVED}",
+                        serve.len()
+                    ),
+                );
                 serve.truncate(MAX_SERVED);
             }
             if !serve.is_empty() {
-                let list: Vec<String> = serve.iter().map(|(p, t)| format!("{}:{p}", t.as_str())).collect();
+                let list: Vec<String> = serve
+                    .iter()
+                    .map(|(p, t)| format!("{}:{p}", t.as_str()))
+                    .collect();
                 let _ = writeln!(y, "    serve: [{}]", list.join(", "));
             }
         }
         if !s.ports.is_empty() && !shared {
-            let list: Vec<String> = s.ports.iter().map(|(p, _)| quoted(&port_text(p, options.any_host_port))).collect();
+            let list: Vec<String> = s
+                .ports
+                .iter()
+                .map(|(p, _)| quoted(&port_text(p, options.any_host_port)))
+                .collect();
             let _ = writeln!(y, "    ports: [{}]", list.join(", "));
         }
     }
@@ -273,13 +306,21 @@ pub fn one_line(s: &str) -> String {
 /// One implied check as a lab file writes it.
 pub fn check_line(kind: &CheckKind) -> Option<String> {
     let target = |t: &crate::lab::Target| match &t.host {
-        TargetHost::Node { node, network: None } => format!("{node}:{}", t.port),
-        TargetHost::Node { node, network: Some(n) } => format!("{node}@{n}:{}", t.port),
+        TargetHost::Node {
+            node,
+            network: None,
+        } => format!("{node}:{}", t.port),
+        TargetHost::Node {
+            node,
+            network: Some(n),
+        } => format!("{node}@{n}:{}", t.port),
         TargetHost::Ip(ip) => quoted(&format!("{ip}:{}", t.port)),
     };
     let source = |s: &Source| s.to_string();
     Some(match kind {
-        CheckKind::Dns { from, name, expect, .. } => {
+        CheckKind::Dns {
+            from, name, expect, ..
+        } => {
             let e = match expect {
                 DnsExpect::Unresolved => "unresolved".to_owned(),
                 DnsExpect::Resolves => "resolves".to_owned(),
@@ -308,7 +349,15 @@ pub fn check_line(kind: &CheckKind) -> Option<String> {
             target(to),
             serde_json::to_value(expect).ok()?.as_str()?
         ),
-        CheckKind::Port { node, port, transport, host_ip, host_port, expect, .. } => {
+        CheckKind::Port {
+            node,
+            port,
+            transport,
+            host_ip,
+            host_port,
+            expect,
+            ..
+        } => {
             let mut s = format!("port: {{ node: {node}, port: {port}");
             if *transport == Transport::Udp {
                 s.push_str("/udp");
@@ -319,7 +368,11 @@ pub fn check_line(kind: &CheckKind) -> Option<String> {
             if let Some(h) = host_port {
                 let _ = write!(s, ", host_port: {h}");
             }
-            let _ = write!(s, ", expect: {} }}", serde_json::to_value(expect).ok()?.as_str()?);
+            let _ = write!(
+                s,
+                ", expect: {} }}",
+                serde_json::to_value(expect).ok()?.as_str()?
+            );
             s
         }
         _ => return None,

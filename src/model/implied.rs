@@ -41,7 +41,10 @@ pub fn checks(lab: &Lab) -> Vec<Implied> {
     let mut out = Vec::new();
     let nodes: Vec<&Node> = lab.nodes.values().collect();
     for a in nodes.iter().filter(|n| on_user_networks(n)) {
-        for b in nodes.iter().filter(|n| n.name != a.name && on_user_networks(n)) {
+        for b in nodes
+            .iter()
+            .filter(|n| n.name != a.name && on_user_networks(n))
+        {
             match resolve(lab, &a.name, &b.name, IpFamily::V4) {
                 DnsPrediction::OneOf { reason, .. } if shares(lab, a, b) => out.push(Implied {
                     kind: CheckKind::Dns {
@@ -74,7 +77,13 @@ pub fn checks(lab: &Lab) -> Vec<Implied> {
                 } else {
                     Transport::Tcp
                 };
-                let p = reach(lab, &Source::Node(a.name.clone()), &b.name, listener.port, transport);
+                let p = reach(
+                    lab,
+                    &Source::Node(a.name.clone()),
+                    &b.name,
+                    listener.port,
+                    transport,
+                );
                 let expect = match p.reach {
                     Reach::Open => Some(true),
                     // Blocked is worth one probe per pair: the path, not
@@ -98,15 +107,26 @@ pub fn checks(lab: &Lab) -> Vec<Implied> {
                     Transport::Udp => CheckKind::Udp {
                         from,
                         to,
-                        expect: if open { UdpExpect::Open } else { UdpExpect::Blocked },
+                        expect: if open {
+                            UdpExpect::Open
+                        } else {
+                            UdpExpect::Blocked
+                        },
                     },
                     Transport::Tcp => CheckKind::Tcp {
                         from,
                         to,
-                        expect: if open { TcpExpect::Open } else { TcpExpect::Blocked },
+                        expect: if open {
+                            TcpExpect::Open
+                        } else {
+                            TcpExpect::Blocked
+                        },
                     },
                 };
-                out.push(Implied { kind, why: p.reason });
+                out.push(Implied {
+                    kind,
+                    why: p.reason,
+                });
             }
         }
     }
@@ -115,9 +135,7 @@ pub fn checks(lab: &Lab) -> Vec<Implied> {
             for (i, port) in mapping.container_ports.iter().enumerate() {
                 let host_ip = mapping.host_ip.filter(|ip| !ip.is_unspecified());
                 let (expect, why) = published(lab, &n.name, port, mapping.transport, host_ip);
-                let host_port = mapping
-                    .host_ports
-                    .and_then(|h| h.iter().nth(i));
+                let host_port = mapping.host_ports.and_then(|h| h.iter().nth(i));
                 out.push(Implied {
                     kind: CheckKind::Port {
                         node: n.name.clone(),
