@@ -83,6 +83,9 @@ pub enum Command {
     /// of Docker networking, run them, and report every disagreement with
     /// its seed and a shrunk lab (exit 1; 3 when checks only erred).
     Fuzz(FuzzArgs),
+    /// Read compose files (merged in order, as `docker compose -f a -f b`)
+    /// and print a lab with the checks compose implies; never talks to Docker.
+    Import(ImportArgs),
     /// Print a completion script for SHELL on stdout (e.g. `netlab
     /// completions bash > ~/.local/share/bash-completion/completions/netlab`).
     Completions {
@@ -158,6 +161,35 @@ pub struct RunArgs {
     pub keep: bool,
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// compose.yaml / docker-compose.yml; later files override earlier ones.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<std::path::PathBuf>,
+    /// Write the lab to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Activate a compose profile (repeatable; also COMPOSE_PROFILES).
+    #[arg(long = "profile", value_name = "PROFILE")]
+    pub profiles: Vec<String>,
+    /// Keep the services' images (foreign nodes) instead of netlab's agent
+    /// serving each declared port.
+    #[arg(long)]
+    pub keep_images: bool,
+    /// Where `.env` is read and the project is named after (default: the
+    /// first file's directory).
+    #[arg(long, value_name = "DIR")]
+    pub project_directory: Option<std::path::PathBuf>,
+    /// The project name (default: `name:` of the files, COMPOSE_PROJECT_NAME,
+    /// or the project directory's name).
+    #[arg(short = 'p', long, value_name = "NAME")]
+    pub project_name: Option<String>,
+    /// Publish on host ports Docker picks instead of the declared ones
+    /// (an engine shared with others has its own ports taken).
+    #[arg(long)]
+    pub any_host_port: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -10,6 +10,7 @@ mod app;
 mod capture;
 mod check;
 mod cli;
+mod compose;
 mod engine;
 mod exit;
 mod impairment;

@@ -9,6 +9,7 @@ pub mod fuzz;
 pub mod host_bindings;
 pub mod host_subnets;
 pub mod hosts;
+pub mod import;
 pub mod ipv6;
 pub mod lock;
 pub mod ls;
@@ -114,6 +115,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
             let home = hosts::home(context).await?;
             ls::ls(&home).await
         }
+        Command::Import(args) => import::import(&args),
         Command::Completions { shell } => shell::completions(shell),
         Command::Man { dir } => shell::man(&dir),
         Command::Agent(_) => Err(Failure::Usage("the agent runs on its own runtime".into())),

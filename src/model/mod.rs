@@ -12,6 +12,7 @@
 //! about the path, only about what the engine does on it.
 
 pub mod dns;
+pub mod implied;
 pub mod reach;
 #[cfg(test)]
 mod tests;

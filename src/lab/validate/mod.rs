@@ -78,6 +78,18 @@ pub(super) fn is_valid_name(name: &str, max: usize, dns_label: bool) -> bool {
         && !(dns_label && name.ends_with('-'))
 }
 
+/// An alias as compose writes them (`db_primary`, `API.internal`): what
+/// Docker's DNS answers to, not only a DNS label.
+pub fn is_valid_alias(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && !name.ends_with(['-', '.'])
+}
+
 pub fn is_valid_lab_name(name: &str) -> bool {
     is_valid_name(name, 40, false)
 }

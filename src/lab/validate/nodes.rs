@@ -323,11 +323,11 @@ impl Validator {
                 continue;
             }
             for alias in &settings.aliases {
-                if !is_valid_name(&alias.value, 63, true) {
+                if !super::is_valid_alias(&alias.value) {
                     self.error(
                         &alias.referenced,
                         format!("invalid alias `{}`", alias.value),
-                        Some("an alias is a DNS label: 1-63 of a-z, 0-9 and `-`".into()),
+                        Some("an alias is a name as Docker takes it: 1-63 of A-Z, a-z, 0-9, `_`, `.` and `-`, starting with a letter or digit".into()),
                     );
                 }
             }

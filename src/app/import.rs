@@ -1,0 +1,130 @@
+//! `netlab import`: reads the compose files and `.env`, hands them to
+//! `compose::import`, prints what it said on stderr (each naming the
+//! compose line) and writes the lab. Never talks to Docker.
+
+use std::path::{Path, PathBuf};
+
+use super::{CommandResult, Failure};
+use crate::cli::ImportArgs;
+use crate::compose::{self, File, Level, Options, Vars};
+use crate::exit;
+use crate::text::safe::for_terminal;
+
+/// Compose files larger than this are refused before parsing.
+const MAX_COMPOSE_BYTES: u64 = 1 << 20;
+
+fn read(path: &Path) -> Result<String, Failure> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+    if meta.len() > MAX_COMPOSE_BYTES {
+        return Err(Failure::Usage(format!(
+            "{} is {} bytes; a compose file may have at most {MAX_COMPOSE_BYTES}",
+            path.display(),
+            meta.len()
+        )));
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Compose's project name rule: lower case, a-z 0-9 `_` `-` only.
+fn project_name(dir: &Path) -> String {
+    let base = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "project".into());
+    let name: String = base
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    if name.is_empty() {
+        "project".into()
+    } else {
+        name
+    }
+}
+
+pub fn import(args: &ImportArgs) -> CommandResult {
+    let mut files = Vec::new();
+    for path in &args.files {
+        files.push(File {
+            name: path.display().to_string(),
+            text: read(path)?,
+        });
+    }
+    let dir: PathBuf = match &args.project_directory {
+        Some(d) => d.clone(),
+        None => args
+            .files
+            .first()
+            .and_then(|f| f.parent())
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .unwrap_or(Path::new("."))
+            .to_owned(),
+    };
+    let dotenv = std::fs::read_to_string(dir.join(".env")).ok();
+    let vars = Vars::new(dotenv.as_deref(), std::env::vars());
+    let mut profiles = args.profiles.clone();
+    if let Ok(env) = std::env::var("COMPOSE_PROFILES") {
+        profiles.extend(
+            env.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    let project = args
+        .project_name
+        .clone()
+        .or_else(|| std::env::var("COMPOSE_PROJECT_NAME").ok())
+        .unwrap_or_else(|| project_name(&dir));
+    let options = Options {
+        profiles,
+        keep_images: args.keep_images,
+        any_host_port: args.any_host_port,
+        project,
+        vars,
+    };
+    match compose::import(&files, &options) {
+        Ok(done) => {
+            let mut notes = 0;
+            for m in &done.messages {
+                eprintln!("{}", for_terminal(&compose::render(m, &files)));
+                notes += usize::from(m.level == Level::Finding);
+            }
+            match &args.output {
+                Some(path) => {
+                    std::fs::write(path, &done.lab_text).map_err(|e| {
+                        Failure::Usage(format!("cannot write {}: {e}", path.display()))
+                    })?;
+                    eprintln!(
+                        "wrote {} ({notes} finding{})",
+                        path.display(),
+                        if notes == 1 { "" } else { "s" }
+                    );
+                }
+                None => print!("{}", done.lab_text),
+            }
+            Ok(exit::SUCCESS)
+        }
+        Err(refused) => {
+            let mut last = String::new();
+            for m in &refused.messages {
+                let line = compose::render(m, &files);
+                if m.level == Level::Error {
+                    last = line;
+                } else {
+                    eprintln!("{}", for_terminal(&line));
+                }
+            }
+            Err(Failure::Usage(last))
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Unit tests of the importer: interpolation, merge, compose's rules and
+//! its refusals with line and column.
+
+use super::interpolate::{Outcome, Vars, substitute};
+use super::{File, Level, Options, import};
+
+fn vars(pairs: &[(&str, &str)]) -> Vars {
+    Vars::new(
+        None,
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    )
+}
+
+fn run(files: &[&str]) -> Result<super::Imported, super::Refused> {
+    let files: Vec<File> = files
+        .iter()
+        .enumerate()
+        .map(|(i, t)| File {
+            name: format!("c{i}.yaml"),
+            text: (*t).to_owned(),
+        })
+        .collect();
+    let options = Options {
+        project: "ci-test".into(),
+        ..Options::default()
+    };
+    import(&files, &options)
+}
+
+#[test]
+fn interpolation_follows_compose() {
+    let v = vars(&[("SET", "x"), ("EMPTY", "")]);
+    let mut o = Outcome::default();
+    assert_eq!(substitute("${SET}", &v, &mut o).ok().as_deref(), Some("x"));
+    assert_eq!(
+        substitute("${EMPTY:-d}", &v, &mut o).ok().as_deref(),
+        Some("d")
+    );
+    assert_eq!(
+        substitute("${EMPTY-d}", &v, &mut o).ok().as_deref(),
+        Some("")
+    );
+    assert_eq!(
+        substitute("${NOPE-d}", &v, &mut o).ok().as_deref(),
+        Some("d")
+    );
+    assert_eq!(
+        substitute("$$SET", &v, &mut o).ok().as_deref(),
+        Some("$SET")
+    );
+    assert_eq!(
+        substitute("$SET-1", &v, &mut o).ok().as_deref(),
+        Some("x-1")
+    );
+    assert!(substitute("${EMPTY:?needed}", &v, &mut o).is_err());
+    assert!(substitute("${EMPTY?needed}", &v, &mut o).is_ok());
+    assert!(substitute("${NOPE", &v, &mut o).is_err());
+}
+
+#[test]
+fn dotenv_is_read_and_the_environment_wins() {
+    let v = Vars::new(
+        Some("A=1\n# c\nexport B='two'\nC=3"),
+        [("C".to_owned(), "env".to_owned())],
+    );
+    assert_eq!(v.values["A"], "1");
+    assert_eq!(v.values["B"], "two");
+    assert_eq!(v.values["C"], "env");
+}
+
+#[test]
+fn later_files_add_ports_and_networks() {
+    let a = "services:\n  web:\n    image: x\n    ports: ['8080:80']\n    networks: [front]\nnetworks:\n  front:\n  back:\n";
+    let b = "services:\n  web:\n    ports: ['9090:90']\n    networks:\n      back: { aliases: [www] }\n";
+    let Ok(done) = run(&[a, b]) else {
+        panic!("refused")
+    };
+    assert!(
+        done.lab_text.contains("\"8080:80\", \"9090:90\""),
+        "{}",
+        done.lab_text
+    );
+    assert!(
+        done.lab_text.contains("back: { aliases: [\"www\"] }"),
+        "{}",
+        done.lab_text
+    );
+}
+
+#[test]
+fn implicit_default_network_and_checks() {
+    let a = "services:\n  a:\n    image: x\n    expose: [7000]\n  b:\n    image: x\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    assert!(
+        done.lab_text.contains("compose-default: {}"),
+        "{}",
+        done.lab_text
+    );
+    assert!(
+        done.lab_text
+            .contains("tcp: { from: b, to: a:7000, expect: open }")
+    );
+    assert!(
+        done.lab_text
+            .contains("dns: { from: a, name: b, expect: [b] }")
+    );
+}
+
+#[test]
+fn no_shared_network_is_unresolved_and_blocked() {
+    let a = "services:\n  a:\n    image: x\n    networks: [n1]\n    expose: [7000]\n  b:\n    image: x\n    networks: [n2]\nnetworks:\n  n1:\n  n2:\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    assert!(
+        done.lab_text
+            .contains("dns: { from: b, name: a, expect: unresolved }"),
+        "{}",
+        done.lab_text
+    );
+    assert!(
+        done.lab_text
+            .contains("tcp: { from: b, to: a:7000, expect: blocked }")
+    );
+}
+
+#[test]
+fn profiles_leave_services_out() {
+    let a = "services:\n  a:\n    image: x\n  seed:\n    image: x\n    profiles: [seed]\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    assert!(!done.lab_text.contains("  seed:"));
+}
+
+#[test]
+fn anchors_and_extensions() {
+    let a =
+        "x-base: &base\n  image: x\n  expose: [81]\nservices:\n  a:\n    <<: *base\n  b: *base\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    assert!(
+        done.lab_text
+            .contains("tcp: { from: a, to: b:81, expect: open }"),
+        "{}",
+        done.lab_text
+    );
+}
+
+#[test]
+fn underscore_names_keep_compose_name_as_alias() {
+    let a = "services:\n  pay_gw:\n    image: x\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    assert!(done.lab_text.contains("  pay-gw:"));
+    assert!(
+        done.lab_text.contains("aliases: [\"pay_gw\"]"),
+        "{}",
+        done.lab_text
+    );
+}
+
+#[test]
+fn keys_netlab_cannot_honour_are_warnings_with_their_place() {
+    let a = "services:\n  a:\n    image: x\n    cap_add: [NET_ADMIN]\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    let w = done
+        .messages
+        .iter()
+        .find(|m| m.level == Level::Warning)
+        .map(|m| (m.at.line, m.at.column));
+    assert_eq!(w, Some((4, 5)));
+}
+
+#[test]
+fn what_compose_refuses_is_an_error_at_its_place() {
+    for (text, line) in [
+        ("services:\n  a:\n    image: x\n    networks: [nope]\n", 4),
+        (
+            "services:\n  a:\n    image: x\n    network_mode: host\n    networks: [n]\nnetworks:\n  n:\n",
+            5,
+        ),
+        (
+            "services:\n  a:\n    image: x\n    ports: ['80:70000']\n",
+            4,
+        ),
+        ("services:\n  a:\n    environment: [A=1]\n", 2),
+        ("servics:\n  a:\n    image: x\n", 1),
+        ("services:\n  a:\n    image: ${X:?set X}\n", 3),
+    ] {
+        let Err(refused) = run(&[text]) else {
+            panic!("accepted: {text}")
+        };
+        let last = refused.messages.last().map(|m| m.at.line);
+        assert_eq!(last, Some(line), "{text}");
+    }
+}
+
+#[test]
+fn a_back_end_service_published_everywhere_is_a_finding() {
+    let a = "services:\n  db:\n    image: x\n    networks: [back]\n    ports: ['5432:5432']\nnetworks:\n  back:\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    assert!(
+        done.messages
+            .iter()
+            .any(|m| m.level == Level::Finding && m.at.line == 5)
+    );
+}

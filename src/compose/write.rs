@@ -1,0 +1,395 @@
+//! The lab text of an imported project: networks and nodes under lab
+//! names (compose's names where the lab allows them; otherwise a lab name
+//! with compose's name kept as an alias, so the services still find each
+//! other by it), then the implied checks, each under a comment saying why.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::read::{Mode, Project};
+use super::{Level, Messages, Options};
+use crate::lab::{CheckKind, DnsAnswer, DnsExpect, PortMapping, Source, TargetHost, Transport};
+use crate::model::implied::Implied;
+
+/// At most this many listeners per node: a long range is a range of one
+/// service, and the agent listens on each port separately.
+const MAX_SERVED: usize = 32;
+
+/// A lab name for a compose name: lower case, `-` for `_` and `.`, other
+/// characters left out.
+pub fn lab_name(compose: &str, max: usize) -> String {
+    let mut s: String = compose
+        .chars()
+        .filter_map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' => Some(c),
+            'A'..='Z' => Some(c.to_ascii_lowercase()),
+            '_' | '.' => Some('-'),
+            _ => None,
+        })
+        .collect();
+    s.truncate(max);
+    let s = s.trim_matches('-').to_owned();
+    if s.is_empty() { "x".into() } else { s }
+}
+
+/// Whether compose's name can stay as an alias (the lab's alias rule).
+fn alias_ok(name: &str) -> bool {
+    crate::lab::validate::is_valid_alias(name)
+}
+
+fn unique(mut name: String, taken: &mut Vec<String>) -> String {
+    let base = name.clone();
+    let mut n = 2;
+    while taken.contains(&name) {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    taken.push(name.clone());
+    name
+}
+
+/// The names of networks and nodes in the lab, by compose name.
+pub struct Names {
+    pub networks: HashMap<String, String>,
+    pub nodes: HashMap<String, String>,
+}
+
+pub fn names(project: &Project) -> Names {
+    let mut taken = Vec::new();
+    let mut networks = HashMap::new();
+    for n in project.networks.keys() {
+        let wanted = match lab_name(n, 40).as_str() {
+            "default" => "compose-default".to_owned(),
+            "bridge" | "host" | "none" => format!("{}-net", lab_name(n, 36)),
+            other => other.to_owned(),
+        };
+        networks.insert(n.clone(), unique(wanted, &mut taken));
+    }
+    let mut taken = Vec::new();
+    let mut nodes = HashMap::new();
+    for s in project.services.keys() {
+        let wanted = match lab_name(s, 63).as_str() {
+            "host" => "host-service".to_owned(),
+            other => other.to_owned(),
+        };
+        nodes.insert(s.clone(), unique(wanted, &mut taken));
+    }
+    Names { networks, nodes }
+}
+
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn port_text(m: &PortMapping, any_host_port: bool) -> String {
+    let mut s = String::new();
+    match m.host_ip {
+        Some(std::net::IpAddr::V6(ip)) => {
+            let _ = write!(s, "[{ip}]:");
+        }
+        Some(ip) => {
+            let _ = write!(s, "{ip}:");
+        }
+        None => {}
+    }
+    match (m.host_ports, any_host_port) {
+        (Some(h), false) => {
+            let _ = write!(s, "{h}:");
+        }
+        _ if m.host_ip.is_some() => s.push(':'),
+        _ => {}
+    }
+    let _ = write!(s, "{}", m.container_ports);
+    if m.transport == Transport::Udp {
+        s.push_str("/udp");
+    }
+    s
+}
+
+/// The topology (no checks yet) and the header comment.
+pub fn topology(
+    project: &Project,
+    options: &Options,
+    files: &[String],
+    msgs: &mut Messages,
+) -> String {
+    let names = names(project);
+    let mut y = String::new();
+    let _ = writeln!(
+        y,
+        "# Imported by `netlab import` from {} (compose project `{}`).",
+        files.join(", "),
+        project.name
+    );
+    let findings: Vec<&super::Message> = msgs
+        .0
+        .iter()
+        .filter(|m| m.level == Level::Finding)
+        .collect();
+    if !findings.is_empty() {
+        let _ = writeln!(y, "# Findings:");
+        for f in findings {
+            let file = files.get(f.at.file).map(String::as_str).unwrap_or("?");
+            let _ = writeln!(y, "#   {file}:{}: {}", f.at, one_line(&f.text));
+        }
+    }
+    let _ = writeln!(y, "name: {}", lab_name(&project.name, 40));
+    let _ = writeln!(
+        y,
+        "description: {}",
+        quoted(&format!(
+            "Compose project {}: {} services on {} networks, with the checks compose implies.",
+            project.name,
+            project.services.len(),
+            project.networks.len()
+        ))
+    );
+    y.push_str("\nnetworks:\n");
+    for (cname, n) in &project.networks {
+        let mut fields: Vec<String> = Vec::new();
+        if n.internal {
+            fields.push("internal: true".into());
+        }
+        if let Some(s) = &n.subnet4 {
+            fields.push(format!("subnet: {}", quoted(s)));
+        }
+        if let Some(g) = &n.gateway4 {
+            fields.push(format!("gateway: {}", quoted(g)));
+        }
+        if n.ipv6 {
+            fields.push("ipv6: true".into());
+        }
+        if let Some(s) = &n.subnet6 {
+            fields.push(format!("subnet6: {}", quoted(s)));
+        }
+        if let Some(g) = &n.gateway6 {
+            fields.push(format!("gateway6: {}", quoted(g)));
+        }
+        if n.icc == Some(false) {
+            fields.push("icc: false".into());
+        }
+        if let Some(m) = &n.mtu {
+            fields.push(format!("mtu: {m}"));
+        }
+        let _ = writeln!(y, "  {}: {}", names.networks[cname], flow(&fields));
+    }
+    if project.networks.is_empty() {
+        y.truncate(y.len() - "networks:\n".len());
+        y.push_str("networks: {}\n");
+    }
+    // Ports a sidecar declares are served in the namespace it shares.
+    let mut extra: HashMap<&str, Vec<(u16, Transport)>> = HashMap::new();
+    for s in project.services.values() {
+        if let Some((Mode::Shared(m), _)) = &s.mode
+            && let Some(target) = m.strip_prefix("service:")
+        {
+            let list = extra.entry(target).or_default();
+            for (p, _) in &s.ports {
+                list.extend(p.container_ports.iter().map(|c| (c, p.transport)));
+            }
+            for (r, t, _) in &s.expose {
+                list.extend(r.iter().map(|c| (c, *t)));
+            }
+        }
+    }
+    y.push_str("\nnodes:\n");
+    for (cname, s) in &project.services {
+        let node = &names.nodes[cname];
+        let _ = writeln!(y, "  {node}:");
+        if options.keep_images
+            && let Some(image) = &s.image
+        {
+            let _ = writeln!(y, "    image: {}", quoted(image));
+        }
+        match &s.mode {
+            Some((Mode::Host, _)) => y.push_str("    network_mode: host\n"),
+            Some((Mode::None | Mode::Shared(_), _)) => y.push_str("    network_mode: none\n"),
+            Some((Mode::Bridge, _)) => y.push_str("    network_mode: bridge\n"),
+            None => {
+                y.push_str("    networks:\n");
+                for a in &s.networks {
+                    let mut aliases: Vec<String> = a
+                        .aliases
+                        .iter()
+                        .filter(|al| alias_ok(al))
+                        .cloned()
+                        .collect();
+                    if cname != node && alias_ok(cname) && !aliases.contains(cname) {
+                        aliases.push(cname.clone());
+                    }
+                    for bad in a.aliases.iter().filter(|al| !alias_ok(al)) {
+                        msgs.warn(
+                            a.at,
+                            format!("alias `{bad}` is not a name the lab can carry; left out"),
+                        );
+                    }
+                    let mut fields = Vec::new();
+                    if !aliases.is_empty() {
+                        fields.push(format!(
+                            "aliases: [{}]",
+                            aliases
+                                .iter()
+                                .map(|a| quoted(a))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                    if let Some(ip) = &a.ipv4 {
+                        fields.push(format!("ipv4: {}", quoted(ip)));
+                    }
+                    if let Some(ip) = &a.ipv6 {
+                        fields.push(format!("ipv6: {}", quoted(ip)));
+                    }
+                    let _ = writeln!(y, "      {}: {}", names.networks[&a.network], flow(&fields));
+                }
+            }
+        }
+        let agent = !(options.keep_images && s.image.is_some());
+        let shared = matches!(&s.mode, Some((Mode::Shared(_), _)));
+        if agent && !shared {
+            let mut serve: Vec<(u16, Transport)> = Vec::new();
+            for (p, _) in &s.ports {
+                serve.extend(p.container_ports.iter().map(|c| (c, p.transport)));
+            }
+            for (r, t, _) in &s.expose {
+                serve.extend(r.iter().map(|c| (c, *t)));
+            }
+            serve.extend(extra.get(cname.as_str()).into_iter().flatten().copied());
+            let mut seen = Vec::new();
+            serve.retain(|x| {
+                let new = !seen.contains(x);
+                seen.push(*x);
+                new
+            });
+            if serve.len() > MAX_SERVED {
+                msgs.warn(
+                    s.at,
+                    format!(
+                        "`{cname}` declares {} ports; the agent serves the first {MAX_SERVED}",
+                        serve.len()
+                    ),
+                );
+                serve.truncate(MAX_SERVED);
+            }
+            if !serve.is_empty() {
+                let list: Vec<String> = serve
+                    .iter()
+                    .map(|(p, t)| format!("{}:{p}", t.as_str()))
+                    .collect();
+                let _ = writeln!(y, "    serve: [{}]", list.join(", "));
+            }
+        }
+        if !s.ports.is_empty() && !shared {
+            let list: Vec<String> = s
+                .ports
+                .iter()
+                .map(|(p, _)| quoted(&port_text(p, options.any_host_port)))
+                .collect();
+            let _ = writeln!(y, "    ports: [{}]", list.join(", "));
+        }
+    }
+    y
+}
+
+fn flow(fields: &[String]) -> String {
+    if fields.is_empty() {
+        "{}".into()
+    } else {
+        format!("{{ {} }}", fields.join(", "))
+    }
+}
+
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// One implied check as a lab file writes it.
+pub fn check_line(kind: &CheckKind) -> Option<String> {
+    let target = |t: &crate::lab::Target| match &t.host {
+        TargetHost::Node {
+            node,
+            network: None,
+        } => format!("{node}:{}", t.port),
+        TargetHost::Node {
+            node,
+            network: Some(n),
+        } => format!("{node}@{n}:{}", t.port),
+        TargetHost::Ip(ip) => quoted(&format!("{ip}:{}", t.port)),
+    };
+    let source = |s: &Source| s.to_string();
+    Some(match kind {
+        CheckKind::Dns {
+            from, name, expect, ..
+        } => {
+            let e = match expect {
+                DnsExpect::Unresolved => "unresolved".to_owned(),
+                DnsExpect::Resolves => "resolves".to_owned(),
+                DnsExpect::Exactly(list) => format!(
+                    "[{}]",
+                    list.iter()
+                        .map(|a| match a {
+                            DnsAnswer::Node(n) => n.clone(),
+                            DnsAnswer::Ip(ip) => quoted(&ip.to_string()),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            format!("dns: {{ from: {from}, name: {name}, expect: {e} }}")
+        }
+        CheckKind::Tcp { from, to, expect } => format!(
+            "tcp: {{ from: {}, to: {}, expect: {} }}",
+            source(from),
+            target(to),
+            serde_json::to_value(expect).ok()?.as_str()?
+        ),
+        CheckKind::Udp { from, to, expect } => format!(
+            "udp: {{ from: {}, to: {}, expect: {} }}",
+            source(from),
+            target(to),
+            serde_json::to_value(expect).ok()?.as_str()?
+        ),
+        CheckKind::Port {
+            node,
+            port,
+            transport,
+            host_ip,
+            host_port,
+            expect,
+            ..
+        } => {
+            let mut s = format!("port: {{ node: {node}, port: {port}");
+            if *transport == Transport::Udp {
+                s.push_str("/udp");
+            }
+            if let Some(ip) = host_ip {
+                let _ = write!(s, ", host_ip: {}", quoted(&ip.to_string()));
+            }
+            if let Some(h) = host_port {
+                let _ = write!(s, ", host_port: {h}");
+            }
+            let _ = write!(
+                s,
+                ", expect: {} }}",
+                serde_json::to_value(expect).ok()?.as_str()?
+            );
+            s
+        }
+        _ => return None,
+    })
+}
+
+/// The topology with its implied checks appended.
+pub fn with_checks(mut y: String, checks: &[Implied]) -> String {
+    if checks.is_empty() {
+        return y;
+    }
+    y.push_str("\nchecks:\n");
+    for c in checks {
+        if let Some(line) = check_line(&c.kind) {
+            let _ = writeln!(y, "  # {}", one_line(&c.why));
+            let _ = writeln!(y, "  - {line}");
+        }
+    }
+    y
+}

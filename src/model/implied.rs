@@ -1,0 +1,184 @@
+//! The checks a lab's topology implies, as compose users read it: a node
+//! resolves and reaches each node it shares a network with on each port
+//! that node serves; nodes that share no network do not resolve each other
+//! and are blocked wherever a path exists to test it; a published port is
+//! published where it is declared, a served port that is not published is
+//! not. Each check carries the model's reason, which `netlab import`
+//! writes beside it and `verify --compose` can show.
+//!
+//! Only agent nodes are judged: a foreign image serves what it serves.
+
+use super::{DnsPrediction, Reach, networks_of, published, reach, resolve};
+use crate::lab::{
+    CheckKind, DnsAnswer, DnsExpect, IpFamily, Lab, Node, PortExpect, RecordType, Source, Target,
+    TargetHost, TcpExpect, Transport, UdpExpect,
+};
+
+/// One implied check and why it is there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Implied {
+    pub kind: CheckKind,
+    pub why: String,
+}
+
+/// Whether a node takes part in name resolution and reach between nodes
+/// (host, none and the default bridge have no embedded DNS; their names
+/// would go to the host's resolver).
+fn on_user_networks(node: &Node) -> bool {
+    node.networks().next().is_some()
+}
+
+fn shares(lab: &Lab, a: &Node, b: &Node) -> bool {
+    let theirs = networks_of(b);
+    networks_of(a)
+        .iter()
+        .any(|n| theirs.contains(n) && lab.networks.contains_key(n))
+}
+
+/// The implied checks, in the lab's node order: names, then reach, then
+/// published ports.
+pub fn checks(lab: &Lab) -> Vec<Implied> {
+    let mut out = Vec::new();
+    let nodes: Vec<&Node> = lab.nodes.values().collect();
+    for a in nodes.iter().filter(|n| on_user_networks(n)) {
+        for b in nodes
+            .iter()
+            .filter(|n| n.name != a.name && on_user_networks(n))
+        {
+            match resolve(lab, &a.name, &b.name, IpFamily::V4) {
+                DnsPrediction::OneOf { reason, .. } if shares(lab, a, b) => out.push(Implied {
+                    kind: CheckKind::Dns {
+                        from: a.name.clone(),
+                        name: b.name.clone(),
+                        record: RecordType::A,
+                        expect: DnsExpect::Exactly(vec![DnsAnswer::Node(b.name.clone())]),
+                    },
+                    why: reason,
+                }),
+                DnsPrediction::Unresolved(reason) => out.push(Implied {
+                    kind: CheckKind::Dns {
+                        from: a.name.clone(),
+                        name: b.name.clone(),
+                        record: RecordType::A,
+                        expect: DnsExpect::Unresolved,
+                    },
+                    why: reason,
+                }),
+                DnsPrediction::OneOf { .. } => {}
+            }
+        }
+    }
+    for a in nodes.iter().filter(|n| n.is_agent() && on_user_networks(n)) {
+        for b in nodes.iter().filter(|n| n.name != a.name && n.is_agent()) {
+            let mut blocked_once = false;
+            for listener in &b.serve {
+                let transport = if listener.proto.is_udp() {
+                    Transport::Udp
+                } else {
+                    Transport::Tcp
+                };
+                let p = reach(
+                    lab,
+                    &Source::Node(a.name.clone()),
+                    &b.name,
+                    listener.port,
+                    transport,
+                );
+                let expect = match p.reach {
+                    Reach::Open => Some(true),
+                    // Blocked is worth one probe per pair: the path, not
+                    // the port, decides it.
+                    Reach::Blocked if p.network.is_some() && !blocked_once => {
+                        blocked_once = true;
+                        Some(false)
+                    }
+                    Reach::Blocked | Reach::Refused => None,
+                };
+                let Some(open) = expect else { continue };
+                let to = Target {
+                    host: TargetHost::Node {
+                        node: b.name.clone(),
+                        network: None,
+                    },
+                    port: listener.port,
+                };
+                let from = Source::Node(a.name.clone());
+                let kind = match transport {
+                    Transport::Udp => CheckKind::Udp {
+                        from,
+                        to,
+                        expect: if open {
+                            UdpExpect::Open
+                        } else {
+                            UdpExpect::Blocked
+                        },
+                    },
+                    Transport::Tcp => CheckKind::Tcp {
+                        from,
+                        to,
+                        expect: if open {
+                            TcpExpect::Open
+                        } else {
+                            TcpExpect::Blocked
+                        },
+                    },
+                };
+                out.push(Implied {
+                    kind,
+                    why: p.reason,
+                });
+            }
+        }
+    }
+    for n in nodes.iter().filter(|n| n.is_agent()) {
+        for mapping in &n.ports {
+            for (i, port) in mapping.container_ports.iter().enumerate() {
+                let host_ip = mapping.host_ip.filter(|ip| !ip.is_unspecified());
+                let (expect, why) = published(lab, &n.name, port, mapping.transport, host_ip);
+                let host_port = mapping.host_ports.and_then(|h| h.iter().nth(i));
+                out.push(Implied {
+                    kind: CheckKind::Port {
+                        node: n.name.clone(),
+                        host: None,
+                        port,
+                        transport: mapping.transport,
+                        host_ip,
+                        host_port,
+                        expect,
+                    },
+                    why,
+                });
+            }
+        }
+        // What it serves without a mapping is not on the host.
+        for listener in &n.serve {
+            let transport = if listener.proto.is_udp() {
+                Transport::Udp
+            } else {
+                Transport::Tcp
+            };
+            let mapped = n.ports.iter().any(|m| {
+                m.transport == transport && m.container_ports.iter().any(|c| c == listener.port)
+            });
+            if mapped || !on_user_networks(n) {
+                continue;
+            }
+            let (expect, why) = published(lab, &n.name, listener.port, transport, None);
+            if expect == PortExpect::Unpublished {
+                out.push(Implied {
+                    kind: CheckKind::Port {
+                        node: n.name.clone(),
+                        host: None,
+                        port: listener.port,
+                        transport,
+                        host_ip: None,
+                        host_port: None,
+                        expect,
+                    },
+                    why,
+                });
+            }
+        }
+    }
+    out
+}
