@@ -47,6 +47,8 @@ pub enum Command {
         #[arg(long)]
         allow_external: bool,
         #[command(flatten)]
+        compose: ComposeArgs,
+        #[command(flatten)]
         report: ReportArgs,
     },
     /// Remove every resource of the lab (works without the lab file).
@@ -223,6 +225,32 @@ pub struct FuzzArgs {
     /// (for netlab's own tests).
     #[arg(long, hide = true)]
     pub mutant: bool,
+}
+
+/// `verify --compose`: a running compose project instead of a lab.
+#[derive(Debug, Clone, Args)]
+pub struct ComposeArgs {
+    /// Verify a running compose project (v1 or v2), found by compose's
+    /// labels; nothing of it is created, changed or removed.
+    #[arg(long, conflicts_with = "lab")]
+    pub compose: bool,
+    /// The compose project's name (else COMPOSE_PROJECT_NAME, else as
+    /// compose derives it from the compose file's directory).
+    #[arg(
+        short = 'p',
+        long = "project-name",
+        value_name = "PROJECT",
+        requires = "compose"
+    )]
+    pub project: Option<String>,
+    /// The project's compose files (repeatable): their services that have
+    /// no container are reported.
+    #[arg(short = 'f', long = "file", value_name = "FILE", requires = "compose")]
+    pub files: Vec<std::path::PathBuf>,
+    /// A lab file whose checks to run (service names as node names);
+    /// without one, the checks the project implies.
+    #[arg(id = "lab_file", long = "lab", value_name = "FILE", requires = "compose")]
+    pub lab: Option<std::path::PathBuf>,
 }
 
 /// How `verify` and `run` report, and how long checks may take.

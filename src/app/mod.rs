@@ -95,9 +95,20 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
             lab,
             name,
             allow_external,
+            compose,
             report,
         } => {
             let home = hosts::home(context).await?;
+            if compose.compose {
+                return verify::compose::verify_compose_command(
+                    &home,
+                    &compose,
+                    allow_external,
+                    &report,
+                    &cancel,
+                )
+                .await;
+            }
             let target = verify::Target {
                 arg: lab.as_deref(),
                 name: name.as_deref(),

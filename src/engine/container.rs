@@ -29,7 +29,7 @@ use crate::plan::{
 
 /// An agent reads probe requests on its stdin (netlab attaches to it), and
 /// its replies go to the log as well: keep that bounded.
-fn agent_io(body: &mut ContainerCreateBody) {
+pub(super) fn agent_io(body: &mut ContainerCreateBody) {
     body.open_stdin = Some(true);
     body.stdin_once = Some(false);
     body.tty = Some(false);

@@ -3,6 +3,7 @@
 //! say what was attempted.
 
 pub mod attach;
+pub mod compose_labels;
 pub mod container;
 pub mod discover;
 pub mod endpoint;

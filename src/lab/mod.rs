@@ -164,28 +164,49 @@ pub fn load_source_with(
     stem: Option<&str>,
     options: LoadOptions,
 ) -> Result<Loaded, LabError> {
+    let text = lab_text(file, bytes)?;
+    let raw = parse_raw(file, text)?;
+    validate_raw(file, text, raw, stem, options)
+}
+
+/// Checks the size and encoding of lab text: its text.
+pub fn lab_text<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, LabError> {
     if bytes.len() > MAX_LAB_FILE_BYTES {
         return Err(LabError::Parse(format!(
             "error: {file} is {} bytes; a lab file may have at most {MAX_LAB_FILE_BYTES}",
             bytes.len()
         )));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+    std::str::from_utf8(bytes).map_err(|e| {
         LabError::Parse(format!(
             "error: {file} is not UTF-8 text (invalid byte at offset {})",
             e.valid_up_to()
         ))
-    })?;
-    let raw: raw::RawLab =
-        serde_saphyr::from_str_with_options(text, parse_options()).map_err(|e| {
-            let rendered = e.render_with_options(serde_saphyr::render_options! {
-                source_name: Some(file),
-            });
-            LabError::Parse(format!(
-                "{}\n\n{file}: 1 error found; nothing was created",
-                hint_for_parse_error(without_repeated_place(rendered), text).trim_end()
-            ))
-        })?;
+    })
+}
+
+/// Lab text as written, not yet judged (`verify --compose` adds the
+/// project's nodes before validation).
+pub fn parse_raw(file: &str, text: &str) -> Result<raw::RawLab, LabError> {
+    serde_saphyr::from_str_with_options(text, parse_options()).map_err(|e| {
+        let rendered = e.render_with_options(serde_saphyr::render_options! {
+            source_name: Some(file),
+        });
+        LabError::Parse(format!(
+            "{}\n\n{file}: 1 error found; nothing was created",
+            hint_for_parse_error(without_repeated_place(rendered), text).trim_end()
+        ))
+    })
+}
+
+/// Validates a lab as written; `text` is its source, for diagnostics.
+pub fn validate_raw(
+    file: &str,
+    text: &str,
+    raw: raw::RawLab,
+    stem: Option<&str>,
+    options: LoadOptions,
+) -> Result<Loaded, LabError> {
     let validation = validate::validate(raw, stem, text, options);
     let report = Report {
         file: file.to_owned(),

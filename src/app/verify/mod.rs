@@ -6,6 +6,8 @@
 //! The report goes out in `emit`.
 
 mod act;
+pub mod compose;
+mod compose_lab;
 mod emit;
 mod round;
 mod steps;
