@@ -10,6 +10,7 @@ pub mod host_bindings;
 pub mod host_subnets;
 pub mod hosts;
 pub mod ipv6;
+pub mod kernel;
 pub mod lock;
 pub mod ls;
 pub mod outside;
