@@ -74,6 +74,8 @@ STORAGE=${NETLAB_ENGINE_STORAGE:-vfs}
 NATIVE_DOCKERD=/usr/sbin/dockerd
 HOST_NAMES=(east west north south)
 SELF=$(readlink -f "$0")
+# shellcheck source=harness/vm.sh
+. "$(dirname "$SELF")/vm.sh"
 
 usage() {
 	cat <<EOF
@@ -82,8 +84,10 @@ usage: $0 COMMAND [ARGS]
   tree SUITE         build (or wait for / reuse) the debootstrap tree of SUITE
                      in $CACHE/SUITE (trixie: Docker 26.1, sid: Docker 28.5)
   start NAME KIND    start engine NAME; KIND is 'native' (this machine's
-                     dockerd) or a suite (trixie, sid, ...); prints its URL
-                     and its address on $BRIDGE
+                     dockerd), a suite (trixie, sid, ...) or 'vm' (Docker
+                     26.1 in QEMU on Debian trixie's kernel, on TCP; minutes
+                     to boot, see harness/vm.sh); prints its URL and its
+                     address on $BRIDGE
   stop NAME          stop engine NAME and delete all of its state (idempotent)
   pause NAME         stop engine NAME's dockerd but keep its state (containers,
                      networks, swarm), as a host that went down would
@@ -389,7 +393,10 @@ netns_up() {
 # ---------------------------------------------------------------- engines
 
 state_of() { echo "$STATE_ROOT/$1"; }
-url_of() { echo "unix://$STATE_ROOT/$1/docker.sock"; }
+# A VM engine answers on TCP (its url file); the others on their socket.
+url_of() {
+	if [[ -f $STATE_ROOT/$1/url ]]; then cat "$STATE_ROOT/$1/url"; else echo "unix://$STATE_ROOT/$1/docker.sock"; fi
+}
 
 # The pid of the engine's dockerd if it runs. A stale pidfile (after a
 # crash or reboot) may name a reused pid: only a process whose command line
@@ -397,6 +404,10 @@ url_of() { echo "unix://$STATE_ROOT/$1/docker.sock"; }
 engine_pid() {
 	local pid s
 	s=$(state_of "$1")
+	if [[ $(cat "$s/kind" 2>/dev/null) == vm ]]; then
+		vm_pid "$1"
+		return
+	fi
 	pid=$(cat "$s/dockerd.pid" 2>/dev/null) || return 1
 	[[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
 		grep -qF "unix://$s/docker.sock " && echo "$pid"
@@ -546,6 +557,7 @@ cmd_start() {
 	need_net_tools
 	need_docker_cli
 	s=$(state_of "$name")
+	[[ $kind =~ ^[a-z]+$ ]] || die "bad kind '$kind'"
 	if [[ -d $s ]]; then
 		if engine_pid "$name" >/dev/null && [[ $(cat "$s/kind") == "$kind" ]]; then
 			say "$name is already running"
@@ -556,7 +568,10 @@ cmd_start() {
 		say "$name: removing the remains of an earlier run"
 		stop_engine "$name"
 	fi
-	if [[ $kind == native ]]; then
+	if [[ $kind == vm ]]; then
+		cmd_start_vm "$name"
+		return
+	elif [[ $kind == native ]]; then
 		[[ -x $NATIVE_DOCKERD ]] || die "$NATIVE_DOCKERD is missing"
 	else
 		ensure_tree "$kind"
@@ -641,6 +656,10 @@ kill_containers() {
 stop_engine() {
 	local name=$1 s pid deadline pids=()
 	s=$(state_of "$name")
+	# 0. A VM engine: QEMU and its tap (its containers live in the guest).
+	if [[ $(cat "$s/kind" 2>/dev/null) == vm ]] || ip link show "$(vm_tap "$name")" >/dev/null 2>&1; then
+		stop_vm "$name"
+	fi
 	# 1. Its containers first: they are thrown away with the data-root anyway,
 	#    and dockerd would give each one 10 s to react to SIGTERM.
 	kill_containers "$name"
@@ -687,6 +706,7 @@ cmd_pause() {
 	check_name "$name"
 	s=$(state_of "$name")
 	[[ -d $s ]] || die "no engine $name"
+	[[ $(cat "$s/kind") != vm ]] || die "a VM engine cannot be paused"
 	if pid=$(engine_pid "$name"); then
 		kill -TERM "$pid" 2>/dev/null || true
 		deadline=$((SECONDS + STOP_TIMEOUT))
@@ -824,7 +844,7 @@ cmd_hosts_down() {
 # interrupted tree build stops its debootstrap (the .partial dir is never
 # taken for a tree and is removed by the next build).
 STARTING=""
-BUILDING="" BUILD_DIR=""
+BUILDING="" BUILD_DIR="" BUILDING_VM=""
 on_exit() {
 	local rc=$?
 	if [[ -n $BUILDING ]]; then
@@ -833,6 +853,10 @@ on_exit() {
 		sleep 2
 		kill -KILL -- "-$BUILDING" 2>/dev/null || true
 		unmount_under "$BUILD_DIR"
+	fi
+	if [[ -n $BUILDING_VM ]]; then
+		unmount_under "$BUILDING_VM"
+		rm -rf --one-file-system "$BUILDING_VM"
 	fi
 	if [[ -n $STARTING && $rc -ne 0 ]]; then
 		say "start of $STARTING failed; cleaning up"

@@ -72,7 +72,7 @@ pub async fn refuse_host_overlaps(
                 .chain(&n.hosts)
                 .map(String::as_str)
                 .collect(),
-            Driver::Bridge => vec![n.host.as_str()],
+            Driver::Bridge | Driver::Macvlan | Driver::Ipvlan { .. } => vec![n.host.as_str()],
         };
         for h in on {
             if !hosts.contains(&h) {

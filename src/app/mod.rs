@@ -11,6 +11,7 @@ pub mod host_subnets;
 pub mod hosts;
 pub mod import;
 pub mod ipv6;
+pub mod kernel;
 pub mod lock;
 pub mod ls;
 pub mod outside;

@@ -35,6 +35,7 @@ pub async fn up(
 ) -> Result<LiveLab, Failure> {
     let started = Instant::now();
     super::ipv6::refuse_old_engines(engines, lab)?;
+    super::kernel::refuse_missing_drivers(engines, lab).await?;
     let image = image::ensure_agent_image(&engines.all()).await?;
     if let Some(on) = &image.built_on {
         crate::text::say!("netlab: built agent image {} on {on}", image.tag);

@@ -32,10 +32,11 @@ pub async fn create(engine: &Engine, plan: &NetworkPlan) -> Result<String> {
         config: Some(pools),
         ..Default::default()
     });
-    let (driver, attachable) = match plan.driver {
-        Driver::Bridge => ("bridge", None),
-        Driver::Overlay { attachable, .. } => ("overlay", Some(attachable)),
+    let attachable = match plan.driver {
+        Driver::Overlay { attachable, .. } => Some(attachable),
+        _ => None,
     };
+    let driver = plan.driver.docker_name();
     let request = NetworkCreateRequest {
         name: plan.name.clone(),
         driver: Some(driver.into()),

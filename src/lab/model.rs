@@ -115,6 +115,33 @@ pub enum Driver {
         attachable: bool,
         encrypted: bool,
     },
+    /// Containers with MAC addresses of their own on a parent interface
+    /// (bridge mode). Without `parent`, Docker makes a dummy one: the
+    /// network's containers reach each other, and nothing else reaches them.
+    Macvlan,
+    /// Containers sharing the parent's MAC address: `l3` routes between the
+    /// network's subnets and carries no broadcast (no ARP); `l2` switches.
+    Ipvlan {
+        l3: bool,
+    },
+}
+
+impl Driver {
+    /// Docker's name of the driver.
+    pub fn docker_name(self) -> &'static str {
+        match self {
+            Driver::Bridge => "bridge",
+            Driver::Overlay { .. } => "overlay",
+            Driver::Macvlan => "macvlan",
+            Driver::Ipvlan { .. } => "ipvlan",
+        }
+    }
+
+    /// Whether the network hangs off a parent interface (macvlan, ipvlan):
+    /// the Docker host has no address on it and cannot reach its containers.
+    pub fn is_vlan(self) -> bool {
+        matches!(self, Driver::Macvlan | Driver::Ipvlan { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -78,7 +78,7 @@ fn docker0_vertex(lab: &Lab, node: &Node) -> String {
 fn network_host<'a>(lab: &'a Lab, network: &str) -> Option<&'a str> {
     match lab.networks.get(network)?.driver {
         Driver::Overlay { .. } => None,
-        Driver::Bridge => lab
+        Driver::Bridge | Driver::Macvlan | Driver::Ipvlan { .. } => lab
             .nodes
             .values()
             .find(|n| n.is_on(network))
@@ -130,8 +130,8 @@ fn edges(lab: &Lab) -> (Vec<Edge>, bool, bool) {
 fn network_caption(lab: &Lab, name: &str) -> String {
     let n = &lab.networks[name];
     let mut words = vec![match n.driver {
-        Driver::Bridge => "bridge".to_owned(),
-        Driver::Overlay { .. } => "overlay".to_owned(),
+        Driver::Ipvlan { l3 } => format!("ipvlan {}", if l3 { "l3" } else { "l2" }),
+        other => other.docker_name().to_owned(),
     }];
     if n.internal {
         words.push("internal".into());

@@ -32,6 +32,10 @@ enum Value {
     VxlanIds,
     /// Anything: the option's presence is what counts.
     Any,
+    /// `bridge`: the one macvlan mode whose containers reach each other.
+    MacvlanMode,
+    /// `l2` or `l3`.
+    IpvlanMode,
 }
 
 struct Accepted {
@@ -127,10 +131,32 @@ const ACCEPTED: &[Accepted] = &[
         None,
     ),
     opt("encrypted", false, true, Value::Any, Some("encrypted")),
+    // macvlan and ipvlan take only these two and the MTU (see `applies`).
+    opt("macvlan_mode", false, false, Value::MacvlanMode, None),
+    opt("ipvlan_mode", false, false, Value::IpvlanMode, None),
 ];
+
+/// Whether option `a` applies to a network of that driver. A macvlan or
+/// ipvlan network takes its mode and its MTU, and nothing of a bridge's.
+fn applies(a: &Accepted, driver: Driver) -> bool {
+    match driver {
+        Driver::Bridge => a.bridge,
+        Driver::Overlay { .. } => a.overlay,
+        Driver::Macvlan => matches!(a.key, "macvlan_mode" | "com.docker.network.driver.mtu"),
+        Driver::Ipvlan { .. } => matches!(a.key, "ipvlan_mode" | "com.docker.network.driver.mtu"),
+    }
+}
 
 /// Options refused with a reason of their own.
 const REFUSED: &[(&str, &str)] = &[
+    (
+        "parent",
+        "it puts the network's containers on an interface of the Docker host, as sub-interfaces of it; without `parent`, Docker makes a dummy interface that belongs to the network alone",
+    ),
+    (
+        "ipvlan_flag",
+        "netlab's ipvlan networks use the default flag (bridge): l2 or l3 is chosen with `ipvlan_mode`",
+    ),
     (
         "com.docker.network.bridge.name",
         "it names the Linux bridge on the Docker host: an existing interface of that name is taken over by the lab, and removed with it",
@@ -166,16 +192,13 @@ impl Validator {
         raw: &IndexMap<Span<String>, Span<Scalar>>,
         fields: &[&str],
     ) -> (IndexMap<String, String>, Folded) {
-        let overlay = matches!(driver, Driver::Overlay { .. });
-        let (driver_name, article) = if overlay {
-            ("overlay", "an")
+        let driver_name = driver.docker_name();
+        let article = if matches!(driver, Driver::Overlay { .. }) {
+            "an"
         } else {
-            ("bridge", "a")
+            "a"
         };
-        let accepted: Vec<&Accepted> = ACCEPTED
-            .iter()
-            .filter(|a| if overlay { a.overlay } else { a.bridge })
-            .collect();
+        let accepted: Vec<&Accepted> = ACCEPTED.iter().filter(|a| applies(a, driver)).collect();
         let list = || {
             let keys: Vec<&str> = accepted.iter().map(|a| a.key).collect();
             format!(
@@ -265,6 +288,8 @@ fn value_problem(kind: Value, text: &str) -> Option<String> {
                 .is_ok_and(|n| (1..(1 << 24)).contains(&n))
         }),
         Value::Any => true,
+        Value::MacvlanMode => text == "bridge",
+        Value::IpvlanMode => matches!(text, "l2" | "l3"),
     };
     if ok {
         return None;
@@ -279,6 +304,10 @@ fn value_problem(kind: Value, text: &str) -> Option<String> {
             format!("takes VXLAN IDs between 1 and 16777215, separated by commas, not `{text}`")
         }
         Value::Any => String::new(),
+        Value::MacvlanMode => format!(
+            "takes `bridge` (netlab's macvlan networks are in bridge mode, where containers reach each other), not `{text}`"
+        ),
+        Value::IpvlanMode => format!("takes `l2` or `l3`, not `{text}`"),
     })
 }
 

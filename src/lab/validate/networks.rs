@@ -16,6 +16,9 @@ use crate::lab::raw::*;
 /// Docker's own networks are chosen with `network_mode:`, not declared.
 const RESERVED_NETWORK_NAMES: &[&str] = &["bridge", "host", "none", "default"];
 
+/// The drivers a lab network may have.
+const DRIVERS: [&str; 4] = ["bridge", "overlay", "macvlan", "ipvlan"];
+
 impl Validator {
     pub(super) fn networks(
         &mut self,
@@ -48,12 +51,16 @@ impl Validator {
                     attachable: net.attachable.as_ref().is_none_or(|a| a.value),
                     encrypted: net.encrypted.as_ref().is_some_and(|e| e.value),
                 },
+                Some((_, "macvlan")) => Driver::Macvlan,
+                // The mode is read from `options:` below.
+                Some((_, "ipvlan")) => Driver::Ipvlan { l3: false },
                 Some((d, other)) => {
                     self.error(
                         &d.referenced,
                         format!("unknown network driver `{other}`"),
-                        did_you_mean(other, ["bridge", "overlay"])
-                            .or_else(|| Some("expected `bridge` or `overlay`".into())),
+                        did_you_mean(other, DRIVERS).or_else(|| {
+                            Some("expected `bridge`, `overlay`, `macvlan` or `ipvlan`".into())
+                        }),
                     );
                     Driver::Bridge
                 }
@@ -164,7 +171,10 @@ impl Validator {
                     attachable,
                     encrypted: encrypted || folded.encrypted == Some(true),
                 },
-                bridge => bridge,
+                Driver::Ipvlan { .. } => Driver::Ipvlan {
+                    l3: options.get("ipvlan_mode").is_some_and(|m| m == "l3"),
+                },
+                other => other,
             };
             if let Some(mtu) = &net.mtu
                 && !(68..=65535).contains(&mtu.value)
