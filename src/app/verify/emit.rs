@@ -13,7 +13,12 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
     match options.output {
         OutputFormat::Human => print!(
             "{}",
-            report.human_with(report::colour::stdout(), options.verbose, options.quiet)
+            report.human_fit(
+                report::colour::stdout(),
+                options.verbose,
+                options.quiet,
+                report::fit::stdout_width()
+            )
         ),
         OutputFormat::Json => print!(
             "{}",
