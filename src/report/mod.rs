@@ -13,6 +13,7 @@ use crate::text::safe::on_one_line as safe;
 pub mod colour;
 pub mod file;
 pub mod fit;
+pub mod github;
 pub mod graph;
 pub mod html;
 pub mod json;
