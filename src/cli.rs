@@ -256,7 +256,11 @@ pub struct ComposeArgs {
 /// How `verify` and `run` report, and how long checks may take.
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
-    /// The report on stdout: one line per check, or one JSON document.
+    /// The report on stdout: one line per check, or one JSON document;
+    /// `github`: one line per check, each FAIL and ERROR also as a GitHub
+    /// Actions annotation at its line of the lab file, and a Markdown
+    /// summary appended to $GITHUB_STEP_SUMMARY (as under
+    /// GITHUB_ACTIONS=true).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
     /// Also write the report as JUnit XML to FILE.
@@ -278,6 +282,14 @@ pub struct ReportArgs {
     /// Also write one pcap file per recorded check into DIR (for Wireshark).
     #[arg(long, value_name = "DIR")]
     pub pcap: Option<std::path::PathBuf>,
+    /// Record the packets of every tcp, tls and http check, and keep those
+    /// of the checks that failed or could not run only, as pcap files in
+    /// DIR (for a CI job's artifacts).
+    #[arg(long, value_name = "DIR")]
+    pub pcap_on_failure: Option<std::path::PathBuf>,
+    /// The lab file the checks came from, for annotations at their lines.
+    #[arg(skip)]
+    pub lab_file: Option<String>,
     /// List a recorded check's packets one per line, and show the table of
     /// every matrix, also of one that passed.
     #[arg(short, long)]
@@ -323,6 +335,7 @@ fn parse_wait(s: &str) -> Result<Duration, String> {
 pub enum OutputFormat {
     Human,
     Json,
+    Github,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,13 @@ use crate::cli::RunArgs;
 
 pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> CommandResult {
     verify::refuse_unwritable_files(&args.report)?;
+    let mut report_args = args.report.clone();
+    report_args.lab_file = Some(args.up.lab.clone());
+    let args = &RunArgs {
+        up: args.up.clone(),
+        keep: args.keep,
+        report: report_args,
+    };
     let lab = load_named(
         &args.up.lab,
         args.up.name.as_deref(),

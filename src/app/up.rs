@@ -71,12 +71,19 @@ pub async fn up(
     lock::release(&engines.home, &lock).await;
     let (live, what) = result?;
     let text = summary(&live, engines, started.elapsed(), &what);
+    let text = crate::text::safe::for_terminal(&text);
     if args.summary_to_stderr {
         if !report::progress::hushed() {
-            eprint!("{}", crate::text::safe::for_terminal(&text))
+            eprint!(
+                "{}",
+                report::fit::for_stream(&text, report::colour::Stream::Stderr)
+            )
         }
     } else {
-        print!("{}", crate::text::safe::for_terminal(&text))
+        print!(
+            "{}",
+            report::fit::for_stream(&text, report::colour::Stream::Stdout)
+        )
     }
     Ok(live)
 }

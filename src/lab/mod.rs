@@ -224,6 +224,34 @@ pub fn validate_raw(
 
 /// Budgets keep a hostile file (deep nesting, alias bombs) from exhausting
 /// memory or the stack.
+/// Where each check of a lab file is: its title (as reports name it) and
+/// the line and column of its kind key, the steady state's checks then
+/// each step's. Empty when the text does not load.
+pub fn check_places(text: &str) -> Vec<(String, diagnostic::Pos)> {
+    let Ok(raw) = serde_saphyr::from_str_with_options::<raw::RawLab>(text, parse_options()) else {
+        return Vec::new();
+    };
+    // Only the titles are wanted: a lab that needs --allow-external has them too.
+    let lenient = LoadOptions {
+        allow_external: true,
+    };
+    let Ok(loaded) = load_source_with("", text.as_bytes(), Some("lab"), lenient) else {
+        return Vec::new();
+    };
+    let lab = loaded.lab;
+    let mut places = Vec::new();
+    let mut pair = |checks: &[Check], raws: &[raw::Span<raw::RawCheck>]| {
+        for (check, raw) in checks.iter().zip(raws) {
+            places.push((check.title.clone(), diagnostic::Pos::from(&raw.referenced)));
+        }
+    };
+    pair(&lab.checks, &raw.checks);
+    for (step, raw_step) in lab.steps.iter().zip(&raw.steps) {
+        pair(&step.checks, &raw_step.value.checks);
+    }
+    places
+}
+
 fn parse_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {

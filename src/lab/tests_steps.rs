@@ -636,3 +636,31 @@ steps:
         "{got}"
     );
 }
+
+#[test]
+fn check_places_name_each_check_with_its_line_and_column() {
+    let yaml = format!(
+        "{BASE}checks:\n  - tcp: {{ from: client, to: web:7000, expect: open }}\n  - dns:\n      title: named\n      from: client\n      name: www\n      expect: [web]\nsteps:\n  - do: [ {{ stop: db }} ]\n    checks:\n      - tcp: {{ from: client, to: web:7000, expect: open, title: after }}\n"
+    );
+    let places: Vec<(String, u64, u64)> = check_places(&yaml)
+        .into_iter()
+        .map(|(t, p)| (t, p.line, p.column))
+        .collect();
+    let (tcp, dns, after) = (
+        at(&yaml, "tcp: { from: client"),
+        at(&yaml, "dns:"),
+        at(
+            &yaml,
+            "tcp: { from: client, to: web:7000, expect: open, title",
+        ),
+    );
+    assert_eq!(
+        places,
+        [
+            ("tcp client → web:7000 is open".into(), tcp.0, tcp.1),
+            ("named".into(), dns.0, dns.1),
+            ("after".into(), after.0, after.1),
+        ]
+    );
+    assert!(check_places("nodes: [").is_empty());
+}

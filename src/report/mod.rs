@@ -12,6 +12,8 @@ use crate::text::safe::on_one_line as safe;
 
 pub mod colour;
 pub mod file;
+pub mod fit;
+pub mod github;
 pub mod graph;
 pub mod html;
 pub mod json;
@@ -238,7 +240,20 @@ impl VerifyReport {
     /// `verbose` lists a recorded probe's packets one per line and shows the
     /// table of a matrix that passed; `quiet` shows only the checks that
     /// did not pass (with the step they belong to), and the closing line.
+    #[cfg(test)]
     pub fn human_with(&self, color: bool, verbose: bool, quiet: bool) -> String {
+        self.human_fit(color, verbose, quiet, None)
+    }
+
+    /// As `human_with`, every line within `width` characters when one is
+    /// given (`fit` says how).
+    pub fn human_fit(
+        &self,
+        color: bool,
+        verbose: bool,
+        quiet: bool,
+        width_limit: Option<usize>,
+    ) -> String {
         let shown = |c: &&CheckReport| !quiet || c.status != Status::Pass;
         let width = |f: fn(&CheckReport) -> &str| {
             self.all_checks()
@@ -247,10 +262,11 @@ impl VerifyReport {
                 .max()
                 .unwrap_or(0)
         };
-        let widths = (
+        let widths = fit::Columns::fit(
             width(|c| c.status.word()),
             width(|c| &c.title),
             width(|c| &c.observed),
+            width_limit,
         );
         let mut out = String::new();
         if !quiet {
@@ -288,7 +304,10 @@ impl VerifyReport {
             let _ = write!(out, ", {} cancelled", self.cancelled_checks());
         }
         out.push('\n');
-        out
+        match width_limit {
+            Some(w) => fit::wrap_long_lines(&out, w),
+            None => out,
+        }
     }
 
     #[cfg(test)]
@@ -302,20 +321,40 @@ impl VerifyReport {
 fn check_lines(
     out: &mut String,
     c: &CheckReport,
-    (status_w, title_w, observed_w): (usize, usize, usize),
+    columns: fit::Columns,
     color: bool,
     verbose: bool,
 ) {
     // Padded outside the colour codes, to the widest word.
-    let gap = " ".repeat(status_w.saturating_sub(c.status.word().len()));
-    let _ = writeln!(
-        out,
-        "{}{gap}  {}  {}  {:>7}",
-        c.status.painted(color),
-        pad(&safe(&c.title), title_w),
-        pad(&safe(&c.observed), observed_w),
-        format_elapsed(c.elapsed),
-    );
+    let gap = " ".repeat(columns.status.saturating_sub(c.status.word().len()));
+    let observed = safe(&c.observed);
+    if let Some(under) = columns.under {
+        // The names leave the detail no room: it goes below the check.
+        let _ = writeln!(
+            out,
+            "{}{gap}  {}  {:>7}",
+            c.status.painted(color),
+            pad(&safe(&c.title), columns.title),
+            format_elapsed(c.elapsed),
+        );
+        for piece in fit::wrap(&observed, under) {
+            let _ = writeln!(out, "{}{piece}", fit::UNDER);
+        }
+    } else {
+        let pieces = fit::wrap(&observed, columns.detail);
+        let _ = writeln!(
+            out,
+            "{}{gap}  {}  {}  {:>7}",
+            c.status.painted(color),
+            pad(&safe(&c.title), columns.title),
+            pad(pieces.first().map_or("", String::as_str), columns.detail),
+            format_elapsed(c.elapsed),
+        );
+        let indent = " ".repeat(columns.detail_start());
+        for piece in pieces.iter().skip(1) {
+            let _ = writeln!(out, "{indent}{piece}");
+        }
+    }
     // A FAIL says why without `-v`: it is what the reader needs first. A
     // matrix's says it of the cells that differ, not of all of them.
     let failed = matches!(c.status, Status::Fail);

@@ -5,15 +5,22 @@ use super::super::CommandResult;
 use super::exit_code;
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::exit;
-use crate::report::{self, CaptureReport, VerifyReport, json, junit};
+use crate::report::{self, CaptureReport, Status, VerifyReport, json, junit};
 
 /// Prints the report in the chosen format, writes JUnit if asked, and
 /// returns the exit code the checks decide.
 pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
+    let github = options.output == OutputFormat::Github
+        || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     match options.output {
-        OutputFormat::Human => print!(
+        OutputFormat::Human | OutputFormat::Github => print!(
             "{}",
-            report.human_with(report::colour::stdout(), options.verbose, options.quiet)
+            report.human_fit(
+                report::colour::stdout(),
+                options.verbose,
+                options.quiet,
+                report::fit::stdout_width()
+            )
         ),
         OutputFormat::Json => print!(
             "{}",
@@ -23,6 +30,14 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
     // The checks ran: a report file that cannot be written is said, and
     // never hides their verdict (1 and 3 stay; a pass becomes 2).
     let mut unwritten = Vec::new();
+    if github {
+        // Workflow commands are read from stdout; a JSON report keeps it clean.
+        if options.output != OutputFormat::Json {
+            let file = options.lab_file.as_deref().and_then(lab_file);
+            print!("{}", report::github::annotations(report, file.as_ref()));
+        }
+        unwritten.extend(append_summary(report).err());
+    }
     if let Some(path) = &options.junit {
         unwritten.extend(write_junit(report, path).err());
     }
@@ -32,7 +47,10 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
         unwritten.push(e.to_string());
     }
     if let Some(dir) = &options.pcap {
-        unwritten.extend(write_pcaps(report, dir));
+        unwritten.extend(write_pcaps(report, dir, Recorded::Every));
+    }
+    if let Some(dir) = &options.pcap_on_failure {
+        unwritten.extend(write_pcaps(report, dir, Recorded::Failed));
     }
     for problem in &unwritten {
         crate::text::say!("netlab: {problem}");
@@ -41,6 +59,48 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
         exit::SUCCESS if !unwritten.is_empty() => exit::INVALID_INPUT,
         verdict => verdict,
     })
+}
+
+/// The lab file as annotations name it: the path given, or a built-in
+/// lab's place in netlab's repository.
+fn lab_file(arg: &str) -> Option<report::github::LabFile> {
+    let (path, text) = if std::path::Path::new(arg).is_file() {
+        (arg.to_owned(), std::fs::read_to_string(arg).ok()?)
+    } else {
+        let text = crate::lab::builtin::get(arg)?;
+        (format!("labs/{arg}.yaml"), text.to_owned())
+    };
+    Some(report::github::LabFile {
+        path,
+        places: crate::lab::check_places(&text),
+    })
+}
+
+/// The Markdown summary, appended to `$GITHUB_STEP_SUMMARY` when it is set.
+fn append_summary(report: &VerifyReport) -> Result<(), String> {
+    use std::io::Write as _;
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(report::github::summary(report).as_bytes()))
+        .map_err(|e| {
+            format!(
+                "cannot append the summary to {} ($GITHUB_STEP_SUMMARY): {e}",
+                std::path::Path::new(&path).display()
+            )
+        })
+}
+
+/// Which recordings go to pcap files.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Recorded {
+    Every,
+    /// `--pcap-on-failure`: those of checks that failed or could not run.
+    Failed,
 }
 
 fn write_junit(report: &VerifyReport, path: &std::path::Path) -> Result<(), String> {
@@ -53,7 +113,7 @@ fn write_junit(report: &VerifyReport, path: &std::path::Path) -> Result<(), Stri
 
 /// One pcap file per recorded check: `<lab>-<nn>-<title>.pcap`, readable
 /// by its owner alone. Returns what could not be written.
-fn write_pcaps(report: &VerifyReport, dir: &std::path::Path) -> Vec<String> {
+fn write_pcaps(report: &VerifyReport, dir: &std::path::Path, which: Recorded) -> Vec<String> {
     if let Err(e) = std::fs::create_dir_all(dir) {
         return vec![format!(
             "cannot make {} for the pcap files: {e}",
@@ -66,6 +126,9 @@ fn write_pcaps(report: &VerifyReport, dir: &std::path::Path) -> Vec<String> {
         let Some(CaptureReport::Recorded { capture, .. }) = &c.capture else {
             continue;
         };
+        if which == Recorded::Failed && !matches!(c.status, Status::Fail | Status::Error) {
+            continue;
+        }
         let path = dir.join(pcap_name(&report.lab, i + 1, &c.title));
         let wrote = report::file::create(&path, report::file::Readers::Owner)
             .map_err(|e| e.to_string())
@@ -82,7 +145,15 @@ fn write_pcaps(report: &VerifyReport, dir: &std::path::Path) -> Vec<String> {
             Err(e) => problems.push(format!("cannot write {}: {e}", path.display())),
         }
     }
-    if written == 0 && problems.is_empty() {
+    if which == Recorded::Failed {
+        if written > 0 {
+            crate::text::say!(
+                "netlab: wrote {} of failed checks to {}",
+                report::count(written, "pcap file"),
+                dir.display()
+            );
+        }
+    } else if written == 0 && problems.is_empty() {
         crate::text::say!(
             "netlab: --pcap wrote nothing: no check was recorded (add `capture: true`, or --capture)"
         );

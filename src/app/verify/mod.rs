@@ -58,6 +58,7 @@ pub async fn verify_command(
         }
         _ => None,
     };
+    let loaded_from_file = file_lab.is_some();
     let wanted = file_lab.as_ref().map(|l| l.name.as_str()).or(name).or(arg);
     let lab_name = select::name_among(&up, wanted)?;
     // A converge in progress: its checks would see a lab half-changed.
@@ -98,7 +99,9 @@ pub async fn verify_command(
         cancel,
     )
     .await?;
-    let code = emit(&report, options)?;
+    let mut options = options.clone();
+    options.lab_file = arg.filter(|_| loaded_from_file).map(str::to_owned);
+    let code = emit(&report, &options)?;
     if report.cancelled {
         return Err(Failure::Interrupted(" during verify".into()));
     }
@@ -171,7 +174,7 @@ pub fn override_checks(live: &mut LiveLab, options: &ReportArgs) {
         {
             check.timeout = t;
         }
-        if options.capture
+        if (options.capture || options.pcap_on_failure.is_some())
             && matches!(
                 check.kind,
                 CheckKind::Tcp { .. } | CheckKind::Tls { .. } | CheckKind::Http { .. }
