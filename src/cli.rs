@@ -249,7 +249,12 @@ pub struct ComposeArgs {
     pub files: Vec<std::path::PathBuf>,
     /// A lab file whose checks to run (service names as node names);
     /// without one, the checks the project implies.
-    #[arg(id = "lab_file", long = "lab", value_name = "FILE", requires = "compose")]
+    #[arg(
+        id = "lab_file",
+        long = "lab",
+        value_name = "FILE",
+        requires = "compose"
+    )]
     pub lab: Option<std::path::PathBuf>,
 }
 

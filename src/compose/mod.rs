@@ -195,7 +195,10 @@ pub fn import(files: &[File], options: &Options) -> Result<Imported, Refused> {
             return Err(refuse(msgs, m));
         }
     };
-    let lab_text = write::with_checks(topology, &crate::model::implied::checks(&lab));
+    let lab_text = write::with_checks(
+        topology,
+        &crate::model::implied::checks(&lab, crate::model::EngineSide::NEW),
+    );
     Ok(Imported {
         lab_text,
         messages: msgs.0,

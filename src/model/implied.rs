@@ -8,7 +8,7 @@
 //!
 //! Only agent nodes are judged: a foreign image serves what it serves.
 
-use super::{DnsPrediction, Reach, networks_of, published, reach, resolve};
+use super::{DnsPrediction, EngineSide, Reach, networks_of, published, reach, resolve};
 use crate::lab::{
     CheckKind, DnsAnswer, DnsExpect, IpFamily, Lab, Node, PortExpect, RecordType, Source, Target,
     TargetHost, TcpExpect, Transport, UdpExpect,
@@ -36,8 +36,11 @@ fn shares(lab: &Lab, a: &Node, b: &Node) -> bool {
 }
 
 /// The implied checks, in the lab's node order: names, then reach, then
-/// published ports.
-pub fn checks(lab: &Lab) -> Vec<Implied> {
+/// published ports, as the model predicts them on an engine of `side`
+/// (`netlab import` writes a lab for any engine and asks for
+/// [`EngineSide::NEW`]: the checks it writes, IPv4 names and reach and
+/// published ports of bridges, are the same on every engine the model knows).
+pub fn checks(lab: &Lab, side: EngineSide) -> Vec<Implied> {
     let mut out = Vec::new();
     let nodes: Vec<&Node> = lab.nodes.values().collect();
     for a in nodes.iter().filter(|n| on_user_networks(n)) {
@@ -45,7 +48,7 @@ pub fn checks(lab: &Lab) -> Vec<Implied> {
             .iter()
             .filter(|n| n.name != a.name && on_user_networks(n))
         {
-            match resolve(lab, &a.name, &b.name, IpFamily::V4) {
+            match resolve(lab, &a.name, &b.name, IpFamily::V4, side) {
                 DnsPrediction::OneOf { reason, .. } if shares(lab, a, b) => out.push(Implied {
                     kind: CheckKind::Dns {
                         from: a.name.clone(),
@@ -134,7 +137,7 @@ pub fn checks(lab: &Lab) -> Vec<Implied> {
         for mapping in &n.ports {
             for (i, port) in mapping.container_ports.iter().enumerate() {
                 let host_ip = mapping.host_ip.filter(|ip| !ip.is_unspecified());
-                let (expect, why) = published(lab, &n.name, port, mapping.transport, host_ip);
+                let (expect, why) = published(lab, &n.name, port, mapping.transport, host_ip, side);
                 let host_port = mapping.host_ports.and_then(|h| h.iter().nth(i));
                 out.push(Implied {
                     kind: CheckKind::Port {
@@ -163,7 +166,7 @@ pub fn checks(lab: &Lab) -> Vec<Implied> {
             if mapped || !on_user_networks(n) {
                 continue;
             }
-            let (expect, why) = published(lab, &n.name, listener.port, transport, None);
+            let (expect, why) = published(lab, &n.name, listener.port, transport, None, side);
             if expect == PortExpect::Unpublished {
                 out.push(Implied {
                     kind: CheckKind::Port {
