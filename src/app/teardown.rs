@@ -25,8 +25,9 @@ use crate::plan::{LABEL_NETWORK, ROLE_CLAIM, ROLE_LOCK, ROLE_NODE};
 const SWEEP_DEADLINE: Duration = Duration::from_secs(15);
 /// After a crashed `up` (its lock was stale), the engine may still finish
 /// creations that were in flight; one more look after this long catches
-/// them.
-const SETTLE: Duration = Duration::from_secs(2);
+/// them (2 s missed one on Docker 20.10 at a load of 6 on 2 cores; a look
+/// that finds something settles again).
+const SETTLE: Duration = Duration::from_secs(3);
 /// Removals in flight at once per engine, as many as the docker CLI's `rm`
 /// sends: removing is mostly the engine waiting for a container's processes
 /// and namespace to go, so more at once costs it little and saves the wait.
@@ -271,6 +272,10 @@ async fn finish(engine: &Engine, name: &str, mut sweep: Sweep, after_crash: bool
         };
         sweep.note(&objects);
         let containers: Vec<&container::Listed> = removable(&objects).collect();
+        if settled && !(containers.is_empty() && objects.networks.is_empty()) {
+            // Something finished after the crash: it may not be the last.
+            settled = false;
+        }
         if containers.is_empty() && objects.networks.is_empty() {
             if after_crash && !settled {
                 settled = true;
