@@ -185,3 +185,78 @@ fn run_interrupted_by_sigint_tears_down_and_exits_130() {
     assert_eq!(out.status.code(), Some(130), "stderr:\n{}", stderr(&out));
     guard.assert_nothing_left();
 }
+
+/// `egress`: the kernel's routing decision, read in the node (nothing is
+/// sent). A node only on an internal network has no route out, an agent
+/// and a foreign node (through its helper) alike; a node on an ordinary
+/// bridge has one, via the network's gateway. The mutant expects no route
+/// from the node that has one, and fails.
+const EGRESS: &str = r#"
+name: t-egress
+networks:
+  vault: { internal: true }
+  lan: {}
+nodes:
+  sealed: { networks: [vault] }
+  sealed-box: { image: "netlab-test/busybox:1", networks: [vault] }
+  open: { networks: [lan, vault] }
+checks:
+  - egress: { node: sealed, expect: none }
+  - egress: { node: sealed-box, expect: none }
+  - egress: { node: open, expect: routed }
+findings:
+  - at: "compose.yaml:7:9"
+    text: "`open` publishes 80/tcp on every host address"
+"#;
+
+#[test]
+fn egress_is_read_from_the_routing_decision_and_a_mutant_fails() {
+    if !docker_available() {
+        return;
+    }
+    ensure_foreign_image();
+    let guard = LabGuard::from_yaml("t-egress", EGRESS);
+    let dir = tempfile::tempdir().expect("tmp");
+    let junit = dir.path().join("j.xml");
+    let html = dir.path().join("r.html");
+    let out = netlab(&[
+        "run",
+        guard.path(),
+        "--junit",
+        junit.to_str().expect("utf-8"),
+        "--html",
+        html.to_str().expect("utf-8"),
+    ]);
+    let text = assert_all_passed(&out, 3);
+    guard.assert_nothing_left();
+    assert!(
+        text.contains("no route to 192.0.2.1") && text.contains("a route to 192.0.2.1: from "),
+        "{text}"
+    );
+    // The finding, with its compose line, in the terminal, JUnit and the page.
+    let finding = "finding: compose.yaml:7:9: `open` publishes 80/tcp on every host address";
+    assert!(text.contains(finding), "{text}");
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    assert!(
+        xml.contains("name=\"finding\"") && xml.contains("compose.yaml:7:9"),
+        "{xml}"
+    );
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(page.contains("<code>compose.yaml:7:9</code>"), "{page}");
+    // And in JSON.
+    let guard = LabGuard::from_yaml("t-egress-j", EGRESS);
+    let out = netlab(&["run", guard.path(), "--output", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["findings"][0]["at"], "compose.yaml:7:9", "{doc}");
+    assert_eq!(doc["passed"], 3, "{doc}");
+    drop(guard);
+    let mutant = LabGuard::from_yaml(
+        "t-egress-m",
+        &EGRESS.replace(
+            "egress: { node: open, expect: routed }",
+            "egress: { node: open, expect: none }",
+        ),
+    );
+    let text = run_fails_on(&mutant, "egress open has no route out");
+    assert!(text.contains("a route to 192.0.2.1: from "), "{text}");
+}

@@ -3,15 +3,16 @@
 //! that node serves; nodes that share no network do not resolve each other
 //! and are blocked wherever a path exists to test it; a published port is
 //! published where it is declared, a served port that is not published is
-//! not. Each check carries the model's reason, which `netlab import`
+//! not; a node only on internal networks has no route out. Each check
+//! carries the model's reason, which `netlab import`
 //! writes beside it and `verify --compose` can show.
 //!
 //! Only agent nodes are judged: a foreign image serves what it serves.
 
-use super::{DnsPrediction, EngineSide, Reach, networks_of, published, reach, resolve};
+use super::{DnsPrediction, EngineSide, Reach, egress, networks_of, published, reach, resolve};
 use crate::lab::{
-    CheckKind, DnsAnswer, DnsExpect, IpFamily, Lab, Node, PortExpect, RecordType, Source, Target,
-    TargetHost, TcpExpect, Transport, UdpExpect,
+    CheckKind, DnsAnswer, DnsExpect, EgressExpect, IpFamily, Lab, Node, PortExpect, RecordType,
+    Source, Target, TargetHost, TcpExpect, Transport, UdpExpect,
 };
 
 /// One implied check and why it is there.
@@ -131,6 +132,19 @@ pub fn checks(lab: &Lab, side: EngineSide) -> Vec<Implied> {
                     why: p.reason,
                 });
             }
+        }
+    }
+    // No route out where every network is internal: the kernel's own
+    // routing decision, read in the node (nothing is sent).
+    for n in nodes.iter().filter(|n| on_user_networks(n)) {
+        if let Some((EgressExpect::None, why)) = egress(lab, &n.name) {
+            out.push(Implied {
+                kind: CheckKind::Egress {
+                    node: n.name.clone(),
+                    expect: EgressExpect::None,
+                },
+                why,
+            });
         }
     }
     for n in nodes.iter().filter(|n| n.is_agent()) {

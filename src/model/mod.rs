@@ -12,12 +12,14 @@
 //! about the path, only about what the engine does on it.
 
 pub mod dns;
+pub mod egress;
 pub mod implied;
 pub mod reach;
 #[cfg(test)]
 mod tests;
 
 pub use dns::{DnsPrediction, resolve};
+pub use egress::egress;
 pub use reach::{Reach, published, reach, reach_family};
 
 /// What the model needs to know of the engine, where Docker versions
