@@ -37,7 +37,7 @@ const PROJECTS: [(&str, &str); 3] = [
     ),
     (
         "ac-nextcloud-redis-mariadb",
-        "dns: { from: redis, name: db, expect: [db] }",
+        "tcp: { from: redis, to: db:3306, expect: accepts }",
     ),
 ];
 

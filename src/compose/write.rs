@@ -485,7 +485,12 @@ pub fn with_checks(mut y: String, checks: &[Implied]) -> String {
     }
     y.push_str("\nchecks:\n");
     for c in checks {
-        if let Some(line) = check_line(&c.kind) {
+        if let Some(mut line) = check_line(&c.kind) {
+            if let Some(req) = &c.requires.engine
+                && let Some(open) = line.strip_suffix(" }")
+            {
+                line = format!("{open}, requires: {{ engine: \"{req}\" }} }}");
+            }
             let _ = writeln!(y, "  # {}", one_line(&c.why));
             let _ = writeln!(y, "  - {line}");
         }

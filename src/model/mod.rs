@@ -61,6 +61,15 @@ impl EngineSide {
         self.major < 26
     }
 
+    /// Whether a container whose IPv4 networks are all internal still gets
+    /// a default route (through the bridge's gateway; Docker's iptables
+    /// rules then drop what it forwards): Docker 20.10 gives it one, 26.1
+    /// does not (seen on both, `ip route` in a container of an internal
+    /// network). The line is drawn at 26, as for IPv6.
+    pub fn internal_default_route(self) -> bool {
+        self.major < 26
+    }
+
     /// Whether a node on an internal network whose other networks are all
     /// overlays gets its ports published: not on Docker 20.10 (overlay
     /// seed 5), yes on 26.1 and 28.5; the line is drawn at 26 as above.

@@ -538,6 +538,7 @@ pub fn implied_checks(lab: &Lab, replicas: &[Replica], side: EngineSide) -> Vec<
     }
     let mut out = Vec::new();
     for implied in crate::model::implied::checks(&model, side) {
+        let requires = implied.requires;
         let kind = match implied.kind {
             CheckKind::Dns {
                 from,
@@ -602,7 +603,7 @@ pub fn implied_checks(lab: &Lab, replicas: &[Replica], side: EngineSide) -> Vec<
             retry: false,
             capture: false,
             family: None,
-            requires: Default::default(),
+            requires,
             kind,
         });
     }

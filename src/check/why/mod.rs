@@ -408,11 +408,17 @@ fn egress(live: &LiveLab, node: &str, o: &EgressObservation) -> Option<Why> {
     };
     let mut now = live.lab.clone();
     now.nodes = live.nodes_now();
-    let (predicted, reason) = model::egress(&now, node)?;
+    let source = Source::Node(node.to_owned());
+    let host = live.lab.host_of(&source);
+    let side = live
+        .hosts
+        .get(host)
+        .map_or(EngineSide::NEW, |h| EngineSide::of(&h.facts));
+    let (predicted, reason) = model::egress(&now, node, side)?;
     (predicted == routed).then(|| {
         let short = match routed {
             EgressExpect::None => "internal networks: no default route",
-            EgressExpect::Routed => "a default route via a network's gateway",
+            EgressExpect::Routed => "a default route via a bridge's gateway",
         };
         Why::new(reason, short.into())
     })
