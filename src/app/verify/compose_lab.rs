@@ -219,9 +219,12 @@ fn raw_node(r: &Replica, networks: &[ProjectNetwork]) -> RawNode {
             )),
         ),
     };
-    // One entry per (port, host port): 0.0.0.0 and :: are "every address".
+    // One entry per (port, host port), IPv4 bindings only: 0.0.0.0 is
+    // "every address". Docker picks the host port of each family on its
+    // own, so the `::` binding of one container may have the number of
+    // another container's `0.0.0.0` one; the lab's ports say IPv4.
     let mut ports: Vec<String> = Vec::new();
-    for p in &r.ports {
+    for p in r.ports.iter().filter(|p| p.host_ip.is_ipv4()) {
         let entry = if p.host_ip.is_unspecified() {
             format!(
                 "{}:{}/{}",
@@ -229,7 +232,7 @@ fn raw_node(r: &Replica, networks: &[ProjectNetwork]) -> RawNode {
                 p.container_port,
                 p.transport.as_str()
             )
-        } else if p.host_ip.is_ipv4() {
+        } else {
             format!(
                 "{}:{}:{}/{}",
                 p.host_ip,
@@ -237,8 +240,6 @@ fn raw_node(r: &Replica, networks: &[ProjectNetwork]) -> RawNode {
                 p.container_port,
                 p.transport.as_str()
             )
-        } else {
-            continue;
         };
         if !ports.contains(&entry) {
             ports.push(entry);
@@ -523,7 +524,9 @@ pub fn implied_checks(lab: &Lab, replicas: &[Replica], side: EngineSide) -> Vec<
             .exposed
             .iter()
             .filter_map(|p| {
-                let (port, proto) = p.split_once('/')?;
+                // Compose v2 writes `expose` entries without a protocol
+                // (`3306`), which Docker reads as TCP.
+                let (port, proto) = p.split_once('/').unwrap_or((p.as_str(), "tcp"));
                 let proto = match proto {
                     "tcp" => ListenerProto::Tcp,
                     "udp" => ListenerProto::Udp,

@@ -111,7 +111,8 @@ fn shop() -> (Lab, Vec<Replica>) {
     let replicas = vec![
         web,
         replica("db", &[("back", [10, 2, 0, 3])], &["5432/tcp", "53/udp"]),
-        replica("cache", &[("front", [10, 1, 0, 4])], &["6379/tcp"]),
+        // As compose v2 writes an `expose` entry: no protocol.
+        replica("cache", &[("front", [10, 1, 0, 4])], &["6379"]),
     ];
     let raw = merge(empty_raw(), "p", "shop", &replicas, &networks).expect("merges");
     let lab = crate::lab::validate_raw("p", "", raw, None, Default::default())
@@ -159,4 +160,40 @@ fn a_service_with_replicas_is_expected_to_resolve_not_to_one_node() {
         "{:#?}",
         checks.iter().map(|c| &c.title).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn a_containers_ipv6_binding_does_not_become_a_lab_port() {
+    // Docker picked 33108 for web's `0.0.0.0` and db's `::` binding.
+    use crate::live::PublishedPort;
+    let bind = |ip: [u8; 4], v6: bool, port: u16| PublishedPort {
+        container_port: 80,
+        transport: crate::lab::Transport::Tcp,
+        host_ip: if v6 {
+            std::net::IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED)
+        } else {
+            std::net::IpAddr::from(ip)
+        },
+        host_port: port,
+    };
+    let r = |s: &str, ports: Vec<PublishedPort>| Replica {
+        service: s.into(),
+        number: 1,
+        running: true,
+        network_mode: "bridge".into(),
+        ports,
+        ..Replica::default()
+    };
+    let replicas = [
+        r(
+            "web",
+            vec![bind([0; 4], false, 33108), bind([0; 4], true, 33109)],
+        ),
+        r(
+            "db",
+            vec![bind([0; 4], false, 33107), bind([0; 4], true, 33108)],
+        ),
+    ];
+    let raw = merge(empty_raw(), "p", "p", &replicas, &[]).expect("merges");
+    assert!(crate::lab::validate_raw("p", "", raw, None, Default::default()).is_ok());
 }
