@@ -418,3 +418,52 @@ fn stand_in_keeps_the_networks_and_lets_docker_pick_host_ports() {
         .unwrap_or_default();
     assert!(cmd.starts_with("for p in 80 3000 9229;"), "{cmd}");
 }
+
+/// `netlab import --keep-images` asks the engine what each image EXPOSEs:
+/// a declared port the image does not EXPOSE is a finding (with its compose
+/// line) in the lab; an image the engine lacks is said, and not judged.
+#[test]
+fn keep_images_reads_expose_from_the_engine_and_finds_a_port_nothing_serves() {
+    if !support::docker_available() {
+        return;
+    }
+    support::ensure_foreign_image();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("compose.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "services:\n  web:\n    image: {}\n    expose: [9000]\n  ghost:\n    image: netlab-test/not-here:0\n    expose: [7000]\n",
+            support::FOREIGN_IMAGE
+        ),
+    )
+    .expect("write");
+    let out = dir.path().join("lab.yaml");
+    let o = support::netlab(&[
+        "import",
+        "--keep-images",
+        "-o",
+        out.to_str().expect("utf-8"),
+        file.to_str().expect("utf-8"),
+    ]);
+    let err = support::stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "compose.yaml:4:14: finding: `web` declares 9000/tcp in `expose`, but its image"
+        ) && err.contains("EXPOSEs no port"),
+        "{err}"
+    );
+    assert!(
+        err.contains("image netlab-test/not-here:0 is not on"),
+        "{err}"
+    );
+    let lab = std::fs::read_to_string(&out).expect("lab");
+    assert!(
+        lab.contains("findings:\n  - at: ") && lab.contains(":4:14\""),
+        "{lab}"
+    );
+    assert_eq!(lab.matches("- at: ").count(), 1, "{lab}");
+    let v = support::netlab(&["validate", out.to_str().expect("utf-8")]);
+    assert!(v.status.success(), "{}", support::stderr(&v));
+}
