@@ -39,6 +39,10 @@
 # NETLAB_MATRIX_LABS (space-separated labs, default all built-in labs),
 # NETLAB_MATRIX_SEEDS (seeds of generated labs run beside them, default
 # "1 33 78 85 107"; empty: none),
+# NETLAB_MATRIX_CORPUS (compose corpus directory whose files are imported
+# with `netlab import --any-host-port` and run as labs `c-DIR`, default
+# tests/data/compose beside this script; empty: none),
+# NETLAB_MATRIX_CORPUS_JOBS (corpus labs run at once on one engine, default 3),
 # NETLAB_MATRIX_LOCAL=0 (leave out the machine's own engine), and those of
 # engines.sh.
 set -uo pipefail
@@ -276,6 +280,41 @@ run_column() {
 			run_cell "$key" "$host" "$lab"
 		fi
 	done
+	run_corpus "$key" "$host"
+}
+
+# The corpus labs of one column, CORPUS_JOBS at a time (each has its own
+# lab name and host ports Docker picks, so they do not meet). On the
+# machine's engine the whole corpus takes one turn.
+run_corpus() {
+	local key=$1 host=$2 i j pids=()
+	((${#CORPUS[@]})) || return 0
+	if [[ $key == local ]]; then
+		exec 7>>"$LOCAL_LOCK"
+		flock -w "$LOCAL_LOCK_TIMEOUT" 7 &
+		CELL=$!
+		wait "$CELL" || {
+			say "$key: no turn on the machine's engine within ${LOCAL_LOCK_TIMEOUT} s ($LOCAL_LOCK)"
+			exit 3
+		}
+		CELL=""
+	fi
+	trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done; wait; exit 143' TERM
+	for ((i = 0; i < ${#CORPUS[@]}; i += CORPUS_JOBS)); do
+		pids=()
+		for ((j = i; j < i + CORPUS_JOBS && j < ${#CORPUS[@]}; j++)); do
+			# Each cell's netlab is stopped (and tears its lab down) on TERM.
+			(
+				CELL=""
+				trap '[[ -n $CELL ]] && kill -TERM "$CELL" 2>/dev/null; [[ -n $CELL ]] && wait "$CELL"; exit 143' TERM
+				run_cell "$key" "$host" "${CORPUS[$j]}"
+			) &
+			pids+=($!)
+		done
+		wait "${pids[@]}"
+	done
+	[[ $key == local ]] && exec 7>&-
+	return 0
 }
 
 # The version a lab said it needs when netlab refused it on this engine
@@ -353,7 +392,27 @@ if [[ -n $SEEDS ]]; then
 		LABS+=("t-fz-$seed")
 	done
 fi
-((${#LABS[@]})) || die "no labs (\`$NETLAB labs\` listed none)"
+# The compose corpus (issue 27): each file imported, its lab (the checks
+# compose implies) run on every engine. They run several at a time on each
+# engine (ports Docker picks), after the labs above.
+CORPUS_DIR=${NETLAB_MATRIX_CORPUS-$HERE/../tests/data/compose}
+CORPUS_JOBS=${NETLAB_MATRIX_CORPUS_JOBS:-3}
+[[ $CORPUS_JOBS =~ ^[1-9][0-9]*$ ]] || die "NETLAB_MATRIX_CORPUS_JOBS must be a positive number"
+CORPUS=()
+if [[ -n $CORPUS_DIR ]]; then
+	mkdir -p "$LOG_DIR/generated"
+	for dir in "$CORPUS_DIR"/*/; do
+		dir=${dir%/}
+		file=$(find "$dir" -maxdepth 1 -type f ! -name SOURCE | sort | head -n 1)
+		[[ -n $file ]] || continue
+		lab=c-$(basename "$dir")
+		"$NETLAB" import --any-host-port -o "$LOG_DIR/generated/$lab.yaml" "$file" \
+			>"$LOG_DIR/generated/$lab.import.log" 2>&1 ||
+			die "netlab import of $file failed (log $LOG_DIR/generated/$lab.import.log)"
+		CORPUS+=("$lab")
+	done
+fi
+((${#LABS[@]} + ${#CORPUS[@]})) || die "no labs (\`$NETLAB labs\` listed none)"
 
 if [[ ${NETLAB_MATRIX_LOCAL:-1} != 0 ]]; then
 	server_version "" >/dev/null || die "the machine's own engine does not answer (docker version)"
@@ -407,6 +466,7 @@ add_column "$T28N" "28.5 no-dns" "unix:///run/netlab-engines/$T28N/docker.sock"
 
 say "running ${#LABS[@]} labs on ${#KEYS[@]} engines (deadline ${CELL_TIMEOUT} s a cell)"
 tr0=$(now)
+((${#CORPUS[@]})) && say "then ${#CORPUS[@]} imported compose labs on each, $CORPUS_JOBS at a time"
 for i in "${!KEYS[@]}"; do
 	run_column "${KEYS[$i]}" "${HOSTS[$i]}" &
 	WORKERS+=($!)
@@ -414,21 +474,24 @@ done
 for p in "${WORKERS[@]}"; do wait "$p"; done
 WORKERS=()
 RUN_TIME=$(elapsed "$tr0" "$(now)")
+ALL=("${LABS[@]}" "${CORPUS[@]}")
+W=18
+for lab in "${ALL[@]}"; do ((${#lab} > W)) && W=${#lab}; done
 
 # ------------------------------------------------------------ report
 
 failed=0
 for key in "${KEYS[@]}"; do
-	for lab in "${LABS[@]}"; do
+	for lab in "${ALL[@]}"; do
 		cell_ok "$(cell_text "$key" "$lab")" || failed=$((failed + 1))
 	done
 done
 {
-	printf '%-18s' LAB
+	printf '%-*s' "$W" LAB
 	for i in "${!KEYS[@]}"; do printf ' | %-26s' "${LABELS[$i]}"; done
 	echo
-	for lab in "${LABS[@]}"; do
-		printf '%-18s' "$lab"
+	for lab in "${ALL[@]}"; do
+		printf '%-*s' "$W" "$lab"
 		for key in "${KEYS[@]}"; do
 			printf ' | %-26s' "$(cell_text "$key" "$lab")"
 		done
@@ -444,7 +507,7 @@ done
 	# What an engine lacks, said per check: the engine differences.
 	skipped=""
 	for i in "${!KEYS[@]}"; do
-		for lab in "${LABS[@]}"; do
+		for lab in "${ALL[@]}"; do
 			log=$LOG_DIR/${KEYS[$i]}/$lab.log
 			grep -q '^SKIPPED' "$log" 2>/dev/null || continue
 			skipped+="== $lab on ${LABELS[$i]}"$'\n'
@@ -460,7 +523,7 @@ done
 		echo
 		echo "$failed failing cell(s):"
 		for i in "${!KEYS[@]}"; do
-			for lab in "${LABS[@]}"; do
+			for lab in "${ALL[@]}"; do
 				c=$(cell_text "${KEYS[$i]}" "$lab")
 				cell_ok "$c" && continue
 				log=$LOG_DIR/${KEYS[$i]}/$lab.log

@@ -185,3 +185,135 @@ fn run_interrupted_by_sigint_tears_down_and_exits_130() {
     assert_eq!(out.status.code(), Some(130), "stderr:\n{}", stderr(&out));
     guard.assert_nothing_left();
 }
+
+/// `egress`: the kernel's routing decision, read in the node (nothing is
+/// sent). Docker 26.1 gives a container only on internal networks no
+/// default route — an agent and a foreign node (through its helper) alike —
+/// while 20.10 still gives it one through the bridge's gateway (its
+/// iptables rules drop what leaves); a node on an ordinary bridge has one
+/// on both. Each version's check is `requires:`-gated, so the lab passes on
+/// both; the mutant (no route from the node that has one) fails on 26.1.
+/// The lab's finding is in every report format.
+const EGRESS: &str = r#"
+name: t-egress
+networks:
+  vault: { internal: true }
+  lan: {}
+nodes:
+  sealed: { networks: [vault] }
+  sealed-box: { image: "netlab-test/busybox:1", networks: [vault] }
+  open: { networks: [lan, vault] }
+checks:
+  - egress: { node: sealed, expect: none, requires: { engine: ">=26" } }
+  - egress: { node: sealed-box, expect: none, requires: { engine: ">=26" } }
+  - egress: { node: sealed, expect: routed, requires: { engine: "<26" } }
+  - egress: { node: open, expect: routed }
+findings:
+  - at: "compose.yaml:7:9"
+    text: "`open` publishes 80/tcp on every host address"
+"#;
+
+fn on_engine(url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(netlab_bin())
+        .args(args)
+        .env("DOCKER_HOST", url)
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("NETLAB_HOSTS")
+        .output()
+        .expect("netlab runs")
+}
+
+#[test]
+fn egress_is_read_from_the_routing_decision_on_20_10_and_26_1_and_a_mutant_fails() {
+    if !docker_available() || !support::engines::engines_available() {
+        return;
+    }
+    ensure_foreign_image();
+    // The machine's engine (20.10): routed, also from the internal network.
+    let guard = LabGuard::from_yaml("t-egress", EGRESS);
+    let dir = tempfile::tempdir().expect("tmp");
+    let junit = dir.path().join("j.xml");
+    let html = dir.path().join("r.html");
+    let out = netlab(&[
+        "run",
+        guard.path(),
+        "--junit",
+        junit.to_str().expect("utf-8"),
+        "--html",
+        html.to_str().expect("utf-8"),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert!(text.ends_with("2 passed, 0 failed, 2 skipped\n"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("PASS")
+            && l.contains("egress sealed has a route out")
+            && l.contains("a route to 192.0.2.1: from ")),
+        "{text}"
+    );
+    guard.assert_nothing_left();
+    // The finding, with its compose line, in the terminal, JUnit and the page.
+    let finding = "finding: compose.yaml:7:9: `open` publishes 80/tcp on every host address";
+    assert!(text.contains(finding), "{text}");
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    assert!(
+        xml.contains("name=\"finding\"") && xml.contains("compose.yaml:7:9"),
+        "{xml}"
+    );
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(page.contains("<code>compose.yaml:7:9</code>"), "{page}");
+
+    // Docker 26.1: no route out of an internal network; JSON has the finding.
+    let engines = support::engines::Engines::start_kind(&["egt26"], "trixie");
+    let url = &engines.get("egt26").url;
+    let load = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker save {FOREIGN_IMAGE} | docker -H {url} load -q"
+        ))
+        .output()
+        .expect("sh");
+    assert!(load.status.success(), "{}", stderr(&load));
+    let guard = LabGuard::from_yaml("t-egress-26", EGRESS);
+    let out = on_engine(url, &["run", guard.path(), "--output", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
+    assert_eq!(doc["passed"], 3, "{doc:#}");
+    assert_eq!(doc["findings"][0]["at"], "compose.yaml:7:9", "{doc:#}");
+    let observed: Vec<&str> = doc["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|c| c["observation"].as_str())
+        .collect();
+    assert!(
+        observed
+            .iter()
+            .filter(|o| o.starts_with("no route to 192.0.2.1"))
+            .count()
+            == 2,
+        "{observed:#?}"
+    );
+    let mutant = LabGuard::from_yaml(
+        "t-egress-m",
+        &EGRESS.replace(
+            "egress: { node: open, expect: routed }",
+            "egress: { node: open, expect: none }",
+        ),
+    );
+    let out = on_engine(url, &["run", mutant.path()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    let failed: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert!(
+        failed.len() == 1 && failed[0].contains("egress open has no route out"),
+        "{text}"
+    );
+    for g in [&guard, &mutant] {
+        let (containers, networks) = engines.get("egt26").leftovers(&g.name);
+        assert!(
+            containers.is_empty() && networks.is_empty(),
+            "{containers:?} {networks:?}"
+        );
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod cert_subject;
 pub mod echo;
+pub mod egress;
 pub mod emulate;
 pub mod impair;
 pub mod netem;

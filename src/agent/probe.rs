@@ -109,6 +109,7 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
         }
         ProbeKind::Udp { addr } => Observation::Udp(udp(*addr, deadline).await),
         ProbeKind::Mtu { address } => Observation::Mtu(mtu(*address)),
+        ProbeKind::Egress { target } => Observation::Egress(super::egress::route_out(*target)),
         ProbeKind::PathMtu { target } => {
             Observation::PathMtu(match crate::capture::pmtu::icmp_available(*target) {
                 Err(message) => PathMtuObservation::Unavailable { message },

@@ -169,6 +169,11 @@ pub enum ProbeKind {
     PathMtu {
         target: IpAddr,
     },
+    /// The route the kernel would take to `target` (an address outside
+    /// every lab), asked by connecting a UDP socket: nothing is sent.
+    Egress {
+        target: IpAddr,
+    },
     /// `connections` TCP connections to `name:port`, resolving the name anew
     /// for each one (as a client would), counting who answers.
     Spread {
@@ -355,6 +360,26 @@ pub enum Observation {
     Published { attempts: Vec<PortAttempt> },
     PathMtu(PathMtuObservation),
     Echo(EchoObservation),
+    Egress(EgressObservation),
+}
+
+/// The node's routing decision for an address outside the lab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum EgressObservation {
+    /// The kernel chose a route: from `source`, on `interface` via
+    /// `gateway` (the main table's default route there) when they are known.
+    Routed {
+        target: IpAddr,
+        source: IpAddr,
+        interface: Option<String>,
+        gateway: Option<IpAddr>,
+    },
+    /// No route: the kernel answered that the network (or host) is
+    /// unreachable.
+    Unreachable { target: IpAddr, message: String },
+    /// The question could not be asked (no socket).
+    Error { target: IpAddr, message: String },
 }
 
 /// A series of ICMP echo requests and what came back.

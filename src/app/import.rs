@@ -1,6 +1,8 @@
 //! `netlab import`: reads the compose files and `.env`, hands them to
 //! `compose::import`, prints what it said on stderr (each naming the
-//! compose line) and writes the lab. Never talks to Docker.
+//! compose line) and writes the lab. Talks to Docker only with
+//! `--keep-images`, to read the EXPOSE of the images the engine has (an
+//! engine that does not answer is said, and the import goes on).
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,42 @@ fn read(path: &Path) -> Result<String, Failure> {
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
 }
 
+/// What each image EXPOSEs, for the images the engine has.
+async fn images_exposed(
+    images: &[String],
+    context: Option<&str>,
+) -> std::collections::HashMap<String, Vec<(u16, crate::lab::Transport)>> {
+    let mut out = std::collections::HashMap::new();
+    let engine = match super::hosts::home(context).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!(
+                "netlab import: note: the images' EXPOSE was not read (no engine answered: {})",
+                for_terminal(&e.to_string())
+            );
+            return out;
+        }
+    };
+    for image in images {
+        match crate::engine::image::exposed_ports(&engine, image).await {
+            Ok(Some(ports)) => {
+                out.insert(image.clone(), ports);
+            }
+            Ok(None) => eprintln!(
+                "netlab import: note: image {} is not on {}: what it serves is not known",
+                for_terminal(image),
+                engine.endpoint.url
+            ),
+            Err(e) => eprintln!(
+                "netlab import: note: image {}: {}",
+                for_terminal(image),
+                for_terminal(&format!("{e:#}"))
+            ),
+        }
+    }
+    out
+}
+
 /// Compose's project name rule: lower case, a-z 0-9 `_` `-` only.
 fn project_name(dir: &Path) -> String {
     let base = std::fs::canonicalize(dir)
@@ -45,7 +83,7 @@ fn project_name(dir: &Path) -> String {
     }
 }
 
-pub fn import(args: &ImportArgs) -> CommandResult {
+pub async fn import(args: &ImportArgs, context: Option<&str>) -> CommandResult {
     let mut files = Vec::new();
     for path in &args.files {
         files.push(File {
@@ -85,13 +123,20 @@ pub fn import(args: &ImportArgs) -> CommandResult {
         .clone()
         .or_else(|| std::env::var("COMPOSE_PROJECT_NAME").ok())
         .unwrap_or_else(|| project_name(&dir));
-    let options = Options {
+    let mut options = Options {
         profiles,
         keep_images: args.keep_images,
         any_host_port: args.any_host_port,
         project,
         vars,
+        exposed: Default::default(),
     };
+    if args.keep_images
+        && let Ok(first) = compose::import(&files, &options)
+        && !first.images.is_empty()
+    {
+        options.exposed = images_exposed(&first.images, context).await;
+    }
     match compose::import(&files, &options) {
         Ok(done) => {
             let mut notes = 0;

@@ -127,7 +127,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
             let home = hosts::home(context).await?;
             ls::ls(&home).await
         }
-        Command::Import(args) => import::import(&args),
+        Command::Import(args) => import::import(&args, context).await,
         Command::Completions { shell } => shell::completions(shell),
         Command::Man { dir } => shell::man(&dir),
         Command::Agent(_) => Err(Failure::Usage("the agent runs on its own runtime".into())),

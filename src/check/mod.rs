@@ -156,6 +156,16 @@ fn step(live: &LiveLab, id: usize, check: &Check, family: IpFamily) -> Step {
     }
 }
 
+/// The address an `egress` check asks the route to: in documentation space
+/// (TEST-NET-1, RFC 5737; 2001:db8::/32, RFC 3849), outside every lab and
+/// every network; no packet goes to it.
+pub fn outside(family: IpFamily) -> std::net::IpAddr {
+    match family {
+        IpFamily::V4 => std::net::IpAddr::from([192, 0, 2, 1]),
+        IpFamily::V6 => std::net::IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]),
+    }
+}
+
 /// What to send (in `family`, for the kinds that take one), or the outcome
 /// when nothing needs sending.
 fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKind, Outcome> {
@@ -176,6 +186,10 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
         },
         CheckKind::Udp { from, to, .. } => ProbeKind::Udp {
             addr: address(from, to)?,
+        },
+        // Nothing is sent: the kernel is only asked for its route.
+        CheckKind::Egress { .. } => ProbeKind::Egress {
+            target: outside(family),
         },
         CheckKind::Mtu {
             node, network, to, ..

@@ -6,10 +6,12 @@
 //! answered in `identity`.
 
 use crate::agent::protocol::{
-    CaptureResult, MtuObservation, Observation, PathMtuObservation, PortAnswer, PortAttempt,
-    ProbeResult, SpreadObservation, TcpObservation, UdpObservation,
+    CaptureResult, EgressObservation, MtuObservation, Observation, PathMtuObservation, PortAnswer,
+    PortAttempt, ProbeResult, SpreadObservation, TcpObservation, UdpObservation,
 };
-use crate::lab::{CheckKind, PortExpect, Source, SpreadExpect, Target, TcpExpect, UdpExpect};
+use crate::lab::{
+    CheckKind, EgressExpect, PortExpect, Source, SpreadExpect, Target, TcpExpect, UdpExpect,
+};
 use crate::live::LiveLab;
 
 use super::identity::{self, Answerer};
@@ -103,6 +105,7 @@ pub fn classify(kind: &CheckKind, obs: &Observation, live: &LiveLab) -> Outcome 
             super::measure::latency(expect, o)
         }
         (CheckKind::Loss { expect, .. }, Observation::Echo(o)) => super::measure::loss(expect, o),
+        (CheckKind::Egress { expect, .. }, Observation::Egress(o)) => egress(*expect, o),
         (kind, other) => Outcome::error(format!(
             "the agent answered a {} check with {other:?}",
             kind.kind_name()
@@ -339,6 +342,44 @@ fn mtu(expect: u32, o: &MtuObservation) -> Outcome {
         MtuObservation::Error { message } => {
             Outcome::error(format!("the interface could not be read: {message}"))
         }
+    }
+}
+
+/// A node's routing decision for an address outside the lab.
+fn egress(expect: EgressExpect, o: &EgressObservation) -> Outcome {
+    let (routed, words) = match o {
+        EgressObservation::Routed {
+            target,
+            source,
+            interface,
+            gateway,
+        } => {
+            let on = interface
+                .as_deref()
+                .map(|i| format!(" on {i}"))
+                .unwrap_or_default();
+            let via = gateway.map(|g| format!(" via {g}")).unwrap_or_default();
+            (
+                true,
+                format!(
+                    "a route to {target}: from {source}{on}{via} (the kernel's choice; nothing was sent)"
+                ),
+            )
+        }
+        EgressObservation::Unreachable { target, message } => (
+            false,
+            format!("no route to {target}: {message} (the kernel's answer; nothing was sent)"),
+        ),
+        EgressObservation::Error { target, message } => {
+            return Outcome::error(format!(
+                "the route to {target} could not be asked: {message}"
+            ));
+        }
+    };
+    if routed == (expect == EgressExpect::Routed) {
+        Outcome::pass(words)
+    } else {
+        Outcome::fail(format!("{words}; expected {}", expect.as_str()))
     }
 }
 

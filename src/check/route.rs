@@ -375,6 +375,22 @@ pub fn scope(kind: &CheckKind, live: &LiveLab) -> Scope {
                 ..Scope::default()
             },
         },
+        CheckKind::Egress { node, .. } => {
+            let mut touched = Touched::default();
+            touched.node(Some(node));
+            if let Some(n) = live.lab.nodes.get(node) {
+                for a in n.networks() {
+                    touched.network(Some(&a.network));
+                }
+            }
+            let (nodes, networks) = touched.finish(live);
+            Scope {
+                from: source_endpoint(live, &Source::Node(node.clone())),
+                to: None,
+                nodes,
+                networks,
+            }
+        }
         CheckKind::Mtu {
             node, network, to, ..
         } => {

@@ -42,6 +42,10 @@ fn human(title: &str, observed: &str) -> String {
         lab: "t".into(),
         engines: Vec::new(),
         notes: vec![format!("note {HOSTILE}")],
+        findings: vec![crate::lab::Finding {
+            at: "c.yaml:1:1".into(),
+            text: format!("finding {HOSTILE}"),
+        }],
         checks: vec![check],
         steps: Vec::new(),
         restore: None,

@@ -104,6 +104,9 @@ pub struct Options {
     /// project directory's name).
     pub project: String,
     pub vars: Vars,
+    /// With `--keep-images`: the ports each image EXPOSEs, for the images
+    /// the engine has (an image not in it is not judged).
+    pub exposed: std::collections::HashMap<String, Vec<(u16, crate::lab::Transport)>>,
 }
 
 /// A finished import: the lab text and what was found on the way.
@@ -111,6 +114,8 @@ pub struct Options {
 pub struct Imported {
     pub lab_text: String,
     pub messages: Vec<Message>,
+    /// The services' images, each once.
+    pub images: Vec<String>,
 }
 
 /// Why an import stopped: the message (with its place) and those before.
@@ -182,7 +187,8 @@ pub fn import(files: &[File], options: &Options) -> Result<Imported, Refused> {
     };
     findings::find(&project, &mut msgs);
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
-    let topology = write::topology(&project, options, &names, &mut msgs);
+    let mut topology = write::topology(&project, options, &names, &mut msgs);
+    topology.push_str(&write::findings_section(&msgs.0, &names));
     // The lab is validated as any lab file is: what it cannot hold is said
     // here, not at `up`.
     let lab = match crate::lab::load_source("the imported lab", topology.as_bytes(), None) {
@@ -199,8 +205,15 @@ pub fn import(files: &[File], options: &Options) -> Result<Imported, Refused> {
         topology,
         &crate::model::implied::checks(&lab, crate::model::EngineSide::NEW),
     );
+    let mut images: Vec<String> = Vec::new();
+    for image in project.services.values().filter_map(|s| s.image.clone()) {
+        if !images.contains(&image) {
+            images.push(image);
+        }
+    }
     Ok(Imported {
         lab_text,
         messages: msgs.0,
+        images,
     })
 }

@@ -215,4 +215,65 @@ fn a_back_end_service_published_everywhere_is_a_finding() {
             .iter()
             .any(|m| m.level == Level::Finding && m.at.line == 5)
     );
+    // The lab carries it, with its compose line, and is a valid lab.
+    assert!(
+        done.lab_text
+            .contains("findings:\n  - at: \"c0.yaml:5:13\""),
+        "{}",
+        done.lab_text
+    );
+    let lab = crate::lab::load_source("x.yaml", done.lab_text.as_bytes(), None)
+        .expect("the lab loads")
+        .lab;
+    assert_eq!(lab.findings.len(), 1);
+    assert!(
+        lab.findings[0]
+            .text
+            .contains("`db` is on the back-end network")
+    );
+}
+
+#[test]
+fn a_port_nothing_serves_is_a_finding() {
+    // Host mode discards `ports`.
+    let host = "services:\n  web:\n    image: x\n    network_mode: host\n    ports: ['8080:80']\n";
+    let done = run(&[host]).expect("imports");
+    assert!(
+        done.messages.iter().any(|m| m.level == Level::Finding
+            && m.at.line == 5
+            && m.text.contains("Docker discards")),
+        "{:?}",
+        done.messages
+    );
+    // With --keep-images, a port the image does not EXPOSE.
+    let kept =
+        "services:\n  web:\n    image: shop/web\n    ports: ['8080:80']\n    expose: [9000]\n";
+    let files = [File {
+        name: "c.yaml".into(),
+        text: kept.into(),
+    }];
+    let mut options = Options {
+        project: "ci-test".into(),
+        keep_images: true,
+        ..Options::default()
+    };
+    let quiet = import(&files, &options).expect("imports");
+    assert_eq!(quiet.images, ["shop/web"]);
+    assert!(!quiet.messages.iter().any(|m| m.level == Level::Finding));
+    options
+        .exposed
+        .insert("shop/web".into(), vec![(80, crate::lab::Transport::Tcp)]);
+    let done = import(&files, &options).expect("imports");
+    let found: Vec<_> = done
+        .messages
+        .iter()
+        .filter(|m| m.level == Level::Finding)
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].at.line, 5);
+    assert!(
+        found[0].text.contains("9000/tcp in `expose`"),
+        "{}",
+        found[0].text
+    );
 }

@@ -121,18 +121,6 @@ pub fn topology(
         files.join(", "),
         project.name
     );
-    let findings: Vec<&super::Message> = msgs
-        .0
-        .iter()
-        .filter(|m| m.level == Level::Finding)
-        .collect();
-    if !findings.is_empty() {
-        let _ = writeln!(y, "# Findings:");
-        for f in findings {
-            let file = files.get(f.at.file).map(String::as_str).unwrap_or("?");
-            let _ = writeln!(y, "#   {file}:{}: {}", f.at, one_line(&f.text));
-        }
-    }
     let _ = writeln!(y, "name: {}", lab_name(&project.name, 40));
     let _ = writeln!(
         y,
@@ -246,6 +234,7 @@ pub fn topology(
         }
         let agent = !(options.keep_images && s.image.is_some());
         let shared = matches!(&s.mode, Some((Mode::Shared(_), _)));
+        unserved(cname, s, agent, options, msgs);
         if agent && !shared {
             let mut serve: Vec<(u16, Transport)> = Vec::new();
             for (p, _) in &s.ports {
@@ -262,11 +251,12 @@ pub fn topology(
                 new
             });
             if serve.len() > MAX_SERVED {
-                msgs.warn(
+                msgs.finding(
                     s.at,
                     format!(
-                        "`{cname}` declares {} ports; the agent serves the first {MAX_SERVED}",
-                        serve.len()
+                        "`{cname}` declares {} ports; the agent serves the first {MAX_SERVED}, so nothing in the lab serves {}",
+                        serve.len(),
+                        ports_words(&serve[MAX_SERVED..])
                     ),
                 );
                 serve.truncate(MAX_SERVED);
@@ -287,6 +277,112 @@ pub fn topology(
                 .collect();
             let _ = writeln!(y, "    ports: [{}]", list.join(", "));
         }
+    }
+    y
+}
+
+/// `80/tcp, 53/udp`.
+fn ports_words(ports: &[(u16, Transport)]) -> String {
+    ports
+        .iter()
+        .map(|(p, t)| format!("{p}/{}", t.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Findings for ports a service declares that nothing in the lab serves:
+/// `ports` of a service in network mode host (Docker discards them) or
+/// none (nothing can reach it); with `--keep-images`, a port its image
+/// does not EXPOSE, where the engine has the image (`Options::exposed`).
+fn unserved(
+    cname: &str,
+    s: &super::read::Service,
+    agent: bool,
+    options: &Options,
+    msgs: &mut Messages,
+) {
+    match &s.mode {
+        Some((Mode::Host, _)) => {
+            for (p, at) in &s.ports {
+                msgs.finding(
+                    *at,
+                    format!(
+                        "`{cname}` has network mode host and publishes {}/{}: Docker discards a host-mode container's `ports`, so nothing is published there",
+                        p.container_ports,
+                        p.transport.as_str()
+                    ),
+                );
+            }
+            return;
+        }
+        Some((Mode::None, _)) => {
+            for (p, at) in &s.ports {
+                msgs.finding(
+                    *at,
+                    format!(
+                        "`{cname}` has network mode none and publishes {}/{}: a container with no network serves nothing",
+                        p.container_ports,
+                        p.transport.as_str()
+                    ),
+                );
+            }
+            return;
+        }
+        _ => {}
+    }
+    if agent {
+        return;
+    }
+    let Some(image) = &s.image else { return };
+    let Some(exposed) = options.exposed.get(image) else {
+        return;
+    };
+    let declared = s
+        .ports
+        .iter()
+        .map(|(p, at)| (p.container_ports, p.transport, *at, "ports"))
+        .chain(s.expose.iter().map(|(r, t, at)| (*r, *t, *at, "expose")));
+    for (range, transport, at, key) in declared {
+        let missing: Vec<(u16, Transport)> = range
+            .iter()
+            .filter(|p| !exposed.contains(&(*p, transport)))
+            .map(|p| (p, transport))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let has = if exposed.is_empty() {
+            "no port".to_owned()
+        } else {
+            let mut list = exposed.clone();
+            list.sort_unstable_by_key(|(p, t)| (*p, t.as_str()));
+            ports_words(&list)
+        };
+        msgs.finding(
+            at,
+            format!(
+                "`{cname}` declares {} in `{key}`, but its image `{image}` EXPOSEs {has}: nothing in the lab is known to serve it",
+                ports_words(&missing)
+            ),
+        );
+    }
+}
+
+/// The `findings:` section of the lab: each finding with its compose line.
+pub fn findings_section(messages: &[super::Message], files: &[String]) -> String {
+    let mut y = String::new();
+    for f in messages.iter().filter(|m| m.level == Level::Finding) {
+        if y.is_empty() {
+            y.push_str("\nfindings:\n");
+        }
+        let file = files.get(f.at.file).map(String::as_str).unwrap_or("?");
+        let at = if f.at.line == 0 {
+            format!("{file}:1:1")
+        } else {
+            format!("{file}:{}", f.at)
+        };
+        let _ = writeln!(y, "  - at: {}", quoted(&at));
+        let _ = writeln!(y, "    text: {}", quoted(&one_line(&f.text)));
     }
     y
 }
@@ -375,6 +471,9 @@ pub fn check_line(kind: &CheckKind) -> Option<String> {
             );
             s
         }
+        CheckKind::Egress { node, expect } => {
+            format!("egress: {{ node: {node}, expect: {} }}", expect.as_str())
+        }
         _ => return None,
     })
 }
@@ -386,7 +485,12 @@ pub fn with_checks(mut y: String, checks: &[Implied]) -> String {
     }
     y.push_str("\nchecks:\n");
     for c in checks {
-        if let Some(line) = check_line(&c.kind) {
+        if let Some(mut line) = check_line(&c.kind) {
+            if let Some(req) = &c.requires.engine
+                && let Some(open) = line.strip_suffix(" }")
+            {
+                line = format!("{open}, requires: {{ engine: \"{req}\" }} }}");
+            }
             let _ = writeln!(y, "  # {}", one_line(&c.why));
             let _ = writeln!(y, "  - {line}");
         }

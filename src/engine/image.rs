@@ -240,3 +240,32 @@ fn build_context(binary: &[u8]) -> std::io::Result<Vec<u8>> {
     }
     tar.into_inner()
 }
+
+/// The ports an image EXPOSEs (`80/tcp`, `53/udp`), or `None` when the
+/// engine has no image of that name (nothing is pulled).
+pub async fn exposed_ports(
+    engine: &Engine,
+    image: &str,
+) -> Result<Option<Vec<(u16, crate::lab::Transport)>>> {
+    let found = match engine.docker.inspect_image(image).await {
+        Ok(found) => found,
+        Err(e) if super::refusal::is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(EngineError::new(format!("cannot inspect image {image}"), e)),
+    };
+    let ports = found
+        .config
+        .and_then(|c| c.exposed_ports)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| {
+            let (port, proto) = p.split_once('/').unwrap_or((p.as_str(), "tcp"));
+            let transport = match proto {
+                "tcp" => crate::lab::Transport::Tcp,
+                "udp" => crate::lab::Transport::Udp,
+                _ => return None,
+            };
+            Some((port.parse().ok()?, transport))
+        })
+        .collect();
+    Ok(Some(ports))
+}

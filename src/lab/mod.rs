@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub mod diagnostic;
+pub mod finding;
 pub mod measure;
 pub mod model;
 pub mod notation;
@@ -17,6 +18,7 @@ pub mod wording;
 
 use std::path::{Path, PathBuf};
 
+pub use finding::Finding;
 pub use model::*;
 pub use step::{Action, LabState, Step};
 

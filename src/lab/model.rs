@@ -28,6 +28,10 @@ pub struct Lab {
     /// What happens after the steady state, in order (`steps:`).
     #[serde(default)]
     pub steps: Vec<super::step::Step>,
+    /// What `netlab import` found in the compose files; every report shows
+    /// them (left out of the stored lab when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<super::Finding>,
 }
 
 /// The one host of a lab whose file has no `hosts:`.
@@ -357,6 +361,28 @@ pub enum CheckKind {
         echo: super::measure::Echo,
         expect: super::measure::PercentRange,
     },
+    /// Whether a node has a route out: the kernel's routing decision in the
+    /// node's namespace for an address outside every lab (TEST-NET-1,
+    /// 192.0.2.1; 2001:db8::1 for IPv6), asked without sending a packet.
+    Egress { node: String, expect: EgressExpect },
+}
+
+/// What an `egress` check expects: `none` (no route: an internal network's
+/// container, a node with network mode none) or `routed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EgressExpect {
+    None,
+    Routed,
+}
+
+impl EgressExpect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EgressExpect::None => "none",
+            EgressExpect::Routed => "routed",
+        }
+    }
 }
 
 impl CheckKind {
@@ -373,6 +399,7 @@ impl CheckKind {
             CheckKind::Http { .. } => "http",
             CheckKind::Latency { .. } => "latency",
             CheckKind::Loss { .. } => "loss",
+            CheckKind::Egress { .. } => "egress",
         }
     }
 
@@ -392,6 +419,9 @@ impl CheckKind {
                 ..
             } | CheckKind::Port {
                 expect: PortExpect::Unpublished,
+                ..
+            } | CheckKind::Egress {
+                expect: EgressExpect::None,
                 ..
             }
         ) || matches!(self, CheckKind::Matrix(m) if m.cells.iter().any(|c| c.expect != CellExpect::Open))
@@ -424,7 +454,9 @@ impl CheckKind {
             // Each cell has its own source; the first row stands for them.
             CheckKind::Matrix(m) => m.sources.first().cloned().unwrap_or(Source::Host(None)),
             CheckKind::Spread { from, .. } => Source::Node(from.clone()),
-            CheckKind::Mtu { node, .. } => Source::Node(node.clone()),
+            CheckKind::Mtu { node, .. } | CheckKind::Egress { node, .. } => {
+                Source::Node(node.clone())
+            }
             CheckKind::Latency { echo, .. } | CheckKind::Loss { echo, .. } => echo.from.clone(),
         }
     }

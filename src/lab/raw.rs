@@ -29,6 +29,9 @@ pub struct RawLab {
     pub checks: Vec<Span<RawCheck>>,
     #[serde(default)]
     pub steps: Vec<Span<super::raw_step::RawStep>>,
+    /// What `netlab import` found in the compose files (see `finding`).
+    #[serde(default)]
+    pub findings: Vec<Span<super::finding::RawFinding>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -1209,3 +1209,42 @@ fn a_yaml_error_says_error_once_names_its_place_once_and_counts() {
         "{scalar}"
     );
 }
+
+#[test]
+fn an_egress_check_names_a_node_and_expects_none_or_routed() {
+    let ok = format!(
+        "{BASE}checks:\n  - egress: {{ node: web, expect: none }}\n  - egress: {{ node: web, expect: routed, family: v4, retry: true }}\n"
+    );
+    let lab = load_str(&ok).expect("valid").lab;
+    assert_eq!(
+        lab.checks[0].kind,
+        CheckKind::Egress {
+            node: "web".into(),
+            expect: EgressExpect::None
+        }
+    );
+    assert_eq!(lab.checks[0].title, "egress web has no route out");
+    let (line, _, msg) = one_error(&format!(
+        "{BASE}checks:\n  - egress: {{ node: wbe, expect: none }}\n"
+    ));
+    assert!(line == 7 && msg.contains("undefined node `wbe`"), "{msg}");
+    let (_, _, msg) = one_error(&format!(
+        "{BASE}checks:\n  - egress: {{ node: web, expect: open }}\n"
+    ));
+    assert!(msg.contains("open"), "{msg}");
+    // `retry` is for a positive expectation: no route is an absence.
+    let (_, _, msg) = one_error(&format!(
+        "{BASE}checks:\n  - egress: {{ node: web, expect: none, retry: true }}\n"
+    ));
+    assert!(
+        msg.contains("`retry` applies to positive expectations"),
+        "{msg}"
+    );
+    let (_, _, msg) = one_error(&format!(
+        "{BASE}checks:\n  - egress: {{ node: web, to: web:80, expect: none }}\n"
+    ));
+    assert!(
+        msg.contains("field `to` does not apply to a egress check"),
+        "{msg}"
+    );
+}

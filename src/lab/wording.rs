@@ -56,6 +56,10 @@ impl CheckKind {
             CheckKind::Latency { echo, expect } => {
                 format!("{kind} {} → {}: {expect}", echo.from, echo.target_words())
             }
+            CheckKind::Egress { node, expect } => match expect {
+                EgressExpect::None => format!("{kind} {node} has no route out"),
+                EgressExpect::Routed => format!("{kind} {node} has a route out"),
+            },
             _ => format!(
                 "{kind} {} → {} is {}",
                 self.source(),
@@ -90,6 +94,7 @@ impl CheckKind {
                 Transport::Udp => format!("{}/udp", m.port),
             },
             CheckKind::Latency { echo, .. } | CheckKind::Loss { echo, .. } => echo.target_words(),
+            CheckKind::Egress { .. } => "outside".into(),
         }
     }
 
@@ -110,6 +115,7 @@ impl CheckKind {
             CheckKind::Matrix(m) => format!("{} cells", m.cells.len()),
             CheckKind::Latency { expect, .. } => expect.to_string(),
             CheckKind::Loss { expect, .. } => super::measure::percent_range_words(expect),
+            CheckKind::Egress { expect, .. } => expect.as_str().to_owned(),
         }
     }
 

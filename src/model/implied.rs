@@ -3,15 +3,17 @@
 //! that node serves; nodes that share no network do not resolve each other
 //! and are blocked wherever a path exists to test it; a published port is
 //! published where it is declared, a served port that is not published is
-//! not. Each check carries the model's reason, which `netlab import`
+//! not; a node only on internal networks has no route out. Each check
+//! carries the model's reason, which `netlab import`
 //! writes beside it and `verify --compose` can show.
 //!
 //! Only agent nodes are judged: a foreign image serves what it serves.
 
-use super::{DnsPrediction, EngineSide, Reach, networks_of, published, reach, resolve};
+use super::{DnsPrediction, EngineSide, Reach, egress, networks_of, published, reach, resolve};
+use crate::lab::requires::{Requires, VersionReq};
 use crate::lab::{
-    CheckKind, DnsAnswer, DnsExpect, IpFamily, Lab, Node, PortExpect, RecordType, Source, Target,
-    TargetHost, TcpExpect, Transport, UdpExpect,
+    CheckKind, DnsAnswer, DnsExpect, EgressExpect, IpFamily, Lab, Node, PortExpect, RecordType,
+    Source, Target, TargetHost, TcpExpect, Transport, UdpExpect,
 };
 
 /// One implied check and why it is there.
@@ -19,6 +21,8 @@ use crate::lab::{
 pub struct Implied {
     pub kind: CheckKind,
     pub why: String,
+    /// What the engine must be for the check to say something there.
+    pub requires: Requires,
 }
 
 /// Whether a node takes part in name resolution and reach between nodes
@@ -57,6 +61,7 @@ pub fn checks(lab: &Lab, side: EngineSide) -> Vec<Implied> {
                         expect: DnsExpect::Exactly(vec![DnsAnswer::Node(b.name.clone())]),
                     },
                     why: reason,
+                    requires: Requires::default(),
                 }),
                 DnsPrediction::Unresolved(reason) => out.push(Implied {
                     kind: CheckKind::Dns {
@@ -66,6 +71,7 @@ pub fn checks(lab: &Lab, side: EngineSide) -> Vec<Implied> {
                         expect: DnsExpect::Unresolved,
                     },
                     why: reason,
+                    requires: Requires::default(),
                 }),
                 DnsPrediction::OneOf { .. } => {}
             }
@@ -129,8 +135,32 @@ pub fn checks(lab: &Lab, side: EngineSide) -> Vec<Implied> {
                 out.push(Implied {
                     kind,
                     why: p.reason,
+                    requires: Requires::default(),
                 });
             }
+        }
+    }
+    // No route out where every network is internal: the kernel's own
+    // routing decision, read in the node (nothing is sent). Docker 20.10
+    // still routes such a container (and drops in iptables what leaves),
+    // so the check says something from 26 on and is skipped before.
+    for n in nodes.iter().filter(|n| on_user_networks(n)) {
+        if let Some((EgressExpect::None, why)) = egress(lab, &n.name, EngineSide::NEW) {
+            out.push(Implied {
+                kind: CheckKind::Egress {
+                    node: n.name.clone(),
+                    expect: EgressExpect::None,
+                },
+                why,
+                requires: Requires {
+                    engine: Some(VersionReq {
+                        at_least: true,
+                        major: 26,
+                        minor: 0,
+                    }),
+                    ip6tables: None,
+                },
+            });
         }
     }
     for n in nodes.iter().filter(|n| n.is_agent()) {
@@ -150,6 +180,7 @@ pub fn checks(lab: &Lab, side: EngineSide) -> Vec<Implied> {
                         expect,
                     },
                     why,
+                    requires: Requires::default(),
                 });
             }
         }
@@ -179,6 +210,7 @@ pub fn checks(lab: &Lab, side: EngineSide) -> Vec<Implied> {
                         expect,
                     },
                     why,
+                    requires: Requires::default(),
                 });
             }
         }

@@ -357,3 +357,32 @@ checks:
         Some(&["n1".to_owned()][..])
     );
 }
+
+#[test]
+fn only_internal_networks_or_mode_none_mean_no_route_out() {
+    use crate::lab::EgressExpect;
+    let l = lab(THREE_BRIDGES);
+    let said = |n: &str| super::egress(&l, n, EngineSide::NEW).map(|(e, _)| e);
+    assert_eq!(said("db"), Some(EgressExpect::None));
+    assert_eq!(said("sealed"), Some(EgressExpect::None));
+    assert_eq!(said("boxed"), Some(EgressExpect::None));
+    assert_eq!(said("idle"), Some(EgressExpect::Routed));
+    assert_eq!(said("web"), Some(EgressExpect::Routed));
+    assert_eq!(said("legacy"), Some(EgressExpect::Routed));
+    // The Docker host's routes are not the lab's to say.
+    assert_eq!(said("hosted"), None);
+    // Docker 20.10 still routes a container of internal networks.
+    assert_eq!(
+        super::egress(&l, "db", EngineSide::OLD).map(|(e, _)| e),
+        Some(EgressExpect::Routed)
+    );
+    let implied = super::implied::checks(&l, EngineSide::OLD);
+    let egress: Vec<&str> = implied
+        .iter()
+        .filter_map(|i| match &i.kind {
+            crate::lab::CheckKind::Egress { node, .. } => Some(node.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(egress, ["db", "sealed"]);
+}

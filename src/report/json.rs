@@ -14,6 +14,8 @@ struct Document<'a> {
     engine: Engine<'a>,
     engines: Vec<Engine<'a>>,
     notes: &'a [String],
+    /// The lab's findings: `{at: "compose.yaml:12:7", text}`.
+    findings: &'a [crate::lab::Finding],
     passed: usize,
     failed: usize,
     errors: usize,
@@ -208,6 +210,7 @@ pub fn render(report: &VerifyReport) -> String {
         }),
         engines,
         notes: &report.notes,
+        findings: &report.findings,
         passed: report.passed(),
         failed: report.failed(),
         errors: report.errors(),

@@ -50,6 +50,20 @@ fn cell_case(report: &VerifyReport, m: &MatrixReport, cell: &CellReport) -> Test
 pub fn render(report: &VerifyReport) -> Result<String, quick_junit::SerializeError> {
     let mut suite = TestSuite::new(report.lab.as_str());
     suite.set_time(report.elapsed);
+    // Notes and findings: the suite's properties and its output, where CI
+    // systems show them.
+    for f in &report.findings {
+        suite.add_property(quick_junit::Property::new("finding", f.to_string()));
+    }
+    let said: Vec<String> = report
+        .notes
+        .iter()
+        .cloned()
+        .chain(report.findings.iter().map(ToString::to_string))
+        .collect();
+    if !said.is_empty() {
+        suite.set_system_out(said.join("\n"));
+    }
     add_checks(&mut suite, report, &report.checks);
     let mut junit = Report::new("netlab");
     junit.set_time(report.elapsed);

@@ -163,6 +163,9 @@ pub struct VerifyReport {
     pub engines: Vec<EngineInfo>,
     /// Said before the checks (e.g. hosts that share one engine).
     pub notes: Vec<String>,
+    /// The lab's `findings:` (what `netlab import` found in the compose
+    /// files), each naming its compose line.
+    pub findings: Vec<crate::lab::Finding>,
     /// The steady state's checks.
     pub checks: Vec<CheckReport>,
     /// The steps that ran after it, each with its actions and checks.
@@ -273,6 +276,9 @@ impl VerifyReport {
             let _ = writeln!(out, "{}", self.header());
             for note in &self.notes {
                 let _ = writeln!(out, "{}", safe(note));
+            }
+            for f in &self.findings {
+                let _ = writeln!(out, "{}", safe(&f.to_string()));
             }
         }
         for c in self.checks.iter().filter(shown) {
@@ -488,6 +494,7 @@ pub(crate) mod tests {
                 address: "unix:///var/run/docker.sock".into(),
             }],
             notes: Vec::new(),
+            findings: Vec::new(),
             checks,
             elapsed: Duration::from_millis(1500),
             steps: Vec::new(),

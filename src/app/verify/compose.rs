@@ -58,9 +58,12 @@ pub async fn verify_compose_command(
     let mut lab = project_lab(args, &project, &replicas, &networks, allow_external)?;
     let mut notes = notes(home, &project, &replicas, &networks, &declared, &texts);
     if args.lab.is_none() {
-        lab.checks = compose_lab::implied_checks(&lab, &exposed(&replicas));
+        let side = crate::model::EngineSide::of(&crate::lab::requires::EngineFacts::of_version(
+            &home.version,
+        ));
+        lab.checks = compose_lab::implied_checks(&lab, &replicas, side);
         notes.push(format!(
-            "note: no --lab file: {} the project implies (each running service resolves the services it shares a network with, and a TCP handshake completes on each port they expose)",
+            "note: no --lab file: {} the project implies, from netlab's model of Docker networking (names and reach between the running services, each port they expose, published TCP ports from the host)",
             crate::report::count(lab.checks.len(), "check")
         ));
     }
@@ -166,22 +169,6 @@ fn project_lab(
         eprintln!("{}\n", for_terminal(w));
     }
     Ok(loaded.lab)
-}
-
-/// The TCP ports each running service's first replica exposes.
-fn exposed(replicas: &[Replica]) -> IndexMap<String, Vec<u16>> {
-    compose_lab::nodes(replicas)
-        .into_iter()
-        .filter(|(_, r)| r.running && r.number <= 1)
-        .map(|(node, r)| {
-            let ports = r
-                .exposed
-                .iter()
-                .filter_map(|p| p.strip_suffix("/tcp")?.parse().ok())
-                .collect();
-            (node, ports)
-        })
-        .collect()
 }
 
 /// What the report says about the project: which one, made by which

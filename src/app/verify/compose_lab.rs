@@ -15,7 +15,12 @@ use serde_saphyr::{Location, Spanned};
 
 use crate::engine::compose_labels::{ProjectNetwork, Replica};
 use crate::lab::raw::{RawAttachment, RawAttachments, RawLab, RawNetwork, RawNode, Scalar, Span};
-use crate::lab::{Check, CheckKind, DnsExpect, Lab, Source, Target, TargetHost, TcpExpect};
+use crate::lab::{
+    Check, CheckKind, DnsExpect, Lab, Listener, PortExpect, Source, Target, TargetHost, TcpExpect,
+    Transport,
+};
+use crate::model::EngineSide;
+use crate::vocab::ListenerProto;
 
 /// Compose's project name: `-p`, else `COMPOSE_PROJECT_NAME`, else the
 /// `name:` of the compose files (v2), else the directory of the first `-f`
@@ -214,9 +219,12 @@ fn raw_node(r: &Replica, networks: &[ProjectNetwork]) -> RawNode {
             )),
         ),
     };
-    // One entry per (port, host port): 0.0.0.0 and :: are "every address".
+    // One entry per (port, host port), IPv4 bindings only: 0.0.0.0 is
+    // "every address". Docker picks the host port of each family on its
+    // own, so the `::` binding of one container may have the number of
+    // another container's `0.0.0.0` one; the lab's ports say IPv4.
     let mut ports: Vec<String> = Vec::new();
-    for p in &r.ports {
+    for p in r.ports.iter().filter(|p| p.host_ip.is_ipv4()) {
         let entry = if p.host_ip.is_unspecified() {
             format!(
                 "{}:{}/{}",
@@ -224,7 +232,7 @@ fn raw_node(r: &Replica, networks: &[ProjectNetwork]) -> RawNode {
                 p.container_port,
                 p.transport.as_str()
             )
-        } else if p.host_ip.is_ipv4() {
+        } else {
             format!(
                 "{}:{}:{}/{}",
                 p.host_ip,
@@ -232,8 +240,6 @@ fn raw_node(r: &Replica, networks: &[ProjectNetwork]) -> RawNode {
                 p.container_port,
                 p.transport.as_str()
             )
-        } else {
-            continue;
         };
         if !ports.contains(&entry) {
             ports.push(entry);
@@ -276,6 +282,7 @@ pub fn empty_raw() -> RawLab {
         nodes: IndexMap::new(),
         checks: Vec::new(),
         steps: Vec::new(),
+        findings: Vec::new(),
     }
 }
 
@@ -491,130 +498,121 @@ pub fn lab_name(project: &str) -> String {
     name
 }
 
-/// The checks a project implies when no `--lab` file gives any.
-///
-/// The seam for `crate::model::implied` (issue 27, part 1): until it is
-/// wired here, the minimal honest set — every running service resolves
-/// each running service it shares a network with, and a TCP handshake
-/// completes on each port that service exposes (`expose`, `ports`
-/// targets, the image's EXPOSE). Replicas beyond the first are targets
-/// through their service's name, not asked on their own.
-pub fn implied_checks(lab: &Lab, exposed: &IndexMap<String, Vec<u16>>) -> Vec<Check> {
+/// The checks a project implies when no `--lab` file gives any: those of
+/// [`crate::model::implied`], asked of the project as a lab whose running
+/// services (replica 1 of each) serve what they expose (`expose`, `ports`
+/// targets, the image's EXPOSE) — and then said as a foreign container
+/// can answer them: `open` becomes `accepts` (a handshake, not netlab's
+/// greeting), a published TCP port becomes a handshake from the Docker
+/// host at its host address (127.0.0.1 for every address), and what needs
+/// netlab's agent to answer (UDP, a port proven unpublished) is left out.
+/// A name with several replicas is expected to resolve, not to one node.
+pub fn implied_checks(lab: &Lab, replicas: &[Replica], side: EngineSide) -> Vec<Check> {
+    let by_node = nodes(replicas);
+    let several = |service: &str| replicas.iter().filter(|r| r.service == service).count() > 1;
+    let mut model = lab.clone();
+    model.checks.clear();
+    model.nodes.retain(|name, _| {
+        by_node
+            .get(name)
+            .is_some_and(|r| r.running && r.number <= 1)
+    });
+    for (name, node) in model.nodes.iter_mut() {
+        let Some(r) = by_node.get(name) else { continue };
+        node.image = None;
+        node.serve = r
+            .exposed
+            .iter()
+            .filter_map(|p| {
+                // Compose v2 writes `expose` entries without a protocol
+                // (`3306`), which Docker reads as TCP.
+                let (port, proto) = p.split_once('/').unwrap_or((p.as_str(), "tcp"));
+                let proto = match proto {
+                    "tcp" => ListenerProto::Tcp,
+                    "udp" => ListenerProto::Udp,
+                    _ => return None,
+                };
+                Some(Listener {
+                    proto,
+                    port: port.parse().ok()?,
+                })
+            })
+            .collect();
+    }
     let mut out = Vec::new();
-    let check = |title: String, kind: CheckKind| Check {
-        title,
-        timeout: Duration::from_secs(2),
-        retry: false,
-        capture: false,
-        family: None,
-        requires: Default::default(),
-        kind,
-    };
-    for (from, a) in &lab.nodes {
-        for (to, b) in &lab.nodes {
-            if from == to || !exposed.contains_key(to) || !exposed.contains_key(from) {
-                continue;
-            }
-            let shared = a.networks().any(|n| b.is_on(&n.network));
-            if !shared {
-                continue;
-            }
-            out.push(check(
-                format!("{from} resolves {to}"),
-                CheckKind::Dns {
-                    from: from.clone(),
-                    name: to.clone(),
-                    record: Default::default(),
-                    expect: DnsExpect::Resolves,
-                },
-            ));
-            for port in exposed.get(to).into_iter().flatten() {
-                out.push(check(
-                    format!("{from} → {to}:{port} accepts"),
-                    CheckKind::Tcp {
-                        from: Source::Node(from.clone()),
-                        to: Target {
-                            host: TargetHost::Node {
-                                node: to.clone(),
-                                network: None,
-                            },
-                            port: *port,
-                        },
-                        expect: TcpExpect::Accepts,
+    for implied in crate::model::implied::checks(&model, side) {
+        let requires = implied.requires;
+        let kind = match implied.kind {
+            CheckKind::Dns {
+                from,
+                name,
+                record,
+                expect: DnsExpect::Exactly(_),
+            } if several(&name) => CheckKind::Dns {
+                from,
+                name,
+                record,
+                expect: DnsExpect::Resolves,
+            },
+            CheckKind::Tcp {
+                from,
+                to,
+                expect: TcpExpect::Open,
+            } => CheckKind::Tcp {
+                from,
+                to,
+                expect: TcpExpect::Accepts,
+            },
+            CheckKind::Udp { .. } => continue,
+            CheckKind::Port {
+                node,
+                port,
+                transport: Transport::Tcp,
+                host_ip,
+                expect: PortExpect::Published,
+                ..
+            } => {
+                let Some(r) = by_node.get(&node) else {
+                    continue;
+                };
+                let Some(bound) = r.ports.iter().find(|p| {
+                    p.container_port == port
+                        && p.transport == Transport::Tcp
+                        && p.host_ip.is_ipv4()
+                        && host_ip.is_none_or(|ip| ip == p.host_ip)
+                }) else {
+                    continue;
+                };
+                let ip = if bound.host_ip.is_unspecified() {
+                    std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+                } else {
+                    bound.host_ip
+                };
+                CheckKind::Tcp {
+                    from: Source::Host(None),
+                    to: Target {
+                        host: TargetHost::Ip(ip),
+                        port: bound.host_port,
                     },
-                ));
+                    expect: TcpExpect::Accepts,
+                }
             }
-        }
+            CheckKind::Port { .. } => continue,
+            kind => kind,
+        };
+        out.push(Check {
+            title: kind.default_title(),
+            timeout: Duration::from_secs(2),
+            retry: false,
+            capture: false,
+            family: None,
+            requires,
+            kind,
+        });
     }
     out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn project_names_are_made_as_compose_makes_them() {
-        assert_eq!(normalize("My_App.v2"), "my_appv2");
-        assert_eq!(normalize("-_x"), "x");
-        let cwd = Path::new("/srv/Shop.Front");
-        assert_eq!(
-            project_name(Some("CV-a"), Some("e"), None, &[], cwd).unwrap(),
-            "cv-a"
-        );
-        assert_eq!(
-            project_name(None, Some("env_p"), Some("n"), &[], cwd).unwrap(),
-            "env_p"
-        );
-        assert_eq!(
-            project_name(None, Some(""), Some("named"), &[], cwd).unwrap(),
-            "named"
-        );
-        let files = [PathBuf::from("/x/Cv_Dir/compose.yaml")];
-        assert_eq!(
-            project_name(None, None, None, &files, cwd).unwrap(),
-            "cv_dir"
-        );
-        assert!(project_name(Some("..."), None, None, &[], cwd).is_err());
-    }
-
-    #[test]
-    fn services_and_profiles_are_read_from_the_files() {
-        let d = declared(&[(
-            "c.yaml".into(),
-            "name: shop\nservices:\n  web: {image: a}\n  dbg: {image: b, profiles: [debug]}\n"
-                .into(),
-        )])
-        .unwrap();
-        assert_eq!(d.name.as_deref(), Some("shop"));
-        assert_eq!(d.services["dbg"], vec!["debug".to_owned()]);
-        assert!(d.services["web"].is_empty());
-    }
-
-    #[test]
-    fn replicas_after_the_first_get_their_number() {
-        let r = |s: &str, n| Replica {
-            service: s.into(),
-            number: n,
-            ..Replica::default()
-        };
-        let all = [r("web", 2), r("web", 1), r("db", 1)];
-        let names: Vec<String> = nodes(&all).keys().cloned().collect();
-        assert_eq!(names, ["db", "web", "web-2"]);
-    }
-
-    #[test]
-    fn steps_and_unknown_nodes_in_the_lab_file_are_refused_at_their_line() {
-        let text = "checks: []\nnodes:\n  ghost: {}\nsteps:\n  - title: s\n";
-        let raw = crate::lab::parse_raw("l.yaml", text).unwrap();
-        let problems = merge(raw, "l.yaml", "p", &[], &[]).unwrap_err();
-        assert!(
-            problems[0].starts_with("l.yaml:5:5: steps:"),
-            "{problems:?}"
-        );
-        assert!(
-            problems[1].starts_with("l.yaml:3:3: nodes.ghost:"),
-            "{problems:?}"
-        );
-    }
-}
+#[path = "compose_lab_tests.rs"]
+mod tests;

@@ -243,6 +243,7 @@ pub async fn verify(
         lab: live.lab.name.clone(),
         engines: engine_infos(&live.lab, engines),
         notes,
+        findings: live.lab.findings.clone(),
         checks: steady.checks,
         steps: step_reports,
         restore,

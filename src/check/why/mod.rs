@@ -16,13 +16,15 @@ mod path;
 mod tests;
 
 use crate::agent::protocol::{
-    CaptureResult, HttpObservation, MtuObservation, Observation, PathMtuObservation, PortAnswer,
-    PortAttempt, ProbeResult, SpreadObservation, TcpObservation, TlsObservation, TlsOutcome,
-    UdpObservation,
+    CaptureResult, EgressObservation, HttpObservation, MtuObservation, Observation,
+    PathMtuObservation, PortAnswer, PortAttempt, ProbeResult, SpreadObservation, TcpObservation,
+    TlsObservation, TlsOutcome, UdpObservation,
 };
 use crate::check::route::{self, Route, carriers, networks_of};
 use crate::lab::IpFamily;
-use crate::lab::{CheckKind, Driver, Matrix, MatrixCell, PortExpect, Source, Transport, Trust};
+use crate::lab::{
+    CheckKind, Driver, EgressExpect, Matrix, MatrixCell, PortExpect, Source, Transport, Trust,
+};
 use crate::live::LiveLab;
 use crate::model::{self, EngineSide};
 use path::Seen;
@@ -94,6 +96,7 @@ pub fn explain(kind: &CheckKind, result: &ProbeResult, live: &LiveLab) -> Option
             port(live, kind, node, *expect, attempts)
         }
         (CheckKind::Mtu { network, .. }, Observation::Mtu(o)) => mtu(live, network, o),
+        (CheckKind::Egress { node, .. }, Observation::Egress(o)) => egress(live, node, o),
         (
             CheckKind::Mtu {
                 node, network, to, ..
@@ -393,6 +396,32 @@ fn port(
         )),
         _ => None,
     }
+}
+
+/// Why a node has (or has not) a route out: the model's reason where it
+/// predicted what the kernel answered, for the networks the node is on now.
+fn egress(live: &LiveLab, node: &str, o: &EgressObservation) -> Option<Why> {
+    let routed = match o {
+        EgressObservation::Routed { .. } => EgressExpect::Routed,
+        EgressObservation::Unreachable { .. } => EgressExpect::None,
+        EgressObservation::Error { .. } => return None,
+    };
+    let mut now = live.lab.clone();
+    now.nodes = live.nodes_now();
+    let source = Source::Node(node.to_owned());
+    let host = live.lab.host_of(&source);
+    let side = live
+        .hosts
+        .get(host)
+        .map_or(EngineSide::NEW, |h| EngineSide::of(&h.facts));
+    let (predicted, reason) = model::egress(&now, node, side)?;
+    (predicted == routed).then(|| {
+        let short = match routed {
+            EgressExpect::None => "internal networks: no default route",
+            EgressExpect::Routed => "a default route via a bridge's gateway",
+        };
+        Why::new(reason, short.into())
+    })
 }
 
 fn mtu(live: &LiveLab, network: &str, o: &MtuObservation) -> Option<Why> {

@@ -344,6 +344,24 @@ impl Validator {
         ok.then_some(out)
     }
 
+    /// `egress: { node, expect: none | routed }`: whether the node has a
+    /// route out, read from its own routing decision (nothing is sent).
+    pub(super) fn egress_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
+        let node = self
+            .required(cx, &cx.body.node, "node")
+            .and_then(|n| self.node_ref(cx, n));
+        let expect = self.expect_word(cx, &["none", "routed"]);
+        let (node, expect) = (node?, expect?);
+        Some(CheckKind::Egress {
+            node: node.name.clone(),
+            expect: if expect == "none" {
+                EgressExpect::None
+            } else {
+                EgressExpect::Routed
+            },
+        })
+    }
+
     pub(super) fn mtu_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
         let node = self
             .required(cx, &cx.body.node, "node")

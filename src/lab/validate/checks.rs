@@ -22,7 +22,7 @@ const MAX_CHECK_TIMEOUT: Duration = Duration::from_secs(300);
 const MIN_CHECK_TIMEOUT: Duration = Duration::from_millis(200);
 
 pub(super) const CHECK_KINDS: &[&str] = &[
-    "dns", "tcp", "udp", "port", "http", "tls", "mtu", "matrix", "latency", "loss",
+    "dns", "tcp", "udp", "port", "http", "tls", "mtu", "matrix", "latency", "loss", "egress",
 ];
 
 impl Validator {
@@ -117,6 +117,9 @@ impl Validator {
             "mtu" => &[
                 "title", "name", "timeout", "retry", "node", "network", "to", "requires", "expect",
             ],
+            "egress" => &[
+                "title", "name", "timeout", "retry", "node", "family", "requires", "expect",
+            ],
             "tls" => &[
                 "title", "timeout", "retry", "from", "to", "name", "ca", "capture", "family",
                 "requires", "expect",
@@ -197,6 +200,7 @@ impl Validator {
             "tcp" if cx.body.connections.is_some() => self.spread_check(cx),
             "tcp" => self.transport_check(cx, Transport::Tcp),
             "mtu" => self.mtu_check(cx),
+            "egress" => self.egress_check(cx),
             "tls" => self.tls_check(cx),
             "http" => self.http_check(cx),
             "port" => self.port_check(cx),

@@ -200,6 +200,7 @@ impl Validator {
         self.bridges_stay_on_one_host(&raw.networks, &networks, &nodes);
         let checks = self.checks(&raw.checks, &nodes, &networks, &hosts);
         let steps = self.steps(&raw.steps, &nodes, &networks, &hosts);
+        let findings = self.findings(&raw.findings);
         Some(Lab {
             name,
             description: raw
@@ -211,6 +212,7 @@ impl Validator {
             nodes,
             checks,
             steps,
+            findings,
         })
     }
 }

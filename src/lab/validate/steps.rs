@@ -585,6 +585,9 @@ fn aimed_at(kind: &CheckKind) -> Vec<(String, Option<String>)> {
             .collect(),
         CheckKind::Port { node, .. } => vec![(node.clone(), None)],
         CheckKind::Matrix(m) => m.targets.iter().map(|t| (t.clone(), None)).collect(),
-        CheckKind::Dns { .. } | CheckKind::Http { .. } | CheckKind::Spread { .. } => Vec::new(),
+        CheckKind::Dns { .. }
+        | CheckKind::Http { .. }
+        | CheckKind::Spread { .. }
+        | CheckKind::Egress { .. } => Vec::new(),
     }
 }

@@ -146,6 +146,14 @@ fn header(out: &mut String, doc: &Document) {
     for note in &doc.notes {
         let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(note));
     }
+    for f in &doc.findings {
+        let _ = writeln!(
+            out,
+            "<p class=\"note finding\"><b>finding</b> <code>{}</code>: {}</p>",
+            esc(&f.at),
+            esc(&f.text)
+        );
+    }
     out.push_str("</header>\n");
 }
 

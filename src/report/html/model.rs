@@ -15,6 +15,9 @@ pub struct Document {
     pub engines: Vec<Engine>,
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The lab's findings (a later netlab's field: none in older reports).
+    #[serde(default)]
+    pub findings: Vec<crate::lab::Finding>,
     #[serde(default)]
     pub passed: usize,
     #[serde(default)]
