@@ -126,10 +126,12 @@ pub fn topology(
         y,
         "description: {}",
         quoted(&format!(
-            "Compose project {}: {} services on {} networks, with the checks compose implies.",
+            "Compose project {}: {} service{} on {} network{}, with the checks compose implies.",
             project.name,
             project.services.len(),
-            project.networks.len()
+            if project.services.len() == 1 { "" } else { "s" },
+            project.networks.len(),
+            if project.networks.len() == 1 { "" } else { "s" }
         ))
     );
     y.push_str("\nnetworks:\n");

@@ -81,6 +81,9 @@ pub fn parse_port_mapping(s: &str) -> Result<PortMapping, String> {
         let parts: Vec<&str> = spec.split(':').collect();
         match parts.as_slice() {
             [_] | [_, _] => (None, spec),
+            // Docker reads an empty address as every address (mailcow's
+            // `"${HTTPS_BIND:-}:443:443"`).
+            ["", _, _] => (None, &spec[1..]),
             [ip, _, _] => (
                 Some(IpAddr::from_str(ip).map_err(|_| format!("`{ip}` is not an IP address"))?),
                 &spec[ip.len() + 1..],

@@ -262,6 +262,11 @@ fn port_mapping_forms() {
     assert_eq!(m.host_ip, Some("::1".parse().expect("ip")));
     let m = p("8000-8002:80-82").expect("valid");
     assert_eq!(m.container_ports.len(), 3);
+    let m = p(":443:443").expect("an empty address is every address, as Docker reads it");
+    assert_eq!(
+        (m.host_ip, m.host_ports, m.container_ports.first),
+        (None, Some(PortRange::single(443)), 443)
+    );
     assert!(p("0").is_err());
     assert!(p("82-80").is_err());
 }
