@@ -89,6 +89,47 @@ async fn run_recorded(probe: &Probe) -> (Observation, Option<CaptureResult>, Dur
 
 static RECORDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Why a target given by name was not probed.
+enum Unaimed {
+    /// The node's resolver gave no address: the name leads nowhere from
+    /// here, as a client there would find.
+    Unresolved(String),
+    /// It gave one outside the lab: never probed.
+    Refused(String),
+}
+
+/// Where a probe aims, and the time left for it: `addr`, or for a target
+/// given by name the first address the node's resolver answers (in
+/// `addr`'s family) on `addr`'s port, when it lies in the lab's subnets.
+async fn aimed(
+    addr: SocketAddr,
+    by_name: Option<&ByName>,
+    deadline: Duration,
+) -> Result<(SocketAddr, Duration), Unaimed> {
+    let Some(by) = by_name else {
+        return Ok((addr, deadline));
+    };
+    let started = Instant::now();
+    let family = if addr.is_ipv6() {
+        crate::vocab::IpFamily::V6
+    } else {
+        crate::vocab::IpFamily::V4
+    };
+    let ip = super::resolve::first_address(&by.name, family, deadline)
+        .await
+        .map_err(|why| Unaimed::Unresolved(format!("`{}` did not resolve: {why}", by.name)))?;
+    if !by.within.iter().any(|n| n.contains(&ip)) {
+        return Err(Unaimed::Refused(format!(
+            "`{}` resolved to {ip}, which is in no subnet of the lab: not probed",
+            by.name
+        )));
+    }
+    Ok((
+        SocketAddr::new(ip, addr.port()),
+        deadline.saturating_sub(started.elapsed()),
+    ))
+}
+
 /// The name servers of resolv.conf: DNS to them is the probe's too.
 fn resolvers() -> Vec<IpAddr> {
     system_resolver_config()
@@ -104,10 +145,22 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
             record,
             control,
         } => Observation::Dns(dns_with_control(name, *record, control.as_ref(), deadline).await),
-        ProbeKind::Tcp { addr, speak } => {
-            Observation::Tcp(tcp_recorded(*addr, speak, deadline, recorder).await)
+        ProbeKind::Tcp {
+            addr,
+            speak,
+            by_name,
+        } => Observation::Tcp(match aimed(*addr, by_name.as_ref(), deadline).await {
+            Ok((addr, left)) => tcp_recorded(addr, speak, left, recorder).await,
+            Err(Unaimed::Unresolved(message)) => TcpObservation::Unreachable { message },
+            Err(Unaimed::Refused(message)) => TcpObservation::Error { message },
+        }),
+        ProbeKind::Udp { addr, by_name } => {
+            Observation::Udp(match aimed(*addr, by_name.as_ref(), deadline).await {
+                Ok((addr, left)) => udp(addr, left).await,
+                Err(Unaimed::Unresolved(message)) => UdpObservation::Unreachable { message },
+                Err(Unaimed::Refused(message)) => UdpObservation::Error { message },
+            })
         }
-        ProbeKind::Udp { addr } => Observation::Udp(udp(*addr, deadline).await),
         ProbeKind::Mtu { address } => Observation::Mtu(mtu(*address)),
         ProbeKind::PathMtu { target } => {
             Observation::PathMtu(match crate::capture::pmtu::icmp_available(*target) {
@@ -118,9 +171,24 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
                 },
             })
         }
-        ProbeKind::Tls { addr, sni, ca_pem } => Observation::Tls(
-            web_client::tls(*addr, sni, ca_pem.as_deref(), deadline, recorder).await,
-        ),
+        ProbeKind::Tls {
+            addr,
+            sni,
+            ca_pem,
+            by_name,
+        } => Observation::Tls(match aimed(*addr, by_name.as_ref(), deadline).await {
+            Ok((addr, left)) => web_client::tls(addr, sni, ca_pem.as_deref(), left, recorder).await,
+            Err(Unaimed::Unresolved(message) | Unaimed::Refused(message)) => TlsObservation {
+                outcome: TlsOutcome::Error { message },
+                connect_ms: None,
+                handshake_ms: None,
+                first_byte_ms: None,
+                version: None,
+                cipher: None,
+                subject: None,
+                close_notify: None,
+            },
+        }),
         ProbeKind::Http {
             url,
             method,

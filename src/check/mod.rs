@@ -173,9 +173,11 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
         CheckKind::Tcp { from, to, .. } => ProbeKind::Tcp {
             addr: address(from, to)?,
             speak: target_speak(live, from, to),
+            by_name: by_name(live, to),
         },
         CheckKind::Udp { from, to, .. } => ProbeKind::Udp {
             addr: address(from, to)?,
+            by_name: by_name(live, to),
         },
         CheckKind::Mtu {
             node, network, to, ..
@@ -224,6 +226,7 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
                 addr: address(from, to)?,
                 sni: name.clone(),
                 ca_pem,
+                by_name: by_name(live, to),
             }
         }
         CheckKind::Http {
@@ -277,6 +280,18 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
             }
         }
     })
+}
+
+/// A target given by an alias: resolved in the probing node, and aimed at
+/// only inside the lab's subnets.
+fn by_name(live: &LiveLab, to: &crate::lab::Target) -> Option<crate::agent::protocol::ByName> {
+    match &to.host {
+        crate::lab::TargetHost::Name(name) => Some(crate::agent::protocol::ByName {
+            name: name.clone(),
+            within: live.subnets.clone(),
+        }),
+        _ => None,
+    }
 }
 
 /// What proves a resolver alive beside a name that may get no answer: the

@@ -866,6 +866,7 @@ fn a_matrix_probes_each_cell_and_reduces_each_answer_to_a_symbol() {
         ProbeKind::Tcp {
             addr: "10.1.0.2:7000".parse().expect("addr"),
             speak: Speak::Greeting,
+            by_name: None,
         }
     );
     let cell = |i: usize| &m.cells[i];
