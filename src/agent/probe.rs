@@ -676,7 +676,7 @@ pub async fn spread(
         }
         let attempt = async {
             let lookup = resolver
-                .lookup(name, HickoryRecordType::A)
+                .lookup(super::resolve::dns_name(name)?, HickoryRecordType::A)
                 .await
                 .map_err(|e| format!("{:?}", classify_dns_error(&e)))?;
             let first = lookup

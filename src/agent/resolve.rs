@@ -10,7 +10,7 @@ use hickory_resolver::config::{ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{RData, RecordType as HickoryRecordType};
+use hickory_resolver::proto::rr::{Name, RData, RecordType as HickoryRecordType};
 
 use super::protocol::DnsObservation;
 use crate::vocab::{IpFamily, RecordType};
@@ -41,6 +41,17 @@ pub fn system_resolver_config() -> Result<(ResolverConfig, ResolverOpts), String
         .map_err(|e| format!("cannot parse /etc/resolv.conf: {e}"))
 }
 
+/// A name as Docker's DNS takes it: ASCII names as they are (`pay_gw`,
+/// `API.internal` — IDNA would refuse the `_`), others through IDNA.
+pub fn dns_name(name: &str) -> Result<Name, String> {
+    let parsed = if name.is_ascii() {
+        Name::from_ascii(name)
+    } else {
+        Name::from_utf8(name)
+    };
+    parsed.map_err(|e| format!("`{name}` is not a DNS name: {e}"))
+}
+
 pub async fn dns(
     config: ResolverConfig,
     opts: ResolverOpts,
@@ -55,6 +66,10 @@ pub async fn dns(
     let record_type = match record {
         RecordType::A => HickoryRecordType::A,
         RecordType::Aaaa => HickoryRecordType::AAAA,
+    };
+    let name = match dns_name(name) {
+        Ok(n) => n,
+        Err(message) => return DnsObservation::Error { message },
     };
     match tokio::time::timeout(deadline, resolver.lookup(name, record_type)).await {
         Err(_) => DnsObservation::Timeout,
