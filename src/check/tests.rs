@@ -1043,3 +1043,39 @@ fn a_check_between_two_hosts_on_one_engine_is_skipped_with_the_reason() {
     l.hosts.insert("west".to_owned(), host("two"));
     assert_eq!(skipped(&l, 0), None);
 }
+
+/// An alias two nodes carry on `front`: a probe from a node there may be
+/// answered by either, and by nobody else.
+#[test]
+fn an_alias_target_is_answered_by_one_of_its_carriers() {
+    let yaml = "networks:\n  front: {}\n  back: {}\n  back2: {}\nnodes:\n  web:\n    networks:\n      front: { aliases: [api] }\n      back: {}\n    serve: [tcp:7000]\n  client:\n    networks:\n      front: { aliases: [api] }\n  outsider:\n    networks: [back2]\n  legacy:\n    network_mode: bridge\n  stopped:\n    networks: [front]\nchecks:\n  - tcp: { from: client, to: api:7000, expect: open }\n";
+    let mut lab = lab::load_source("t.yaml", yaml.as_bytes(), Some("t"))
+        .expect("valid")
+        .lab;
+    let k = lab.checks.remove(0).kind;
+    let l = LiveLab { lab, ..live() };
+    let open = |identity| Observation::Tcp(TcpObservation::Open { identity });
+    assert!(classify(&k, &open(id("web")), &l).passed);
+    assert!(classify(&k, &open(id("client")), &l).passed);
+    let wrong = classify(&k, &open(id("outsider")), &l);
+    assert!(!wrong.passed);
+    assert_eq!(
+        wrong.observed,
+        "open, answered by outsider of lab t; expected one of web of lab t, client of lab t"
+    );
+    // A name that did not resolve from the source: nothing reaches it by
+    // that name, which is what `blocked` says.
+    let unresolved = Observation::Tcp(TcpObservation::Unreachable {
+        message: "`api` did not resolve: NxDomain".into(),
+    });
+    assert!(!classify(&k, &unresolved, &l).passed);
+    // The probe resolves the name itself: only the family and port are
+    // known here.
+    let CheckKind::Tcp { from, to, .. } = &k else {
+        panic!("tcp")
+    };
+    assert_eq!(
+        target::resolve(&l, from, to, IpFamily::V4).expect("aim"),
+        "0.0.0.0:7000".parse().expect("addr")
+    );
+}

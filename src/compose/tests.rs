@@ -248,3 +248,26 @@ fn a_back_end_service_published_everywhere_is_a_finding() {
             .any(|m| m.level == Level::Finding && m.at.line == 5)
     );
 }
+
+#[test]
+fn external_networks_are_used_not_made() {
+    let a = "services:\n  a:\n    image: x\n    networks: [shared, corp, old]\nnetworks:\n  shared:\n    external: true\n  corp:\n    external: true\n    name: corp_net\n  old:\n    external:\n      name: legacy.net\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    let t = &done.lab_text;
+    assert!(t.contains("\n  shared: { external: true }\n"), "{t}");
+    assert!(
+        t.contains("\n  corp: { external: true, name: \"corp_net\" }\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("\n  old: { external: true, name: \"legacy.net\" }\n"),
+        "{t}"
+    );
+    let lab = crate::lab::load_source("imported.yaml", t.as_bytes(), None).expect("valid");
+    assert_eq!(
+        lab.lab.networks["corp"].external.as_deref(),
+        Some("corp_net")
+    );
+}

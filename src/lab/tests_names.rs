@@ -128,7 +128,7 @@ fn an_external_network_is_named_and_has_no_settings_of_the_lab() {
         Some("corp_net.v1")
     );
     let e = errors(
-        "networks:\n  shared: { external: true, subnet: 10.9.0.0/24, internal: true }\n  mine: { name: other }\n  bad: { external: true, name: netlab_x_y }\nnodes:\n  a:\n    networks: [shared, mine, bad]\n",
+        "networks:\n  shared: { external: true, subnet: 10.9.0.0/24, internal: true }\n  mine: { name: other }\n  bad: { external: true, name: netlab_x_y }\n  own: { external: true, name: bridge }\nnodes:\n  a:\n    networks: [shared, mine, bad, own]\n",
     );
     let msgs: Vec<&str> = e.iter().map(|(_, _, m)| m.as_str()).collect();
     assert_eq!(
@@ -138,6 +138,7 @@ fn an_external_network_is_named_and_has_no_settings_of_the_lab() {
             "`internal` of external network `shared` is not the lab's to set",
             "`name` applies only to an external network",
             "`netlab_x_y` cannot be an external network",
+            "`bridge` is Docker's own network, not an external one",
         ]
     );
 }
@@ -203,4 +204,54 @@ fn helper_names_cannot_be_a_node_container() {
         probe_helper_name("l", "web"),
         container_name("l", "web_probe")
     );
+}
+
+const ALIASED: &str = "networks:\n  back: {}\nnodes:\n  db:\n    networks:\n      back: { aliases: [postgres] }\n    serve: [tcp:5432, https:443]\n  app:\n    networks: [back]\n  old:\n    network_mode: bridge\n";
+
+#[test]
+fn an_alias_is_a_target_resolved_from_the_probing_node() {
+    let lab = load_str(&format!(
+        "{ALIASED}checks:\n  - tcp: {{ from: app, to: postgres:5432, expect: open }}\n  - tls: {{ from: app, to: postgres:443, expect: verified }}\n"
+    ))
+    .expect("valid")
+    .lab;
+    let CheckKind::Tcp { to, .. } = &lab.checks[0].kind else {
+        panic!("tcp")
+    };
+    assert_eq!(to.host, TargetHost::Name("postgres".into()));
+    assert_eq!(to.to_string(), "postgres:5432");
+    // The name presented over TLS is the alias, which the certificate
+    // covers.
+    let CheckKind::Tls { name, .. } = &lab.checks[1].kind else {
+        panic!("tls")
+    };
+    assert_eq!(name, "postgres");
+}
+
+#[test]
+fn an_alias_target_needs_dockers_dns_and_no_network() {
+    let e = errors(&format!(
+        "{ALIASED}checks:\n  - tcp: {{ from: host, to: postgres:5432, expect: open }}\n  - tcp: {{ from: old, to: postgres:5432, expect: open }}\n  - tcp: {{ from: app, to: postgres@back:5432, expect: open }}\n  - tcp: {{ from: app, to: nobody:5432, expect: open }}\n"
+    ));
+    let msgs: Vec<&str> = e.iter().map(|(_, _, m)| m.as_str()).collect();
+    assert_eq!(msgs.len(), 4, "{msgs:#?}");
+    assert!(
+        msgs[0].starts_with(
+            "`postgres:5432` is outside the lab: host does not resolve the lab's names"
+        ),
+        "{}",
+        msgs[0]
+    );
+    assert!(
+        msgs[1].starts_with(
+            "`postgres:5432` is outside the lab: old does not resolve the lab's names"
+        ),
+        "{}",
+        msgs[1]
+    );
+    assert_eq!(
+        msgs[2],
+        "`postgres` is an alias, not a node: `@back` cannot pick its address"
+    );
+    assert_eq!(msgs[3], "undefined node `nobody`");
 }

@@ -259,6 +259,14 @@ impl Validator {
             }
         }
         let engine_name = match &net.name {
+            Some(n) if RESERVED_NETWORK_NAMES.contains(&n.value.as_str()) => {
+                self.error(
+                    &n.referenced,
+                    format!("`{}` is Docker's own network, not an external one", n.value),
+                    Some("list `bridge` in a node's `networks:` (Docker's default bridge); `host` and `none` are a node's `network_mode`".into()),
+                );
+                n.value.clone()
+            }
             Some(n) if is_valid_network_name(&n.value) && !n.value.starts_with("netlab_") => {
                 n.value.clone()
             }
