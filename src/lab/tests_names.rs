@@ -255,3 +255,29 @@ fn an_alias_target_needs_dockers_dns_and_no_network() {
     );
     assert_eq!(msgs[3], "undefined node `nobody`");
 }
+
+#[test]
+fn the_model_knows_the_tutorial_a_node_on_bridge_and_a_user_network() {
+    use crate::model::{EngineSide, dns, reach};
+    let lab = load_str(
+        "networks:\n  alpine-net: {}\nnodes:\n  alpine1:\n    networks: [alpine-net]\n    serve: [tcp:7000]\n  alpine3:\n    networks: [bridge]\n    serve: [tcp:7000]\n  alpine4:\n    networks: [alpine-net, bridge]\n    serve: [tcp:7000]\n",
+    )
+    .expect("valid")
+    .lab;
+    let resolves = |from: &str, name: &str| {
+        dns::resolve(&lab, from, name, IpFamily::V4, EngineSide::NEW)
+            .certain_nodes()
+            .map(<[String]>::to_vec)
+    };
+    assert_eq!(resolves("alpine4", "alpine1"), Some(vec!["alpine1".into()]));
+    // The default bridge gives no names, also to a node on a user network.
+    assert_eq!(resolves("alpine4", "alpine3"), None);
+    assert_eq!(resolves("alpine3", "alpine4"), None);
+    let reaches = |from: &str, to: &str| {
+        reach::reach(&lab, &Source::Node(from.into()), to, 7000, Transport::Tcp).reach
+    };
+    assert_eq!(reaches("alpine4", "alpine3"), reach::Reach::Open);
+    assert_eq!(reaches("alpine3", "alpine4"), reach::Reach::Open);
+    assert_eq!(reaches("alpine1", "alpine3"), reach::Reach::Blocked);
+    assert_eq!(reaches("alpine3", "alpine1"), reach::Reach::Blocked);
+}
