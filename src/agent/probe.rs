@@ -11,7 +11,9 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpStream, UdpSocket};
 
 use super::protocol::*;
-use super::resolve::{classify_dns_error, dns, fresh_resolver, system_resolver_config};
+use super::resolve::{
+    Unaimed, aimed, classify_dns_error, dns, fresh_resolver, system_resolver_config,
+};
 use super::web_client;
 use crate::capture::{Filter, Recorder};
 use crate::vocab::{RecordType, Transport};
@@ -88,47 +90,6 @@ async fn run_recorded(probe: &Probe) -> (Observation, Option<CaptureResult>, Dur
 }
 
 static RECORDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Why a target given by name was not probed.
-enum Unaimed {
-    /// The node's resolver gave no address: the name leads nowhere from
-    /// here, as a client there would find.
-    Unresolved(String),
-    /// It gave one outside the lab: never probed.
-    Refused(String),
-}
-
-/// Where a probe aims, and the time left for it: `addr`, or for a target
-/// given by name the first address the node's resolver answers (in
-/// `addr`'s family) on `addr`'s port, when it lies in the lab's subnets.
-async fn aimed(
-    addr: SocketAddr,
-    by_name: Option<&ByName>,
-    deadline: Duration,
-) -> Result<(SocketAddr, Duration), Unaimed> {
-    let Some(by) = by_name else {
-        return Ok((addr, deadline));
-    };
-    let started = Instant::now();
-    let family = if addr.is_ipv6() {
-        crate::vocab::IpFamily::V6
-    } else {
-        crate::vocab::IpFamily::V4
-    };
-    let ip = super::resolve::first_address(&by.name, family, deadline)
-        .await
-        .map_err(|why| Unaimed::Unresolved(format!("`{}` did not resolve: {why}", by.name)))?;
-    if !by.within.iter().any(|n| n.contains(&ip)) {
-        return Err(Unaimed::Refused(format!(
-            "`{}` resolved to {ip}, which is in no subnet of the lab: not probed",
-            by.name
-        )));
-    }
-    Ok((
-        SocketAddr::new(ip, addr.port()),
-        deadline.saturating_sub(started.elapsed()),
-    ))
-}
 
 /// The name servers of resolv.conf: DNS to them is the probe's too.
 fn resolvers() -> Vec<IpAddr> {
