@@ -126,7 +126,7 @@ impl Drop for External {
 
 fn external_lab(network: &str, expect: &str) -> String {
     format!(
-        "name: x\nnetworks:\n  shared: {{ external: true, name: {network} }}\n  own: {{}}\nnodes:\n  a:\n    networks:\n      shared: {{ aliases: [svc] }}\n    serve: [tcp:7000]\n  b:\n    networks: [shared]\n  c:\n    networks: [own]\nchecks:\n  - dns: {{ from: b, name: svc, expect: [a] }}\n  - tcp: {{ from: b, to: a:7000, expect: {expect} }}\n  - tcp: {{ from: c, to: a:7000, expect: blocked }}\n"
+        "name: x\nnetworks:\n  shared: {{ external: true, name: {network} }}\n  own: {{}}\nnodes:\n  a:\n    networks:\n      shared: {{ aliases: [svc] }}\n    serve: [tcp:7000]\n  b:\n    networks: [shared]\n  c:\n    networks: [own]\nchecks:\n  - dns: {{ from: b, name: svc, expect: [a] }}\n  - tcp: {{ from: b, to: svc:7000, expect: open }}\n  - tcp: {{ from: b, to: a:7000, expect: {expect} }}\n  - tcp: {{ from: c, to: a:7000, expect: blocked }}\n"
     )
 }
 
@@ -150,7 +150,7 @@ fn an_external_network_is_joined_never_made_nor_removed() {
     missing.assert_nothing_left();
     let ext = External::make(&name);
     let guard = LabGuard::from_yaml("t-ext", &external_lab(&name, "open"));
-    run_passes(&guard, 3);
+    run_passes(&guard, 4);
     assert!(ext.exists(), "`down` removed the external network");
     let mutant = LabGuard::from_yaml("t-ext-m", &external_lab(&name, "blocked"));
     run_fails_on(&mutant, "b → a:7000");

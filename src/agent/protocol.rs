@@ -107,7 +107,8 @@ pub enum ReplyOutcome {
 /// A target given by name (an alias): the probe resolves it with the
 /// node's resolver, in the family of its `addr`, and aims at the first
 /// answer on `addr`'s port — only if that answer is inside `within` (the
-/// lab's subnets), so a name never leads a probe out of the lab.
+/// addresses of the lab's containers), so a name never leads a probe out
+/// of the lab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ByName {
     pub name: String,

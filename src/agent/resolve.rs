@@ -160,7 +160,7 @@ pub enum Unaimed {
 
 /// Where a probe aims, and the time left for it: `addr`, or for a target
 /// given by name the first address the node's resolver answers (in
-/// `addr`'s family) on `addr`'s port, when it lies in the lab's subnets.
+/// `addr`'s family) on `addr`'s port, when it is a container of the lab.
 pub async fn aimed(
     addr: SocketAddr,
     by_name: Option<&super::protocol::ByName>,
@@ -180,7 +180,7 @@ pub async fn aimed(
         .map_err(|why| Unaimed::Unresolved(format!("`{}` did not resolve: {why}", by.name)))?;
     if !by.within.iter().any(|n| n.contains(&ip)) {
         return Err(Unaimed::Refused(format!(
-            "`{}` resolved to {ip}, which is in no subnet of the lab: not probed",
+            "`{}` resolved to {ip}, which is no container of the lab: not probed",
             by.name
         )));
     }

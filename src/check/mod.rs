@@ -283,12 +283,18 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
 }
 
 /// A target given by an alias: resolved in the probing node, and aimed at
-/// only inside the lab's subnets.
+/// only when the answer is the address of one of the lab's containers (on
+/// any of its networks, external ones too).
 fn by_name(live: &LiveLab, to: &crate::lab::Target) -> Option<crate::agent::protocol::ByName> {
     match &to.host {
         crate::lab::TargetHost::Name(name) => Some(crate::agent::protocol::ByName {
             name: name.clone(),
-            within: live.subnets.clone(),
+            within: live
+                .nodes
+                .values()
+                .flat_map(|n| n.all_addresses())
+                .map(ipnet::IpNet::from)
+                .collect(),
         }),
         _ => None,
     }

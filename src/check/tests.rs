@@ -1078,4 +1078,9 @@ fn an_alias_target_is_answered_by_one_of_its_carriers() {
         target::resolve(&l, from, to, IpFamily::V4).expect("aim"),
         "0.0.0.0:7000".parse().expect("addr")
     );
+    // And aims only at an answer that is one of the lab's containers.
+    let by = by_name(&l, to).expect("by name");
+    assert_eq!(by.name, "api");
+    assert!(by.within.contains(&"10.1.0.2/32".parse().expect("net")));
+    assert!(!by.within.contains(&"10.1.0.0/24".parse().expect("net")));
 }
