@@ -66,7 +66,9 @@ impl LiveLab {
                 n.addresses
                     .keys()
                     .chain(n.addresses6.keys())
-                    .filter(|net| self.lab.networks.contains_key(*net))
+                    // Docker's default bridge (`bridge`) is none of the
+                    // lab's networks, and a node may be on it too.
+                    .filter(|net| self.lab.networks.contains_key(*net) || *net == "bridge")
                     .cloned()
                     .collect(),
             )

@@ -148,6 +148,14 @@ impl IpFamily {
             IpFamily::V6 => std::net::Ipv6Addr::LOCALHOST.into(),
         }
     }
+
+    /// The unspecified address of this family.
+    pub fn unspecified(self) -> std::net::IpAddr {
+        match self {
+            IpFamily::V4 => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            IpFamily::V6 => std::net::Ipv6Addr::UNSPECIFIED.into(),
+        }
+    }
 }
 
 /// `family:` of a check: one family, or both (each probed, both must

@@ -11,7 +11,9 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpStream, UdpSocket};
 
 use super::protocol::*;
-use super::resolve::{classify_dns_error, dns, fresh_resolver, system_resolver_config};
+use super::resolve::{
+    Unaimed, aimed, classify_dns_error, dns, fresh_resolver, system_resolver_config,
+};
 use super::web_client;
 use crate::capture::{Filter, Recorder};
 use crate::vocab::{RecordType, Transport};
@@ -104,10 +106,22 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
             record,
             control,
         } => Observation::Dns(dns_with_control(name, *record, control.as_ref(), deadline).await),
-        ProbeKind::Tcp { addr, speak } => {
-            Observation::Tcp(tcp_recorded(*addr, speak, deadline, recorder).await)
+        ProbeKind::Tcp {
+            addr,
+            speak,
+            by_name,
+        } => Observation::Tcp(match aimed(*addr, by_name.as_ref(), deadline).await {
+            Ok((addr, left)) => tcp_recorded(addr, speak, left, recorder).await,
+            Err(Unaimed::Unresolved(message)) => TcpObservation::Unreachable { message },
+            Err(Unaimed::Refused(message)) => TcpObservation::Error { message },
+        }),
+        ProbeKind::Udp { addr, by_name } => {
+            Observation::Udp(match aimed(*addr, by_name.as_ref(), deadline).await {
+                Ok((addr, left)) => udp(addr, left).await,
+                Err(Unaimed::Unresolved(message)) => UdpObservation::Unreachable { message },
+                Err(Unaimed::Refused(message)) => UdpObservation::Error { message },
+            })
         }
-        ProbeKind::Udp { addr } => Observation::Udp(udp(*addr, deadline).await),
         ProbeKind::Mtu { address } => Observation::Mtu(mtu(*address)),
         ProbeKind::Egress { target } => Observation::Egress(super::egress::route_out(*target)),
         ProbeKind::PathMtu { target } => {
@@ -119,9 +133,24 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
                 },
             })
         }
-        ProbeKind::Tls { addr, sni, ca_pem } => Observation::Tls(
-            web_client::tls(*addr, sni, ca_pem.as_deref(), deadline, recorder).await,
-        ),
+        ProbeKind::Tls {
+            addr,
+            sni,
+            ca_pem,
+            by_name,
+        } => Observation::Tls(match aimed(*addr, by_name.as_ref(), deadline).await {
+            Ok((addr, left)) => web_client::tls(addr, sni, ca_pem.as_deref(), left, recorder).await,
+            Err(Unaimed::Unresolved(message) | Unaimed::Refused(message)) => TlsObservation {
+                outcome: TlsOutcome::Error { message },
+                connect_ms: None,
+                handshake_ms: None,
+                first_byte_ms: None,
+                version: None,
+                cipher: None,
+                subject: None,
+                close_notify: None,
+            },
+        }),
         ProbeKind::Http {
             url,
             method,
@@ -609,7 +638,7 @@ pub async fn spread(
         }
         let attempt = async {
             let lookup = resolver
-                .lookup(name, HickoryRecordType::A)
+                .lookup(super::resolve::dns_name(name)?, HickoryRecordType::A)
                 .await
                 .map_err(|e| format!("{:?}", classify_dns_error(&e)))?;
             let first = lookup

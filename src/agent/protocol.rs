@@ -104,6 +104,17 @@ pub enum ReplyOutcome {
     Error(String),
 }
 
+/// A target given by name (an alias): the probe resolves it with the
+/// node's resolver, in the family of its `addr`, and aims at the first
+/// answer on `addr`'s port — only if that answer is inside `within` (the
+/// addresses of the lab's containers), so a name never leads a probe out
+/// of the lab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByName {
+    pub name: String,
+    pub within: Vec<ipnet::IpNet>,
+}
+
 /// One probe to run. `id` ties the result back to the check; every probe
 /// ends by its own deadline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,9 +144,13 @@ pub enum ProbeKind {
         /// nobody, and is asked `GET /whoami` on the connection.
         #[serde(default)]
         speak: Speak,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by_name: Option<ByName>,
     },
     Udp {
         addr: SocketAddr,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by_name: Option<ByName>,
     },
     /// A TLS handshake with `addr`, presenting `sni`, trusting `ca_pem`
     /// (`None`: trusting nothing), then one HTTP request over it.
@@ -143,6 +158,8 @@ pub enum ProbeKind {
         addr: SocketAddr,
         sni: String,
         ca_pem: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by_name: Option<ByName>,
     },
     /// An HTTP request that follows redirects as browsers do, reporting
     /// every hop. `ca_pem` is trusted for https. With `follow_only`, a
@@ -161,19 +178,13 @@ pub enum ProbeKind {
         family: Option<IpFamily>,
     },
     /// The MTU of the interface that holds `address`.
-    Mtu {
-        address: IpAddr,
-    },
+    Mtu { address: IpAddr },
     /// The largest packet that crosses the path to `target` with Don't
     /// Fragment set, measured.
-    PathMtu {
-        target: IpAddr,
-    },
+    PathMtu { target: IpAddr },
     /// The route the kernel would take to `target` (an address outside
     /// every lab), asked by connecting a UDP socket: nothing is sent.
-    Egress {
-        target: IpAddr,
-    },
+    Egress { target: IpAddr },
     /// `connections` TCP connections to `name:port`, resolving the name anew
     /// for each one (as a client would), counting who answers.
     Spread {

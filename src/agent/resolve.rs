@@ -1,16 +1,17 @@
 //! Name resolution inside a node, as the probes need it: hickory reading
 //! the container's `/etc/resolv.conf` (never the C library: the binary is
-//! static and has no NSS), asking the server afresh every time.
+//! static and has no NSS), asking the server afresh every time; and a
+//! target given by name (an alias), resolved and kept inside the lab.
 
-use std::net::IpAddr;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use hickory_resolver::Resolver;
 use hickory_resolver::config::{ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{RData, RecordType as HickoryRecordType};
+use hickory_resolver::proto::rr::{Name, RData, RecordType as HickoryRecordType};
 
 use super::protocol::DnsObservation;
 use crate::vocab::{IpFamily, RecordType};
@@ -41,6 +42,17 @@ pub fn system_resolver_config() -> Result<(ResolverConfig, ResolverOpts), String
         .map_err(|e| format!("cannot parse /etc/resolv.conf: {e}"))
 }
 
+/// A name as Docker's DNS takes it: ASCII names as they are (`pay_gw`,
+/// `API.internal` — IDNA would refuse the `_`), others through IDNA.
+pub fn dns_name(name: &str) -> Result<Name, String> {
+    let parsed = if name.is_ascii() {
+        Name::from_ascii(name)
+    } else {
+        Name::from_utf8(name)
+    };
+    parsed.map_err(|e| format!("`{name}` is not a DNS name: {e}"))
+}
+
 pub async fn dns(
     config: ResolverConfig,
     opts: ResolverOpts,
@@ -55,6 +67,10 @@ pub async fn dns(
     let record_type = match record {
         RecordType::A => HickoryRecordType::A,
         RecordType::Aaaa => HickoryRecordType::AAAA,
+    };
+    let name = match dns_name(name) {
+        Ok(n) => n,
+        Err(message) => return DnsObservation::Error { message },
     };
     match tokio::time::timeout(deadline, resolver.lookup(name, record_type)).await {
         Err(_) => DnsObservation::Timeout,
@@ -131,4 +147,45 @@ pub async fn first_address(
             .ok_or_else(|| format!("no address for {host}")),
         other => Err(format!("cannot resolve {host}: {other:?}")),
     }
+}
+
+/// Why a target given by name was not probed.
+pub enum Unaimed {
+    /// The node's resolver gave no address: the name leads nowhere from
+    /// here, as a client there would find.
+    Unresolved(String),
+    /// It gave one outside the lab: never probed.
+    Refused(String),
+}
+
+/// Where a probe aims, and the time left for it: `addr`, or for a target
+/// given by name the first address the node's resolver answers (in
+/// `addr`'s family) on `addr`'s port, when it is a container of the lab.
+pub async fn aimed(
+    addr: SocketAddr,
+    by_name: Option<&super::protocol::ByName>,
+    deadline: Duration,
+) -> Result<(SocketAddr, Duration), Unaimed> {
+    let Some(by) = by_name else {
+        return Ok((addr, deadline));
+    };
+    let started = Instant::now();
+    let family = if addr.is_ipv6() {
+        crate::vocab::IpFamily::V6
+    } else {
+        crate::vocab::IpFamily::V4
+    };
+    let ip = first_address(&by.name, family, deadline)
+        .await
+        .map_err(|why| Unaimed::Unresolved(format!("`{}` did not resolve: {why}", by.name)))?;
+    if !by.within.iter().any(|n| n.contains(&ip)) {
+        return Err(Unaimed::Refused(format!(
+            "`{}` resolved to {ip}, which is no container of the lab: not probed",
+            by.name
+        )));
+    }
+    Ok((
+        SocketAddr::new(ip, addr.port()),
+        deadline.saturating_sub(started.elapsed()),
+    ))
 }

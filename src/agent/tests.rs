@@ -103,6 +103,7 @@ async fn tcp_open_names_the_node() {
         kind: ProbeKind::Tcp {
             addr,
             speak: Speak::Greeting,
+            by_name: None,
         },
     })
     .await;
@@ -150,6 +151,7 @@ async fn tcp_open_without_a_greeting_has_no_identity() {
         kind: ProbeKind::Tcp {
             addr,
             speak: Speak::Greeting,
+            by_name: None,
         },
     })
     .await;
@@ -169,6 +171,7 @@ async fn tcp_closed_port_is_refused() {
         kind: ProbeKind::Tcp {
             addr,
             speak: Speak::Greeting,
+            by_name: None,
         },
     })
     .await;
@@ -182,7 +185,10 @@ async fn udp_answer_names_the_node() {
         id: 1,
         timeout_ms: 2000,
         capture: false,
-        kind: ProbeKind::Udp { addr },
+        kind: ProbeKind::Udp {
+            addr,
+            by_name: None,
+        },
     })
     .await;
     assert_eq!(
@@ -220,7 +226,10 @@ async fn udp_closed_port_is_refused_or_times_out() {
         id: 1,
         timeout_ms: 300,
         capture: false,
-        kind: ProbeKind::Udp { addr },
+        kind: ProbeKind::Udp {
+            addr,
+            by_name: None,
+        },
     })
     .await;
     assert!(
@@ -246,7 +255,10 @@ async fn udp_reply_without_greeting_is_unrecognised() {
         id: 1,
         timeout_ms: 2000,
         capture: false,
-        kind: ProbeKind::Udp { addr },
+        kind: ProbeKind::Udp {
+            addr,
+            by_name: None,
+        },
     })
     .await;
     assert_eq!(
@@ -269,13 +281,19 @@ async fn batch_keeps_order_and_runs_concurrently() {
                 id: 7,
                 timeout_ms: 300,
                 capture: false,
-                kind: ProbeKind::Udp { addr: silent_a },
+                kind: ProbeKind::Udp {
+                    addr: silent_a,
+                    by_name: None,
+                },
             },
             Probe {
                 id: 3,
                 timeout_ms: 300,
                 capture: false,
-                kind: ProbeKind::Udp { addr: silent_b },
+                kind: ProbeKind::Udp {
+                    addr: silent_b,
+                    by_name: None,
+                },
             },
             Probe {
                 id: 9,
@@ -284,13 +302,17 @@ async fn batch_keeps_order_and_runs_concurrently() {
                 kind: ProbeKind::Tcp {
                     addr: tcp,
                     speak: Speak::Greeting,
+                    by_name: None,
                 },
             },
             Probe {
                 id: 5,
                 timeout_ms: 300,
                 capture: false,
-                kind: ProbeKind::Udp { addr: silent_c },
+                kind: ProbeKind::Udp {
+                    addr: silent_c,
+                    by_name: None,
+                },
             },
         ],
     };
@@ -362,7 +384,10 @@ async fn start_reports_every_bound_port_in_order() {
             id: 0,
             timeout_ms: 2000,
             capture: false,
-            kind: ProbeKind::Udp { addr: bound[0] }
+            kind: ProbeKind::Udp {
+                addr: bound[0],
+                by_name: None
+            }
         })
         .await,
         Observation::Udp(UdpObservation::Answered { .. })
@@ -374,7 +399,8 @@ async fn start_reports_every_bound_port_in_order() {
             capture: false,
             kind: ProbeKind::Tcp {
                 addr: bound[2],
-                speak: Speak::Greeting
+                speak: Speak::Greeting,
+                by_name: None,
             }
         })
         .await,
@@ -574,7 +600,8 @@ async fn a_bad_client_does_not_take_the_listeners_down() {
             capture: false,
             kind: ProbeKind::Tcp {
                 addr: tcp,
-                speak: Speak::Greeting
+                speak: Speak::Greeting,
+                by_name: None,
             }
         })
         .await,

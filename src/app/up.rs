@@ -36,6 +36,7 @@ pub async fn up(
     let started = Instant::now();
     super::ipv6::refuse_old_engines(engines, lab)?;
     super::kernel::refuse_missing_drivers(engines, lab).await?;
+    refuse_missing_external(engines, lab).await?;
     let image = image::ensure_agent_image(&engines.all()).await?;
     if let Some(on) = &image.built_on {
         crate::text::say!("netlab: built agent image {} on {on}", image.tag);
@@ -86,6 +87,33 @@ pub async fn up(
         )
     }
     Ok(live)
+}
+
+/// An external network must exist before the lab joins it: netlab never
+/// makes one.
+async fn refuse_missing_external(engines: &Engines, lab: &Lab) -> Result<(), Failure> {
+    for net in lab.networks.values() {
+        let Some(name) = &net.external else { continue };
+        let host = lab
+            .nodes
+            .values()
+            .find(|n| n.is_on(&net.name))
+            .map(|n| n.host.as_str())
+            .or_else(|| lab.hosts.first().map(String::as_str))
+            .unwrap_or(crate::lab::LOCAL_HOST);
+        if !crate::engine::network::exists(engines.of(host), name).await? {
+            let on = if lab.is_multi_host() {
+                format!(" of host {host}")
+            } else {
+                String::new()
+            };
+            return Err(Failure::Usage(format!(
+                "network `{}` of lab `{}` is external, and the engine{on} has no network named `{name}`; nothing was created\n  (hint: make it first, e.g. `docker network create {name}`: netlab uses an external network, never makes or removes it)",
+                net.name, lab.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub fn inputs<'a>(

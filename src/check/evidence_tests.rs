@@ -491,6 +491,7 @@ fn a_batch_waits_for_its_recorded_probes_one_after_another() {
         kind: ProbeKind::Tcp {
             addr: "10.1.0.2:7000".parse().expect("addr"),
             speak: Speak::Greeting,
+            by_name: None,
         },
     };
     let batch = ProbeBatch {

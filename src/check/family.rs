@@ -99,7 +99,7 @@ pub fn only_ipv6(live: &LiveLab, from: &Source) -> bool {
 /// `IPv6 [fd0e:1ab:77::2]:7000`: the family of a probe and where it aimed.
 pub fn probe_words(family: IpFamily, probe: &Probe) -> String {
     let at = match &probe.kind {
-        ProbeKind::Tcp { addr, .. } | ProbeKind::Udp { addr } | ProbeKind::Tls { addr, .. } => {
+        ProbeKind::Tcp { addr, .. } | ProbeKind::Udp { addr, .. } | ProbeKind::Tls { addr, .. } => {
             Some(addr.to_string())
         }
         _ => None,

@@ -18,6 +18,9 @@ pub enum Answerer {
     Node(Identity),
     /// A node of a foreign image: it cannot say who it is.
     Foreign(String),
+    /// Any of these agent nodes (the carriers of an alias the probe
+    /// resolved): each one's greeting is proof.
+    AnyOf(Vec<Identity>),
     /// Nothing of the lab is known there.
     Unknown,
 }
@@ -48,6 +51,20 @@ pub fn answerer(
     port: u16,
     transport: Transport,
 ) -> Answerer {
+    if let TargetHost::Name(name) = host {
+        let ids: Vec<Identity> = alias_carriers(live, from, name)
+            .iter()
+            .filter_map(|n| identity_of(live, n))
+            .collect();
+        return match ids.len() {
+            0 => Answerer::Unknown,
+            1 => ids
+                .into_iter()
+                .next()
+                .map_or(Answerer::Unknown, Answerer::Node),
+            _ => Answerer::AnyOf(ids),
+        };
+    }
     match listener(live, from, host, port, transport) {
         Some((node, _)) => named(live, &node),
         None => Answerer::Unknown,
@@ -65,6 +82,12 @@ pub fn listener(
 ) -> Option<(String, u16)> {
     let ip = match host {
         TargetHost::Node { node, .. } => return Some((node.clone(), port)),
+        TargetHost::Name(name) => {
+            return alias_carriers(live, from, name)
+                .into_iter()
+                .next()
+                .map(|n| (n, port));
+        }
         TargetHost::Ip(ip) => *ip,
     };
     if let Some(owner) = owner_of_address(live, ip) {
@@ -107,6 +130,28 @@ pub fn listener(
         }
     }
     None
+}
+
+/// The nodes Docker's DNS answers `name` with for a probe from `from`:
+/// those that carry it as an alias on a network `from` is on, in
+/// declaration order.
+pub fn alias_carriers(live: &LiveLab, from: &Source, name: &str) -> Vec<String> {
+    let Source::Node(from) = from else {
+        return Vec::new();
+    };
+    let Some(source) = live.lab.nodes.get(from) else {
+        return Vec::new();
+    };
+    live.lab
+        .nodes
+        .values()
+        .filter(|n| {
+            n.networks().any(|a| {
+                source.is_on(&a.network) && a.aliases.iter().any(|al| al.eq_ignore_ascii_case(name))
+            })
+        })
+        .map(|n| n.name.clone())
+        .collect()
 }
 
 /// The node whose container holds `ip` on one of its networks.

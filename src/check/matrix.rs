@@ -46,8 +46,12 @@ pub fn cell_steps(live: &LiveLab, check: &Check, m: &Matrix, next_id: &mut usize
                                         &cell.from,
                                         &target_of(m, cell),
                                     ),
+                                    by_name: None,
                                 },
-                                Transport::Udp => ProbeKind::Udp { addr },
+                                Transport::Udp => ProbeKind::Udp {
+                                    addr,
+                                    by_name: None,
+                                },
                             },
                         },
                     },

@@ -183,9 +183,11 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
         CheckKind::Tcp { from, to, .. } => ProbeKind::Tcp {
             addr: address(from, to)?,
             speak: target_speak(live, from, to),
+            by_name: by_name(live, to),
         },
         CheckKind::Udp { from, to, .. } => ProbeKind::Udp {
             addr: address(from, to)?,
+            by_name: by_name(live, to),
         },
         // Nothing is sent: the kernel is only asked for its route.
         CheckKind::Egress { .. } => ProbeKind::Egress {
@@ -238,6 +240,7 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
                 addr: address(from, to)?,
                 sni: name.clone(),
                 ca_pem,
+                by_name: by_name(live, to),
             }
         }
         CheckKind::Http {
@@ -291,6 +294,24 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
             }
         }
     })
+}
+
+/// A target given by an alias: resolved in the probing node, and aimed at
+/// only when the answer is the address of one of the lab's containers (on
+/// any of its networks, external ones too).
+fn by_name(live: &LiveLab, to: &crate::lab::Target) -> Option<crate::agent::protocol::ByName> {
+    match &to.host {
+        crate::lab::TargetHost::Name(name) => Some(crate::agent::protocol::ByName {
+            name: name.clone(),
+            within: live
+                .nodes
+                .values()
+                .flat_map(|n| n.all_addresses())
+                .map(ipnet::IpNet::from)
+                .collect(),
+        }),
+        _ => None,
+    }
 }
 
 /// What proves a resolver alive beside a name that may get no answer: the

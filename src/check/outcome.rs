@@ -142,6 +142,14 @@ fn unproven(
 ) -> Option<String> {
     match (want, seen) {
         (Answerer::Node(w), Some(got)) if w == got => None,
+        (Answerer::AnyOf(ws), Some(got)) if ws.contains(got) => None,
+        (Answerer::AnyOf(ws), _) => Some(format!(
+            "expected one of {}",
+            ws.iter()
+                .map(identity::words)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
         (Answerer::Node(w), _) => Some(format!("expected {}", identity::words(w))),
         (Answerer::Foreign(n), _) => Some(format!(
             "node `{n}` runs a foreign image and cannot say it answered; expect `accepts` to show only that a TCP handshake completed"

@@ -60,6 +60,21 @@ pub(crate) struct Route {
 }
 
 pub(crate) fn route(live: &LiveLab, from: &Source, to: &Target, transport: Transport) -> Route {
+    // An alias leads where Docker's DNS answers it: to its first carrier.
+    if let TargetHost::Name(name) = &to.host
+        && let Some(node) = super::identity::alias_carriers(live, from, name)
+            .into_iter()
+            .next()
+    {
+        let to = Target {
+            host: TargetHost::Node {
+                node,
+                network: None,
+            },
+            port: to.port,
+        };
+        return route(live, from, &to, transport);
+    }
     // The family a probe without `family:` speaks: IPv4 where the target
     // has it, else IPv6.
     let addr = target::resolve(live, from, to, IpFamily::V4)
@@ -67,7 +82,7 @@ pub(crate) fn route(live: &LiveLab, from: &Source, to: &Target, transport: Trans
         .ok();
     let named = match &to.host {
         TargetHost::Node { node, .. } => Some(node.clone()),
-        TargetHost::Ip(_) => None,
+        TargetHost::Name(_) | TargetHost::Ip(_) => None,
     };
     let here = live.lab.host_of(from);
     let owner = addr.and_then(|a| {

@@ -25,6 +25,9 @@ pub fn resolve(
 ) -> Result<SocketAddr, String> {
     let ip = match &to.host {
         TargetHost::Ip(ip) => *ip,
+        // The probe resolves it in the node (see `by_name`): only the
+        // family and the port are known here.
+        TargetHost::Name(_) => family.unspecified(),
         TargetHost::Node { node, network } => {
             let target = live
                 .nodes

@@ -866,6 +866,7 @@ fn a_matrix_probes_each_cell_and_reduces_each_answer_to_a_symbol() {
         ProbeKind::Tcp {
             addr: "10.1.0.2:7000".parse().expect("addr"),
             speak: Speak::Greeting,
+            by_name: None,
         }
     );
     let cell = |i: usize| &m.cells[i];
@@ -1041,4 +1042,45 @@ fn a_check_between_two_hosts_on_one_engine_is_skipped_with_the_reason() {
     // On two engines, west's stack has nothing of east's: checked, not skipped.
     l.hosts.insert("west".to_owned(), host("two"));
     assert_eq!(skipped(&l, 0), None);
+}
+
+/// An alias two nodes carry on `front`: a probe from a node there may be
+/// answered by either, and by nobody else.
+#[test]
+fn an_alias_target_is_answered_by_one_of_its_carriers() {
+    let yaml = "networks:\n  front: {}\n  back: {}\n  back2: {}\nnodes:\n  web:\n    networks:\n      front: { aliases: [api] }\n      back: {}\n    serve: [tcp:7000]\n  client:\n    networks:\n      front: { aliases: [api] }\n  outsider:\n    networks: [back2]\n  legacy:\n    network_mode: bridge\n  stopped:\n    networks: [front]\nchecks:\n  - tcp: { from: client, to: api:7000, expect: open }\n";
+    let mut lab = lab::load_source("t.yaml", yaml.as_bytes(), Some("t"))
+        .expect("valid")
+        .lab;
+    let k = lab.checks.remove(0).kind;
+    let l = LiveLab { lab, ..live() };
+    let open = |identity| Observation::Tcp(TcpObservation::Open { identity });
+    assert!(classify(&k, &open(id("web")), &l).passed);
+    assert!(classify(&k, &open(id("client")), &l).passed);
+    let wrong = classify(&k, &open(id("outsider")), &l);
+    assert!(!wrong.passed);
+    assert_eq!(
+        wrong.observed,
+        "open, answered by outsider of lab t; expected one of web of lab t, client of lab t"
+    );
+    // A name that did not resolve from the source: nothing reaches it by
+    // that name, which is what `blocked` says.
+    let unresolved = Observation::Tcp(TcpObservation::Unreachable {
+        message: "`api` did not resolve: NxDomain".into(),
+    });
+    assert!(!classify(&k, &unresolved, &l).passed);
+    // The probe resolves the name itself: only the family and port are
+    // known here.
+    let CheckKind::Tcp { from, to, .. } = &k else {
+        panic!("tcp")
+    };
+    assert_eq!(
+        target::resolve(&l, from, to, IpFamily::V4).expect("aim"),
+        "0.0.0.0:7000".parse().expect("addr")
+    );
+    // And aims only at an answer that is one of the lab's containers.
+    let by = by_name(&l, to).expect("by name");
+    assert_eq!(by.name, "api");
+    assert!(by.within.contains(&"10.1.0.2/32".parse().expect("net")));
+    assert!(!by.within.contains(&"10.1.0.0/24".parse().expect("net")));
 }

@@ -108,7 +108,7 @@ fn addr_of(step: &Step) -> String {
         Step::Probe {
             probe:
                 Probe {
-                    kind: ProbeKind::Tcp { addr, .. } | ProbeKind::Udp { addr },
+                    kind: ProbeKind::Tcp { addr, .. } | ProbeKind::Udp { addr, .. },
                     ..
                 },
             ..

@@ -80,7 +80,7 @@ fn aimed(l: &LiveLab) -> Vec<IpAddr> {
                 panic!("no probe: {step:?}");
             };
             match &probe.kind {
-                ProbeKind::Tcp { addr, .. } | ProbeKind::Udp { addr } => addr.ip(),
+                ProbeKind::Tcp { addr, .. } | ProbeKind::Udp { addr, .. } => addr.ip(),
                 ProbeKind::Echo { target, .. } => *target,
                 other => panic!("unexpected probe {other:?}"),
             }

@@ -33,7 +33,9 @@ pub struct Net {
     pub gateway6: Option<String>,
     pub icc: Option<bool>,
     pub mtu: Option<String>,
-    pub external: bool,
+    /// `external: true`: the engine's name of the network (`name:`, the
+    /// legacy `external: { name: … }`, else the key itself).
+    pub external: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,7 +207,7 @@ pub fn read(
         for (key, def) in nets.entries() {
             project
                 .networks
-                .insert(key.name.clone(), read_network(def, msgs)?);
+                .insert(key.name.clone(), read_network(&key.name, def, msgs)?);
         }
     }
     let Some(services) = root.get("services") else {
@@ -300,18 +302,21 @@ pub fn read(
     Ok(project)
 }
 
-fn read_network(def: &Node, msgs: &mut Messages) -> Result<Net, Message> {
+fn read_network(key_name: &str, def: &Node, msgs: &mut Messages) -> Result<Net, Message> {
     let mut net = Net::default();
     for (key, v) in def.entries() {
         match key.name.as_str() {
             "internal" => net.internal = v.truthy().unwrap_or(false),
             "enable_ipv6" => net.ipv6 = v.truthy().unwrap_or(false),
-            "external" => {
-                net.external = v.truthy().unwrap_or(v.is_map());
-                if net.external {
-                    msgs.warn(key.at, "`external: true`: netlab makes this network itself (the lab cannot use one it did not create yet), and removes it after");
-                }
+            "external" if v.truthy().unwrap_or(v.is_map()) => {
+                let name = v
+                    .get("name")
+                    .or(def.get("name"))
+                    .and_then(Node::scalar)
+                    .unwrap_or_else(|| key_name.to_owned());
+                net.external = Some(name);
             }
+            "external" => {}
             "driver" => match v.scalar().as_deref() {
                 Some("bridge") | None => {}
                 Some("overlay") => msgs.warn(v.at, "driver `overlay` needs swarm mode; imported as a bridge on one host (the same reach and names between the lab's nodes)"),

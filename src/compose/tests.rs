@@ -96,7 +96,7 @@ fn implicit_default_network_and_checks() {
         panic!("refused")
     };
     assert!(
-        done.lab_text.contains("compose-default: {}"),
+        done.lab_text.contains("\n  default: {}\n"),
         "{}",
         done.lab_text
     );
@@ -153,17 +153,49 @@ fn anchors_and_extensions() {
 }
 
 #[test]
-fn underscore_names_keep_compose_name_as_alias() {
-    let a = "services:\n  pay_gw:\n    image: x\n";
+fn compose_names_are_written_as_compose_writes_them() {
+    let a = "services:\n  pay_gw:\n    image: x\n    networks: [Back.end]\n    expose: [7000]\n  host:\n    image: x\n    networks: [Back.end]\nnetworks:\n  Back.end:\n";
     let Ok(done) = run(&[a]) else {
         panic!("refused")
     };
-    assert!(done.lab_text.contains("  pay-gw:"));
+    let t = &done.lab_text;
+    assert!(t.contains("\n  pay_gw:\n"), "{t}");
+    assert!(t.contains("\n  host:\n"), "{t}");
+    assert!(t.contains("\n  Back.end: {}\n"), "{t}");
+    assert!(!t.contains("aliases"), "{t}");
+    // The service called `host` is named as compose names a service.
     assert!(
-        done.lab_text.contains("aliases: [\"pay_gw\"]"),
-        "{}",
-        done.lab_text
+        t.contains("tcp: { from: service:host, to: pay_gw:7000, expect: open }"),
+        "{t}"
     );
+    assert!(
+        t.contains("dns: { from: service:host, name: pay_gw, expect: [pay_gw] }"),
+        "{t}"
+    );
+    // And the lab it wrote is valid.
+    let lab = crate::lab::load_source("imported.yaml", t.as_bytes(), None);
+    assert!(lab.is_ok(), "{t}");
+}
+
+#[test]
+fn names_the_lab_cannot_take_keep_compose_name_as_alias() {
+    let a = "services:\n  _pay:\n    image: x\n  Web:\n    image: x\n  web:\n    image: x\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    let t = &done.lab_text;
+    assert!(t.contains("\n  pay:\n"), "{t}");
+    assert!(
+        done.messages
+            .iter()
+            .any(|m| m.text.contains("service `_pay` is node `pay` in the lab")),
+        "{t}"
+    );
+    // Docker's DNS does not tell case apart: `web` is another node, and
+    // keeps compose's name as an alias.
+    assert!(t.contains("\n  Web:\n"), "{t}");
+    assert!(t.contains("\n  web-2:\n"), "{t}");
+    assert!(t.contains("default: { aliases: [\"web\"] }"), "{t}");
 }
 
 #[test]
@@ -275,5 +307,28 @@ fn a_port_nothing_serves_is_a_finding() {
         found[0].text.contains("9000/tcp in `expose`"),
         "{}",
         found[0].text
+    );
+}
+
+#[test]
+fn external_networks_are_used_not_made() {
+    let a = "services:\n  a:\n    image: x\n    networks: [shared, corp, old]\nnetworks:\n  shared:\n    external: true\n  corp:\n    external: true\n    name: corp_net\n  old:\n    external:\n      name: legacy.net\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    let t = &done.lab_text;
+    assert!(t.contains("\n  shared: { external: true }\n"), "{t}");
+    assert!(
+        t.contains("\n  corp: { external: true, name: \"corp_net\" }\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("\n  old: { external: true, name: \"legacy.net\" }\n"),
+        "{t}"
+    );
+    let lab = crate::lab::load_source("imported.yaml", t.as_bytes(), None).expect("valid");
+    assert_eq!(
+        lab.lab.networks["corp"].external.as_deref(),
+        Some("corp_net")
     );
 }

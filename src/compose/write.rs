@@ -1,7 +1,8 @@
-//! The lab text of an imported project: networks and nodes under lab
-//! names (compose's names where the lab allows them; otherwise a lab name
-//! with compose's name kept as an alias, so the services still find each
-//! other by it), then the implied checks, each under a comment saying why.
+//! The lab text of an imported project: networks and nodes under
+//! compose's own names (`pay_gw`, `default`, a service called `host`);
+//! only a name the lab cannot take becomes a lab name with compose's name
+//! kept as an alias, so the services still find each other by it. Then the
+//! implied checks, each under a comment saying why.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -55,24 +56,35 @@ pub struct Names {
 }
 
 pub fn names(project: &Project) -> Names {
+    use crate::lab::validate::{is_valid_network_name, is_valid_node_name};
     let mut taken = Vec::new();
     let mut networks = HashMap::new();
     for n in project.networks.keys() {
-        let wanted = match lab_name(n, 40).as_str() {
-            "default" => "compose-default".to_owned(),
-            "bridge" | "host" | "none" => format!("{}-net", lab_name(n, 36)),
-            other => other.to_owned(),
+        // Compose's own name where the lab takes it (`default` too); the
+        // names of Docker's own networks are not a lab network's.
+        let wanted = match n.as_str() {
+            "bridge" | "host" | "none" => format!("{n}-net"),
+            _ if is_valid_network_name(n) => n.clone(),
+            _ => lab_name(n, 40),
         };
         networks.insert(n.clone(), unique(wanted, &mut taken));
     }
+    // Docker's DNS does not tell case apart: one node name per spelling.
     let mut taken = Vec::new();
     let mut nodes = HashMap::new();
     for s in project.services.keys() {
-        let wanted = match lab_name(s, 63).as_str() {
-            "host" => "host-service".to_owned(),
-            other => other.to_owned(),
+        let wanted = if is_valid_node_name(s) {
+            s.clone()
+        } else {
+            lab_name(s, 63)
         };
-        nodes.insert(s.clone(), unique(wanted, &mut taken));
+        let node = unique(wanted.to_ascii_lowercase(), &mut taken);
+        let node = if node == wanted.to_ascii_lowercase() {
+            wanted
+        } else {
+            node
+        };
+        nodes.insert(s.clone(), node);
     }
     Names { networks, nodes }
 }
@@ -137,6 +149,16 @@ pub fn topology(
     y.push_str("\nnetworks:\n");
     for (cname, n) in &project.networks {
         let mut fields: Vec<String> = Vec::new();
+        // Someone else's network: the lab joins it by its engine name and
+        // says nothing of its settings.
+        if let Some(engine_name) = &n.external {
+            fields.push("external: true".into());
+            if engine_name != &names.networks[cname] {
+                fields.push(format!("name: {}", quoted(engine_name)));
+            }
+            let _ = writeln!(y, "  {}: {}", names.networks[cname], flow(&fields));
+            continue;
+        }
         if n.internal {
             fields.push("internal: true".into());
         }
@@ -185,6 +207,12 @@ pub fn topology(
     y.push_str("\nnodes:\n");
     for (cname, s) in &project.services {
         let node = &names.nodes[cname];
+        if cname != node && !alias_ok(cname) {
+            msgs.warn(
+                s.at,
+                format!("service `{cname}` is node `{node}` in the lab: `{cname}` is no name a lab node or alias can have"),
+            );
+        }
         let _ = writeln!(y, "  {node}:");
         if options.keep_images
             && let Some(image) = &s.image
@@ -412,6 +440,7 @@ pub fn check_line(kind: &CheckKind) -> Option<String> {
             node,
             network: Some(n),
         } => format!("{node}@{n}:{}", t.port),
+        TargetHost::Name(name) => format!("{name}:{}", t.port),
         TargetHost::Ip(ip) => quoted(&format!("{ip}:{}", t.port)),
     };
     let source = |s: &Source| s.to_string();
@@ -433,6 +462,7 @@ pub fn check_line(kind: &CheckKind) -> Option<String> {
                         .join(", ")
                 ),
             };
+            let from = Source::Node(from.clone());
             format!("dns: {{ from: {from}, name: {name}, expect: {e} }}")
         }
         CheckKind::Tcp { from, to, expect } => format!(

@@ -263,7 +263,7 @@ fn live_node(
                     .map(String::as_str)
                     .filter(|n| !list.iter().any(|a| a.network == *n)),
             )
-            .map(|n| (n.to_owned(), plan::network_name(&lab.name, n)))
+            .map(|n| (n.to_owned(), plan::engine_network(lab, n)))
             .collect(),
         Some(Attachment::Mode(NetworkMode::Bridge)) => vec![("bridge".into(), "bridge".into())],
         _ => Vec::new(),

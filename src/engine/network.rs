@@ -104,6 +104,26 @@ pub async fn list(engine: &Engine, lab: Option<&str>) -> Result<Vec<Listed>> {
         .collect())
 }
 
+/// Whether a network of exactly that name exists (an external network
+/// the lab joins); the engine's answer to an ID or a prefix does not count.
+pub async fn exists(engine: &Engine, name: &str) -> Result<bool> {
+    match engine
+        .docker
+        .inspect_network(
+            name,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+    {
+        Ok(n) => Ok(n.name.as_deref() == Some(name)),
+        Err(e) if super::refusal::is_not_found(&e) => Ok(false),
+        Err(e) => Err(EngineError::new(
+            format!("cannot inspect network {name}"),
+            e,
+        )),
+    }
+}
+
 /// Removing a network that is already gone is success. A swarm worker
 /// cannot remove an overlay network: the manager does, and the worker
 /// forgets it once its last local container left.

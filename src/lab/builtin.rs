@@ -41,6 +41,14 @@ const LABS: &[(&str, &str)] = &[
     ),
     ("dual-stack", include_str!("../../labs/dual-stack.yaml")),
     ("ipv6-only", include_str!("../../labs/ipv6-only.yaml")),
+    (
+        "standalone-default-bridge",
+        include_str!("../../labs/standalone-default-bridge.yaml"),
+    ),
+    (
+        "standalone-user-bridge",
+        include_str!("../../labs/standalone-user-bridge.yaml"),
+    ),
 ];
 
 pub fn names() -> Vec<&'static str> {

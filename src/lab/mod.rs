@@ -351,6 +351,8 @@ mod tests_ipv6;
 #[cfg(test)]
 mod tests_loopback;
 #[cfg(test)]
+mod tests_names;
+#[cfg(test)]
 mod tests_space;
 #[cfg(test)]
 mod tests_steps;

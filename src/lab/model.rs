@@ -84,6 +84,10 @@ pub struct Network {
     pub subnet6: Option<Ipv6Net>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway6: Option<Ipv6Addr>,
+    /// `external: true`: the engine's name of a network that exists
+    /// already; the lab joins it and neither makes nor removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<String>,
 }
 
 impl Network {
@@ -179,8 +183,11 @@ impl Node {
         }
     }
 
+    /// Whether it joins `network` (`bridge`: Docker's default bridge, also
+    /// in `network_mode: bridge`).
     pub fn is_on(&self, network: &str) -> bool {
         self.networks().any(|a| a.network == network)
+            || (network == "bridge" && self.attachment == Attachment::Mode(NetworkMode::Bridge))
     }
 }
 
@@ -527,6 +534,8 @@ impl std::fmt::Display for Source {
         match self {
             Source::Host(None) => f.write_str("host"),
             Source::Host(Some(h)) => write!(f, "host@{h}"),
+            // A node called `host` is named as compose names a service.
+            Source::Node(n) if n == "host" => write!(f, "service:{n}"),
             Source::Node(n) => f.write_str(n),
         }
     }
@@ -546,6 +555,9 @@ pub enum TargetHost {
         node: String,
         network: Option<String>,
     },
+    /// A name of the lab that is no node's (an alias), resolved by Docker's
+    /// DNS in the probing node, as the services that use it resolve it.
+    Name(String),
     Ip(IpAddr),
 }
 
@@ -560,6 +572,7 @@ impl std::fmt::Display for Target {
                 node,
                 network: Some(net),
             } => write!(f, "{node}@{net}:{}", self.port),
+            TargetHost::Name(name) => write!(f, "{name}:{}", self.port),
             TargetHost::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]:{}", self.port),
             TargetHost::Ip(ip) => write!(f, "{ip}:{}", self.port),
         }

@@ -15,6 +15,9 @@ pub fn parse_target(s: &str) -> Result<Target, (String, Option<String>)> {
             Some(format!("write it as {s}:PORT")),
         )
     };
+    // `service:NAME:PORT`: a node named as compose names a service.
+    let s_all = s;
+    let s = super::validate::node_word(s);
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let (ip, port) = rest
             .split_once(']')
@@ -49,7 +52,7 @@ pub fn parse_target(s: &str) -> Result<Target, (String, Option<String>)> {
         None => (host, None),
     };
     if node.is_empty() {
-        return Err((format!("target `{s}` has no node"), None));
+        return Err((format!("target `{s_all}` has no node"), None));
     }
     Ok(Target {
         host: TargetHost::Node {

@@ -51,6 +51,11 @@ pub struct RawNetwork {
     pub ipv6: Option<Span<bool>>,
     pub subnet6: Option<Span<String>>,
     pub gateway6: Option<Span<String>>,
+    /// A network that exists already: the lab uses it, never makes or
+    /// removes it.
+    pub external: Option<Span<bool>>,
+    /// The engine's name of an external network (default: the lab's).
+    pub name: Option<Span<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -205,6 +205,8 @@ pub fn aimed_network(
 pub fn default_family(lab: Topology, from: &Source, to: &TargetHost) -> IpFamily {
     match to {
         TargetHost::Ip(ip) => IpFamily::of(*ip),
+        // Docker's DNS answers an alias as A records first.
+        TargetHost::Name(_) => IpFamily::V4,
         TargetHost::Node { node, network } => {
             if aimed_network(lab, from, node, network.as_deref(), IpFamily::V4).is_err()
                 && aimed_network(lab, from, node, network.as_deref(), IpFamily::V6).is_ok()
@@ -349,7 +351,7 @@ impl CheckKind {
             CheckKind::Tcp { to, .. } | CheckKind::Udp { to, .. } | CheckKind::Tls { to, .. } => {
                 match &to.host {
                     TargetHost::Node { node, .. } => Some(node),
-                    TargetHost::Ip(_) => None,
+                    TargetHost::Name(_) | TargetHost::Ip(_) => None,
                 }
             }
             CheckKind::Port { node, .. } => Some(node),

@@ -112,16 +112,16 @@ fn file_stem_that_is_not_a_name_needs_name_field() {
 #[test]
 fn invalid_network_and_node_names() {
     let e = errors(
-        "networks:\n  Front: {}\n  bridge: {}\nnodes:\n  web-:\n    networks: [Front]\n  host:\n    networks: [bridge]\n",
+        "networks:\n  _front: {}\n  bridge: {}\nnodes:\n  web-:\n    networks: [_front]\n  a..b:\n    networks: [bridge]\n",
     );
     let msgs: Vec<&str> = e.iter().map(|(_, _, m)| m.as_str()).collect();
     assert_eq!(
         msgs,
         [
-            "invalid network name `Front`",
+            "invalid network name `_front`",
             "network name `bridge` is reserved",
             "invalid node name `web-`",
-            "node name `host` is reserved",
+            "invalid node name `a..b`",
         ]
     );
     assert_eq!((e[0].0, e[0].1), (2, 3));

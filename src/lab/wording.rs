@@ -21,6 +21,8 @@ impl CheckKind {
                     RecordType::A => "",
                     RecordType::Aaaa => " AAAA",
                 };
+                // A node called `host` is written `service:host`.
+                let from = super::model::Source::Node(from.clone());
                 format!(
                     "{kind} {from} → {name}{asked} is {}",
                     dns_words(expect, ",")

@@ -3,10 +3,13 @@
 //! one's settings so `up` of a changed lab recreates only what changed.
 //! Pure: no Docker here, so it is unit-tested.
 //!
-//! Names are derived from the lab name with `_` as separator, which lab and
-//! node names cannot contain, so two different labs never collide
-//! (`netlab_a-b_c` vs `netlab_a_b-c`); netlab's own containers use `.`,
-//! which no name of the lab file can contain.
+//! Names are derived from the lab name with `_` as separator, which lab
+//! names cannot contain, so two different labs never collide
+//! (`netlab_a-b_c` vs `netlab_a_b-c`). A node's container is
+//! `netlab_<lab>_<node>`; the lab's own containers are `netlab_<lab>.…`;
+//! a node's helpers add `..` to its container's name, which no node or
+//! network name contains (node and network names are Docker's own:
+//! `pay_gw`, `API.v2`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -58,12 +61,29 @@ pub fn container_name(lab: &str, node: &str) -> String {
 
 /// The probe helper of a node whose image is not the agent.
 pub fn probe_helper_name(lab: &str, node: &str) -> String {
-    format!("netlab_{lab}_{node}_probe")
+    format!("netlab_{lab}_{node}..probe")
 }
 
+/// The engine's name of a lab network; `bridge` (which no lab network is
+/// called) is Docker's default bridge.
 pub fn network_name(lab: &str, network: &str) -> String {
+    if network == DEFAULT_BRIDGE {
+        return DEFAULT_BRIDGE.to_owned();
+    }
     format!("netlab_{lab}_{network}")
 }
+
+/// The engine's name of a network of `lab`: an external network's own
+/// name, else as `network_name`.
+pub fn engine_network(lab: &Lab, network: &str) -> String {
+    match lab.networks.get(network).and_then(|n| n.external.as_ref()) {
+        Some(name) => name.clone(),
+        None => network_name(&lab.name, network),
+    }
+}
+
+/// Docker's default bridge, in a node's `networks:` and in the engine.
+pub const DEFAULT_BRIDGE: &str = "bridge";
 
 /// The lab's claim: exists while the lab is up; only one can be created.
 pub fn claim_name(lab: &str) -> String {
@@ -292,9 +312,11 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
         l
     };
     let first_host = lab.hosts.first().cloned().unwrap_or_default();
+    // An external network is the engine's already: never made or removed.
     let networks: Vec<NetworkPlan> = lab
         .networks
         .values()
+        .filter(|n| n.external.is_none())
         .map(|n| {
             let hosts: Vec<String> = lab
                 .hosts
@@ -359,10 +381,14 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                     let endpoints: Vec<EndpointPlan> = list
                         .iter()
                         .map(|a| {
-                            let mut aliases = vec![node.name.clone()];
-                            aliases.extend(a.aliases.iter().cloned());
+                            // Docker's default bridge takes no aliases.
+                            let mut aliases = Vec::new();
+                            if a.network != DEFAULT_BRIDGE {
+                                aliases.push(node.name.clone());
+                                aliases.extend(a.aliases.iter().cloned());
+                            }
                             EndpointPlan {
-                                network: network_name(&lab.name, &a.network),
+                                network: engine_network(lab, &a.network),
                                 aliases,
                                 ipv4: a.ipv4,
                                 ipv6: a.ipv6,

@@ -15,12 +15,12 @@ use crate::lab::{Action, LabState};
 /// The helper that impairs `node`'s link on `network` (it lives as long
 /// as the impairment when netlab emulates it).
 pub fn impair_helper_name(lab: &str, node: &str, network: &str) -> String {
-    format!("netlab_{lab}_{node}.impair.{network}")
+    format!("netlab_{lab}_{node}..impair..{network}")
 }
 
 /// A short-lived helper that clears `node`'s links and says what is left.
 pub fn clear_helper_name(lab: &str, node: &str) -> String {
-    format!("netlab_{lab}_{node}.clear")
+    format!("netlab_{lab}_{node}..clear")
 }
 
 /// Held (created, never started) while a verify runs the lab's steps: a

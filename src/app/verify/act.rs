@@ -112,7 +112,7 @@ async fn act(
             let engine = scene.engine_of(node);
             let joining = declared_endpoint(scene.lab(), node, network);
             let aliases = joining.aliases.clone();
-            let engine_network = plan::network_name(&scene.lab().name, network);
+            let engine_network = plan::engine_network(scene.lab(), network);
             fault::connect(engine, &scene.container(node), &engine_network, joining).await?;
             timed(report);
             let info = container::inspect(engine, &scene.container(node)).await?;
@@ -126,7 +126,7 @@ async fn act(
             fault::disconnect(
                 scene.engine_of(node),
                 &scene.container(node),
-                &plan::network_name(&scene.lab().name, network),
+                &plan::engine_network(scene.lab(), network),
             )
             .await?;
             timed(report);
@@ -216,7 +216,7 @@ pub async fn return_to(scene: &Scene<'_>, node: &str, network: &str, ip: Ipv4Add
     let started = Instant::now();
     let engine = scene.engine_of(node);
     let container = scene.container(node);
-    let engine_network = plan::network_name(&scene.lab().name, network);
+    let engine_network = plan::engine_network(scene.lab(), network);
     let joining = fault::Joining {
         ipv4: Some(ip),
         ..declared_endpoint(scene.lab(), node, network)
@@ -276,7 +276,7 @@ async fn address_words(scene: &Scene<'_>, node: &str) -> String {
         .networks
         .keys()
         .filter_map(|net| {
-            let ip = now.get(&plan::network_name(&scene.lab().name, net))?;
+            let ip = now.get(&plan::engine_network(scene.lab(), net))?;
             Some(match before.and_then(|b| b.get(net)) {
                 Some(old) if old == ip => format!("{net} {ip} (kept)"),
                 Some(old) => format!("{net} {old} → {ip} (new)"),

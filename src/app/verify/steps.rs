@@ -494,8 +494,7 @@ async fn differences(engines: &Engines, live: &LiveLab) -> Vec<String> {
                 .unwrap_or_default();
             let mut out = Vec::new();
             for a in n.networks() {
-                let Some(ep) = endpoints.get(&crate::plan::network_name(&lab.name, &a.network))
-                else {
+                let Some(ep) = endpoints.get(&crate::plan::engine_network(lab, &a.network)) else {
                     continue;
                 };
                 let aliases = ep.aliases.clone().unwrap_or_default();

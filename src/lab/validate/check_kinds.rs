@@ -84,7 +84,7 @@ impl Validator {
         }
         let name = match (&cx.body.name, &to.host) {
             (Some(n), _) => n.value.clone(),
-            (None, TargetHost::Node { node, .. }) => node.clone(),
+            (None, TargetHost::Node { node, .. } | TargetHost::Name(node)) => node.clone(),
             (None, TargetHost::Ip(_)) => {
                 self.error(
                     &cx.kind.referenced,

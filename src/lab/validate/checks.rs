@@ -314,8 +314,8 @@ impl Validator {
             return self.host_source(cx, from, host);
         }
         // Any image will do: a node of another image gets a probe helper.
-        self.node_ref(cx, from)?;
-        Some(Source::Node(from.value.clone()))
+        let node = self.node_ref(cx, from)?;
+        Some(Source::Node(node.name.clone()))
     }
 
     /// `host` (the lab's only host) or `host@NAME`.
@@ -357,12 +357,13 @@ impl Validator {
         cx: &CheckCx<'n>,
         name: &Span<String>,
     ) -> Option<&'n Node> {
-        let node = cx.nodes.get(&name.value);
+        let word = super::node_word(&name.value);
+        let node = cx.nodes.get(word);
         if node.is_none() {
             self.error(
                 &name.referenced,
-                format!("undefined node `{}`", name.value),
-                did_you_mean(&name.value, cx.nodes.keys().map(String::as_str)),
+                format!("undefined node `{word}`"),
+                did_you_mean(word, cx.nodes.keys().map(String::as_str)),
             );
         }
         node
@@ -464,6 +465,15 @@ impl Validator {
                     }
                 }
             }
+            TargetHost::Name(name) => {
+                match reach::url_host_verdict(cx.topology(), from, &url::Host::Domain(name)) {
+                    Verdict::Outside(why) => {
+                        self.outside(&at, &to.to_string(), &why);
+                        false
+                    }
+                    _ => true,
+                }
+            }
             TargetHost::Ip(ip) if self.one_host(cx, &at, &to.to_string(), *ip).is_none() => false,
             TargetHost::Ip(ip) => match reach::address_verdict(cx.topology(), *ip) {
                 Verdict::Outside(why) if !self.allow_external => {
@@ -535,11 +545,30 @@ impl Validator {
         span: &Span<String>,
         target: Target,
     ) -> Option<Target> {
+        if let TargetHost::Node { node, network } = &target.host
+            && !cx.nodes.contains_key(node)
+            && crate::lab::reach::is_lab_name(cx.topology(), node)
+        {
+            // An alias: Docker's DNS in the probing node says where it leads.
+            if let Some(net) = network {
+                self.error(
+                    &span.referenced,
+                    format!("`{node}` is an alias, not a node: `@{net}` cannot pick its address"),
+                    Some(format!("Docker's DNS answers an alias on the networks the probing node shares with its carriers: write `{node}:{}`", target.port)),
+                );
+                return None;
+            }
+            return Some(Target {
+                host: TargetHost::Name(node.clone()),
+                port: target.port,
+            });
+        }
         if let TargetHost::Node { node, network } = &target.host {
             let name = Span::new(node.clone(), span.referenced, span.defined);
             let n = self.node_ref(cx, &name)?;
             if let Some(net) = network {
-                if !cx.networks.contains_key(net) {
+                let default_bridge = net == super::nodes::DEFAULT_BRIDGE;
+                if !cx.networks.contains_key(net) && !default_bridge {
                     self.error(
                         &span.referenced,
                         format!("undefined network `{net}`"),

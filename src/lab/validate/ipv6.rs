@@ -317,6 +317,8 @@ impl Validator {
         };
         let at = cx.place_of(&cx.body.family);
         match to {
+            // Docker's DNS says which family the alias has.
+            TargetHost::Name(_) => true,
             TargetHost::Ip(ip) => {
                 if family != Family::from(IpFamily::of(*ip)) {
                     self.error(

@@ -41,7 +41,7 @@ impl Validator {
                     None => return true,
                 }
             }
-            TargetHost::Ip(_) => return true,
+            TargetHost::Name(_) | TargetHost::Ip(_) => return true,
         };
         self.outside(&cx.place_of(&cx.body.to), &to.to_string(), &why);
         false

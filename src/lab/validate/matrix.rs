@@ -300,7 +300,9 @@ impl Validator {
                 self.error_at(word.at, format!("undefined host `{h}`"), hint);
                 None
             }
-            None if cx.nodes.contains_key(word.text) => Some(Source::Node(word.text.to_owned())),
+            None if cx.nodes.contains_key(super::node_word(word.text)) => {
+                Some(Source::Node(super::node_word(word.text).to_owned()))
+            }
             None => {
                 let hint = closest(word.text, cx.nodes.keys().map(String::as_str))
                     .map(|c| format!("did you mean `{c}`?"))

@@ -103,6 +103,7 @@ impl Validator {
             Some((n, net)) => (n.to_owned(), Some(net.to_owned())),
             None => (to.value.clone(), None),
         };
+        let node = super::node_word(&node).to_owned();
         let name = Span::new(node.clone(), to.referenced, to.defined);
         let n = self.node_ref(cx, &name)?;
         if let Some(net) = &network {

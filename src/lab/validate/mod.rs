@@ -81,14 +81,42 @@ pub(super) fn is_valid_name(name: &str, max: usize, dns_label: bool) -> bool {
 /// An alias as compose writes them (`db_primary`, `API.internal`): what
 /// Docker's DNS answers to, not only a DNS label.
 pub fn is_valid_alias(name: &str) -> bool {
+    is_docker_name(name, 63) && !name.ends_with(['-', '.'])
+}
+
+/// A node name as compose writes a service's (`pay_gw`, `API.v2`): an alias
+/// on each of its networks, and the tail of its container's name. No `..`
+/// (an empty DNS label), which netlab's helpers use as their separator.
+pub fn is_valid_node_name(name: &str) -> bool {
+    is_valid_alias(name) && !name.contains("..")
+}
+
+/// A network name as compose writes one (`back_end`, `Front.v2`,
+/// `default`): the tail of the engine's name for it.
+pub fn is_valid_network_name(name: &str) -> bool {
+    is_docker_name(name, 63) && !name.contains("..")
+}
+
+/// What Docker takes as a container or network name:
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, here at most `max` long.
+fn is_docker_name(name: &str, max: usize) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
-        && b.len() <= 63
+        && b.len() <= max
         && b[0].is_ascii_alphanumeric()
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-        && !name.ends_with(['-', '.'])
 }
+
+/// A node named where a Docker host may also be meant: `service:NAME`
+/// (compose's own way to name a service, as in `network_mode: service:X`)
+/// is always the node, so a node called `host` can be named.
+pub fn node_word(word: &str) -> &str {
+    word.strip_prefix(SERVICE_PREFIX).unwrap_or(word)
+}
+
+/// See `node_word`.
+pub const SERVICE_PREFIX: &str = "service:";
 
 pub fn is_valid_lab_name(name: &str) -> bool {
     is_valid_name(name, 40, false)

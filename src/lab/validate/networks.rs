@@ -9,12 +9,14 @@ use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
 use super::space::{Space, private_words, space_of};
-use super::{Validator, did_you_mean, is_valid_name};
+use super::{Validator, did_you_mean, is_valid_network_name};
 use crate::lab::model::*;
 use crate::lab::raw::*;
 
-/// Docker's own networks are chosen with `network_mode:`, not declared.
-const RESERVED_NETWORK_NAMES: &[&str] = &["bridge", "host", "none", "default"];
+/// Docker's own networks: `bridge` is listed in a node's `networks:`
+/// undeclared, `host` and `none` are chosen with `network_mode:`. A lab
+/// network may be called `default`, as compose's implicit one is.
+const RESERVED_NETWORK_NAMES: &[&str] = &["bridge", "host", "none"];
 
 /// The drivers a lab network may have.
 const DRIVERS: [&str; 4] = ["bridge", "overlay", "macvlan", "ipvlan"];
@@ -33,17 +35,22 @@ impl Validator {
                 self.error(
                     &key.referenced,
                     format!("network name `{name}` is reserved"),
-                    Some(format!(
-                        "Docker's own networks are chosen per node with `network_mode: {}`",
-                        if name == "default" { "bridge" } else { &name }
-                    )),
+                    Some(if name == "bridge" {
+                        "`bridge` is Docker's default bridge: list it in a node's `networks:` without declaring it".into()
+                    } else {
+                        format!("Docker's own networks are chosen per node with `network_mode: {name}`")
+                    }),
                 );
-            } else if !is_valid_name(&name, 40, true) {
+            } else if !is_valid_network_name(&name) {
                 self.error(
                     &key.referenced,
                     format!("invalid network name `{name}`"),
-                    Some("a network name is 1-40 of a-z, 0-9 and `-`, not ending in `-`".into()),
+                    Some("a network name is 1-63 of letters, digits, `-`, `_` and `.`, starting with a letter or digit".into()),
                 );
+            }
+            if let Some(external) = self.external(&name, net) {
+                out.insert(name.clone(), external);
+                continue;
             }
             let driver = match net.driver.as_ref().map(|d| (d, d.value.as_str())) {
                 None | Some((_, "bridge")) => Driver::Bridge,
@@ -205,10 +212,89 @@ impl Validator {
                     ipv6: families.ipv6,
                     subnet6: families.subnet6,
                     gateway6: families.gateway6,
+                    external: None,
                 },
             );
         }
         out
+    }
+
+    /// `external: true` (with `name:`, the engine's name when it is not
+    /// the lab's): a network someone else made, so none of its settings
+    /// are the lab's to give. `None` for a network the lab makes.
+    fn external(&mut self, name: &str, net: &RawNetwork) -> Option<Network> {
+        let external = net.external.as_ref().filter(|e| e.value);
+        if external.is_none() {
+            if let Some(n) = &net.name {
+                self.error(
+                    &n.referenced,
+                    "`name` applies only to an external network",
+                    Some("add `external: true`, or remove `name`: netlab names the networks it makes".into()),
+                );
+            }
+            return None;
+        }
+        let settings = [
+            ("driver", net.driver.as_ref().map(|x| x.referenced)),
+            ("internal", net.internal.as_ref().map(|x| x.referenced)),
+            ("subnet", net.subnet.as_ref().map(|x| x.referenced)),
+            ("gateway", net.gateway.as_ref().map(|x| x.referenced)),
+            ("icc", net.icc.as_ref().map(|x| x.referenced)),
+            ("mtu", net.mtu.as_ref().map(|x| x.referenced)),
+            ("attachable", net.attachable.as_ref().map(|x| x.referenced)),
+            ("encrypted", net.encrypted.as_ref().map(|x| x.referenced)),
+            ("options", net.options.keys().next().map(|x| x.referenced)),
+            ("ipv4", net.ipv4.as_ref().map(|x| x.referenced)),
+            ("ipv6", net.ipv6.as_ref().map(|x| x.referenced)),
+            ("subnet6", net.subnet6.as_ref().map(|x| x.referenced)),
+            ("gateway6", net.gateway6.as_ref().map(|x| x.referenced)),
+        ];
+        for (field, at) in settings {
+            if let Some(at) = at {
+                self.error(
+                    &at,
+                    format!("`{field}` of external network `{name}` is not the lab's to set"),
+                    Some("an external network exists already, made by someone else: remove the setting, or let the lab make the network (no `external`)".into()),
+                );
+            }
+        }
+        let engine_name = match &net.name {
+            Some(n) if RESERVED_NETWORK_NAMES.contains(&n.value.as_str()) => {
+                self.error(
+                    &n.referenced,
+                    format!("`{}` is Docker's own network, not an external one", n.value),
+                    Some("list `bridge` in a node's `networks:` (Docker's default bridge); `host` and `none` are a node's `network_mode`".into()),
+                );
+                n.value.clone()
+            }
+            Some(n) if is_valid_network_name(&n.value) && !n.value.starts_with("netlab_") => {
+                n.value.clone()
+            }
+            Some(n) => {
+                self.error(
+                    &n.referenced,
+                    format!("`{}` cannot be an external network", n.value),
+                    Some("a Docker network name: letters, digits, `-`, `_` and `.`, starting with a letter or digit, and not one of netlab's own (`netlab_…`)".into()),
+                );
+                n.value.clone()
+            }
+            None => name.to_owned(),
+        };
+        Some(Network {
+            name: name.to_owned(),
+            driver: Driver::Bridge,
+            internal: false,
+            subnet: None,
+            gateway: None,
+            icc: true,
+            mtu: None,
+            options: IndexMap::new(),
+            ipv4: true,
+            ipv6: false,
+            subnet6: None,
+            gateway6: None,
+            external: Some(engine_name),
+        })
     }
 
     /// A subnet is private space; public space only with

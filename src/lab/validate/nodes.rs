@@ -10,16 +10,13 @@ use indexmap::IndexMap;
 
 use super::hosts::Hosts;
 use super::networks::{first_host, last_host, usable_host};
-use super::{Validator, did_you_mean, is_valid_name, space};
+use super::{Validator, did_you_mean, is_valid_node_name, space};
 use crate::lab::diagnostic::{Diagnostic, Severity};
 use crate::lab::model::*;
 use crate::lab::notation::parse_port_mapping;
 use crate::lab::raw::*;
 use crate::vocab::ListenerProto;
 use serde_saphyr::Location;
-
-/// `host` is the machine netlab runs on, in `from:` and `to:`.
-const RESERVED_NODE_NAMES: &[&str] = &["host"];
 
 impl Validator {
     pub(super) fn nodes(
@@ -45,20 +42,27 @@ impl Validator {
         let mut published: u32 = 0;
         for (key, node) in raw {
             let name = key.value.clone();
-            if RESERVED_NODE_NAMES.contains(&name.as_str()) {
-                self.error(
-                    &key.referenced,
-                    format!("node name `{name}` is reserved"),
-                    Some("`host` means the machine netlab runs on, in `from:` and `to:`".into()),
-                );
-            } else if !is_valid_name(&name, 63, true) {
+            if !is_valid_node_name(&name) {
                 self.error(
                     &key.referenced,
                     format!("invalid node name `{name}`"),
                     Some(
-                        "a node name is a DNS label: 1-63 of a-z, 0-9 and `-`, not ending in `-`"
+                        "a node name is 1-63 of letters, digits, `-`, `_` and `.`, starting with a letter or digit, not ending in `-` or `.`"
                             .into(),
                     ),
+                );
+            } else if let Some(other) = raw
+                .keys()
+                .take_while(|k| k.value != name)
+                .find(|k| k.value.eq_ignore_ascii_case(&name))
+            {
+                self.error(
+                    &key.referenced,
+                    format!(
+                        "node name `{name}` differs from node `{}` only in case",
+                        other.value
+                    ),
+                    Some("Docker's DNS does not tell upper from lower case: rename one".into()),
                 );
             }
             let host = self.node_host(&name, node.host.as_ref(), hosts);
@@ -294,6 +298,16 @@ impl Validator {
         };
         let mut list = Vec::new();
         for (net_name, settings) in &nets.0 {
+            if net_name.value == DEFAULT_BRIDGE {
+                self.default_bridge(node_name, net_name, settings, &list);
+                list.push(NetworkAttachment {
+                    network: DEFAULT_BRIDGE.to_owned(),
+                    aliases: Vec::new(),
+                    ipv4: None,
+                    ipv6: None,
+                });
+                continue;
+            }
             let Some(network) = networks.get(&net_name.value) else {
                 self.error(
                     &net_name.referenced,
@@ -372,9 +386,57 @@ impl Validator {
                 ipv6,
             });
         }
+        // Docker's default bridge after the lab's networks, as `docker
+        // network connect bridge` adds it: the node keeps the embedded DNS
+        // of its first (user-defined) network. On the default bridge alone
+        // it is `network_mode: bridge`.
+        list.sort_by_key(|a| a.network == DEFAULT_BRIDGE);
+        if list.len() == 1 && list[0].network == DEFAULT_BRIDGE {
+            return Attachment::Mode(NetworkMode::Bridge);
+        }
         Attachment::Networks(list)
     }
+
+    /// `bridge` in a node's `networks:`: Docker's default bridge, which
+    /// takes no aliases and no fixed addresses.
+    fn default_bridge(
+        &mut self,
+        node_name: &str,
+        net_name: &Span<String>,
+        settings: &RawAttachment,
+        list: &[NetworkAttachment],
+    ) {
+        if list.iter().any(|a| a.network == DEFAULT_BRIDGE) {
+            self.error(
+                &net_name.referenced,
+                format!("node `{node_name}` joins network `bridge` twice"),
+                None,
+            );
+        }
+        let fixed = settings
+            .aliases
+            .first()
+            .map(|a| (&a.referenced, "aliases"))
+            .or(settings
+                .ipv4
+                .as_ref()
+                .map(|a| (&a.referenced, "fixed addresses")))
+            .or(settings
+                .ipv6
+                .as_ref()
+                .map(|a| (&a.referenced, "fixed addresses")));
+        if let Some((at, what)) = fixed {
+            self.error(
+                at,
+                format!("Docker's default bridge takes no {what}"),
+                Some("Docker gives aliases and fixed addresses only on user-defined networks: declare one under `networks:`".into()),
+            );
+        }
+    }
 }
+
+/// Docker's default bridge, as `docker network connect bridge` names it.
+pub const DEFAULT_BRIDGE: &str = "bridge";
 
 fn is_agent_image(image: &str) -> bool {
     image == "netlab/agent" || image.starts_with("netlab/agent:")

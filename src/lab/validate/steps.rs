@@ -568,7 +568,7 @@ impl Validator {
 fn aimed_at(kind: &CheckKind) -> Vec<(String, Option<String>)> {
     let target = |t: &Target| match &t.host {
         TargetHost::Node { node, network } => vec![(node.clone(), network.clone())],
-        TargetHost::Ip(_) => Vec::new(),
+        TargetHost::Name(_) | TargetHost::Ip(_) => Vec::new(),
     };
     match kind {
         CheckKind::Tcp { to, .. } | CheckKind::Udp { to, .. } | CheckKind::Tls { to, .. } => {
