@@ -140,16 +140,9 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
             by_name,
         } => Observation::Tls(match aimed(*addr, by_name.as_ref(), deadline).await {
             Ok((addr, left)) => web_client::tls(addr, sni, ca_pem.as_deref(), left, recorder).await,
-            Err(Unaimed::Unresolved(message) | Unaimed::Refused(message)) => TlsObservation {
-                outcome: TlsOutcome::Error { message },
-                connect_ms: None,
-                handshake_ms: None,
-                first_byte_ms: None,
-                version: None,
-                cipher: None,
-                subject: None,
-                close_notify: None,
-            },
+            Err(Unaimed::Unresolved(message) | Unaimed::Refused(message)) => {
+                TlsObservation::only(TlsOutcome::Error { message })
+            }
         }),
         ProbeKind::Http {
             url,

@@ -540,6 +540,22 @@ pub struct TlsObservation {
     pub close_notify: Option<bool>,
 }
 
+impl TlsObservation {
+    /// An exchange that ended with `outcome` before any phase was timed.
+    pub fn only(outcome: TlsOutcome) -> TlsObservation {
+        TlsObservation {
+            outcome,
+            connect_ms: None,
+            handshake_ms: None,
+            first_byte_ms: None,
+            version: None,
+            cipher: None,
+            subject: None,
+            close_notify: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum TlsOutcome {

@@ -174,16 +174,7 @@ pub async fn tls(
     recorder: Option<&Recorder>,
 ) -> TlsObservation {
     let started = Instant::now();
-    let mut obs = TlsObservation {
-        outcome: TlsOutcome::Timeout,
-        connect_ms: None,
-        handshake_ms: None,
-        first_byte_ms: None,
-        version: None,
-        cipher: None,
-        subject: None,
-        close_notify: None,
-    };
+    let mut obs = TlsObservation::only(TlsOutcome::Timeout);
     let work = async {
         let tcp = match TcpStream::connect(addr).await {
             Ok(s) => s,
