@@ -39,13 +39,7 @@ pub fn says_unsupported(message: &str) -> bool {
 pub async fn refuse_missing_drivers(engines: &Engines, lab: &Lab) -> Result<(), Failure> {
     let mut asked: Vec<(&str, &str)> = Vec::new();
     for net in lab.networks.values().filter(|n| n.driver.is_vlan()) {
-        let host = lab
-            .nodes
-            .values()
-            .find(|n| n.is_on(&net.name))
-            .map(|n| n.host.as_str())
-            .or_else(|| lab.hosts.first().map(String::as_str))
-            .unwrap_or(crate::lab::LOCAL_HOST);
+        let host = lab.host_of_network(&net.name);
         let name = net.driver.docker_name();
         if asked.contains(&(host, name)) {
             continue;

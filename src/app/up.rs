@@ -94,13 +94,7 @@ pub async fn up(
 async fn refuse_missing_external(engines: &Engines, lab: &Lab) -> Result<(), Failure> {
     for net in lab.networks.values() {
         let Some(name) = &net.external else { continue };
-        let host = lab
-            .nodes
-            .values()
-            .find(|n| n.is_on(&net.name))
-            .map(|n| n.host.as_str())
-            .or_else(|| lab.hosts.first().map(String::as_str))
-            .unwrap_or(crate::lab::LOCAL_HOST);
+        let host = lab.host_of_network(&net.name);
         if !crate::engine::network::exists(engines.of(host), name).await? {
             let on = if lab.is_multi_host() {
                 format!(" of host {host}")

@@ -52,6 +52,17 @@ impl Lab {
         }
     }
 
+    /// The logical host a (one-host) network lives on: that of its first
+    /// node, else the lab's first host.
+    pub fn host_of_network(&self, network: &str) -> &str {
+        self.nodes
+            .values()
+            .find(|n| n.is_on(network))
+            .map(|n| n.host.as_str())
+            .or_else(|| self.hosts.first().map(String::as_str))
+            .unwrap_or(LOCAL_HOST)
+    }
+
     /// The hosts that run at least one node, in declaration order.
     pub fn used_hosts(&self) -> Vec<&str> {
         self.hosts

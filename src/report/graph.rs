@@ -78,12 +78,9 @@ fn docker0_vertex(lab: &Lab, node: &Node) -> String {
 fn network_host<'a>(lab: &'a Lab, network: &str) -> Option<&'a str> {
     match lab.networks.get(network)?.driver {
         Driver::Overlay { .. } => None,
-        Driver::Bridge | Driver::Macvlan | Driver::Ipvlan { .. } => lab
-            .nodes
-            .values()
-            .find(|n| n.is_on(network))
-            .map(|n| n.host.as_str())
-            .or_else(|| lab.hosts.first().map(String::as_str)),
+        Driver::Bridge | Driver::Macvlan | Driver::Ipvlan { .. } => {
+            Some(lab.host_of_network(network))
+        }
     }
 }
 
