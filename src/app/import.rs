@@ -1,8 +1,8 @@
 //! `netlab import`: reads the compose files and `.env`, hands them to
 //! `compose::import`, prints what it said on stderr (each naming the
-//! compose line) and writes the lab. Talks to Docker only with
-//! `--keep-images`, to read the EXPOSE of the images the engine has (an
-//! engine that does not answer is said, and the import goes on).
+//! compose line) and writes the lab. Talks to Docker only to read the
+//! EXPOSE of the images the engine has (an engine that does not answer is
+//! said, and the import goes on with the ports the files declare).
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +32,7 @@ fn read(path: &Path) -> Result<String, Failure> {
 /// What each image EXPOSEs, for the images the engine has.
 async fn images_exposed(
     images: &[String],
+    keep_images: bool,
     context: Option<&str>,
 ) -> std::collections::HashMap<String, Vec<(u16, crate::lab::Transport)>> {
     let mut out = std::collections::HashMap::new();
@@ -45,22 +46,44 @@ async fn images_exposed(
             return out;
         }
     };
+    let mut absent: Vec<&str> = Vec::new();
     for image in images {
         match crate::engine::image::exposed_ports(&engine, image).await {
             Ok(Some(ports)) => {
                 out.insert(image.clone(), ports);
             }
-            Ok(None) => eprintln!(
-                "netlab import: note: image {} is not on {}: what it serves is not known",
-                for_terminal(image),
-                engine.endpoint.url
-            ),
+            Ok(None) => absent.push(image),
             Err(e) => eprintln!(
                 "netlab import: note: image {}: {}",
                 for_terminal(image),
                 for_terminal(&format!("{e:#}"))
             ),
         }
+    }
+    if !absent.is_empty() {
+        eprintln!(
+            "netlab import: note: {} not on {}: {}",
+            if absent.len() == 1 {
+                "an image is"
+            } else {
+                "images are"
+            },
+            engine.endpoint.url,
+            for_terminal(&absent.join(", "))
+        );
+        eprintln!(
+            "  what {} EXPOSE is not known; {}",
+            if absent.len() == 1 {
+                "it may"
+            } else {
+                "they may"
+            },
+            if keep_images {
+                "their declared ports are not judged"
+            } else {
+                "the agent serves the ports the files declare"
+            }
+        );
     }
     out
 }
@@ -131,11 +154,10 @@ pub async fn import(args: &ImportArgs, context: Option<&str>) -> CommandResult {
         vars,
         exposed: Default::default(),
     };
-    if args.keep_images
-        && let Ok(first) = compose::import(&files, &options)
+    if let Ok(first) = compose::import(&files, &options)
         && !first.images.is_empty()
     {
-        options.exposed = images_exposed(&first.images, context).await;
+        options.exposed = images_exposed(&first.images, args.keep_images, context).await;
     }
     match compose::import(&files, &options) {
         Ok(done) => {

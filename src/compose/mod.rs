@@ -104,8 +104,10 @@ pub struct Options {
     /// project directory's name).
     pub project: String,
     pub vars: Vars,
-    /// With `--keep-images`: the ports each image EXPOSEs, for the images
-    /// the engine has (an image not in it is not judged).
+    /// The ports each image EXPOSEs, for the images the engine has: served
+    /// by the agent in its place, or (with `--keep-images`) held against
+    /// the ports the service declares. An image the engine does not have
+    /// is not judged.
     pub exposed: std::collections::HashMap<String, Vec<(u16, crate::lab::Transport)>>,
 }
 

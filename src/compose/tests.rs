@@ -311,6 +311,38 @@ fn a_port_nothing_serves_is_a_finding() {
 }
 
 #[test]
+fn the_agent_serves_what_the_image_exposes_where_the_engine_has_it() {
+    let text = "services:\n  web:\n    image: shop/web\n    ports: ['8080:80']\n";
+    let files = [File {
+        name: "c.yaml".into(),
+        text: text.into(),
+    }];
+    let mut options = Options {
+        project: "ci-test".into(),
+        ..Options::default()
+    };
+    let unknown = import(&files, &options).expect("imports");
+    assert!(
+        unknown.lab_text.contains("serve: [tcp:80]\n"),
+        "{}",
+        unknown.lab_text
+    );
+    options.exposed.insert(
+        "shop/web".into(),
+        vec![
+            (80, crate::lab::Transport::Tcp),
+            (9000, crate::lab::Transport::Udp),
+        ],
+    );
+    let known = import(&files, &options).expect("imports");
+    assert!(
+        known.lab_text.contains("serve: [tcp:80, udp:9000]\n"),
+        "{}",
+        known.lab_text
+    );
+}
+
+#[test]
 fn external_networks_are_used_not_made() {
     let a = "services:\n  a:\n    image: x\n    networks: [shared, corp, old]\nnetworks:\n  shared:\n    external: true\n  corp:\n    external: true\n    name: corp_net\n  old:\n    external:\n      name: legacy.net\n";
     let Ok(done) = run(&[a]) else {

@@ -274,6 +274,11 @@ pub fn topology(
                 serve.extend(r.iter().map(|c| (c, *t)));
             }
             serve.extend(extra.get(cname.as_str()).into_iter().flatten().copied());
+            // What the service's own image EXPOSEs, where the engine has it:
+            // the real service listens there too.
+            if let Some(exposed) = s.image.as_ref().and_then(|i| options.exposed.get(i)) {
+                serve.extend(exposed.iter().copied());
+            }
             let mut seen = Vec::new();
             serve.retain(|x| {
                 let new = !seen.contains(x);
