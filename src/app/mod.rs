@@ -87,7 +87,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
         Command::Up(args) => {
             let lab = load_named(&args.lab, args.name.as_deref(), args.allow_external)?;
             cancel.working_on(&lab.name);
-            let engines = up::connect(&lab, &args, context).await?;
+            let engines = up::connect(&lab, &args, context, "up").await?;
             up::up(&engines, &lab, &args, &cancel)
                 .await
                 .map(|_| exit::SUCCESS)

@@ -9,6 +9,7 @@ use super::build::{self, Cas};
 use super::hosts::{self, Engines};
 use super::{Cancel, Failure, converge, lock, teardown};
 use crate::cli::UpArgs;
+use crate::engine::endpoint;
 use crate::engine::image::{self, AgentImage};
 use crate::engine::record::{self, RECORD_VERSION, Record};
 use crate::engine::{Engine, EngineError, container, discover};
@@ -18,9 +19,23 @@ use crate::plan::{self, LABEL_HOSTS, LABEL_LAB, LABEL_ROLE, Plan, PlanInputs, RO
 use crate::report;
 
 /// The engines of the lab's hosts, bound by `--host` and `NETLAB_HOSTS`.
-pub async fn connect(lab: &Lab, args: &UpArgs, context: Option<&str>) -> Result<Engines, Failure> {
+/// `command` (`up`, `run`) is named in the hint of a refusal.
+pub async fn connect(
+    lab: &Lab,
+    args: &UpArgs,
+    context: Option<&str>,
+    command: &str,
+) -> Result<Engines, Failure> {
     let from_env = std::env::var("NETLAB_HOSTS").ok();
     let bound = hosts::bindings(lab, &args.hosts, from_env.as_deref())?;
+    let default = endpoint::default_endpoint(&endpoint::Env::from_process(), context).ok();
+    hosts::refuse_unbound(
+        lab,
+        &bound,
+        command,
+        &args.lab,
+        default.as_ref().map(|e| e.url.as_str()),
+    )?;
     let home = hosts::home(context).await?;
     Ok(hosts::connect(home, &lab.hosts, &bound).await?)
 }
