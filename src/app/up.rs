@@ -51,7 +51,28 @@ pub async fn up(
     let started = Instant::now();
     super::ipv6::refuse_old_engines(engines, lab)?;
     super::kernel::refuse_missing_drivers(engines, lab).await?;
-    let image = image::ensure_agent_image(&engines.all()).await?;
+    let mut working: Option<report::progress::Progress> = None;
+    let image = image::ensure_agent_image_telling(&engines.all(), |work| {
+        if let Some(p) = working.take() {
+            p.finish();
+        }
+        working = Some(report::progress::Progress::start(
+            match work {
+                image::ImageWork::Build { tag, on } => {
+                    format!("building agent image {tag} on {on} (once per netlab build)")
+                }
+                image::ImageWork::Copy { tag, to } => {
+                    format!("copying agent image {tag} to {}", to.join(", "))
+                }
+            },
+            0,
+        ));
+    })
+    .await;
+    if let Some(p) = working {
+        p.finish();
+    }
+    let image = image?;
     if let Some(on) = &image.built_on {
         crate::text::say!("netlab: built agent image {} on {on}", image.tag);
     }
