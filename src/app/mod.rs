@@ -62,7 +62,24 @@ impl Failure {
 pub type CommandResult = Result<u8, Failure>;
 
 pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
-    let context = cli.context.as_deref();
+    // `--context` before the command, or after a command that talks to
+    // Docker (the one after it wins).
+    let before = cli.context.clone();
+    let own = match &cli.command {
+        Command::Up(a) | Command::Run(RunArgs { up: a, .. }) => Some(&a.engine),
+        Command::Verify { engine, .. } | Command::Ls { engine } => Some(engine),
+        Command::Down(a) => Some(&a.engine),
+        Command::Fuzz(a) => Some(&a.engine),
+        _ => None,
+    };
+    if before.is_some() && own.is_none() {
+        return Err(Failure::Usage(
+            "--context chooses a Docker engine, and this command never talks to Docker\n  (hint: leave --context out; up, verify, down, run, ls and fuzz take it)"
+                .into(),
+        ));
+    }
+    let context_name = own.and_then(|e| e.context.clone()).or(before);
+    let context = context_name.as_deref();
     crate::report::colour::apply_to_progress_bars();
     match &cli.command {
         Command::Verify { report, .. } | Command::Run(RunArgs { report, .. }) if report.quiet => {
@@ -94,6 +111,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
         }
         Command::Verify {
             lab,
+            engine: _,
             name,
             allow_external,
             compose,
@@ -123,7 +141,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
         }
         Command::Run(args) => run::run(&args, context, &cancel).await,
         Command::Fuzz(args) => fuzz::fuzz(&args, context, &cancel).await,
-        Command::Ls => {
+        Command::Ls { .. } => {
             let home = hosts::home(context).await?;
             ls::ls(&home).await
         }
@@ -188,15 +206,49 @@ fn validate(arg: &str, allow_external: bool) -> CommandResult {
 }
 
 fn labs() -> u8 {
-    let mut rows = vec![vec!["LAB".to_owned(), "DESCRIPTION".to_owned()]];
+    let mut rows = vec![vec![
+        "LAB".to_owned(),
+        "NEEDS".to_owned(),
+        "DESCRIPTION".to_owned(),
+    ]];
     for (name, text) in lab::builtin::all() {
-        let description = lab::load_source(name, text.as_bytes(), Some(name))
-            .map(|l| first_sentence(&l.lab.description))
-            .unwrap_or_else(|e| format!("(invalid: {e})"));
-        rows.push(vec![name.to_owned(), description]);
+        let (needs, description) = match lab::load_source(name, text.as_bytes(), Some(name)) {
+            Ok(l) => (needs(&l.lab), first_sentence(&l.lab.description)),
+            Err(e) => ("-".to_owned(), format!("(invalid: {e})")),
+        };
+        rows.push(vec![name.to_owned(), needs, description]);
     }
-    print!("{}", crate::report::table(&rows));
+    let table = crate::report::table(&rows);
+    print!(
+        "{}",
+        crate::report::fit::for_stream(&table, colour::Stream::Stdout)
+    );
     exit::SUCCESS
+}
+
+/// What a lab needs beyond one Docker engine of any version: several
+/// hosts (bound with `--host`), swarm mode (netlab makes one), Docker 28
+/// (IPv6-only networks); `-` for nothing.
+fn needs(lab: &lab::Lab) -> String {
+    let mut out = Vec::new();
+    if lab.is_multi_host() {
+        out.push(format!("{} hosts", lab.hosts.len()));
+    }
+    if lab
+        .networks
+        .values()
+        .any(|n| matches!(n.driver, lab::Driver::Overlay { .. }))
+    {
+        out.push("swarm".to_owned());
+    }
+    if lab.networks.values().any(|n| !n.ipv4) {
+        out.push("Docker 28+".to_owned());
+    }
+    if out.is_empty() {
+        "-".to_owned()
+    } else {
+        out.join(", ")
+    }
 }
 
 fn first_sentence(text: &str) -> String {
@@ -231,6 +283,15 @@ fn said(failure: &Failure, colour: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labs_needing_hosts_swarm_or_docker_28_say_so() {
+        let of = |name: &str| needs(&lab::load(name).expect("shipped").lab);
+        assert_eq!(of("overlay-multihost"), "2 hosts, swarm");
+        assert_eq!(of("overlay-basic"), "swarm");
+        assert_eq!(of("ipv6-only"), "Docker 28+");
+        assert_eq!(of("bridge-basic"), "-");
+    }
 
     #[test]
     fn dockers_sentence_in_an_error_is_shown_not_sent() {

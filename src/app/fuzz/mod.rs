@@ -209,6 +209,7 @@ async fn run_spec(
     cancel.working_on(&lab.name);
     let up_args = UpArgs {
         lab: arg,
+        engine: Default::default(),
         wait: Duration::from_secs(60),
         name: None,
         hosts: Vec::new(),
