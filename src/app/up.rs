@@ -84,7 +84,14 @@ pub async fn up(
             report::format_elapsed(image.copy_time)
         );
     }
-    let lock = lock::take(&engines.home, &lab.name, &image.tag, "up", args.break_lock).await?;
+    let lock = lock::take(
+        &engines.home,
+        &lab.name,
+        &image.tag,
+        ("up", Some(&args.lab)),
+        args.break_lock,
+    )
+    .await?;
     let result = async {
         let objects = discover::labs(&engines.home, Some(&lab.name))
             .await?
