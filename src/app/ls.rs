@@ -80,7 +80,11 @@ pub async fn ls(home: &Engine) -> CommandResult {
     }
     print!("{}", report::table(&rows));
     for hint in hints {
-        crate::text::say!("{hint}");
+        let hint = crate::text::safe::for_terminal(&hint);
+        eprintln!(
+            "{}",
+            report::fit::for_stream(&hint, report::colour::Stream::Stderr)
+        );
     }
     Ok(exit::SUCCESS)
 }

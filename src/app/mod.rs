@@ -261,28 +261,54 @@ pub fn finish(outcome: CommandResult) -> ExitCode {
     match outcome {
         Ok(code) => exit::code(code),
         Err(failure) => {
-            eprintln!("{}", said(&failure, colour::stderr()));
+            let width = crate::report::fit::width_of(colour::Stream::Stderr);
+            eprintln!("{}", said(&failure, colour::stderr(), width));
             exit::code(failure.exit_code())
         }
     }
 }
 
-/// What a failure says on stderr.
-fn said(failure: &Failure, colour: bool) -> String {
+/// What a failure says on stderr, its lines within `width` when given
+/// (a located lab error keeps its snippet as it is).
+fn said(failure: &Failure, colour: bool, width: Option<usize>) -> String {
     match failure {
         Failure::Lab(LabError::Invalid(report)) => report.render(colour),
         // Docker's sentences and the values a file quoted are in it.
-        other => format!(
-            "{} {}",
-            colour::paint("error:", Paint::Red, colour),
-            for_terminal(&other.to_string())
-        ),
+        other => {
+            let text = format!("error: {}", for_terminal(&other.to_string()));
+            let text = match width {
+                Some(w) => crate::report::fit::wrap_long_lines(&text, w)
+                    .trim_end_matches('\n')
+                    .to_owned(),
+                None => text,
+            };
+            let rest = text.strip_prefix("error:").unwrap_or(&text);
+            format!("{}{rest}", colour::paint("error:", Paint::Red, colour))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_fits_the_terminal_and_keeps_its_words() {
+        let long = Failure::Usage(format!(
+            "{}\n  (hint: {})",
+            "word ".repeat(30).trim_end(),
+            "x ".repeat(40).trim_end()
+        ));
+        let text = said(&long, false, Some(40));
+        assert!(text.lines().all(|l| l.chars().count() <= 40), "{text}");
+        assert_eq!(
+            text.split_whitespace().collect::<Vec<_>>(),
+            said(&long, false, None)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+        );
+        assert!(said(&long, true, Some(40)).starts_with("\x1b[31;1merror:\x1b[0m word"));
+    }
 
     #[test]
     fn labs_needing_hosts_swarm_or_docker_28_say_so() {
@@ -299,7 +325,7 @@ mod tests {
             "Docker responded with status code 404: No such image: \x1b]0;owned\x07\x1b[2J\u{9b}2J\0\u{202e}olleh"
         );
         let failure = Failure::Engine(EngineError::new("cannot create node `web`", docker));
-        let text = said(&failure, true);
+        let text = said(&failure, true, None);
         assert_eq!(
             text,
             "\x1b[31;1merror:\x1b[0m cannot create node `web`: Docker responded with status code 404: No such image: ␛]0;owned␇␛[2J\\u{9b}2J␀\\u{202e}olleh"
@@ -308,7 +334,7 @@ mod tests {
             "bad.json:1:2: not a netlab JSON report: unknown variant `\x1b[2J`\n  (hint: …)".into(),
         );
         assert_eq!(
-            said(&usage, false),
+            said(&usage, false, None),
             "error: bad.json:1:2: not a netlab JSON report: unknown variant `␛[2J`\n  (hint: …)"
         );
     }

@@ -278,7 +278,19 @@ fn without_repeated_place(rendered: String) -> String {
             .unwrap_or(message),
         None => message,
     };
-    format!("{message}\n{rest}")
+    // The caret repeats the message; its list of what was expected is
+    // said once, above.
+    let rest: Vec<&str> = rest
+        .lines()
+        .map(|l| {
+            let caret = l.trim_start().starts_with('|') && l.contains("^ ");
+            match l.find(", expected ") {
+                Some(cut) if caret => &l[..cut],
+                _ => l,
+            }
+        })
+        .collect();
+    format!("{message}\n{}", rest.join("\n"))
 }
 
 /// The line and column serde-saphyr's snippet points at (` --> file:6:12`).
