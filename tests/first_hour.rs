@@ -475,3 +475,70 @@ fn a_stale_lock_shows_in_ls_with_the_file_to_run_again() {
     assert_eq!(code, Some(0), "{text}");
     guard.assert_nothing_left();
 }
+
+/// CI as a citizen, on the engine: under GITHUB_ACTIONS=true each FAIL is
+/// an `::error` annotation at its check's line and column in the lab file
+/// (read back here and looked up in the file), and the step summary gets
+/// the verdicts.
+#[test]
+fn annotations_point_at_the_failing_checks_lines() {
+    if !docker_available() {
+        return;
+    }
+    let guard = LabGuard::from_shipped("bridge-basic", "fh-annotate", |y| {
+        y.replace(
+            "{ from: outsider, to: web:7000, expect: blocked }",
+            "{ from: outsider, to: web:7000, expect: open }",
+        )
+        .replace(
+            "{ from: client, to: web:7001, expect: refused }",
+            "{ from: client, to: web:7001, expect: open }",
+        )
+    });
+    let summary = guard.dir.path().join("summary.md");
+    let out = Command::new(netlab_bin())
+        .args(["run", guard.path()])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("CI", "1")
+        .output()
+        .expect("netlab runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let lab = std::fs::read_to_string(guard.path()).expect("lab file");
+    let lines: Vec<&str> = lab.lines().collect();
+    let mut found = Vec::new();
+    for annotation in text.lines().filter(|l| l.starts_with("::error ")) {
+        let props = annotation["::error ".len()..]
+            .split("::")
+            .next()
+            .expect("properties");
+        let prop = |k: &str| {
+            props
+                .split(',')
+                .find_map(|p| p.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("no {k} in {annotation}"))
+        };
+        assert_eq!(prop("file"), guard.path(), "{annotation}");
+        let line: usize = prop("line").parse().expect("a line number");
+        let col: usize = prop("col").parse().expect("a column");
+        let at = lines[line - 1];
+        // The column is the check's kind key.
+        assert!(at[col - 1..].starts_with("tcp:"), "{annotation} → {at:?}");
+        found.push(at.trim().to_owned());
+    }
+    assert_eq!(
+        found,
+        [
+            "- tcp: { from: client, to: web:7001, expect: open }",
+            "- tcp: { from: outsider, to: web:7000, expect: open }",
+        ],
+        "{text}"
+    );
+    let md = std::fs::read_to_string(&summary).expect("the step summary");
+    assert!(
+        md.contains("FAIL") && md.contains("7 passed, 2 failed"),
+        "{md}"
+    );
+    guard.assert_nothing_left();
+}
