@@ -458,10 +458,14 @@ fn a_stale_lock_shows_in_ls_with_the_file_to_run_again() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert_within(&table, 100);
-    let row = text
-        .lines()
-        .find(|l| l.starts_with("fh-lock "))
+    // Its row (other labs of parallel tests may be listed, and a long row
+    // wraps onto the next line).
+    let rows: Vec<&str> = text.lines().collect();
+    let row = rows
+        .iter()
+        .position(|l| l.starts_with("fh-lock "))
         .unwrap_or_else(|| panic!("no row:\n{text}"));
+    let row = flat(&rows[row..(row + 2).min(rows.len())].join(" "));
     assert!(row.contains("stale lock: pid "), "{text}");
     let file = std::fs::canonicalize(guard.path()).expect("the lab file");
     assert!(

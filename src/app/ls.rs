@@ -78,7 +78,10 @@ pub async fn ls(home: &Engine) -> CommandResult {
             state,
         ]);
     }
-    print!("{}", report::table(&rows));
+    print!(
+        "{}",
+        report::fit::for_stream(&report::table(&rows), report::colour::Stream::Stdout)
+    );
     for hint in hints {
         let hint = crate::text::safe::for_terminal(&hint);
         eprintln!(
