@@ -546,3 +546,37 @@ fn annotations_point_at_the_failing_checks_lines() {
     );
     guard.assert_nothing_left();
 }
+
+/// Item 9 of issue 30: on an engine without the agent image, a line says
+/// it is being built before the seconds that takes, not only after.
+#[test]
+fn the_agent_image_build_is_announced_before_it_starts() {
+    if !docker_available() || !support::engines::engines_available() {
+        return;
+    }
+    let engines = support::engines::Engines::start(&["fhbuild"]);
+    let url = engines.get("fhbuild").url.clone();
+    let guard = LabGuard::from_yaml(
+        "fh-build",
+        "name: x\nnetworks:\n  front: {}\nnodes:\n  web: { networks: [front], serve: [tcp:7000] }\n  client: { networks: [front] }\nchecks:\n  - tcp: { from: client, to: web:7000, expect: open }\n",
+    );
+    let (code, text) = through_pty(
+        Width::Window(100),
+        &[("DOCKER_HOST", &url)],
+        &["run", guard.path()],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    let building = text
+        .find("netlab: building agent image netlab/agent:")
+        .unwrap_or_else(|| panic!("no word before the build:\n{text}"));
+    let built = text
+        .find("netlab: built agent image")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(building < built, "{text}");
+    assert!(text.ends_with("1 passed, 0 failed\n"), "{text}");
+    let (containers, networks) = engines.get("fhbuild").leftovers("fh-build");
+    assert!(
+        containers.is_empty() && networks.is_empty(),
+        "{containers:?} {networks:?}"
+    );
+}
