@@ -202,3 +202,65 @@ fn the_first_lab_runs_as_readme_shows() {
     assert_eq!(seen, want, "{text}");
     guard.assert_nothing_left();
 }
+
+/// GitHub's anchor of a heading.
+fn slug(heading: &str) -> String {
+    heading
+        .trim_start_matches('#')
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | ' '))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The headings' anchors of a document (not of lines in code blocks).
+fn anchors(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).expect("a document");
+    let mut fenced = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced && line.starts_with('#') {
+            out.push(slug(line));
+        }
+    }
+    out
+}
+
+/// Every relative link of README and docs/ leads to a file that exists,
+/// and to a heading of it when it names one: moving a section breaks no
+/// link unseen.
+#[test]
+fn every_link_in_the_docs_leads_somewhere() {
+    let mut broken = Vec::new();
+    for doc in documents() {
+        let text = std::fs::read_to_string(&doc).expect("a document");
+        let here = doc.parent().expect("a directory");
+        for (start, _) in text.match_indices("](") {
+            let rest = &text[start + 2..];
+            let Some(end) = rest.find(')') else { continue };
+            let target = &rest[..end];
+            if target.starts_with("http") || target.contains(char::is_whitespace) {
+                continue;
+            }
+            let (path, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let file = if path.is_empty() {
+                doc.clone()
+            } else {
+                here.join(path)
+            };
+            if !file.exists() {
+                broken.push(format!("{}: {target} (no such file)", doc.display()));
+            } else if !anchor.is_empty()
+                && file.extension().is_some_and(|e| e == "md")
+                && !anchors(&file).iter().any(|a| a == anchor)
+            {
+                broken.push(format!("{}: {target} (no such heading)", doc.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
