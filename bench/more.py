@@ -25,7 +25,7 @@ DEADLINE = 2.0              # netlab's default check deadline (DEFAULT_CHECK_TIM
 NEGATIVES_DEADLINES = 1.5   # a matrix of negatives takes < 1.5 deadlines
 CONVERGE_SAME_SECONDS = 0.5  # `up` of an unchanged lab that is up
 CONVERGE_ONE_SECONDS = 1.5   # `up` with one node changed
-VERIFY_100_README = 0.25    # README "Performance": verify of 100 checks, previous release
+VERIFY_100_README = 0.25    # docs/performance.md: verify of 100 checks, previous release
 
 # The labs of these sections and of twohost.py (leftovers of a killed run
 # are removed first).
@@ -357,7 +357,7 @@ class CaptureResult(Section):
         p, c = median(self.plain), median(self.captured)
         return [
             ("info", f"capture off costs nothing: verify of {self.checks} checks without --capture {secs(p)} in "
-                     f"this run (previous release, README: {VERIFY_100_README} s, a reference on another load, "
+                     f"this run (previous release, docs/performance.md: {VERIFY_100_README} s, a reference on another load, "
                      "not a target; the < 1 s target above applies)"),
             ("info", f"  with --capture: {secs(c)}, {fmt_ratio(ratio(c, p))} of without"),
         ]

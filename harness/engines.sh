@@ -42,7 +42,7 @@
 #
 # Trees come from the Debian archive the machine's apt uses for its own
 # release (as `apt-get` would: its sources and its proxy), and hold the Docker
-# version README.md's table claims for each suite (ENGINE_VERSIONS below):
+# version docs/engines.md's table claims for each suite (ENGINE_VERSIONS below):
 # a tree that holds another is refused, naming both, so an archive that has
 # moved on fails clearly instead of testing an engine nobody claimed.
 #
@@ -63,7 +63,7 @@ NET=${NETLAB_ENGINE_NET:-10.250.77}
 DNS_PID=/run/netlab-engines-dns.pid
 DNS_LOG=/run/netlab-engines-dns.log
 # The Docker engine (docker.io's upstream version) each suite's tree must
-# hold: what README.md's table of tested engines claims.
+# hold: what docs/engines.md's table of tested engines claims.
 declare -A ENGINE_VERSIONS=([trixie]=26.1.5 [sid]=28.5.2)
 # How long to wait for a lock held by another run (a tree build takes
 # minutes).
@@ -224,14 +224,14 @@ tree_docker_version() {
 		"$1/var/lib/dpkg/status" 2>/dev/null
 }
 
-# A tree must hold the Docker version README.md's table claims for its suite.
+# A tree must hold the Docker version docs/engines.md's table claims for its suite.
 tree_version_ok() {
 	local suite=$1 dir=$2 want have
 	want=${ENGINE_VERSIONS[$suite]:-}
 	[[ -n $want ]] || return 0
 	have=$(tree_docker_version "$dir")
 	[[ ${have%%+*} == "$want" || ${have%%[-~]*} == "$want" ]] && return 0
-	say "error: Debian $suite now carries docker.io ${have:-(none)}, but README.md's table and ENGINE_VERSIONS in $SELF claim Docker $want."
+	say "error: Debian $suite now carries docker.io ${have:-(none)}, but docs/engines.md's table and ENGINE_VERSIONS in $SELF claim Docker $want."
 	say "       The archive has moved on: update both (and re-run the engine matrix), or build the tree from an archive that still has $want (NETLAB_DEBIAN_MIRROR)."
 	return 1
 }
@@ -609,7 +609,7 @@ cmd_start() {
 	if [[ -n $want ]]; then
 		have=$(server_version "$name" || echo '?')
 		[[ $have == "$want" || $have == "$want"[+-]* ]] ||
-			die "$name ($kind) runs Docker $have, not the $want README.md's table claims" # the EXIT trap stops it
+			die "$name ($kind) runs Docker $have, not the $want docs/engines.md's table claims" # the EXIT trap stops it
 	fi
 	STARTING=""
 	say "$name ($kind) ready in $((SECONDS - t0)) s"

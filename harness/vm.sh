@@ -269,7 +269,7 @@ cmd_start_vm() {
 	local want=${ENGINE_VERSIONS[trixie]} have
 	have=$(server_version "$name" || echo '?')
 	[[ $have == "$want" || $have == "$want"[+-]* ]] ||
-		die "$name (vm) runs Docker $have, not the $want README.md's table claims"
+		die "$name (vm) runs Docker $have, not the $want docs/engines.md's table claims"
 	STARTING=""
 	say "$name (vm) ready in $((SECONDS - t0)) s"
 	print_engine "$name"

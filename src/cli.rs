@@ -23,9 +23,10 @@ Exit codes:\n  0  every check passed (or the command succeeded)\n  1  at least o
 130 interrupted (Ctrl-C / SIGTERM); what the command created was removed"
 )]
 pub struct Cli {
-    /// Use this docker context's engine as the default engine (instead of
-    /// DOCKER_HOST, DOCKER_CONTEXT or the docker CLI's current context).
-    #[arg(long, global = true, value_name = "NAME")]
+    /// Use this docker context's engine as the default engine (as
+    /// `--context` after a command that talks to Docker: up, verify, down,
+    /// run, ls, fuzz).
+    #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -39,7 +40,10 @@ pub enum Command {
     Verify {
         /// The lab: its name, or a lab file (whose checks are then run); with
         /// none, the one lab that is up.
+        #[arg(value_name = "LAB")]
         lab: Option<String>,
+        #[command(flatten)]
+        engine: EngineArgs,
         /// The name the lab was brought up under (`up --name`).
         #[arg(long, env = "NETLAB_NAME")]
         name: Option<String>,
@@ -56,9 +60,14 @@ pub enum Command {
     /// Up, verify and down in one go; always tears down, also on failure or Ctrl-C.
     Run(RunArgs),
     /// List the labs that are up.
-    Ls,
+    Ls {
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// Parse and validate a lab file; never talks to Docker.
     Validate {
+        /// A YAML lab file, or the name of a built-in lab (`netlab labs`).
+        #[arg(value_name = "LAB")]
         lab: String,
         /// Let checks aim outside the lab (other addresses, names, redirects).
         #[arg(long)]
@@ -77,6 +86,8 @@ pub enum Command {
     },
     /// Print the topology as Mermaid or Graphviz DOT text; never talks to Docker.
     Graph {
+        /// A YAML lab file, or the name of a built-in lab (`netlab labs`).
+        #[arg(value_name = "LAB")]
         lab: String,
         #[arg(long, value_enum, default_value_t = crate::report::graph::GraphFormat::Mermaid)]
         format: crate::report::graph::GraphFormat,
@@ -107,7 +118,12 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct UpArgs {
+    /// A YAML lab file, or the name of a built-in lab (`netlab labs` lists
+    /// them; `netlab validate LAB` checks a file without Docker).
+    #[arg(value_name = "LAB")]
     pub lab: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// How long to wait for every node to be ready (at most 1h).
     #[arg(long, default_value = "60s", value_parser = parse_wait)]
     pub wait: Duration,
@@ -140,7 +156,10 @@ pub struct UpArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DownArgs {
     /// The lab (name, built-in or file); with none, the one lab that is up.
+    #[arg(value_name = "LAB")]
     pub lab: Option<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// The name the lab was brought up under (`up --name`).
     #[arg(long, env = "NETLAB_NAME")]
     pub name: Option<String>,
@@ -196,6 +215,8 @@ pub struct ImportArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct FuzzArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// The first seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -225,6 +246,16 @@ pub struct FuzzArgs {
     /// (for netlab's own tests).
     #[arg(long, hide = true)]
     pub mutant: bool,
+}
+
+/// Which engine is the default one: on the commands that talk to Docker
+/// only.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EngineArgs {
+    /// Use this docker context's engine as the default engine (instead of
+    /// DOCKER_HOST, DOCKER_CONTEXT or the docker CLI's current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 /// `verify --compose`: a running compose project instead of a lab.

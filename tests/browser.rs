@@ -4,7 +4,7 @@
 //! from the DOM (with scripts on and off), or the console shows an error
 //! or a request (the page must fetch nothing; its CSP blocks and reports
 //! any try). It leaves screenshots in target/browser/; with
-//! `NETLAB_UPDATE_SCREENSHOTS=1` it also refreshes the README's
+//! `NETLAB_UPDATE_SCREENSHOTS=1` it also refreshes docs/reports.md's
 //! (docs/report-*.png).
 
 #[path = "support/cdp.rs"]

@@ -5,8 +5,7 @@
 //! completeness test below names it. The world runs as one lab: one `up`,
 //! every twin and mutant probed in parallel, one `down`.
 //!
-//! README's "What PASS and FAIL mean" shows this table; a test keeps the
-//! two in step.
+//! docs/mutants.md shows this table; a test keeps the two in step.
 
 mod support;
 
@@ -650,7 +649,7 @@ fn every_kind_and_expectation_has_a_twin_and_a_mutant() {
     assert_eq!(ids.len(), ROWS.len(), "row ids are unique");
 }
 
-/// A row's check as README's table shows it, on one line: no title, a
+/// A row's check as docs/mutants.md's table shows it, on one line: no title, a
 /// block's lines joined by `; ` (a table cell holds no line break, and a
 /// `|` would end the cell).
 fn shown(template: &str) -> String {
@@ -665,9 +664,9 @@ fn shown(template: &str) -> String {
 }
 
 #[test]
-fn the_readme_shows_the_table() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+fn the_docs_show_the_table() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/mutants.md"))
+        .expect("docs/mutants.md");
     for row in ROWS {
         let line = format!(
             "| `{}` | `{}` | {} | `{}` | `{}` | {} |",
@@ -680,7 +679,7 @@ fn the_readme_shows_the_table() {
         );
         assert!(
             readme.contains(&line),
-            "README's table of what PASS and FAIL mean lacks (or differs in) the row:\n{line}"
+            "docs/mutants.md's table lacks (or differs in) the row:\n{line}"
         );
     }
 }

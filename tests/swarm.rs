@@ -63,11 +63,24 @@ fn overlay_passes_and_netlab_leaves_only_the_swarm_it_made() {
     assert!(text.contains("MTU 1450 on"), "{text}");
     assert_eq!(swarm_state(), "inactive");
 
-    // overlay-multihost with both hosts on this one engine: the check from
-    // west's own stack would reach east's published port only because the
-    // two are one engine, so it is SKIPPED with why; the rest passes.
+    // overlay-multihost with no host bound: refused before any engine is
+    // asked (exit 2), with the binding to write; nothing is made.
     let one = LabGuard::from_shipped("overlay-multihost", "t-om-one", |y| y);
     let out = netlab(&["run", one.path()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needs 2 Docker hosts (east, west), and none is bound"),
+        "{}",
+        stderr(&out)
+    );
+    one.assert_nothing_left();
+    // Both hosts bound to this one engine, on the user's word: the check
+    // from west's own stack would reach east's published port only because
+    // the two are one engine, so it is SKIPPED with why; the rest passes.
+    let here =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let (east, west) = (format!("east={here}"), format!("west={here}"));
+    let out = netlab(&["run", one.path(), "--host", &east, "--host", &west]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
     assert!(text.ends_with("16 passed, 0 failed, 1 skipped\n"), "{text}");

@@ -561,6 +561,11 @@ async fn http_unknown_path_is_404_and_still_names_the_node() {
     )
     .await;
     assert_eq!(reply.status, 404);
+    // The body points at the paths the agent has.
+    let json = reply.json();
+    assert_eq!(json["error"], "no such path /nothing-here");
+    assert_eq!(json["paths"][0], "/whoami");
+    assert_eq!(json["paths"][1], "/echo");
     assert_eq!(reply.header("x-netlab-node"), Some("web"));
     assert_eq!(reply.header("x-netlab-lab"), Some("unit-lab"));
 }

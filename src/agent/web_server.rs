@@ -80,6 +80,17 @@ fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// What the agent's web server answers, for a 404's body and a failed
+/// check's pointer (docs/agent.md says what each does).
+pub const PATHS: &[&str] = &[
+    "/whoami",
+    "/echo",
+    "/status/CODE",
+    "/redirect/CODE?to=URL",
+    "/session/login (POST)",
+    "/session/whoami",
+];
+
 async fn respond(
     req: Request<Incoming>,
     identity: &Identity,
@@ -158,7 +169,11 @@ async fn respond(
         }
         other => json(
             StatusCode::NOT_FOUND,
-            serde_json::json!({ "error": format!("no such path {other}") }),
+            serde_json::json!({
+                "error": format!("no such path {other}"),
+                "paths": PATHS,
+                "docs": "docs/agent.md in netlab's repository",
+            }),
         ),
     };
     let headers = response.headers_mut();

@@ -191,7 +191,7 @@ pub async fn down_command(home: &Engine, args: &DownArgs, cancel: &Cancel) -> Co
     let image = lock_image(home, objects).await?;
     // The record is read while the lock is taken: both are needed first.
     let (lock, recorded) = tokio::join!(
-        lock::take(home, &name, &image, "down", args.break_lock),
+        lock::take(home, &name, &image, ("down", None), args.break_lock),
         recorded_engines(home, &name, objects)
     );
     let lock = lock?;

@@ -152,6 +152,44 @@ pub fn bindings(
     Ok(out)
 }
 
+/// A lab of several hosts of which none is bound to an engine: every host
+/// would be the default engine, where checks between hosts prove nothing
+/// and those that tell hosts apart fail for the set-up, not the network.
+/// Refused before any engine is asked (exit 2, nothing created). Binding
+/// the hosts, even all to one engine, is the user's word and runs.
+pub fn refuse_unbound(
+    lab: &Lab,
+    bound: &IndexMap<String, Endpoint>,
+    command: &str,
+    arg: &str,
+    default: Option<&str>,
+) -> Result<(), Failure> {
+    if !lab.is_multi_host() || lab.hosts.iter().any(|h| bound.contains_key(h)) {
+        return Ok(());
+    }
+    let flags = |engine: &str| {
+        lab.hosts
+            .iter()
+            .map(|h| format!("--host {h}={engine}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let env: Vec<String> = lab.hosts.iter().map(|h| format!("{h}=ENGINE")).collect();
+    let one = default.unwrap_or("ENGINE");
+    Err(Failure::Usage(format!(
+        "lab `{}` needs {} Docker hosts ({}), and none is bound to an engine: all would be the one default engine, where checks between hosts prove nothing; nothing was created\n  \
+         (hint: bind each host to its own engine: `netlab {command} {} {}` or NETLAB_HOSTS=\"{}\"; `make hosts` starts engines on this machine and prints the binding. \
+         To try it on one engine anyway, bind every host to it: {})",
+        lab.name,
+        lab.hosts.len(),
+        lab.hosts.join(", "),
+        crate::text::safe::on_one_line(arg),
+        flags("ENGINE"),
+        env.join(","),
+        flags(one),
+    )))
+}
+
 /// Connects the engines of a record, each address once; a host whose engine
 /// does not answer is left out and returned with the reason.
 pub async fn connect_reachable(
@@ -225,5 +263,55 @@ pub async fn connect(
     match unreachable.pop() {
         Some((_, e)) => Err(e),
         None => Ok(engines),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_hosts() -> Lab {
+        crate::lab::load("overlay-multihost").expect("shipped").lab
+    }
+
+    #[test]
+    fn a_lab_of_two_hosts_with_none_bound_is_refused_with_the_binding_to_write() {
+        let lab = two_hosts();
+        let none = IndexMap::new();
+        let err = refuse_unbound(
+            &lab,
+            &none,
+            "run",
+            "overlay-multihost",
+            Some("unix:///d.sock"),
+        )
+        .expect_err("refused");
+        assert_eq!(err.exit_code(), crate::exit::INVALID_INPUT);
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "lab `overlay-multihost` needs 2 Docker hosts (east, west), and none is bound"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("nothing was created"), "{text}");
+        assert!(
+            text.contains("`netlab run overlay-multihost --host east=ENGINE --host west=ENGINE`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--host east=unix:///d.sock --host west=unix:///d.sock)"),
+            "{text}"
+        );
+        // One host bound is the user's word; a lab of one host needs none.
+        let env = Env::default();
+        let one: IndexMap<String, Endpoint> = [(
+            "west".to_owned(),
+            endpoint::parse(&env, "unix:///d.sock").expect("url"),
+        )]
+        .into();
+        assert!(refuse_unbound(&lab, &one, "run", "x", None).is_ok());
+        let single = crate::lab::load("bridge-basic").expect("shipped").lab;
+        assert!(refuse_unbound(&single, &none, "up", "bridge-basic", None).is_ok());
     }
 }

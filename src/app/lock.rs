@@ -25,6 +25,9 @@ const LABEL_PLACE: &str = "io.netlab.lock.place";
 const LABEL_MACHINE: &str = "io.netlab.lock.machine";
 const LABEL_SINCE: &str = "io.netlab.lock.since";
 const LABEL_COMMAND: &str = "io.netlab.lock.command";
+/// The lab argument of the `up` that holds it (a file's absolute path, or a
+/// built-in lab's name): what to run again to finish its work.
+const LABEL_SOURCE: &str = "io.netlab.lock.source";
 
 /// How long `verify` waits for a lab that is being changed.
 pub const VERIFY_WAIT: Duration = Duration::from_secs(120);
@@ -38,6 +41,7 @@ pub struct Holder {
     pub machine: Option<String>,
     pub since: Option<String>,
     pub command: Option<String>,
+    pub source: Option<String>,
 }
 
 /// What can be said of a lock's holder from here.
@@ -91,8 +95,9 @@ fn start_time(pid: u32) -> Option<u64> {
     after.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// The labels of a lock this process takes for `command`.
-fn labels(lab: &str, command: &str) -> HashMap<String, String> {
+/// The labels of a lock this process takes for `command`, from the lab
+/// argument `source` when there is one.
+fn labels(lab: &str, command: &str, source: Option<&str>) -> HashMap<String, String> {
     let pid = std::process::id();
     let here = Here::now();
     let mut out: HashMap<String, String> = [
@@ -111,6 +116,14 @@ fn labels(lab: &str, command: &str) -> HashMap<String, String> {
     if let Some(p) = here.place {
         out.insert(LABEL_PLACE.into(), p);
     }
+    if let Some(source) = source {
+        let path = std::path::Path::new(source);
+        let source = match path.is_file().then(|| std::fs::canonicalize(path)) {
+            Some(Ok(absolute)) => absolute.display().to_string(),
+            _ => source.to_owned(),
+        };
+        out.insert(LABEL_SOURCE.into(), source);
+    }
     if let Some(s) = start_time(pid) {
         out.insert(LABEL_STARTED.into(), s.to_string());
     }
@@ -127,6 +140,7 @@ impl Holder {
             machine: get(LABEL_MACHINE),
             since: get(LABEL_SINCE),
             command: get(LABEL_COMMAND),
+            source: get(LABEL_SOURCE),
         }
     }
 
@@ -190,14 +204,15 @@ pub async fn take(
     home: &Engine,
     lab: &str,
     image: &str,
-    command: &str,
+    (command, source): (&str, Option<&str>),
     break_lock: bool,
 ) -> Result<Lock, Failure> {
     let mut broke_stale = false;
     // Twice at most: a lock broken here may be taken by another netlab first.
     for _ in 0..2 {
         let name = plan::lock_name(lab);
-        if let Some(id) = container::create_marker(home, &name, labels(lab, command), image).await?
+        if let Some(id) =
+            container::create_marker(home, &name, labels(lab, command, source), image).await?
         {
             return Ok(Lock { id, broke_stale });
         }
@@ -264,8 +279,9 @@ pub async fn wait_unlocked(home: &Engine, lab: &str) -> Result<(), Failure> {
         let holder = Holder::from_labels(&held.labels);
         if let Standing::Gone(why) = holder.standing(&Here::now(), start_time) {
             return Err(Failure::Usage(format!(
-                "lab `{lab}` was left half-changed: {} holds its lock, and {why}\n  (hint: `netlab up` brings it in line again, `netlab down {lab}` removes it)",
-                holder.words()
+                "lab `{lab}` was left half-changed: {} holds its lock, and {why}\n  (hint: {})",
+                holder.words(),
+                holder.mend(lab)
             )));
         }
         if tokio::time::Instant::now() >= deadline {
@@ -288,9 +304,49 @@ pub async fn wait_unlocked(home: &Engine, lab: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The holder of a lab's lock in words, for `ls`.
-pub fn holder_words(labels: &HashMap<String, String>) -> String {
-    Holder::from_labels(labels).words()
+impl Holder {
+    /// What to run about a lab whose lock this gone holder left: its `up`
+    /// again, with the lab argument it was given, or `down`.
+    pub fn mend(&self, lab: &str) -> String {
+        let down = format!("`netlab down {lab}` removes it");
+        match (&self.source, self.command.as_deref()) {
+            (Some(source), _) => format!(
+                "`netlab up {}` brings it in line again, {down}",
+                shell_word(source)
+            ),
+            (None, Some("down")) => format!("{down} (the lock is broken on the way)"),
+            (None, _) => format!("`netlab up <its lab file>` brings it in line again, {down}"),
+        }
+    }
+}
+
+/// `s` as one word for a POSIX shell.
+fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./-+:@=,".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A lab's lock as `ls` shows it: the state, and for a lock whose holder
+/// is gone, what to run.
+pub fn state_in_ls(lab: &str, labels: &HashMap<String, String>) -> (String, Option<String>) {
+    let holder = Holder::from_labels(labels);
+    match holder.standing(&Here::now(), start_time) {
+        Standing::Gone(why) => (
+            format!("stale lock: {why}"),
+            Some(format!(
+                "lab `{lab}`: {} was stopped before it finished ({why})\n  (hint: {})",
+                holder.words(),
+                holder.mend(lab)
+            )),
+        ),
+        Standing::Alive | Standing::Unknown => {
+            (format!("changing: locked by {}", holder.words()), None)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -312,7 +368,44 @@ mod tests {
             machine: Some("ci-7".into()),
             since: Some("2026-12-01T10:00:00Z".into()),
             command: Some("up".into()),
+            source: None,
         }
+    }
+
+    #[test]
+    fn a_gone_holder_says_what_to_run_with_its_lab_argument() {
+        let mut h = holder(4242, 900, "boot-1/pid:[4026531836]");
+        assert_eq!(
+            h.mend("web"),
+            "`netlab up <its lab file>` brings it in line again, `netlab down web` removes it"
+        );
+        h.source = Some("/home/me/my labs/web.yaml".into());
+        assert_eq!(
+            h.mend("web"),
+            "`netlab up '/home/me/my labs/web.yaml'` brings it in line again, `netlab down web` removes it"
+        );
+        h.source = Some("bridge-basic".into());
+        assert!(h.mend("web").starts_with("`netlab up bridge-basic` brings"));
+        h.source = None;
+        h.command = Some("down".into());
+        assert_eq!(
+            h.mend("web"),
+            "`netlab down web` removes it (the lock is broken on the way)"
+        );
+        // In `ls`: a lock whose process is gone is stale, with the hint.
+        let mut labels = labels("web", "up", Some("Cargo.toml"));
+        labels.insert(LABEL_PID.into(), "4194303".into());
+        let (state, hint) = state_in_ls("web", &labels);
+        assert_eq!(state, "stale lock: pid 4194303 is no longer running");
+        let hint = hint.expect("a hint");
+        let file = std::fs::canonicalize("Cargo.toml").expect("cwd");
+        assert!(
+            hint.ends_with(&format!(
+                "(hint: `netlab up {}` brings it in line again, `netlab down web` removes it)",
+                file.display()
+            )),
+            "{hint}"
+        );
     }
 
     #[test]
@@ -348,7 +441,7 @@ mod tests {
 
     #[test]
     fn the_lock_says_who_holds_it_and_reads_back() {
-        let labels = labels("web", "down");
+        let labels = labels("web", "down", None);
         let h = Holder::from_labels(&labels);
         assert_eq!(h.pid, Some(std::process::id()));
         assert_eq!(h.command.as_deref(), Some("down"));

@@ -46,14 +46,16 @@ pub async fn ls(home: &Engine) -> CommandResult {
         }
         let lock = objects
             .lock()
-            .map(|l| super::lock::holder_words(&l.labels));
+            .map(|l| super::lock::state_in_ls(name, &l.labels));
         Ok::<_, EngineError>((name, all, hosts, lock))
     }))
     .await?;
+    let mut hints = Vec::new();
     for (name, objects, hosts, locked) in counted {
         let (total, running) = objects.node_counts();
-        let state = if let Some(holder) = locked {
-            format!("changing: locked by {holder}")
+        let state = if let Some((state, hint)) = locked {
+            hints.extend(hint);
+            state
         } else if objects.claim().is_none() {
             "partial: no record (run `netlab down`)".to_owned()
         } else if total == 0 {
@@ -76,6 +78,16 @@ pub async fn ls(home: &Engine) -> CommandResult {
             state,
         ]);
     }
-    print!("{}", report::table(&rows));
+    print!(
+        "{}",
+        report::fit::for_stream(&report::table(&rows), report::colour::Stream::Stdout)
+    );
+    for hint in hints {
+        let hint = crate::text::safe::for_terminal(&hint);
+        eprintln!(
+            "{}",
+            report::fit::for_stream(&hint, report::colour::Stream::Stderr)
+        );
+    }
     Ok(exit::SUCCESS)
 }

@@ -62,7 +62,24 @@ impl Failure {
 pub type CommandResult = Result<u8, Failure>;
 
 pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
-    let context = cli.context.as_deref();
+    // `--context` before the command, or after a command that talks to
+    // Docker (the one after it wins).
+    let before = cli.context.clone();
+    let own = match &cli.command {
+        Command::Up(a) | Command::Run(RunArgs { up: a, .. }) => Some(&a.engine),
+        Command::Verify { engine, .. } | Command::Ls { engine } => Some(engine),
+        Command::Down(a) => Some(&a.engine),
+        Command::Fuzz(a) => Some(&a.engine),
+        _ => None,
+    };
+    if before.is_some() && own.is_none() {
+        return Err(Failure::Usage(
+            "--context chooses a Docker engine, and this command never talks to Docker\n  (hint: leave --context out; up, verify, down, run, ls and fuzz take it)"
+                .into(),
+        ));
+    }
+    let context_name = own.and_then(|e| e.context.clone()).or(before);
+    let context = context_name.as_deref();
     crate::report::colour::apply_to_progress_bars();
     match &cli.command {
         Command::Verify { report, .. } | Command::Run(RunArgs { report, .. }) if report.quiet => {
@@ -87,13 +104,14 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
         Command::Up(args) => {
             let lab = load_named(&args.lab, args.name.as_deref(), args.allow_external)?;
             cancel.working_on(&lab.name);
-            let engines = up::connect(&lab, &args, context).await?;
+            let engines = up::connect(&lab, &args, context, "up").await?;
             up::up(&engines, &lab, &args, &cancel)
                 .await
                 .map(|_| exit::SUCCESS)
         }
         Command::Verify {
             lab,
+            engine: _,
             name,
             allow_external,
             compose,
@@ -123,7 +141,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> CommandResult {
         }
         Command::Run(args) => run::run(&args, context, &cancel).await,
         Command::Fuzz(args) => fuzz::fuzz(&args, context, &cancel).await,
-        Command::Ls => {
+        Command::Ls { .. } => {
             let home = hosts::home(context).await?;
             ls::ls(&home).await
         }
@@ -188,15 +206,49 @@ fn validate(arg: &str, allow_external: bool) -> CommandResult {
 }
 
 fn labs() -> u8 {
-    let mut rows = vec![vec!["LAB".to_owned(), "DESCRIPTION".to_owned()]];
+    let mut rows = vec![vec![
+        "LAB".to_owned(),
+        "NEEDS".to_owned(),
+        "DESCRIPTION".to_owned(),
+    ]];
     for (name, text) in lab::builtin::all() {
-        let description = lab::load_source(name, text.as_bytes(), Some(name))
-            .map(|l| first_sentence(&l.lab.description))
-            .unwrap_or_else(|e| format!("(invalid: {e})"));
-        rows.push(vec![name.to_owned(), description]);
+        let (needs, description) = match lab::load_source(name, text.as_bytes(), Some(name)) {
+            Ok(l) => (needs(&l.lab), first_sentence(&l.lab.description)),
+            Err(e) => ("-".to_owned(), format!("(invalid: {e})")),
+        };
+        rows.push(vec![name.to_owned(), needs, description]);
     }
-    print!("{}", crate::report::table(&rows));
+    let table = crate::report::table(&rows);
+    print!(
+        "{}",
+        crate::report::fit::for_stream(&table, colour::Stream::Stdout)
+    );
     exit::SUCCESS
+}
+
+/// What a lab needs beyond one Docker engine of any version: several
+/// hosts (bound with `--host`), swarm mode (netlab makes one), Docker 28
+/// (IPv6-only networks); `-` for nothing.
+fn needs(lab: &lab::Lab) -> String {
+    let mut out = Vec::new();
+    if lab.is_multi_host() {
+        out.push(format!("{} hosts", lab.hosts.len()));
+    }
+    if lab
+        .networks
+        .values()
+        .any(|n| matches!(n.driver, lab::Driver::Overlay { .. }))
+    {
+        out.push("swarm".to_owned());
+    }
+    if lab.networks.values().any(|n| !n.ipv4) {
+        out.push("Docker 28+".to_owned());
+    }
+    if out.is_empty() {
+        "-".to_owned()
+    } else {
+        out.join(", ")
+    }
 }
 
 fn first_sentence(text: &str) -> String {
@@ -209,22 +261,30 @@ pub fn finish(outcome: CommandResult) -> ExitCode {
     match outcome {
         Ok(code) => exit::code(code),
         Err(failure) => {
-            eprintln!("{}", said(&failure, colour::stderr()));
+            let width = crate::report::fit::width_of(colour::Stream::Stderr);
+            eprintln!("{}", said(&failure, colour::stderr(), width));
             exit::code(failure.exit_code())
         }
     }
 }
 
-/// What a failure says on stderr.
-fn said(failure: &Failure, colour: bool) -> String {
+/// What a failure says on stderr, its lines within `width` when given
+/// (a located lab error keeps its snippet as it is).
+fn said(failure: &Failure, colour: bool, width: Option<usize>) -> String {
     match failure {
         Failure::Lab(LabError::Invalid(report)) => report.render(colour),
         // Docker's sentences and the values a file quoted are in it.
-        other => format!(
-            "{} {}",
-            colour::paint("error:", Paint::Red, colour),
-            for_terminal(&other.to_string())
-        ),
+        other => {
+            let text = format!("error: {}", for_terminal(&other.to_string()));
+            let text = match width {
+                Some(w) => crate::report::fit::wrap_long_lines(&text, w)
+                    .trim_end_matches('\n')
+                    .to_owned(),
+                None => text,
+            };
+            let rest = text.strip_prefix("error:").unwrap_or(&text);
+            format!("{}{rest}", colour::paint("error:", Paint::Red, colour))
+        }
     }
 }
 
@@ -233,12 +293,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_error_fits_the_terminal_and_keeps_its_words() {
+        let long = Failure::Usage(format!(
+            "{}\n  (hint: {})",
+            "word ".repeat(30).trim_end(),
+            "x ".repeat(40).trim_end()
+        ));
+        let text = said(&long, false, Some(40));
+        assert!(text.lines().all(|l| l.chars().count() <= 40), "{text}");
+        assert_eq!(
+            text.split_whitespace().collect::<Vec<_>>(),
+            said(&long, false, None)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+        );
+        assert!(said(&long, true, Some(40)).starts_with("\x1b[31;1merror:\x1b[0m word"));
+    }
+
+    #[test]
+    fn labs_needing_hosts_swarm_or_docker_28_say_so() {
+        let of = |name: &str| needs(&lab::load(name).expect("shipped").lab);
+        assert_eq!(of("overlay-multihost"), "2 hosts, swarm");
+        assert_eq!(of("overlay-basic"), "swarm");
+        assert_eq!(of("ipv6-only"), "Docker 28+");
+        assert_eq!(of("bridge-basic"), "-");
+    }
+
+    #[test]
     fn dockers_sentence_in_an_error_is_shown_not_sent() {
         let docker = anyhow::anyhow!(
             "Docker responded with status code 404: No such image: \x1b]0;owned\x07\x1b[2J\u{9b}2J\0\u{202e}olleh"
         );
         let failure = Failure::Engine(EngineError::new("cannot create node `web`", docker));
-        let text = said(&failure, true);
+        let text = said(&failure, true, None);
         assert_eq!(
             text,
             "\x1b[31;1merror:\x1b[0m cannot create node `web`: Docker responded with status code 404: No such image: ␛]0;owned␇␛[2J\\u{9b}2J␀\\u{202e}olleh"
@@ -247,7 +334,7 @@ mod tests {
             "bad.json:1:2: not a netlab JSON report: unknown variant `\x1b[2J`\n  (hint: …)".into(),
         );
         assert_eq!(
-            said(&usage, false),
+            said(&usage, false, None),
             "error: bad.json:1:2: not a netlab JSON report: unknown variant `␛[2J`\n  (hint: …)"
         );
     }

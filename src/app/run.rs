@@ -22,7 +22,7 @@ pub async fn run(args: &RunArgs, context: Option<&str>, cancel: &Cancel) -> Comm
     )?;
     cancel.working_on(&lab.name);
     verify::refuse_no_checks(&lab)?;
-    let engines = up::connect(&lab, &args.up, context).await?;
+    let engines = up::connect(&lab, &args.up, context, "run").await?;
     let mut up_args = args.up.clone();
     up_args.summary_to_stderr = true;
     up_args.fresh_only = true;

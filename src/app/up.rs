@@ -9,6 +9,7 @@ use super::build::{self, Cas};
 use super::hosts::{self, Engines};
 use super::{Cancel, Failure, converge, lock, teardown};
 use crate::cli::UpArgs;
+use crate::engine::endpoint;
 use crate::engine::image::{self, AgentImage};
 use crate::engine::record::{self, RECORD_VERSION, Record};
 use crate::engine::{Engine, EngineError, container, discover};
@@ -18,9 +19,23 @@ use crate::plan::{self, LABEL_HOSTS, LABEL_LAB, LABEL_ROLE, Plan, PlanInputs, RO
 use crate::report;
 
 /// The engines of the lab's hosts, bound by `--host` and `NETLAB_HOSTS`.
-pub async fn connect(lab: &Lab, args: &UpArgs, context: Option<&str>) -> Result<Engines, Failure> {
+/// `command` (`up`, `run`) is named in the hint of a refusal.
+pub async fn connect(
+    lab: &Lab,
+    args: &UpArgs,
+    context: Option<&str>,
+    command: &str,
+) -> Result<Engines, Failure> {
     let from_env = std::env::var("NETLAB_HOSTS").ok();
     let bound = hosts::bindings(lab, &args.hosts, from_env.as_deref())?;
+    let default = endpoint::default_endpoint(&endpoint::Env::from_process(), context).ok();
+    hosts::refuse_unbound(
+        lab,
+        &bound,
+        command,
+        &args.lab,
+        default.as_ref().map(|e| e.url.as_str()),
+    )?;
     let home = hosts::home(context).await?;
     Ok(hosts::connect(home, &lab.hosts, &bound).await?)
 }
@@ -37,7 +52,28 @@ pub async fn up(
     super::ipv6::refuse_old_engines(engines, lab)?;
     super::kernel::refuse_missing_drivers(engines, lab).await?;
     refuse_missing_external(engines, lab).await?;
-    let image = image::ensure_agent_image(&engines.all()).await?;
+    let mut working: Option<report::progress::Progress> = None;
+    let image = image::ensure_agent_image_telling(&engines.all(), |work| {
+        if let Some(p) = working.take() {
+            p.finish();
+        }
+        working = Some(report::progress::Progress::start(
+            match work {
+                image::ImageWork::Build { tag, on } => {
+                    format!("building agent image {tag} on {on} (once per netlab build)")
+                }
+                image::ImageWork::Copy { tag, to } => {
+                    format!("copying agent image {tag} to {}", to.join(", "))
+                }
+            },
+            0,
+        ));
+    })
+    .await;
+    if let Some(p) = working {
+        p.finish();
+    }
+    let image = image?;
     if let Some(on) = &image.built_on {
         crate::text::say!("netlab: built agent image {} on {on}", image.tag);
     }
@@ -49,7 +85,14 @@ pub async fn up(
             report::format_elapsed(image.copy_time)
         );
     }
-    let lock = lock::take(&engines.home, &lab.name, &image.tag, "up", args.break_lock).await?;
+    let lock = lock::take(
+        &engines.home,
+        &lab.name,
+        &image.tag,
+        ("up", Some(&args.lab)),
+        args.break_lock,
+    )
+    .await?;
     let result = async {
         let objects = discover::labs(&engines.home, Some(&lab.name))
             .await?

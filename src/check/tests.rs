@@ -770,6 +770,42 @@ pub(super) fn hop(method: &str, url: &str, status: u16, body_sent: bool) -> Http
 }
 
 #[test]
+fn a_404_from_the_agent_points_at_its_paths() {
+    let l = live();
+    let k = kind("http: { from: client, url: \"http://web/\", expect: { status: 200 } }");
+    let answered = |status: u16, by_agent: bool| {
+        let mut h = hop("GET", "http://web/", status, false);
+        if !by_agent {
+            h.node = None;
+            h.identity = None;
+        }
+        Observation::Http(HttpObservation {
+            hops: vec![h],
+            final_body: String::new(),
+            error: None,
+            note: None,
+        })
+    };
+    let o = classify(&k, &answered(404, true), &l);
+    assert!(!o.passed);
+    assert!(
+        o.observed.ends_with(
+            "status 404 instead of 200, netlab's agent serves /whoami, /echo, /status/CODE, /redirect/CODE?to=URL, /session/login (POST), /session/whoami only (docs/agent.md)"
+        ),
+        "{}",
+        o.observed
+    );
+    // Another server's 404 is its own business; a 200 passes.
+    let foreign = classify(&k, &answered(404, false), &l);
+    assert!(
+        foreign.observed.ends_with("status 404 instead of 200"),
+        "{}",
+        foreign.observed
+    );
+    assert!(classify(&k, &answered(200, true), &l).passed);
+}
+
+#[test]
 fn http_expectations_are_checked_one_by_one() {
     let l = live();
     let k = kind(

@@ -113,6 +113,13 @@ pub(super) fn http(live: &LiveLab, kind: &CheckKind, o: &HttpObservation) -> Out
         && last.status != s
     {
         wrong.push(format!("status {} instead of {s}", last.status));
+        // The agent answered 404: the path is not one of its own.
+        if last.status == 404 && (last.node.is_some() || last.identity.is_some()) {
+            wrong.push(format!(
+                "netlab's agent serves {} only (docs/agent.md)",
+                crate::agent::web_server::PATHS.join(", ")
+            ));
+        }
     }
     if let Some(r) = &expect.redirects {
         let seen: Vec<u16> = o.hops[..o.hops.len() - 1]

@@ -88,6 +88,24 @@ async fn has_image(engine: &Engine, binary: &AgentBinary) -> Result<bool> {
 /// Makes sure every engine has the agent image: built once where none has
 /// it, copied to the engines that lack it.
 pub async fn ensure_agent_image(engines: &[&Engine]) -> Result<AgentImage> {
+    ensure_agent_image_telling(engines, |_| {}).await
+}
+
+/// What `ensure_agent_image` is about to do that takes a while.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageWork {
+    /// Build the image on the engine at this address.
+    Build { tag: String, on: String },
+    /// Copy it to the engines at these addresses.
+    Copy { tag: String, to: Vec<String> },
+}
+
+/// As `ensure_agent_image`, telling `before` what it is about to do, so a
+/// person is not left looking at nothing for the seconds a build takes.
+pub async fn ensure_agent_image_telling(
+    engines: &[&Engine],
+    mut before: impl FnMut(ImageWork),
+) -> Result<AgentImage> {
     let binary = AgentBinary::current()?;
     let present =
         futures::future::try_join_all(engines.iter().map(|e| has_image(e, &binary))).await?;
@@ -101,6 +119,10 @@ pub async fn ensure_agent_image(engines: &[&Engine]) -> Result<AgentImage> {
             let Some(first) = engines.first() else {
                 return Ok(out);
             };
+            before(ImageWork::Build {
+                tag: binary.tag.clone(),
+                on: first.endpoint.url.clone(),
+            });
             build(first, &binary).await?;
             out.built_on = Some(first.endpoint.url.clone());
             first
@@ -112,6 +134,12 @@ pub async fn ensure_agent_image(engines: &[&Engine]) -> Result<AgentImage> {
         .filter(|(e, p)| !**p && e.identity != source.identity)
         .map(|(e, _)| *e)
         .collect();
+    if !lacking.is_empty() {
+        before(ImageWork::Copy {
+            tag: binary.tag.clone(),
+            to: lacking.iter().map(|e| e.endpoint.url.clone()).collect(),
+        });
+    }
     let started = std::time::Instant::now();
     futures::future::try_join_all(lacking.iter().map(|to| copy(source, to, &binary))).await?;
     out.copy_time = started.elapsed();

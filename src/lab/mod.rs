@@ -280,7 +280,19 @@ fn without_repeated_place(rendered: String) -> String {
             .unwrap_or(message),
         None => message,
     };
-    format!("{message}\n{rest}")
+    // The caret repeats the message; its list of what was expected is
+    // said once, above.
+    let rest: Vec<&str> = rest
+        .lines()
+        .map(|l| {
+            let caret = l.trim_start().starts_with('|') && l.contains("^ ");
+            match l.find(", expected ") {
+                Some(cut) if caret => &l[..cut],
+                _ => l,
+            }
+        })
+        .collect();
+    format!("{message}\n{}", rest.join("\n"))
 }
 
 /// The line and column serde-saphyr's snippet points at (` --> file:6:12`).
@@ -294,10 +306,59 @@ fn snippet_place(rendered: &str) -> Option<(usize, usize)> {
     Some((line, column))
 }
 
+/// The last `{` or `[` opened before (`line`, `column`) and not closed
+/// there, with its line and column (1-based); quoted text and comments
+/// are skipped.
+fn unclosed_bracket(text: &str, line: usize, column: usize) -> Option<(char, usize, usize)> {
+    let mut open: Vec<(char, usize, usize)> = Vec::new();
+    for (i, l) in text.lines().enumerate().take(line) {
+        let mut quote: Option<char> = None;
+        for (j, c) in l.chars().enumerate() {
+            if i + 1 == line && j + 1 >= column {
+                break;
+            }
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') if j == 0 || l.chars().nth(j - 1) == Some(' ') => break,
+                (None, '{' | '[') => open.push((c, i + 1, j + 1)),
+                (None, '}' | ']') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    open.pop()
+}
+
 /// serde-saphyr lists the expected fields; add a "did you mean" for the
 /// common case of a typo in a field name, and for a scalar where a list
 /// belongs, the list to write.
 fn hint_for_parse_error(rendered: String, text: &str) -> String {
+    // The YAML scanner's words for text it cannot read; with a `{` or `[`
+    // still open from an earlier line, that is most likely the cause.
+    let unreadable = [
+        "while parsing",
+        "only valid inside a block",
+        "illegal placement",
+        "did not find expected",
+        "not allowed in this context",
+    ]
+    .iter()
+    .any(|m| rendered.contains(m));
+    if unreadable
+        && let Some((line, column)) = snippet_place(&rendered)
+        && let Some((open, at_line, at_column)) = unclosed_bracket(text, line, column)
+        && at_line < line
+    {
+        let close = if open == '{' { '}' } else { ']' };
+        return format!(
+            "{}\n  = help: the `{open}` at line {at_line} column {at_column} is not closed: end it with `{close}` on line {at_line}",
+            rendered.trim_end()
+        );
+    }
     if rendered.contains("expected sequence start")
         && let Some((line, _)) = snippet_place(&rendered)
         && let Some((key, value)) = text

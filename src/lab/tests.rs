@@ -1253,3 +1253,26 @@ fn an_egress_check_names_a_node_and_expects_none_or_routed() {
         "{msg}"
     );
 }
+
+#[test]
+fn an_unclosed_bracket_is_pointed_at_where_it_opens() {
+    let brace = parse_error(
+        "nodes:\n  web: { networks: [a], serve: [tcp:7000] }\nchecks:\n  - tcp: { from: web, to: web:7000, expect: open # a } here is a comment\n  - dns: { from: web, name: web, expect: [web] }\n",
+    );
+    assert!(
+        brace.contains(
+            "= help: the `{` at line 4 column 10 is not closed: end it with `}` on line 4"
+        ),
+        "{brace}"
+    );
+    let list = parse_error("nodes:\n  web: { networks: [a, \"b]\", serve: [tcp:7000] }\n");
+    assert!(
+        !list.contains("is not closed"),
+        "a bracket in quotes is text:\n{list}"
+    );
+    let bracket = parse_error("nodes:\n  web:\n    networks: [a, b\n    serve: [tcp:7000]\n");
+    assert!(
+        bracket.contains("the `[` at line 3 column 15 is not closed: end it with `]` on line 3"),
+        "{bracket}"
+    );
+}

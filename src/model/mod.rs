@@ -23,7 +23,7 @@ pub use egress::egress;
 pub use reach::{Reach, published, reach, reach_family};
 
 /// What the model needs to know of the engine, where Docker versions
-/// differ (each seen with `netlab fuzz`; README, "Generated labs").
+/// differ (each seen with `netlab fuzz`; docs/generated-labs.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineSide {
     /// Whether the engine sets ip6tables rules (Docker's default from 27).

@@ -209,6 +209,7 @@ async fn run_spec(
     cancel.working_on(&lab.name);
     let up_args = UpArgs {
         lab: arg,
+        engine: Default::default(),
         wait: Duration::from_secs(60),
         name: None,
         hosts: Vec::new(),
@@ -217,7 +218,7 @@ async fn run_spec(
         fresh_only: true,
         break_lock: false,
     };
-    let engines = up::connect(&lab, &up_args, context).await?;
+    let engines = up::connect(&lab, &up_args, context, "fuzz").await?;
     // What an interrupted earlier run left under this name.
     let _ = teardown::remove_lab(&engines, &lab.name, teardown::How::default()).await;
     let live = match up::up(&engines, &lab, &up_args, cancel).await {

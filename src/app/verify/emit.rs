@@ -39,12 +39,20 @@ pub fn emit(report: &VerifyReport, options: &ReportArgs) -> CommandResult {
         unwritten.extend(append_summary(report).err());
     }
     if let Some(path) = &options.junit {
-        unwritten.extend(write_junit(report, path).err());
+        match write_junit(report, path) {
+            Ok(()) => crate::text::say!("netlab: wrote the JUnit report to {}", path.display()),
+            Err(e) => unwritten.push(e),
+        }
     }
-    if let Some(path) = &options.html
-        && let Err(e) = super::super::report::write_page(&json::render(report), path)
-    {
-        unwritten.push(e.to_string());
+    if let Some(path) = &options.html {
+        match super::super::report::write_page(&json::render(report), path) {
+            Ok(bytes) => crate::text::say!(
+                "netlab: wrote the HTML report to {} ({} KB; open it in a browser)",
+                path.display(),
+                bytes.div_ceil(1024)
+            ),
+            Err(e) => unwritten.push(e.to_string()),
+        }
     }
     if let Some(dir) = &options.pcap {
         unwritten.extend(write_pcaps(report, dir, Recorded::Every));

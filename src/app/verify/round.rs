@@ -46,6 +46,8 @@ pub struct Round {
 pub struct Since {
     pub action: String,
     pub at: Instant,
+    /// The step, as progress names it (`step 1: db stops`).
+    pub stage: String,
 }
 
 /// Runs `checks` against `live`. In a step (`since`), a `retry:` check
@@ -73,7 +75,7 @@ pub async fn run(
             .map(|(_, s)| s);
         let batches = check::batches(round);
         let progress = Progress::start(
-            "checks",
+            since.map_or_else(|| "checks".to_owned(), |s| format!("{} checks", s.stage)),
             batches.values().map(|b| b.probes.len() as u64).sum(),
         );
         // Not while another netlab makes networks on these engines: see

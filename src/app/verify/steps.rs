@@ -31,6 +31,7 @@ use crate::lab::{Action, Check, LabState};
 use crate::live::LiveLab;
 use crate::plan::steps::{self as plan_steps, LABEL_IMPAIRED, LABEL_OWNER};
 use crate::plan::{LABEL_LAB, LABEL_ROLE, ROLE_STEPS};
+use crate::report::progress::Progress;
 use crate::report::{ActionReport, ActionStatus, CheckReport, RestoreReport, Status, StepReport};
 
 /// How long putting the lab back may take in all.
@@ -43,6 +44,16 @@ pub struct Ran {
 }
 
 /// Runs the steps of `live.lab`; `cancelled` says Ctrl-C came before them.
+/// How progress names a step: `step 2: db starts again, and web on e…`.
+fn step_stage(index: usize, title: &str) -> String {
+    const LONGEST: usize = 32;
+    let mut name = format!("step {}: {title}", index + 1);
+    if name.chars().count() > LONGEST {
+        name = name.chars().take(LONGEST - 1).collect::<String>() + "…";
+    }
+    name
+}
+
 pub async fn run(
     engines: &Engines,
     live: &LiveLab,
@@ -71,7 +82,8 @@ pub async fn run(
     let mut reports = Vec::new();
     let mut cancelled = false;
     let mut broken: Option<String> = None;
-    for step in steps {
+    for (index, step) in steps.iter().enumerate() {
+        let stage = step_stage(index, &step.title);
         if cancelled {
             reports.push(not_run(
                 &current,
@@ -89,8 +101,10 @@ pub async fn run(
         let mut since = round::Since {
             action: "the step's start".into(),
             at: started,
+            stage: stage.clone(),
         };
         let mut actions = Vec::new();
+        let doing = Progress::start(stage.clone(), step.actions.len() as u64);
         for action in &step.actions {
             if cancelled || broken.is_some() {
                 actions.push(unrun_action(action));
@@ -117,7 +131,9 @@ pub async fn run(
             since = round::Since {
                 action: report.text.clone(),
                 at: began + report.engine_elapsed.unwrap_or(report.elapsed),
+                stage: stage.clone(),
             };
+            doing.step(&report.text);
             if report.status == ActionStatus::Done {
                 let _ = model.apply(action);
             } else if let Action::Impair { node, .. } | Action::Clear { node, .. } = action {
@@ -133,6 +149,7 @@ pub async fn run(
                 known = addresses_of(&current, &known);
             }
         }
+        doing.finish();
         let checks = if cancelled {
             unrun_checks(
                 &current,
