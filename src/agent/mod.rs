@@ -7,6 +7,7 @@ pub mod cert_subject;
 pub mod echo;
 pub mod emulate;
 pub mod impair;
+pub mod link;
 pub mod netem;
 pub mod probe;
 pub mod protocol;

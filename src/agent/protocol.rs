@@ -164,6 +164,11 @@ pub enum ProbeKind {
     Mtu {
         address: IpAddr,
     },
+    /// The link layer from the interface holding `address` to `peer`.
+    Link {
+        address: IpAddr,
+        peer: IpAddr,
+    },
     /// The largest packet that crosses the path to `target` with Don't
     /// Fragment set, measured.
     PathMtu {
@@ -345,6 +350,7 @@ pub enum Observation {
     Tcp(TcpObservation),
     Udp(UdpObservation),
     Mtu(MtuObservation),
+    Link(super::link::LinkObservation),
     Spread(SpreadObservation),
     Tls(TlsObservation),
     Http(HttpObservation),

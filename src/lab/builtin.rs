@@ -41,6 +41,16 @@ const LABS: &[(&str, &str)] = &[
     ),
     ("dual-stack", include_str!("../../labs/dual-stack.yaml")),
     ("ipv6-only", include_str!("../../labs/ipv6-only.yaml")),
+    (
+        "macvlan-basic",
+        include_str!("../../labs/macvlan-basic.yaml"),
+    ),
+    (
+        "macvlan-tutorial",
+        include_str!("../../labs/macvlan-tutorial.yaml"),
+    ),
+    ("ipvlan-l2", include_str!("../../labs/ipvlan-l2.yaml")),
+    ("ipvlan-l3", include_str!("../../labs/ipvlan-l3.yaml")),
 ];
 
 pub fn names() -> Vec<&'static str> {

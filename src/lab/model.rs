@@ -64,6 +64,10 @@ pub struct Network {
     pub driver: Driver,
     pub internal: bool,
     pub subnet: Option<Ipv4Net>,
+    /// IPv4 subnets beyond `subnet` (the file's `subnets:` after its first):
+    /// an ipvlan l3 network routes between them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_subnets: Vec<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
     pub icc: bool,
     pub mtu: Option<u32>,
@@ -83,6 +87,11 @@ pub struct Network {
 }
 
 impl Network {
+    /// Every IPv4 subnet the lab file gives the network.
+    pub fn subnets(&self) -> impl Iterator<Item = Ipv4Net> + '_ {
+        self.subnet.iter().chain(&self.more_subnets).copied()
+    }
+
     /// Whether nodes get addresses of that family on it.
     pub fn has(&self, family: IpFamily) -> bool {
         match family {
@@ -347,6 +356,15 @@ pub enum CheckKind {
         host_port: Option<u16>,
         expect: PortExpect,
     },
+    /// What a node's interface on a network shows of the link layer to
+    /// another node there: the MAC address the peer is reached at, next to
+    /// the node's own, and whether ARP is spoken at all.
+    Link {
+        node: String,
+        network: String,
+        to: String,
+        expect: LinkExpect,
+    },
     /// Round-trip times of a series of ICMP echo requests.
     Latency {
         echo: super::measure::Echo,
@@ -369,6 +387,7 @@ impl CheckKind {
             CheckKind::Matrix(_) => "matrix",
             CheckKind::Spread { .. } => "tcp",
             CheckKind::Mtu { .. } => "mtu",
+            CheckKind::Link { .. } => "link",
             CheckKind::Tls { .. } => "tls",
             CheckKind::Http { .. } => "http",
             CheckKind::Latency { .. } => "latency",
@@ -424,7 +443,9 @@ impl CheckKind {
             // Each cell has its own source; the first row stands for them.
             CheckKind::Matrix(m) => m.sources.first().cloned().unwrap_or(Source::Host(None)),
             CheckKind::Spread { from, .. } => Source::Node(from.clone()),
-            CheckKind::Mtu { node, .. } => Source::Node(node.clone()),
+            CheckKind::Mtu { node, .. } | CheckKind::Link { node, .. } => {
+                Source::Node(node.clone())
+            }
             CheckKind::Latency { echo, .. } | CheckKind::Loss { echo, .. } => echo.from.clone(),
         }
     }
@@ -627,6 +648,41 @@ pub enum SpreadExpect {
     Open,
     /// That, and at least two different nodes answered.
     Spread,
+}
+
+/// What a `link` check expects of the link layer between two nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkExpect {
+    /// The peer is reached at the node's own MAC address: both carry the
+    /// parent's (ipvlan).
+    SharedMac,
+    /// The peer answers ARP with a MAC address of its own (bridge, macvlan).
+    OwnMac,
+    /// The interface does not speak ARP and the peer is reached without a
+    /// resolved MAC address (ipvlan l3: no broadcast, no ARP).
+    NoArp,
+}
+
+impl LinkExpect {
+    pub const WORDS: [&'static str; 3] = ["shared-mac", "own-mac", "no-arp"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkExpect::SharedMac => "shared-mac",
+            LinkExpect::OwnMac => "own-mac",
+            LinkExpect::NoArp => "no-arp",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<LinkExpect> {
+        match word {
+            "shared-mac" => Some(LinkExpect::SharedMac),
+            "own-mac" => Some(LinkExpect::OwnMac),
+            "no-arp" => Some(LinkExpect::NoArp),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -281,7 +281,7 @@ pub fn address_verdict(lab: Topology, ip: IpAddr) -> Verdict {
         return Verdict::Outside(format!("{ip} is not the address of a host"));
     }
     if lab.networks.values().any(|n| {
-        n.subnet.is_some_and(|s| ipnet::IpNet::V4(s).contains(&ip))
+        n.subnets().any(|s| ipnet::IpNet::V4(s).contains(&ip))
             || n.subnet6.is_some_and(|s| ipnet::IpNet::V6(s).contains(&ip))
     }) {
         return Verdict::Inside;
@@ -354,6 +354,7 @@ impl CheckKind {
             }
             CheckKind::Port { node, .. } => Some(node),
             CheckKind::Mtu { to, .. } => to.as_deref(),
+            CheckKind::Link { to, .. } => Some(to),
             _ => None,
         }
     }

@@ -86,6 +86,9 @@ pub(crate) struct NetFacts {
     pub overlay: bool,
     pub internal: bool,
     pub icc: bool,
+    /// macvlan or ipvlan: containers on a parent interface, where the
+    /// Docker host has no address (`Some(driver name)`).
+    pub vlan: Option<&'static str>,
 }
 
 pub(crate) fn facts(lab: &Lab, network: &str) -> NetFacts {
@@ -95,12 +98,14 @@ pub(crate) fn facts(lab: &Lab, network: &str) -> NetFacts {
             overlay: matches!(n.driver, Driver::Overlay { .. }),
             internal: n.internal,
             icc: n.icc,
+            vlan: n.driver.is_vlan().then(|| n.driver.docker_name()),
         },
         None => NetFacts {
             default_bridge: network == "bridge",
             overlay: false,
             internal: false,
             icc: true,
+            vlan: None,
         },
     }
 }

@@ -174,6 +174,13 @@ pub fn reach_family(
     };
     let net = facts(lab, &network);
     if from_host_stack {
+        if let Some(driver) = net.vlan {
+            return predicted(
+                Reach::Blocked,
+                Some(&network),
+                vlan_from_host(driver, &network),
+            );
+        }
         if net.overlay {
             return predicted(
                 Reach::Blocked,
@@ -446,5 +453,13 @@ pub fn published(
             "Docker publishes {port}/{} of `{node}` on the host by NAT (or its userland proxy)",
             transport.as_str()
         ),
+    )
+}
+
+/// Why the Docker host cannot reach the containers of its own macvlan or
+/// ipvlan network.
+pub(crate) fn vlan_from_host(driver: &str, network: &str) -> String {
+    format!(
+        "`{network}` is a {driver} network: its containers hang off a parent interface (Docker's dummy one here) on which the Docker host has no address, and {driver} passes no traffic between a parent and its containers, so the host has no way to them"
     )
 }

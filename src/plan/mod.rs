@@ -102,6 +102,8 @@ pub struct NetworkPlan {
     pub driver: Driver,
     pub internal: bool,
     pub subnet: Option<Ipv4Net>,
+    /// Further IPv4 subnets (ipvlan l3).
+    pub more_subnets: Vec<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
     /// `false`: an IPv6-only network (Docker 28+).
     pub ipv4: bool,
@@ -334,6 +336,7 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                 driver: n.driver,
                 internal: n.internal,
                 subnet: n.subnet,
+                more_subnets: n.more_subnets.clone(),
                 gateway: n.gateway,
                 ipv4: n.ipv4,
                 ipv6: n.ipv6,

@@ -94,6 +94,9 @@ pub fn explain(kind: &CheckKind, result: &ProbeResult, live: &LiveLab) -> Option
             port(live, kind, node, *expect, attempts)
         }
         (CheckKind::Mtu { network, .. }, Observation::Mtu(o)) => mtu(live, network, o),
+        (CheckKind::Link { network, .. }, Observation::Link(o)) => {
+            crate::check::link::why(live, network, o)
+        }
         (
             CheckKind::Mtu {
                 node, network, to, ..

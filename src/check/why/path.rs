@@ -29,6 +29,7 @@ struct Net<'a> {
     overlay: bool,
     internal: bool,
     icc: bool,
+    vlan: Option<&'static str>,
 }
 
 fn net<'a>(live: &'a LiveLab, name: &'a str) -> Net<'a> {
@@ -39,6 +40,7 @@ fn net<'a>(live: &'a LiveLab, name: &'a str) -> Net<'a> {
         overlay: f.overlay,
         internal: f.internal,
         icc: f.icc,
+        vlan: f.vlan,
     }
 }
 
@@ -235,6 +237,15 @@ fn host_to_container(
 ) -> Option<Why> {
     if to_net.overlay {
         return None;
+    }
+    if let Some(driver) = to_net.vlan {
+        // Only silence is what the driver explains.
+        return matches!(seen, Seen::Silent).then(|| {
+            Why::new(
+                crate::model::reach::vlan_from_host(driver, to_net.name),
+                format!("{driver}: the host cannot reach its containers"),
+            )
+        });
     }
     let internal = if to_net.internal {
         ", internal ones included"

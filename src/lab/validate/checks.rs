@@ -22,7 +22,7 @@ const MAX_CHECK_TIMEOUT: Duration = Duration::from_secs(300);
 const MIN_CHECK_TIMEOUT: Duration = Duration::from_millis(200);
 
 pub(super) const CHECK_KINDS: &[&str] = &[
-    "dns", "tcp", "udp", "port", "http", "tls", "mtu", "matrix", "latency", "loss",
+    "dns", "tcp", "udp", "port", "http", "tls", "mtu", "link", "matrix", "latency", "loss",
 ];
 
 impl Validator {
@@ -114,7 +114,7 @@ impl Validator {
                 "requires",
                 "expect",
             ],
-            "mtu" => &[
+            "mtu" | "link" => &[
                 "title", "name", "timeout", "retry", "node", "network", "to", "requires", "expect",
             ],
             "tls" => &[
@@ -197,6 +197,7 @@ impl Validator {
             "tcp" if cx.body.connections.is_some() => self.spread_check(cx),
             "tcp" => self.transport_check(cx, Transport::Tcp),
             "mtu" => self.mtu_check(cx),
+            "link" => self.link_check(cx),
             "tls" => self.tls_check(cx),
             "http" => self.http_check(cx),
             "port" => self.port_check(cx),
@@ -485,7 +486,7 @@ impl Validator {
         let subnets = cx
             .networks
             .values()
-            .filter_map(|n| Some((n.subnet?, n.name.clone())));
+            .flat_map(|n| n.subnets().map(|s| (s, n.name.clone())));
         let why = if ip.is_unspecified() {
             Some(format!("{ip} is the unspecified address"))
         } else {

@@ -336,7 +336,9 @@ impl Validator {
                     self.error(&ip.referenced, format!("`{}` is not an IPv4 address", ip.value), None);
                     return None;
                 };
-                match network.subnet {
+                // The subnet that holds it, of several (ipvlan l3).
+                let subnet = network.subnets().find(|sn| sn.contains(&addr)).or(network.subnet);
+                match subnet {
                     _ if !network.ipv4 => self.error(
                         &ip.referenced,
                         format!("network `{}` has `ipv4: false`: it gives no IPv4 address", network.name),
