@@ -51,6 +51,8 @@ impl Net<'_> {
             "Docker's default bridge".into()
         } else if self.overlay {
             format!("the overlay {}", code(self.name))
+        } else if let Some(driver) = self.vlan {
+            format!("the {driver} network {}", code(self.name))
         } else if self.internal {
             format!("the internal network {}", code(self.name))
         } else {
@@ -218,12 +220,27 @@ pub(crate) fn why(
         ));
     }
     let source_nets = networks_of(source);
+    if seen == Seen::Silent
+        && let Some(why) = l3_subnets_apart(live, &source.name, to_node, to_net_name)
+    {
+        return Some(why);
+    }
     if source_nets.iter().any(|n| n == to_net_name) {
         return Some(shared(
             live, source, to_node, &to_net, seen, port, transport,
         ));
     }
     apart(live, source, &source_nets, to_node, &to_net, seen)
+}
+
+/// Two nodes in different subnets of a parentless ipvlan l3 network.
+fn l3_subnets_apart(live: &LiveLab, from: &str, to: &str, network: &str) -> Option<Why> {
+    let at = |n: &str| live.nodes.get(n)?.addresses.get(network).copied();
+    let sentence = crate::model::reach::l3_apart(&live.lab, network, at(from)?, at(to)?)?;
+    Some(Why::new(
+        sentence,
+        format!("ipvlan l3 without parent: no route to the other subnet of {network}"),
+    ))
 }
 
 fn host_to_container(
@@ -321,6 +338,8 @@ fn shared(
         "both on Docker's default bridge".into()
     } else if n.overlay {
         format!("shared overlay {}", n.name)
+    } else if let Some(driver) = n.vlan {
+        format!("shared {driver} {}", n.name)
     } else if n.internal {
         format!("shared internal network {}", n.name)
     } else {
