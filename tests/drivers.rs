@@ -198,6 +198,14 @@ fn vm_engine() -> Option<Engine> {
     }
 }
 
+/// One lab at a time on the VM: its CPU is emulated, and two or more labs
+/// at once ran past every readiness deadline (4 at once: nodes not ready
+/// after 106 s).
+static VM_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// How long `up` may wait for the nodes on the emulated VM.
+const VM_WAIT: &str = "300s";
+
 /// A lab on the VM engine, removed there by label on drop.
 struct VmLab<'a> {
     engine: &'a Engine,
@@ -237,7 +245,7 @@ fn passes_and_its_mutant_fails(engine: &Engine, i: usize, lab: &str, flips: &[(&
         guard: LabGuard::from_shipped(lab, &name, |y| y),
     };
     let url = Some(engine.url.as_str());
-    let up = netlab_at(url, &["up", vm.guard.path()]);
+    let up = netlab_at(url, &["up", "--wait", VM_WAIT, vm.guard.path()]);
     assert_eq!(up.status.code(), Some(0), "{lab} up: {}", stderr(&up));
     let honest = netlab_at(url, &["verify", vm.guard.path()]);
     let text = stdout(&honest);
@@ -291,15 +299,9 @@ fn driver_labs_pass_on_the_vm_and_their_mutants_fail() {
     let Some(engine) = vm_engine() else {
         return;
     };
-    // Two at a time: the VM is emulated, and so is its CPU.
-    for pair in DRIVER_LABS.chunks(2).enumerate() {
-        let (p, labs) = pair;
-        std::thread::scope(|s| {
-            for (j, (lab, _, flips)) in labs.iter().enumerate() {
-                let engine = &engine;
-                s.spawn(move || passes_and_its_mutant_fails(engine, p * 2 + j, lab, flips));
-            }
-        });
+    for (i, (lab, _, flips)) in DRIVER_LABS.iter().enumerate() {
+        let _turn = VM_TURN.lock().unwrap_or_else(|e| e.into_inner());
+        passes_and_its_mutant_fails(&engine, i, lab, flips);
     }
 }
 
@@ -309,34 +311,42 @@ fn impairments_take_netem_on_the_vm_and_the_steps_labs_pass() {
         return;
     };
     let url = Some(engine.url.as_str());
-    std::thread::scope(|s| {
-        let engine = &engine;
-        s.spawn(move || {
-            let vm = VmLab {
-                engine,
-                guard: LabGuard::from_shipped("impaired-link", "t-drv-vm-impair", |y| y),
-            };
-            let out = netlab_at(url, &["run", "--output", "json", vm.guard.path()]);
-            let doc: Value = serde_json::from_slice(&out.stdout).expect("json report");
-            assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
-            let seen = impair_observations(&doc);
-            assert!(!seen.is_empty(), "{doc:#}");
-            for o in &seen {
-                assert!(
-                    o.contains("→ netem ") && !o.contains("emulator"),
-                    "impair on the VM must take netem: {o}"
-                );
-            }
-        });
-        s.spawn(move || {
-            let vm = VmLab {
-                engine,
-                guard: LabGuard::from_shipped("dns-follows-change", "t-drv-vm-dns", |y| y),
-            };
-            let out = netlab_at(url, &["run", vm.guard.path()]);
-            let text = stdout(&out);
-            assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
-            assert!(text.ends_with(" passed, 0 failed\n"), "{text}");
-        });
-    });
+    {
+        let _turn = VM_TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let vm = VmLab {
+            engine: &engine,
+            guard: LabGuard::from_shipped("impaired-link", "t-drv-vm-impair", |y| y),
+        };
+        let out = netlab_at(
+            url,
+            &[
+                "run",
+                "--wait",
+                VM_WAIT,
+                "--output",
+                "json",
+                vm.guard.path(),
+            ],
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("json report ({e}): {}", stderr(&out)));
+        assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
+        let seen = impair_observations(&doc);
+        assert!(!seen.is_empty(), "{doc:#}");
+        for o in &seen {
+            assert!(
+                o.contains("→ netem ") && !o.contains("emulator"),
+                "impair on the VM must take netem: {o}"
+            );
+        }
+    }
+    let _turn = VM_TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let vm = VmLab {
+        engine: &engine,
+        guard: LabGuard::from_shipped("dns-follows-change", "t-drv-vm-dns", |y| y),
+    };
+    let out = netlab_at(url, &["run", "--wait", VM_WAIT, vm.guard.path()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.ends_with(" passed, 0 failed\n"), "{text}");
 }
