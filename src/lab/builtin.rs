@@ -51,6 +51,7 @@ const LABS: &[(&str, &str)] = &[
     ),
     ("ipvlan-l2", include_str!("../../labs/ipvlan-l2.yaml")),
     ("ipvlan-l3", include_str!("../../labs/ipvlan-l3.yaml")),
+    ("sidecar", include_str!("../../labs/sidecar.yaml")),
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -34,6 +34,20 @@ pub struct Lab {
 pub const LOCAL_HOST: &str = "local";
 
 impl Lab {
+    /// The node whose network namespace `node` is in: itself, or for a
+    /// sidecar (`network_mode: "container:NODE"`), NODE.
+    pub fn namespace_of<'a>(&'a self, node: &'a str) -> &'a str {
+        self.nodes.get(node).and_then(Node::shares).unwrap_or(node)
+    }
+
+    /// The sidecars in `node`'s network namespace.
+    pub fn sidecars_of<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.nodes
+            .values()
+            .filter(move |n| n.shares() == Some(node))
+            .map(|n| n.name.as_str())
+    }
+
     pub fn is_multi_host(&self) -> bool {
         self.hosts.len() > 1
     }
@@ -180,7 +194,15 @@ impl Node {
     pub fn networks(&self) -> impl Iterator<Item = &NetworkAttachment> {
         match &self.attachment {
             Attachment::Networks(list) => list.as_slice().iter(),
-            Attachment::Mode(_) => [].iter(),
+            Attachment::Mode(_) | Attachment::Shared(_) => [].iter(),
+        }
+    }
+
+    /// The node whose network namespace this one shares (a sidecar's).
+    pub fn shares(&self) -> Option<&str> {
+        match &self.attachment {
+            Attachment::Shared(owner) => Some(owner),
+            _ => None,
         }
     }
 
@@ -194,6 +216,9 @@ impl Node {
 pub enum Attachment {
     Networks(Vec<NetworkAttachment>),
     Mode(NetworkMode),
+    /// `network_mode: "container:NODE"`: a sidecar in NODE's network
+    /// namespace (its addresses, ports and loopback), with none of its own.
+    Shared(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

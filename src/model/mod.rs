@@ -115,13 +115,13 @@ pub(crate) fn networks_of(node: &Node) -> Vec<String> {
     match &node.attachment {
         Attachment::Networks(list) => list.iter().map(|a| a.network.clone()).collect(),
         Attachment::Mode(NetworkMode::Bridge) => vec!["bridge".into()],
-        Attachment::Mode(_) => Vec::new(),
+        Attachment::Mode(_) | Attachment::Shared(_) => Vec::new(),
     }
 }
 
 pub(crate) fn mode(node: &Node) -> Option<NetworkMode> {
     match node.attachment {
         Attachment::Mode(m) => Some(m),
-        Attachment::Networks(_) => None,
+        Attachment::Networks(_) | Attachment::Shared(_) => None,
     }
 }

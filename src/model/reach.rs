@@ -124,6 +124,16 @@ pub fn reach_family(
         Some((node, net)) => (node, Some(net)),
         None => (to, None),
     };
+    // A sidecar is reached, and probes, in its owner's namespace.
+    let to = lab.namespace_of(to);
+    let owner;
+    let from = match from {
+        Source::Node(n) => {
+            owner = Source::Node(lab.namespace_of(n).to_owned());
+            &owner
+        }
+        Source::Host(_) => from,
+    };
     if family == IpFamily::V6
         && let Some(p) = reach_v6(lab, from, to, via, port, transport, side)
     {

@@ -358,6 +358,10 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
             let hash = node_hash(node, &joined, inputs);
             let (network_mode, endpoints) = match &node.attachment {
                 Attachment::Mode(mode) => (mode.as_str().to_owned(), Vec::new()),
+                Attachment::Shared(owner) => (
+                    format!("container:{}", container_name(&lab.name, owner)),
+                    Vec::new(),
+                ),
                 Attachment::Networks(list) => {
                     let endpoints: Vec<EndpointPlan> = list
                         .iter()
@@ -417,8 +421,13 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                 cmd,
                 env: node.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                 // Docker refuses a hostname together with the host's network stack.
-                hostname: (!matches!(node.attachment, Attachment::Mode(NetworkMode::Host)))
-                    .then(|| node.name.clone()),
+                // Docker refuses a hostname together with the host's network
+                // stack, or with another container's (a sidecar has its owner's).
+                hostname: (!matches!(
+                    node.attachment,
+                    Attachment::Mode(NetworkMode::Host) | Attachment::Shared(_)
+                ))
+                .then(|| node.name.clone()),
                 labels: labels(
                     &node.host,
                     &[

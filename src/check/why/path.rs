@@ -117,8 +117,9 @@ pub(crate) fn why(
     // have moved either).
     let now = live.nodes_now();
     let target = route.node.as_deref().and_then(|n| now.get(n));
+    // A sidecar probes from its owner's namespace.
     let source_node = match from {
-        Source::Node(n) => now.get(n),
+        Source::Node(n) => now.get(live.lab.namespace_of(n)),
         Source::Host(_) => None,
     };
     let from_host = live.lab.host_of(from);
