@@ -18,7 +18,9 @@ use support::*;
 
 /// Each shipped driver lab, the kernel feature a refusal names, and its
 /// mutant: (true expectation, flipped one) pairs, each of which must FAIL.
-const DRIVER_LABS: &[(&str, &str, &[(&str, &str)])] = &[
+type Flips = &'static [(&'static str, &'static str)];
+
+const DRIVER_LABS: &[(&str, &str, Flips)] = &[
     (
         "macvlan-basic",
         "CONFIG_MACVLAN",

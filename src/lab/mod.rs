@@ -345,6 +345,8 @@ mod fuzz;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_drivers;
+#[cfg(test)]
 mod tests_ipv6;
 #[cfg(test)]
 mod tests_loopback;
