@@ -69,7 +69,7 @@ pub fn why(live: &LiveLab, network: &str, o: &LinkObservation) -> Option<Why> {
     let (sentence, short) = match (driver, *noarp, peer_mac.is_some(), shared) {
         (Driver::Ipvlan { l3: true }, true, false, _) => (
             format!(
-                "{n} is an ipvlan network in l3 mode: the parent routes by IP address, its interfaces carry NOARP, so no broadcast and no ARP cross it and the peer is reached without learning its MAC"
+                "{n} is an ipvlan network in l3 mode: the parent routes by IP address and its interfaces carry NOARP, so no ARP request (a broadcast) is sent and the peer is reached without learning its MAC"
             ),
             "ipvlan l3: routed, no ARP".to_owned(),
         ),
