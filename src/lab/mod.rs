@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub mod diagnostic;
+pub mod drivers;
 pub mod measure;
 pub mod model;
 pub mod notation;
