@@ -117,6 +117,23 @@ pub(crate) fn why(
     // have moved either).
     let now = live.nodes_now();
     let target = route.node.as_deref().and_then(|n| now.get(n));
+    // A sidecar probes from its owner's namespace — unless it was left in
+    // an old one (its owner restarted without it): loopback alone.
+    if let Source::Node(n) = from
+        && let Some(owner) = live.lab.nodes.get(n).and_then(|s| s.shares())
+        && live.nodes.get(n).is_some_and(|l| l.addresses.is_empty())
+        && seen == Seen::Silent
+    {
+        return Some(Why::new(
+            format!(
+                "{} is a sidecar left in {}'s old network namespace: {} started again without it (Docker does not restart sidecars), so it has loopback alone and no route anywhere",
+                code(n),
+                code(owner),
+                code(owner)
+            ),
+            format!("sidecar left behind by {owner}"),
+        ));
+    }
     // A sidecar probes from its owner's namespace.
     let source_node = match from {
         Source::Node(n) => now.get(live.lab.namespace_of(n)),
