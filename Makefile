@@ -25,14 +25,20 @@ run: build
 ## included), every built-in lab on Docker 20.10, 26.1 and 28.5, and a smoke
 ## run of the benchmark (so it cannot rot); at the end, the time of each
 ## stage (harness/stages.sh), also when one failed.
+## The VM (macvlan, ipvlan, netem: harness/vm-stage.sh) boots in the
+## background from the start and is awaited by its own stage, then stopped
+## whatever happened.
 test:
-	@harness/stages.sh \
+	@harness/vm-stage.sh boot; \
+	harness/stages.sh \
 	  "lint=make --no-print-directory lint" \
 	  "build tests=cargo test --locked --no-run" \
 	  "unit=cargo test --locked --bin netlab" \
 	  "engine tests=(strip -o $(NETLAB_LEAN) $(NETLAB_DEBUG) || cp $(NETLAB_DEBUG) $(NETLAB_LEAN)) && NETLAB_TEST_BIN=$(CURDIR)/$(NETLAB_LEAN) cargo test --locked --test '*' -- --test-threads 4" \
 	  "engine matrix=harness/test-engines.sh $(NETLAB_LEAN)" \
-	  "benchmark smoke=echo 'debug build, 3 nodes: proves bench/run.py works; its targets apply to make bench only' && python3 bench/run.py --sizes 3 --repeat 1 --checks 2 --netlab $(NETLAB_LEAN)"
+	  "vm engine=harness/vm-stage.sh run $(NETLAB_LEAN)" \
+	  "benchmark smoke=echo 'debug build, 3 nodes: proves bench/run.py works; its targets apply to make bench only' && python3 bench/run.py --sizes 3 --repeat 1 --checks 2 --netlab $(NETLAB_LEAN)"; \
+	status=$$?; harness/vm-stage.sh stop; exit $$status
 
 lint:
 	cargo fmt --check

@@ -24,7 +24,7 @@
 # "(k skip)" when k checks were skipped because the engine lacks what they
 # `requires:`; SKIPPED with the version needed when netlab refused the lab
 # on that engine before creating anything, e.g. an IPv6-only network before
-# Docker 28), each engine's version and API version, the total wall time,
+# Docker 28; or a kernel feature: macvlan, ipvlan), each engine's version and API version, the total wall time,
 # the skipped checks with their reasons, then the FAIL lines of the failing
 # cells. Every cell's full output is kept in the log directory (printed
 # first).
@@ -324,6 +324,14 @@ needs_version() {
 		sed -E 's/needs Docker ([0-9.]+) or newer/\1/'
 }
 
+# The kernel feature a lab said it needs when netlab refused it on this
+# engine before creating anything (exit 2, "needs a kernel with Linux's
+# macvlan driver (CONFIG_MACVLAN) …"), if it did: the driver labs run on the
+# VM engine instead (harness/vm-stage.sh).
+needs_kernel() {
+	grep -m 1 'needs a kernel with' "$LOG_DIR/$1/$2.log" 2>/dev/null | grep -oE 'CONFIG_[A-Z0-9_]+' | head -n 1
+}
+
 # "PASS 7/7  12.3s" / "PASS 13/13 (2 skip) 40.1s" / "FAIL 5/7  12.3s" /
 # "SKIPPED needs Docker 28+" / "TIMEOUT  600.0s" / "FAIL rc=3  1.0s"
 cell_text() {
@@ -341,6 +349,8 @@ cell_text() {
 		echo "TIMEOUT ${s}s"
 	elif ((rc == 2)) && v=$(needs_version "$1" "$2") && [[ -n $v ]]; then
 		echo "SKIPPED needs Docker $v+"
+	elif ((rc == 2)) && v=$(needs_kernel "$1" "$2") && [[ -n $v ]]; then
+		echo "SKIPPED needs $v"
 	elif ((p < 0)); then
 		echo "FAIL rc=$rc ${s}s"
 	elif ((rc == 0 && f == 0 && u == 0)); then

@@ -8,6 +8,7 @@ pub mod echo;
 pub mod egress;
 pub mod emulate;
 pub mod impair;
+pub mod link;
 pub mod netem;
 pub mod probe;
 pub mod protocol;

@@ -124,6 +124,16 @@ async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
         }
         ProbeKind::Mtu { address } => Observation::Mtu(mtu(*address)),
         ProbeKind::Egress { target } => Observation::Egress(super::egress::route_out(*target)),
+        ProbeKind::Link { address, peer } => {
+            let (address, peer) = (*address, *peer);
+            Observation::Link(
+                tokio::task::spawn_blocking(move || super::link::observe(address, peer, deadline))
+                    .await
+                    .unwrap_or_else(|e| super::link::LinkObservation::Error {
+                        message: format!("the link probe stopped: {e}"),
+                    }),
+            )
+        }
         ProbeKind::PathMtu { target } => {
             Observation::PathMtu(match crate::capture::pmtu::icmp_available(*target) {
                 Err(message) => PathMtuObservation::Unavailable { message },

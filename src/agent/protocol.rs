@@ -179,6 +179,8 @@ pub enum ProbeKind {
     },
     /// The MTU of the interface that holds `address`.
     Mtu { address: IpAddr },
+    /// The link layer from the interface holding `address` to `peer`.
+    Link { address: IpAddr, peer: IpAddr },
     /// The largest packet that crosses the path to `target` with Don't
     /// Fragment set, measured.
     PathMtu { target: IpAddr },
@@ -361,6 +363,7 @@ pub enum Observation {
     Tcp(TcpObservation),
     Udp(UdpObservation),
     Mtu(MtuObservation),
+    Link(super::link::LinkObservation),
     Spread(SpreadObservation),
     Tls(TlsObservation),
     Http(HttpObservation),

@@ -431,9 +431,9 @@ pub async fn create_networks(
 
 /// Creates and starts the nodes named in `which`, each with its probe
 /// helper when its image is not the agent, and waits until they are ready.
-pub async fn create_nodes(
+pub async fn create_nodes<'a>(
     engines: &Engines,
-    plan: &Plan,
+    plan: &'a Plan,
     which: &[String],
     cas: &Cas,
     agent_image: &str,
@@ -459,7 +459,7 @@ pub async fn create_nodes(
             )
         })
         .collect();
-    let nodes = all_at_once(list.iter().map(|c| {
+    let one = |c: &'a ContainerPlan| {
         let progress = &progress;
         let permits = &permits;
         async move {
@@ -496,8 +496,15 @@ pub async fn create_nodes(
             progress.step(&c.node);
             Ok(())
         }
-    }))
-    .await;
+    };
+    // Sidecars join namespaces that must exist: after every other node.
+    let (sidecars, owners): (Vec<&ContainerPlan>, Vec<&ContainerPlan>) = list
+        .iter()
+        .partition(|c| c.network_mode.starts_with("container:"));
+    let mut nodes = all_at_once(owners.into_iter().map(one)).await;
+    if nodes.is_ok() {
+        nodes = all_at_once(sidecars.into_iter().map(one)).await;
+    }
     progress.finish();
     nodes?;
     // An interrupt that came after the last node was ready still counts.

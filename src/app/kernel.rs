@@ -53,10 +53,11 @@ pub async fn refuse_missing_drivers(engines: &Engines, lab: &Lab) -> Result<(), 
                 String::new()
             };
             return Err(Failure::Usage(format!(
-                "lab `{}` needs a kernel with {}: network `{}` is a {name} network, and the engine{on} (Docker {}) answered \"{}\" when asked to make one; nothing was created\n  (hint: run it on an engine whose kernel has them, e.g. a VM with a distribution's kernel: `harness/engines.sh start NAME vm`)",
+                "lab `{}` needs a kernel with {}: network `{}` is {} {name} network, and the engine{on} (Docker {}) answered \"{}\" when asked to make one; nothing was created\n  (hint: run it on an engine whose kernel has them, e.g. a VM with a distribution's kernel: `harness/engines.sh start NAME vm`)",
                 lab.name,
                 feature(net.driver),
                 net.name,
+                if name.starts_with('i') { "an" } else { "a" },
                 engine.version,
                 crate::text::safe::on_one_line(&why),
             )));

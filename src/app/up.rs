@@ -344,6 +344,16 @@ fn summary(live: &LiveLab, engines: &Engines, took: Duration, what: &str) -> Str
                 .iter()
                 .map(|a| (a.network.clone(), address(&a.network), a.aliases.join(",")))
                 .collect(),
+            // A sidecar: its owner's addresses, under its owner's name.
+            Attachment::Shared(owner) => {
+                let first = lab
+                    .nodes
+                    .get(owner)
+                    .and_then(|o| o.networks().next())
+                    .map(|a| a.network.clone())
+                    .unwrap_or_default();
+                vec![(format!("container:{owner}"), address(&first), String::new())]
+            }
         };
         let ports: Vec<String> = running
             .map(|n| n.ports.iter().map(|p| p.to_string()).collect())

@@ -81,7 +81,9 @@ pub fn listener(
     transport: Transport,
 ) -> Option<(String, u16)> {
     let ip = match host {
-        TargetHost::Node { node, .. } => return Some((node.clone(), port)),
+        TargetHost::Node { node, .. } => {
+            return Some((in_namespace(live, node, port, transport), port));
+        }
         TargetHost::Name(name) => {
             return alias_carriers(live, from, name)
                 .into_iter()
@@ -91,7 +93,7 @@ pub fn listener(
         TargetHost::Ip(ip) => *ip,
     };
     if let Some(owner) = owner_of_address(live, ip) {
-        return Some((owner, port));
+        return Some((in_namespace(live, &owner, port, transport), port));
     }
     // Not a container's address: the source's own Docker host answers
     // there (loopback from the host or a host-mode node, any of the host's
@@ -100,8 +102,9 @@ pub fn listener(
     let on_host_stack = !ip.is_loopback() || from_host_stack(live, from);
     if !on_host_stack {
         return match from {
-            // A container's loopback is the container itself.
-            Source::Node(n) => Some((n.clone(), port)),
+            // A container's loopback is its network namespace's: its own,
+            // or shared with its sidecars (or its owner's).
+            Source::Node(n) => Some((in_namespace(live, n, port, transport), port)),
             Source::Host(_) => None,
         };
     }
@@ -152,6 +155,23 @@ pub fn alias_carriers(live: &LiveLab, from: &Source, name: &str) -> Vec<String> 
         })
         .map(|n| n.name.clone())
         .collect()
+}
+
+/// Of the nodes in `node`'s network namespace (its owner and the owner's
+/// sidecars), the one that serves `port`: the owner when none does.
+fn in_namespace(live: &LiveLab, node: &str, port: u16, transport: Transport) -> String {
+    let owner = live.lab.namespace_of(node);
+    std::iter::once(owner)
+        .chain(live.lab.sidecars_of(owner))
+        .find(|n| {
+            live.lab.nodes.get(*n).is_some_and(|n| {
+                n.serve
+                    .iter()
+                    .any(|l| l.port == port && l.proto.is_udp() == (transport == Transport::Udp))
+            })
+        })
+        .unwrap_or(owner)
+        .to_owned()
 }
 
 /// The node whose container holds `ip` on one of its networks.

@@ -5,6 +5,7 @@
 mod dns;
 pub mod family;
 pub mod identity;
+pub mod link;
 pub mod matrix;
 pub mod measure;
 pub mod outcome;
@@ -218,6 +219,25 @@ fn probe_kind(live: &LiveLab, check: &Check, family: IpFamily) -> Result<ProbeKi
                 None => ProbeKind::Mtu {
                     address: address_of(node)?,
                 },
+            }
+        }
+        CheckKind::Link {
+            node, network, to, ..
+        } => {
+            // ARP is IPv4's: the node's and the peer's IPv4 addresses there.
+            let address_of = |n: &str| {
+                live.nodes
+                    .get(n)
+                    .and_then(|l| l.address(network, IpFamily::V4))
+                    .ok_or_else(|| {
+                        Outcome::fail(format!(
+                            "node `{n}` has no IPv4 address on network `{network}` (a link check looks at ARP, which is IPv4's)"
+                        ))
+                    })
+            };
+            ProbeKind::Link {
+                address: address_of(node)?,
+                peer: address_of(to)?,
             }
         }
         CheckKind::Tls {

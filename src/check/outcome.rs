@@ -87,6 +87,9 @@ pub fn classify(kind: &CheckKind, obs: &Observation, live: &LiveLab) -> Outcome 
             port(live, kind, node, *expect, attempts)
         }
         (CheckKind::Mtu { expect, .. }, Observation::Mtu(o)) => mtu(*expect, o),
+        (CheckKind::Link { expect, to, .. }, Observation::Link(o)) => {
+            super::link::judge(*expect, to, o)
+        }
         (CheckKind::Mtu { expect, to, .. }, Observation::PathMtu(o)) => {
             path_mtu(*expect, to.as_deref().unwrap_or_default(), o)
         }

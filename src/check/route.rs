@@ -408,35 +408,10 @@ pub fn scope(kind: &CheckKind, live: &LiveLab) -> Scope {
         }
         CheckKind::Mtu {
             node, network, to, ..
-        } => {
-            let mut touched = Touched::default();
-            touched.node(Some(node));
-            touched.node(to.as_deref());
-            touched.network(Some(network));
-            let (nodes, networks) = touched.finish(live);
-            let address = |n: &str| {
-                live.nodes
-                    .get(n)
-                    .and_then(|l| l.addresses.get(network))
-                    .map(|ip| ip.to_string())
-            };
-            Scope {
-                from: Endpoint {
-                    network: Some(network.clone()),
-                    address: address(node),
-                    ..source_endpoint(live, &Source::Node(node.clone()))
-                },
-                to: to.as_ref().map(|t| Endpoint {
-                    node: Some(t.clone()),
-                    host: node_host(live, t),
-                    network: Some(network.clone()),
-                    address: address(t),
-                    ..Endpoint::default()
-                }),
-                nodes,
-                networks,
-            }
-        }
+        } => link_scope(live, node, network, to.as_deref()),
+        CheckKind::Link {
+            node, network, to, ..
+        } => link_scope(live, node, network, Some(to)),
         CheckKind::Port {
             node, host, port, ..
         } => {
@@ -483,5 +458,37 @@ pub fn scope(kind: &CheckKind, live: &LiveLab) -> Scope {
                 networks,
             }
         }
+    }
+}
+
+/// The scope of a check on one network between a node and, maybe, a peer
+/// there (`mtu`, `link`).
+fn link_scope(live: &LiveLab, node: &str, network: &str, to: Option<&str>) -> Scope {
+    let mut touched = Touched::default();
+    touched.node(Some(node));
+    touched.node(to);
+    touched.network(Some(network));
+    let (nodes, networks) = touched.finish(live);
+    let address = |n: &str| {
+        live.nodes
+            .get(n)
+            .and_then(|l| l.addresses.get(network))
+            .map(|ip| ip.to_string())
+    };
+    Scope {
+        from: Endpoint {
+            network: Some(network.to_owned()),
+            address: address(node),
+            ..source_endpoint(live, &Source::Node(node.to_owned()))
+        },
+        to: to.map(|t| Endpoint {
+            node: Some(t.to_owned()),
+            host: node_host(live, t),
+            network: Some(network.to_owned()),
+            address: address(t),
+            ..Endpoint::default()
+        }),
+        nodes,
+        networks,
     }
 }

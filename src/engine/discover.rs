@@ -142,31 +142,33 @@ pub async fn inspect(known: LiveLab, objects: &[(&Engine, &LabObjects)]) -> Resu
             .filter(|c| c.role() == ROLE_NODE)
             .filter_map(move |c| Some((*engine, c.label(LABEL_NODE)?.to_owned(), c.id.clone())))
     });
-    let inspected: Vec<(String, LiveNode)> = futures::stream::iter(node_containers)
-        .map(|(engine, node, id)| {
-            let probe_helpers = &probe_helpers;
-            async move {
-                let info = container::inspect(engine, &id).await?;
-                let mut live = live_node(lab, &node, &id, &info, probe_helpers);
-                // A foreign node's helper joined the network namespace the
-                // node had when the helper started: after the node
-                // restarted, that namespace is gone (only loopback left).
-                if let (Some(helper), false) = (
-                    probe_helpers.get(&node),
-                    lab.nodes.get(&node).is_none_or(|n| n.is_agent()),
-                ) {
-                    let helper_info = container::inspect(engine, helper).await?;
-                    if started_at(&info) > started_at(&helper_info) {
-                        live.probe_container = None;
-                        live.stale_helper = Some(helper.clone());
+    let inspected: Vec<(String, LiveNode, Option<std::time::SystemTime>)> =
+        futures::stream::iter(node_containers)
+            .map(|(engine, node, id)| {
+                let probe_helpers = &probe_helpers;
+                async move {
+                    let info = container::inspect(engine, &id).await?;
+                    let mut live = live_node(lab, &node, &id, &info, probe_helpers);
+                    // A foreign node's helper joined the network namespace the
+                    // node had when the helper started: after the node
+                    // restarted, that namespace is gone (only loopback left).
+                    if let (Some(helper), false) = (
+                        probe_helpers.get(&node),
+                        lab.nodes.get(&node).is_none_or(|n| n.is_agent()),
+                    ) {
+                        let helper_info = container::inspect(engine, helper).await?;
+                        if started_at(&info) > started_at(&helper_info) {
+                            live.probe_container = None;
+                            live.stale_helper = Some(helper.clone());
+                        }
                     }
+                    Ok::<_, EngineError>((node.clone(), live, started_at(&info)))
                 }
-                Ok::<_, EngineError>((node.clone(), live))
-            }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .try_collect()
-        .await?;
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+    let inspected = in_owners_namespace(lab, inspected);
     let hosts = lab
         .used_hosts()
         .into_iter()
@@ -215,6 +217,42 @@ pub async fn inspect(known: LiveLab, objects: &[(&Engine, &LabObjects)]) -> Resu
         },
         ..known
     })
+}
+
+/// A sidecar has the addresses of the node whose namespace it shares — as
+/// long as it is in that namespace: Docker does not restart a sidecar with
+/// its owner, so after the owner (re)started, the sidecar is left in the
+/// old namespace with loopback alone, and has no address until it restarts.
+fn in_owners_namespace(
+    lab: &Lab,
+    inspected: Vec<(String, LiveNode, Option<std::time::SystemTime>)>,
+) -> Vec<(String, LiveNode)> {
+    let owners: HashMap<String, (LiveNode, Option<std::time::SystemTime>)> = inspected
+        .iter()
+        .filter(|(n, ..)| lab.nodes.get(n).is_some_and(|n| n.shares().is_none()))
+        .map(|(n, l, t)| (n.clone(), (l.clone(), *t)))
+        .collect();
+    inspected
+        .into_iter()
+        .map(|(name, mut live, started)| {
+            let owner = lab
+                .nodes
+                .get(&name)
+                .and_then(|n| n.shares())
+                .and_then(|o| owners.get(o));
+            if let Some((o, owner_started)) = owner {
+                let joined = live.running && o.running && started >= *owner_started;
+                if joined {
+                    live.addresses.clone_from(&o.addresses);
+                    live.gateways.clone_from(&o.gateways);
+                    live.addresses6.clone_from(&o.addresses6);
+                    live.gateways6.clone_from(&o.gateways6);
+                    live.ports.clone_from(&o.ports);
+                }
+            }
+            (name, live)
+        })
+        .collect()
 }
 
 /// When a container last started (the engine's RFC 3339 time).

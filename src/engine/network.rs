@@ -20,6 +20,12 @@ pub async fn create(engine: &Engine, plan: &NetworkPlan) -> Result<String> {
             ..Default::default()
         });
     }
+    for subnet in plan.more_subnets.iter().filter(|_| plan.ipv4) {
+        pools.push(IpamConfig {
+            subnet: Some(subnet.to_string()),
+            ..Default::default()
+        });
+    }
     if let Some(subnet6) = plan.subnet6.filter(|_| plan.ipv6) {
         pools.push(IpamConfig {
             subnet: Some(subnet6.to_string()),

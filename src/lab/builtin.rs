@@ -49,6 +49,17 @@ const LABS: &[(&str, &str)] = &[
         "standalone-user-bridge",
         include_str!("../../labs/standalone-user-bridge.yaml"),
     ),
+    (
+        "macvlan-basic",
+        include_str!("../../labs/macvlan-basic.yaml"),
+    ),
+    (
+        "macvlan-tutorial",
+        include_str!("../../labs/macvlan-tutorial.yaml"),
+    ),
+    ("ipvlan-l2", include_str!("../../labs/ipvlan-l2.yaml")),
+    ("ipvlan-l3", include_str!("../../labs/ipvlan-l3.yaml")),
+    ("sidecar", include_str!("../../labs/sidecar.yaml")),
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub mod diagnostic;
+pub mod drivers;
 pub mod finding;
 pub mod measure;
 pub mod model;
@@ -407,6 +408,8 @@ fn hint_for_parse_error(rendered: String, text: &str) -> String {
 mod fuzz;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_drivers;
 #[cfg(test)]
 mod tests_ipv6;
 #[cfg(test)]

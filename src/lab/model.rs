@@ -12,6 +12,8 @@ use indexmap::IndexMap;
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
+pub use super::drivers::LinkExpect;
+
 pub use super::requires::Requires;
 pub use crate::vocab::{Family, IpFamily, Listener, RecordType, Transport};
 
@@ -79,6 +81,10 @@ pub struct Network {
     pub driver: Driver,
     pub internal: bool,
     pub subnet: Option<Ipv4Net>,
+    /// IPv4 subnets beyond `subnet` (the file's `subnets:` after its first):
+    /// an ipvlan l3 network routes between them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_subnets: Vec<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
     pub icc: bool,
     pub mtu: Option<u32>,
@@ -102,6 +108,11 @@ pub struct Network {
 }
 
 impl Network {
+    /// Every IPv4 subnet the lab file gives the network.
+    pub fn subnets(&self) -> impl Iterator<Item = Ipv4Net> + '_ {
+        self.subnet.iter().chain(&self.more_subnets).copied()
+    }
+
     /// Whether nodes get addresses of that family on it.
     pub fn has(&self, family: IpFamily) -> bool {
         match family {
@@ -190,7 +201,15 @@ impl Node {
     pub fn networks(&self) -> impl Iterator<Item = &NetworkAttachment> {
         match &self.attachment {
             Attachment::Networks(list) => list.as_slice().iter(),
-            Attachment::Mode(_) => [].iter(),
+            Attachment::Mode(_) | Attachment::Shared(_) => [].iter(),
+        }
+    }
+
+    /// The node whose network namespace this one shares (a sidecar's).
+    pub fn shares(&self) -> Option<&str> {
+        match &self.attachment {
+            Attachment::Shared(owner) => Some(owner),
+            _ => None,
         }
     }
 
@@ -207,6 +226,9 @@ impl Node {
 pub enum Attachment {
     Networks(Vec<NetworkAttachment>),
     Mode(NetworkMode),
+    /// `network_mode: "container:NODE"`: a sidecar in NODE's network
+    /// namespace (its addresses, ports and loopback), with none of its own.
+    Shared(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -369,6 +391,15 @@ pub enum CheckKind {
         host_port: Option<u16>,
         expect: PortExpect,
     },
+    /// What a node's interface on a network shows of the link layer to
+    /// another node there: the MAC address the peer is reached at, next to
+    /// the node's own, and whether ARP is spoken at all.
+    Link {
+        node: String,
+        network: String,
+        to: String,
+        expect: LinkExpect,
+    },
     /// Round-trip times of a series of ICMP echo requests.
     Latency {
         echo: super::measure::Echo,
@@ -413,6 +444,7 @@ impl CheckKind {
             CheckKind::Matrix(_) => "matrix",
             CheckKind::Spread { .. } => "tcp",
             CheckKind::Mtu { .. } => "mtu",
+            CheckKind::Link { .. } => "link",
             CheckKind::Tls { .. } => "tls",
             CheckKind::Http { .. } => "http",
             CheckKind::Latency { .. } => "latency",
@@ -472,9 +504,9 @@ impl CheckKind {
             // Each cell has its own source; the first row stands for them.
             CheckKind::Matrix(m) => m.sources.first().cloned().unwrap_or(Source::Host(None)),
             CheckKind::Spread { from, .. } => Source::Node(from.clone()),
-            CheckKind::Mtu { node, .. } | CheckKind::Egress { node, .. } => {
-                Source::Node(node.clone())
-            }
+            CheckKind::Mtu { node, .. }
+            | CheckKind::Egress { node, .. }
+            | CheckKind::Link { node, .. } => Source::Node(node.clone()),
             CheckKind::Latency { echo, .. } | CheckKind::Loss { echo, .. } => echo.from.clone(),
         }
     }

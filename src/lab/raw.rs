@@ -40,6 +40,8 @@ pub struct RawNetwork {
     pub driver: Option<Span<String>>,
     pub internal: Option<Span<bool>>,
     pub subnet: Option<Span<String>>,
+    /// Several IPv4 subnets (ipvlan l3 routes between them).
+    pub subnets: Option<Span<Vec<Span<String>>>>,
     pub gateway: Option<Span<String>>,
     pub icc: Option<Span<bool>>,
     pub mtu: Option<Span<u32>>,

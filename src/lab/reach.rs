@@ -102,8 +102,13 @@ fn networks_of(node: &Node) -> Vec<&str> {
     match &node.attachment {
         Attachment::Networks(list) => list.iter().map(|a| a.network.as_str()).collect(),
         Attachment::Mode(NetworkMode::Bridge) => vec!["bridge"],
-        Attachment::Mode(_) => Vec::new(),
+        Attachment::Mode(_) | Attachment::Shared(_) => Vec::new(),
     }
+}
+
+/// The node whose network namespace `node` is in (a sidecar's owner).
+fn in_namespace<'a>(lab: Topology<'a>, node: &'a str) -> &'a str {
+    lab.nodes.get(node).and_then(Node::shares).unwrap_or(node)
 }
 
 fn is_overlay(lab: Topology, network: &str) -> bool {
@@ -128,6 +133,16 @@ impl std::fmt::Display for OffPath {
 /// Which of `to`'s addresses a probe from `from` may aim at (on `network`
 /// when the target names one), or why none is on a path the source has.
 pub fn aim(lab: Topology, from: &Source, to: &str, network: Option<&str>) -> Result<Aim, OffPath> {
+    // A sidecar is aimed at, and probes, from its owner's namespace.
+    let to = in_namespace(lab, to);
+    let owner;
+    let from = match from {
+        Source::Node(n) => {
+            owner = Source::Node(in_namespace(lab, n).to_owned());
+            &owner
+        }
+        Source::Host(_) => from,
+    };
     let Some(target) = lab.nodes.get(to) else {
         return Err(OffPath {
             message: format!("undefined node `{to}`"),
@@ -283,7 +298,7 @@ pub fn address_verdict(lab: Topology, ip: IpAddr) -> Verdict {
         return Verdict::Outside(format!("{ip} is not the address of a host"));
     }
     if lab.networks.values().any(|n| {
-        n.subnet.is_some_and(|s| ipnet::IpNet::V4(s).contains(&ip))
+        n.subnets().any(|s| ipnet::IpNet::V4(s).contains(&ip))
             || n.subnet6.is_some_and(|s| ipnet::IpNet::V6(s).contains(&ip))
     }) {
         return Verdict::Inside;
@@ -356,6 +371,7 @@ impl CheckKind {
             }
             CheckKind::Port { node, .. } => Some(node),
             CheckKind::Mtu { to, .. } => to.as_deref(),
+            CheckKind::Link { to, .. } => Some(to),
             _ => None,
         }
     }

@@ -178,7 +178,7 @@ impl LabState {
                         Attachment::Networks(list) => {
                             list.iter().map(|a| a.network.clone()).collect()
                         }
-                        Attachment::Mode(_) => BTreeSet::new(),
+                        Attachment::Mode(_) | Attachment::Shared(_) => BTreeSet::new(),
                     };
                     (
                         n.name.clone(),

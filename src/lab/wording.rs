@@ -51,6 +51,12 @@ impl CheckKind {
                 to: Some(to),
                 expect,
             } => format!("{kind} {node} → {to} on {network} is {expect}"),
+            CheckKind::Link {
+                node,
+                network,
+                to,
+                expect,
+            } => format!("{kind} {node} → {to} on {network} is {}", expect.as_str()),
             CheckKind::Matrix(m) => match &m.title {
                 Some(t) => format!("{kind} {t} on {}", self.target_words()),
                 None => format!("{kind} on {}", self.target_words()),
@@ -90,6 +96,9 @@ impl CheckKind {
                 Some(to) => format!("{node} → {to}@{network}"),
                 None => format!("{node}@{network}"),
             },
+            CheckKind::Link {
+                node, network, to, ..
+            } => format!("{node} → {to}@{network}"),
             CheckKind::Port { node, .. } => format!("{node} {}", self.port_words()),
             CheckKind::Matrix(m) => match m.transport {
                 Transport::Tcp => m.port.to_string(),
@@ -114,6 +123,7 @@ impl CheckKind {
             CheckKind::Tls { expect, .. } => expect.as_str().to_owned(),
             CheckKind::Http { expect, .. } => http_expect_words(expect),
             CheckKind::Mtu { expect, .. } => expect.to_string(),
+            CheckKind::Link { expect, .. } => expect.as_str().to_owned(),
             CheckKind::Matrix(m) => format!("{} cells", m.cells.len()),
             CheckKind::Latency { expect, .. } => expect.to_string(),
             CheckKind::Loss { expect, .. } => super::measure::percent_range_words(expect),

@@ -75,7 +75,8 @@ pub fn resolve(
     family: IpFamily,
     side: EngineSide,
 ) -> DnsPrediction {
-    let Some(source) = lab.nodes.get(from) else {
+    // A sidecar asks from its owner's namespace, with its owner's resolver.
+    let Some(source) = lab.nodes.get(lab.namespace_of(from)) else {
         return DnsPrediction::Unresolved(format!("no node `{from}`"));
     };
     match mode(source) {

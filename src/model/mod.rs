@@ -97,6 +97,9 @@ pub(crate) struct NetFacts {
     pub overlay: bool,
     pub internal: bool,
     pub icc: bool,
+    /// macvlan or ipvlan: containers on a parent interface, where the
+    /// Docker host has no address (`Some(driver name)`).
+    pub vlan: Option<&'static str>,
 }
 
 pub(crate) fn facts(lab: &Lab, network: &str) -> NetFacts {
@@ -106,12 +109,14 @@ pub(crate) fn facts(lab: &Lab, network: &str) -> NetFacts {
             overlay: matches!(n.driver, Driver::Overlay { .. }),
             internal: n.internal,
             icc: n.icc,
+            vlan: n.driver.is_vlan().then(|| n.driver.docker_name()),
         },
         None => NetFacts {
             default_bridge: network == "bridge",
             overlay: false,
             internal: false,
             icc: true,
+            vlan: None,
         },
     }
 }
@@ -121,13 +126,13 @@ pub(crate) fn networks_of(node: &Node) -> Vec<String> {
     match &node.attachment {
         Attachment::Networks(list) => list.iter().map(|a| a.network.clone()).collect(),
         Attachment::Mode(NetworkMode::Bridge) => vec!["bridge".into()],
-        Attachment::Mode(_) => Vec::new(),
+        Attachment::Mode(_) | Attachment::Shared(_) => Vec::new(),
     }
 }
 
 pub(crate) fn mode(node: &Node) -> Option<NetworkMode> {
     match node.attachment {
         Attachment::Mode(m) => Some(m),
-        Attachment::Networks(_) => None,
+        Attachment::Networks(_) | Attachment::Shared(_) => None,
     }
 }

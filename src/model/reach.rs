@@ -124,6 +124,16 @@ pub fn reach_family(
         Some((node, net)) => (node, Some(net)),
         None => (to, None),
     };
+    // A sidecar is reached, and probes, in its owner's namespace.
+    let to = lab.namespace_of(to);
+    let owner;
+    let from = match from {
+        Source::Node(n) => {
+            owner = Source::Node(lab.namespace_of(n).to_owned());
+            &owner
+        }
+        Source::Host(_) => from,
+    };
     if family == IpFamily::V6
         && let Some(p) = reach_v6(lab, from, to, via, port, transport, side)
     {
@@ -174,6 +184,13 @@ pub fn reach_family(
     };
     let net = facts(lab, &network);
     if from_host_stack {
+        if let Some(driver) = net.vlan {
+            return predicted(
+                Reach::Blocked,
+                Some(&network),
+                vlan_from_host(driver, &network),
+            );
+        }
         if net.overlay {
             return predicted(
                 Reach::Blocked,
@@ -204,6 +221,11 @@ pub fn reach_family(
         );
     }
     let source_nets = networks_of(source);
+    if let (Some(a), Some(b)) = (static_v4(source, &network), static_v4(target, &network))
+        && let Some(why) = l3_apart(lab, &network, a, b)
+    {
+        return predicted(Reach::Blocked, Some(&network), why);
+    }
     if source_nets.contains(&network) {
         return shared(target, &network, net, port, transport);
     }
@@ -447,4 +469,41 @@ pub fn published(
             transport.as_str()
         ),
     )
+}
+
+/// Why the Docker host cannot reach the containers of its own macvlan or
+/// ipvlan network.
+pub(crate) fn vlan_from_host(driver: &str, network: &str) -> String {
+    format!(
+        "`{network}` is a {driver} network: its containers hang off a parent interface (Docker's dummy one here) on which the Docker host has no address, and {driver} passes no traffic between a parent and its containers, so the host has no way to them"
+    )
+}
+
+/// Why two addresses of one ipvlan l3 network cannot reach each other: they
+/// are in different subnets of it, and Docker makes an ipvlan network
+/// without a parent internal, so its containers get no default route (the
+/// route that would send the packet to the parent, which routes between the
+/// subnets), only their own subnet's. `None`: not such a pair.
+pub(crate) fn l3_apart(
+    lab: &Lab,
+    network: &str,
+    a: std::net::Ipv4Addr,
+    b: std::net::Ipv4Addr,
+) -> Option<String> {
+    let n = lab.networks.get(network)?;
+    if n.driver != (crate::lab::Driver::Ipvlan { l3: true }) {
+        return None;
+    }
+    let of = |ip: std::net::Ipv4Addr| n.subnets().find(|s| s.contains(&ip));
+    let (sa, sb) = (of(a)?, of(b)?);
+    (sa != sb).then(|| {
+        format!(
+            "`{network}` is an ipvlan network in l3 mode without a parent: Docker makes such a network internal, so its containers get no default route, only a route to their own subnet; {a} (in {sa}) has no route to {b} (in {sb})"
+        )
+    })
+}
+
+/// The static IPv4 address of a node on a network, from the lab file.
+fn static_v4(node: &Node, network: &str) -> Option<std::net::Ipv4Addr> {
+    node.networks().find(|a| a.network == network)?.ipv4
 }

@@ -122,6 +122,8 @@ pub struct NetworkPlan {
     pub driver: Driver,
     pub internal: bool,
     pub subnet: Option<Ipv4Net>,
+    /// Further IPv4 subnets (ipvlan l3).
+    pub more_subnets: Vec<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
     /// `false`: an IPv6-only network (Docker 28+).
     pub ipv4: bool,
@@ -356,6 +358,7 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                 driver: n.driver,
                 internal: n.internal,
                 subnet: n.subnet,
+                more_subnets: n.more_subnets.clone(),
                 gateway: n.gateway,
                 ipv4: n.ipv4,
                 ipv6: n.ipv6,
@@ -377,6 +380,10 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
             let hash = node_hash(node, &joined, inputs);
             let (network_mode, endpoints) = match &node.attachment {
                 Attachment::Mode(mode) => (mode.as_str().to_owned(), Vec::new()),
+                Attachment::Shared(owner) => (
+                    format!("container:{}", container_name(&lab.name, owner)),
+                    Vec::new(),
+                ),
                 Attachment::Networks(list) => {
                     let endpoints: Vec<EndpointPlan> = list
                         .iter()
@@ -440,8 +447,13 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                 cmd,
                 env: node.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                 // Docker refuses a hostname together with the host's network stack.
-                hostname: (!matches!(node.attachment, Attachment::Mode(NetworkMode::Host)))
-                    .then(|| node.name.clone()),
+                // Docker refuses a hostname together with the host's network
+                // stack, or with another container's (a sidecar has its owner's).
+                hostname: (!matches!(
+                    node.attachment,
+                    Attachment::Mode(NetworkMode::Host) | Attachment::Shared(_)
+                ))
+                .then(|| node.name.clone()),
                 labels: labels(
                     &node.host,
                     &[

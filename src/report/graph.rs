@@ -111,6 +111,11 @@ fn edges(lab: &Lab) -> (Vec<Edge>, bool, bool) {
                 });
             }
             Attachment::Mode(NetworkMode::None) => {}
+            Attachment::Shared(owner) => out.push(Edge {
+                node: node.name.clone(),
+                to: node_id(owner),
+                label: "shares its network namespace".into(),
+            }),
         }
         for p in &node.ports {
             uses_host = true;

@@ -180,6 +180,7 @@ pub fn of(live: &LiveLab) -> Topology {
                         })
                         .collect(),
                 ),
+                Attachment::Shared(owner) => (Some(format!("container:{owner}")), Vec::new()),
                 Attachment::Mode(m) => (
                     Some(m.as_str().to_owned()),
                     address("bridge")

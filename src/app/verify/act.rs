@@ -139,26 +139,26 @@ async fn act(
             drop_impair_helpers(scene, node).await?;
             fault::stop(scene.engine_of(node), &scene.container(node), *grace).await?;
             timed(report);
-            Ok(exit_words(scene, node).await)
+            Ok(exit_words(scene, node).await + &sidecar_words(scene, node, false))
         }
         Action::Kill { node } => {
             drop_impair_helpers(scene, node).await?;
             fault::kill(scene.engine_of(node), &scene.container(node), CALL_DEADLINE).await?;
             timed(report);
-            Ok(exit_words(scene, node).await)
+            Ok(exit_words(scene, node).await + &sidecar_words(scene, node, false))
         }
         Action::Start { node } => {
             fault::start(scene.engine_of(node), &scene.container(node)).await?;
             timed(report);
             ready(scene, node).await?;
-            Ok(address_words(scene, node).await)
+            Ok(address_words(scene, node).await + &sidecar_words(scene, node, true))
         }
         Action::Restart { node, grace } => {
             drop_impair_helpers(scene, node).await?;
             fault::restart(scene.engine_of(node), &scene.container(node), *grace).await?;
             timed(report);
             ready(scene, node).await?;
-            Ok(address_words(scene, node).await)
+            Ok(address_words(scene, node).await + &sidecar_words(scene, node, true))
         }
         Action::Pause { node } => {
             fault::pause(scene.engine_of(node), &scene.container(node)).await?;
@@ -197,7 +197,7 @@ async fn act(
 pub fn declared_endpoint(lab: &Lab, node: &str, network: &str) -> fault::Joining {
     let declared = lab.nodes.get(node).and_then(|n| match &n.attachment {
         Attachment::Networks(list) => list.iter().find(|a| a.network == network).cloned(),
-        Attachment::Mode(_) => None,
+        Attachment::Mode(_) | Attachment::Shared(_) => None,
     });
     let mut aliases = vec![node.to_owned()];
     if let Some(a) = &declared {
@@ -303,6 +303,35 @@ async fn ready(scene: &Scene<'_>, node: &str) -> Result<(), EngineError> {
     let helper = plan::probe_helper_name(&scene.lab().name, node);
     fault::restart(engine, &helper, Duration::ZERO).await?;
     fault::wait_agent(engine, &helper, READY_DEADLINE).await
+}
+
+/// What becomes of the sidecars in `node`'s network namespace when it
+/// stops (`started`: false) or starts again: Docker neither stops nor
+/// restarts them with it (seen on 20.10: a sidecar keeps running, in the
+/// old namespace, with loopback alone until it is restarted itself).
+fn sidecar_words(scene: &Scene<'_>, node: &str, started: bool) -> String {
+    let sidecars: Vec<String> = scene
+        .lab()
+        .sidecars_of(node)
+        .map(|s| format!("`{s}`"))
+        .collect();
+    if sidecars.is_empty() {
+        return String::new();
+    }
+    let (which, stays) = if sidecars.len() == 1 {
+        (format!("sidecar {}", sidecars[0]), "it stays")
+    } else {
+        (format!("sidecars {}", sidecars.join(", ")), "they stay")
+    };
+    if started {
+        format!(
+            "; {which} not restarted with it (Docker does not): {stays} in {node}'s old namespace, with loopback alone, until restarted"
+        )
+    } else {
+        format!(
+            "; {which} still running (Docker does not stop them with it), in a namespace whose interfaces are gone: loopback alone"
+        )
+    }
 }
 
 /// The impair helpers of a node that is about to lose its network

@@ -291,7 +291,15 @@ fn state_of(live: &LiveLab, impaired: &BTreeSet<String>) -> LabState {
             .keys()
             .map(|name| {
                 let n = live.nodes.get(name);
+                // A sidecar joins no network: the addresses it shows are
+                // its owner's.
+                let sidecar = live
+                    .lab
+                    .nodes
+                    .get(name)
+                    .is_some_and(|n| n.shares().is_some());
                 let networks: BTreeSet<String> = n
+                    .filter(|_| !sidecar)
                     .map(|n| {
                         n.addresses
                             .keys()
@@ -393,6 +401,33 @@ pub async fn restore(
                 current = fresh;
             }
         }
+        // A sidecar left in its owner's old namespace (the owner restarted
+        // or started again; Docker does not take its sidecars along) joins
+        // the owner's namespace again by restarting.
+        let stale = stale_sidecars(&current);
+        if !stale.is_empty() {
+            let scene = Scene {
+                engines,
+                live: &current,
+                known: &known,
+            };
+            let again: Vec<Action> = stale
+                .into_iter()
+                .map(|node| Action::Restart {
+                    node,
+                    grace: std::time::Duration::ZERO,
+                })
+                .collect();
+            let done: Vec<ActionReport> = futures::stream::iter(&again)
+                .map(|a| act::perform(&scene, a))
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
+            reports.extend(done);
+            if let Ok(fresh) = refresh(engines, &current).await {
+                current = fresh;
+            }
+        }
         let mut left = sweep_helpers(engines, &live.lab.name).await;
         match refresh(engines, &current).await {
             Ok(now) => left.extend(differences(engines, &now).await),
@@ -415,6 +450,21 @@ pub async fn restore(
         left,
         elapsed: started.elapsed(),
     }
+}
+
+/// The sidecars that run without an address while the node whose
+/// namespace they share has one: left behind in its old namespace.
+fn stale_sidecars(live: &LiveLab) -> Vec<String> {
+    live.lab
+        .nodes
+        .values()
+        .filter_map(|n| {
+            let owner = live.nodes.get(n.shares()?)?;
+            let me = live.nodes.get(&n.name)?;
+            (me.running && owner.running && me.addresses.is_empty() && !owner.addresses.is_empty())
+                .then(|| n.name.clone())
+        })
+        .collect()
 }
 
 /// (node, network, address before) of every node that is on a declared

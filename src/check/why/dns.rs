@@ -13,7 +13,8 @@ use crate::lab::{Attachment, Driver, NetworkMode, Source};
 use crate::live::LiveLab;
 
 pub(super) fn why(live: &LiveLab, from: &str, name: &str, report: &DnsReport) -> Option<Why> {
-    let node = live.lab.nodes.get(from)?;
+    // A sidecar asks as the node whose namespace it shares (its resolv.conf too).
+    let node = live.lab.nodes.get(live.lab.namespace_of(from))?;
     let who = code(from);
     let without = match &node.attachment {
         Attachment::Mode(NetworkMode::Host) => Some(format!(
@@ -28,7 +29,7 @@ pub(super) fn why(live: &LiveLab, from: &str, name: &str, report: &DnsReport) ->
                 "no network".into(),
             ));
         }
-        Attachment::Networks(_) => None,
+        Attachment::Networks(_) | Attachment::Shared(_) => None,
     };
     if let Some(without) = without {
         // Every name server of its resolv.conf shown out of reach.

@@ -97,6 +97,9 @@ pub fn explain(kind: &CheckKind, result: &ProbeResult, live: &LiveLab) -> Option
         }
         (CheckKind::Mtu { network, .. }, Observation::Mtu(o)) => mtu(live, network, o),
         (CheckKind::Egress { node, .. }, Observation::Egress(o)) => egress(live, node, o),
+        (CheckKind::Link { network, .. }, Observation::Link(o)) => {
+            crate::check::link::why(live, network, o)
+        }
         (
             CheckKind::Mtu {
                 node, network, to, ..

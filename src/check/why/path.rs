@@ -29,6 +29,7 @@ struct Net<'a> {
     overlay: bool,
     internal: bool,
     icc: bool,
+    vlan: Option<&'static str>,
 }
 
 fn net<'a>(live: &'a LiveLab, name: &'a str) -> Net<'a> {
@@ -39,6 +40,7 @@ fn net<'a>(live: &'a LiveLab, name: &'a str) -> Net<'a> {
         overlay: f.overlay,
         internal: f.internal,
         icc: f.icc,
+        vlan: f.vlan,
     }
 }
 
@@ -49,6 +51,8 @@ impl Net<'_> {
             "Docker's default bridge".into()
         } else if self.overlay {
             format!("the overlay {}", code(self.name))
+        } else if let Some(driver) = self.vlan {
+            format!("the {driver} network {}", code(self.name))
         } else if self.internal {
             format!("the internal network {}", code(self.name))
         } else {
@@ -113,8 +117,26 @@ pub(crate) fn why(
     // have moved either).
     let now = live.nodes_now();
     let target = route.node.as_deref().and_then(|n| now.get(n));
+    // A sidecar probes from its owner's namespace — unless it was left in
+    // an old one (its owner restarted without it): loopback alone.
+    if let Source::Node(n) = from
+        && let Some(owner) = live.lab.nodes.get(n).and_then(|s| s.shares())
+        && live.nodes.get(n).is_some_and(|l| l.addresses.is_empty())
+        && seen == Seen::Silent
+    {
+        return Some(Why::new(
+            format!(
+                "{} is a sidecar left in {}'s old network namespace: {} started again without it (Docker does not restart sidecars), so it has loopback alone and no route anywhere",
+                code(n),
+                code(owner),
+                code(owner)
+            ),
+            format!("sidecar left behind by {owner}"),
+        ));
+    }
+    // A sidecar probes from its owner's namespace.
     let source_node = match from {
-        Source::Node(n) => now.get(n),
+        Source::Node(n) => now.get(live.lab.namespace_of(n)),
         Source::Host(_) => None,
     };
     let from_host = live.lab.host_of(from);
@@ -216,12 +238,27 @@ pub(crate) fn why(
         ));
     }
     let source_nets = networks_of(source);
+    if seen == Seen::Silent
+        && let Some(why) = l3_subnets_apart(live, &source.name, to_node, to_net_name)
+    {
+        return Some(why);
+    }
     if source_nets.iter().any(|n| n == to_net_name) {
         return Some(shared(
             live, source, to_node, &to_net, seen, port, transport,
         ));
     }
     apart(live, source, &source_nets, to_node, &to_net, seen)
+}
+
+/// Two nodes in different subnets of a parentless ipvlan l3 network.
+fn l3_subnets_apart(live: &LiveLab, from: &str, to: &str, network: &str) -> Option<Why> {
+    let at = |n: &str| live.nodes.get(n)?.addresses.get(network).copied();
+    let sentence = crate::model::reach::l3_apart(&live.lab, network, at(from)?, at(to)?)?;
+    Some(Why::new(
+        sentence,
+        format!("ipvlan l3 without parent: no route to the other subnet of {network}"),
+    ))
 }
 
 fn host_to_container(
@@ -235,6 +272,15 @@ fn host_to_container(
 ) -> Option<Why> {
     if to_net.overlay {
         return None;
+    }
+    if let Some(driver) = to_net.vlan {
+        // Only silence is what the driver explains.
+        return matches!(seen, Seen::Silent).then(|| {
+            Why::new(
+                crate::model::reach::vlan_from_host(driver, to_net.name),
+                format!("{driver}: the host cannot reach its containers"),
+            )
+        });
     }
     let internal = if to_net.internal {
         ", internal ones included"
@@ -310,6 +356,8 @@ fn shared(
         "both on Docker's default bridge".into()
     } else if n.overlay {
         format!("shared overlay {}", n.name)
+    } else if let Some(driver) = n.vlan {
+        format!("shared {driver} {}", n.name)
     } else if n.internal {
         format!("shared internal network {}", n.name)
     } else {

@@ -445,6 +445,76 @@ impl Validator {
         })
     }
 
+    /// `link`: the link layer from a node to a peer on one network, both
+    /// on it: the MAC address the peer is reached at, and whether ARP is
+    /// spoken.
+    pub(super) fn link_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {
+        let node = self
+            .required(cx, &cx.body.node, "node")
+            .and_then(|n| self.node_ref(cx, n));
+        let network = self.required(cx, &cx.body.network, "network");
+        let to = self
+            .required(cx, &cx.body.to, "to")
+            .and_then(|t| self.node_ref(cx, t).map(|n| (t, n)));
+        let hint = || Some(format!("one of: {}", LinkExpect::WORDS.join(", ")));
+        let expect = match &cx.body.expect {
+            Some(e) => match &e.value {
+                RawExpect::Word(w) => match LinkExpect::parse(w) {
+                    Some(x) => Some(x),
+                    None => {
+                        self.error(
+                            &e.referenced,
+                            format!("`{w}` is not what a link check expects"),
+                            did_you_mean(w, LinkExpect::WORDS).or_else(hint),
+                        );
+                        None
+                    }
+                },
+                _ => {
+                    self.error(&e.referenced, "a link check expects one word", hint());
+                    None
+                }
+            },
+            None => {
+                self.error(&cx.kind.referenced, "link check needs `expect`", hint());
+                None
+            }
+        };
+        let (node, network, (to_span, to), expect) = (node?, network?, to?, expect?);
+        if !cx.networks.contains_key(&network.value) {
+            self.error(
+                &network.referenced,
+                format!("undefined network `{}`", network.value),
+                did_you_mean(&network.value, cx.networks.keys().map(String::as_str)),
+            );
+            return None;
+        }
+        for (n, at) in [(node, &network.referenced), (to, &to_span.referenced)] {
+            if !n.is_on(&network.value) {
+                self.error(
+                    at,
+                    format!("node `{}` is not on network `{}`", n.name, network.value),
+                    Some("a link check looks at one network, which both nodes are on".into()),
+                );
+                return None;
+            }
+        }
+        if node.name == to.name {
+            self.error(
+                &to_span.referenced,
+                format!("a link check looks from `{}` to another node", node.name),
+                None,
+            );
+            return None;
+        }
+        Some(CheckKind::Link {
+            node: node.name.clone(),
+            network: network.value.clone(),
+            to: to.name.clone(),
+            expect,
+        })
+    }
+
     /// `tcp` with `connections:`: a name (a node or an alias), resolved in
     /// the node for each connection.
     pub(super) fn spread_check(&mut self, cx: &CheckCx) -> Option<CheckKind> {

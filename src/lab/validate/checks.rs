@@ -23,6 +23,7 @@ const MIN_CHECK_TIMEOUT: Duration = Duration::from_millis(200);
 
 pub(super) const CHECK_KINDS: &[&str] = &[
     "dns", "tcp", "udp", "port", "http", "tls", "mtu", "matrix", "latency", "loss", "egress",
+    "link",
 ];
 
 impl Validator {
@@ -114,7 +115,7 @@ impl Validator {
                 "requires",
                 "expect",
             ],
-            "mtu" => &[
+            "mtu" | "link" => &[
                 "title", "name", "timeout", "retry", "node", "network", "to", "requires", "expect",
             ],
             "egress" => &[
@@ -201,6 +202,7 @@ impl Validator {
             "tcp" => self.transport_check(cx, Transport::Tcp),
             "mtu" => self.mtu_check(cx),
             "egress" => self.egress_check(cx),
+            "link" => self.link_check(cx),
             "tls" => self.tls_check(cx),
             "http" => self.http_check(cx),
             "port" => self.port_check(cx),
@@ -499,7 +501,7 @@ impl Validator {
         let subnets = cx
             .networks
             .values()
-            .filter_map(|n| Some((n.subnet?, n.name.clone())));
+            .flat_map(|n| n.subnets().map(|s| (s, n.name.clone())));
         let why = if ip.is_unspecified() {
             Some(format!("{ip} is the unspecified address"))
         } else {

@@ -139,7 +139,13 @@ impl Validator {
         if self.unsettled.contains(asker) || self.unsettled.contains(named) {
             return;
         }
-        let shares = match (cx.paths.get(asker), cx.paths.get(named)) {
+        // A sidecar asks from its owner's namespace, on its owner's networks.
+        let owner = cx
+            .paths
+            .get(asker)
+            .and_then(|n| n.shares())
+            .unwrap_or(asker);
+        let shares = match (cx.paths.get(owner), cx.paths.get(named)) {
             (Some(a), Some(b)) => a.networks().any(|n| b.is_on(&n.network)),
             _ => true,
         };

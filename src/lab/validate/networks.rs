@@ -103,28 +103,45 @@ impl Validator {
                     Some("remove `attachable: false`".into()),
                 );
             }
-            let subnet = net.subnet.as_ref().and_then(|s| self.subnet(s));
-            if let (Some(sn), Some(span)) = (subnet, &net.subnet) {
+            let spans: Vec<&Span<String>> = match (&net.subnet, &net.subnets) {
+                (Some(one), None) => vec![one],
+                (None, Some(list)) => list.value.iter().collect(),
+                (None, None) => Vec::new(),
+                (Some(one), Some(_)) => {
+                    self.error(
+                        &one.referenced,
+                        format!("network `{name}` gives both `subnet` and `subnets`"),
+                        Some("list every subnet under `subnets:`".into()),
+                    );
+                    vec![one]
+                }
+            };
+            let mut own = Vec::new();
+            for span in spans {
+                let Some(sn) = self.subnet(span) else {
+                    continue;
+                };
                 self.subnet_space(&name, sn, span);
-            }
-            if let Some(sn) = subnet {
                 if let Some((_, other)) = subnets
                     .iter()
                     .find(|(o, _)| o.contains(&sn.network()) || sn.contains(&o.network()))
                 {
-                    let loc = net
-                        .subnet
-                        .as_ref()
-                        .map(|s| s.referenced)
-                        .unwrap_or(key.referenced);
+                    let whose = if *other == name {
+                        "another subnet of it".to_owned()
+                    } else {
+                        format!("the subnet of network `{other}`")
+                    };
                     self.error(
-                        &loc,
-                        format!("subnet {sn} of network `{name}` overlaps the subnet of network `{other}`"),
+                        &span.referenced,
+                        format!("subnet {sn} of network `{name}` overlaps {whose}"),
                         Some("give each network its own address range".into()),
                     );
                 }
                 subnets.push((sn, name.clone()));
+                own.push(sn);
             }
+            let subnet = own.first().copied();
+            let more_subnets = own.get(1..).unwrap_or_default().to_vec();
             let gateway = net.gateway.as_ref().and_then(|g| {
                 let Ok(ip) = Ipv4Addr::from_str(&g.value) else {
                     self.error(
@@ -183,6 +200,15 @@ impl Validator {
                 },
                 other => other,
             };
+            if let Some(list) = &net.subnets
+                && driver != (Driver::Ipvlan { l3: true })
+            {
+                self.error(
+                    &list.referenced,
+                    "`subnets` (several subnets on one network) applies to ipvlan networks in l3 mode, which route between them",
+                    Some("give other networks one `subnet:`".into()),
+                );
+            }
             if let Some(mtu) = &net.mtu
                 && !(68..=65535).contains(&mtu.value)
             {
@@ -199,6 +225,7 @@ impl Validator {
                     driver,
                     internal: net.internal.as_ref().is_some_and(|i| i.value),
                     subnet,
+                    more_subnets,
                     gateway,
                     icc: net
                         .icc
@@ -285,6 +312,7 @@ impl Validator {
             driver: Driver::Bridge,
             internal: false,
             subnet: None,
+            more_subnets: Vec::new(),
             gateway: None,
             icc: true,
             mtu: None,

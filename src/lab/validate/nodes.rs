@@ -193,7 +193,62 @@ impl Validator {
                 },
             );
         }
+        self.sidecars(raw, &out);
         out
+    }
+
+    /// A sidecar (`network_mode: "container:NODE"`) shares the namespace of
+    /// another node of the lab, on its host, that is not a sidecar itself;
+    /// its ports are NODE's, so it publishes none (Docker refuses them).
+    fn sidecars(&mut self, raw: &IndexMap<Span<String>, RawNode>, nodes: &IndexMap<String, Node>) {
+        for (key, node) in raw {
+            let Some(sidecar) = nodes.get(&key.value) else {
+                continue;
+            };
+            let (Some(owner), Some(mode)) = (sidecar.shares(), &node.network_mode) else {
+                continue;
+            };
+            let problem = match nodes.get(owner) {
+                None => Some((
+                    format!("`network_mode: {}` names no node of the lab", mode.value),
+                    did_you_mean(owner, nodes.keys().map(String::as_str)).or_else(|| {
+                        Some("container:NODE shares the network namespace of lab node NODE".into())
+                    }),
+                )),
+                Some(o) if o.name == sidecar.name => Some((
+                    format!("node `{owner}` cannot share its own namespace"),
+                    None,
+                )),
+                Some(o) if o.shares().is_some() => Some((
+                    format!("node `{owner}` is a sidecar itself"),
+                    o.shares()
+                        .map(|first| format!("share the namespace of `{first}` directly")),
+                )),
+                Some(o) if o.host != sidecar.host => Some((
+                    format!(
+                        "node `{owner}` runs on host {}, sidecar `{}` on host {}",
+                        o.host, sidecar.name, sidecar.host
+                    ),
+                    Some("a namespace is shared on one host: put both on the same host".into()),
+                )),
+                Some(_) => None,
+            };
+            if let Some((message, hint)) = problem {
+                self.error(&mode.referenced, message, hint);
+            }
+            if let Some(first) = node.ports.first() {
+                self.error(
+                    &first.referenced,
+                    format!(
+                        "sidecar `{}` publishes no ports of its own: it has `{owner}`'s",
+                        sidecar.name
+                    ),
+                    Some(format!(
+                        "publish the port on `{owner}`; it reaches the sidecar's listeners too"
+                    )),
+                );
+            }
+        }
     }
 
     /// A `ports:` entry publishes on an address that can be one host's and
@@ -256,6 +311,22 @@ impl Validator {
         networks: &IndexMap<String, Network>,
         static_ips: &mut HashMap<IpAddr, String>,
     ) -> Attachment {
+        if let Some(mode) = &node.network_mode
+            && let Some(owner) = mode.value.strip_prefix("container:")
+        {
+            if let Some(nets) = &node.networks
+                && let Some((first, _)) = nets.0.first()
+            {
+                self.error(
+                    &first.referenced,
+                    format!("node `{node_name}` has both `network_mode` and `networks`"),
+                    Some(format!(
+                        "a sidecar is on the networks of `{owner}`, whose namespace it shares; remove `networks`"
+                    )),
+                );
+            }
+            return Attachment::Shared(owner.to_owned());
+        }
         if let Some(mode) = &node.network_mode {
             let parsed = match mode.value.as_str() {
                 "host" => Some(NetworkMode::Host),
@@ -265,8 +336,9 @@ impl Validator {
                     self.error(
                         &mode.referenced,
                         format!("unknown network_mode `{other}`"),
-                        did_you_mean(other, ["host", "none", "bridge"])
-                            .or_else(|| Some("expected host, none or bridge".into())),
+                        did_you_mean(other, ["host", "none", "bridge"]).or_else(|| {
+                            Some("expected host, none, bridge or container:NODE".into())
+                        }),
                     );
                     None
                 }
@@ -350,7 +422,9 @@ impl Validator {
                     self.error(&ip.referenced, format!("`{}` is not an IPv4 address", ip.value), None);
                     return None;
                 };
-                match network.subnet {
+                // The subnet that holds it, of several (ipvlan l3).
+                let subnet = network.subnets().find(|sn| sn.contains(&addr)).or(network.subnet);
+                match subnet {
                     _ if !network.ipv4 => self.error(
                         &ip.referenced,
                         format!("network `{}` has `ipv4: false`: it gives no IPv4 address", network.name),

@@ -583,6 +583,12 @@ fn aimed_at(kind: &CheckKind) -> Vec<(String, Option<String>)> {
             .chain(to)
             .map(|n| (n.clone(), Some(network.clone())))
             .collect(),
+        CheckKind::Link {
+            node, network, to, ..
+        } => [node, to]
+            .into_iter()
+            .map(|n| (n.clone(), Some(network.clone())))
+            .collect(),
         CheckKind::Port { node, .. } => vec![(node.clone(), None)],
         CheckKind::Matrix(m) => m.targets.iter().map(|t| (t.clone(), None)).collect(),
         CheckKind::Dns { .. }
