@@ -228,7 +228,7 @@ fn labs() -> u8 {
 
 /// What a lab needs beyond one Docker engine of any version: several
 /// hosts (bound with `--host`), swarm mode (netlab makes one), Docker 28
-/// (IPv6-only networks); `-` for nothing.
+/// (IPv6-only networks), a kernel with macvlan or ipvlan; `-` for nothing.
 fn needs(lab: &lab::Lab) -> String {
     let mut out = Vec::new();
     if lab.is_multi_host() {
@@ -243,6 +243,15 @@ fn needs(lab: &lab::Lab) -> String {
     }
     if lab.networks.values().any(|n| !n.ipv4) {
         out.push("Docker 28+".to_owned());
+    }
+    for (driver, config) in [("macvlan", "CONFIG_MACVLAN"), ("ipvlan", "CONFIG_IPVLAN")] {
+        if lab
+            .networks
+            .values()
+            .any(|n| n.driver.is_vlan() && n.driver.docker_name() == driver)
+        {
+            out.push(format!("kernel {config}"));
+        }
     }
     if out.is_empty() {
         "-".to_owned()
@@ -316,6 +325,8 @@ mod tests {
         assert_eq!(of("overlay-multihost"), "2 hosts, swarm");
         assert_eq!(of("overlay-basic"), "swarm");
         assert_eq!(of("ipv6-only"), "Docker 28+");
+        assert_eq!(of("macvlan-basic"), "kernel CONFIG_MACVLAN");
+        assert_eq!(of("ipvlan-l3"), "kernel CONFIG_IPVLAN");
         assert_eq!(of("bridge-basic"), "-");
     }
 
