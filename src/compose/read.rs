@@ -400,8 +400,9 @@ fn read_service(
                     "host" => Mode::Host,
                     "none" => Mode::None,
                     "bridge" | "default" => Mode::Bridge,
-                    m if m.starts_with("service:") || m.starts_with("container:") => {
-                        msgs.warn(v.at, format!("`network_mode: {m}` (a shared namespace) is not in the lab model yet: the node is imported with network mode none, and its ports are served by the service whose namespace it shares"));
+                    m if m.starts_with("service:") => Mode::Shared(m.to_owned()),
+                    m if m.starts_with("container:") => {
+                        msgs.warn(v.at, format!("`network_mode: {m}` shares the namespace of a container outside the project, which the lab does not have: the node is imported with network mode none"));
                         Mode::Shared(m.to_owned())
                     }
                     other => return Err(err(v.at, format!("invalid network_mode `{other}`"))),

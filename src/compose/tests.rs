@@ -343,6 +343,40 @@ fn the_agent_serves_what_the_image_exposes_where_the_engine_has_it() {
 }
 
 #[test]
+fn a_service_in_anothers_namespace_is_a_sidecar_reached_at_its_owner() {
+    let text = "services:\n  app:\n    image: x\n    expose: [8080]\n  proxy:\n    image: y\n    network_mode: service:app\n    expose: [9901]\n    ports: ['9901:9901']\n  tap:\n    image: z\n    network_mode: service:proxy\n  client:\n    image: c\n";
+    let done = run(&[text]).expect("imports");
+    let t = &done.lab_text;
+    assert!(
+        t.contains("  proxy:\n    network_mode: \"container:app\"\n    serve: [tcp:9901]\n"),
+        "{t}"
+    );
+    // A chain ends at the service with a namespace of its own.
+    assert!(
+        t.contains("  tap:\n    network_mode: \"container:app\"\n"),
+        "{t}"
+    );
+    assert!(
+        done.messages
+            .iter()
+            .any(|m| m.at.line == 7 && m.text.contains("conflicting options")),
+        "{:?}",
+        done.messages
+    );
+    // The sidecar's port is reached at its owner, whose namespace it shares.
+    assert!(
+        t.contains("tcp: { from: client, to: app:9901, expect: open }"),
+        "{t}"
+    );
+    assert!(
+        t.contains("tcp: { from: client, to: app:8080, expect: open }"),
+        "{t}"
+    );
+    assert!(!t.contains("to: proxy:"), "{t}");
+    crate::lab::load_source("imported.yaml", t.as_bytes(), None).expect("valid");
+}
+
+#[test]
 fn external_networks_are_used_not_made() {
     let a = "services:\n  a:\n    image: x\n    networks: [shared, corp, old]\nnetworks:\n  shared:\n    external: true\n  corp:\n    external: true\n    name: corp_net\n  old:\n    external:\n      name: legacy.net\n";
     let Ok(done) = run(&[a]) else {

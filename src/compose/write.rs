@@ -189,21 +189,6 @@ pub fn topology(
         y.truncate(y.len() - "networks:\n".len());
         y.push_str("networks: {}\n");
     }
-    // Ports a sidecar declares are served in the namespace it shares.
-    let mut extra: HashMap<&str, Vec<(u16, Transport)>> = HashMap::new();
-    for s in project.services.values() {
-        if let Some((Mode::Shared(m), _)) = &s.mode
-            && let Some(target) = m.strip_prefix("service:")
-        {
-            let list = extra.entry(target).or_default();
-            for (p, _) in &s.ports {
-                list.extend(p.container_ports.iter().map(|c| (c, p.transport)));
-            }
-            for (r, t, _) in &s.expose {
-                list.extend(r.iter().map(|c| (c, *t)));
-            }
-        }
-    }
     y.push_str("\nnodes:\n");
     for (cname, s) in &project.services {
         let node = &names.nodes[cname];
@@ -221,7 +206,22 @@ pub fn topology(
         }
         match &s.mode {
             Some((Mode::Host, _)) => y.push_str("    network_mode: host\n"),
-            Some((Mode::None | Mode::Shared(_), _)) => y.push_str("    network_mode: none\n"),
+            Some((Mode::Shared(m), at)) => match owner_of(project, m) {
+                // A sidecar: in the namespace of the service at the end of
+                // the chain (the lab takes no sidecar of a sidecar).
+                Some(owner) => {
+                    let _ = writeln!(
+                        y,
+                        "    network_mode: {}",
+                        quoted(&format!("container:{}", names.nodes[owner]))
+                    );
+                    if !s.ports.is_empty() {
+                        msgs.warn(*at, format!("`{cname}` shares `{owner}`'s namespace and publishes ports: Docker refuses both at once (conflicting options); its `ports` are left out"));
+                    }
+                }
+                None => y.push_str("    network_mode: none\n"),
+            },
+            Some((Mode::None, _)) => y.push_str("    network_mode: none\n"),
             Some((Mode::Bridge, _)) => y.push_str("    network_mode: bridge\n"),
             None => {
                 y.push_str("    networks:\n");
@@ -265,7 +265,7 @@ pub fn topology(
         let agent = !(options.keep_images && s.image.is_some());
         let shared = matches!(&s.mode, Some((Mode::Shared(_), _)));
         unserved(cname, s, agent, options, msgs);
-        if agent && !shared {
+        if agent {
             let mut serve: Vec<(u16, Transport)> = Vec::new();
             for (p, _) in &s.ports {
                 serve.extend(p.container_ports.iter().map(|c| (c, p.transport)));
@@ -273,7 +273,6 @@ pub fn topology(
             for (r, t, _) in &s.expose {
                 serve.extend(r.iter().map(|c| (c, *t)));
             }
-            serve.extend(extra.get(cname.as_str()).into_iter().flatten().copied());
             // What the service's own image EXPOSEs, where the engine has it:
             // the real service listens there too.
             if let Some(exposed) = s.image.as_ref().and_then(|i| options.exposed.get(i)) {
@@ -533,4 +532,19 @@ pub fn with_checks(mut y: String, checks: &[Implied]) -> String {
         }
     }
     y
+}
+
+/// The service whose namespace `mode` (`service:X`) ends in, following a
+/// chain of `service:` modes; `None` for `container:` (outside the project)
+/// or a loop.
+fn owner_of<'a>(project: &'a super::read::Project, mode: &str) -> Option<&'a str> {
+    let mut name = mode.strip_prefix("service:")?;
+    for _ in 0..project.services.len() {
+        let (key, service) = project.services.get_key_value(name)?;
+        match &service.mode {
+            Some((Mode::Shared(next), _)) => name = next.strip_prefix("service:")?,
+            _ => return Some(key.as_str()),
+        }
+    }
+    None
 }

@@ -78,9 +78,14 @@ pub fn checks(lab: &Lab, side: EngineSide) -> Vec<Implied> {
         }
     }
     for a in nodes.iter().filter(|n| n.is_agent() && on_user_networks(n)) {
-        for b in nodes.iter().filter(|n| n.name != a.name && n.is_agent()) {
+        // A sidecar is reached at its owner, whose namespace it shares.
+        for b in nodes
+            .iter()
+            .filter(|n| n.name != a.name && n.is_agent() && n.shares().is_none())
+        {
             let mut blocked_once = false;
-            for listener in &b.serve {
+            let sidecars = lab.sidecars_of(&b.name).filter_map(|s| lab.nodes.get(s));
+            for listener in b.serve.iter().chain(sidecars.flat_map(|s| &s.serve)) {
                 let transport = if listener.proto.is_udp() {
                     Transport::Udp
                 } else {

@@ -57,15 +57,27 @@ pub fn listens(node: &Node, port: u16, transport: Transport) -> bool {
             .any(|l| l.port == port && l.proto.is_udp() == (transport == Transport::Udp))
 }
 
+/// Whether an agent node, or an agent sidecar in its namespace
+/// (`network_mode: "container:NODE"`), listens on `port` over `transport`:
+/// a packet that arrives at the namespace finds either.
+fn namespace_listens(lab: &Lab, node: &Node, port: u16, transport: Transport) -> bool {
+    listens(node, port, transport)
+        || lab
+            .sidecars_of(&node.name)
+            .filter_map(|s| lab.nodes.get(s))
+            .any(|s| listens(s, port, transport))
+}
+
 /// Open when the target listens, else refused, for a packet that arrived.
 fn arrived(
+    lab: &Lab,
     target: &Node,
     port: u16,
     transport: Transport,
     network: Option<&str>,
     how: String,
 ) -> ReachPrediction {
-    if listens(target, port, transport) {
+    if namespace_listens(lab, target, port, transport) {
         predicted(Reach::Open, network, how)
     } else {
         predicted(
@@ -169,7 +181,7 @@ pub fn reach_family(
                     "`{to}` runs in host mode: the host's own stack, reached at the gateway of the source's network"
                 )
             };
-            return arrived(target, port, transport, None, how);
+            return arrived(lab, target, port, transport, None, how);
         }
         // The first network where the target has an address of the family
         // (Docker's default bridge: IPv4 only).
@@ -199,6 +211,7 @@ pub fn reach_family(
             );
         }
         return arrived(
+            lab,
             target,
             port,
             transport,
@@ -213,6 +226,7 @@ pub fn reach_family(
     };
     if source.name == to {
         return arrived(
+            lab,
             target,
             port,
             transport,
@@ -227,7 +241,7 @@ pub fn reach_family(
         return predicted(Reach::Blocked, Some(&network), why);
     }
     if source_nets.contains(&network) {
-        return shared(target, &network, net, port, transport);
+        return shared(lab, target, &network, net, port, transport);
     }
     apart(lab, source, &source_nets, to, &network, net)
 }
@@ -289,6 +303,7 @@ fn reach_v6(
                 }
             }
             return Some(arrived(
+                lab,
                 target,
                 port,
                 transport,
@@ -314,6 +329,7 @@ fn has_v6_default_route(lab: &Lab, node: &Node) -> bool {
 
 /// Source and target on one network.
 fn shared(
+    lab: &Lab,
     target: &Node,
     network: &str,
     net: NetFacts,
@@ -337,7 +353,7 @@ fn shared(
     } else {
         format!("both on {what}, which forwards between its containers")
     };
-    arrived(target, port, transport, Some(network), how)
+    arrived(lab, target, port, transport, Some(network), how)
 }
 
 /// Source and target share no network: the target's address is on a
