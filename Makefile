@@ -34,7 +34,7 @@ test:
 	  "lint=make --no-print-directory lint" \
 	  "build tests=cargo test --locked --no-run" \
 	  "unit=cargo test --locked --bin netlab" \
-	  "engine tests=(strip -o $(NETLAB_LEAN) $(NETLAB_DEBUG) || cp $(NETLAB_DEBUG) $(NETLAB_LEAN)) && NETLAB_TEST_BIN=$(CURDIR)/$(NETLAB_LEAN) cargo test --locked --test '*' -- --test-threads 4" \
+	  "engine tests=(strip -o $(NETLAB_LEAN) $(NETLAB_DEBUG) || cp $(NETLAB_DEBUG) $(NETLAB_LEAN)) && NETLAB_TEST_BIN=$(CURDIR)/$(NETLAB_LEAN) cargo test --locked --no-fail-fast --test '*' -- --test-threads 4" \
 	  "engine matrix=harness/test-engines.sh $(NETLAB_LEAN)" \
 	  "vm engine=harness/vm-stage.sh run $(NETLAB_LEAN)" \
 	  "benchmark smoke=echo 'debug build, 3 nodes: proves bench/run.py works; its targets apply to make bench only' && python3 bench/run.py --sizes 3 --repeat 1 --checks 2 --netlab $(NETLAB_LEAN)"; \
@@ -74,7 +74,7 @@ test-engines: lean
 ## first network they make gets 172.31.0.0/16, the last of Docker's
 ## default /16s (tests must not assume which subnet the engine picks).
 test-pool-end: lean
-	harness/pool-end.sh env NETLAB_TEST_BIN=$(CURDIR)/$(NETLAB_LEAN) cargo test --locked --test '*' -- --test-threads 4
+	harness/pool-end.sh env NETLAB_TEST_BIN=$(CURDIR)/$(NETLAB_LEAN) cargo test --locked --no-fail-fast --test '*' -- --test-threads 4
 
 ## Start $(HOSTS) extra engines of this machine's dockerd (root), each in
 ## its own network namespace on a private bridge with no route out, and

@@ -455,7 +455,8 @@ fn keep_images_reads_expose_from_the_engine_and_finds_a_port_nothing_serves() {
         "{err}"
     );
     assert!(
-        err.contains("image netlab-test/not-here:0 is not on"),
+        err.contains("image netlab-test/not-here:0 not on")
+            && err.contains("its declared ports are not judged"),
         "{err}"
     );
     let lab = std::fs::read_to_string(&out).expect("lab");

@@ -61,27 +61,17 @@ async fn images_exposed(
         }
     }
     if !absent.is_empty() {
+        let one = absent.len() == 1;
         eprintln!(
-            "netlab import: note: {} not on {}: {}",
-            if absent.len() == 1 {
-                "an image is"
-            } else {
-                "images are"
-            },
+            "netlab import: note: {} {} not on {}: what {} EXPOSE is not known; {}",
+            if one { "image" } else { "images" },
+            for_terminal(&absent.join(", ")),
             engine.endpoint.url,
-            for_terminal(&absent.join(", "))
-        );
-        eprintln!(
-            "  what {} EXPOSE is not known; {}",
-            if absent.len() == 1 {
-                "it may"
-            } else {
-                "they may"
-            },
-            if keep_images {
-                "their declared ports are not judged"
-            } else {
-                "the agent serves the ports the files declare"
+            if one { "it may" } else { "they may" },
+            match (keep_images, one) {
+                (true, true) => "its declared ports are not judged",
+                (true, false) => "their declared ports are not judged",
+                (false, _) => "the agent serves the ports the files declare",
             }
         );
     }
