@@ -21,6 +21,7 @@ pub mod routes6;
 pub mod rtnl;
 pub mod serve;
 pub mod web_client;
+pub mod web_observation;
 pub mod web_server;
 
 pub use probe::run_batch;

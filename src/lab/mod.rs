@@ -4,6 +4,7 @@
 pub mod builtin;
 pub mod diagnostic;
 pub mod drivers;
+pub mod expect;
 pub mod finding;
 pub mod measure;
 pub mod model;

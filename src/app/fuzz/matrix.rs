@@ -7,7 +7,8 @@
 
 use std::fmt::Write as _;
 
-use super::generate::{PORT, one_line};
+use super::generate::PORT;
+use super::probes::one_line;
 use super::sides::{self, distinct};
 use crate::lab::{IpFamily, Lab, Source, Transport};
 use crate::model::{self, EngineSide};

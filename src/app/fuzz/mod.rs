@@ -8,6 +8,7 @@
 
 pub mod generate;
 mod matrix;
+mod probes;
 pub mod shrink;
 mod sides;
 #[cfg(test)]

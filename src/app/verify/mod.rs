@@ -9,6 +9,7 @@ mod act;
 pub mod compose;
 mod compose_lab;
 mod emit;
+mod restore;
 mod round;
 mod steps;
 
