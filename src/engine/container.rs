@@ -93,6 +93,7 @@ pub async fn create_and_start(
         host_config: Some(HostConfig {
             network_mode: Some(plan.network_mode.clone()),
             port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+            extra_hosts: (!plan.extra_hosts.is_empty()).then(|| plan.extra_hosts.clone()),
             ..Default::default()
         }),
         networking_config,

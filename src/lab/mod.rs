@@ -411,6 +411,8 @@ mod tests;
 #[cfg(test)]
 mod tests_drivers;
 #[cfg(test)]
+mod tests_host_entries;
+#[cfg(test)]
 mod tests_ipv6;
 #[cfg(test)]
 mod tests_loopback;

@@ -190,6 +190,12 @@ pub struct Node {
     pub other_ca: bool,
     pub command: Option<Vec<String>>,
     pub env: IndexMap<String, String>,
+    /// The container's host name (`None`: the node's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Its `/etc/hosts` lines: name -> IP address or `host-gateway`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub extra_hosts: IndexMap<String, String>,
 }
 
 impl Node {

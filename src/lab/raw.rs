@@ -75,6 +75,12 @@ pub struct RawNode {
     pub command: Option<Vec<String>>,
     #[serde(default)]
     pub env: IndexMap<String, Scalar>,
+    /// The container's host name (default: the node's name).
+    pub hostname: Option<Span<String>>,
+    /// Lines for the container's `/etc/hosts`: name -> address or
+    /// `host-gateway`.
+    #[serde(default)]
+    pub extra_hosts: IndexMap<Span<String>, Span<String>>,
 }
 
 /// `networks:` of a node: a list of names, or a map name -> settings.

@@ -155,6 +155,8 @@ pub struct ContainerPlan {
     pub cmd: Option<Vec<String>>,
     pub env: Vec<String>,
     pub hostname: Option<String>,
+    /// `/etc/hosts` lines as Docker takes them: `name:address`.
+    pub extra_hosts: Vec<String>,
     pub labels: HashMap<String, String>,
     /// `host`, `none`, `bridge`, or the engine name of the first network.
     pub network_mode: String,
@@ -446,14 +448,18 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                 },
                 cmd,
                 env: node.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-                // Docker refuses a hostname together with the host's network stack.
                 // Docker refuses a hostname together with the host's network
                 // stack, or with another container's (a sidecar has its owner's).
                 hostname: (!matches!(
                     node.attachment,
                     Attachment::Mode(NetworkMode::Host) | Attachment::Shared(_)
                 ))
-                .then(|| node.name.clone()),
+                .then(|| node.hostname.clone().unwrap_or_else(|| node.name.clone())),
+                extra_hosts: node
+                    .extra_hosts
+                    .iter()
+                    .map(|(name, address)| format!("{name}:{address}"))
+                    .collect(),
                 labels: labels(
                     &node.host,
                     &[
@@ -489,6 +495,7 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                 cmd: Some(agent_serve(lab, &source, host)),
                 env: Vec::new(),
                 hostname: None,
+                extra_hosts: Vec::new(),
                 labels: labels(host, &[(LABEL_ROLE, ROLE_HOST_HELPER), (LABEL_HASH, &hash)]),
                 network_mode: "host".into(),
                 endpoints: Vec::new(),

@@ -7,6 +7,7 @@
 mod check_kinds;
 mod checks;
 mod dns_check;
+pub mod host_entries;
 mod hosts;
 mod ipv6;
 mod loopback;

@@ -174,12 +174,16 @@ impl Validator {
                     false
                 }
             };
+            let hostname = self.hostname(node, &attachment);
+            let extra_hosts = self.extra_hosts(node, &attachment);
             out.insert(
                 name.clone(),
                 Node {
                     name,
                     host,
                     other_ca,
+                    hostname,
+                    extra_hosts,
                     image: image.map(|i| i.value.clone()),
                     attachment,
                     ports,
