@@ -7,6 +7,7 @@
 //! `app::import` reads and writes them).
 
 pub mod findings;
+pub mod hosts;
 pub mod interpolate;
 pub mod merge;
 pub mod read;

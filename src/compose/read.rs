@@ -54,6 +54,9 @@ pub struct Service {
     pub networks: Vec<Attach>,
     pub ports: Vec<(PortMapping, Pos)>,
     pub expose: Vec<(PortRange, Transport, Pos)>,
+    pub hostname: Option<(String, Pos)>,
+    /// `extra_hosts`: name, address (an IP or `host-gateway`), place.
+    pub extra_hosts: Vec<(String, String, Pos)>,
     pub at: Pos,
 }
 
@@ -147,8 +150,6 @@ const NOT_HONOURED: &[&str] = &[
     "dns_opt",
     "mac_address",
     "domainname",
-    "hostname",
-    "extra_hosts",
     "external_links",
     "userns_mode",
     "extends",
@@ -437,6 +438,8 @@ fn read_service(
                     }
                 }
             }
+            "hostname" => s.hostname = v.scalar().map(|h| (h, v.at)),
+            "extra_hosts" => s.extra_hosts = super::hosts::read_extra_hosts(v, msgs),
             "profiles" => {}
             _ if k.starts_with("x-") => {}
             _ if NOT_HONOURED.contains(&k) => {
