@@ -415,6 +415,8 @@ mod tests_host_entries;
 #[cfg(test)]
 mod tests_ipv6;
 #[cfg(test)]
+mod tests_links;
+#[cfg(test)]
 mod tests_loopback;
 #[cfg(test)]
 mod tests_names;

@@ -196,6 +196,9 @@ pub struct Node {
     /// Its `/etc/hosts` lines: name -> IP address or `host-gateway`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub extra_hosts: IndexMap<String, String>,
+    /// Legacy links: (linked node, alias), an alias only this node resolves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<(String, String)>,
 }
 
 impl Node {

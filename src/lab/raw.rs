@@ -81,6 +81,9 @@ pub struct RawNode {
     /// `host-gateway`.
     #[serde(default)]
     pub extra_hosts: IndexMap<Span<String>, Span<String>>,
+    /// Legacy links: `NODE` or `NODE:ALIAS`.
+    #[serde(default)]
+    pub links: Vec<Span<String>>,
 }
 
 /// `networks:` of a node: a list of names, or a map name -> settings.

@@ -178,6 +178,8 @@ pub struct EndpointPlan {
     pub aliases: Vec<String>,
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,
+    /// Legacy links on this network: `container:alias`.
+    pub links: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -294,6 +296,19 @@ fn node_hash(node: &Node, network_hashes: &[&str], inputs: &PlanInputs) -> Strin
     )
 }
 
+/// A node's links on `network` as Docker takes them: each linked node on
+/// it, `container:alias` (none on the default bridge).
+fn endpoint_links(lab: &Lab, node: &Node, network: &str) -> Vec<String> {
+    if network == DEFAULT_BRIDGE {
+        return Vec::new();
+    }
+    node.links
+        .iter()
+        .filter(|(target, _)| lab.nodes.get(target).is_some_and(|t| t.is_on(network)))
+        .map(|(target, alias)| format!("{}:{alias}", container_name(&lab.name, target)))
+        .collect()
+}
+
 fn agent_serve(lab: &Lab, node: &str, host: &str) -> Vec<String> {
     let mut cmd: Vec<String> = ["agent", "serve", "--lab", &lab.name, "--node", node]
         .map(String::from)
@@ -401,6 +416,7 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                                 aliases,
                                 ipv4: a.ipv4,
                                 ipv6: a.ipv6,
+                                links: endpoint_links(lab, node, &a.network),
                             }
                         })
                         .collect();

@@ -10,6 +10,7 @@ mod dns_check;
 pub mod host_entries;
 mod hosts;
 mod ipv6;
+mod links;
 mod loopback;
 mod matrix;
 mod measure;

@@ -184,6 +184,7 @@ impl Validator {
                     other_ca,
                     hostname,
                     extra_hosts,
+                    links: Vec::new(),
                     image: image.map(|i| i.value.clone()),
                     attachment,
                     ports,
@@ -198,6 +199,7 @@ impl Validator {
             );
         }
         self.sidecars(raw, &out);
+        self.links(raw, &mut out);
         out
     }
 
