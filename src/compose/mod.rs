@@ -9,6 +9,7 @@
 pub mod findings;
 pub mod hosts;
 pub mod interpolate;
+pub mod links;
 pub mod merge;
 pub mod read;
 #[cfg(test)]

@@ -57,6 +57,8 @@ pub struct Service {
     pub hostname: Option<(String, Pos)>,
     /// `extra_hosts`: name, address (an IP or `host-gateway`), place.
     pub extra_hosts: Vec<(String, String, Pos)>,
+    /// Legacy `links`: service, alias (the service's name without one).
+    pub links: Vec<(String, String, Pos)>,
     pub at: Pos,
 }
 
@@ -431,11 +433,8 @@ fn read_service(
             "links" => {
                 for l in v.items() {
                     let text = l.scalar().unwrap_or_default();
-                    if let Some((target, alias)) = text.split_once(':')
-                        && target != alias
-                    {
-                        msgs.warn(l.at, format!("link alias `{alias}` of `{target}` is not honoured: it is only in this service's view of DNS"));
-                    }
+                    let (target, alias) = text.split_once(':').unwrap_or((&text, &text));
+                    s.links.push((target.to_owned(), alias.to_owned(), l.at));
                 }
             }
             "hostname" => s.hostname = v.scalar().map(|h| (h, v.at)),

@@ -459,3 +459,49 @@ fn host_entries_the_lab_cannot_hold_are_warnings_at_their_place() {
         "{t}"
     );
 }
+
+#[test]
+fn links_are_written_as_the_nodes_links_and_resolve_from_the_linker_only() {
+    let a = "services:\n  app:\n    image: x\n    links: [db, \"db:database\", \"ghost:g\", \"lone:l\"]\n  db:\n    image: x\n  lone:\n    image: x\n    networks: [solo]\nnetworks:\n  solo: {}\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    let t = &done.lab_text;
+    assert!(
+        t.contains("    links: [\"db:db\", \"db:database\"]\n"),
+        "{t}"
+    );
+    let warned: Vec<(u64, &str)> = done
+        .messages
+        .iter()
+        .filter(|m| m.level == Level::Warning)
+        .map(|m| (m.at.line, m.text.as_str()))
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            (
+                4,
+                "link to `ghost`, which is no service of the project; left out"
+            ),
+            (
+                4,
+                "`app` links `lone` but shares no network with it: Docker's DNS could never answer the link; left out"
+            ),
+        ]
+    );
+    let lab = crate::lab::load_source("i.yaml", t.as_bytes(), Some("i"))
+        .expect("valid lab")
+        .lab;
+    let from = |n: &str| {
+        crate::model::resolve(
+            &lab,
+            n,
+            "database",
+            crate::vocab::IpFamily::V4,
+            crate::model::EngineSide::OLD,
+        )
+    };
+    assert_eq!(from("app").certain_nodes(), Some(&["db".to_owned()][..]));
+    assert!(from("db").certain_nodes().is_none());
+}
