@@ -298,7 +298,7 @@ fn node_hash(node: &Node, network_hashes: &[&str], inputs: &PlanInputs) -> Strin
 
 /// A node's links on `network` as Docker takes them: each linked node on
 /// it, `container:alias` (none on the default bridge).
-fn endpoint_links(lab: &Lab, node: &Node, network: &str) -> Vec<String> {
+pub fn endpoint_links(lab: &Lab, node: &Node, network: &str) -> Vec<String> {
     if network == DEFAULT_BRIDGE {
         return Vec::new();
     }
