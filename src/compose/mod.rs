@@ -7,7 +7,9 @@
 //! `app::import` reads and writes them).
 
 pub mod findings;
+pub mod hosts;
 pub mod interpolate;
+pub mod links;
 pub mod merge;
 pub mod read;
 #[cfg(test)]

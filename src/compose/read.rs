@@ -54,6 +54,11 @@ pub struct Service {
     pub networks: Vec<Attach>,
     pub ports: Vec<(PortMapping, Pos)>,
     pub expose: Vec<(PortRange, Transport, Pos)>,
+    pub hostname: Option<(String, Pos)>,
+    /// `extra_hosts`: name, address (an IP or `host-gateway`), place.
+    pub extra_hosts: Vec<(String, String, Pos)>,
+    /// Legacy `links`: service, alias (the service's name without one).
+    pub links: Vec<(String, String, Pos)>,
     pub at: Pos,
 }
 
@@ -147,8 +152,6 @@ const NOT_HONOURED: &[&str] = &[
     "dns_opt",
     "mac_address",
     "domainname",
-    "hostname",
-    "extra_hosts",
     "external_links",
     "userns_mode",
     "extends",
@@ -430,13 +433,12 @@ fn read_service(
             "links" => {
                 for l in v.items() {
                     let text = l.scalar().unwrap_or_default();
-                    if let Some((target, alias)) = text.split_once(':')
-                        && target != alias
-                    {
-                        msgs.warn(l.at, format!("link alias `{alias}` of `{target}` is not honoured: it is only in this service's view of DNS"));
-                    }
+                    let (target, alias) = text.split_once(':').unwrap_or((&text, &text));
+                    s.links.push((target.to_owned(), alias.to_owned(), l.at));
                 }
             }
+            "hostname" => s.hostname = v.scalar().map(|h| (h, v.at)),
+            "extra_hosts" => s.extra_hosts = super::hosts::read_extra_hosts(v, msgs),
             "profiles" => {}
             _ if k.starts_with("x-") => {}
             _ if NOT_HONOURED.contains(&k) => {

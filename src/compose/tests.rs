@@ -398,3 +398,110 @@ fn external_networks_are_used_not_made() {
         Some("corp_net")
     );
 }
+
+#[test]
+fn hostname_and_extra_hosts_are_written_into_the_lab() {
+    let a = "services:\n  a:\n    image: x\n    hostname: db.local\n    extra_hosts:\n      - \"gw:host-gateway\"\n      - \"old=10.0.0.5\"\n      - \"v6:[fd00::7]\"\n      - \"bare:::1\"\n  b:\n    image: x\n    extra_hosts:\n      cache: 10.0.0.6\n      many: [10.0.0.7, 10.0.0.8]\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    let t = &done.lab_text;
+    assert!(t.contains("    hostname: \"db.local\"\n"), "{t}");
+    assert!(
+        t.contains("    extra_hosts: { \"gw\": \"host-gateway\", \"old\": \"10.0.0.5\", \"v6\": \"fd00::7\", \"bare\": \"::1\" }\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("    extra_hosts: { \"cache\": \"10.0.0.6\", \"many\": \"10.0.0.7\" }\n"),
+        "{t}"
+    );
+    // The lab keeps them (it was validated as any lab file), and nothing
+    // says "cannot honour" any more; the second address of `many` does.
+    let lab = crate::lab::load_source("i.yaml", t.as_bytes(), Some("i"))
+        .expect("valid lab")
+        .lab;
+    assert_eq!(lab.nodes["a"].hostname.as_deref(), Some("db.local"));
+    assert_eq!(lab.nodes["a"].extra_hosts["gw"], "host-gateway");
+    let warnings: Vec<(u64, &str)> = done
+        .messages
+        .iter()
+        .filter(|m| m.level == Level::Warning)
+        .map(|m| (m.at.line, m.text.as_str()))
+        .collect();
+    assert_eq!(
+        warnings,
+        [(
+            14,
+            "extra host `many` has a second address, `10.0.0.8`: the lab keeps the first, `10.0.0.7`"
+        )]
+    );
+}
+
+#[test]
+fn host_entries_the_lab_cannot_hold_are_warnings_at_their_place() {
+    let a = "services:\n  a:\n    image: x\n    hostname: bad_name\n    extra_hosts: [\"noaddress\", \"x:not-an-ip\"]\n  side:\n    image: x\n    network_mode: service:a\n    hostname: side\n    extra_hosts: [\"gw:host-gateway\"]\n  h:\n    image: x\n    network_mode: host\n    hostname: h1\n    extra_hosts: [\"gw:host-gateway\"]\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    let warned: Vec<u64> = done
+        .messages
+        .iter()
+        .filter(|m| m.level == Level::Warning)
+        .map(|m| m.at.line)
+        .collect();
+    assert_eq!(warned, [5, 4, 5, 9, 10, 14], "{:#?}", done.messages);
+    let t = &done.lab_text;
+    assert!(!t.contains("hostname"), "{t}");
+    // Host mode keeps its extra_hosts (Docker takes them there).
+    assert_eq!(t.matches("extra_hosts").count(), 1, "{t}");
+    assert!(
+        t.contains("  h:\n    network_mode: host\n    extra_hosts: { \"gw\": \"host-gateway\" }\n"),
+        "{t}"
+    );
+}
+
+#[test]
+fn links_are_written_as_the_nodes_links_and_resolve_from_the_linker_only() {
+    let a = "services:\n  app:\n    image: x\n    links: [db, \"db:database\", \"ghost:g\", \"lone:l\"]\n  db:\n    image: x\n  lone:\n    image: x\n    networks: [solo]\nnetworks:\n  solo: {}\n";
+    let Ok(done) = run(&[a]) else {
+        panic!("refused")
+    };
+    let t = &done.lab_text;
+    assert!(
+        t.contains("    links: [\"db:db\", \"db:database\"]\n"),
+        "{t}"
+    );
+    let warned: Vec<(u64, &str)> = done
+        .messages
+        .iter()
+        .filter(|m| m.level == Level::Warning)
+        .map(|m| (m.at.line, m.text.as_str()))
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            (
+                4,
+                "link to `ghost`, which is no service of the project; left out"
+            ),
+            (
+                4,
+                "`app` links `lone` but shares no network with it: Docker's DNS could never answer the link; left out"
+            ),
+        ]
+    );
+    let lab = crate::lab::load_source("i.yaml", t.as_bytes(), Some("i"))
+        .expect("valid lab")
+        .lab;
+    let from = |n: &str| {
+        crate::model::resolve(
+            &lab,
+            n,
+            "database",
+            crate::vocab::IpFamily::V4,
+            crate::model::EngineSide::OLD,
+        )
+    };
+    assert_eq!(from("app").certain_nodes(), Some(&["db".to_owned()][..]));
+    assert!(from("db").certain_nodes().is_none());
+}

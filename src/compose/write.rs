@@ -262,6 +262,8 @@ pub fn topology(
                 }
             }
         }
+        super::hosts::write(&mut y, cname, s, msgs);
+        super::links::write(&mut y, cname, s, project, &names, msgs);
         let agent = !(options.keep_images && s.image.is_some());
         let shared = matches!(&s.mode, Some((Mode::Shared(_), _)));
         unserved(cname, s, agent, options, msgs);

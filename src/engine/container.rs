@@ -47,6 +47,7 @@ fn endpoint_settings(e: &EndpointPlan) -> EndpointSettings {
     let static_address = e.ipv4.is_some() || e.ipv6.is_some();
     EndpointSettings {
         aliases: Some(e.aliases.clone()),
+        links: (!e.links.is_empty()).then(|| e.links.clone()),
         ipam_config: static_address.then(|| EndpointIpamConfig {
             ipv4_address: e.ipv4.map(|ip| ip.to_string()),
             ipv6_address: e.ipv6.map(|ip| ip.to_string()),
@@ -93,6 +94,7 @@ pub async fn create_and_start(
         host_config: Some(HostConfig {
             network_mode: Some(plan.network_mode.clone()),
             port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+            extra_hosts: (!plan.extra_hosts.is_empty()).then(|| plan.extra_hosts.clone()),
             ..Default::default()
         }),
         networking_config,

@@ -50,6 +50,8 @@ pub struct Joining {
     pub aliases: Vec<String>,
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<std::net::Ipv6Addr>,
+    /// Its legacy links on this network: `container:alias`.
+    pub links: Vec<String>,
 }
 
 /// Joins `network` with these aliases and, if given, these addresses.
@@ -62,6 +64,7 @@ pub async fn connect(
     let statics = joining.ipv4.is_some() || joining.ipv6.is_some();
     let endpoint = EndpointSettings {
         aliases: Some(joining.aliases),
+        links: (!joining.links.is_empty()).then_some(joining.links),
         ipam_config: statics.then(|| EndpointIpamConfig {
             ipv4_address: joining.ipv4.map(|ip| ip.to_string()),
             ipv6_address: joining.ipv6.map(|ip| ip.to_string()),

@@ -412,7 +412,11 @@ mod tests;
 #[cfg(test)]
 mod tests_drivers;
 #[cfg(test)]
+mod tests_host_entries;
+#[cfg(test)]
 mod tests_ipv6;
+#[cfg(test)]
+mod tests_links;
 #[cfg(test)]
 mod tests_loopback;
 #[cfg(test)]

@@ -192,6 +192,15 @@ pub struct Node {
     pub other_ca: bool,
     pub command: Option<Vec<String>>,
     pub env: IndexMap<String, String>,
+    /// The container's host name (`None`: the node's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Its `/etc/hosts` lines: name -> IP address or `host-gateway`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub extra_hosts: IndexMap<String, String>,
+    /// Legacy links: (linked node, alias), an alias only this node resolves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<(String, String)>,
 }
 
 impl Node {

@@ -75,6 +75,15 @@ pub struct RawNode {
     pub command: Option<Vec<String>>,
     #[serde(default)]
     pub env: IndexMap<String, Scalar>,
+    /// The container's host name (default: the node's name).
+    pub hostname: Option<Span<String>>,
+    /// Lines for the container's `/etc/hosts`: name -> address or
+    /// `host-gateway`.
+    #[serde(default)]
+    pub extra_hosts: IndexMap<Span<String>, Span<String>>,
+    /// Legacy links: `NODE` or `NODE:ALIAS`.
+    #[serde(default)]
+    pub links: Vec<Span<String>>,
 }
 
 /// `networks:` of a node: a list of names, or a map name -> settings.

@@ -6,7 +6,8 @@
 //! network it picks is the engine's business, so the model predicts the
 //! possible answers, one per shared network; any one is correct. The
 //! default bridge, host mode and none have no embedded DNS: lab names do
-//! not resolve there.
+//! not resolve there. A legacy link's alias is answered to the linking
+//! node alone.
 
 use super::{EngineSide, facts, mode};
 use crate::lab::{Attachment, IpFamily, Lab, NetworkMode, Node};
@@ -45,6 +46,28 @@ fn carries(node: &Node, network: &str, name: &str) -> bool {
     node.networks().any(|a| {
         a.network == network && (node.name == name || a.aliases.iter().any(|al| al == name))
     })
+}
+
+/// Who answers to `name` on `network` as `asker` sees it: a legacy link
+/// alias of the asker names its linked node alone (Docker's DNS looks the
+/// asker's link aliases up first); else every node that carries the name.
+fn answering(lab: &Lab, asker: &Node, network: &str, name: &str) -> Vec<String> {
+    let linked = asker
+        .links
+        .iter()
+        .filter(|(target, alias)| {
+            alias == name && lab.nodes.get(target).is_some_and(|t| t.is_on(network))
+        })
+        .map(|(target, _)| target.clone())
+        .collect::<Vec<_>>();
+    if !linked.is_empty() {
+        return linked;
+    }
+    lab.nodes
+        .values()
+        .filter(|n| carries(n, network, name))
+        .map(|n| n.name.clone())
+        .collect()
 }
 
 /// The order in which Docker's embedded DNS asks a container's networks
@@ -101,7 +124,7 @@ pub fn resolve(
     if family == IpFamily::V6 && side.aaaa_ends_at_first_network() {
         let first = own
             .iter()
-            .filter(|a| lab.nodes.values().any(|n| carries(n, &a.network, name)))
+            .filter(|a| !answering(lab, source, &a.network, name).is_empty())
             .min_by_key(|a| docker_order(lab, &a.network));
         if let Some(first) = first
             && !lab.networks.get(&first.network).is_some_and(|n| n.ipv6)
@@ -116,12 +139,7 @@ pub fn resolve(
         .iter()
         .filter(|a| lab.networks.get(&a.network).is_some_and(|n| n.has(family)))
         .filter_map(|a| {
-            let nodes: Vec<String> = lab
-                .nodes
-                .values()
-                .filter(|n| carries(n, &a.network, name))
-                .map(|n| n.name.clone())
-                .collect();
+            let nodes = answering(lab, source, &a.network, name);
             (!nodes.is_empty()).then(|| (a.network.clone(), nodes))
         })
         .collect();

@@ -155,6 +155,8 @@ pub struct ContainerPlan {
     pub cmd: Option<Vec<String>>,
     pub env: Vec<String>,
     pub hostname: Option<String>,
+    /// `/etc/hosts` lines as Docker takes them: `name:address`.
+    pub extra_hosts: Vec<String>,
     pub labels: HashMap<String, String>,
     /// `host`, `none`, `bridge`, or the engine name of the first network.
     pub network_mode: String,
@@ -176,6 +178,8 @@ pub struct EndpointPlan {
     pub aliases: Vec<String>,
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,
+    /// Legacy links on this network: `container:alias`.
+    pub links: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -292,6 +296,19 @@ fn node_hash(node: &Node, network_hashes: &[&str], inputs: &PlanInputs) -> Strin
     )
 }
 
+/// A node's links on `network` as Docker takes them: each linked node on
+/// it, `container:alias` (none on the default bridge).
+pub fn endpoint_links(lab: &Lab, node: &Node, network: &str) -> Vec<String> {
+    if network == DEFAULT_BRIDGE {
+        return Vec::new();
+    }
+    node.links
+        .iter()
+        .filter(|(target, _)| lab.nodes.get(target).is_some_and(|t| t.is_on(network)))
+        .map(|(target, alias)| format!("{}:{alias}", container_name(&lab.name, target)))
+        .collect()
+}
+
 fn agent_serve(lab: &Lab, node: &str, host: &str) -> Vec<String> {
     let mut cmd: Vec<String> = ["agent", "serve", "--lab", &lab.name, "--node", node]
         .map(String::from)
@@ -399,6 +416,7 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                                 aliases,
                                 ipv4: a.ipv4,
                                 ipv6: a.ipv6,
+                                links: endpoint_links(lab, node, &a.network),
                             }
                         })
                         .collect();
@@ -446,14 +464,18 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                 },
                 cmd,
                 env: node.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-                // Docker refuses a hostname together with the host's network stack.
                 // Docker refuses a hostname together with the host's network
                 // stack, or with another container's (a sidecar has its owner's).
                 hostname: (!matches!(
                     node.attachment,
                     Attachment::Mode(NetworkMode::Host) | Attachment::Shared(_)
                 ))
-                .then(|| node.name.clone()),
+                .then(|| node.hostname.clone().unwrap_or_else(|| node.name.clone())),
+                extra_hosts: node
+                    .extra_hosts
+                    .iter()
+                    .map(|(name, address)| format!("{name}:{address}"))
+                    .collect(),
                 labels: labels(
                     &node.host,
                     &[
@@ -489,6 +511,7 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                 cmd: Some(agent_serve(lab, &source, host)),
                 env: Vec::new(),
                 hostname: None,
+                extra_hosts: Vec::new(),
                 labels: labels(host, &[(LABEL_ROLE, ROLE_HOST_HELPER), (LABEL_HASH, &hash)]),
                 network_mode: "host".into(),
                 endpoints: Vec::new(),

@@ -183,3 +183,29 @@ fn a_new_network_is_created_and_a_node_moved_to_another_engine_is_recreated() {
         .insert("db".into(), ("local".into(), "another-hash".into()));
     assert_eq!(changes(&before, &moved).nodes.recreate, ["db"]);
 }
+
+#[test]
+fn hostname_and_extra_hosts_reach_the_container_and_a_change_recreates_it() {
+    let with = BASE.replace(
+        "  db:\n    networks: [back]\n",
+        "  db:\n    networks: [back]\n    hostname: pg.local\n    extra_hosts: { gw: host-gateway, cache: 10.1.2.3 }\n",
+    );
+    let p = plan_of(&lab(&with));
+    let db = &p.containers[2];
+    assert_eq!(db.hostname.as_deref(), Some("pg.local"));
+    assert_eq!(db.extra_hosts, ["gw:host-gateway", "cache:10.1.2.3"]);
+    // Without them: the node's name, no lines; and the hash of a node
+    // without them is what it was before these fields existed.
+    let before = plan_of(&lab(BASE));
+    assert_eq!(before.containers[2].hostname.as_deref(), Some("db"));
+    assert!(before.containers[2].extra_hosts.is_empty());
+    let hashed = serde_json::to_string(&lab(BASE).nodes["db"]).expect("json");
+    assert!(!hashed.contains("hostname") && !hashed.contains("extra_hosts"));
+    let c = changes(&p, &running(&before));
+    assert_eq!(c.nodes.recreate, ["db"]);
+    assert_eq!(c.nodes.unchanged, ["web", "api"]);
+    let other = plan_of(&lab(&with.replace("10.1.2.3", "10.1.2.4")));
+    assert_eq!(changes(&other, &running(&p)).nodes.recreate, ["db"]);
+    let renamed = plan_of(&lab(&with.replace("pg.local", "pg2.local")));
+    assert_eq!(changes(&renamed, &running(&p)).nodes.recreate, ["db"]);
+}

@@ -191,7 +191,7 @@ async fn act(
     }
 }
 
-/// The aliases (its name first) and static addresses a node joins a
+/// The aliases (its name first), static addresses and links a node joins a
 /// network with: as declared, or by its name alone on a network it does not
 /// declare.
 pub fn declared_endpoint(lab: &Lab, node: &str, network: &str) -> fault::Joining {
@@ -207,6 +207,11 @@ pub fn declared_endpoint(lab: &Lab, node: &str, network: &str) -> fault::Joining
         aliases,
         ipv4: declared.as_ref().and_then(|a| a.ipv4),
         ipv6: declared.and_then(|a| a.ipv6),
+        links: lab
+            .nodes
+            .get(node)
+            .map(|n| plan::endpoint_links(lab, n, network))
+            .unwrap_or_default(),
     }
 }
 

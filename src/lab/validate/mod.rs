@@ -7,8 +7,10 @@
 mod check_kinds;
 mod checks;
 mod dns_check;
+pub mod host_entries;
 mod hosts;
 mod ipv6;
+mod links;
 mod loopback;
 mod matrix;
 mod measure;

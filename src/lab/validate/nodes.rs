@@ -174,12 +174,17 @@ impl Validator {
                     false
                 }
             };
+            let hostname = self.hostname(node, &attachment);
+            let extra_hosts = self.extra_hosts(node, &attachment);
             out.insert(
                 name.clone(),
                 Node {
                     name,
                     host,
                     other_ca,
+                    hostname,
+                    extra_hosts,
+                    links: Vec::new(),
                     image: image.map(|i| i.value.clone()),
                     attachment,
                     ports,
@@ -194,6 +199,7 @@ impl Validator {
             );
         }
         self.sidecars(raw, &out);
+        self.links(raw, &mut out);
         out
     }
 
