@@ -7,11 +7,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, ListContainersOptionsBuilder};
 
-use super::{Context, Engine, Result, container};
+use futures::{StreamExt, TryStreamExt};
+
+use super::{CONCURRENCY, Context, Engine, Result, container, network};
 use crate::live::PublishedPort;
 
 pub const PROJECT: &str = "com.docker.compose.project";
@@ -79,27 +79,23 @@ pub async fn project(
         .list_containers(Some(options))
         .await
         .ctx(|| format!("cannot list the containers of compose project `{project}`"))?;
-    let mut replicas = Vec::new();
-    for c in listed {
+    let services = listed.into_iter().filter_map(|c| {
         let labels = c.labels.unwrap_or_default();
-        if labels
+        let oneoff = labels
             .get(ONEOFF)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        {
-            continue;
-        }
-        let Some(id) = c.id else { continue };
-        let info = container::inspect(engine, &id).await?;
-        replicas.push(replica(&id, &labels, &info));
-    }
-    let options = ListNetworksOptionsBuilder::default()
-        .filters(&HashMap::from([("label", vec![filter.as_str()])]))
-        .build();
-    let networks = engine
-        .docker
-        .list_networks(Some(options))
-        .await
-        .ctx(|| format!("cannot list the networks of compose project `{project}`"))?
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        Some((c.id.filter(|_| !oneoff)?, labels))
+    });
+    let replicas: Vec<Replica> = futures::stream::iter(services)
+        .map(|(id, labels)| async move {
+            let info = container::inspect(engine, &id).await?;
+            Ok::<_, super::EngineError>(replica(&id, &labels, &info))
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    let networks = network::labelled(engine, &filter, &format!("compose project `{project}`"))
+        .await?
         .into_iter()
         .map(|n| {
             let labels = n.labels.unwrap_or_default();

@@ -78,20 +78,34 @@ pub struct Listed {
     pub subnets: Vec<ipnet::IpNet>,
 }
 
+/// The engine's networks whose labels match `filter` (`key` or `key=value`,
+/// Docker's label filter); `whose` says whose they are in an error.
+pub async fn labelled(
+    engine: &Engine,
+    filter: &str,
+    whose: &str,
+) -> Result<Vec<bollard::models::Network>> {
+    let options = ListNetworksOptionsBuilder::default()
+        .filters(&HashMap::from([("label", vec![filter])]))
+        .build();
+    engine
+        .docker
+        .list_networks(Some(options))
+        .await
+        .ctx(|| format!("cannot list the networks of {whose}"))
+}
+
 /// Networks carrying `io.netlab.lab=<lab>` (or any lab when `lab` is None).
 pub async fn list(engine: &Engine, lab: Option<&str>) -> Result<Vec<Listed>> {
     let filter = match lab {
         Some(l) => format!("{LABEL_LAB}={l}"),
         None => LABEL_LAB.to_owned(),
     };
-    let options = ListNetworksOptionsBuilder::default()
-        .filters(&HashMap::from([("label", vec![filter.as_str()])]))
-        .build();
-    let networks = engine
-        .docker
-        .list_networks(Some(options))
-        .await
-        .ctx(|| "cannot list networks".into())?;
+    let whose = match lab {
+        Some(l) => format!("lab `{l}`"),
+        None => "netlab's labs".to_owned(),
+    };
+    let networks = labelled(engine, &filter, &whose).await?;
     Ok(networks
         .into_iter()
         .map(|n| Listed {
