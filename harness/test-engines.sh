@@ -43,6 +43,9 @@
 # with `netlab import --any-host-port` and run as labs `c-DIR`, default
 # tests/data/compose beside this script; empty: none),
 # NETLAB_MATRIX_CORPUS_JOBS (corpus labs run at once on one engine, default 3),
+# NETLAB_MATRIX_NO_DNS (directory of labs run on the no-dns engines only,
+# for what an engine without a resolver shows: default tests/data/no-dns
+# beside this script; empty: none),
 # NETLAB_MATRIX_LOCAL=0 (leave out the machine's own engine), and those of
 # engines.sh.
 set -uo pipefail
@@ -253,6 +256,20 @@ run_cell() {
 	echo "$rc $p $f $u $(elapsed "$t" "$(now)") $k" >"$LOG_DIR/$key/$lab.result"
 }
 
+# A turn on the machine's engine (fd 7 holds it until closed); exits the
+# column when none comes in time. The wait runs in the background, so that
+# SIGTERM is not held up by it.
+take_local_turn() {
+	exec 7>>"$LOCAL_LOCK"
+	flock -w "$LOCAL_LOCK_TIMEOUT" 7 &
+	CELL=$!
+	wait "$CELL" || {
+		say "$1: no turn on the machine's engine within ${LOCAL_LOCK_TIMEOUT} s ($LOCAL_LOCK)"
+		exit 3
+	}
+	CELL=""
+}
+
 # A column: its labs one after another. On SIGTERM (sent by cleanup) the
 # running cell is stopped and waited for, the rest skipped. The terminal's
 # SIGINT is ignored here: it would kill this shell at once and leave netlab
@@ -265,19 +282,18 @@ run_column() {
 	mkdir -p "$LOG_DIR/$key"
 	for lab in "${LABS[@]}"; do
 		if [[ $key == local ]]; then
-			exec 7>>"$LOCAL_LOCK"
-			# In the background, so that SIGTERM is not held up by the wait.
-			flock -w "$LOCAL_LOCK_TIMEOUT" 7 &
-			CELL=$!
-			wait "$CELL" || {
-				say "$key: no turn on the machine's engine within ${LOCAL_LOCK_TIMEOUT} s ($LOCAL_LOCK)"
-				exit 3
-			}
-			CELL=""
+			take_local_turn "$key"
 			run_cell "$key" "$host" "$lab"
 			exec 7>&-
 		else
 			run_cell "$key" "$host" "$lab"
+		fi
+	done
+	for lab in "${NO_DNS_LABS[@]}"; do
+		if [[ " ${NO_DNS_KEYS[*]} " == *" $key "* ]]; then
+			run_cell "$key" "$host" "$lab"
+		else
+			echo "no-dns" >"$LOG_DIR/$key/$lab.result"
 		fi
 	done
 	run_corpus "$key" "$host"
@@ -290,14 +306,7 @@ run_corpus() {
 	local key=$1 host=$2 i j pids=()
 	((${#CORPUS[@]})) || return 0
 	if [[ $key == local ]]; then
-		exec 7>>"$LOCAL_LOCK"
-		flock -w "$LOCAL_LOCK_TIMEOUT" 7 &
-		CELL=$!
-		wait "$CELL" || {
-			say "$key: no turn on the machine's engine within ${LOCAL_LOCK_TIMEOUT} s ($LOCAL_LOCK)"
-			exit 3
-		}
-		CELL=""
+		take_local_turn "$key"
 	fi
 	trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done; wait; exit 143' TERM
 	for ((i = 0; i < ${#CORPUS[@]}; i += CORPUS_JOBS)); do
@@ -341,6 +350,10 @@ cell_text() {
 		return
 	}
 	read -r rc p f u s k <"$r"
+	[[ $rc == no-dns ]] && {
+		echo "SKIPPED no-dns only"
+		return
+	}
 	k=${k:-0}
 	n=$((p + f + u))
 	skip=""
@@ -422,6 +435,20 @@ if [[ -n $CORPUS_DIR ]]; then
 		CORPUS+=("$lab")
 	done
 fi
+# Labs of what an engine without a resolver shows: they ask names of a
+# resolver nobody runs, so only the no-dns engines run them (the machine's
+# own resolver would forward their questions).
+NO_DNS_DIR=${NETLAB_MATRIX_NO_DNS-$HERE/../tests/data/no-dns}
+NO_DNS_LABS=()
+if [[ -n $NO_DNS_DIR ]]; then
+	mkdir -p "$LOG_DIR/generated"
+	for file in "$NO_DNS_DIR"/*.yaml; do
+		[[ -f $file ]] || continue
+		lab=$(basename "$file" .yaml)
+		cp "$file" "$LOG_DIR/generated/$lab.yaml"
+		NO_DNS_LABS+=("$lab")
+	done
+fi
 ((${#LABS[@]} + ${#CORPUS[@]})) || die "no labs (\`$NETLAB labs\` listed none)"
 
 if [[ ${NETLAB_MATRIX_LOCAL:-1} != 0 ]]; then
@@ -468,6 +495,7 @@ setup_wait "${SETUP[0]}" "$M20.start.log" "start of $M20 (native)" "$M20" || ok=
 SETUP=()
 [[ -n $ok ]] || exit 3
 say "engines ready in $(elapsed "$ts" "$(now)") s"
+NO_DNS_KEYS=("$M20" "$T26N" "$T28N")
 add_column "$M20" "20.10 no-dns" "unix:///run/netlab-engines/$M20/docker.sock"
 add_column "$T26" "26.1 netns" "unix:///run/netlab-engines/$T26/docker.sock"
 add_column "$T26N" "26.1 no-dns" "unix:///run/netlab-engines/$T26N/docker.sock"
@@ -484,7 +512,7 @@ done
 for p in "${WORKERS[@]}"; do wait "$p"; done
 WORKERS=()
 RUN_TIME=$(elapsed "$tr0" "$(now)")
-ALL=("${LABS[@]}" "${CORPUS[@]}")
+ALL=("${LABS[@]}" "${NO_DNS_LABS[@]}" "${CORPUS[@]}")
 W=18
 for lab in "${ALL[@]}"; do ((${#lab} > W)) && W=${#lab}; done
 

@@ -11,6 +11,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpStream, UdpSocket};
 
 use super::protocol::*;
+use super::reach::NameServerReach;
 use super::resolve::{
     Unaimed, aimed, classify_dns_error, dns, fresh_resolver, system_resolver_config,
 };
@@ -26,8 +27,10 @@ const GREETING_WAIT: Duration = Duration::from_millis(500);
 const UDP_RESEND: Duration = Duration::from_millis(250);
 
 pub async fn run_batch(batch: &ProbeBatch) -> ProbeReport {
+    let name_servers = NameServerReach::default();
+    let name_servers = &name_servers;
     let results = futures::future::join_all(batch.probes.iter().map(|p| async move {
-        let (observation, capture, took) = run_recorded(p).await;
+        let (observation, capture, took) = run_recorded(p, name_servers).await;
         ProbeResult {
             id: p.id,
             observation,
@@ -43,10 +46,17 @@ pub async fn run_batch(batch: &ProbeBatch) -> ProbeReport {
 /// socket (no CAP_NET_RAW) it still runs, and says why there is no record.
 /// Returns how long the probe itself took (not its wait for its turn to
 /// be recorded).
-async fn run_recorded(probe: &Probe) -> (Observation, Option<CaptureResult>, Duration) {
+async fn run_recorded(
+    probe: &Probe,
+    name_servers: &NameServerReach,
+) -> (Observation, Option<CaptureResult>, Duration) {
     if !probe.capture {
         let started = Instant::now();
-        return (run(probe, None).await, None, started.elapsed());
+        return (
+            run(probe, None, name_servers).await,
+            None,
+            started.elapsed(),
+        );
     }
     // Only an http probe looks names up; a tcp or tls probe knows its
     // address, and DNS of the namespace is not its own.
@@ -74,13 +84,13 @@ async fn run_recorded(probe: &Probe) -> (Observation, Option<CaptureResult>, Dur
     let started = Instant::now();
     match Recorder::start(filter) {
         Ok(recorder) => {
-            let observation = run(probe, Some(&recorder)).await;
+            let observation = run(probe, Some(&recorder), name_servers).await;
             let took = started.elapsed();
             let capture = recorder.finish().await;
             (observation, Some(CaptureResult::Recorded { capture }), took)
         }
         Err(e) => {
-            let observation = run(probe, None).await;
+            let observation = run(probe, None, name_servers).await;
             let unavailable = CaptureResult::Unavailable {
                 reason: e.to_string(),
             };
@@ -98,14 +108,20 @@ fn resolvers() -> Vec<IpAddr> {
         .unwrap_or_default()
 }
 
-async fn run(probe: &Probe, recorder: Option<&Recorder>) -> Observation {
+async fn run(
+    probe: &Probe,
+    recorder: Option<&Recorder>,
+    name_servers: &NameServerReach,
+) -> Observation {
     let deadline = Duration::from_millis(probe.timeout_ms);
     match &probe.kind {
         ProbeKind::Dns {
             name,
             record,
             control,
-        } => Observation::Dns(dns_with_control(name, *record, control.as_ref(), deadline).await),
+        } => Observation::Dns(
+            dns_with_control(name, *record, control.as_ref(), deadline, name_servers).await,
+        ),
         ProbeKind::Tcp {
             addr,
             speak,
@@ -245,6 +261,7 @@ async fn dns_with_control(
     record: RecordType,
     control: Option<&DnsControl>,
     deadline: Duration,
+    name_servers: &NameServerReach,
 ) -> DnsReport {
     let (config, opts) = match system_resolver_config() {
         Ok(c) => c,
@@ -252,7 +269,7 @@ async fn dns_with_control(
             return DnsReport {
                 answer: DnsObservation::Unavailable { message },
                 control: None,
-                resolvers: super::reach::resolvers(name, deadline).await,
+                resolvers: name_servers.resolvers(name, deadline).await,
             };
         }
     };
@@ -264,7 +281,7 @@ async fn dns_with_control(
             None => None,
         }
     };
-    let resolvers = super::reach::resolvers(control_name, deadline);
+    let resolvers = name_servers.resolvers(control_name, deadline);
     let (answer, control, resolvers) = tokio::join!(answer, control, resolvers);
     DnsReport {
         answer,

@@ -5,14 +5,25 @@
 //! That is what tells "this node has no resolver it can reach" (evidence
 //! that a name cannot resolve) from "a resolver that says nothing" (no
 //! evidence at all).
+//!
+//! The kernel sends at most one ICMP error a second towards one address
+//! (`net.ipv4.icmp_ratelimit`, a burst of six), and a batch's resolver
+//! queries, sent beside ours, can spend the burst: the "network
+//! unreachable" meant for our query is then never sent. So a batch asks
+//! each name server once, shared by all its DNS probes, and asks a silent
+//! one again on a quiet socket a token later: silence counts only when it
+//! holds then.
 
+use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use std::os::fd::AsRawFd;
 
 use tokio::net::UdpSocket;
+use tokio::sync::OnceCell;
 
 use super::protocol::{Reach, ResolverReach};
 
@@ -30,22 +41,50 @@ pub fn nameservers(resolv_conf: &str) -> Vec<IpAddr> {
         .collect()
 }
 
-/// Asks each name server of `/etc/resolv.conf` for `name` (type A) and
-/// says how each one reacted. `None` when resolv.conf cannot be read.
-pub async fn resolvers(name: &str, deadline: Duration) -> Option<Vec<ResolverReach>> {
-    let text = std::fs::read_to_string("/etc/resolv.conf").ok()?;
-    let servers = nameservers(&text);
-    let query = query_bytes(name);
-    let asks = servers.into_iter().map(|server| {
-        let query = query.clone();
-        async move {
+/// How long the kernel needs to allow one more ICMP error towards one
+/// address: `net.ipv4.icmp_ratelimit`'s default, one token a second.
+const ICMP_TOKEN: Duration = Duration::from_millis(1100);
+
+/// What a batch learnt of each name server, asked once for all its probes.
+#[derive(Default)]
+pub struct NameServerReach {
+    servers: Mutex<HashMap<IpAddr, Arc<OnceCell<Reach>>>>,
+}
+
+impl NameServerReach {
+    /// Asks each name server of `/etc/resolv.conf` for `name` (type A), or
+    /// takes what this batch already learnt of it, and says how each one
+    /// reacted. `None` when resolv.conf cannot be read.
+    pub async fn resolvers(&self, name: &str, deadline: Duration) -> Option<Vec<ResolverReach>> {
+        let text = std::fs::read_to_string("/etc/resolv.conf").ok()?;
+        let asks = nameservers(&text).into_iter().map(|server| async move {
+            let cell = self.cell(server);
+            let reach = cell
+                .get_or_init(|| settled_reach(SocketAddr::new(server, 53), name, deadline))
+                .await;
             ResolverReach {
                 server,
-                reach: reach(SocketAddr::new(server, 53), &query, deadline).await,
+                reach: reach.clone(),
             }
-        }
-    });
-    Some(futures::future::join_all(asks).await)
+        });
+        Some(futures::future::join_all(asks).await)
+    }
+
+    fn cell(&self, server: IpAddr) -> Arc<OnceCell<Reach>> {
+        let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(servers.entry(server).or_default())
+    }
+}
+
+/// One query; when it meets silence, one more a token later.
+async fn settled_reach(server: SocketAddr, name: &str, deadline: Duration) -> Reach {
+    let query = query_bytes(name);
+    let first = reach(server, &query, deadline).await;
+    if first != Reach::Silent {
+        return first;
+    }
+    tokio::time::sleep(ICMP_TOKEN).await;
+    reach(server, &query, deadline.min(ICMP_TOKEN)).await
 }
 
 async fn reach(server: SocketAddr, query: &[u8], deadline: Duration) -> Reach {
