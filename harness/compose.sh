@@ -24,20 +24,8 @@ die() {
 	say "error: $*"
 	exit 3
 }
-
-mirror() {
-	local codename uri
-	if [[ -n ${NETLAB_DEBIAN_MIRROR:-} ]]; then
-		echo "$NETLAB_DEBIAN_MIRROR"
-		return 0
-	fi
-	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-	# shellcheck disable=SC2016 # apt expands $(…) in its own format
-	uri=$(apt-get indextargets --format '$(RELEASE) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null |
-		awk -v c="$codename" '$1 == c { print $2; exit }')
-	[[ -n $uri ]] || die "cannot tell which Debian mirror apt uses (set NETLAB_DEBIAN_MIRROR)"
-	echo "${uri%/}"
-}
+# shellcheck source=harness/debian-mirror.sh
+. "$(dirname "$(readlink -f "$0")")/debian-mirror.sh"
 
 v1() {
 	local bin
@@ -73,7 +61,7 @@ v2() {
 			-o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache"
 			-o APT::Sandbox::User=root)
 		mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/deb"
-		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(mirror) trixie main" >"$work/sources.list"
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_mirror) trixie main" >"$work/sources.list"
 		say "fetching trixie's docker-compose $V2_VERSION (v2)"
 		apt-get "${apt[@]}" update >"$work/apt.log" 2>&1 || die "apt-get update of trixie failed: $(tail -n 3 "$work/apt.log")"
 		(cd "$work/deb" && apt-get "${apt[@]}" download "docker-compose=$V2_VERSION*" >>"$work/apt.log" 2>&1) ||

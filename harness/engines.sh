@@ -76,6 +76,8 @@ HOST_NAMES=(east west north south)
 SELF=$(readlink -f "$0")
 # shellcheck source=harness/vm.sh
 . "$(dirname "$SELF")/vm.sh"
+# shellcheck source=harness/debian-mirror.sh
+. "$(dirname "$SELF")/debian-mirror.sh"
 
 usage() {
 	cat <<EOF
@@ -197,25 +199,6 @@ wait_foreign_build() {
 		say "waiting for the running debootstrap into $partial"
 		sleep 5
 	done
-}
-
-# The Debian mirror apt uses for the machine's own release (not -security,
-# not -updates), as `apt-get indextargets` lists it; NETLAB_DEBIAN_MIRROR
-# overrides. apt's HTTP proxy, if it has one, is passed on to debootstrap.
-debian_mirror() {
-	local codename uri proxy
-	if [[ -n ${NETLAB_DEBIAN_MIRROR:-} ]]; then
-		echo "$NETLAB_DEBIAN_MIRROR"
-		return 0
-	fi
-	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-	# shellcheck disable=SC2016 # apt expands $(…) in its own format
-	uri=$(apt-get indextargets --format '$(RELEASE) $(REPO_URI)' 'Identifier: Packages' 2>/dev/null |
-		awk -v c="$codename" '$1 == c { print $2; exit }')
-	[[ -n $uri ]] || die "cannot tell which Debian mirror apt uses for '$codename' (apt-get indextargets lists none); set NETLAB_DEBIAN_MIRROR"
-	proxy=$(apt-config shell p Acquire::http::Proxy 2>/dev/null) && eval "$proxy"
-	if [[ -n ${p:-} && -z ${http_proxy:-} ]]; then export http_proxy=$p; fi
-	echo "${uri%/}"
 }
 
 # docker.io's version in a tree, from its dpkg database.

@@ -124,12 +124,7 @@ fn replica(
     labels: &HashMap<String, String>,
     info: &bollard::models::ContainerInspectResponse,
 ) -> Replica {
-    let state = info.state.clone().unwrap_or_default();
-    let running = state.running == Some(true);
-    let status = state
-        .status
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let (running, state) = container::state_words(info);
     let aliases = info
         .network_settings
         .as_ref()
@@ -152,14 +147,7 @@ fn replica(
         service: labels.get(SERVICE).cloned().unwrap_or_default(),
         number: labels.get(NUMBER).and_then(|n| n.parse().ok()).unwrap_or(1),
         image: config.image.clone().unwrap_or_default(),
-        state: if running {
-            status
-        } else {
-            format!(
-                "{status} (exit code {})",
-                state.exit_code.unwrap_or_default()
-            )
-        },
+        state,
         running,
         network_mode: info
             .host_config

@@ -270,20 +270,7 @@ fn live_node(
     info: &ContainerInspectResponse,
     probe_helpers: &HashMap<String, String>,
 ) -> LiveNode {
-    let state = info.state.clone().unwrap_or_default();
-    let running = state.running == Some(true);
-    let status = state
-        .status
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let state_word = if running {
-        status
-    } else {
-        format!(
-            "{status} (exit code {})",
-            state.exit_code.unwrap_or_default()
-        )
-    };
+    let (running, state_word) = container::state_words(info);
     let raw_addresses = container::addresses(info);
     let raw_gateways = container::gateways(info);
     // Keyed by lab network name (`bridge` for Docker's default), in the

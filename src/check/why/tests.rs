@@ -570,16 +570,7 @@ fn host_mode_has_no_embedded_dns() {
 }
 
 fn tls(outcome: TlsOutcome) -> Observation {
-    Observation::Tls(TlsObservation {
-        outcome,
-        connect_ms: None,
-        handshake_ms: None,
-        first_byte_ms: None,
-        version: None,
-        cipher: None,
-        subject: None,
-        close_notify: None,
-    })
+    Observation::Tls(TlsObservation::only(outcome))
 }
 
 #[test]
