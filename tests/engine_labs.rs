@@ -317,3 +317,23 @@ fn egress_is_read_from_the_routing_decision_on_20_10_and_26_1_and_a_mutant_fails
         );
     }
 }
+
+/// Docker hands a dynamic address to whichever container asks first, so a
+/// node made before the one given that address in the file takes it
+/// ("Address already in use"). `up` makes the nodes with fixed addresses
+/// first: six dynamic nodes declared before one that holds the subnet's
+/// first address (the one Docker gives first) never take it.
+#[test]
+fn nodes_with_fixed_addresses_are_made_before_the_dynamic_ones() {
+    if !docker_available() {
+        return;
+    }
+    let mut yaml = String::from("name: x\nnetworks:\n  n: { subnet: 10.213.92.0/24 }\nnodes:\n");
+    for i in 1..=6 {
+        yaml.push_str(&format!("  d{i}:\n    networks: [n]\n"));
+    }
+    yaml.push_str("  fixed:\n    networks:\n      n: { ipv4: 10.213.92.2 }\n    serve: [tcp:7000]\nchecks:\n  - tcp: { from: d1, to: \"10.213.92.2:7000\", expect: open }\n");
+    let guard = LabGuard::from_yaml("t-fixed-first", &yaml);
+    let text = run_passes(&guard, 1);
+    assert!(text.contains("answered by fixed"), "{text}");
+}

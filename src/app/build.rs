@@ -17,7 +17,7 @@ use crate::agent::protocol::{
 use crate::engine::record::Record;
 use crate::engine::refusal::Refusal;
 use crate::engine::swarm::{self, Member, SwarmError};
-use crate::engine::{CONCURRENCY, Engine, EngineError, attach, container, network};
+use crate::engine::{CONCURRENCY, Engine, EngineError, attach, container, network, parent};
 use crate::lab::{Attachment, Driver, Lab, NetworkMode, Transport};
 use crate::pki::LabCa;
 use crate::plan::{ContainerPlan, NetworkPlan, Plan};
@@ -379,6 +379,7 @@ pub async fn create_networks(
     plan: &Plan,
     which: &[String],
     manager: Option<&str>,
+    agent_image: &str,
     cancel: &Cancel,
 ) -> Result<(), Failure> {
     let list: Vec<&NetworkPlan> = plan
@@ -386,6 +387,7 @@ pub async fn create_networks(
         .iter()
         .filter(|n| which.contains(&n.network))
         .collect();
+    make_parents(engines, plan, &list, agent_image).await?;
     // A bridge is made on its host, an overlay on the swarm manager's.
     let made_on: Vec<&crate::engine::Engine> = list
         .iter()
@@ -429,6 +431,51 @@ pub async fn create_networks(
     created
 }
 
+/// The dummy interfaces the networks about to be made hang off
+/// (`parent: lab`), on each of their hosts: there, every parent the plan
+/// wants is made (or taken as the lab left it), and any other the lab
+/// made is removed.
+async fn make_parents(
+    engines: &Engines,
+    plan: &Plan,
+    list: &[&NetworkPlan],
+    agent_image: &str,
+) -> Result<(), Failure> {
+    let mut hosts: Vec<&str> = list
+        .iter()
+        .filter(|n| n.parent.is_some())
+        .map(|n| n.host.as_str())
+        .collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let work: Vec<(&str, Vec<String>)> = hosts
+        .into_iter()
+        .map(|host| {
+            let wanted = plan
+                .networks
+                .iter()
+                .filter(|n| n.host == host)
+                .filter_map(|n| n.parent.clone())
+                .collect();
+            (host, wanted)
+        })
+        .collect();
+    all_at_once(work.iter().map(|(host, add)| async move {
+        let work = parent::ParentWork {
+            lab: &plan.lab,
+            host,
+            agent_image,
+            add,
+            sweep: true,
+        };
+        parent::run(engines.of(host), &work)
+            .await
+            .map(drop)
+            .map_err(Failure::from)
+    }))
+    .await
+}
+
 /// Creates and starts the nodes named in `which`, each with its probe
 /// helper when its image is not the agent, and waits until they are ready.
 pub async fn create_nodes<'a>(
@@ -459,8 +506,8 @@ pub async fn create_nodes<'a>(
             )
         })
         .collect();
-    let one = |c: &'a ContainerPlan| {
-        let progress = &progress;
+    // Made (created, connected, started): its container's id.
+    let make = |c: &'a ContainerPlan| {
         let permits = &permits;
         async move {
             if cancel.is_cancelled() {
@@ -468,13 +515,20 @@ pub async fn create_nodes<'a>(
             }
             let engine = engines.of(&c.host);
             let files = node_certificate(cas, c)?;
-            let id = {
-                let _turn = permits[&engine.endpoint.url].acquire().await;
-                if cancel.is_cancelled() {
-                    return Err(interrupted());
-                }
-                container::create_and_start(engine, c, agent_image, &files).await?
-            };
+            let _turn = permits[&engine.endpoint.url].acquire().await;
+            if cancel.is_cancelled() {
+                return Err(interrupted());
+            }
+            Ok::<_, Failure>(container::create_and_start(engine, c, agent_image, &files).await?)
+        }
+    };
+    // Ready, and its probe helper made and ready when its image is not
+    // the agent.
+    let ready = |c: &'a ContainerPlan, id: String| {
+        let progress = &progress;
+        let permits = &permits;
+        async move {
+            let engine = engines.of(&c.host);
             let left = deadline.saturating_duration_since(Instant::now());
             tokio::select! {
                 ready = container::wait_ready(engine, &id, &c.node, c.is_agent(), left) => ready?,
@@ -497,11 +551,40 @@ pub async fn create_nodes<'a>(
             Ok(())
         }
     };
+    let one = |c: &'a ContainerPlan| async move { ready(c, make(c).await?).await };
     // Sidecars join namespaces that must exist: after every other node.
     let (sidecars, owners): (Vec<&ContainerPlan>, Vec<&ContainerPlan>) = list
         .iter()
         .partition(|c| c.network_mode.starts_with("container:"));
-    let mut nodes = all_at_once(owners.into_iter().map(one)).await;
+    // Docker hands a dynamic address to whichever container comes first,
+    // so a node made before one with that address in the file takes it
+    // ("Address already in use"): nodes with fixed addresses are made
+    // first, then the rest while they get ready.
+    let (fixed, dynamic): (Vec<&ContainerPlan>, Vec<&ContainerPlan>) =
+        owners.into_iter().partition(|c| {
+            c.endpoints
+                .iter()
+                .any(|e| e.ipv4.is_some() || e.ipv6.is_some())
+        });
+    let made = futures::future::join_all(fixed.iter().map(|c| make(c))).await;
+    let mut made_fixed = Vec::new();
+    let mut nodes = Ok(());
+    for (c, m) in fixed.into_iter().zip(made) {
+        match m {
+            Ok(id) => made_fixed.push(ready(c, id)),
+            Err(e) if nodes.is_ok() => nodes = Err(e),
+            Err(_) => {}
+        }
+    }
+    if nodes.is_ok() {
+        let (fixed_ready, dynamic_ready) = tokio::join!(
+            all_at_once(made_fixed),
+            all_at_once(dynamic.into_iter().map(one))
+        );
+        nodes = fixed_ready.and(dynamic_ready);
+    } else {
+        drop(made_fixed);
+    }
     if nodes.is_ok() {
         nodes = all_at_once(sidecars.into_iter().map(one)).await;
     }

@@ -339,13 +339,16 @@ pub async fn wait_ready(
         if !is_agent {
             return wait_running(engine, id, node).await;
         }
-        let seen = match follow_log(engine, id, &format!("node `{node}`"), |l| {
+        let followed = follow_log(engine, id, &format!("node `{node}`"), |l| {
             (l.trim() == READY_LINE).then_some(())
         })
-        .await?
-        {
-            Ok(()) => return Ok(()),
-            Err(seen) => seen,
+        .await;
+        let seen = match followed {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(seen)) => seen,
+            // The engine refuses the log of a container that is dead or
+            // being removed (409): say what became of the node.
+            Err(e) => return Err(died_before_ready(engine, id, node, e).await),
         };
         // The log ends when the container stops.
         let state = inspect(engine, id).await?.state.unwrap_or_default();
@@ -365,6 +368,36 @@ pub async fn wait_ready(
                 anyhow::anyhow!("raise the deadline with --wait, or look at `docker logs {id}`"),
             ))
         })
+}
+
+/// What became of a node whose log could not be followed: its state and
+/// exit code when the engine still has it, the engine's refusal as cause.
+async fn died_before_ready(engine: &Engine, id: &str, node: &str, why: EngineError) -> EngineError {
+    let state = match inspect(engine, id).await {
+        Ok(i) => i.state.unwrap_or_default(),
+        Err(_) => {
+            return EngineError::new(
+                format!("node `{node}` was removed before it was ready"),
+                why,
+            );
+        }
+    };
+    if state.running == Some(true) {
+        return why;
+    }
+    let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+    EngineError::new(
+        format!(
+            "node `{node}` is {status} and was never ready (exit code {}{})",
+            state.exit_code.unwrap_or_default(),
+            state
+                .error
+                .filter(|e| !e.is_empty())
+                .map(|e| format!(", the engine says: {e}"))
+                .unwrap_or_default()
+        ),
+        why,
+    )
 }
 
 /// Follows a container's output (stdout and stderr) until a line gives
@@ -504,6 +537,22 @@ pub async fn remove(engine: &Engine, id: &str) -> Result<()> {
         Err(e) if Refusal::of(&e) == Refusal::RemovalInProgress => Ok(()),
         Err(e) => Err(EngineError::new(format!("cannot remove container {id}"), e)),
     }
+}
+
+/// Whether an inspected container runs, and its state in words:
+/// `running`, or `exited (exit code 137)`.
+pub fn state_words(info: &ContainerInspectResponse) -> (bool, String) {
+    let state = info.state.clone().unwrap_or_default();
+    let running = state.running == Some(true);
+    let status = state
+        .status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    if running {
+        return (true, status);
+    }
+    let code = state.exit_code.unwrap_or_default();
+    (false, format!("{status} (exit code {code})"))
 }
 
 /// IPv4 address per engine network name, from an inspect result.
