@@ -396,4 +396,17 @@ pub enum AgentCommand {
         #[arg(long)]
         request: String,
     },
+    /// Make or remove the dummy interfaces a lab's networks hang off
+    /// (`parent: lab`), on the Docker host's network (run by netlab in a
+    /// helper there).
+    Parent {
+        #[arg(long)]
+        lab: String,
+        /// An interface to make (or take, when the lab made it before).
+        #[arg(long)]
+        add: Vec<String>,
+        /// Remove every other interface the lab made.
+        #[arg(long)]
+        sweep: bool,
+    },
 }

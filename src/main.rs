@@ -80,6 +80,14 @@ fn run_agent(command: AgentCommand) -> ExitCode {
                 }
             }
         }
+        AgentCommand::Parent { lab, add, sweep } => {
+            runtime.shutdown_background();
+            if agent::parent::command(&lab, &add, sweep) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         AgentCommand::Impair { request } => {
             let ok = runtime.block_on(agent::impair::command(&request));
             runtime.shutdown_background();

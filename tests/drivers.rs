@@ -55,6 +55,20 @@ const DRIVER_LABS: &[(&str, &str, Flips)] = &[
         ],
     ),
     (
+        "ipvlan-l3-routed",
+        "CONFIG_IPVLAN",
+        &[
+            (
+                "to: east, expect: no-arp }",
+                "to: east, expect: shared-mac }",
+            ),
+            (
+                "title: west reaches east across the subnets, from: west, to: east:7000, expect: open }",
+                "from: west, to: east:7000, expect: blocked }",
+            ),
+        ],
+    ),
+    (
         "ipvlan-l3",
         "CONFIG_IPVLAN",
         &[
@@ -339,7 +353,67 @@ impl Drop for VmLab<'_> {
             args.extend(networks.iter().map(String::as_str));
             let _ = self.engine.docker(&args);
         }
+        // A test that failed half-way may leave the lab's dummy parents.
+        if std::thread::panicking() {
+            for name in lab_interfaces_on(self.engine, &self.guard.name) {
+                let _ = self.engine.docker(&[
+                    "run",
+                    "--rm",
+                    "--network",
+                    "host",
+                    "--cap-add",
+                    "NET_ADMIN",
+                    FOREIGN_IMAGE,
+                    "ip",
+                    "link",
+                    "del",
+                    &name,
+                ]);
+            }
+        }
     }
+}
+
+/// The interfaces of the VM's own network namespace whose alias says
+/// `lab` made them (`parent: lab`), as a busybox container on the host's
+/// network lists them: read without netlab.
+fn lab_interfaces_on(engine: &Engine, lab: &str) -> Vec<String> {
+    static LOADED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if !*loaded {
+        ensure_foreign_image();
+        let load = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "docker save {FOREIGN_IMAGE} | docker -H '{}' load -q",
+                engine.url
+            ))
+            .output()
+            .expect("sh runs");
+        assert!(load.status.success(), "image to the VM: {}", stderr(&load));
+        *loaded = true;
+    }
+    let script = "for i in /sys/class/net/*; do echo \"${i##*/} $(cat $i/ifalias)\"; done";
+    let out = engine.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--label",
+        "io.netlab.test=true",
+        FOREIGN_IMAGE,
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert!(out.status.success(), "listing interfaces: {}", stderr(&out));
+    let alias = format!("io.netlab.lab={lab}");
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, a)| *a == alias)
+        .map(|(name, _)| name.to_owned())
+        .collect()
 }
 
 /// The titles of the FAIL lines of a human report.
@@ -361,6 +435,17 @@ fn passes_and_its_mutant_fails(engine: &Engine, i: usize, lab: &str, flips: &[(&
     let url = Some(engine.url.as_str());
     let up = netlab_at(url, &["up", "--wait", VM_WAIT, vm.guard.path()]);
     assert_eq!(up.status.code(), Some(0), "{lab} up: {}", stderr(&up));
+    let lab_parent = std::fs::read_to_string(vm.guard.path())
+        .expect("lab copy")
+        .contains("parent: lab");
+    if lab_parent {
+        let made = lab_interfaces_on(engine, &name);
+        assert_eq!(
+            made.len(),
+            1,
+            "{lab}: one dummy parent, made by the lab: {made:?}"
+        );
+    }
     let honest = netlab_at(url, &["verify", vm.guard.path()]);
     let text = stdout(&honest);
     assert_eq!(
@@ -406,6 +491,10 @@ fn passes_and_its_mutant_fails(engine: &Engine, i: usize, lab: &str, flips: &[(&
         containers.is_empty() && networks.is_empty(),
         "{lab} left {containers:?} {networks:?}"
     );
+    if lab_parent {
+        let left = lab_interfaces_on(engine, &name);
+        assert!(left.is_empty(), "{lab} left its parent interfaces {left:?}");
+    }
 }
 
 #[test]

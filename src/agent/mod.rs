@@ -10,6 +10,7 @@ pub mod emulate;
 pub mod impair;
 pub mod link;
 pub mod netem;
+pub mod parent;
 pub mod probe;
 pub mod protocol;
 pub mod reach;

@@ -1,7 +1,8 @@
 //! rtnetlink requests of the current network namespace, blocking, one at a
 //! time: the few that impairing a link needs — a qdisc (netem, clsact) set
 //! or removed, a filter that redirects an interface's egress, a veth pair
-//! made or removed, and a dump of the qdiscs. Messages are built with
+//! made or removed, and a dump of the qdiscs; and the dummy interface a
+//! lab network hangs off (`parent: lab`). Messages are built with
 //! netlink-packet-route and sent on a netlink-sys socket.
 
 use std::ffi::CString;
@@ -270,13 +271,43 @@ impl Rtnl {
             NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
         )?;
         for end in [name, peer] {
-            let mut up = LinkMessage::default();
-            up.header.index = index_of(end)?;
-            up.header.flags = LinkFlags::Up;
-            up.header.change_mask = LinkFlags::Up;
-            self.exchange(RouteNetlinkMessage::SetLink(up), NLM_F_REQUEST | NLM_F_ACK)?;
+            self.set_up(end)?;
         }
         Ok(())
+    }
+
+    /// A dummy interface, up, with `alias` (what `ip link` shows as its
+    /// alias: who made it).
+    pub fn add_dummy(&mut self, name: &str, alias: &str) -> std::io::Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::IfName(name.into()));
+        msg.attributes
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                InfoKind::Dummy,
+            )]));
+        self.exchange(
+            RouteNetlinkMessage::NewLink(msg),
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        )?;
+        // The kernel takes an alias when a link is changed, not when it is
+        // made (an alias in the request above is dropped without a word).
+        self.set_up_with_alias(name, Some(alias))
+    }
+
+    pub fn set_up(&mut self, name: &str) -> std::io::Result<()> {
+        self.set_up_with_alias(name, None)
+    }
+
+    fn set_up_with_alias(&mut self, name: &str, alias: Option<&str>) -> std::io::Result<()> {
+        let mut up = LinkMessage::default();
+        up.header.index = index_of(name)?;
+        up.header.flags = LinkFlags::Up;
+        up.header.change_mask = LinkFlags::Up;
+        if let Some(alias) = alias {
+            up.attributes.push(LinkAttribute::IfAlias(alias.into()));
+        }
+        self.exchange(RouteNetlinkMessage::SetLink(up), NLM_F_REQUEST | NLM_F_ACK)
+            .map(drop)
     }
 
     pub fn delete_link(&mut self, index: u32) -> std::io::Result<()> {

@@ -208,7 +208,7 @@ async fn apply(
     let manager = swarm.as_ref().map(|(m, _)| m.as_str());
     let plan = &super::ipv6::subnets(engines, plan, lab, &networks_in, &helpers).await?;
     let until = std::time::Instant::now() + args.wait;
-    build::create_networks(engines, plan, &networks_in, manager, cancel).await?;
+    build::create_networks(engines, plan, &networks_in, manager, &image.tag, cancel).await?;
     build::create_nodes(
         engines,
         plan,

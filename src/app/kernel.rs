@@ -19,10 +19,10 @@ use crate::plan::LABEL_ROLE;
 fn feature(driver: Driver) -> &'static str {
     match driver {
         Driver::Macvlan => {
-            "Linux's macvlan driver (CONFIG_MACVLAN) and dummy interfaces (CONFIG_DUMMY, the parent Docker makes)"
+            "Linux's macvlan driver (CONFIG_MACVLAN) and dummy interfaces (CONFIG_DUMMY: the parent is a dummy interface)"
         }
         _ => {
-            "Linux's ipvlan driver (CONFIG_IPVLAN) and dummy interfaces (CONFIG_DUMMY, the parent Docker makes)"
+            "Linux's ipvlan driver (CONFIG_IPVLAN) and dummy interfaces (CONFIG_DUMMY: the parent is a dummy interface)"
         }
     }
 }

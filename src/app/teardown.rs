@@ -17,8 +17,9 @@ use futures::StreamExt;
 use super::hosts::Engines;
 use crate::engine::refusal::Refusal;
 use crate::engine::swarm::{self, Release};
-use crate::engine::{Engine, EngineError, container, discover, network};
-use crate::plan::{LABEL_NETWORK, ROLE_CLAIM, ROLE_LOCK, ROLE_NODE};
+use crate::engine::{Engine, EngineError, container, discover, image, network, parent};
+use crate::lab::LOCAL_HOST;
+use crate::plan::{LABEL_NETWORK, LABEL_PARENT, ROLE_CLAIM, ROLE_LOCK, ROLE_NODE};
 
 /// How long removal keeps looking: for swarm networks that the engine
 /// deletes asynchronously, and for objects a crashed `up` still had in flight.
@@ -89,6 +90,8 @@ struct Sweep {
     /// The lab's names of its networks, and whether one was an overlay.
     names: HashSet<String>,
     had_overlay: bool,
+    /// A network hung off a dummy interface the lab made (`parent: lab`).
+    had_parent: bool,
     /// The claim, on the default engine.
     claim: Option<String>,
     /// What is left on the engine and why, when the removal did not finish.
@@ -103,6 +106,10 @@ impl Sweep {
                 .map(|c| c.id.clone()),
         );
         self.had_overlay |= objects.networks.iter().any(|n| n.overlay);
+        self.had_parent |= objects
+            .networks
+            .iter()
+            .any(|n| n.labels.contains_key(LABEL_PARENT));
         self.names.extend(
             objects
                 .networks
@@ -180,6 +187,18 @@ pub async fn remove_lab(engines: &Engines, name: &str, how: How) -> Result<Remov
             .map(|(e, s)| finish(e, name, s, how.after_crash)),
     )
     .await;
+    // The dummy parents once no network hangs off them.
+    let swept =
+        futures::future::join_all(swept.into_iter().zip(&all).map(|(mut s, e)| async move {
+            if s.had_parent
+                && s.left.is_none()
+                && let Err(e) = remove_parents(engines, e, name).await
+            {
+                s.left = Some(format!("{e:#}"));
+            }
+            s
+        }))
+        .await;
 
     let mut out = Removed::default();
     let mut removed_networks = Vec::new();
@@ -221,6 +240,20 @@ pub async fn remove_lab(engines: &Engines, name: &str, how: How) -> Result<Remov
     records?;
     swarm?;
     Ok(out)
+}
+
+/// Removes every dummy interface the lab made on an engine's host.
+async fn remove_parents(engines: &Engines, engine: &Engine, lab: &str) -> Result<(), EngineError> {
+    let image = image::ensure_agent_image(&[engine]).await?;
+    let hosts = engines.hosts_on(engine);
+    let work = parent::ParentWork {
+        lab,
+        host: hosts.first().copied().unwrap_or(LOCAL_HOST),
+        agent_image: &image.tag,
+        add: &[],
+        sweep: true,
+    };
+    parent::run(engine, &work).await.map(drop)
 }
 
 fn same_engine(a: &Engine, b: &Engine) -> bool {

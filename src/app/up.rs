@@ -255,7 +255,7 @@ async fn make(
     let manager = swarm.as_ref().map(|(m, _)| m.as_str());
     let plan = &super::ipv6::subnets(engines, plan, lab, &networks, &helpers).await?;
     let until = Instant::now() + wait;
-    build::create_networks(engines, plan, &networks, manager, cancel).await?;
+    build::create_networks(engines, plan, &networks, manager, &image.tag, cancel).await?;
     build::create_nodes(engines, plan, &nodes, cas, &image.tag, wait, cancel).await?;
     super::ipv6::wait_usable(engines, plan, &networks, &helpers, until).await
 }

@@ -11,6 +11,7 @@ pub mod fault;
 pub mod identity;
 pub mod image;
 pub mod network;
+pub mod parent;
 pub mod record;
 pub mod refusal;
 pub mod swarm;

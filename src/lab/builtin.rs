@@ -59,6 +59,10 @@ const LABS: &[(&str, &str)] = &[
     ),
     ("ipvlan-l2", include_str!("../../labs/ipvlan-l2.yaml")),
     ("ipvlan-l3", include_str!("../../labs/ipvlan-l3.yaml")),
+    (
+        "ipvlan-l3-routed",
+        include_str!("../../labs/ipvlan-l3-routed.yaml"),
+    ),
     ("sidecar", include_str!("../../labs/sidecar.yaml")),
 ];
 

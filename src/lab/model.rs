@@ -107,6 +107,11 @@ pub struct Network {
     /// already; the lab joins it and neither makes nor removes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<String>,
+    /// `parent: lab`: a macvlan or ipvlan network hung off a dummy
+    /// interface the lab makes on its Docker host (not Docker's own
+    /// dummy, which makes the network internal).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub lab_parent: bool,
 }
 
 impl Network {

@@ -58,6 +58,9 @@ pub struct RawNetwork {
     pub external: Option<Span<bool>>,
     /// The engine's name of an external network (default: the lab's).
     pub name: Option<Span<String>>,
+    /// `lab`: a macvlan or ipvlan network's parent is a dummy interface
+    /// the lab makes on the Docker host (and removes with the lab).
+    pub parent: Option<Span<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -185,3 +185,48 @@ fn a_sidecar_of_a_sidecar_of_another_host_or_with_ports_is_refused() {
     let (_, _, m) = one_error(&with_networks);
     assert_eq!(m, "node `metrics` has both `network_mode` and `networks`");
 }
+
+#[test]
+fn a_parent_is_only_one_the_lab_makes_and_only_on_macvlan_or_ipvlan() {
+    let with_parent = VLAN.replace(
+        "    driver: ipvlan\n",
+        "    driver: ipvlan\n    parent: lab\n",
+    );
+    let l = lab(&with_parent);
+    assert!(l.networks["routed"].lab_parent);
+    assert!(!l.networks["lan"].lab_parent);
+    let (line, col, m) = one_error(&VLAN.replace(
+        "    driver: ipvlan\n",
+        "    driver: ipvlan\n    parent: eth0\n",
+    ));
+    assert_eq!((line, col), (5, 13));
+    assert_eq!(
+        m,
+        "`parent: eth0` would put the network's containers on an interface of the Docker host"
+    );
+    let (_, _, m) = one_error("networks:\n  n: { parent: lab }\nnodes:\n  a: { networks: [n] }\n");
+    assert_eq!(m, "`parent` applies to macvlan and ipvlan networks");
+    let (_, _, m) = one_error(
+        "networks:\n  n: { external: true, parent: lab }\nnodes:\n  a: { networks: [n] }\n",
+    );
+    assert!(m.contains("parent"), "{m}");
+}
+
+#[test]
+fn with_a_parent_of_its_own_ipvlan_l3_routes_between_its_subnets() {
+    let l = lab(&VLAN.replace(
+        "    driver: ipvlan\n",
+        "    driver: ipvlan\n    parent: lab\n",
+    ));
+    let across = reach(
+        &l,
+        &Source::Node("west".into()),
+        "east",
+        7000,
+        Transport::Tcp,
+    );
+    assert_eq!(across.reach, Reach::Open, "{}", across.reason);
+    // The host still has no way to them: no address on the parent.
+    let from_host = reach(&l, &Source::Host(None), "east", 7000, Transport::Tcp);
+    assert_eq!(from_host.reach, Reach::Blocked);
+}

@@ -491,13 +491,13 @@ pub fn published(
 /// ipvlan network.
 pub(crate) fn vlan_from_host(driver: &str, network: &str) -> String {
     format!(
-        "`{network}` is a {driver} network: its containers hang off a parent interface (Docker's dummy one here) on which the Docker host has no address, and {driver} passes no traffic between a parent and its containers, so the host has no way to them"
+        "`{network}` is a {driver} network: its containers hang off a parent interface (a dummy one here) on which the Docker host has no address, and {driver} passes no traffic between a parent and its containers, so the host has no way to them"
     )
 }
 
 /// Why two addresses of one ipvlan l3 network cannot reach each other: they
 /// are in different subnets of it, and Docker makes an ipvlan network
-/// without a parent internal, so its containers get no default route (the
+/// without a parent (neither the host's nor `parent: lab`) internal, so its containers get no default route (the
 /// route that would send the packet to the parent, which routes between the
 /// subnets), only their own subnet's. `None`: not such a pair.
 pub(crate) fn l3_apart(
@@ -507,7 +507,9 @@ pub(crate) fn l3_apart(
     b: std::net::Ipv4Addr,
 ) -> Option<String> {
     let n = lab.networks.get(network)?;
-    if n.driver != (crate::lab::Driver::Ipvlan { l3: true }) {
+    // With a parent of its own (`parent: lab`) the network is not
+    // internal: the default route leads to the parent, which routes.
+    if n.driver != (crate::lab::Driver::Ipvlan { l3: true }) || n.lab_parent {
         return None;
     }
     let of = |ip: std::net::Ipv4Addr| n.subnets().find(|s| s.contains(&ip));

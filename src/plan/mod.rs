@@ -49,6 +49,10 @@ pub const ROLE_STEPS: &str = "steps";
 pub const LABEL_HOSTS: &str = "io.netlab.hosts";
 /// On images netlab builds.
 pub const LABEL_AGENT_IMAGE: &str = "io.netlab.agent";
+/// On a network with `parent: lab`: the dummy interface it hangs off.
+pub const LABEL_PARENT: &str = "io.netlab.parent";
+/// A helper that makes or removes a lab's dummy parents.
+pub const ROLE_PARENT_HELPER: &str = "parent";
 
 /// Inside the agent image.
 pub const AGENT_BINARY_PATH: &str = "/netlab";
@@ -80,6 +84,18 @@ pub fn engine_network(lab: &Lab, network: &str) -> String {
         Some(name) => name.clone(),
         None => network_name(&lab.name, network),
     }
+}
+
+/// The dummy interface a network with `parent: lab` hangs off: at most 15
+/// bytes (IFNAMSIZ), the same for the same lab and network.
+pub fn parent_interface_name(lab: &str, network: &str) -> String {
+    let hash = short_hash(&format!("{lab}/{network}"));
+    format!("nlp{}", &hash[..10])
+}
+
+/// The helper that makes or removes the lab's dummy parents on a host.
+pub fn parent_helper_name(lab: &str, host: &str) -> String {
+    format!("netlab_{lab}.parent.{host}")
 }
 
 /// Docker's default bridge, in a node's `networks:` and in the engine.
@@ -132,6 +148,9 @@ pub struct NetworkPlan {
     /// picks before the network is made.
     pub subnet6: Option<Ipv6Net>,
     pub gateway6: Option<Ipv6Addr>,
+    /// The dummy interface it hangs off (`parent: lab`), made by the lab
+    /// before the network.
+    pub parent: Option<String>,
     /// Driver options, including icc and MTU.
     pub options: HashMap<String, String>,
     pub labels: HashMap<String, String>,
@@ -365,10 +384,22 @@ pub fn plan(lab: &Lab, inputs: &PlanInputs) -> Plan {
                 options.insert("encrypted".into(), String::new());
             }
             let hash = network_hash(n, &host, &hosts, inputs);
+            let parent = n
+                .lab_parent
+                .then(|| parent_interface_name(&lab.name, &n.name));
+            let mut extra = vec![
+                (LABEL_NETWORK, n.name.as_str()),
+                (LABEL_HASH, hash.as_str()),
+            ];
+            if let Some(p) = &parent {
+                options.insert("parent".into(), p.clone());
+                extra.push((LABEL_PARENT, p.as_str()));
+            }
             NetworkPlan {
                 network: n.name.clone(),
                 name: network_name(&lab.name, &n.name),
-                labels: labels(&host, &[(LABEL_NETWORK, &n.name), (LABEL_HASH, &hash)]),
+                labels: labels(&host, &extra),
+                parent,
                 hash,
                 host,
                 hosts,

@@ -55,6 +55,25 @@ fn networks_carry_labels_icc_and_mtu() {
 }
 
 #[test]
+fn a_network_with_a_lab_parent_hangs_off_the_dummy_the_lab_names() {
+    let p = plan_of(&lab(
+        "networks:\n  l3: { driver: ipvlan, parent: lab, options: { ipvlan_mode: l3 } }\n  other: { driver: ipvlan, parent: lab }\n  own: { driver: macvlan }\nnodes:\n  web:\n    networks: [l3, other, own]\n",
+    ));
+    let name = parent_interface_name("t", "l3");
+    assert!(name.len() <= 15 && name.starts_with("nlp"), "{name}");
+    assert_eq!(name, parent_interface_name("t", "l3"));
+    assert_ne!(name, parent_interface_name("t", "other"));
+    assert_ne!(name, parent_interface_name("u", "l3"));
+    let l3 = &p.networks[0];
+    assert_eq!(l3.parent.as_deref(), Some(name.as_str()));
+    assert_eq!(l3.options["parent"], name);
+    assert_eq!(l3.labels[LABEL_PARENT], name);
+    let own = &p.networks[2];
+    assert_eq!(own.parent, None);
+    assert!(!own.options.contains_key("parent") && !own.labels.contains_key(LABEL_PARENT));
+}
+
+#[test]
 fn containers_get_hostname_node_alias_first_network_and_agent_command() {
     let p = plan_of(&lab(
         "networks:\n  a: {}\n  b: { subnet: 10.78.0.0/24 }\nnodes:\n  web:\n    networks:\n      a: { aliases: [www] }\n      b: { ipv4: 10.78.0.9 }\n    serve: [tcp:7000, udp:7001]\n",

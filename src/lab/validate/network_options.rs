@@ -151,7 +151,7 @@ fn applies(a: &Accepted, driver: Driver) -> bool {
 const REFUSED: &[(&str, &str)] = &[
     (
         "parent",
-        "it puts the network's containers on an interface of the Docker host, as sub-interfaces of it; without `parent`, Docker makes a dummy interface that belongs to the network alone",
+        "it puts the network's containers on an interface of the Docker host, as sub-interfaces of it; the network field `parent: lab` hangs it off a dummy interface the lab makes and removes, and without either Docker makes a dummy of its own (and the network is internal)",
     ),
     (
         "ipvlan_flag",

@@ -209,6 +209,7 @@ impl Validator {
                     Some("give other networks one `subnet:`".into()),
                 );
             }
+            let lab_parent = self.lab_parent(driver, net);
             if let Some(mtu) = &net.mtu
                 && !(68..=65535).contains(&mtu.value)
             {
@@ -240,10 +241,39 @@ impl Validator {
                     subnet6: families.subnet6,
                     gateway6: families.gateway6,
                     external: None,
+                    lab_parent,
                 },
             );
         }
         out
+    }
+
+    /// `parent: lab` on a macvlan or ipvlan network; any other parent is
+    /// an interface of the Docker host, which a lab never takes.
+    fn lab_parent(&mut self, driver: Driver, net: &RawNetwork) -> bool {
+        let Some(parent) = &net.parent else {
+            return false;
+        };
+        if !driver.is_vlan() {
+            self.error(
+                &parent.referenced,
+                "`parent` applies to macvlan and ipvlan networks",
+                Some("a bridge or overlay network has no parent interface".into()),
+            );
+            return false;
+        }
+        if parent.value != "lab" {
+            self.error(
+                &parent.referenced,
+                format!(
+                    "`parent: {}` would put the network's containers on an interface of the Docker host",
+                    parent.value
+                ),
+                Some("`parent: lab` hangs the network off a dummy interface the lab makes on the Docker host and removes with it; without `parent`, Docker makes a dummy of its own and the network is internal".into()),
+            );
+            return false;
+        }
+        true
     }
 
     /// `external: true` (with `name:`, the engine's name when it is not
@@ -268,6 +298,7 @@ impl Validator {
             ("gateway", net.gateway.as_ref().map(|x| x.referenced)),
             ("icc", net.icc.as_ref().map(|x| x.referenced)),
             ("mtu", net.mtu.as_ref().map(|x| x.referenced)),
+            ("parent", net.parent.as_ref().map(|x| x.referenced)),
             ("attachable", net.attachable.as_ref().map(|x| x.referenced)),
             ("encrypted", net.encrypted.as_ref().map(|x| x.referenced)),
             ("options", net.options.keys().next().map(|x| x.referenced)),
@@ -322,6 +353,7 @@ impl Validator {
             subnet6: None,
             gateway6: None,
             external: Some(engine_name),
+            lab_parent: false,
         })
     }
 
