@@ -1,6 +1,7 @@
 //! Real-engine test of legacy `links:` on a user network: Docker's embedded
 //! DNS answers the link's alias to the linking node only, again after the
-//! node leaves and rejoins the network in a step. Each expectation of the
+//! node leaves and rejoins the network in a step; the alias is a target of
+//! the linking node's probes. Each expectation of the
 //! steady state, and the link after the rejoin, has a mutant (the
 //! expectation flipped) that FAILs.
 
@@ -14,6 +15,7 @@ networks:
 nodes:
   db:
     networks: [n]
+    serve: [tcp:7000]
   app:
     networks: [n]
     links: ["db:database"]
@@ -23,6 +25,7 @@ checks:
   - dns: { title: linker, from: app, name: database, expect: [db] }
   - dns: { title: bystander, from: other, name: database, expect: unresolved }
   - dns: { title: linked, from: db, name: database, expect: unresolved }
+  - tcp: { title: reached, from: app, to: database:7000, expect: open }
 "#;
 
 /// After the checks: the linking node leaves the network and joins it
@@ -47,7 +50,7 @@ fn a_link_alias_resolves_from_the_linking_node_only() {
     }
     let started = std::time::Instant::now();
     let guard = LabGuard::from_yaml("t-links", &format!("{LINKS}{STEPS}"));
-    run_passes(&guard, 5);
+    run_passes(&guard, 6);
     eprintln!("links lab in {:.1?}", started.elapsed());
     // Mutants: the same network, one expectation flipped each.
     for (title, from, to) in [
@@ -60,6 +63,11 @@ fn a_link_alias_resolves_from_the_linking_node_only() {
             "linker",
             "from: app, name: database, expect: [db]",
             "from: app, name: database, expect: unresolved",
+        ),
+        (
+            "reached",
+            "to: database:7000, expect: open",
+            "to: database:7000, expect: blocked",
         ),
     ] {
         let mutant = LabGuard::from_yaml(&format!("t-links-{title}"), &LINKS.replace(from, to));

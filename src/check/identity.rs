@@ -136,8 +136,9 @@ pub fn listener(
 }
 
 /// The nodes Docker's DNS answers `name` with for a probe from `from`:
-/// those that carry it as an alias on a network `from` is on, in
-/// declaration order.
+/// the node a legacy link of `from` names so (Docker's DNS looks the
+/// asker's link aliases up first), else those that carry it as an alias on
+/// a network `from` is on, in declaration order.
 pub fn alias_carriers(live: &LiveLab, from: &Source, name: &str) -> Vec<String> {
     let Source::Node(from) = from else {
         return Vec::new();
@@ -145,6 +146,15 @@ pub fn alias_carriers(live: &LiveLab, from: &Source, name: &str) -> Vec<String> 
     let Some(source) = live.lab.nodes.get(from) else {
         return Vec::new();
     };
+    let linked: Vec<String> = source
+        .links
+        .iter()
+        .filter(|(_, alias)| alias.eq_ignore_ascii_case(name))
+        .map(|(target, _)| target.clone())
+        .collect();
+    if !linked.is_empty() {
+        return linked;
+    }
     live.lab
         .nodes
         .values()

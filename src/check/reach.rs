@@ -299,6 +299,12 @@ pub fn follow_only(live: &LiveLab, from: &Source) -> FollowOnly {
             names.push(node.name.clone());
             names.extend(node.networks().flat_map(|a| a.aliases.iter().cloned()));
         }
+        // The source's own link aliases: names of its alone.
+        if let Source::Node(n) = from
+            && let Some(source) = live.lab.nodes.get(n)
+        {
+            names.extend(source.links.iter().map(|(_, alias)| alias.clone()));
+        }
     }
     let mut addresses: Vec<IpAddr> = live
         .nodes

@@ -334,6 +334,12 @@ pub fn is_lab_name(lab: Topology, name: &str) -> bool {
             .any(|n| n.networks().any(|a| a.aliases.iter().any(|al| al == name)))
 }
 
+/// Whether `name` is the alias of one of `from`'s legacy links: Docker's
+/// DNS answers it to that node alone.
+pub fn is_link_alias_of(lab: Topology, from: &Source, name: &str) -> bool {
+    matches!(from, Source::Node(n) if lab.nodes.get(n).is_some_and(|n| n.links.iter().any(|(_, alias)| alias == name)))
+}
+
 /// Whether a source resolves names with Docker's embedded DNS (a node on
 /// user-defined networks), which knows the lab's names; anything else asks
 /// its Docker host's resolver, outside the lab.
@@ -347,7 +353,10 @@ pub fn url_host_verdict(lab: Topology, from: &Source, host: &url::Host<&str>) ->
         url::Host::Ipv4(ip) => address_verdict(lab, IpAddr::V4(*ip)),
         url::Host::Ipv6(ip) => address_verdict(lab, IpAddr::V6(*ip)),
         url::Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => Verdict::Inside,
-        url::Host::Domain(d) if resolves_lab_names(lab, from) && is_lab_name(lab, d) => {
+        url::Host::Domain(d)
+            if resolves_lab_names(lab, from)
+                && (is_lab_name(lab, d) || is_link_alias_of(lab, from, d)) =>
+        {
             Verdict::Inside
         }
         url::Host::Domain(d) if is_lab_name(lab, d) => Verdict::Outside(format!(

@@ -82,3 +82,44 @@ fn bad_links_are_refused_each_at_its_place() {
         ]
     );
 }
+
+const SERVED: &str = "networks:\n  n: {}\nnodes:\n  db:\n    networks: [n]\n    serve: [tcp:5432]\n  app:\n    networks: [n]\n    links: [\"db:database\"]\n  other:\n    networks: [n]\n";
+
+#[test]
+fn a_link_alias_is_a_target_of_the_linking_node_only() {
+    let lab = load_str(&format!(
+        "{SERVED}checks:\n  - tcp: {{ from: app, to: database:5432, expect: open }}\n  - http: {{ from: app, url: \"http://database:5432/\", expect: {{ status: 200 }} }}\n"
+    ))
+    .expect("valid")
+    .lab;
+    assert!(
+        matches!(&lab.checks[0].kind, crate::lab::CheckKind::Tcp { to, .. } if to.host == crate::lab::TargetHost::Name("database".into())),
+        "{:?}",
+        lab.checks[0].kind
+    );
+    let refused = errors(&format!(
+        "{SERVED}checks:\n  - tcp: {{ from: other, to: database:5432, expect: blocked }}\n  - http: {{ from: other, url: \"http://database/\", expect: {{ status: 200 }} }}\n"
+    ));
+    assert_eq!(refused.len(), 2, "{refused:#?}");
+    assert!(refused.iter().all(|(_, _, m)| m.contains("database")), "{refused:#?}");
+}
+
+#[test]
+fn a_link_implies_its_alias_resolves_and_reaches_from_the_linker_alone() {
+    use crate::lab::{CheckKind, DnsAnswer, DnsExpect, TargetHost, TcpExpect};
+    let lab = load_str(SERVED).expect("valid").lab;
+    let implied = crate::model::implied::checks(&lab, EngineSide::NEW);
+    let about_alias: Vec<&CheckKind> = implied
+        .iter()
+        .map(|i| &i.kind)
+        .filter(|k| match k {
+            CheckKind::Dns { name, .. } => name == "database",
+            CheckKind::Tcp { to, .. } => to.host == TargetHost::Name("database".into()),
+            _ => false,
+        })
+        .collect();
+    assert_eq!(about_alias.len(), 3, "{about_alias:#?}");
+    assert!(about_alias.iter().any(|k| matches!(k, CheckKind::Dns { from, expect: DnsExpect::Exactly(a), .. } if from == "app" && a == &[DnsAnswer::Node("db".into())])));
+    assert!(about_alias.iter().any(|k| matches!(k, CheckKind::Dns { from, expect: DnsExpect::Unresolved, .. } if from == "other")));
+    assert!(about_alias.iter().any(|k| matches!(k, CheckKind::Tcp { expect: TcpExpect::Open, to, .. } if to.port == 5432)));
+}

@@ -77,6 +77,7 @@ pub fn checks(lab: &Lab, side: EngineSide) -> Vec<Implied> {
             }
         }
     }
+    out.extend(link_checks(lab, &nodes, side));
     for a in nodes.iter().filter(|n| n.is_agent() && on_user_networks(n)) {
         // A sidecar is reached at its owner, whose namespace it shares.
         for b in nodes
@@ -217,6 +218,78 @@ pub fn checks(lab: &Lab, side: EngineSide) -> Vec<Implied> {
                     why,
                     requires: Requires::default(),
                 });
+            }
+        }
+    }
+    out
+}
+
+/// A legacy link's alias is the linking node's alone: from there it
+/// resolves to the linked node and reaches it on the first TCP port the
+/// linked node serves; from a node beside the linked one it does not
+/// resolve.
+fn link_checks(lab: &Lab, nodes: &[&Node], side: EngineSide) -> Vec<Implied> {
+    let mut out = Vec::new();
+    for a in nodes.iter().filter(|n| on_user_networks(n)) {
+        for (linked, alias) in &a.links {
+            let Some(target) = lab.nodes.get(linked) else {
+                continue;
+            };
+            let DnsPrediction::OneOf { reason, .. } = resolve(lab, &a.name, alias, IpFamily::V4, side)
+            else {
+                continue;
+            };
+            out.push(Implied {
+                kind: CheckKind::Dns {
+                    from: a.name.clone(),
+                    name: alias.clone(),
+                    record: RecordType::A,
+                    expect: DnsExpect::Exactly(vec![DnsAnswer::Node(linked.clone())]),
+                },
+                why: reason,
+                requires: Requires::default(),
+            });
+            let bystander = nodes.iter().find(|c| {
+                c.name != a.name && c.name != *linked && on_user_networks(c) && shares(lab, c, target)
+            });
+            if let Some(c) = bystander
+                && let DnsPrediction::Unresolved(reason) =
+                    resolve(lab, &c.name, alias, IpFamily::V4, side)
+            {
+                out.push(Implied {
+                    kind: CheckKind::Dns {
+                        from: c.name.clone(),
+                        name: alias.clone(),
+                        record: RecordType::A,
+                        expect: DnsExpect::Unresolved,
+                    },
+                    why: reason,
+                    requires: Requires::default(),
+                });
+            }
+            let first_tcp = target.serve.iter().find(|l| !l.proto.is_udp());
+            if let Some(listener) = first_tcp.filter(|_| a.is_agent() && target.is_agent()) {
+                let p = reach(
+                    lab,
+                    &Source::Node(a.name.clone()),
+                    linked,
+                    listener.port,
+                    Transport::Tcp,
+                );
+                if p.reach == Reach::Open {
+                    out.push(Implied {
+                        kind: CheckKind::Tcp {
+                            from: Source::Node(a.name.clone()),
+                            to: Target {
+                                host: TargetHost::Name(alias.clone()),
+                                port: listener.port,
+                            },
+                            expect: TcpExpect::Open,
+                        },
+                        why: format!("`{alias}` is {}'s link to {linked}: {}", a.name, p.reason),
+                        requires: Requires::default(),
+                    });
+                }
             }
         }
     }

@@ -547,9 +547,17 @@ impl Validator {
         span: &Span<String>,
         target: Target,
     ) -> Option<Target> {
+        // A legacy link's alias is a name of the linking node's alone.
+        let linked_by_source = |name: &str| {
+            cx.body
+                .from
+                .as_ref()
+                .and_then(|f| cx.nodes.get(&f.value))
+                .is_some_and(|n| n.links.iter().any(|(_, alias)| alias == name))
+        };
         if let TargetHost::Node { node, network } = &target.host
             && !cx.nodes.contains_key(node)
-            && crate::lab::reach::is_lab_name(cx.topology(), node)
+            && (crate::lab::reach::is_lab_name(cx.topology(), node) || linked_by_source(node))
         {
             // An alias: Docker's DNS in the probing node says where it leads.
             if let Some(net) = network {
