@@ -101,7 +101,10 @@ fn a_link_alias_is_a_target_of_the_linking_node_only() {
         "{SERVED}checks:\n  - tcp: {{ from: other, to: database:5432, expect: blocked }}\n  - http: {{ from: other, url: \"http://database/\", expect: {{ status: 200 }} }}\n"
     ));
     assert_eq!(refused.len(), 2, "{refused:#?}");
-    assert!(refused.iter().all(|(_, _, m)| m.contains("database")), "{refused:#?}");
+    assert!(
+        refused.iter().all(|(_, _, m)| m.contains("database")),
+        "{refused:#?}"
+    );
 }
 
 #[test]
@@ -121,5 +124,7 @@ fn a_link_implies_its_alias_resolves_and_reaches_from_the_linker_alone() {
     assert_eq!(about_alias.len(), 3, "{about_alias:#?}");
     assert!(about_alias.iter().any(|k| matches!(k, CheckKind::Dns { from, expect: DnsExpect::Exactly(a), .. } if from == "app" && a == &[DnsAnswer::Node("db".into())])));
     assert!(about_alias.iter().any(|k| matches!(k, CheckKind::Dns { from, expect: DnsExpect::Unresolved, .. } if from == "other")));
-    assert!(about_alias.iter().any(|k| matches!(k, CheckKind::Tcp { expect: TcpExpect::Open, to, .. } if to.port == 5432)));
+    assert!(about_alias.iter().any(
+        |k| matches!(k, CheckKind::Tcp { expect: TcpExpect::Open, to, .. } if to.port == 5432)
+    ));
 }

@@ -235,7 +235,8 @@ fn link_checks(lab: &Lab, nodes: &[&Node], side: EngineSide) -> Vec<Implied> {
             let Some(target) = lab.nodes.get(linked) else {
                 continue;
             };
-            let DnsPrediction::OneOf { reason, .. } = resolve(lab, &a.name, alias, IpFamily::V4, side)
+            let DnsPrediction::OneOf { reason, .. } =
+                resolve(lab, &a.name, alias, IpFamily::V4, side)
             else {
                 continue;
             };
@@ -250,7 +251,10 @@ fn link_checks(lab: &Lab, nodes: &[&Node], side: EngineSide) -> Vec<Implied> {
                 requires: Requires::default(),
             });
             let bystander = nodes.iter().find(|c| {
-                c.name != a.name && c.name != *linked && on_user_networks(c) && shares(lab, c, target)
+                c.name != a.name
+                    && c.name != *linked
+                    && on_user_networks(c)
+                    && shares(lab, c, target)
             });
             if let Some(c) = bystander
                 && let DnsPrediction::Unresolved(reason) =
