@@ -156,13 +156,19 @@ pub fn resolve(
         };
         return DnsPrediction::Unresolved(why);
     }
-    let reason = format!(
-        "Docker's embedded DNS answers `{name}` with its carriers' addresses on one network `{from}` shares with them ({})",
-        choices
-            .iter()
-            .map(|(n, _)| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(" or ")
-    );
+    let networks = choices
+        .iter()
+        .map(|(n, _)| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let linked = source.links.iter().find(|(_, alias)| alias == name);
+    let reason = match linked {
+        Some((target, _)) => format!(
+            "`{name}` is `{from}`'s legacy link to `{target}`: Docker's embedded DNS answers it to `{from}` alone, with `{target}`'s address on a network they share ({networks})"
+        ),
+        None => format!(
+            "Docker's embedded DNS answers `{name}` with its carriers' addresses on one network `{from}` shares with them ({networks})"
+        ),
+    };
     DnsPrediction::OneOf { choices, reason }
 }
