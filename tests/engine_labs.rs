@@ -213,16 +213,6 @@ findings:
     text: "`open` publishes 80/tcp on every host address"
 "#;
 
-fn on_engine(url: &str, args: &[&str]) -> std::process::Output {
-    Command::new(netlab_bin())
-        .args(args)
-        .env("DOCKER_HOST", url)
-        .env_remove("DOCKER_CONTEXT")
-        .env_remove("NETLAB_HOSTS")
-        .output()
-        .expect("netlab runs")
-}
-
 #[test]
 fn egress_is_read_from_the_routing_decision_on_20_10_and_26_1_and_a_mutant_fails() {
     if !docker_available() || !support::engines::engines_available() {
@@ -275,7 +265,7 @@ fn egress_is_read_from_the_routing_decision_on_20_10_and_26_1_and_a_mutant_fails
         .expect("sh");
     assert!(load.status.success(), "{}", stderr(&load));
     let guard = LabGuard::from_yaml("t-egress-26", EGRESS);
-    let out = on_engine(url, &["run", guard.path(), "--output", "json"]);
+    let out = netlab_on(url, &["run", guard.path(), "--output", "json"]);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
     assert_eq!(doc["passed"], 3, "{doc:#}");
@@ -301,7 +291,7 @@ fn egress_is_read_from_the_routing_decision_on_20_10_and_26_1_and_a_mutant_fails
             "egress: { node: open, expect: none }",
         ),
     );
-    let out = on_engine(url, &["run", mutant.path()]);
+    let out = netlab_on(url, &["run", mutant.path()]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
     let failed: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use support::engines::{Engines, engines_available};
 use support::*;
@@ -166,16 +166,6 @@ fn an_ipv6_only_lab_is_refused_before_anything_is_created_on_an_engine_before_28
     guard.assert_nothing_left();
 }
 
-fn on(url: &str, args: &[&str]) -> Output {
-    Command::new(netlab_bin())
-        .args(args)
-        .env("DOCKER_HOST", url)
-        .env_remove("DOCKER_CONTEXT")
-        .env_remove("NETLAB_HOSTS")
-        .output()
-        .expect("netlab runs")
-}
-
 #[test]
 fn an_ipv6_only_lab_and_the_dual_stack_one_pass_on_docker_28() {
     if !engines_available() {
@@ -184,7 +174,7 @@ fn an_ipv6_only_lab_and_the_dual_stack_one_pass_on_docker_28() {
     let engines = Engines::start_kind(&["v6t28"], "sid");
     let url = &engines.get("v6t28").url;
     let only = LabGuard::from_shipped("ipv6-only", "t-only6", |y| y);
-    let out = on(url, &["run", only.path()]);
+    let out = netlab_on(url, &["run", only.path()]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
     assert!(text.contains("on Docker 28."), "{text}");
@@ -202,7 +192,7 @@ fn an_ipv6_only_lab_and_the_dual_stack_one_pass_on_docker_28() {
         "{text}"
     );
     let dual = dual_stack("t-dual28", 3, |y| y);
-    let out = on(url, &["run", dual.path()]);
+    let out = netlab_on(url, &["run", dual.path()]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
     assert!(text.ends_with("14 passed, 0 failed, 1 skipped\n"), "{text}");
@@ -249,7 +239,7 @@ fn a_picked_subnet6_avoids_the_engines_networks_and_the_hosts_routes() {
         "name: t-pick6\nnetworks:\n  n: { ipv6: true }\nnodes:\n  a:\n    networks: [n]\n    serve: [tcp:7000]\n  b:\n    networks: [n]\nchecks:\n  - tcp: { from: b, to: a:7000, family: v6, expect: open }\n",
     );
     let up = |expect: i32| {
-        let out = on(&engine.url, &["up", guard.path()]);
+        let out = netlab_on(&engine.url, &["up", guard.path()]);
         assert_eq!(
             out.status.code(),
             Some(expect),
@@ -260,7 +250,7 @@ fn a_picked_subnet6_avoids_the_engines_networks_and_the_hosts_routes() {
         out
     };
     let down = || {
-        let out = on(&engine.url, &["down", lab]);
+        let out = netlab_on(&engine.url, &["down", lab]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     };
     up(0);
@@ -272,7 +262,7 @@ fn a_picked_subnet6_avoids_the_engines_networks_and_the_hosts_routes() {
         "{}",
         stdout(&again)
     );
-    let out = on(&engine.url, &["verify", lab]);
+    let out = netlab_on(&engine.url, &["verify", lab]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     down();
     // The first prefix taken by a network of the engine: another one.
@@ -320,7 +310,7 @@ fn a_picked_subnet6_avoids_the_engines_networks_and_the_hosts_routes() {
                 "name: t-pick6\nnetworks:\n  n: {{ ipv6: true, subnet6: \"{prefix}\" }}\nnodes:\n  a:\n    networks: [n]\n"
             ),
         );
-        let out = on(&engine.url, &["up", declared.path()]);
+        let out = netlab_on(&engine.url, &["up", declared.path()]);
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         assert!(stderr(&out).contains(&named), "{}", stderr(&out));
         assert!(

@@ -106,13 +106,7 @@ pub async fn project(
                 driver: n.driver.unwrap_or_default(),
                 internal: n.internal.unwrap_or(false),
                 ipv6: n.enable_ipv6.unwrap_or(false),
-                subnets: n
-                    .ipam
-                    .and_then(|i| i.config)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|c| c.subnet?.parse().ok())
-                    .collect(),
+                subnets: network::subnets_of(n.ipam),
             }
         })
         .collect();

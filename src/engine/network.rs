@@ -113,15 +113,18 @@ pub async fn list(engine: &Engine, lab: Option<&str>) -> Result<Vec<Listed>> {
             name: n.name.unwrap_or_default(),
             overlay: n.driver.as_deref() == Some("overlay"),
             labels: n.labels.unwrap_or_default(),
-            subnets: n
-                .ipam
-                .and_then(|i| i.config)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|c| c.subnet?.parse().ok())
-                .collect(),
+            subnets: subnets_of(n.ipam),
         })
         .collect())
+}
+
+/// The subnets of a network as the engine's IPAM has them.
+pub fn subnets_of(ipam: Option<Ipam>) -> Vec<ipnet::IpNet> {
+    ipam.and_then(|i| i.config)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| c.subnet?.parse().ok())
+        .collect()
 }
 
 /// Whether a network of exactly that name exists (an external network

@@ -31,6 +31,20 @@ pub fn netlab(args: &[&str]) -> Output {
         .expect("netlab runs")
 }
 
+/// netlab against the engine at `url` (a harness engine, the VM) and only
+/// that: no context, no host bindings of the caller's environment.
+pub fn netlab_on(url: &str, args: &[&str]) -> Output {
+    Command::new(netlab_bin())
+        .args(args)
+        .env("DOCKER_HOST", url)
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("NETLAB_HOSTS")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .expect("netlab runs")
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
