@@ -45,11 +45,15 @@ pub fn nameservers(resolv_conf: &str) -> Vec<IpAddr> {
 /// address: `net.ipv4.icmp_ratelimit`'s default, one token a second.
 const ICMP_TOKEN: Duration = Duration::from_millis(1100);
 
-/// What a batch learnt of each name server, asked once for all its probes.
+/// What a batch learnt of each name server, asked once for each name (a
+/// batch's DNS probes share one: their node's own name, the control).
 #[derive(Default)]
 pub struct NameServerReach {
-    servers: Mutex<HashMap<IpAddr, Arc<OnceCell<Reach>>>>,
+    asked: Mutex<HashMap<Asked, Arc<OnceCell<Reach>>>>,
 }
+
+/// A name server and the name it was asked for.
+type Asked = (IpAddr, String);
 
 impl NameServerReach {
     /// Asks each name server of `/etc/resolv.conf` for `name` (type A), or
@@ -58,7 +62,7 @@ impl NameServerReach {
     pub async fn resolvers(&self, name: &str, deadline: Duration) -> Option<Vec<ResolverReach>> {
         let text = std::fs::read_to_string("/etc/resolv.conf").ok()?;
         let asks = nameservers(&text).into_iter().map(|server| async move {
-            let cell = self.cell(server);
+            let cell = self.cell(server, name);
             let reach = cell
                 .get_or_init(|| settled_reach(SocketAddr::new(server, 53), name, deadline))
                 .await;
@@ -70,9 +74,9 @@ impl NameServerReach {
         Some(futures::future::join_all(asks).await)
     }
 
-    fn cell(&self, server: IpAddr) -> Arc<OnceCell<Reach>> {
-        let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(servers.entry(server).or_default())
+    fn cell(&self, server: IpAddr, name: &str) -> Arc<OnceCell<Reach>> {
+        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(asked.entry((server, name.to_owned())).or_default())
     }
 }
 

@@ -385,7 +385,11 @@ async fn died_before_ready(engine: &Engine, id: &str, node: &str, why: EngineErr
     if state.running == Some(true) {
         return why;
     }
-    let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+    let status = match state.status.map(|s| s.to_string()).as_deref() {
+        Some("removing") => "being removed".to_owned(),
+        Some(other) if !other.is_empty() => other.to_owned(),
+        _ => "not running".to_owned(),
+    };
     EngineError::new(
         format!(
             "node `{node}` is {status} and was never ready (exit code {}{})",
