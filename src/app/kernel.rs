@@ -11,6 +11,7 @@ use bollard::models::NetworkCreateRequest;
 
 use super::Failure;
 use super::hosts::Engines;
+use crate::engine::refusal::Refusal;
 use crate::engine::{Engine, EngineError};
 use crate::lab::{Driver, Lab};
 use crate::plan::LABEL_ROLE;
@@ -25,13 +26,6 @@ fn feature(driver: Driver) -> &'static str {
             "Linux's ipvlan driver (CONFIG_IPVLAN) and dummy interfaces (CONFIG_DUMMY: the parent is a dummy interface)"
         }
     }
-}
-
-/// Whether an engine's answer to a network create says the kernel lacks the
-/// driver (Docker passes on netlink's EOPNOTSUPP).
-pub fn says_unsupported(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("operation not supported") || m.contains("not supported by the kernel")
 }
 
 /// Exit 2 before anything is made when an engine's kernel cannot make one of
@@ -94,7 +88,7 @@ async fn probe(engine: &Engine, driver: Driver) -> Result<Option<String>, Failur
                 })?;
             Ok(None)
         }
-        Err(e) if says_unsupported(&e.to_string()) => Ok(Some(e.to_string())),
+        Err(e) if Refusal::of(&e) == Refusal::KernelLacksFeature => Ok(Some(e.to_string())),
         Err(e) => Err(EngineError::new(
             format!(
                 "cannot ask the engine whether its kernel has {} (network {name})",
@@ -109,16 +103,6 @@ async fn probe(engine: &Engine, driver: Driver) -> Result<Option<String>, Failur
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn netlinks_refusal_is_told_from_other_failures() {
-        assert!(says_unsupported(
-            "Docker responded with status code 500: failed to create the macvlan port: operation not supported"
-        ));
-        assert!(!says_unsupported(
-            "Docker responded with status code 409: network with name x already exists"
-        ));
-    }
 
     #[test]
     fn each_driver_names_its_kernel_feature() {

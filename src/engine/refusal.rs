@@ -31,6 +31,9 @@ pub enum Refusal {
     NetworkHasEndpoints,
     /// An overlay network a swarm task still uses.
     NetworkInUseByTask,
+    /// The kernel under the engine lacks what the call needs (a macvlan or
+    /// ipvlan driver: Docker passes on netlink's EOPNOTSUPP).
+    KernelLacksFeature,
     /// Anything else: shown as the engine said it.
     Other,
 }
@@ -68,6 +71,8 @@ impl Refusal {
             Refusal::NetworkHasEndpoints
         } else if has("in use by task") {
             Refusal::NetworkInUseByTask
+        } else if has("operation not supported") || has("not supported by the kernel") {
+            Refusal::KernelLacksFeature
         } else {
             Refusal::Other
         }
@@ -142,6 +147,16 @@ mod tests {
     #[test]
     fn each_sentence_docker_says_is_its_kind() {
         let cases: &[(Option<u16>, &str, Refusal)] = &[
+            (
+                Some(500),
+                "Docker responded with status code 500: failed to create the macvlan port: operation not supported",
+                Refusal::KernelLacksFeature,
+            ),
+            (
+                Some(409),
+                "Docker responded with status code 409: network with name x already exists",
+                Refusal::Other,
+            ),
             (
                 Some(404),
                 "Docker responded with status code 404: could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
