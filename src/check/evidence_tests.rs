@@ -122,16 +122,10 @@ fn a_hang_up_is_no_evidence_of_no_tls() {
     let l = live();
     let no_tls = kind("tls: { from: client, to: web:7000, expect: no-tls }");
     let closed = Observation::Tls(TlsObservation {
-        outcome: TlsOutcome::Closed {
-            reason: "the server hung up during the handshake (unexpected end of file)".into(),
-        },
         connect_ms: Some(0.1),
-        handshake_ms: None,
-        first_byte_ms: None,
-        version: None,
-        cipher: None,
-        subject: None,
-        close_notify: None,
+        ..TlsObservation::only(TlsOutcome::Closed {
+            reason: "the server hung up during the handshake (unexpected end of file)".into(),
+        })
     });
     let o = classify(&no_tls, &closed, &l);
     assert!(!o.passed);

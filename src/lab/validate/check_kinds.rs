@@ -11,6 +11,19 @@ use crate::lab::model::*;
 use crate::lab::raw::*;
 
 impl Validator {
+    /// A network a check names must be one of the lab's.
+    fn lab_network(&mut self, cx: &CheckCx, network: &Span<String>) -> Option<()> {
+        if cx.networks.contains_key(&network.value) {
+            return Some(());
+        }
+        self.error(
+            &network.referenced,
+            format!("undefined network `{}`", network.value),
+            did_you_mean(&network.value, cx.networks.keys().map(String::as_str)),
+        );
+        None
+    }
+
     pub(super) fn transport_check(
         &mut self,
         cx: &CheckCx,
@@ -399,14 +412,7 @@ impl Validator {
             }
         };
         let (node, network, expect) = (node?, network?, expect?);
-        if !cx.networks.contains_key(&network.value) {
-            self.error(
-                &network.referenced,
-                format!("undefined network `{}`", network.value),
-                did_you_mean(&network.value, cx.networks.keys().map(String::as_str)),
-            );
-            return None;
-        }
+        self.lab_network(cx, network)?;
         if !node.is_on(&network.value) {
             self.error(
                 &network.referenced,
@@ -481,14 +487,7 @@ impl Validator {
             }
         };
         let (node, network, (to_span, to), expect) = (node?, network?, to?, expect?);
-        if !cx.networks.contains_key(&network.value) {
-            self.error(
-                &network.referenced,
-                format!("undefined network `{}`", network.value),
-                did_you_mean(&network.value, cx.networks.keys().map(String::as_str)),
-            );
-            return None;
-        }
+        self.lab_network(cx, network)?;
         for (n, at) in [(node, &network.referenced), (to, &to_span.referenced)] {
             if !n.is_on(&network.value) {
                 self.error(
