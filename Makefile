@@ -33,7 +33,7 @@ test:
 	harness/stages.sh \
 	  "lint=make --no-print-directory lint" \
 	  "build tests=cargo test --locked --no-run" \
-	  "unit=cargo test --locked --bin netlab" \
+	  "unit=RUST_BACKTRACE=0 cargo test --locked --bin netlab" \
 	  "engine tests=(strip -o $(NETLAB_LEAN) $(NETLAB_DEBUG) || cp $(NETLAB_DEBUG) $(NETLAB_LEAN)) && NETLAB_TEST_BIN=$(CURDIR)/$(NETLAB_LEAN) cargo test --locked --no-fail-fast --test '*' -- --test-threads 4" \
 	  "engine matrix=harness/test-engines.sh $(NETLAB_LEAN)" \
 	  "vm engine=harness/vm-stage.sh run $(NETLAB_LEAN)" \

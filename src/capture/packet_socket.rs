@@ -26,7 +26,8 @@ const SO_TIMESTAMPNS: libc::c_int = 35;
 pub(super) const ETHERTYPE_IPV4: u16 = 0x0800;
 pub(super) const ETHERTYPE_IPV6: u16 = 0x86DD;
 
-/// Asked for, capped by `net.core.rmem_max`: room for bursts.
+/// Asked for (forced where allowed, else capped by `net.core.rmem_max`):
+/// room for bursts.
 const RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
 
 /// Opens the non-blocking packet socket with kernel timestamps on.
@@ -38,7 +39,19 @@ pub(super) fn open() -> Result<Socket, CaptureUnavailable> {
         .set_nonblocking(true)
         .map_err(|e| unavailable("cannot make the packet socket non-blocking", e))?;
     // Best effort: a smaller buffer only risks drops, which are counted.
-    let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
+    // With CAP_NET_ADMIN the size is not capped by net.core.rmem_max
+    // (212,992 bytes on a fresh machine: a few loopback packets of 64 KiB).
+    let forced = i32::try_from(RECEIVE_BUFFER).map(|size| {
+        set_int(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            size,
+        )
+    });
+    if !matches!(forced, Ok(Ok(()))) {
+        let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
+    }
     set_int(socket.as_raw_fd(), libc::SOL_SOCKET, SO_TIMESTAMPNS, 1)
         .map_err(|e| unavailable("cannot ask for kernel timestamps", e))?;
     Ok(socket)
