@@ -513,17 +513,20 @@ launch_tree() {
 		</dev/null >>"$s/dockerd.log" 2>&1 &
 }
 
-# Poll `docker info` until it answers, dockerd dies, or the deadline passes.
+# Poll `docker info` until it answers, the process that serves it dies, or
+# the deadline passes: wait_ready NAME PID [TIMEOUT [PAUSE [WHAT]]] (by
+# default dockerd's deadline, 0.3 s between tries; the VM passes its own).
+# PID is dockerd itself (setsid, nsenter, unshare and sh all exec), or QEMU.
 wait_ready() {
-	local name=$1 pid=$2 deadline=$((SECONDS + READY_TIMEOUT)) s
-	s=$(state_of "$name")
+	local name=$1 pid=$2 timeout=${3:-$READY_TIMEOUT} pause=${4:-0.3}
+	local what=${5:-dockerd of $1} deadline
+	deadline=$((SECONDS + timeout))
 	while ((SECONDS < deadline)); do
-		# $pid is dockerd itself (setsid, nsenter, unshare and sh all exec).
-		kill -0 "$pid" 2>/dev/null || { say "dockerd of $name exited"; return 1; }
+		kill -0 "$pid" 2>/dev/null || { say "$what exited"; return 1; }
 		timeout 5 docker -H "$(url_of "$name")" info >/dev/null 2>&1 && return 0
-		sleep 0.3
+		sleep "$pause"
 	done
-	say "dockerd of $name did not answer within ${READY_TIMEOUT} s"
+	say "$what did not answer within ${timeout} s"
 	return 1
 }
 

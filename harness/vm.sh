@@ -229,18 +229,6 @@ vm_pid() {
 		grep -qF -- "-name netlab-$1 " && echo "$pid"
 }
 
-# Poll the engine until it answers, QEMU dies, or the deadline passes.
-vm_wait_ready() {
-	local name=$1 pid=$2 deadline=$((SECONDS + VM_READY_TIMEOUT))
-	while ((SECONDS < deadline)); do
-		kill -0 "$pid" 2>/dev/null || { say "QEMU of $name exited"; return 1; }
-		timeout 5 docker -H "$(url_of "$name")" info >/dev/null 2>&1 && return 0
-		sleep 2
-	done
-	say "the engine in VM $name did not answer within ${VM_READY_TIMEOUT} s"
-	return 1
-}
-
 cmd_start_vm() {
 	local name=$1 s addr t0=$SECONDS pid
 	s=$(state_of "$name")
@@ -260,7 +248,8 @@ cmd_start_vm() {
 	vm_disk "$name"
 	launch_vm "$name"
 	pid=$!
-	if ! vm_wait_ready "$name" "$pid"; then
+	# $pid is QEMU's: the engine answers from inside it.
+	if ! wait_ready "$name" "$pid" "$VM_READY_TIMEOUT" 2 "the VM $name"; then
 		say "last lines of the console ($s/console.log):"
 		tail -n 25 "$s/console.log" >&2 || true
 		tail -n 5 "$s/qemu.log" >&2 || true

@@ -26,16 +26,6 @@ fn corpus() -> Vec<(String, PathBuf)> {
     out
 }
 
-fn import(file: &PathBuf, out: &PathBuf) {
-    let o = Command::new(support::netlab_bin())
-        .args(["import", "--any-host-port", "-o"])
-        .arg(out)
-        .arg(file)
-        .output()
-        .expect("netlab import");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
 fn run(lab: &PathBuf, name: &str) -> (bool, String) {
     let o = Command::new(support::netlab_bin())
         .args(["run", "-q", "--wait", "120s", "--name", name])
@@ -54,7 +44,7 @@ fn corpus_imports_and_its_implied_checks_pass() {
     let mut labs = Vec::new();
     for (name, file) in corpus() {
         let out = dir.path().join(format!("{name}.yaml"));
-        import(&file, &out);
+        import_merged(&[&file], &out);
         labs.push((name, out));
     }
     assert!(labs.len() >= 10);

@@ -13,6 +13,21 @@ fn vars(pairs: &[(&str, &str)]) -> Vars {
     )
 }
 
+/// The import of `files`, which must not be refused.
+fn imported(files: &[&str]) -> super::Imported {
+    match run(files) {
+        Ok(done) => done,
+        Err(refused) => panic!("refused: {refused:?}"),
+    }
+}
+
+/// Every one of `parts` is in the lab text `t`.
+fn contains_all(t: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(t.contains(part), "no {part:?} in:\n{t}");
+    }
+}
+
 fn run(files: &[&str]) -> Result<super::Imported, super::Refused> {
     let files: Vec<File> = files
         .iter()
@@ -74,9 +89,7 @@ fn dotenv_is_read_and_the_environment_wins() {
 fn later_files_add_ports_and_networks() {
     let a = "services:\n  web:\n    image: x\n    ports: ['8080:80']\n    networks: [front]\nnetworks:\n  front:\n  back:\n";
     let b = "services:\n  web:\n    ports: ['9090:90']\n    networks:\n      back: { aliases: [www] }\n";
-    let Ok(done) = run(&[a, b]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a, b]);
     assert!(
         done.lab_text.contains("\"8080:80\", \"9090:90\""),
         "{}",
@@ -92,9 +105,7 @@ fn later_files_add_ports_and_networks() {
 #[test]
 fn implicit_default_network_and_checks() {
     let a = "services:\n  a:\n    image: x\n    expose: [7000]\n  b:\n    image: x\n";
-    let Ok(done) = run(&[a]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a]);
     assert!(
         done.lab_text.contains("\n  default: {}\n"),
         "{}",
@@ -113,9 +124,7 @@ fn implicit_default_network_and_checks() {
 #[test]
 fn no_shared_network_is_unresolved_and_blocked() {
     let a = "services:\n  a:\n    image: x\n    networks: [n1]\n    expose: [7000]\n  b:\n    image: x\n    networks: [n2]\nnetworks:\n  n1:\n  n2:\n";
-    let Ok(done) = run(&[a]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a]);
     assert!(
         done.lab_text
             .contains("dns: { from: b, name: a, expect: unresolved }"),
@@ -131,9 +140,7 @@ fn no_shared_network_is_unresolved_and_blocked() {
 #[test]
 fn profiles_leave_services_out() {
     let a = "services:\n  a:\n    image: x\n  seed:\n    image: x\n    profiles: [seed]\n";
-    let Ok(done) = run(&[a]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a]);
     assert!(!done.lab_text.contains("  seed:"));
 }
 
@@ -141,9 +148,7 @@ fn profiles_leave_services_out() {
 fn anchors_and_extensions() {
     let a =
         "x-base: &base\n  image: x\n  expose: [81]\nservices:\n  a:\n    <<: *base\n  b: *base\n";
-    let Ok(done) = run(&[a]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a]);
     assert!(
         done.lab_text
             .contains("tcp: { from: a, to: b:81, expect: open }"),
@@ -155,22 +160,17 @@ fn anchors_and_extensions() {
 #[test]
 fn compose_names_are_written_as_compose_writes_them() {
     let a = "services:\n  pay_gw:\n    image: x\n    networks: [Back.end]\n    expose: [7000]\n  host:\n    image: x\n    networks: [Back.end]\nnetworks:\n  Back.end:\n";
-    let Ok(done) = run(&[a]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a]);
     let t = &done.lab_text;
-    assert!(t.contains("\n  pay_gw:\n"), "{t}");
-    assert!(t.contains("\n  host:\n"), "{t}");
-    assert!(t.contains("\n  Back.end: {}\n"), "{t}");
+    contains_all(t, &["\n  pay_gw:\n", "\n  host:\n", "\n  Back.end: {}\n"]);
     assert!(!t.contains("aliases"), "{t}");
     // The service called `host` is named as compose names a service.
-    assert!(
-        t.contains("tcp: { from: service:host, to: pay_gw:7000, expect: open }"),
-        "{t}"
-    );
-    assert!(
-        t.contains("dns: { from: service:host, name: pay_gw, expect: [pay_gw] }"),
-        "{t}"
+    contains_all(
+        t,
+        &[
+            "tcp: { from: service:host, to: pay_gw:7000, expect: open }",
+            "dns: { from: service:host, name: pay_gw, expect: [pay_gw] }",
+        ],
     );
     // And the lab it wrote is valid.
     let lab = crate::lab::load_source("imported.yaml", t.as_bytes(), None);
@@ -180,9 +180,7 @@ fn compose_names_are_written_as_compose_writes_them() {
 #[test]
 fn names_the_lab_cannot_take_keep_compose_name_as_alias() {
     let a = "services:\n  _pay:\n    image: x\n  Web:\n    image: x\n  web:\n    image: x\n";
-    let Ok(done) = run(&[a]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a]);
     let t = &done.lab_text;
     assert!(t.contains("\n  pay:\n"), "{t}");
     assert!(
@@ -193,17 +191,20 @@ fn names_the_lab_cannot_take_keep_compose_name_as_alias() {
     );
     // Docker's DNS does not tell case apart: `web` is another node, and
     // keeps compose's name as an alias.
-    assert!(t.contains("\n  Web:\n"), "{t}");
-    assert!(t.contains("\n  web-2:\n"), "{t}");
-    assert!(t.contains("default: { aliases: [\"web\"] }"), "{t}");
+    contains_all(
+        t,
+        &[
+            "\n  Web:\n",
+            "\n  web-2:\n",
+            "default: { aliases: [\"web\"] }",
+        ],
+    );
 }
 
 #[test]
 fn keys_netlab_cannot_honour_are_warnings_with_their_place() {
     let a = "services:\n  a:\n    image: x\n    cap_add: [NET_ADMIN]\n";
-    let Ok(done) = run(&[a]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a]);
     let w = done
         .messages
         .iter()
@@ -239,9 +240,7 @@ fn what_compose_refuses_is_an_error_at_its_place() {
 #[test]
 fn a_back_end_service_published_everywhere_is_a_finding() {
     let a = "services:\n  db:\n    image: x\n    networks: [back]\n    ports: ['5432:5432']\nnetworks:\n  back:\n";
-    let Ok(done) = run(&[a]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a]);
     assert!(
         done.messages
             .iter()
@@ -269,7 +268,7 @@ fn a_back_end_service_published_everywhere_is_a_finding() {
 fn a_port_nothing_serves_is_a_finding() {
     // Host mode discards `ports`.
     let host = "services:\n  web:\n    image: x\n    network_mode: host\n    ports: ['8080:80']\n";
-    let done = run(&[host]).expect("imports");
+    let done = imported(&[host]);
     assert!(
         done.messages.iter().any(|m| m.level == Level::Finding
             && m.at.line == 5
@@ -345,7 +344,7 @@ fn the_agent_serves_what_the_image_exposes_where_the_engine_has_it() {
 #[test]
 fn a_service_in_anothers_namespace_is_a_sidecar_reached_at_its_owner() {
     let text = "services:\n  app:\n    image: x\n    expose: [8080]\n  proxy:\n    image: y\n    network_mode: service:app\n    expose: [9901]\n    ports: ['9901:9901']\n  tap:\n    image: z\n    network_mode: service:proxy\n  client:\n    image: c\n";
-    let done = run(&[text]).expect("imports");
+    let done = imported(&[text]);
     let t = &done.lab_text;
     assert!(
         t.contains("  proxy:\n    network_mode: \"container:app\"\n    serve: [tcp:9901]\n"),
@@ -364,13 +363,12 @@ fn a_service_in_anothers_namespace_is_a_sidecar_reached_at_its_owner() {
         done.messages
     );
     // The sidecar's port is reached at its owner, whose namespace it shares.
-    assert!(
-        t.contains("tcp: { from: client, to: app:9901, expect: open }"),
-        "{t}"
-    );
-    assert!(
-        t.contains("tcp: { from: client, to: app:8080, expect: open }"),
-        "{t}"
+    contains_all(
+        t,
+        &[
+            "tcp: { from: client, to: app:9901, expect: open }",
+            "tcp: { from: client, to: app:8080, expect: open }",
+        ],
     );
     assert!(!t.contains("to: proxy:"), "{t}");
     crate::lab::load_source("imported.yaml", t.as_bytes(), None).expect("valid");
@@ -379,18 +377,15 @@ fn a_service_in_anothers_namespace_is_a_sidecar_reached_at_its_owner() {
 #[test]
 fn external_networks_are_used_not_made() {
     let a = "services:\n  a:\n    image: x\n    networks: [shared, corp, old]\nnetworks:\n  shared:\n    external: true\n  corp:\n    external: true\n    name: corp_net\n  old:\n    external:\n      name: legacy.net\n";
-    let Ok(done) = run(&[a]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a]);
     let t = &done.lab_text;
-    assert!(t.contains("\n  shared: { external: true }\n"), "{t}");
-    assert!(
-        t.contains("\n  corp: { external: true, name: \"corp_net\" }\n"),
-        "{t}"
-    );
-    assert!(
-        t.contains("\n  old: { external: true, name: \"legacy.net\" }\n"),
-        "{t}"
+    contains_all(
+        t,
+        &[
+            "\n  shared: { external: true }\n",
+            "\n  corp: { external: true, name: \"corp_net\" }\n",
+            "\n  old: { external: true, name: \"legacy.net\" }\n",
+        ],
     );
     let lab = crate::lab::load_source("imported.yaml", t.as_bytes(), None).expect("valid");
     assert_eq!(
@@ -402,18 +397,15 @@ fn external_networks_are_used_not_made() {
 #[test]
 fn hostname_and_extra_hosts_are_written_into_the_lab() {
     let a = "services:\n  a:\n    image: x\n    hostname: db.local\n    extra_hosts:\n      - \"gw:host-gateway\"\n      - \"old=10.0.0.5\"\n      - \"v6:[fd00::7]\"\n      - \"bare:::1\"\n  b:\n    image: x\n    extra_hosts:\n      cache: 10.0.0.6\n      many: [10.0.0.7, 10.0.0.8]\n";
-    let Ok(done) = run(&[a]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a]);
     let t = &done.lab_text;
-    assert!(t.contains("    hostname: \"db.local\"\n"), "{t}");
-    assert!(
-        t.contains("    extra_hosts: { \"gw\": \"host-gateway\", \"old\": \"10.0.0.5\", \"v6\": \"fd00::7\", \"bare\": \"::1\" }\n"),
-        "{t}"
-    );
-    assert!(
-        t.contains("    extra_hosts: { \"cache\": \"10.0.0.6\", \"many\": \"10.0.0.7\" }\n"),
-        "{t}"
+    contains_all(
+        t,
+        &[
+            "    hostname: \"db.local\"\n",
+            "    extra_hosts: { \"gw\": \"host-gateway\", \"old\": \"10.0.0.5\", \"v6\": \"fd00::7\", \"bare\": \"::1\" }\n",
+            "    extra_hosts: { \"cache\": \"10.0.0.6\", \"many\": \"10.0.0.7\" }\n",
+        ],
     );
     // The lab keeps them (it was validated as any lab file), and nothing
     // says "cannot honour" any more; the second address of `many` does.
@@ -440,9 +432,7 @@ fn hostname_and_extra_hosts_are_written_into_the_lab() {
 #[test]
 fn host_entries_the_lab_cannot_hold_are_warnings_at_their_place() {
     let a = "services:\n  a:\n    image: x\n    hostname: bad_name\n    extra_hosts: [\"noaddress\", \"x:not-an-ip\"]\n  side:\n    image: x\n    network_mode: service:a\n    hostname: side\n    extra_hosts: [\"gw:host-gateway\"]\n  h:\n    image: x\n    network_mode: host\n    hostname: h1\n    extra_hosts: [\"gw:host-gateway\"]\n";
-    let Ok(done) = run(&[a]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a]);
     let warned: Vec<u64> = done
         .messages
         .iter()
@@ -463,9 +453,7 @@ fn host_entries_the_lab_cannot_hold_are_warnings_at_their_place() {
 #[test]
 fn links_are_written_as_the_nodes_links_and_resolve_from_the_linker_only() {
     let a = "services:\n  app:\n    image: x\n    links: [db, \"db:database\", \"ghost:g\", \"lone:l\"]\n  db:\n    image: x\n  lone:\n    image: x\n    networks: [solo]\nnetworks:\n  solo: {}\n";
-    let Ok(done) = run(&[a]) else {
-        panic!("refused")
-    };
+    let done = imported(&[a]);
     let t = &done.lab_text;
     assert!(
         t.contains("    links: [\"db:db\", \"db:database\"]\n"),

@@ -27,6 +27,11 @@ nodes:
     networks: { routed: { ipv4: 10.213.64.10 } }
 ";
 
+/// What the model says of TCP from node `from` to `to`:`port`.
+fn tcp_from(l: &Lab, from: &str, to: &str, port: u16) -> crate::model::reach::ReachPrediction {
+    reach(l, &Source::Node(from.into()), to, port, Transport::Tcp)
+}
+
 fn lab(yaml: &str) -> Lab {
     load_str(yaml).expect("valid lab").lab
 }
@@ -101,34 +106,16 @@ fn the_model_says_the_host_cannot_reach_vlan_containers_nor_l3_cross_its_subnets
         "{}",
         from_host.reason
     );
-    let same_subnet = reach(
-        &l,
-        &Source::Node("north".into()),
-        "east",
-        7000,
-        Transport::Tcp,
-    );
+    let same_subnet = tcp_from(&l, "north", "east", 7000);
     assert_eq!(same_subnet.reach, Reach::Open);
-    let across = reach(
-        &l,
-        &Source::Node("west".into()),
-        "east",
-        7000,
-        Transport::Tcp,
-    );
+    let across = tcp_from(&l, "west", "east", 7000);
     assert_eq!(across.reach, Reach::Blocked);
     assert!(
         across.reason.contains("no default route"),
         "{}",
         across.reason
     );
-    let mac = reach(
-        &l,
-        &Source::Node("client".into()),
-        "web",
-        7000,
-        Transport::Tcp,
-    );
+    let mac = tcp_from(&l, "client", "web", 7000);
     assert_eq!(mac.reach, Reach::Open);
 }
 
@@ -152,21 +139,9 @@ fn a_sidecar_is_in_its_owners_namespace() {
     assert_eq!(l.namespace_of("metrics"), "web");
     assert_eq!(l.sidecars_of("web").collect::<Vec<_>>(), ["metrics"]);
     // Reached at its owner's address, from its owner's networks.
-    let to = reach(
-        &l,
-        &Source::Node("client".into()),
-        "metrics",
-        7000,
-        Transport::Tcp,
-    );
+    let to = tcp_from(&l, "client", "metrics", 7000);
     assert_eq!(to.reach, Reach::Open);
-    let from = reach(
-        &l,
-        &Source::Node("metrics".into()),
-        "client",
-        7001,
-        Transport::Tcp,
-    );
+    let from = tcp_from(&l, "metrics", "client", 7001);
     assert_eq!(from.reach, Reach::Refused);
 }
 
@@ -218,13 +193,7 @@ fn with_a_parent_of_its_own_ipvlan_l3_routes_between_its_subnets() {
         "    driver: ipvlan\n",
         "    driver: ipvlan\n    parent: lab\n",
     ));
-    let across = reach(
-        &l,
-        &Source::Node("west".into()),
-        "east",
-        7000,
-        Transport::Tcp,
-    );
+    let across = tcp_from(&l, "west", "east", 7000);
     assert_eq!(across.reach, Reach::Open, "{}", across.reason);
     // The host still has no way to them: no address on the parent.
     let from_host = reach(&l, &Source::Host(None), "east", 7000, Transport::Tcp);

@@ -34,6 +34,11 @@ fn node(n: &str) -> Source {
     Source::Node(n.into())
 }
 
+/// TCP over IPv6 from node `from` to `to`:7000 on an engine like `side`.
+fn tcp_v6(l: &Lab, from: &str, to: &str, side: EngineSide) -> super::reach::ReachPrediction {
+    super::reach_family(l, &node(from), to, 7000, Transport::Tcp, IpFamily::V6, side)
+}
+
 fn cell(l: &Lab, from: Source, to: &str) -> Reach {
     reach(l, &from, to, 7000, Transport::Tcp).reach
 }
@@ -200,18 +205,7 @@ checks:
 #[test]
 fn without_ip6tables_docker_enforces_none_of_its_ipv6_rules() {
     let l = lab(DUAL);
-    let v6 = |from: &str, to: &str, side: EngineSide| {
-        super::reach_family(
-            &l,
-            &node(from),
-            to,
-            7000,
-            Transport::Tcp,
-            IpFamily::V6,
-            side,
-        )
-        .reach
-    };
+    let v6 = |from: &str, to: &str, side: EngineSide| tcp_v6(&l, from, to, side).reach;
     for (from, to) in [("a", "b"), ("c", "d"), ("a", "e"), ("e", "a")] {
         assert_eq!(
             v6(from, to, EngineSide::NEW),
@@ -222,15 +216,7 @@ fn without_ip6tables_docker_enforces_none_of_its_ipv6_rules() {
     }
     // The default bridge has no IPv6 here: no route, with or without.
     assert_eq!(v6("legacy", "a", EngineSide::OLD), Reach::Blocked);
-    let p = super::reach_family(
-        &l,
-        &node("a"),
-        "b",
-        7000,
-        Transport::Tcp,
-        IpFamily::V6,
-        EngineSide::OLD,
-    );
+    let p = tcp_v6(&l, "a", "b", EngineSide::OLD);
     assert!(p.reason.contains("ip6tables"), "{}", p.reason);
     assert_eq!(p.network.as_deref(), Some("two"));
 }
@@ -246,26 +232,15 @@ fn from_docker_26_internal_ipv6_has_no_default_route() {
         ip6tables: false,
         major: 26,
     };
-    let v6 = |from: &str, to: &str, side: EngineSide| {
-        super::reach_family(
-            &l,
-            &node(from),
-            to,
-            7000,
-            Transport::Tcp,
-            IpFamily::V6,
-            side,
-        )
-    };
     for (from, to) in [("a", "e"), ("e", "a")] {
-        let p = v6(from, to, docker26);
+        let p = tcp_v6(&l, from, to, docker26);
         assert_eq!(p.reach, Reach::Blocked, "{from} -> {to}");
         assert!(p.reason.contains("default route"), "{}", p.reason);
-        assert_eq!(v6(from, to, EngineSide::OLD).reach, Reach::Open);
+        assert_eq!(tcp_v6(&l, from, to, EngineSide::OLD).reach, Reach::Open);
     }
     // Between two non-internal bridges nothing changed.
-    assert_eq!(v6("a", "b", docker26).reach, Reach::Open);
-    assert_eq!(v6("c", "d", docker26).reach, Reach::Open);
+    assert_eq!(tcp_v6(&l, "a", "b", docker26).reach, Reach::Open);
+    assert_eq!(tcp_v6(&l, "c", "d", docker26).reach, Reach::Open);
 }
 
 /// Docker 28.5 (seed 107): an AAAA question ends at the first network in
