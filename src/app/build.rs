@@ -278,6 +278,7 @@ pub async fn refuse_taken_host_ports(
                     id,
                     timeout_ms: 2000,
                     capture: false,
+                    host_to_container: false,
                     kind: ProbeKind::Bind {
                         addr: *addr,
                         transport: *transport,
@@ -432,20 +433,32 @@ pub async fn create_networks(
 }
 
 /// The dummy interfaces the networks about to be made hang off
-/// (`parent: lab`), on each of their hosts: there, every parent the plan
-/// wants is made (or taken as the lab left it), and any other the lab
-/// made is removed.
+/// (`parent: lab`), on each of their hosts: see [`settle_parents`].
 async fn make_parents(
     engines: &Engines,
     plan: &Plan,
     list: &[&NetworkPlan],
     agent_image: &str,
 ) -> Result<(), Failure> {
-    let mut hosts: Vec<&str> = list
+    let hosts: Vec<&str> = list
         .iter()
         .filter(|n| n.parent.is_some())
         .map(|n| n.host.as_str())
         .collect();
+    settle_parents(engines, plan, &hosts, agent_image).await
+}
+
+/// On each of `hosts`, the lab's dummy parents made as the plan wants
+/// them: every one it wants is made (or taken as the lab left it), and
+/// any other the lab made is removed (a network no longer there, or a
+/// killed run's).
+pub async fn settle_parents(
+    engines: &Engines,
+    plan: &Plan,
+    hosts: &[&str],
+    agent_image: &str,
+) -> Result<(), Failure> {
+    let mut hosts = hosts.to_vec();
     hosts.sort_unstable();
     hosts.dedup();
     let work: Vec<(&str, Vec<String>)> = hosts

@@ -17,7 +17,9 @@ use crate::engine::record::{self, RECORD_VERSION, Record};
 use crate::engine::{Engine, EngineError, container, discover, network};
 use crate::lab::Lab;
 use crate::live::LiveLab;
-use crate::plan::{self, Changes, Delta, LABEL_HOST, LABEL_NETWORK, LABEL_NODE, ROLE_HOST_HELPER};
+use crate::plan::{
+    self, Changes, Delta, LABEL_HOST, LABEL_NETWORK, LABEL_NODE, LABEL_PARENT, ROLE_HOST_HELPER,
+};
 use crate::report::count;
 
 pub async fn converge(
@@ -189,6 +191,22 @@ async fn apply(
         .collect();
     futures::future::try_join_all(doomed_networks.iter().map(|(e, id)| network::remove(e, id)))
         .await?;
+    // A network that hung off a dummy parent of the lab's leaves it
+    // behind: the parents of its host are settled to what the plan wants.
+    let parent_hosts: Vec<&str> = listed
+        .iter()
+        .flat_map(|(_, o)| &o.networks)
+        .filter(|n| {
+            n.labels.contains_key(LABEL_PARENT)
+                && n.labels
+                    .get(LABEL_NETWORK)
+                    .is_some_and(|name| networks_out.contains(name))
+        })
+        .filter_map(|n| n.labels.get(LABEL_HOST).map(String::as_str))
+        .collect();
+    if !parent_hosts.is_empty() {
+        build::settle_parents(engines, plan, &parent_hosts, &image.tag).await?;
+    }
     let removed_networks: Vec<String> = doomed_networks
         .iter()
         .map(|(_, id)| (*id).to_owned())
