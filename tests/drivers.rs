@@ -356,28 +356,16 @@ impl Drop for VmLab<'_> {
         // A test that failed half-way may leave the lab's dummy parents.
         if std::thread::panicking() {
             for name in lab_interfaces_on(self.engine, &self.guard.name) {
-                let _ = self.engine.docker(&[
-                    "run",
-                    "--rm",
-                    "--network",
-                    "host",
-                    "--cap-add",
-                    "NET_ADMIN",
-                    FOREIGN_IMAGE,
-                    "ip",
-                    "link",
-                    "del",
-                    &name,
-                ]);
+                let _ = on_vm_host(self.engine, &format!("ip link del {name}"));
             }
         }
     }
 }
 
-/// The interfaces of the VM's own network namespace whose alias says
-/// `lab` made them (`parent: lab`), as a busybox container on the host's
-/// network lists them: read without netlab.
-fn lab_interfaces_on(engine: &Engine, lab: &str) -> Vec<String> {
+/// `script` run by busybox in the VM's own network namespace, with
+/// NET_ADMIN (the image is copied there once): the VM's host read and
+/// changed without netlab.
+fn on_vm_host(engine: &Engine, script: &str) -> Output {
     static LOADED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
     let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
     if !*loaded {
@@ -393,19 +381,28 @@ fn lab_interfaces_on(engine: &Engine, lab: &str) -> Vec<String> {
         assert!(load.status.success(), "image to the VM: {}", stderr(&load));
         *loaded = true;
     }
-    let script = "for i in /sys/class/net/*; do echo \"${i##*/} $(cat $i/ifalias)\"; done";
-    let out = engine.docker(&[
+    engine.docker(&[
         "run",
         "--rm",
         "--network",
         "host",
+        "--cap-add",
+        "NET_ADMIN",
         "--label",
         "io.netlab.test=true",
         FOREIGN_IMAGE,
         "sh",
         "-c",
         script,
-    ]);
+    ])
+}
+
+/// The interfaces of the VM's own network namespace whose alias says
+/// `lab` made them (`parent: lab`), as a busybox container on the host's
+/// network lists them: read without netlab.
+fn lab_interfaces_on(engine: &Engine, lab: &str) -> Vec<String> {
+    let script = "for i in /sys/class/net/*; do echo \"${i##*/} $(cat $i/ifalias)\"; done";
+    let out = on_vm_host(engine, script);
     assert!(out.status.success(), "listing interfaces: {}", stderr(&out));
     let alias = format!("io.netlab.lab={lab}");
     stdout(&out)
@@ -483,6 +480,25 @@ fn passes_and_its_mutant_fails(engine: &Engine, i: usize, lab: &str, flips: &[(&
             fails.iter().any(|f| f.contains(&format!("is {expect}"))),
             "{lab} mutant: no FAIL expecting `{expect}`:\n{text}"
         );
+    }
+    if lab_parent {
+        // The lab changed to Docker's own dummy: `up` converges, and the
+        // dummy the lab made goes with the network that hung off it.
+        // Then back, so that `down` has a parent to remove.
+        let with_parent = std::fs::read_to_string(vm.guard.path()).expect("lab copy");
+        let own = with_parent.replace("    parent: lab\n", "");
+        for (yaml, parents) in [(&own, 0), (&with_parent, 1)] {
+            std::fs::write(vm.guard.path(), yaml).expect("lab copy");
+            let up = netlab_at(url, &["up", "--wait", VM_WAIT, vm.guard.path()]);
+            assert_eq!(
+                up.status.code(),
+                Some(0),
+                "{lab} converged: {}",
+                stderr(&up)
+            );
+            let made = lab_interfaces_on(engine, &name);
+            assert_eq!(made.len(), parents, "{lab} converged: {made:?}");
+        }
     }
     let down = netlab_at(url, &["down", &name]);
     assert_eq!(down.status.code(), Some(0), "{lab} down: {}", stderr(&down));
@@ -576,4 +592,90 @@ fn the_sidecar_lab_passes_on_the_vm() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(text.ends_with("14 passed, 0 failed\n"), "{text}");
+}
+
+/// A way off the VM that leads nowhere: a dummy interface of the VM's host
+/// with a gateway on it, removed on drop.
+struct RouteOffTheVm<'a> {
+    engine: &'a Engine,
+}
+
+const OFF_LINK: &str = "nlt-off";
+
+impl Drop for RouteOffTheVm<'_> {
+    fn drop(&mut self) {
+        let _ = on_vm_host(self.engine, &format!("ip link del {OFF_LINK}"));
+    }
+}
+
+/// The VM's host is given a route to macvlan-basic's subnet via a gateway
+/// (on a dummy interface: a way out of the machine that leads nowhere).
+/// The host's probe to web is then not sent at all — its observation names
+/// that route, and the dummy sent no packet — and web is still `blocked`
+/// from the host; its mutant (`open`) FAILs; desk, on a bridge, is reached.
+#[test]
+fn a_host_probe_routed_out_of_the_machine_is_not_sent() {
+    let Some(engine) = vm_engine() else {
+        return;
+    };
+    let _turn = VM_TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let vm = VmLab {
+        engine: &engine,
+        guard: LabGuard::from_shipped("macvlan-basic", "t-drv-vm-off", |y| y),
+    };
+    let url = Some(engine.url.as_str());
+    let up = netlab_at(url, &["up", "--wait", VM_WAIT, vm.guard.path()]);
+    assert_eq!(up.status.code(), Some(0), "up: {}", stderr(&up));
+    let _route = RouteOffTheVm { engine: &engine };
+    let made = on_vm_host(
+        &engine,
+        &format!(
+            "ip link add {OFF_LINK} type dummy && ip addr add 10.213.99.1/24 dev {OFF_LINK} \
+             && ip link set {OFF_LINK} up && ip route add 10.213.60.0/24 via 10.213.99.2 dev {OFF_LINK}"
+        ),
+    );
+    assert!(made.status.success(), "the route: {}", stderr(&made));
+    let out = netlab_at(url, &["verify", "--output", "json", vm.guard.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let observed = |title: &str| {
+        doc["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["title"] == title)
+            .map(|c| c["observation"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    let web = observed("tcp host → web:7000 is blocked");
+    assert!(
+        web.contains("not sent: this host routes 10.213.60.10 via 10.213.99.2 on nlt-off"),
+        "{doc:#}"
+    );
+    assert!(
+        observed("tcp host → desk:7000 is open").contains("answered by desk"),
+        "{doc:#}"
+    );
+    let sent = on_vm_host(
+        &engine,
+        &format!("cat /sys/class/net/{OFF_LINK}/statistics/tx_packets"),
+    );
+    assert_eq!(stdout(&sent).trim(), "0", "packets sent off the machine");
+    let mutant_dir = tempfile::tempdir().expect("tmp");
+    let mutant = mutant_dir.path().join("t-drv-vm-off.yaml");
+    let yaml = std::fs::read_to_string(vm.guard.path()).expect("lab copy");
+    let from = "tcp: { from: host, to: web:7000, expect: blocked }";
+    assert!(yaml.contains(from), "macvlan-basic has no `{from}`");
+    std::fs::write(
+        &mutant,
+        yaml.replace(from, "tcp: { from: host, to: web:7000, expect: open }"),
+    )
+    .expect("write mutant");
+    let out = netlab_at(url, &["verify", mutant.to_str().expect("utf-8")]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(failed(&text).len(), 1, "{text}");
+    assert!(failed(&text)[0].contains("web:7000 is open"), "{text}");
+    let down = netlab_at(url, &["down", "t-drv-vm-off"]);
+    assert_eq!(down.status.code(), Some(0), "down: {}", stderr(&down));
 }

@@ -7,6 +7,7 @@ pub mod cert_subject;
 pub mod echo;
 pub mod egress;
 pub mod emulate;
+pub mod host_route;
 pub mod impair;
 pub mod link;
 pub mod netem;

@@ -101,6 +101,23 @@ async fn run_recorded(
 
 static RECORDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// What a probe that was not sent saw: no way there (`why` says which).
+fn not_sent(kind: &ProbeKind, why: String) -> Observation {
+    match kind {
+        ProbeKind::Udp { .. } => Observation::Udp(UdpObservation::Unreachable { message: why }),
+        ProbeKind::Tls { .. } => {
+            Observation::Tls(TlsObservation::only(TlsOutcome::Error { message: why }))
+        }
+        ProbeKind::Http { .. } => Observation::Http(HttpObservation {
+            hops: Vec::new(),
+            final_body: String::new(),
+            error: Some(why),
+            note: None,
+        }),
+        _ => Observation::Tcp(TcpObservation::Unreachable { message: why }),
+    }
+}
+
 /// The name servers of resolv.conf: DNS to them is the probe's too.
 fn resolvers() -> Vec<IpAddr> {
     system_resolver_config()
@@ -114,6 +131,14 @@ async fn run(
     name_servers: &NameServerReach,
 ) -> Observation {
     let deadline = Duration::from_millis(probe.timeout_ms);
+    if probe.host_to_container
+        && let Some(why) = probe
+            .kind
+            .destination()
+            .and_then(super::host_route::off_machine)
+    {
+        return not_sent(&probe.kind, why);
+    }
     match &probe.kind {
         ProbeKind::Dns {
             name,

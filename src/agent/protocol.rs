@@ -125,6 +125,10 @@ pub struct Probe {
     /// Record the probe's own packets (tcp, tls, http).
     #[serde(default)]
     pub capture: bool,
+    /// Sent from a Docker host's own stack to a lab container's address:
+    /// only where the host routes to it itself (`agent::host_route`).
+    #[serde(default)]
+    pub host_to_container: bool,
     #[serde(flatten)]
     pub kind: ProbeKind,
 }
@@ -308,6 +312,24 @@ pub struct DnsControl {
     pub record: RecordType,
 }
 
+impl ProbeKind {
+    /// The address the probe sends its first packet to, where it is known
+    /// before it starts (an http URL with an address for its host).
+    pub fn destination(&self) -> Option<IpAddr> {
+        match self {
+            ProbeKind::Tcp { addr, .. }
+            | ProbeKind::Udp { addr, .. }
+            | ProbeKind::Tls { addr, .. } => Some(addr.ip()),
+            ProbeKind::Http { url, .. } => match url::Url::parse(url).ok()?.host()? {
+                url::Host::Ipv4(a) => Some(a.into()),
+                url::Host::Ipv6(a) => Some(a.into()),
+                url::Host::Domain(_) => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ProbeBatch {
     pub probes: Vec<Probe>,
@@ -322,6 +344,7 @@ impl ProbeBatch {
                 id: 0,
                 timeout_ms: 2000,
                 capture: false,
+                host_to_container: false,
                 kind: ProbeKind::Interfaces,
             }],
         }

@@ -133,12 +133,14 @@ mod tests {
                 id: 0,
                 timeout_ms: 500,
                 capture: false,
+                host_to_container: false,
                 kind: ProbeKind::Interfaces,
             },
             Probe {
                 id: 1,
                 timeout_ms: 500,
                 capture: false,
+                host_to_container: false,
                 kind: ProbeKind::Published {
                     ip: "127.0.0.1".parse().expect("ip"),
                     port: 9,
@@ -152,6 +154,7 @@ mod tests {
                 id: 2,
                 timeout_ms: 500,
                 capture: false,
+                host_to_container: false,
                 kind: ProbeKind::Bind {
                     addr: "127.0.0.1:0".parse().expect("addr"),
                     transport: crate::vocab::Transport::Udp,

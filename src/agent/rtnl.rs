@@ -2,7 +2,8 @@
 //! time: the few that impairing a link needs — a qdisc (netem, clsact) set
 //! or removed, a filter that redirects an interface's egress, a veth pair
 //! made or removed, and a dump of the qdiscs; and the dummy interface a
-//! lab network hangs off (`parent: lab`). Messages are built with
+//! lab network hangs off (`parent: lab`); and the route the kernel would
+//! take to an address (`ip route get`). Messages are built with
 //! netlink-packet-route and sent on a netlink-sys socket.
 
 use std::ffi::CString;
@@ -10,15 +11,16 @@ use std::ffi::CString;
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
 };
-use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::tc::{
     TcAction, TcActionAttribute, TcActionGeneric, TcActionMirror, TcActionMirrorOption,
     TcActionOption, TcActionType, TcAttribute, TcFilterU32, TcFilterU32Option, TcHandle, TcMessage,
     TcMirror, TcMirrorActionType, TcOption, TcU32Key, TcU32Selector, TcU32SelectorFlags,
 };
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
 /// A qdisc's options (`TCA_OPTIONS`), for a kind whose options are
@@ -30,6 +32,15 @@ const CLSACT_EGRESS: TcHandle = TcHandle {
     major: 0xffff,
     minor: TcHandle::MIN_EGRESS,
 };
+
+/// The kernel's route to one address, as `ip route get` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTo {
+    /// The next hop, when the address is not on a link of this host.
+    pub gateway: Option<std::net::IpAddr>,
+    /// The interface the packet would leave by.
+    pub interface: Option<String>,
+}
 
 pub struct Rtnl {
     socket: Socket,
@@ -310,6 +321,43 @@ impl Rtnl {
             .map(drop)
     }
 
+    /// The route the kernel would take to `to` (RTM_GETROUTE); no route
+    /// is the kernel's errno (ENETUNREACH and its kin).
+    pub fn route_to(&mut self, to: std::net::IpAddr) -> std::io::Result<RouteTo> {
+        let mut msg = RouteMessage::default();
+        (
+            msg.header.address_family,
+            msg.header.destination_prefix_length,
+        ) = match to {
+            std::net::IpAddr::V4(_) => (AddressFamily::Inet, 32),
+            std::net::IpAddr::V6(_) => (AddressFamily::Inet6, 128),
+        };
+        msg.attributes
+            .push(RouteAttribute::Destination(RouteAddress::from(to)));
+        let replies = self.exchange(
+            RouteNetlinkMessage::GetRoute(msg),
+            NLM_F_REQUEST | NLM_F_ACK,
+        )?;
+        let Some(RouteNetlinkMessage::NewRoute(route)) = replies.into_iter().next() else {
+            return Err(std::io::Error::other(format!(
+                "the kernel gave no route to {to}"
+            )));
+        };
+        let mut out = RouteTo {
+            gateway: None,
+            interface: None,
+        };
+        for attribute in route.attributes {
+            match attribute {
+                RouteAttribute::Gateway(RouteAddress::Inet(a)) => out.gateway = Some(a.into()),
+                RouteAttribute::Gateway(RouteAddress::Inet6(a)) => out.gateway = Some(a.into()),
+                RouteAttribute::Oif(index) => out.interface = name_of(index),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
     pub fn delete_link(&mut self, index: u32) -> std::io::Result<()> {
         let mut msg = LinkMessage::default();
         msg.header.index = index;
@@ -320,6 +368,19 @@ impl Rtnl {
 
 fn ifindex(index: u32) -> std::io::Result<i32> {
     i32::try_from(index).map_err(|_| std::io::Error::other(format!("interface index {index}")))
+}
+
+/// The name of the interface with index `index`, if there is one.
+fn name_of(index: u32) -> Option<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` has the IF_NAMESIZE bytes if_indextoname may write.
+    let name = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if name.is_null() {
+        return None;
+    }
+    // SAFETY: on success the kernel wrote a NUL-terminated name into `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
 }
 
 /// The index of the interface called `name`, if there is one.

@@ -100,6 +100,7 @@ async fn tcp_open_names_the_node() {
         id: 1,
         timeout_ms: 2000,
         capture: false,
+        host_to_container: false,
         kind: ProbeKind::Tcp {
             addr,
             speak: Speak::Greeting,
@@ -148,6 +149,7 @@ async fn tcp_open_without_a_greeting_has_no_identity() {
         id: 1,
         timeout_ms: 1500,
         capture: false,
+        host_to_container: false,
         kind: ProbeKind::Tcp {
             addr,
             speak: Speak::Greeting,
@@ -168,6 +170,7 @@ async fn tcp_closed_port_is_refused() {
         id: 1,
         timeout_ms: 2000,
         capture: false,
+        host_to_container: false,
         kind: ProbeKind::Tcp {
             addr,
             speak: Speak::Greeting,
@@ -185,6 +188,7 @@ async fn udp_answer_names_the_node() {
         id: 1,
         timeout_ms: 2000,
         capture: false,
+        host_to_container: false,
         kind: ProbeKind::Udp {
             addr,
             by_name: None,
@@ -226,6 +230,7 @@ async fn udp_closed_port_is_refused_or_times_out() {
         id: 1,
         timeout_ms: 300,
         capture: false,
+        host_to_container: false,
         kind: ProbeKind::Udp {
             addr,
             by_name: None,
@@ -255,6 +260,7 @@ async fn udp_reply_without_greeting_is_unrecognised() {
         id: 1,
         timeout_ms: 2000,
         capture: false,
+        host_to_container: false,
         kind: ProbeKind::Udp {
             addr,
             by_name: None,
@@ -281,6 +287,7 @@ async fn batch_keeps_order_and_runs_concurrently() {
                 id: 7,
                 timeout_ms: 300,
                 capture: false,
+                host_to_container: false,
                 kind: ProbeKind::Udp {
                     addr: silent_a,
                     by_name: None,
@@ -290,6 +297,7 @@ async fn batch_keeps_order_and_runs_concurrently() {
                 id: 3,
                 timeout_ms: 300,
                 capture: false,
+                host_to_container: false,
                 kind: ProbeKind::Udp {
                     addr: silent_b,
                     by_name: None,
@@ -299,6 +307,7 @@ async fn batch_keeps_order_and_runs_concurrently() {
                 id: 9,
                 timeout_ms: 300,
                 capture: false,
+                host_to_container: false,
                 kind: ProbeKind::Tcp {
                     addr: tcp,
                     speak: Speak::Greeting,
@@ -309,6 +318,7 @@ async fn batch_keeps_order_and_runs_concurrently() {
                 id: 5,
                 timeout_ms: 300,
                 capture: false,
+                host_to_container: false,
                 kind: ProbeKind::Udp {
                     addr: silent_c,
                     by_name: None,
@@ -384,6 +394,7 @@ async fn start_reports_every_bound_port_in_order() {
             id: 0,
             timeout_ms: 2000,
             capture: false,
+            host_to_container: false,
             kind: ProbeKind::Udp {
                 addr: bound[0],
                 by_name: None
@@ -397,6 +408,7 @@ async fn start_reports_every_bound_port_in_order() {
             id: 0,
             timeout_ms: 2000,
             capture: false,
+            host_to_container: false,
             kind: ProbeKind::Tcp {
                 addr: bound[2],
                 speak: Speak::Greeting,
@@ -603,6 +615,7 @@ async fn a_bad_client_does_not_take_the_listeners_down() {
             id: 0,
             timeout_ms: 2000,
             capture: false,
+            host_to_container: false,
             kind: ProbeKind::Tcp {
                 addr: tcp,
                 speak: Speak::Greeting,

@@ -89,6 +89,7 @@ pub async fn refuse_host_overlaps(
                     id: 0,
                     timeout_ms: 2000,
                     capture: false,
+                    host_to_container: false,
                     kind: ProbeKind::Routes,
                 }],
             };

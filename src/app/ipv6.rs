@@ -66,6 +66,7 @@ async fn prefixes_of(engine: &Engine, helper: &str) -> Result<Vec<Prefix6>, Fail
             id: 0,
             timeout_ms: 2000,
             capture: false,
+            host_to_container: false,
             kind: ProbeKind::Routes6,
         }],
     };

@@ -482,6 +482,7 @@ fn a_batch_waits_for_its_recorded_probes_one_after_another() {
         id,
         timeout_ms: 2000,
         capture,
+        host_to_container: false,
         kind: ProbeKind::Tcp {
             addr: "10.1.0.2:7000".parse().expect("addr"),
             speak: Speak::Greeting,

@@ -194,7 +194,7 @@ pub fn owner_of_address(live: &LiveLab, ip: IpAddr) -> Option<String> {
 
 /// Probes from the host, or from a node in host mode, run in the Docker
 /// host's own network stack.
-fn from_host_stack(live: &LiveLab, from: &Source) -> bool {
+pub(crate) fn from_host_stack(live: &LiveLab, from: &Source) -> bool {
     match from {
         Source::Host(_) => true,
         Source::Node(n) => live

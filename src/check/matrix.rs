@@ -38,6 +38,11 @@ pub fn cell_steps(live: &LiveLab, check: &Check, m: &Matrix, next_id: &mut usize
                             id,
                             timeout_ms,
                             capture: false,
+                            host_to_container: super::host_to_container(
+                                live,
+                                &cell.from,
+                                addr.ip(),
+                            ),
                             kind: match m.transport {
                                 Transport::Tcp => ProbeKind::Tcp {
                                     addr,

@@ -146,15 +146,26 @@ fn step(live: &LiveLab, id: usize, check: &Check, family: IpFamily) -> Step {
         Ok(kind) => kind,
         Err(outcome) => return Step::Done(outcome),
     };
+    let host_to_container = kind
+        .destination()
+        .is_some_and(|ip| host_to_container(live, &source, ip));
     Step::Probe {
         source,
         probe: Probe {
             id,
             timeout_ms,
             capture,
+            host_to_container,
             kind,
         },
     }
+}
+
+/// Whether a probe from `source` to `ip` goes from a Docker host's own
+/// stack to a lab container: the agent sends it only where the host routes
+/// to the container itself (`agent::host_route`).
+pub(crate) fn host_to_container(live: &LiveLab, source: &Source, ip: std::net::IpAddr) -> bool {
+    identity::from_host_stack(live, source) && identity::owner_of_address(live, ip).is_some()
 }
 
 /// The address an `egress` check asks the route to: in documentation space

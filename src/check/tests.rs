@@ -440,6 +440,15 @@ fn a_stopped_source_fails_without_probing_and_batches_group_by_source() {
     assert_eq!(b.len(), 2);
     assert_eq!(b[&Source::Node("client".into())].probes.len(), 2);
     assert_eq!(b[&Source::Host(None)].probes[0].id, 3);
+    // From the host to a container: sent only where the host routes to it
+    // itself (agent::host_route); from a node, nothing to ask.
+    assert!(b[&Source::Host(None)].probes[0].host_to_container);
+    assert!(
+        b[&Source::Node("client".into())]
+            .probes
+            .iter()
+            .all(|p| !p.host_to_container)
+    );
     assert_eq!(
         batch_deadline(&b[&Source::Node("client".into())]),
         std::time::Duration::from_secs(13)
@@ -1119,4 +1128,14 @@ fn an_alias_target_is_answered_by_one_of_its_carriers() {
     assert_eq!(by.name, "api");
     assert!(by.within.contains(&"10.1.0.2/32".parse().expect("net")));
     assert!(!by.within.contains(&"10.1.0.0/24".parse().expect("net")));
+}
+
+#[test]
+fn only_a_hosts_probe_to_a_container_asks_the_hosts_route() {
+    let l = live();
+    let web = std::net::IpAddr::V4(l.nodes["web"].addresses["front"]);
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    assert!(host_to_container(&l, &Source::Host(None), web));
+    assert!(!host_to_container(&l, &Source::Host(None), loopback));
+    assert!(!host_to_container(&l, &Source::Node("client".into()), web));
 }
