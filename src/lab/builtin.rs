@@ -63,6 +63,10 @@ const LABS: &[(&str, &str)] = &[
         "ipvlan-l3-routed",
         include_str!("../../labs/ipvlan-l3-routed.yaml"),
     ),
+    (
+        "ipvlan-l3-dual-stack",
+        include_str!("../../labs/ipvlan-l3-dual-stack.yaml"),
+    ),
     ("sidecar", include_str!("../../labs/sidecar.yaml")),
 ];
 
