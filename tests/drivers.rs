@@ -354,6 +354,16 @@ struct VmLab<'a> {
     guard: LabGuard,
 }
 
+impl<'a> VmLab<'a> {
+    /// The built-in `lab`, named `name`, on the VM engine.
+    fn shipped(engine: &'a Engine, lab: &str, name: &str) -> Self {
+        VmLab {
+            engine,
+            guard: LabGuard::from_shipped(lab, name, |y| y),
+        }
+    }
+}
+
 impl Drop for VmLab<'_> {
     fn drop(&mut self) {
         let (containers, networks) = self.engine.leftovers(&self.guard.name);
@@ -581,10 +591,7 @@ fn impairments_take_netem_on_the_vm_and_the_steps_labs_pass() {
         }
     }
     let _turn = VM_TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let vm = VmLab {
-        engine: &engine,
-        guard: LabGuard::from_shipped("dns-follows-change", "t-drv-vm-dns", |y| y),
-    };
+    let vm = VmLab::shipped(&engine, "dns-follows-change", "t-drv-vm-dns");
     let out = netlab_at(url, &["run", "--wait", VM_WAIT, vm.guard.path()]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
@@ -597,10 +604,7 @@ fn the_sidecar_lab_passes_on_the_vm() {
         return;
     };
     let _turn = VM_TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let vm = VmLab {
-        engine: &engine,
-        guard: LabGuard::from_shipped("sidecar", "t-drv-vm-sidecar", |y| y),
-    };
+    let vm = VmLab::shipped(&engine, "sidecar", "t-drv-vm-sidecar");
     let out = netlab_at(
         Some(engine.url.as_str()),
         &["run", "--wait", VM_WAIT, vm.guard.path()],
@@ -635,10 +639,7 @@ fn a_host_probe_routed_out_of_the_machine_is_not_sent_on_the_vm() {
         return;
     };
     let _turn = VM_TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let vm = VmLab {
-        engine: &engine,
-        guard: LabGuard::from_shipped("macvlan-basic", "t-drv-vm-off", |y| y),
-    };
+    let vm = VmLab::shipped(&engine, "macvlan-basic", "t-drv-vm-off");
     let url = Some(engine.url.as_str());
     let up = netlab_at(url, &["up", "--wait", VM_WAIT, vm.guard.path()]);
     assert_eq!(up.status.code(), Some(0), "up: {}", stderr(&up));
