@@ -390,8 +390,9 @@ mod tests {
     use crate::capture::test_support::{running_as_root, saved};
     use crate::capture::{Direction, Layer, decode, plaintext_seen, summary, verbose};
 
-    /// One echo over loopback, recorded; `None` when not root.
-    async fn recorded_echo() -> Option<Capture> {
+    /// One echo over loopback, recorded (`Err` when the recording did not
+    /// finish within 2 s); `None` when not root.
+    async fn recorded_echo() -> Option<Result<Capture, String>> {
         let listener = TcpListener::bind("127.61.0.1:0").await.expect("bind");
         let remote = listener.local_addr().expect("local address");
         let server = tokio::spawn(async move {
@@ -423,7 +424,7 @@ mod tests {
         drop(client);
         let capture = tokio::time::timeout(Duration::from_secs(2), recorder.finish())
             .await
-            .expect("finish within 2 s");
+            .map_err(|_| "the recording did not finish within 2 s".to_owned());
         server.await.expect("server");
         Some(capture)
     }
@@ -436,15 +437,24 @@ mod tests {
     /// The server listens on its own loopback address, so that other tests
     /// on 127.0.0.1 (ICMP included) are not the probe's. The socket sees
     /// every packet of the namespace (a download beside the test included):
-    /// a recording the kernel dropped packets from, or that missed a packet
-    /// of the exchange, is printed and taken again, at most three times.
+    /// a recording the kernel dropped packets from, that missed a packet of
+    /// the exchange, or that did not finish in time, is printed and taken
+    /// again, at most three times.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn loopback_connection_is_recorded_once_per_packet() {
         let mut attempt = 0;
         let capture = loop {
             attempt += 1;
-            let Some(capture) = recorded_echo().await else {
+            let Some(recorded) = recorded_echo().await else {
                 return;
+            };
+            let capture = match recorded {
+                Ok(capture) => capture,
+                Err(why) if attempt < 3 => {
+                    eprintln!("attempt {attempt}: {why}");
+                    continue;
+                }
+                Err(why) => panic!("{why}, three times"),
             };
             let words = summary(&decode(&capture.packets));
             if attempt == 3 || (capture.kernel_drops == 0 && words.starts_with(EXCHANGE)) {
