@@ -108,6 +108,15 @@ fn not_sent(kind: &ProbeKind, why: String) -> Observation {
         ProbeKind::Tls { .. } => {
             Observation::Tls(TlsObservation::only(TlsOutcome::Error { message: why }))
         }
+        ProbeKind::Echo { target, .. } => Observation::Echo(EchoObservation {
+            target: Some(*target),
+            sent: 0,
+            rtts_us: Vec::new(),
+            duplicates: 0,
+            waited_ms: 0,
+            method: String::new(),
+            error: Some(why),
+        }),
         ProbeKind::Http { .. } => Observation::Http(HttpObservation {
             hops: Vec::new(),
             final_body: String::new(),

@@ -320,6 +320,7 @@ impl ProbeKind {
             ProbeKind::Tcp { addr, .. }
             | ProbeKind::Udp { addr, .. }
             | ProbeKind::Tls { addr, .. } => Some(addr.ip()),
+            ProbeKind::Echo { target, .. } => Some(*target),
             ProbeKind::Http { url, .. } => match url::Url::parse(url).ok()?.host()? {
                 url::Host::Ipv4(a) => Some(a.into()),
                 url::Host::Ipv6(a) => Some(a.into()),
