@@ -345,6 +345,11 @@ fn vm_engine() -> Option<Engine> {
 /// after 106 s).
 static VM_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// This test's turn on the VM (a test that failed in its turn passes it on).
+fn vm_turn() -> std::sync::MutexGuard<'static, ()> {
+    VM_TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// How long `up` may wait for the nodes on the emulated VM.
 const VM_WAIT: &str = "300s";
 
@@ -545,7 +550,7 @@ fn driver_labs_pass_on_the_vm_and_their_mutants_fail() {
         return;
     };
     for (i, (lab, _, flips)) in DRIVER_LABS.iter().enumerate() {
-        let _turn = VM_TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let _turn = vm_turn();
         passes_and_its_mutant_fails(&engine, i, lab, flips);
     }
 }
@@ -557,7 +562,7 @@ fn impairments_take_netem_on_the_vm_and_the_steps_labs_pass() {
     };
     let url = Some(engine.url.as_str());
     {
-        let _turn = VM_TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let _turn = vm_turn();
         let vm = VmLab {
             engine: &engine,
             // The steady state's `..5ms` is how fast the VM's kernel
@@ -590,7 +595,7 @@ fn impairments_take_netem_on_the_vm_and_the_steps_labs_pass() {
             );
         }
     }
-    let _turn = VM_TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = vm_turn();
     let vm = VmLab::shipped(&engine, "dns-follows-change", "t-drv-vm-dns");
     let out = netlab_at(url, &["run", "--wait", VM_WAIT, vm.guard.path()]);
     let text = stdout(&out);
@@ -603,7 +608,7 @@ fn the_sidecar_lab_passes_on_the_vm() {
     let Some(engine) = vm_engine() else {
         return;
     };
-    let _turn = VM_TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = vm_turn();
     let vm = VmLab::shipped(&engine, "sidecar", "t-drv-vm-sidecar");
     let out = netlab_at(
         Some(engine.url.as_str()),
@@ -638,7 +643,7 @@ fn a_host_probe_routed_out_of_the_machine_is_not_sent_on_the_vm() {
     let Some(engine) = vm_engine() else {
         return;
     };
-    let _turn = VM_TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = vm_turn();
     let vm = VmLab::shipped(&engine, "macvlan-basic", "t-drv-vm-off");
     let url = Some(engine.url.as_str());
     let up = netlab_at(url, &["up", "--wait", VM_WAIT, vm.guard.path()]);

@@ -8,6 +8,14 @@ pub(super) fn load_str(yaml: &str) -> Result<Loaded, LabError> {
     load_source("lab.yaml", yaml.as_bytes(), Some("lab"))
 }
 
+/// The lab of `yaml`, which must be valid (else the errors, as printed).
+pub(super) fn valid(yaml: &str) -> Lab {
+    match load_str(yaml) {
+        Ok(loaded) => loaded.lab,
+        Err(e) => panic!("not valid: {e}"),
+    }
+}
+
 /// (line, column, message) of every error, in file order.
 pub(super) fn errors(yaml: &str) -> Vec<(u64, u64, String)> {
     match load_str(yaml) {
@@ -47,7 +55,7 @@ const BASE: &str = "networks:\n  front: {}\nnodes:\n  web:\n    networks: [front
 
 #[test]
 fn minimal_lab_is_valid_and_named_after_the_file() {
-    let lab = load_str(BASE).expect("valid").lab;
+    let lab = valid(BASE);
     assert_eq!(lab.name, "lab");
     assert_eq!(
         lab.nodes["web"]
@@ -379,11 +387,9 @@ fn hostile_input_is_an_error_not_a_panic() {
 
 #[test]
 fn check_defaults_timeout_and_title() {
-    let lab = load_str(&format!(
+    let lab = valid(&format!(
         "{BASE}checks:\n  - tcp: {{ from: web, to: web:80, expect: refused, timeout: 500ms }}\n"
-    ))
-    .expect("valid")
-    .lab;
+    ));
     assert_eq!(lab.checks[0].timeout, std::time::Duration::from_millis(500));
     assert_eq!(lab.checks[0].title, "tcp web → web:80 is refused");
 }
@@ -403,11 +409,9 @@ fn overlay_fields_apply_to_their_driver_only() {
             "unknown network driver `bridgee`",
         ]
     );
-    let lab = load_str(
+    let lab = valid(
         "networks:\n  o: { driver: overlay, encrypted: true }\nnodes:\n  web:\n    networks: [o]\n",
-    )
-    .expect("valid")
-    .lab;
+    );
     assert_eq!(
         lab.networks["o"].driver,
         Driver::Overlay {
@@ -424,9 +428,7 @@ fn mtu_check_needs_a_network_the_node_is_on_and_a_number() {
             "networks:\n  a: {{}}\n  b: {{}}\nnodes:\n  web:\n    networks: [a]\nchecks:\n  - {check}\n"
         )
     };
-    let ok = load_str(&lab("mtu: { node: web, network: a, expect: 1450 }"))
-        .expect("valid")
-        .lab;
+    let ok = valid(&lab("mtu: { node: web, network: a, expect: 1450 }"));
     assert_eq!(
         ok.checks[0].kind,
         CheckKind::Mtu {
@@ -454,11 +456,9 @@ fn tcp_with_connections_is_a_spread_over_a_name() {
             "networks:\n  a: {{}}\nnodes:\n  p1:\n    networks: {{ a: {{ aliases: [pool] }} }}\n    serve: [tcp:7000]\n  c:\n    networks: [a]\nchecks:\n  - {check}\n"
         )
     };
-    let ok = load_str(&lab(
+    let ok = valid(&lab(
         "tcp: { from: c, to: pool:7000, connections: 6, expect: spread }",
-    ))
-    .expect("valid")
-    .lab;
+    ));
     assert_eq!(
         ok.checks[0].kind,
         CheckKind::Spread {
@@ -499,7 +499,9 @@ fn port_check_fields_and_identity() {
             "networks:\n  a: {{}}\nnodes:\n  web:\n    networks: [a]\n    serve: [tcp:80]\n  box:\n    image: busybox\n    networks: [a]\nchecks:\n  - {check}\n"
         )
     };
-    let ok = load_str(&lab("port: { node: web, port: 53/udp, host_ip: 127.0.0.1, host_port: 5353, expect: unpublished }")).expect("valid").lab;
+    let ok = valid(&lab(
+        "port: { node: web, port: 53/udp, host_ip: 127.0.0.1, host_port: 5353, expect: unpublished }",
+    ));
     assert_eq!(
         ok.checks[0].kind,
         CheckKind::Port {
@@ -541,11 +543,9 @@ fn publishing_from_internal_networks_only_is_a_warning() {
 #[test]
 fn tls_checks_take_a_name_a_ca_and_one_of_four_outcomes() {
     let lab = |check: &str| format!("{BASE}    serve: [https:443]\nchecks:\n  - {check}\n");
-    let ok = load_str(&lab(
+    let ok = valid(&lab(
         "tls: { from: web, to: web:443, ca: none, expect: no-tls }",
-    ))
-    .expect("valid")
-    .lab;
+    ));
     assert_eq!(
         ok.checks[0].kind,
         CheckKind::Tls {
@@ -594,9 +594,9 @@ fn http_checks_take_a_url_a_method_and_a_map_of_expectations() {
             "{BASE}    ports: [\"127.0.0.1:8080:80\"]\n    serve: [http:80]\nchecks:\n  - {check}\n"
         )
     };
-    let ok = load_str(&lab("http: { from: host, url: \"http://127.0.0.1:8080/redirect/307?to=/echo\", method: post, body: x, expect: { redirects: [307], final_method: POST, body_kept: true, from_node: web, status: 200, final_url: /echo } }"))
-        .expect("valid")
-        .lab;
+    let ok = valid(&lab(
+        "http: { from: host, url: \"http://127.0.0.1:8080/redirect/307?to=/echo\", method: post, body: x, expect: { redirects: [307], final_method: POST, body_kept: true, from_node: web, status: 200, final_url: /echo } }",
+    ));
     let CheckKind::Http {
         from,
         method,
@@ -648,15 +648,12 @@ fn http_checks_take_a_url_a_method_and_a_map_of_expectations() {
 
 #[test]
 fn naming_the_agent_image_is_the_same_as_leaving_it_out() {
-    let lab = load_str("networks:\n  a: {}\nnodes:\n  web:\n    image: netlab/agent\n    networks: [a]\n    serve: [tcp:7000]\n  api:\n    image: netlab/agent:0.1.0\n    networks: [a]\n")
-        .expect("valid")
-        .lab;
+    let lab = valid(
+        "networks:\n  a: {}\nnodes:\n  web:\n    image: netlab/agent\n    networks: [a]\n    serve: [tcp:7000]\n  api:\n    image: netlab/agent:0.1.0\n    networks: [a]\n",
+    );
     assert!(lab.nodes["web"].is_agent() && lab.nodes["api"].is_agent());
-    let other = load_str(
-        "networks:\n  a: {}\nnodes:\n  box:\n    image: netlab/agentx\n    networks: [a]\n",
-    )
-    .expect("valid")
-    .lab;
+    let other =
+        valid("networks:\n  a: {}\nnodes:\n  box:\n    image: netlab/agentx\n    networks: [a]\n");
     assert!(!other.nodes["box"].is_agent());
 }
 
@@ -818,9 +815,7 @@ fn expectations_that_cannot_show_anything_are_errors() {
 
 #[test]
 fn a_node_may_take_its_certificate_from_another_ca() {
-    let ok = load_str(&format!("{BASE}    serve: [https:443]\n    ca: other\n"))
-        .expect("valid")
-        .lab;
+    let ok = valid(&format!("{BASE}    serve: [https:443]\n    ca: other\n"));
     assert!(ok.nodes["web"].other_ca);
     assert_eq!(
         one_error(&format!("{BASE}    ca: other\n")).2,
@@ -841,12 +836,10 @@ fn matrix_lab(port: &str, rows: &str) -> String {
 
 #[test]
 fn a_matrix_reads_every_symbol_and_host_as_a_row() {
-    let lab = load_str(&matrix_lab(
+    let lab = valid(&matrix_lab(
         "7000",
         "        web      .    r\n        app      x    -\n        host     .    x\n        box      .    r\n",
-    ))
-    .expect("valid")
-    .lab;
+    ));
     let CheckKind::Matrix(m) = &lab.checks[0].kind else {
         panic!("a matrix");
     };
@@ -880,9 +873,7 @@ fn a_matrix_reads_every_symbol_and_host_as_a_row() {
         ],
         "`-` is not checked"
     );
-    let udp = load_str(&matrix_lab("7001/udp", "        web      .    x\n"))
-        .expect("valid")
-        .lab;
+    let udp = valid(&matrix_lab("7001/udp", "        web      .    x\n"));
     assert_eq!(udp.checks[0].title, "matrix tiers on 7001/udp");
 }
 
@@ -1135,11 +1126,9 @@ fn accepts_is_the_expectation_for_servers_that_cannot_say_who_they_are() {
     .expect_err("open needs an identity")
     .to_string();
     assert!(rendered.contains("or expect `accepts`"), "{rendered}");
-    let lab = load_str(&format!(
+    let lab = valid(&format!(
         "{foreign}  - tcp: {{ from: client, to: box:80, expect: accepts }}\n"
-    ))
-    .expect("valid")
-    .lab;
+    ));
     assert_eq!(lab.checks[0].title, "tcp client → box:80 is accepts");
 }
 
@@ -1220,7 +1209,7 @@ fn an_egress_check_names_a_node_and_expects_none_or_routed() {
     let ok = format!(
         "{BASE}checks:\n  - egress: {{ node: web, expect: none }}\n  - egress: {{ node: web, expect: routed, family: v4, retry: true }}\n"
     );
-    let lab = load_str(&ok).expect("valid").lab;
+    let lab = valid(&ok);
     assert_eq!(
         lab.checks[0].kind,
         CheckKind::Egress {

@@ -1,17 +1,15 @@
 //! Unit tests of a node's `hostname` and `extra_hosts`: what is taken,
 //! what is refused (with its place) and which modes refuse them.
 
-use super::tests::{errors, load_str, one_error};
+use super::tests::{errors, one_error, valid};
 
 const NET: &str = "networks:\n  n: {}\nnodes:\n";
 
 #[test]
 fn hostname_and_extra_hosts_are_taken() {
-    let lab = load_str(&format!(
+    let lab = valid(&format!(
         "{NET}  web:\n    networks: [n]\n    hostname: www.example.test\n    extra_hosts:\n      db.internal: 10.9.8.7\n      gw: host-gateway\n      v6: \"fd00::1\"\n"
-    ))
-    .expect("valid")
-    .lab;
+    ));
     let web = &lab.nodes["web"];
     assert_eq!(web.hostname.as_deref(), Some("www.example.test"));
     assert_eq!(
@@ -22,11 +20,9 @@ fn hostname_and_extra_hosts_are_taken() {
         ["db.internal=10.9.8.7", "gw=host-gateway", "v6=fd00::1"]
     );
     // In host mode Docker takes extra_hosts too.
-    let lab = load_str(&format!(
+    let lab = valid(&format!(
         "{NET}  web:\n    networks: [n]\n  h:\n    network_mode: host\n    extra_hosts: {{ gw: host-gateway }}\n"
-    ))
-    .expect("valid")
-    .lab;
+    ));
     assert_eq!(lab.nodes["h"].extra_hosts["gw"], "host-gateway");
 }
 

@@ -3,7 +3,7 @@
 //! `family:` and `requires:`, each rule with its message and place.
 
 use super::reach::{Verdict, address_verdict, default_family};
-use super::tests::{errors, load_str, one_error};
+use super::tests::{errors, load_str, one_error, valid};
 use super::*;
 
 const DUAL: &str = "networks:\n  front: { ipv6: true, subnet6: \"fd0e:1ab:1::/64\" }\n  back: { ipv6: true }\n  plain: {}\n  only6: { ipv6: true, ipv4: false }\nnodes:\n  web:\n    networks: { front: { ipv6: \"fd0e:1ab:1::10\" } }\n    serve: [tcp:7000, udp:7001, http:80]\n  client:\n    networks: [front, plain]\n  old:\n    networks: [plain]\n  six:\n    networks: [only6]\n    serve: [tcp:7000]\n";
@@ -65,7 +65,7 @@ fn addresses_and_ports_in_ipv6_notation() {
 
 #[test]
 fn a_dual_stack_lab_reads_its_families_subnets_and_static_addresses() {
-    let lab = load_str(DUAL).expect("valid").lab;
+    let lab = valid(DUAL);
     let front = &lab.networks["front"];
     assert!(front.ipv4 && front.ipv6);
     assert_eq!(front.subnet6, Some("fd0e:1ab:1::/64".parse().expect("net")));
@@ -80,11 +80,8 @@ fn a_dual_stack_lab_reads_its_families_subnets_and_static_addresses() {
 fn a_lab_without_ipv6_is_stored_as_before() {
     // New fields at their defaults stay out of the record, so the hash of
     // an unchanged network (and so `up` of a lab that is up) is as before.
-    let lab = load_str(
-        "networks:\n  front: {}\nnodes:\n  web:\n    networks: { front: { ipv4: null } }\n",
-    )
-    .expect("valid")
-    .lab;
+    let lab =
+        valid("networks:\n  front: {}\nnodes:\n  web:\n    networks: { front: { ipv4: null } }\n");
     let text = serde_json::to_string(&lab).expect("json");
     for field in [
         "ipv6",
@@ -185,11 +182,9 @@ fn a_family_must_fit_what_the_check_aims_at() {
 
 #[test]
 fn a_check_with_a_family_says_it_in_its_title_and_the_default_follows_the_target() {
-    let lab = load_str(&with_checks(
+    let lab = valid(&with_checks(
         "  - tcp: { from: client, to: web:7000, family: both, expect: open }\n  - http: { from: client, url: \"http://web/whoami\", family: v6, expect: { status: 200 } }\n  - tcp: { from: client, to: six:7000, expect: blocked }\n  - dns: { from: client, name: web, type: AAAA, expect: [web] }\n  - matrix:\n      port: 7000\n      family: both\n      expect: |\n        from\\to  web\n        client   .\n",
-    ))
-    .expect("valid")
-    .lab;
+    ));
     let titles: Vec<&str> = lab.checks.iter().map(|c| c.title.as_str()).collect();
     assert_eq!(
         titles,
@@ -230,11 +225,9 @@ fn a_check_with_a_family_says_it_in_its_title_and_the_default_follows_the_target
 
 #[test]
 fn requires_names_an_engine_range_or_ip6tables() {
-    let lab = load_str(&with_checks(
+    let lab = valid(&with_checks(
         "  - tcp: { from: client, to: web:7000, family: v6, expect: open, requires: { engine: \">=27\", ip6tables: true } }\n  - dns: { from: client, name: web, expect: resolves, requires: { engine: \"<27\" } }\n",
-    ))
-    .expect("valid")
-    .lab;
+    ));
     assert_eq!(
         lab.checks[0]
             .requires
@@ -275,7 +268,7 @@ fn aaaa_is_asked_only_where_a_network_has_ipv6() {
 #[test]
 fn an_ipv6_target_outside_the_labs_subnets_is_refused() {
     let declared = "networks:\n  front: { ipv6: true, subnet6: \"fd0e:1ab:1::/64\" }\nnodes:\n  web:\n    networks: [front]\n";
-    let lab = load_str(declared).expect("valid").lab;
+    let lab = valid(declared);
     let topology = lab.topology();
     let at = |ip: &str| address_verdict(topology, ip.parse().expect("ip"));
     assert_eq!(at("fd0e:1ab:1::10"), Verdict::Inside);
@@ -294,9 +287,7 @@ fn an_ipv6_target_outside_the_labs_subnets_is_refused() {
     );
     // A subnet6 netlab picks is known only when the lab is up.
     let picked =
-        load_str("networks:\n  front: { ipv6: true }\nnodes:\n  web:\n    networks: [front]\n")
-            .expect("valid")
-            .lab;
+        valid("networks:\n  front: { ipv6: true }\nnodes:\n  web:\n    networks: [front]\n");
     assert_eq!(
         address_verdict(picked.topology(), "fd0e:9::1".parse().expect("ip")),
         Verdict::AtRunTime

@@ -2,7 +2,7 @@
 //! place, the endpoints' links in the plan, and the model's answer (the
 //! alias from the linking node only).
 
-use super::tests::{errors, load_str};
+use super::tests::{errors, valid};
 use crate::model::{DnsPrediction, EngineSide, resolve};
 use crate::vocab::IpFamily;
 
@@ -10,7 +10,7 @@ const LINKED: &str = "networks:\n  n: {}\n  m: {}\nnodes:\n  db:\n    networks: 
 
 #[test]
 fn links_are_taken_and_only_the_linking_node_resolves_the_alias() {
-    let lab = load_str(LINKED).expect("valid").lab;
+    let lab = valid(LINKED);
     assert_eq!(
         lab.nodes["app"].links,
         [
@@ -87,11 +87,9 @@ const SERVED: &str = "networks:\n  n: {}\nnodes:\n  db:\n    networks: [n]\n    
 
 #[test]
 fn a_link_alias_is_a_target_of_the_linking_node_only() {
-    let lab = load_str(&format!(
+    let lab = valid(&format!(
         "{SERVED}checks:\n  - tcp: {{ from: app, to: database:5432, expect: open }}\n  - http: {{ from: app, url: \"http://database:5432/\", expect: {{ status: 200 }} }}\n"
-    ))
-    .expect("valid")
-    .lab;
+    ));
     assert!(
         matches!(&lab.checks[0].kind, crate::lab::CheckKind::Tcp { to, .. } if to.host == crate::lab::TargetHost::Name("database".into())),
         "{:?}",
@@ -110,7 +108,7 @@ fn a_link_alias_is_a_target_of_the_linking_node_only() {
 #[test]
 fn a_link_implies_its_alias_resolves_and_reaches_from_the_linker_alone() {
     use crate::lab::{CheckKind, DnsAnswer, DnsExpect, TargetHost, TcpExpect};
-    let lab = load_str(SERVED).expect("valid").lab;
+    let lab = valid(SERVED);
     let implied = crate::model::implied::checks(&lab, EngineSide::NEW);
     let about_alias: Vec<&CheckKind> = implied
         .iter()

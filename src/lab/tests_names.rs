@@ -2,16 +2,14 @@
 //! them, a node called `host`, Docker's default bridge beside user
 //! networks, and external networks.
 
-use super::tests::{errors, load_str, one_error};
+use super::tests::{errors, one_error, valid};
 use super::*;
 
 #[test]
 fn names_as_compose_writes_them_are_taken() {
-    let lab = load_str(
+    let lab = valid(
         "networks:\n  Back_end.v2: {}\n  default: {}\nnodes:\n  pay_gw:\n    networks: [Back_end.v2, default]\n    serve: [tcp:7000]\n  API.v1:\n    networks: [default]\n  host:\n    networks: [Back_end.v2]\n",
-    )
-    .expect("valid")
-    .lab;
+    );
     assert_eq!(
         lab.networks.keys().collect::<Vec<_>>(),
         ["Back_end.v2", "default"]
@@ -24,11 +22,9 @@ fn names_as_compose_writes_them_are_taken() {
 
 #[test]
 fn host_is_the_docker_host_and_service_host_the_node() {
-    let lab = load_str(
+    let lab = valid(
         "networks:\n  n: {}\nnodes:\n  host:\n    networks: [n]\n    serve: [tcp:7000]\n    ports: [\"127.0.0.1:17000:7000\"]\n  web:\n    networks: [n]\nchecks:\n  - tcp: { from: service:host, to: web:7000, expect: refused }\n  - tcp: { from: host, to: \"127.0.0.1:17000\", expect: open }\n  - tcp: { from: web, to: host:7000, expect: open }\n  - tcp: { from: web, to: service:host:7000, expect: open }\n  - dns: { from: service:host, name: web, expect: [web] }\n",
-    )
-    .expect("valid")
-    .lab;
+    );
     let sources: Vec<Source> = lab.checks.iter().map(|c| c.kind.source()).collect();
     assert_eq!(
         sources,
@@ -76,11 +72,9 @@ fn node_names_differing_only_in_case_are_refused() {
 
 #[test]
 fn the_default_bridge_goes_beside_user_networks_and_after_them() {
-    let lab = load_str(
+    let lab = valid(
         "networks:\n  alpine-net: {}\nnodes:\n  alpine4:\n    networks: [bridge, alpine-net]\n  alpine3:\n    networks: [bridge]\nchecks:\n  - tcp: { from: alpine3, to: alpine4@bridge:80, expect: refused }\n",
-    )
-    .expect("valid")
-    .lab;
+    );
     assert_eq!(
         lab.nodes["alpine4"]
             .networks()
@@ -117,11 +111,9 @@ fn the_default_bridge_takes_no_alias_nor_address_and_is_not_declared() {
 
 #[test]
 fn an_external_network_is_named_and_has_no_settings_of_the_lab() {
-    let lab = load_str(
+    let lab = valid(
         "networks:\n  shared: { external: true }\n  corp: { external: true, name: corp_net.v1 }\nnodes:\n  a:\n    networks: [shared, corp]\n",
-    )
-    .expect("valid")
-    .lab;
+    );
     assert_eq!(lab.networks["shared"].external.as_deref(), Some("shared"));
     assert_eq!(
         lab.networks["corp"].external.as_deref(),
@@ -145,11 +137,9 @@ fn an_external_network_is_named_and_has_no_settings_of_the_lab() {
 
 #[test]
 fn plans_join_external_networks_and_the_default_bridge_without_making_them() {
-    let lab = load_str(
+    let lab = valid(
         "networks:\n  corp: { external: true, name: corp_net }\n  n: {}\nnodes:\n  a:\n    networks:\n      n: { aliases: [www] }\n      corp: { aliases: [api] }\n      bridge: {}\n",
-    )
-    .expect("valid")
-    .lab;
+    );
     let urls = indexmap::IndexMap::from([("local".to_owned(), "unix:///x".to_owned())]);
     let p = crate::plan::plan(
         &lab,
@@ -210,11 +200,9 @@ const ALIASED: &str = "networks:\n  back: {}\nnodes:\n  db:\n    networks:\n    
 
 #[test]
 fn an_alias_is_a_target_resolved_from_the_probing_node() {
-    let lab = load_str(&format!(
+    let lab = valid(&format!(
         "{ALIASED}checks:\n  - tcp: {{ from: app, to: postgres:5432, expect: open }}\n  - tls: {{ from: app, to: postgres:443, expect: verified }}\n"
-    ))
-    .expect("valid")
-    .lab;
+    ));
     let CheckKind::Tcp { to, .. } = &lab.checks[0].kind else {
         panic!("tcp")
     };
@@ -259,11 +247,9 @@ fn an_alias_target_needs_dockers_dns_and_no_network() {
 #[test]
 fn the_model_knows_the_tutorial_a_node_on_bridge_and_a_user_network() {
     use crate::model::{EngineSide, dns, reach};
-    let lab = load_str(
+    let lab = valid(
         "networks:\n  alpine-net: {}\nnodes:\n  alpine1:\n    networks: [alpine-net]\n    serve: [tcp:7000]\n  alpine3:\n    networks: [bridge]\n    serve: [tcp:7000]\n  alpine4:\n    networks: [alpine-net, bridge]\n    serve: [tcp:7000]\n",
-    )
-    .expect("valid")
-    .lab;
+    );
     let resolves = |from: &str, name: &str| {
         dns::resolve(&lab, from, name, IpFamily::V4, EngineSide::NEW)
             .certain_nodes()

@@ -3,7 +3,7 @@
 //! and the caps on published ports.
 
 use super::diagnostic::Severity;
-use super::tests::{errors, load_str, one_error};
+use super::tests::{errors, load_str, one_error, valid};
 use super::validate::space::{self, Space, space_of};
 use super::*;
 
@@ -130,7 +130,7 @@ fn allow_external_lifts_the_public_space_rule_and_says_so() {
             "--allow-external: subnet 8.8.8.0/24 of network `front` is public space; while the lab is up, the Docker host's own traffic to it goes into the lab"
         ]
     );
-    let private = load_str(&with_subnet("10.1.2.0/24")).expect("valid").lab;
+    let private = valid(&with_subnet("10.1.2.0/24"));
     assert!(space::public_subnet_notes(&private).is_empty());
 }
 

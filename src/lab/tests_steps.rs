@@ -4,40 +4,10 @@
 
 use std::time::Duration;
 
-use super::diagnostic::Severity;
 use super::measure::{DEFAULT_INTERVAL, DEFAULT_LOSS_COUNT};
+use super::tests::{errors, load_str, one_error, valid};
 use super::*;
 use crate::impairment::{Percent, Rate};
-
-fn load_str(yaml: &str) -> Result<Loaded, LabError> {
-    load_source("lab.yaml", yaml.as_bytes(), Some("lab"))
-}
-
-fn errors(yaml: &str) -> Vec<(u64, u64, String)> {
-    match load_str(yaml) {
-        Ok(_) => panic!("expected the lab to be invalid"),
-        Err(LabError::Invalid(report)) => {
-            let mut v: Vec<_> = report
-                .items
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .map(|d| {
-                    let p = d.pos.unwrap_or(diagnostic::Pos { line: 0, column: 0 });
-                    (p.line, p.column, d.message.clone())
-                })
-                .collect();
-            v.sort();
-            v
-        }
-        Err(other) => panic!("expected validation errors, got: {other}"),
-    }
-}
-
-fn one_error(yaml: &str) -> (u64, u64, String) {
-    let e = errors(yaml);
-    assert_eq!(e.len(), 1, "expected exactly one error, got {e:#?}");
-    e.into_iter().next().unwrap_or_default()
-}
 
 /// Two bridges; web on front (alias www), db on back (alias store) and
 /// front, client on front, a host-mode node.
@@ -95,7 +65,7 @@ fn a_lab_with_steps_reads_every_action_in_both_forms() {
       - wait: { duration: 200ms }
 ",
     );
-    let lab = load_str(&yaml).expect("valid").lab;
+    let lab = valid(&yaml);
     assert_eq!(lab.steps.len(), 2);
     assert_eq!(lab.steps[0].title, "db leaves");
     assert_eq!(
@@ -150,7 +120,7 @@ fn a_lab_with_steps_reads_every_action_in_both_forms() {
 
 #[test]
 fn a_lab_stored_before_steps_existed_still_reads() {
-    let lab = load_str(BASE).expect("valid").lab;
+    let lab = valid(BASE);
     let mut value = serde_json::to_value(&lab).expect("json");
     value.as_object_mut().expect("object").remove("steps");
     let back: Lab = serde_json::from_value(value).expect("reads without `steps`");
@@ -445,7 +415,7 @@ fn latency_and_loss_checks_with_their_defaults() {
   - loss: {{ from: client, to: db, expect: ..1% }}
 "
     );
-    let lab = load_str(&yaml).expect("valid").lab;
+    let lab = valid(&yaml);
     let CheckKind::Latency { echo, expect } = &lab.checks[0].kind else {
         panic!("latency");
     };
